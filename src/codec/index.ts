@@ -1,0 +1,25 @@
+export {
+  commitDigest,
+  type DecodeBlockOptions,
+  decodeBlock,
+  decodeCertificate,
+  decodeHeader,
+  decodeReceipt,
+  encodeBlock,
+  encodeCertificate,
+  encodeHeader,
+  encodeReceipt,
+  hashHeader,
+} from "./block.js";
+export { CodecError, type CodecErrorCode } from "./errors.js";
+export type { DecodeTxOptions } from "./ethTx.js";
+export {
+  decodeNativeTx,
+  encodeNativeTx,
+  NATIVE_TX_TYPE_BYTE,
+  type NativeTxFields,
+  nativeTxSigningHash,
+} from "./nativeTx.js";
+export { type CodecLimits, codecLimits } from "./options.js";
+export { CONSORT_PROTO } from "./schema.js";
+export { decodeTransaction } from "./transaction.js";
