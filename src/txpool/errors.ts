@@ -1,0 +1,31 @@
+import { ConsortError } from "../util/errors.js";
+
+/**
+ * Why the pool refused a transaction. Messages follow geth's wording (ethers and viem map on the text):
+ * "already known", "nonce too low", "nonce too high", "replacement transaction underpriced",
+ * "transaction underpriced", "insufficient funds for gas * price + value", "txpool is full", "oversized data",
+ * "exceeds block gas limit", "intrinsic gas too low". Native (FISCO-style) rejections have their own wording.
+ */
+export type TxPoolErrorCode =
+  | "TXPOOL_ALREADY_KNOWN"
+  | "TXPOOL_NONCE_TOO_LOW"
+  | "TXPOOL_NONCE_TOO_HIGH"
+  | "TXPOOL_UNDERPRICED"
+  | "TXPOOL_INSUFFICIENT_FUNDS"
+  | "TXPOOL_FULL"
+  | "TXPOOL_OVERSIZED"
+  | "TXPOOL_GAS_LIMIT"
+  /** Undecodable, bad signature, wrong chain id, fee fields inconsistent (wraps the CodecError as `cause`). */
+  | "TXPOOL_INVALID"
+  | "TXPOOL_BLOCK_LIMIT"
+  | "TXPOOL_NONCE_USED"
+  | "TXPOOL_WRONG_GROUP"
+  /** Bad pool options at startup (meta.field names the option). */
+  | "TXPOOL_OPTIONS";
+
+export class TxPoolError extends ConsortError<TxPoolErrorCode> {}
+
+/** Codes that mean "the sender (or relaying peer) sent something that can never be valid". */
+export function isTxPoolPenalty(code: TxPoolErrorCode): boolean {
+  return code === "TXPOOL_INVALID" || code === "TXPOOL_OVERSIZED" || code === "TXPOOL_WRONG_GROUP";
+}

@@ -1,0 +1,75 @@
+import type { Address, Hash, Transaction } from "../types/index.js";
+import type { Logger } from "../util/logger.js";
+import type { TxPoolError } from "./errors.js";
+
+/** Committed account state, as the executor's readers see it after the last committed block. */
+export interface TxPoolStateReader {
+  getAccountNonce(address: Address): Promise<bigint>;
+  getBalance(address: Address): Promise<bigint>;
+}
+
+/** The ledger, as far as the pool needs it. */
+export interface TxPoolChainReader {
+  /** Height of the last committed block (0 = genesis). */
+  height(): number;
+  /** True if a native nonce was used in the last `blockLimitWindow` committed blocks. */
+  hasNativeNonce(nonce: Uint8Array): Promise<boolean>;
+}
+
+export interface TxPoolDeps {
+  state: TxPoolStateReader;
+  chain: TxPoolChainReader;
+  /** System config tx_gas_limit (dynamic: read on every add). */
+  txGasLimit(): bigint;
+  logger: Logger;
+  /** Milliseconds clock for TTL; Date.now by default. */
+  now?: () => number;
+}
+
+/** Where a transaction came from: "local" = a client of this node (RPC), "peer" = gossip or a proposal fetch. */
+export type TxOrigin = "local" | "peer";
+
+/** `error` is a TxPoolError for every rule; another Error only if a state read failed (I/O). */
+export type AddResult = { ok: true; tx: Transaction } | { ok: false; error: TxPoolError | Error };
+
+export type TxAddedListener = (txs: Transaction[], origin: TxOrigin) => void;
+
+export interface TxPoolStats {
+  count: number;
+  bytes: number;
+  senders: number;
+  nativeCount: number;
+  inFlight: number;
+  /** Rejections since start, by error code. */
+  rejected: Record<string, number>;
+  /** Dropped since start: expired (TTL), stale (nonce/blockLimit after a commit). */
+  expired: number;
+  stale: number;
+}
+
+/**
+ * The pool as other modules use it (RPC submit/read, consensus sealing, network gossip). `TxPool` implements it;
+ * tests of other modules may fake it.
+ */
+export interface TxPoolInterface {
+  add(raw: Uint8Array, opts?: { origin?: TxOrigin }): Promise<Transaction>;
+  addBatch(raws: Uint8Array[], opts?: { origin?: TxOrigin }): Promise<AddResult[]>;
+  addDecoded(tx: Transaction, opts?: { origin?: TxOrigin }): Promise<Transaction>;
+  seal(countMax: number, gasMax?: bigint): Transaction[];
+  markSealed(hashes: Hash[]): void;
+  releaseSealed(hashes?: Hash[]): void;
+  /** Removes these txs for good (the executor refused them); returns how many were pooled. */
+  drop(hashes: Hash[]): number;
+  onBlockCommitted(txs: Transaction[], height: number): void;
+  get(hash: Hash): Transaction | undefined;
+  has(hash: Hash): boolean;
+  getMany(hashes: Hash[]): (Transaction | undefined)[];
+  missing(hashes: Hash[]): Hash[];
+  pendingNonce(address: Address): Promise<bigint>;
+  pending(countMax?: number): Transaction[];
+  size(): number;
+  bytes(): number;
+  stats(): TxPoolStats;
+  pruneExpired(): number;
+  onAdded(listener: TxAddedListener): () => void;
+}

@@ -1,0 +1,204 @@
+import { describe, expect, it } from "vitest";
+import type { TxPool, TxPoolError } from "../../src/txpool/index.js";
+import type { Transaction } from "../../src/types/index.js";
+import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
+import { makePool, signEth, signNative, wallet } from "./helpers.js";
+
+function hashes(txs: (Transaction | undefined)[]): string[] {
+  return txs.map((t) => (t === undefined ? "undefined" : bytesToHex(t.hash)));
+}
+
+describe("TxPool concurrency", () => {
+  it("200 concurrent native adds from ONE sender are all accepted", async () => {
+    const { pool } = makePool();
+    const w = wallet(0);
+    const raws = Array.from({ length: 200 }, () => signNative(w, 10));
+    const settled = await Promise.allSettled(raws.map((r) => pool.add(r)));
+    expect(settled.filter((s) => s.status === "fulfilled")).toHaveLength(200);
+    expect(pool.size()).toBe(200);
+    expect(pool.stats().nativeCount).toBe(200);
+  });
+
+  it("concurrent adds of the same raw tx: exactly one accepted, the others already known", async () => {
+    const { pool } = makePool();
+    const raw = await signEth(wallet(0));
+    const native = signNative(wallet(1), 10);
+    const settled = await Promise.allSettled([
+      ...Array.from({ length: 20 }, () => pool.add(raw)),
+      ...Array.from({ length: 20 }, () => pool.add(native)),
+    ]);
+    expect(settled.filter((s) => s.status === "fulfilled")).toHaveLength(2);
+    for (const s of settled) {
+      if (s.status === "rejected") expect((s.reason as TxPoolError).code).toBe("TXPOOL_ALREADY_KNOWN");
+    }
+    expect(pool.size()).toBe(2);
+  });
+
+  it("concurrent different txs with the same (sender, nonce) or the same native nonce: one wins", async () => {
+    const { pool } = makePool();
+    const w = wallet(0);
+    const sameNonce = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => signEth(w, { nonce: 0, data: `0x0${i}`, gasLimit: 30_000n })),
+    );
+    const nonce = hexToBytes("0x77");
+    const sameNative = Array.from({ length: 10 }, (_, i) => signNative(wallet(i + 1), 10, { nonce }));
+    const settled = await Promise.allSettled([...sameNonce, ...sameNative].map((r) => pool.add(r)));
+    const codes = settled.map((s) => (s.status === "fulfilled" ? "ok" : (s.reason as TxPoolError).code));
+    expect(codes.slice(0, 10).filter((c) => c === "ok")).toHaveLength(1);
+    expect(codes.slice(0, 10).filter((c) => c === "TXPOOL_UNDERPRICED")).toHaveLength(9);
+    expect(codes.slice(10).filter((c) => c === "ok")).toHaveLength(1);
+    expect(codes.slice(10).filter((c) => c === "TXPOOL_NONCE_USED")).toHaveLength(9);
+    expect(pool.size()).toBe(2);
+  });
+
+  it("an add whose state read straddles a block commit re-reads (no stale nonce gets in)", async () => {
+    const { pool, state } = makePool();
+    const w = wallet(0);
+    const committed = await makePool().pool.add(await signEth(w, { nonce: 0, gasPrice: 1n }));
+    state.afterNextNonceRead = () => {
+      state.setNonce(w.address, 1n);
+      pool.onBlockCommitted([committed], 11);
+    };
+    await expect(pool.add(await signEth(w, { nonce: 0 }))).rejects.toMatchObject({
+      code: "TXPOOL_NONCE_TOO_LOW",
+    });
+    expect(pool.size()).toBe(0);
+  });
+
+  it("addDecoded takes a trusted decoded tx through the same rules", async () => {
+    const { pool } = makePool();
+    const tx = await makePool().pool.add(await signEth(wallet(0)));
+    const seen: string[] = [];
+    pool.onAdded((_, origin) => seen.push(origin));
+    expect(await pool.addDecoded(tx)).toBe(tx);
+    await expect(pool.addDecoded(tx)).rejects.toMatchObject({ code: "TXPOOL_ALREADY_KNOWN" });
+    expect(seen).toEqual(["peer"]);
+  });
+});
+
+/** Arrival: A2, B0, A0, N, A1, C1 (C has a gap at 0). */
+async function sealFixture(pool: TxPool) {
+  const [a, b, c, n] = [wallet(0), wallet(1), wallet(2), wallet(3)];
+  const add = async (raw: Uint8Array) => pool.add(raw);
+  const A2 = await add(await signEth(a, { nonce: 2 }));
+  const B0 = await add(await signEth(b, { nonce: 0 }));
+  const A0 = await add(await signEth(a, { nonce: 0 }));
+  const N = await add(signNative(n, 10));
+  const A1 = await add(await signEth(a, { nonce: 1 }));
+  const C1 = await add(await signEth(c, { nonce: 1 }));
+  return { A0, A1, A2, B0, C1, N, a, c };
+}
+
+describe("TxPool.seal", () => {
+  it("arrival order across senders, nonce order per sender, gaps held back", async () => {
+    const { pool } = makePool();
+    const { A0, A1, A2, B0, N } = await sealFixture(pool);
+    expect(hashes(pool.seal(100))).toEqual(hashes([B0, A0, N, A1, A2]));
+    expect(pool.seal(100)).toEqual([]); // all sealable ones are in flight; C1 still waits for C0
+    expect(pool.size()).toBe(6); // sealing does not remove
+  });
+
+  it("count limit, then the rest; releaseSealed makes txs sealable again", async () => {
+    const { pool } = makePool();
+    const { A0, A1, A2, B0, N } = await sealFixture(pool);
+    expect(hashes(pool.seal(2))).toEqual(hashes([B0, A0]));
+    expect(hashes(pool.seal(2))).toEqual(hashes([N, A1]));
+    expect(hashes(pool.seal(2))).toEqual(hashes([A2]));
+    pool.releaseSealed([A1.hash, A2.hash]);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A1, A2]));
+    pool.releaseSealed();
+    expect(pool.seal(10)).toHaveLength(5);
+  });
+
+  it("a gap filled later releases the held txs; gasMax blocks a sender without skipping its nonce", async () => {
+    const { pool } = makePool();
+    const { c, C1, B0, A0, A1, A2, N } = await sealFixture(pool);
+    const C0 = await pool.add(await signEth(c, { nonce: 0 }));
+    pool.markSealed([B0.hash]);
+    // room for three 21000-gas txs: N (100000 gas) is skipped, C0 does not fit so C1 must not come either
+    expect(hashes(pool.seal(100, 21_000n * 3n))).toEqual(hashes([A0, A1, A2]));
+    pool.releaseSealed();
+    pool.markSealed([B0.hash]);
+    // C0 arrived last; C1 (held back by the gap, arrived earlier) comes right after it
+    expect(hashes(pool.seal(100))).toEqual(hashes([A0, N, A1, A2, C0, C1]));
+  });
+
+  it("skips native txs whose block limit is no longer ahead of the height", async () => {
+    const { pool, chain } = makePool();
+    const stale = await pool.add(signNative(wallet(0), 10, { blockLimit: 12 }));
+    const fresh = await pool.add(signNative(wallet(0), 10, { blockLimit: 500 }));
+    chain.currentHeight = 12;
+    expect(hashes(pool.seal(10))).toEqual(hashes([fresh]));
+    expect(pool.has(stale.hash)).toBe(true); // dropped by the next commit, not by seal
+  });
+});
+
+describe("TxPool.onBlockCommitted", () => {
+  it("removes committed txs, advances nonces, drops stale nonces and expired block limits", async () => {
+    const { pool, state, chain } = makePool();
+    const { A0, A1, A2, B0, N, a } = await sealFixture(pool);
+    const shortLimit = await pool.add(signNative(wallet(5), 10, { blockLimit: 11 }));
+    const nonceTaken = await pool.add(signNative(wallet(5), 10, { nonce: hexToBytes("0x99") }));
+    pool.seal(3); // B0, A0, N in flight
+    chain.currentHeight = 11;
+    state.setNonce(a.address, 2n);
+    state.setNonce(wallet(1).address, 1n);
+    // the block also carries a native tx from elsewhere using nonce 0x99
+    const foreignNative = await makePool().pool.add(signNative(wallet(6), 10, { nonce: hexToBytes("0x99") }));
+    pool.onBlockCommitted([B0, A0, A1, foreignNative], 11);
+    expect(pool.missing([B0.hash, A0.hash, A1.hash, A2.hash, N.hash])).toEqual([B0.hash, A0.hash, A1.hash]);
+    expect(pool.has(shortLimit.hash)).toBe(false); // blockLimit 11 <= height 11
+    expect(pool.has(nonceTaken.hash)).toBe(false); // its nonce is now used on chain
+    expect(pool.stats().inFlight).toBe(1); // N remains in flight
+    expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(3n);
+    expect(hashes(pool.getMany([A2.hash, A0.hash]))).toEqual(hashes([A2, undefined]));
+    // A2 (nonce 2 == account nonce) is now sealable; N stays in flight until released
+    expect(hashes(pool.seal(10))).toEqual(hashes([A2]));
+    const again = await signEth(a, { nonce: 1, gasPrice: 5n });
+    await expect(pool.add(again)).rejects.toMatchObject({ code: "TXPOOL_NONCE_TOO_LOW" });
+  });
+
+  it("a committed tx with the same (sender, nonce) but another hash drops the pooled one", async () => {
+    const { pool } = makePool();
+    const w = wallet(0);
+    const pooled = await pool.add(await signEth(w, { nonce: 0, gasPrice: 1n }));
+    const other = await pool.add(await signEth(w, { nonce: 1 }));
+    const elsewhere = await makePool().pool.add(await signEth(w, { nonce: 0, gasPrice: 2n }));
+    pool.onBlockCommitted([elsewhere], 11);
+    expect(pool.has(pooled.hash)).toBe(false);
+    expect(pool.has(other.hash)).toBe(true);
+    expect(pool.stats().stale).toBe(1);
+    expect(await pool.pendingNonce(hexToBytes(w.address))).toBe(2n);
+  });
+});
+
+describe("TxPool TTL", () => {
+  it("drops txs older than ttlMs with the injected clock, keeps in-flight ones", async () => {
+    const { pool, clock } = makePool({ ttlMs: 600_000 });
+    const old1 = await pool.add(signNative(wallet(0), 10));
+    const old2 = await pool.add(await signEth(wallet(1)));
+    pool.markSealed([old2.hash]);
+    clock.ms += 300_000;
+    const young = await pool.add(await signEth(wallet(2)));
+    clock.ms += 300_000;
+    expect(pool.pruneExpired()).toBe(1);
+    expect(pool.has(old1.hash)).toBe(false);
+    expect(pool.has(old2.hash)).toBe(true); // in flight
+    expect(pool.has(young.hash)).toBe(true);
+    clock.ms += 300_001;
+    pool.releaseSealed();
+    expect(pool.seal(10)).toEqual([]); // seal prunes first
+    expect(pool.size()).toBe(0);
+    expect(pool.stats().expired).toBe(3);
+    // an expired native nonce is free again
+    expect(pool.bytes()).toBe(0);
+  });
+
+  it("pending() is a bounded view in arrival order", async () => {
+    const { pool } = makePool({ pendingViewMax: 3 });
+    const txs = [];
+    for (let i = 0; i < 5; i++) txs.push(await pool.add(signNative(wallet(0), 10)));
+    expect(hashes(pool.pending())).toEqual(hashes(txs.slice(0, 3)));
+    expect(hashes(pool.pending(2))).toEqual(hashes(txs.slice(0, 2)));
+  });
+});
