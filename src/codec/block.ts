@@ -127,24 +127,6 @@ export function decodeCertificate(bytes: Uint8Array): CommitCertificate {
   );
 }
 
-const COMMIT_DIGEST_DOMAIN = new TextEncoder().encode("consort/commit/v1");
-
-/**
- * What validators sign to commit a block: keccak256("consort/commit/v1" || uint64be(height) || uint64be(view)
- * || blockHash). The block hash commits to chainId and groupId through the header.
- */
-export function commitDigest(height: number, view: number, blockHash: Hash): Hash {
-  const T = "CommitDigest";
-  checkNumber(height, "height", T);
-  checkNumber(view, "view", T);
-  checkBytes(blockHash, "blockHash", T, 32);
-  const nums = new Uint8Array(16);
-  const dv = new DataView(nums.buffer);
-  dv.setBigUint64(0, BigInt(height));
-  dv.setBigUint64(8, BigInt(view));
-  return keccak256(concatBytes(COMMIT_DIGEST_DOMAIN, nums, blockHash));
-}
-
 // ---------------------------------------------------------------- block
 
 export interface DecodeBlockOptions {

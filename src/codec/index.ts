@@ -1,5 +1,4 @@
 export {
-  commitDigest,
   type DecodeBlockOptions,
   decodeBlock,
   decodeCertificate,

@@ -130,7 +130,7 @@ export interface BlockHeader {
 /** One validator's signature in a commit certificate. */
 export interface CertificateSignature {
   nodeId: NodeId;
-  /** Ed25519 signature over the commit digest (see src/codec: commitDigest(height, view, blockHash)). */
+  /** Ed25519 signature over the commit digest (src/consensus commitDigest: "consort/pbft/commit/v1" ‖ height ‖ view ‖ blockHash). */
   signature: Uint8Array;
 }
 

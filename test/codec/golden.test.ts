@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  commitDigest,
   decodeBlock,
   decodeTransaction,
   encodeBlock,
@@ -85,7 +84,6 @@ const GOLDEN = {
     "df2ee7b466785a994c32de1d70f1bcf16373bc447af078aa21059aa9fcc15373a33d340c5801",
   nativeTxHash: "0x87eb7ecad68667b91caf37765179f09004b2826203c1aff2fd04dc0ff9ec9cf6",
   blockHash: "0x04c8db1e359e2bb3606781eac4ac72a17ee30b5c769ce82508b9b8200f343d84",
-  commitDigest: "0xd060636c3fdd8bc71f91c92280995f40e47a8d5d958c2ead001a2f73026a0643",
 };
 
 describe("golden encodings", () => {
@@ -94,10 +92,9 @@ describe("golden encodings", () => {
     expect(bytesToHex(hashHeader(header))).toBe(GOLDEN.headerHash);
   });
 
-  it("certificate, receipt, commit digest", () => {
+  it("certificate and receipt", () => {
     expect(bytesToHex(keccak256(encodeCertificate(certificate)))).toBe(GOLDEN.certificateHash);
     expect(bytesToHex(keccak256(encodeReceipt(receipt)))).toBe(GOLDEN.receiptHash);
-    expect(bytesToHex(commitDigest(42, 3, fill(32, 0x66)))).toBe(GOLDEN.commitDigest);
   });
 
   it("native transaction (RFC 6979 signatures are deterministic)", () => {
