@@ -1,0 +1,104 @@
+import type { MerkleProof } from "../crypto/index.js";
+import type { Block, BlockHeader, CommitCertificate, Hash, Receipt, Transaction } from "../types/index.js";
+
+/** One flat-state write: the executor owns the key layout; `null` deletes the key. */
+export type StateChange = [key: Uint8Array, value: Uint8Array | null];
+
+/** A block by height or by its 32-byte hash. */
+export type BlockRef = number | Hash;
+
+export interface LedgerHead {
+  number: number;
+  hash: Hash;
+}
+
+export interface CommitInput {
+  /** The block with its commit certificate (genesis: a certificate with no signatures). */
+  block: Block;
+  /** One receipt per transaction, in block order. */
+  receipts: Receipt[];
+  /** The block's state diff (applied in order: a later change to the same key wins). */
+  stateChanges: StateChange[];
+  /** Nonces of the block's native transactions; derived from block.transactions when omitted. */
+  nativeNonces?: Uint8Array[];
+}
+
+/** A committed block without its transactions (eth_getBlockByNumber(…, false), sync certificates). */
+export interface BlockSummary {
+  hash: Hash;
+  header: BlockHeader;
+  certificate: CommitCertificate;
+  txHashes: Hash[];
+}
+
+/** A committed block with its transactions: also a `Block`. */
+export interface LedgerBlock extends BlockSummary {
+  transactions: Transaction[];
+}
+
+export interface TxLookup {
+  tx: Transaction;
+  blockNumber: number;
+  blockHash: Hash;
+  index: number;
+}
+
+export interface ReceiptLookup extends TxLookup {
+  receipt: Receipt;
+}
+
+/**
+ * Inclusion proof of a transaction (leaf = tx hash) or a receipt (leaf = keccak256(encodeReceipt(receipt))):
+ * `verifyMerkleProof(root, leaf, proof)` holds, and `root` is the header's txRoot / receiptRoot.
+ */
+export interface LedgerProof {
+  blockNumber: number;
+  blockHash: Hash;
+  index: number;
+  leaf: Uint8Array;
+  root: Hash;
+  proof: MerkleProof;
+}
+
+/**
+ * The committed chain as other modules see it. Returned objects may be shared with a cache: do not mutate them.
+ * Reads of unknown blocks / transactions return null; reads after close() throw LEDGER_CLOSED.
+ */
+export interface Ledger {
+  /** The last committed block; null before genesis is committed. */
+  head(): LedgerHead | null;
+  /** Height of the head; -1 before genesis. */
+  height(): number;
+  /** Hash of block 0 once committed. */
+  genesisHash(): Hash | null;
+  /** All of one block (header, body, receipts, indexes, state diff, nonce index, head) in ONE synced batch. */
+  commitBlock(input: CommitInput): Promise<void>;
+
+  getHeader(ref: BlockRef): Promise<BlockHeader | null>;
+  getBlock(ref: BlockRef): Promise<LedgerBlock | null>;
+  getBlock(ref: BlockRef, opts: { withTransactions: true }): Promise<LedgerBlock | null>;
+  getBlock(ref: BlockRef, opts: { withTransactions: false }): Promise<BlockSummary | null>;
+  getBlock(ref: BlockRef, opts?: { withTransactions?: boolean }): Promise<LedgerBlock | BlockSummary | null>;
+  /** The block exactly as stored (codec encodeBlock bytes, with certificate): what sync serves to peers. */
+  getBlockBytes(ref: BlockRef): Promise<Uint8Array | null>;
+  getBlockHash(number: number): Promise<Hash | null>;
+  getBlockNumber(hash: Hash): Promise<number | null>;
+
+  getTransaction(hash: Hash): Promise<TxLookup | null>;
+  getReceipt(hash: Hash): Promise<ReceiptLookup | null>;
+  /** Receipts of a committed block in transaction order; [] for an unknown block. */
+  getBlockReceipts(ref: BlockRef): Promise<Receipt[]>;
+  getTxProof(hash: Hash): Promise<LedgerProof | null>;
+  getReceiptProof(hash: Hash): Promise<LedgerProof | null>;
+
+  getState(key: Uint8Array): Promise<Uint8Array | undefined>;
+  getManyState(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+
+  /** True if a native transaction with this nonce is in one of the last NATIVE_NONCE_WINDOW_BLOCKS blocks. */
+  hasNativeNonce(nonce: Uint8Array): Promise<boolean>;
+  hasNativeNonces(nonces: Uint8Array[]): Promise<boolean[]>;
+  /** Transactions in all committed blocks (genesis included). */
+  totalTransactionCount(): number;
+  /** Idempotent; waits for the commits called before it, refuses later calls (LEDGER_CLOSED). */
+  close(): Promise<void>;
+}

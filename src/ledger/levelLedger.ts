@@ -1,0 +1,854 @@
+import { mkdir } from "node:fs/promises";
+import { ClassicLevel } from "classic-level";
+import {
+  decodeBlock,
+  decodeCertificate,
+  decodeHeader,
+  decodeReceipt,
+  decodeTransaction,
+  encodeBlock,
+  encodeCertificate,
+  encodeHeader,
+  encodeReceipt,
+  hashHeader,
+} from "../codec/index.js";
+import { keccak256, merkleProof, merkleRoot } from "../crypto/index.js";
+import type { BlockHeader, Hash, Receipt, Transaction } from "../types/index.js";
+import { TxType } from "../types/index.js";
+import { errorMessage } from "../util/errors.js";
+import { bigintToBytes, bytesEqual, bytesToBigint, bytesToHex } from "../util/hex.js";
+import type { Logger } from "../util/logger.js";
+import {
+  Bucket,
+  bytesKey,
+  describeKey,
+  HEAD_KEY,
+  MetaKey,
+  metaKey,
+  numberKey,
+  receiptKey,
+  SCHEMA_VERSION,
+  u64,
+} from "./buckets.js";
+import { LedgerError } from "./errors.js";
+import type {
+  BlockRef,
+  BlockSummary,
+  CommitInput,
+  Ledger,
+  LedgerBlock,
+  LedgerHead,
+  LedgerProof,
+  ReceiptLookup,
+  TxLookup,
+} from "./interface.js";
+import { LruCache } from "./lru.js";
+import {
+  defaultLedgerOptions,
+  type LedgerOpenOptions,
+  type LedgerOptions,
+  NATIVE_NONCE_PRUNE_BLOCKS_MAX,
+} from "./options.js";
+import {
+  decodeFramedList,
+  decodeHash,
+  decodeHashList,
+  decodeHeadRecord,
+  decodeNumber,
+  decodeTxIndexRecord,
+  decodeU32,
+  encodeFramedList,
+  encodeHashList,
+  encodeHeadRecord,
+  encodeTxIndexRecord,
+  encodeU32,
+  type HeadRecord,
+  type TxIndexRecord,
+} from "./records.js";
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>;
+type BatchOp = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; key: Uint8Array };
+
+interface CachedHeader {
+  header: BlockHeader;
+  hash: Hash;
+}
+
+export interface LedgerDeps {
+  logger: Logger;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Level returns Buffers; hand out plain Uint8Array views (same memory, no copy). */
+function view(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function levelCode(err: unknown): { code?: string; causeCode?: string } {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  return {
+    code: typeof e?.code === "string" ? e.code : undefined,
+    causeCode: typeof e?.cause?.code === "string" ? e.cause.code : undefined,
+  };
+}
+
+function corruptError(dataDir: string, key: Uint8Array, reason: string, cause?: unknown): LedgerError {
+  const name = describeKey(key);
+  return new LedgerError(
+    "LEDGER_CORRUPT",
+    `corrupt ledger record ${name} in data directory ${dataDir}: ${reason}`,
+    { key: name, keyHex: bytesToHex(key), dataDir },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function isHash(value: unknown): value is Hash {
+  return value instanceof Uint8Array && value.length === 32;
+}
+
+/**
+ * The LevelDB ledger (layout: see buckets.ts). Every block is committed in one synced batch, so after a crash the
+ * store holds exactly the blocks up to some head, each complete. Commits are serialized; reads run concurrently and
+ * never report anything above the in-memory head.
+ */
+export class LevelLedger implements Ledger {
+  readonly dataDir: string;
+  readonly chainId: bigint;
+  readonly groupId: string;
+  private readonly db: Db;
+  private readonly log: Logger;
+  private readonly opts: LedgerOptions;
+  private readonly headers: LruCache<number, CachedHeader>;
+  private readonly hashToNumber: LruCache<string, number>;
+  private readonly blocks: LruCache<number, LedgerBlock>;
+  private headRecord: HeadRecord | null;
+  private genesis: Hash | null;
+  private commitTail: Promise<void> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    db: Db,
+    opts: LedgerOptions,
+    deps: LedgerDeps,
+    headRecord: HeadRecord | null,
+    genesis: Hash | null,
+  ) {
+    this.db = db;
+    this.opts = opts;
+    this.dataDir = opts.dataDir;
+    this.chainId = opts.chainId;
+    this.groupId = opts.groupId;
+    this.log = deps.logger;
+    this.headRecord = headRecord;
+    this.genesis = genesis;
+    this.headers = new LruCache(Math.max(1, opts.headerCacheSize));
+    this.hashToNumber = new LruCache(Math.max(1, opts.headerCacheSize));
+    this.blocks = new LruCache(Math.max(1, opts.blockCacheTxsMax), (b) => b.transactions.length + 1);
+  }
+
+  /**
+   * Opens (creating if needed) the store in `dataDir`. Refuses a store of another chain (LEDGER_CHAIN_MISMATCH), a
+   * store another process holds (LEDGER_LOCKED), an unreadable or inconsistent store (LEDGER_CORRUPT).
+   */
+  static async open(openOpts: LedgerOpenOptions, deps: LedgerDeps): Promise<LevelLedger> {
+    const opts: LedgerOptions = { ...defaultLedgerOptions, ...openOpts };
+    const { dataDir } = opts;
+    try {
+      await mkdir(dataDir, { recursive: true });
+    } catch (err) {
+      throw new LedgerError(
+        "LEDGER_OPEN_FAILED",
+        `cannot create data directory ${dataDir}: ${errorMessage(err)}`,
+        { dataDir },
+        { cause: err },
+      );
+    }
+    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(dataDir, {
+      keyEncoding: "view",
+      valueEncoding: "view",
+    });
+    try {
+      await db.open();
+    } catch (err) {
+      throw openError(dataDir, err);
+    }
+    try {
+      const genesis = await loadOrInitMeta(db, opts);
+      const headRecord = await loadHead(db, opts, genesis);
+      const ledger = new LevelLedger(db, opts, deps, headRecord, genesis);
+      deps.logger.info(
+        { dataDir, head: headRecord?.number ?? null, txCount: headRecord?.txCount ?? 0 },
+        "ledger opened",
+      );
+      return ledger;
+    } catch (err) {
+      await db.close().catch(() => {});
+      throw err instanceof LedgerError ? err : openError(dataDir, err);
+    }
+  }
+
+  head(): LedgerHead | null {
+    const h = this.headRecord;
+    return h === null ? null : { number: h.number, hash: h.hash };
+  }
+
+  height(): number {
+    return this.headRecord?.number ?? -1;
+  }
+
+  genesisHash(): Hash | null {
+    return this.genesis;
+  }
+
+  totalTransactionCount(): number {
+    return this.headRecord?.txCount ?? 0;
+  }
+
+  // ---------------------------------------------------------------- commit
+
+  commitBlock(input: CommitInput): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const run = this.commitTail.then(() => this.commitNow(input));
+    this.commitTail = run.catch(() => {});
+    return run;
+  }
+
+  /** Runs serialized; commits accepted before close() still run (close waits for them). */
+  private async commitNow(input: CommitInput): Promise<void> {
+    const startMs = performance.now();
+    const { header, transactions, certificate } = input.block;
+    const number = header.number;
+    const head = this.headRecord;
+    const hash = hashHeader(header);
+    const receiptBytes = this.checkCommit(input, head, hash);
+
+    const ops: BatchOp[] = [];
+    // Deletions first: a nonce of the pruned block reused by this block is put again further down the batch.
+    await this.pruneNonces(number - this.opts.nativeNonceWindowBlocks, ops);
+    const newHead: HeadRecord = { number, hash, txCount: (head?.txCount ?? 0) + transactions.length };
+    const txHashes = transactions.map((tx) => tx.hash);
+    pushBlockOps(ops, input, { hash, txHashes, receiptBytes, newHead });
+    try {
+      await this.db.batch(ops, { sync: true });
+    } catch (err) {
+      throw this.ioError(err);
+    }
+
+    this.headRecord = newHead;
+    if (number === 0) this.genesis = hash;
+    this.headers.set(number, { header, hash });
+    this.hashToNumber.set(bytesToHex(hash), number);
+    this.blocks.set(number, { hash, header, certificate: certificate!, txHashes, transactions });
+    this.log.debug(
+      { number, txs: transactions.length, ops: ops.length, ms: Math.round(performance.now() - startMs) },
+      "block committed",
+    );
+  }
+
+  /** Validates the commit input against the head; returns the encoded receipts. */
+  private checkCommit(input: CommitInput, head: HeadRecord | null, hash: Hash): Uint8Array[] {
+    const { block, receipts } = input;
+    const { header, transactions, certificate } = block;
+    const number = header.number;
+    const expected = head === null ? 0 : head.number + 1;
+    if (number !== expected) {
+      throw new LedgerError(
+        "LEDGER_NOT_NEXT_BLOCK",
+        `cannot commit block ${number}: the ledger head is ${head === null ? "empty (no genesis)" : head.number}, ` +
+          `the next block must be ${expected}`,
+        { number, expected },
+      );
+    }
+    if (head !== null && !bytesEqual(header.parentHash, head.hash)) {
+      throw new LedgerError(
+        "LEDGER_PARENT_MISMATCH",
+        `cannot commit block ${number}: parentHash ${bytesToHex(header.parentHash)} is not the head hash ` +
+          bytesToHex(head.hash),
+        { number },
+      );
+    }
+    const invalid = (reason: string): LedgerError =>
+      new LedgerError("LEDGER_INVALID_COMMIT", `cannot commit block ${number}: ${reason}`, {
+        number,
+        reason,
+      });
+    if (header.chainId !== this.chainId || header.groupId !== this.groupId) {
+      throw invalid(
+        `block is for chain id ${header.chainId} group "${header.groupId}", ` +
+          `the ledger holds chain id ${this.chainId} group "${this.groupId}"`,
+      );
+    }
+    if (certificate === null) throw invalid("no commit certificate");
+    if (certificate.height !== number) throw invalid(`certificate is for height ${certificate.height}`);
+    if (!bytesEqual(certificate.blockHash, hash)) {
+      throw invalid(`certificate is for block ${bytesToHex(certificate.blockHash)}, not ${bytesToHex(hash)}`);
+    }
+    if (receipts.length !== transactions.length) {
+      throw invalid(`${receipts.length} receipts for ${transactions.length} transactions`);
+    }
+    const seen = new Set<string>();
+    transactions.forEach((tx, i) => {
+      const hex = bytesToHex(tx.hash);
+      if (seen.has(hex)) throw invalid(`transaction ${hex} appears twice`);
+      seen.add(hex);
+      if (!bytesEqual(receipts[i]!.txHash, tx.hash))
+        throw invalid(`receipt ${i} is not for transaction ${hex}`);
+    });
+    const receiptBytes = receipts.map(encodeReceipt);
+    if (this.opts.verifyRootsOnCommit) {
+      if (!bytesEqual(merkleRoot(transactions.map((tx) => tx.hash)), header.txRoot)) {
+        throw invalid("header txRoot does not match the transactions");
+      }
+      if (!bytesEqual(merkleRoot(receiptBytes.map(keccak256)), header.receiptRoot)) {
+        throw invalid("header receiptRoot does not match the receipts");
+      }
+    }
+    return receiptBytes;
+  }
+
+  /**
+   * Adds to `ops` the deletion of the nonce lists of blocks <= `upTo` and of their nonce index entries (unless a
+   * later block reused the nonce). Normally one block (n - window) per commit; a range scan so that a changed window
+   * or an interrupted pruning leaves nothing behind.
+   */
+  private async pruneNonces(upTo: number, ops: BatchOp[]): Promise<void> {
+    if (upTo < 0) return;
+    let lists: [Uint8Array, Uint8Array][];
+    try {
+      lists = await this.db
+        .iterator({
+          gte: numberKey(Bucket.nativeNoncesByBlock, 0),
+          lte: numberKey(Bucket.nativeNoncesByBlock, upTo),
+          limit: NATIVE_NONCE_PRUNE_BLOCKS_MAX,
+        })
+        .all();
+    } catch (err) {
+      throw this.ioError(err);
+    }
+    for (const [rawKey, rawValue] of lists) {
+      const listKey = view(rawKey);
+      const number = this.decodeRecord(listKey, listKey.subarray(1), decodeNumber);
+      const nonces = this.decodeRecord(listKey, view(rawValue), decodeFramedList);
+      const keys = nonces.map((n) => bytesKey(Bucket.nativeNonce, n));
+      const values = await this.getMany(keys);
+      keys.forEach((key, i) => {
+        const v = values[i];
+        if (v !== undefined && this.decodeRecord(key, v, decodeNumber) === number)
+          ops.push({ type: "del", key });
+      });
+      ops.push({ type: "del", key: listKey });
+    }
+  }
+
+  // ---------------------------------------------------------------- blocks
+
+  async getBlockNumber(hash: Hash): Promise<number | null> {
+    this.ensureOpen();
+    return this.numberOfHash(hash);
+  }
+
+  async getBlockHash(number: number): Promise<Hash | null> {
+    const n = await this.resolve(number);
+    if (n === null) return null;
+    return (await this.loadHeader(n)).hash;
+  }
+
+  async getHeader(ref: BlockRef): Promise<BlockHeader | null> {
+    const n = await this.resolve(ref);
+    if (n === null) return null;
+    return (await this.loadHeader(n)).header;
+  }
+
+  getBlock(ref: BlockRef): Promise<LedgerBlock | null>;
+  getBlock(ref: BlockRef, opts: { withTransactions: true }): Promise<LedgerBlock | null>;
+  getBlock(ref: BlockRef, opts: { withTransactions: false }): Promise<BlockSummary | null>;
+  getBlock(ref: BlockRef, opts?: { withTransactions?: boolean }): Promise<LedgerBlock | BlockSummary | null>;
+  async getBlock(
+    ref: BlockRef,
+    opts?: { withTransactions?: boolean },
+  ): Promise<LedgerBlock | BlockSummary | null> {
+    const n = await this.resolve(ref);
+    if (n === null) return null;
+    const cached = this.blocks.get(n);
+    if (opts?.withTransactions === false) {
+      if (cached !== undefined) {
+        return {
+          hash: cached.hash,
+          header: cached.header,
+          certificate: cached.certificate,
+          txHashes: cached.txHashes,
+        };
+      }
+      const { header, hash } = await this.loadHeader(n);
+      const certKey = numberKey(Bucket.certificate, n);
+      const hashesKey = numberKey(Bucket.txHashes, n);
+      const [certBytes, hashesBytes] = await this.getMany([certKey, hashesKey]);
+      const certificate = this.decodeRecord(certKey, this.required(certKey, certBytes), decodeCertificate);
+      const txHashes = this.decodeRecord(hashesKey, this.required(hashesKey, hashesBytes), decodeHashList);
+      return { hash, header, certificate, txHashes };
+    }
+    if (cached !== undefined) return cached;
+    const bodyKey = numberKey(Bucket.body, n);
+    const body = this.required(bodyKey, await this.get(bodyKey));
+    const decoded = this.decodeRecord(bodyKey, body, (b) => decodeBlock(b, { trustSenders: true }));
+    if (decoded.certificate === null)
+      throw corruptError(this.dataDir, bodyKey, "stored block has no certificate");
+    if (decoded.header.number !== n) {
+      throw corruptError(this.dataDir, bodyKey, `stored block has number ${decoded.header.number}`);
+    }
+    const { hash } = await this.loadHeader(n);
+    const block: LedgerBlock = {
+      hash,
+      header: decoded.header,
+      certificate: decoded.certificate,
+      txHashes: decoded.transactions.map((tx) => tx.hash),
+      transactions: decoded.transactions,
+    };
+    this.blocks.set(n, block);
+    return block;
+  }
+
+  async getBlockBytes(ref: BlockRef): Promise<Uint8Array | null> {
+    const n = await this.resolve(ref);
+    if (n === null) return null;
+    const key = numberKey(Bucket.body, n);
+    return this.required(key, await this.get(key));
+  }
+
+  // ---------------------------------------------------------------- transactions and receipts
+
+  async getTransaction(hash: Hash): Promise<TxLookup | null> {
+    const rec = await this.loadTxIndex(hash);
+    if (rec === null) return null;
+    const tx = this.txOf(hash, rec);
+    const blockHash = (await this.loadHeader(rec.number)).hash;
+    return { tx, blockNumber: rec.number, blockHash, index: rec.index };
+  }
+
+  async getReceipt(hash: Hash): Promise<ReceiptLookup | null> {
+    const rec = await this.loadTxIndex(hash);
+    if (rec === null) return null;
+    const key = receiptKey(rec.number, rec.index);
+    const receiptBytes = this.required(key, await this.get(key));
+    const receipt = this.decodeRecord(key, receiptBytes, decodeReceipt);
+    const tx = this.txOf(hash, rec);
+    const blockHash = (await this.loadHeader(rec.number)).hash;
+    return { receipt, tx, blockNumber: rec.number, blockHash, index: rec.index };
+  }
+
+  async getBlockReceipts(ref: BlockRef): Promise<Receipt[]> {
+    const n = await this.resolve(ref);
+    if (n === null) return [];
+    const keys = await this.receiptKeysOf(n);
+    const values = await this.getMany(keys);
+    return keys.map((key, i) => this.decodeRecord(key, this.required(key, values[i]), decodeReceipt));
+  }
+
+  async getTxProof(hash: Hash): Promise<LedgerProof | null> {
+    const rec = await this.loadTxIndex(hash);
+    if (rec === null) return null;
+    const txHashes = await this.txHashesOf(rec.number);
+    const leaf = txHashes[rec.index];
+    if (leaf === undefined || !bytesEqual(leaf, hash)) {
+      throw corruptError(
+        this.dataDir,
+        bytesKey(Bucket.txIndex, hash),
+        `block ${rec.number} has no such tx at ${rec.index}`,
+      );
+    }
+    const { header, hash: blockHash } = await this.loadHeader(rec.number);
+    return {
+      blockNumber: rec.number,
+      blockHash,
+      index: rec.index,
+      leaf,
+      root: header.txRoot,
+      proof: merkleProof(txHashes, rec.index),
+    };
+  }
+
+  async getReceiptProof(hash: Hash): Promise<LedgerProof | null> {
+    const rec = await this.loadTxIndex(hash);
+    if (rec === null) return null;
+    const keys = await this.receiptKeysOf(rec.number);
+    if (rec.index >= keys.length) {
+      throw corruptError(
+        this.dataDir,
+        bytesKey(Bucket.txIndex, hash),
+        `block ${rec.number} has no tx at ${rec.index}`,
+      );
+    }
+    const values = await this.getMany(keys);
+    const leaves = keys.map((key, i) => keccak256(this.required(key, values[i])));
+    const { header, hash: blockHash } = await this.loadHeader(rec.number);
+    return {
+      blockNumber: rec.number,
+      blockHash,
+      index: rec.index,
+      leaf: leaves[rec.index]!,
+      root: header.receiptRoot,
+      proof: merkleProof(leaves, rec.index),
+    };
+  }
+
+  // ---------------------------------------------------------------- state and nonces
+
+  async getState(key: Uint8Array): Promise<Uint8Array | undefined> {
+    this.ensureOpen();
+    return this.get(bytesKey(Bucket.state, key));
+  }
+
+  async getManyState(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    this.ensureOpen();
+    if (keys.length === 0) return [];
+    return this.getMany(keys.map((k) => bytesKey(Bucket.state, k)));
+  }
+
+  async hasNativeNonce(nonce: Uint8Array): Promise<boolean> {
+    const [has] = await this.hasNativeNonces([nonce]);
+    return has === true;
+  }
+
+  async hasNativeNonces(nonces: Uint8Array[]): Promise<boolean[]> {
+    this.ensureOpen();
+    const head = this.headRecord;
+    if (head === null || nonces.length === 0) return nonces.map(() => false);
+    const keys = nonces.map((n) => bytesKey(Bucket.nativeNonce, n));
+    const values = await this.getMany(keys);
+    return keys.map((key, i) => {
+      const v = values[i];
+      if (v === undefined) return false;
+      const m = this.decodeRecord(key, v, decodeNumber);
+      return m <= head.number && m > head.number - this.opts.nativeNonceWindowBlocks;
+    });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.closed = true;
+      this.closing = (async () => {
+        await this.commitTail;
+        await this.db.close();
+        this.headers.clear();
+        this.hashToNumber.clear();
+        this.blocks.clear();
+        this.log.info({ dataDir: this.dataDir, head: this.headRecord?.number ?? null }, "ledger closed");
+      })();
+    }
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** A height within [0, head], or null. */
+  private async resolve(ref: BlockRef): Promise<number | null> {
+    this.ensureOpen();
+    if (typeof ref === "number") {
+      const head = this.headRecord;
+      return head !== null && Number.isSafeInteger(ref) && ref >= 0 && ref <= head.number ? ref : null;
+    }
+    return this.numberOfHash(ref);
+  }
+
+  private async numberOfHash(hash: Hash): Promise<number | null> {
+    if (!isHash(hash)) return null;
+    const hex = bytesToHex(hash);
+    let n = this.hashToNumber.get(hex);
+    if (n === undefined) {
+      const key = bytesKey(Bucket.hashToNumber, hash);
+      const v = await this.get(key);
+      if (v === undefined) return null;
+      n = this.decodeRecord(key, v, decodeNumber);
+      this.hashToNumber.set(hex, n);
+    }
+    const head = this.headRecord;
+    return head !== null && n <= head.number ? n : null;
+  }
+
+  /** Header and hash of a height known to be <= head (missing records are corruption). */
+  private async loadHeader(n: number): Promise<CachedHeader> {
+    const cached = this.headers.get(n);
+    if (cached !== undefined) return cached;
+    const headerKey = numberKey(Bucket.header, n);
+    const hashKey = numberKey(Bucket.numberToHash, n);
+    const [headerBytes, hashBytes] = await this.getMany([headerKey, hashKey]);
+    const header = this.decodeRecord(headerKey, this.required(headerKey, headerBytes), decodeHeader);
+    const hash = this.decodeRecord(hashKey, this.required(hashKey, hashBytes), decodeHash);
+    if (header.number !== n)
+      throw corruptError(this.dataDir, headerKey, `stored header has number ${header.number}`);
+    const entry = { header, hash };
+    this.headers.set(n, entry);
+    return entry;
+  }
+
+  private async loadTxIndex(hash: Hash): Promise<TxIndexRecord | null> {
+    this.ensureOpen();
+    if (!isHash(hash)) return null;
+    const key = bytesKey(Bucket.txIndex, hash);
+    const v = await this.get(key);
+    if (v === undefined) return null;
+    const rec = this.decodeRecord(key, v, decodeTxIndexRecord);
+    const head = this.headRecord;
+    // An index entry above the in-memory head belongs to a commit whose batch landed a moment ago.
+    return head !== null && rec.number <= head.number ? rec : null;
+  }
+
+  private txOf(hash: Hash, rec: TxIndexRecord): Transaction {
+    const tx = this.blocks.get(rec.number)?.transactions[rec.index];
+    if (tx !== undefined) return tx;
+    const key = bytesKey(Bucket.txIndex, hash);
+    const decoded = this.decodeRecord(key, rec.raw, (raw) => decodeTransaction(raw, { sender: rec.sender }));
+    if (!bytesEqual(decoded.hash, hash))
+      throw corruptError(this.dataDir, key, "stored transaction has another hash");
+    return decoded;
+  }
+
+  private async txHashesOf(n: number): Promise<Hash[]> {
+    const cached = this.blocks.get(n);
+    if (cached !== undefined) return cached.txHashes;
+    const key = numberKey(Bucket.txHashes, n);
+    return this.decodeRecord(key, this.required(key, await this.get(key)), decodeHashList);
+  }
+
+  private async receiptKeysOf(n: number): Promise<Uint8Array[]> {
+    const count = (await this.txHashesOf(n)).length;
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) keys.push(receiptKey(n, i));
+    return keys;
+  }
+
+  private decodeRecord<T>(key: Uint8Array, bytes: Uint8Array, decode: (b: Uint8Array) => T): T {
+    try {
+      return decode(bytes);
+    } catch (err) {
+      throw corruptError(this.dataDir, key, errorMessage(err), err);
+    }
+  }
+
+  private required(key: Uint8Array, value: Uint8Array | undefined): Uint8Array {
+    if (value === undefined) throw corruptError(this.dataDir, key, "record is missing");
+    return value;
+  }
+
+  /** Raw reads: no closed check (a commit that started before close() finishes); entry points check. */
+  private async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      const v = await this.db.get(key);
+      return v === undefined ? undefined : view(v);
+    } catch (err) {
+      throw this.ioError(err);
+    }
+  }
+
+  private async getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    try {
+      const values = await this.db.getMany(keys);
+      return values.map((v) => (v === undefined ? undefined : view(v)));
+    } catch (err) {
+      throw this.ioError(err);
+    }
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): LedgerError {
+    return new LedgerError("LEDGER_CLOSED", `the ledger of ${this.dataDir} is closed`, {
+      dataDir: this.dataDir,
+    });
+  }
+
+  private ioError(err: unknown): unknown {
+    const { code } = levelCode(err);
+    if (code === "LEVEL_DATABASE_NOT_OPEN" && this.closed) return this.closedError();
+    if (code === "LEVEL_CORRUPTION") {
+      return new LedgerError(
+        "LEDGER_CORRUPT",
+        `LevelDB reports corruption in data directory ${this.dataDir}: ${errorMessage(err)}`,
+        { dataDir: this.dataDir },
+        { cause: err },
+      );
+    }
+    return err;
+  }
+}
+
+/** Every write of one block, head pointer last (the order within a LevelDB batch is irrelevant to atomicity). */
+function pushBlockOps(
+  ops: BatchOp[],
+  input: CommitInput,
+  d: { hash: Hash; txHashes: Hash[]; receiptBytes: Uint8Array[]; newHead: HeadRecord },
+): void {
+  const { block, stateChanges } = input;
+  const { header, transactions, certificate } = block;
+  const number = header.number;
+  const put = (key: Uint8Array, value: Uint8Array) => ops.push({ type: "put", key, value });
+  put(numberKey(Bucket.header, number), encodeHeader(header));
+  put(bytesKey(Bucket.hashToNumber, d.hash), u64(number));
+  put(numberKey(Bucket.numberToHash, number), d.hash);
+  put(numberKey(Bucket.body, number), encodeBlock(block));
+  put(numberKey(Bucket.certificate, number), encodeCertificate(certificate!));
+  put(numberKey(Bucket.txHashes, number), encodeHashList(d.txHashes));
+  transactions.forEach((tx, index) => {
+    put(
+      bytesKey(Bucket.txIndex, tx.hash),
+      encodeTxIndexRecord({ number, index, sender: tx.sender, raw: tx.raw }),
+    );
+    put(receiptKey(number, index), d.receiptBytes[index]!);
+  });
+  for (const [key, value] of stateChanges) {
+    const k = bytesKey(Bucket.state, key);
+    if (value === null) ops.push({ type: "del", key: k });
+    else put(k, value);
+  }
+  const nonces = input.nativeNonces ?? nativeNoncesOf(transactions);
+  if (nonces.length > 0) {
+    const numberBytes = u64(number);
+    for (const nonce of nonces) put(bytesKey(Bucket.nativeNonce, nonce), numberBytes);
+    put(numberKey(Bucket.nativeNoncesByBlock, number), encodeFramedList(nonces));
+  }
+  if (number === 0) put(metaKey(MetaKey.genesisHash), d.hash);
+  put(HEAD_KEY, encodeHeadRecord(d.newHead));
+}
+
+function nativeNoncesOf(txs: Transaction[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const tx of txs) if (tx.type === TxType.Native) out.push(tx.nonce);
+  return out;
+}
+
+function openError(dataDir: string, err: unknown): LedgerError {
+  const { code, causeCode } = levelCode(err);
+  const detail = errorMessage((err as { cause?: unknown })?.cause ?? err);
+  if (code === "LEVEL_LOCKED" || causeCode === "LEVEL_LOCKED") {
+    return new LedgerError(
+      "LEDGER_LOCKED",
+      `data directory ${dataDir} is locked: another process (another consort node?) or another ledger in this ` +
+        `process has it open (${detail})`,
+      { dataDir },
+      { cause: err },
+    );
+  }
+  if (code === "LEVEL_CORRUPTION" || causeCode === "LEVEL_CORRUPTION") {
+    return new LedgerError(
+      "LEDGER_CORRUPT",
+      `LevelDB store in data directory ${dataDir} is corrupt: ${detail}`,
+      { dataDir },
+      { cause: err },
+    );
+  }
+  return new LedgerError(
+    "LEDGER_OPEN_FAILED",
+    `cannot open the ledger in data directory ${dataDir}: ${detail}`,
+    { dataDir },
+    { cause: err },
+  );
+}
+
+/** Checks (or, on an empty store, writes) schema version, chain id and group id; returns the genesis hash if any. */
+async function loadOrInitMeta(db: Db, opts: LedgerOptions): Promise<Hash | null> {
+  const { dataDir } = opts;
+  const schemaKey = metaKey(MetaKey.schemaVersion);
+  const chainKey = metaKey(MetaKey.chainId);
+  const groupKey = metaKey(MetaKey.groupId);
+  const genesisKey = metaKey(MetaKey.genesisHash);
+  const [schemaB, chainB, groupB, genesisB] = (
+    await db.getMany([schemaKey, chainKey, groupKey, genesisKey])
+  ).map((v) => (v === undefined ? undefined : view(v)));
+  if (schemaB === undefined) {
+    const anyKey = await db.keys({ limit: 1 }).all();
+    if (anyKey.length > 0) {
+      throw corruptError(dataDir, schemaKey, "the directory holds a LevelDB store without Consort metadata");
+    }
+    await db.batch(
+      [
+        { type: "put", key: schemaKey, value: encodeU32(SCHEMA_VERSION) },
+        { type: "put", key: chainKey, value: bigintToBytes(opts.chainId) },
+        { type: "put", key: groupKey, value: textEncoder.encode(opts.groupId) },
+      ],
+      { sync: true },
+    );
+    return null;
+  }
+  const decode = <T>(key: Uint8Array, v: Uint8Array | undefined, f: (b: Uint8Array) => T): T => {
+    if (v === undefined) throw corruptError(dataDir, key, "record is missing");
+    try {
+      return f(v);
+    } catch (err) {
+      throw corruptError(dataDir, key, errorMessage(err), err);
+    }
+  };
+  const schema = decode(schemaKey, schemaB, decodeU32);
+  if (schema !== SCHEMA_VERSION) {
+    throw new LedgerError(
+      "LEDGER_SCHEMA_MISMATCH",
+      `data directory ${dataDir} uses ledger layout version ${schema}, this node reads version ${SCHEMA_VERSION}`,
+      { dataDir, schema, expected: SCHEMA_VERSION },
+    );
+  }
+  const chainId = decode(chainKey, chainB, bytesToBigint);
+  const groupId = decode(groupKey, groupB, (b) => textDecoder.decode(b));
+  if (chainId !== opts.chainId) {
+    throw new LedgerError(
+      "LEDGER_CHAIN_MISMATCH",
+      `data directory ${dataDir} was written by chain id ${chainId}, this node is configured for chain id ` +
+        `${opts.chainId}: use another data directory or the genesis of chain ${chainId}`,
+      { dataDir, storedChainId: chainId.toString(), chainId: opts.chainId.toString() },
+    );
+  }
+  if (groupId !== opts.groupId) {
+    throw new LedgerError(
+      "LEDGER_CHAIN_MISMATCH",
+      `data directory ${dataDir} was written by group "${groupId}" (chain id ${chainId}), this node is configured ` +
+        `for group "${opts.groupId}": use another data directory or the genesis of group "${groupId}"`,
+      { dataDir, storedGroupId: groupId, groupId: opts.groupId },
+    );
+  }
+  return genesisB === undefined ? null : decode(genesisKey, genesisB, decodeHash);
+}
+
+/** Reads the head pointer and checks that the head block's header and hash index are there. */
+async function loadHead(db: Db, opts: LedgerOptions, genesis: Hash | null): Promise<HeadRecord | null> {
+  const { dataDir } = opts;
+  const raw = await db.get(HEAD_KEY);
+  if (raw === undefined) {
+    if (genesis !== null)
+      throw corruptError(dataDir, HEAD_KEY, "genesis is recorded but the head pointer is missing");
+    return null;
+  }
+  let head: HeadRecord;
+  try {
+    head = decodeHeadRecord(view(raw));
+  } catch (err) {
+    throw corruptError(dataDir, HEAD_KEY, errorMessage(err), err);
+  }
+  const headerKey = numberKey(Bucket.header, head.number);
+  const hashKey = numberKey(Bucket.numberToHash, head.number);
+  const [headerB, hashB] = await db.getMany([headerKey, hashKey]);
+  if (headerB === undefined)
+    throw corruptError(dataDir, headerKey, `head block ${head.number} has no header`);
+  if (hashB === undefined)
+    throw corruptError(dataDir, hashKey, `head block ${head.number} has no hash index`);
+  let headerHash: Hash;
+  try {
+    headerHash = hashHeader(decodeHeader(view(headerB)));
+  } catch (err) {
+    throw corruptError(dataDir, headerKey, errorMessage(err), err);
+  }
+  if (!bytesEqual(headerHash, head.hash) || !bytesEqual(view(hashB), head.hash)) {
+    throw corruptError(
+      dataDir,
+      HEAD_KEY,
+      `head hash does not match the stored header of block ${head.number}`,
+    );
+  }
+  if (genesis === null)
+    throw corruptError(dataDir, metaKey(MetaKey.genesisHash), "head exists but genesis hash is missing");
+  return head;
+}

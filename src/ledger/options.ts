@@ -1,0 +1,34 @@
+/** FISCO BCOS anti-replay window: a native nonce must be unique among the transactions of the last 1000 blocks. */
+export const NATIVE_NONCE_WINDOW_BLOCKS = 1000;
+
+/** At most this many old blocks' nonce lists are pruned per commit (the rest in the next commits). */
+export const NATIVE_NONCE_PRUNE_BLOCKS_MAX = 16;
+
+export interface LedgerOptions {
+  /** Directory of the LevelDB store; created if missing. */
+  dataDir: string;
+  /** The chain this node serves: an existing store written for another chain is refused. */
+  chainId: bigint;
+  groupId: string;
+  /** Decoded headers kept in memory (entries). */
+  headerCacheSize: number;
+  /** Decoded full blocks kept in memory, bounded by their total transaction count (a block weighs txs + 1). */
+  blockCacheTxsMax: number;
+  /** Recompute txRoot / receiptRoot on commit and refuse a block whose header disagrees (costs ~2 keccak per tx). */
+  verifyRootsOnCommit: boolean;
+  /**
+   * Native-tx anti-replay window (blocks): hasNativeNonce answers for the last this-many blocks, older entries are
+   * pruned. FISCO's is 1000 (= the blockLimit range); only tests change it. Changing it on an existing store is safe.
+   */
+  nativeNonceWindowBlocks: number;
+}
+
+export type LedgerOpenOptions = Pick<LedgerOptions, "dataDir" | "chainId" | "groupId"> &
+  Partial<Omit<LedgerOptions, "dataDir" | "chainId" | "groupId">>;
+
+export const defaultLedgerOptions: Omit<LedgerOptions, "dataDir" | "chainId" | "groupId"> = {
+  headerCacheSize: 1024,
+  blockCacheTxsMax: 8192,
+  verifyRootsOnCommit: true,
+  nativeNonceWindowBlocks: NATIVE_NONCE_WINDOW_BLOCKS,
+};
