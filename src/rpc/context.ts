@@ -1,0 +1,310 @@
+import type { Hash, Receipt } from "../types/index.js";
+import { ReceiptStatus } from "../types/index.js";
+import { bytesToHex } from "../util/hex.js";
+import type { Logger } from "../util/logger.js";
+import { RpcError } from "./errors.js";
+import type { Json } from "./ethFormat.js";
+import type { FilterManager } from "./filters.js";
+import type { RpcBackend, RpcBlock, RpcCallRequest, RpcStateBlock } from "./interface.js";
+import { blockLogs, bloomMayMatch, type LogCriteria, parseLogCriteria } from "./logs.js";
+import type { RpcServerOptions } from "./options.js";
+import {
+  type BlockTag,
+  field,
+  type ParamParser,
+  type ParsedParams,
+  paramFail,
+  parseBlockTag,
+  parseData,
+  parseFixedData,
+  parseUint,
+} from "./params.js";
+import { revertError } from "./revert.js";
+import type { SubscriptionHub, WsSession } from "./subscriptions.js";
+
+/** Everything a method handler may use. `session` is set for WebSocket calls only. */
+export interface CallContext {
+  backend: RpcBackend;
+  opts: RpcServerOptions;
+  filters: FilterManager;
+  hub: SubscriptionHub;
+  receipts: ReceiptWaiters;
+  session: WsSession | null;
+  logger: Logger;
+}
+
+export interface MethodDef {
+  params: readonly ParamParser<unknown>[];
+  handler(args: readonly unknown[], ctx: CallContext): unknown;
+}
+
+/** Declare a method: its params' parsers and a handler receiving the parsed, typed params. */
+export function method<const P extends readonly ParamParser<unknown>[]>(
+  params: P,
+  handler: (args: ParsedParams<P>, ctx: CallContext) => unknown,
+): MethodDef {
+  return { params, handler: handler as MethodDef["handler"] };
+}
+
+/** latest/pending/safe/finalized → head (blocks are final at commit), earliest → 0. */
+export function resolveBlockNumber(ctx: CallContext, tag: BlockTag): number {
+  if (typeof tag === "number") return tag;
+  if (tag === "earliest") return 0;
+  return ctx.backend.headNumber();
+}
+
+/** The state a read (balance, nonce, call, …) runs on. A future block number is refused like geth does. */
+export async function resolveStateBlock(
+  ctx: CallContext,
+  tag: BlockTag | Uint8Array,
+): Promise<RpcStateBlock> {
+  if (tag instanceof Uint8Array) {
+    const b = await ctx.backend.getBlock(tag, false);
+    if (!b) throw new RpcError("RPC_NOT_FOUND", `header for hash ${bytesToHex(tag)} not found`);
+    return b.header.number === ctx.backend.headNumber() ? "latest" : b.header.number;
+  }
+  if (tag === "pending") return "pending";
+  if (tag === "latest" || tag === "safe" || tag === "finalized") return "latest";
+  if (tag === "earliest") return 0;
+  const head = ctx.backend.headNumber();
+  if (tag > head) throw new RpcError("RPC_NOT_FOUND", "header not found");
+  return tag === head ? "latest" : tag;
+}
+
+const CALL_DATA_MAX_BYTES = 1024 * 1024;
+
+function quantityField(v: unknown): bigint {
+  if (typeof v !== "string" || !/^0x[0-9a-fA-F]{1,64}$/.test(v))
+    paramFail("expected a hex quantity of at most 256 bits");
+  return BigInt(v);
+}
+
+/** Parse an eth_call / eth_estimateGas transaction object. */
+export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
+  const data = field(obj, "input", (v) => parseData(v, CALL_DATA_MAX_BYTES));
+  const data2 = field(obj, "data", (v) => parseData(v, CALL_DATA_MAX_BYTES));
+  if (data && data2 && bytesToHex(data) !== bytesToHex(data2)) {
+    paramFail('both "data" and "input" are set and not equal');
+  }
+  const gasPrice =
+    field(obj, "gasPrice", quantityField) ??
+    field(obj, "maxFeePerGas", quantityField) ??
+    field(obj, "maxPriorityFeePerGas", quantityField) ??
+    null;
+  return {
+    from: field(obj, "from", (v) => parseFixedData(v, 20)) ?? null,
+    to: field(obj, "to", (v) => parseFixedData(v, 20)) ?? null,
+    data: data ?? data2 ?? new Uint8Array(0),
+    value: field(obj, "value", quantityField) ?? 0n,
+    gasLimit: field(obj, "gas", quantityField) ?? null,
+    gasPrice,
+  };
+}
+
+/** eth_call: output, or the geth-style revert error (code 3). */
+export async function callOrRevert(
+  ctx: CallContext,
+  req: RpcCallRequest,
+  block: RpcStateBlock,
+): Promise<string> {
+  const res = await ctx.backend.call(req, block);
+  if (res.status !== ReceiptStatus.Success) throw revertError(res.output);
+  return bytesToHex(res.output);
+}
+
+/**
+ * eth_estimateGas: run at the cap; revert → error; then try gasUsed, then a 64/63 margin, then binary search down to
+ * 1.5% precision (at most ~20 calls).
+ */
+export async function estimateGas(
+  ctx: CallContext,
+  req: RpcCallRequest,
+  block: RpcStateBlock,
+): Promise<bigint> {
+  const cap = req.gasLimit ?? ctx.backend.blockGasLimit();
+  const ok = async (gas: bigint) => (await ctx.backend.call({ ...req, gasLimit: gas }, block)).status;
+  const first = await ctx.backend.call({ ...req, gasLimit: cap }, block);
+  if (first.status !== ReceiptStatus.Success) {
+    if (first.output.length > 0) throw revertError(first.output);
+    throw new RpcError(
+      "RPC_EXECUTION_REVERTED",
+      `execution reverted (or gas required exceeds allowance ${cap})`,
+      {},
+      "0x",
+    );
+  }
+  const used = first.gasUsed;
+  if (used >= cap) return cap;
+  if ((await ok(used)) === ReceiptStatus.Success) return used;
+  let lo = used;
+  let hi = cap;
+  const margin = ((used + 2300n) * 64n) / 63n;
+  if (margin < hi) {
+    if ((await ok(margin)) === ReceiptStatus.Success) hi = margin;
+    else lo = margin;
+  }
+  for (let i = 0; i < 40 && hi - lo > 1n && (hi - lo) * 1000n > hi * 15n; i++) {
+    const mid = (lo + hi) / 2n;
+    if ((await ok(mid)) === ReceiptStatus.Success) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** A parsed eth_getLogs filter. */
+export interface LogQuery {
+  criteria: LogCriteria;
+  fromBlock: BlockTag;
+  toBlock: BlockTag;
+  blockHash: Uint8Array | null;
+}
+
+export function parseLogQuery(obj: Record<string, unknown>): LogQuery {
+  const blockHash = field(obj, "blockHash", (v) => parseFixedData(v, 32)) ?? null;
+  const fromBlock = field(obj, "fromBlock", parseBlockTag);
+  const toBlock = field(obj, "toBlock", parseBlockTag);
+  if (blockHash && (fromBlock !== undefined || toBlock !== undefined)) {
+    paramFail("cannot specify both blockHash and fromBlock/toBlock");
+  }
+  return {
+    criteria: parseLogCriteria(obj),
+    fromBlock: fromBlock ?? "latest",
+    toBlock: toBlock ?? "latest",
+    blockHash,
+  };
+}
+
+/** eth_getLogs: refuse ranges wider than getLogsMaxBlockRange and results above getLogsMaxResults. */
+export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
+  const out: Json[] = [];
+  const max = ctx.opts.getLogsMaxResults;
+  if (q.blockHash) {
+    const block = await ctx.backend.getBlock(q.blockHash, false);
+    if (!block) throw new RpcError("RPC_NOT_FOUND", "unknown block");
+    await scanBlock(ctx, q.criteria, block, out, max + 1);
+  } else {
+    const head = ctx.backend.headNumber();
+    const from = resolveBlockNumber(ctx, q.fromBlock);
+    const to = Math.min(resolveBlockNumber(ctx, q.toBlock), head);
+    if (from > to) {
+      if (from > head) return [];
+      throw new RpcError("RPC_INVALID_PARAMS", "invalid block range params: fromBlock is after toBlock");
+    }
+    if (to - from + 1 > ctx.opts.getLogsMaxBlockRange) {
+      throw new RpcError(
+        "RPC_LIMIT_EXCEEDED",
+        `block range too large: ${to - from + 1} blocks (${from}..${to}), at most ${ctx.opts.getLogsMaxBlockRange} per query`,
+      );
+    }
+    for (let n = from; n <= to && out.length <= max; n++) {
+      const block = await ctx.backend.getBlock(n, false);
+      if (block) await scanBlock(ctx, q.criteria, block, out, max + 1);
+    }
+  }
+  if (out.length > max) {
+    throw new RpcError(
+      "RPC_LIMIT_EXCEEDED",
+      `query returned more than ${max} results: narrow the block range or filter`,
+    );
+  }
+  return out;
+}
+
+async function scanBlock(ctx: CallContext, c: LogCriteria, block: RpcBlock, out: Json[], max: number) {
+  if (block.transactionHashes.length === 0 || !bloomMayMatch(c, block.logsBloom)) return;
+  const receipts = await ctx.backend.getBlockReceipts(block.header.number);
+  blockLogs(c, block, receipts, out, max);
+}
+
+/** Resolve eth_getLogs-style tags of a stored filter ({fromBlock, toBlock} as given). */
+export function filterTag(v: unknown): BlockTag {
+  return v === undefined || v === null ? "latest" : parseBlockTag(v);
+}
+
+export interface WaitResult {
+  receipt: Receipt;
+  block: RpcBlock;
+  index: number;
+}
+
+interface Waiter {
+  resolve: (r: WaitResult | null) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Bounded set of callers waiting for a transaction's receipt (FISCO sendTransaction returns the receipt). */
+export class ReceiptWaiters {
+  private readonly waiters = new Map<string, Waiter[]>();
+  private count = 0;
+
+  constructor(private readonly max: number) {}
+
+  /** Resolve with the receipt when a block commits `hash`, or null after `timeoutMs` / on cancel(). */
+  wait(hash: Hash, timeoutMs: number): { promise: Promise<WaitResult | null>; cancel: () => void } {
+    if (this.count >= this.max) {
+      throw new RpcError("RPC_LIMIT_EXCEEDED", `too many clients waiting for receipts (max ${this.max})`);
+    }
+    const key = bytesToHex(hash);
+    let w!: Waiter;
+    const promise = new Promise<WaitResult | null>((resolve) => {
+      w = {
+        resolve,
+        timer: setTimeout(() => {
+          this.drop(key, w);
+          resolve(null);
+        }, timeoutMs),
+      };
+    });
+    const list = this.waiters.get(key) ?? [];
+    list.push(w);
+    this.waiters.set(key, list);
+    this.count++;
+    const cancel = () => {
+      clearTimeout(w.timer);
+      this.drop(key, w);
+      w.resolve(null);
+    };
+    return { promise, cancel };
+  }
+
+  onBlock(block: RpcBlock, receipts: Receipt[]): void {
+    if (this.count === 0) return;
+    block.transactionHashes.forEach((h, index) => {
+      const key = bytesToHex(h);
+      const list = this.waiters.get(key);
+      const receipt = receipts[index];
+      if (!list || !receipt) return;
+      this.waiters.delete(key);
+      this.count -= list.length;
+      for (const w of list) {
+        clearTimeout(w.timer);
+        w.resolve({ receipt, block, index });
+      }
+    });
+  }
+
+  /** Resolve every waiter with null (server stopping). */
+  close(): void {
+    for (const list of this.waiters.values()) {
+      for (const w of list) {
+        clearTimeout(w.timer);
+        w.resolve(null);
+      }
+    }
+    this.waiters.clear();
+    this.count = 0;
+  }
+
+  private drop(key: string, w: Waiter): void {
+    const list = this.waiters.get(key);
+    if (!list) return;
+    const i = list.indexOf(w);
+    if (i >= 0) {
+      list.splice(i, 1);
+      this.count--;
+    }
+    if (list.length === 0) this.waiters.delete(key);
+  }
+}
+
+export { parseUint };

@@ -1,0 +1,134 @@
+import { AssertionError, ConsortError, errorMessage } from "../util/errors.js";
+import type { CallContext, MethodDef } from "./context.js";
+import { JsonRpcCode, JsonRpcError, methodNotFound, RpcError } from "./errors.js";
+import { parseParams } from "./params.js";
+import type { RateLimiter } from "./rateLimit.js";
+
+type Id = string | number | null;
+
+export interface JsonRpcResponse {
+  jsonrpc: "2.0";
+  id: Id;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+const METHOD_NAME_MAX = 128;
+
+export function errorResponse(id: Id, code: number, message: string, data?: unknown): JsonRpcResponse {
+  const error: JsonRpcResponse["error"] = { code, message };
+  if (data !== undefined) error.data = data;
+  return { jsonrpc: "2.0", id, error };
+}
+
+/** Map anything thrown by a handler to a JSON-RPC error (no stack traces; unexpected errors are logged). */
+export function toErrorResponse(id: Id, err: unknown, ctx: CallContext, method: string): JsonRpcResponse {
+  if (err instanceof JsonRpcError) return errorResponse(id, err.code, err.message, err.data);
+  if (err instanceof RpcError) return errorResponse(id, err.jsonRpcCode, err.message, err.data);
+  if (err instanceof ConsortError) return errorResponse(id, JsonRpcCode.Server, err.message);
+  ctx.logger.error(
+    { method, err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined },
+    err instanceof AssertionError ? "rpc handler broke an invariant" : "rpc handler failed",
+  );
+  return errorResponse(id, JsonRpcCode.Internal, "internal error");
+}
+
+/** Who is calling: the rate-limit key and the per-call context. */
+export interface Caller {
+  ip: string;
+  ctx: CallContext;
+}
+
+/**
+ * Handle a parsed JSON-RPC body (single call or batch). Returns the response to send, or undefined when there is
+ * nothing to send (only notifications).
+ */
+export async function handleBody(
+  body: unknown,
+  caller: Caller,
+  methods: Record<string, MethodDef>,
+  limiter: RateLimiter | null,
+): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+  const { ctx } = caller;
+  if (Array.isArray(body)) {
+    if (body.length === 0) return errorResponse(null, JsonRpcCode.InvalidRequest, "empty batch");
+    if (body.length > ctx.opts.maxBatchSize) {
+      return errorResponse(
+        null,
+        JsonRpcCode.InvalidRequest,
+        `batch too large: ${body.length} calls, at most ${ctx.opts.maxBatchSize} per batch`,
+      );
+    }
+    if (limiter && !limiter.take(caller.ip, body.length)) return overLimit(null, ctx);
+    const out: JsonRpcResponse[] = [];
+    for (const item of body) {
+      const r = await handleCall(item, caller, methods);
+      if (r) out.push(r);
+    }
+    return out.length > 0 ? out : undefined;
+  }
+  if (limiter && !limiter.take(caller.ip, 1)) {
+    return overLimit(isObject(body) && isValidId(body.id) ? (body.id as Id) : null, ctx);
+  }
+  return handleCall(body, caller, methods);
+}
+
+function overLimit(id: Id, ctx: CallContext): JsonRpcResponse {
+  const rl = ctx.opts.rateLimit;
+  return errorResponse(
+    id,
+    JsonRpcCode.LimitExceeded,
+    `Over QPS limit: at most ${rl?.requestsPerSecond} requests per second (burst ${rl?.burst}) per client`,
+  );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isValidId(id: unknown): boolean {
+  return id === null || typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
+}
+
+async function handleCall(
+  call: unknown,
+  caller: Caller,
+  methods: Record<string, MethodDef>,
+): Promise<JsonRpcResponse | undefined> {
+  if (!isObject(call))
+    return errorResponse(null, JsonRpcCode.InvalidRequest, "invalid request: expected an object");
+  const hasId = "id" in call;
+  if (hasId && !isValidId(call.id)) {
+    return errorResponse(
+      null,
+      JsonRpcCode.InvalidRequest,
+      "invalid request: id must be a string, a number or null",
+    );
+  }
+  const id = hasId ? (call.id as Id) : null;
+  if (call.jsonrpc !== "2.0") {
+    return errorResponse(id, JsonRpcCode.InvalidRequest, 'invalid request: jsonrpc must be "2.0"');
+  }
+  if (typeof call.method !== "string" || call.method.length === 0) {
+    return errorResponse(
+      id,
+      JsonRpcCode.InvalidRequest,
+      "invalid request: method must be a non-empty string",
+    );
+  }
+  const name = call.method;
+  const def = Object.hasOwn(methods, name) ? methods[name] : undefined;
+  let response: JsonRpcResponse;
+  if (!def) {
+    response = toErrorResponse(id, methodNotFound(name.slice(0, METHOD_NAME_MAX)), caller.ctx, name);
+  } else {
+    try {
+      const args = parseParams(def.params, call.params);
+      const result = await def.handler(args, caller.ctx);
+      response = { jsonrpc: "2.0", id, result: result === undefined ? null : result };
+    } catch (err) {
+      response = toErrorResponse(id, err, caller.ctx, name);
+    }
+  }
+  return hasId ? response : undefined;
+}

@@ -1,0 +1,116 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { FilterManager } from "../../src/rpc/filters.js";
+import { bytesToHex } from "../../src/util/hex.js";
+import { SENDER, signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
+import { type Harness, startHarness } from "./helpers.js";
+
+let h: Harness | null = null;
+afterEach(async () => {
+  await h?.close();
+  h = null;
+});
+
+describe("eth_getLogs", () => {
+  it("filters by address, topics (with alternatives and null), blockHash", async () => {
+    h = await startHarness();
+    const token = bytesToHex(TOKEN_ADDRESS);
+    const all = (await h.rpc("eth_getLogs", [{ fromBlock: "earliest", toBlock: "latest" }])).result;
+    expect(all).toHaveLength(3);
+    const byTopic = await h.rpc("eth_getLogs", [
+      {
+        fromBlock: "0x0",
+        topics: [[bytesToHex(TRANSFER_TOPIC), `0x${"00".repeat(32)}`], null, `0x${"02".repeat(32)}`],
+      },
+    ]);
+    expect(byTopic.result).toHaveLength(3);
+    const noMatch = await h.rpc("eth_getLogs", [
+      { fromBlock: "0x0", topics: [null, `0x${"05".repeat(32)}`] },
+    ]);
+    expect(noMatch.result).toEqual([]);
+    const other = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", address: [`0x${"99".repeat(20)}`] }]);
+    expect(other.result).toEqual([]);
+    const blockHash = bytesToHex(h.backend.blocks[2]!.block.hash);
+    const inBlock = await h.rpc("eth_getLogs", [{ blockHash, address: token }]);
+    expect(inBlock.result).toHaveLength(1);
+    expect(inBlock.result[0].blockNumber).toBe("0x2");
+    expect(inBlock.result[0].transactionIndex).toBe("0x1");
+    const both = await h.rpc("eth_getLogs", [{ blockHash, fromBlock: "0x1" }]);
+    expect(both.error?.code).toBe(-32602);
+    const future = await h.rpc("eth_getLogs", [{ fromBlock: "0x100", toBlock: "0x200" }]);
+    expect(future.result).toEqual([]);
+    const reversed = await h.rpc("eth_getLogs", [{ fromBlock: "0x2", toBlock: "0x1" }]);
+    expect(reversed.error?.code).toBe(-32602);
+  });
+
+  it("refuses a block range above getLogsMaxBlockRange (no silent truncation) and too many results", async () => {
+    h = await startHarness({ getLogsMaxBlockRange: 2, getLogsMaxResults: 2 });
+    const wide = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "latest" }]);
+    expect(wide.error?.code).toBe(-32005);
+    expect(wide.error?.message).toMatch(/block range too large: 4 blocks \(0\.\.3\), at most 2 per query/);
+    const narrow = await h.rpc("eth_getLogs", [{ fromBlock: "0x2", toBlock: "0x3" }]);
+    expect(narrow.result).toHaveLength(1);
+    const many = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x1" }]);
+    expect(many.result).toHaveLength(2);
+  });
+});
+
+describe("polling filters", () => {
+  it("block, pending and log filters return changes once, then nothing", async () => {
+    h = await startHarness();
+    const blockF = (await h.rpc("eth_newBlockFilter")).result;
+    const pendingF = (await h.rpc("eth_newPendingTransactionFilter")).result;
+    const logF = (await h.rpc("eth_newFilter", [{ address: bytesToHex(TOKEN_ADDRESS) }])).result;
+    const raw = await signEth({
+      type: 0,
+      nonce: 5,
+      to: bytesToHex(TOKEN_ADDRESS),
+      gasLimit: 60_000n,
+      gasPrice: 0n,
+    });
+    const hash = (await h.rpc("eth_sendRawTransaction", [bytesToHex(raw)])).result;
+    h.backend.outcomes.set(hash, {
+      status: 1,
+      logs: [{ address: TOKEN_ADDRESS, topics: [TRANSFER_TOPIC], data: new Uint8Array(0) }],
+      output: new Uint8Array(0),
+    });
+    const block = h.backend.mine();
+    expect((await h.rpc("eth_getFilterChanges", [pendingF])).result).toEqual([hash]);
+    expect((await h.rpc("eth_getFilterChanges", [blockF])).result).toEqual([bytesToHex(block.hash)]);
+    const logs = (await h.rpc("eth_getFilterChanges", [logF])).result;
+    expect(logs).toHaveLength(1);
+    expect(logs[0].transactionHash).toBe(hash);
+    expect((await h.rpc("eth_getFilterChanges", [blockF])).result).toEqual([]);
+    const allLogs = (await h.rpc("eth_getFilterLogs", [logF])).result;
+    expect(allLogs).toHaveLength(1); // filter's own range defaults to latest..latest
+    expect((await h.rpc("eth_uninstallFilter", [blockF])).result).toBe(true);
+    expect((await h.rpc("eth_uninstallFilter", [blockF])).result).toBe(false);
+    const gone = await h.rpc("eth_getFilterChanges", [blockF]);
+    expect(gone.error).toEqual({ code: -32000, message: "filter not found" });
+    expect(bytesToHex(SENDER)).toMatch(/^0x/);
+  });
+
+  it("enforces maxFilters", async () => {
+    h = await startHarness({ maxFilters: 2 });
+    await h.rpc("eth_newBlockFilter");
+    await h.rpc("eth_newBlockFilter");
+    const third = await h.rpc("eth_newBlockFilter");
+    expect(third.error?.code).toBe(-32005);
+  });
+});
+
+describe("FilterManager", () => {
+  it("expires idle filters and bounds buffers", () => {
+    let now = 0;
+    const fm = new FilterManager({ maxFilters: 10, bufferMax: 3, idleTimeoutMs: 1000 }, () => now);
+    const a = fm.install("pendingTransactions");
+    const b = fm.install("block");
+    fm.onPending([1, 2, 3, 4, 5].map((i) => new Uint8Array(32).fill(i)));
+    expect(fm.changes(a)).toEqual([3, 4, 5].map((i) => bytesToHex(new Uint8Array(32).fill(i))));
+    now = 900;
+    fm.changes(a);
+    now = 1500;
+    fm.expire();
+    expect(fm.size).toBe(1);
+    expect(() => fm.changes(b)).toThrow("filter not found");
+  });
+});

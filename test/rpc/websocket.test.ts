@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { bytesToHex } from "../../src/util/hex.js";
+import { decodeEthTx, signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
+import { type Harness, startHarness, WsClient } from "./helpers.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ maxSubscriptionsPerConnection: 3, maxWsConnections: 4 });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe("WebSocket", () => {
+  it("answers the same methods, single and batch, and malformed JSON", async () => {
+    const c = await WsClient.open(h.wsUrl);
+    try {
+      expect((await c.call("eth_chainId")).result).toBe("0x4ee8");
+      expect((await c.call("eth_nope")).error).toEqual({
+        code: -32601,
+        message: "the method eth_nope does not exist/is not available",
+      });
+      c.ws.send(JSON.stringify([{ jsonrpc: "2.0", id: 100, method: "eth_blockNumber" }]));
+      const batch = await c.next((m) => Array.isArray(m));
+      expect(batch[0].id).toBe(100);
+      c.ws.send("{oops");
+      expect((await c.next((m) => m.error?.code === -32700)).id).toBeNull();
+      c.ws.send("[]");
+      expect((await c.next((m) => m.error?.code === -32600)).error.message).toBe("empty batch");
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("newHeads is delivered when a block is committed; unsubscribe stops it", async () => {
+    const c = await WsClient.open(h.wsUrl);
+    try {
+      const sub = (await c.call("eth_subscribe", ["newHeads"])).result;
+      expect(sub).toMatch(/^0x[0-9a-f]+$/);
+      const block = h.backend.mine();
+      const note = await c.next((m) => m.method === "eth_subscription");
+      expect(note.params.subscription).toBe(sub);
+      expect(note.params.result.hash).toBe(bytesToHex(block.hash));
+      expect(note.params.result.number).toBe(`0x${block.header.number.toString(16)}`);
+      expect(note.params.result.baseFeePerGas).toBe("0x0");
+      expect(note.params.result).not.toHaveProperty("transactions");
+      expect((await c.call("eth_unsubscribe", [sub])).result).toBe(true);
+      expect((await c.call("eth_unsubscribe", [sub])).result).toBe(false);
+      h.backend.mine();
+      // a round trip after the block: no notification was queued before the answer
+      await c.call("eth_blockNumber");
+      expect(c.messages.filter((m) => m.method === "eth_subscription")).toHaveLength(0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("logs subscription filters by address and topics; pending transactions are announced", async () => {
+    const c = await WsClient.open(h.wsUrl);
+    try {
+      const logsSub = (
+        await c.call("eth_subscribe", [
+          "logs",
+          { address: bytesToHex(TOKEN_ADDRESS), topics: [bytesToHex(TRANSFER_TOPIC)] },
+        ])
+      ).result;
+      const otherSub = (await c.call("eth_subscribe", ["logs", { address: `0x${"99".repeat(20)}` }])).result;
+      const pendingSub = (await c.call("eth_subscribe", ["newPendingTransactions"])).result;
+      const raw = await signEth({
+        type: 2,
+        nonce: 5,
+        to: bytesToHex(TOKEN_ADDRESS),
+        gasLimit: 60_000n,
+        maxFeePerGas: 0n,
+        maxPriorityFeePerGas: 0n,
+      });
+      const tx = decodeEthTx(raw);
+      h.backend.outcomes.set(bytesToHex(tx.hash), {
+        status: 1,
+        logs: [{ address: TOKEN_ADDRESS, topics: [TRANSFER_TOPIC], data: new Uint8Array(0) }],
+        output: new Uint8Array(0),
+      });
+      const hash = (await c.call("eth_sendRawTransaction", [bytesToHex(raw)])).result;
+      const pending = await c.next((m) => m.params?.subscription === pendingSub);
+      expect(pending.params.result).toBe(hash);
+      h.backend.mine();
+      const log = await c.next((m) => m.params?.subscription === logsSub);
+      expect(log.params.result.transactionHash).toBe(hash);
+      expect(log.params.result.logIndex).toBe("0x0");
+      expect(log.params.result.removed).toBe(false);
+      await c.call("eth_blockNumber");
+      expect(c.messages.some((m) => m.params?.subscription === otherSub)).toBe(false);
+      // limit: 3 per connection
+      const fourth = await c.call("eth_subscribe", ["newHeads"]);
+      expect(fourth.error.code).toBe(-32005);
+      const bad = await c.call("eth_subscribe", ["syncing"]);
+      expect(bad.error.code).toBe(-32602);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("eth_subscribe over HTTP is refused", async () => {
+    const r = await h.rpc("eth_subscribe", ["newHeads"]);
+    expect(r.error).toEqual({ code: -32601, message: "notifications not supported" });
+  });
+
+  it("enforces maxWsConnections and survives abrupt disconnects", async () => {
+    const clients = await Promise.all([1, 2, 3, 4].map(() => WsClient.open(h.wsUrl)));
+    const extra = new WebSocket(h.wsUrl);
+    const code = await new Promise<number>((resolve) => extra.on("close", (c) => resolve(c)));
+    expect(code).toBe(1013);
+    for (const c of clients) c.ws.terminate();
+    await new Promise((r) => setTimeout(r, 100));
+    h.backend.mine();
+    const again = await WsClient.open(h.wsUrl);
+    expect((await again.call("eth_chainId")).result).toBe("0x4ee8");
+    await again.close();
+  });
+
+  it("stop() removes the backend listeners", async () => {
+    const h2 = await startHarness();
+    expect(h2.backend.listenerCount).toBe(2);
+    await h2.close();
+    expect(h2.backend.listenerCount).toBe(0);
+  });
+
+  it("an oversized WebSocket message closes that socket (1009), the server keeps serving", async () => {
+    const small = await startHarness({ maxBodyBytes: 1024 });
+    try {
+      const c = await WsClient.open(small.wsUrl);
+      const closed = new Promise<number>((resolve) => c.ws.on("close", (code) => resolve(code)));
+      c.ws.send(
+        JSON.stringify({ jsonrpc: "2.0", id: 1, method: "web3_sha3", params: [`0x${"ab".repeat(2048)}`] }),
+      );
+      expect(await closed).toBe(1009);
+      const again = await WsClient.open(small.wsUrl);
+      expect((await again.call("eth_chainId")).result).toBe("0x4ee8");
+      await again.close();
+    } finally {
+      await small.close();
+    }
+  });
+});
