@@ -1,0 +1,28 @@
+/** Options of the Executor. */
+export interface ExecutorOptions {
+  /**
+   * EVM hardfork. Cancun (FISCO BCOS 3.10+ is Cancun-level; solc's evmVersion "cancun" matches).
+   * Only Cancun: the flat state relies on EIP-6780 (SELFDESTRUCT deletes only same-tx contracts), and Prague
+   * would need EIP-2935/7623/7702 handling that runCall leaves to runTx.
+   */
+  hardfork: "cancun";
+  /** Use the native libsecp256k1 binding for the ecrecover precompile (0x01) instead of @noble (~20x faster). */
+  nativeEcrecover: boolean;
+  /**
+   * Native txs are valid in block N while N - 1 < blockLimit <= N - 1 + nativeBlockLimitRange (FISCO's check
+   * against the committed head, range 1000).
+   */
+  nativeBlockLimitRange: number;
+  /** Gas given to eth_call / estimateGas when the request names none, and the most they may use. */
+  callGasLimitMax: bigint;
+  /** Concurrent state reads when prefetching a block's sender and recipient accounts. */
+  prefetchConcurrency: number;
+}
+
+export const defaultExecutorOptions: ExecutorOptions = {
+  hardfork: "cancun",
+  nativeEcrecover: true,
+  nativeBlockLimitRange: 1000,
+  callGasLimitMax: 50_000_000n,
+  prefetchConcurrency: 64,
+};
