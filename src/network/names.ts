@@ -1,0 +1,16 @@
+import type { ProtocolName, TopicName } from "./interface.js";
+
+/** The gossipsub topic string of a topic name on a chain. */
+export function topicId(chainId: bigint, name: TopicName): string {
+  return `/consort/${chainId}/${name}/1`;
+}
+
+/** The libp2p protocol ID of a request/response protocol on a chain. */
+export function protocolId(chainId: bigint, name: ProtocolName): string {
+  return `/consort/${chainId}/${name}/1`;
+}
+
+/** The protocol that carries point-to-point (sendDirect) messages. */
+export function directProtocolId(chainId: bigint): string {
+  return `/consort/${chainId}/direct/1`;
+}

@@ -1,0 +1,246 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { GossipValidationError, NetworkError, TOPIC_NAMES } from "../../src/network/index.js";
+import type { NodeId } from "../../src/types/index.js";
+import { bytesToHex } from "../../src/util/hex.js";
+import { connectAll, hasNode, startNodes, type TestNode, waitFor } from "./helpers.js";
+
+let nodes: TestNode[] = [];
+
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.transport.stop()));
+  nodes = [];
+});
+
+async function expectNetworkError(p: Promise<unknown>, code: string): Promise<NetworkError> {
+  const err = await p.then(
+    () => {
+      throw new Error(`expected ${code}, got a result`);
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(NetworkError);
+  expect((err as NetworkError).code).toBe(code);
+  return err as NetworkError;
+}
+
+describe("Libp2pTransport: 4 nodes over loopback", () => {
+  it("gossips on both topics to every other node, and serves requests both ways", async () => {
+    nodes = await startNodes(4);
+    const received = new Map<string, { from: NodeId; data: string }[]>();
+    for (const n of nodes) {
+      for (const topic of TOPIC_NAMES) {
+        n.transport.subscribe(topic, (from, data) => {
+          const k = `${bytesToHex(n.key.nodeId)}/${topic}`;
+          const list = received.get(k) ?? [];
+          list.push({ from, data: new TextDecoder().decode(data) });
+          received.set(k, list);
+          return undefined;
+        });
+      }
+      n.transport.handle("blocks", async (from, req) =>
+        new TextEncoder().encode(`${bytesToHex(from).slice(0, 10)}:${new TextDecoder().decode(req)}`),
+      );
+    }
+    await connectAll(nodes);
+    await waitFor("topic meshes", () =>
+      nodes.every((n) => TOPIC_NAMES.every((t) => n.transport.topicPeers(t).length === 3)),
+    );
+
+    for (const [i, n] of nodes.entries()) {
+      await n.transport.publish("consensus", new TextEncoder().encode(`vote-${i}`));
+      await n.transport.publish("txs", new TextEncoder().encode(`batch-${i}`));
+    }
+    await waitFor("all gossip delivered", () =>
+      nodes.every((n) =>
+        TOPIC_NAMES.every((t) => (received.get(`${bytesToHex(n.key.nodeId)}/${t}`)?.length ?? 0) === 3),
+      ),
+    );
+    for (const [i, n] of nodes.entries()) {
+      const got = received.get(`${bytesToHex(n.key.nodeId)}/consensus`)!;
+      // Everyone else's message, none of its own, each attributed to its publisher.
+      expect(got.map((m) => m.data).sort()).toEqual(
+        [0, 1, 2, 3].filter((j) => j !== i).map((j) => `vote-${j}`),
+      );
+      for (const m of got) {
+        const j = Number(m.data.slice("vote-".length));
+        expect(bytesToHex(m.from)).toBe(bytesToHex(nodes[j]!.key.nodeId));
+      }
+    }
+
+    // Request/response both ways between 0 and 3, and 1 → 2.
+    const [a, b, c, d] = nodes as [TestNode, TestNode, TestNode, TestNode];
+    const r1 = await a.transport.request(d.key.nodeId, "blocks", new TextEncoder().encode("ping"), {
+      timeoutMs: 2000,
+    });
+    expect(new TextDecoder().decode(r1)).toBe(`${bytesToHex(a.key.nodeId).slice(0, 10)}:ping`);
+    const r2 = await d.transport.request(a.key.nodeId, "blocks", new TextEncoder().encode("pong"), {
+      timeoutMs: 2000,
+    });
+    expect(new TextDecoder().decode(r2)).toBe(`${bytesToHex(d.key.nodeId).slice(0, 10)}:pong`);
+    const r3 = await b.transport.request(c.key.nodeId, "blocks", new Uint8Array(0), { timeoutMs: 2000 });
+    expect(new TextDecoder().decode(r3)).toBe(`${bytesToHex(b.key.nodeId).slice(0, 10)}:`);
+    expect(hasNode(a.transport.connectedPeers(), d.key.nodeId)).toBe(true);
+  });
+
+  it("maps request failures to typed errors: remote error, oversize, timeout, unsupported, not connected", async () => {
+    nodes = await startNodes(2, { requestBytesMax: 64 * 1024 });
+    const [a, b] = nodes as [TestNode, TestNode];
+    let slowResolve: (() => void) | undefined;
+    b.transport.handle("blocks", async (_from, req) => {
+      if (req[0] === 1) throw new Error("no such block");
+      if (req[0] === 2) {
+        await new Promise<void>((resolve) => {
+          slowResolve = resolve;
+          setTimeout(resolve, 3_000);
+        });
+        return new Uint8Array([9]);
+      }
+      return req;
+    });
+    await connectAll(nodes);
+
+    // The remote does not serve "txs" (yet).
+    await expectNetworkError(
+      a.transport.request(b.key.nodeId, "txs", Uint8Array.of(0), { timeoutMs: 2000 }),
+      "NETWORK_UNSUPPORTED_PROTOCOL",
+    );
+
+    const remote = await expectNetworkError(
+      a.transport.request(b.key.nodeId, "blocks", Uint8Array.of(1), { timeoutMs: 2000 }),
+      "NETWORK_REMOTE_ERROR",
+    );
+    expect(remote.meta.remoteMessage).toBe("no such block");
+
+    // Local bound: never sent.
+    await expectNetworkError(
+      a.transport.request(b.key.nodeId, "blocks", new Uint8Array(64 * 1024 + 1), { timeoutMs: 2000 }),
+      "NETWORK_OVERSIZE",
+    );
+
+    await expectNetworkError(
+      a.transport.request(b.key.nodeId, "blocks", Uint8Array.of(2), { timeoutMs: 300 }),
+      "NETWORK_TIMEOUT",
+    );
+    slowResolve?.();
+
+    // A response over 4 MiB (the default bound is 16 MiB).
+    b.transport.handle("txs", async () => new Uint8Array(5 * 1024 * 1024).fill(3));
+    const big = await a.transport.request(b.key.nodeId, "txs", Uint8Array.of(0), { timeoutMs: 10_000 });
+    expect(big.length).toBe(5 * 1024 * 1024);
+    expect(big[big.length - 1]).toBe(3);
+
+    // Still usable after all of that.
+    const ok = await a.transport.request(b.key.nodeId, "blocks", Uint8Array.of(7, 7), { timeoutMs: 2000 });
+    expect([...ok]).toEqual([7, 7]);
+
+    const stranger = nodes[0]!.key.nodeId.map((x) => x ^ 0xff);
+    await expectNetworkError(
+      a.transport.request(new Uint8Array(stranger), "blocks", Uint8Array.of(0), { timeoutMs: 500 }),
+      "NETWORK_NOT_CONNECTED",
+    );
+  });
+
+  it("bounds inbound requests: over the limit the responder answers busy and counts the drop", async () => {
+    nodes = await startNodes(2, { inboundRequestsMax: 1 });
+    const [a, b] = nodes as [TestNode, TestNode];
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    b.transport.handle("txs", async () => {
+      await held;
+      return Uint8Array.of(1);
+    });
+    await connectAll(nodes);
+    const first = a.transport.request(b.key.nodeId, "txs", Uint8Array.of(0), { timeoutMs: 5000 });
+    await waitFor("first request in flight", () => b.transport.stats().requestsInFlight === 1);
+    await expectNetworkError(
+      a.transport.request(b.key.nodeId, "txs", Uint8Array.of(0), { timeoutMs: 5000 }),
+      "NETWORK_REMOTE_BUSY",
+    );
+    expect(b.transport.stats().requestsDropped).toBe(1);
+    release?.();
+    expect([...(await first)]).toEqual([1]);
+  });
+
+  it("refuses an oversized request on the responder's side (its bound is smaller)", async () => {
+    const big = await startNodes(1, { requestBytesMax: 1024 * 1024 });
+    const small = await startNodes(1, { requestBytesMax: 16 * 1024 }, undefined, []);
+    nodes = [...big, ...small];
+    const [a, b] = nodes as [TestNode, TestNode];
+    a.transport.setAllowedNodes([b.key.nodeId]);
+    b.transport.setAllowedNodes([a.key.nodeId]);
+    let served = 0;
+    b.transport.handle("blocks", async (_from, req) => {
+      served++;
+      return req.subarray(0, 1);
+    });
+    await connectAll(nodes);
+    const err = await expectNetworkError(
+      a.transport.request(b.key.nodeId, "blocks", new Uint8Array(300 * 1024), { timeoutMs: 3000 }),
+      "NETWORK_OVERSIZE",
+    );
+    expect(err.meta.remote).toBe(true);
+    expect(served).toBe(0);
+    const ok = await a.transport.request(b.key.nodeId, "blocks", Uint8Array.of(5), { timeoutMs: 2000 });
+    expect([...ok]).toEqual([5]);
+  });
+
+  it("delivers direct messages to the topic handlers, and publishes with no peers without throwing", async () => {
+    nodes = await startNodes(2);
+    const [a, b] = nodes as [TestNode, TestNode];
+    await a.transport.publish("consensus", Uint8Array.of(1)); // lone node: no throw
+    const got: string[] = [];
+    b.transport.subscribe("consensus", (from, data) => {
+      if (data[0] === 0xff) return "reject";
+      got.push(`${bytesToHex(from)}:${[...data].join(",")}`);
+      return "accept";
+    });
+    await connectAll(nodes);
+    await a.transport.sendDirect(b.key.nodeId, "consensus", Uint8Array.of(4, 2), { timeoutMs: 2000 });
+    await waitFor("direct message", () => got.length === 1);
+    expect(got[0]).toBe(`${bytesToHex(a.key.nodeId)}:4,2`);
+    // A rejected direct message counts against the sender like rejected gossip.
+    await a.transport.sendDirect(b.key.nodeId, "consensus", Uint8Array.of(0xff), { timeoutMs: 2000 });
+    await waitFor("direct message rejected", () => b.transport.stats().gossipRejected === 1);
+    expect(got.length).toBe(1);
+  });
+
+  it("a subscriber's verdict stops forwarding: rejected and ignored messages do not travel on", async () => {
+    // Line a - b - c: c only hears a's messages through b.
+    nodes = await startNodes(3);
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    a.transport.setStaticPeers(b.transport.listenAddresses());
+    c.transport.setStaticPeers(b.transport.listenAddresses());
+    a.transport.setAllowedNodes([b.key.nodeId]);
+    c.transport.setAllowedNodes([b.key.nodeId]);
+    const seenByB: number[] = [];
+    const seenByC: number[] = [];
+    b.transport.subscribe("txs", (_from, data) => {
+      seenByB.push(data[0]!);
+      if (data[0] === 1) throw new GossipValidationError("reject", "bad batch");
+      if (data[0] === 2) return "ignore";
+      return undefined;
+    });
+    c.transport.subscribe("txs", (_from, data) => {
+      seenByC.push(data[0]!);
+      return undefined;
+    });
+    a.transport.subscribe("txs", () => undefined);
+    await waitFor("line topology", () => b.transport.peerCount() === 2);
+    await waitFor(
+      "topic peers",
+      () => b.transport.topicPeers("txs").length === 2 && a.transport.topicPeers("txs").length === 1,
+    );
+    await waitFor("mesh at c", () => c.transport.topicPeers("txs").length === 1);
+    await waitFor("b forwards to a and c", () => b.transport.meshPeers("txs").length === 2);
+    // c must accept messages published by a (a member) even though it only talks to b.
+    c.transport.setAllowedNodes([b.key.nodeId, a.key.nodeId]);
+    await a.transport.publish("txs", Uint8Array.of(1));
+    await a.transport.publish("txs", Uint8Array.of(2));
+    await a.transport.publish("txs", Uint8Array.of(3));
+    await waitFor("c gets the accepted one", () => seenByC.includes(3));
+    expect(seenByB.sort()).toEqual([1, 2, 3]);
+    expect(seenByC).toEqual([3]);
+  });
+});
