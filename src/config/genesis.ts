@@ -1,0 +1,137 @@
+import { readFile } from "node:fs/promises";
+import type { Address, NodeId } from "../types/index.js";
+import { hexToBytes } from "../util/hex.js";
+import { ConfigError } from "./errors.js";
+import { FieldReader } from "./validate.js";
+
+/** The chain's genesis: identical on every node of the consortium (its hash is the chain's identity). */
+export interface GenesisConfig {
+  chainId: bigint;
+  groupId: string;
+  /** The genesis block's timestamp (ms). Fixed so every node derives the same genesis hash. */
+  timestampMs: number;
+  sealers: { nodeId: NodeId; weight: number }[];
+  observers: NodeId[];
+  /** Accounts allowed to call the system contracts (system config, consensus node list). */
+  admins: Address[];
+  /** Initial native balances (for value transfers and Ethereum tools). */
+  alloc: { address: Address; balance: bigint }[];
+  /** System config keys → values (strings, as FISCO stores them). */
+  systemConfig: Record<string, string>;
+}
+
+export const DEFAULT_SYSTEM_CONFIG: Readonly<Record<string, string>> = {
+  tx_count_limit: "1000",
+  tx_gas_limit: "300000000",
+  consensus_leader_period: "1",
+  min_gas_price: "0",
+};
+
+const GENESIS_KEYS = [
+  "chainId",
+  "groupId",
+  "timestampMs",
+  "sealers",
+  "observers",
+  "admins",
+  "alloc",
+  "systemConfig",
+];
+
+export function parseGenesis(json: unknown, file = "genesis.json"): GenesisConfig {
+  const root = new FieldReader(file, json);
+  root.onlyKeys(GENESIS_KEYS);
+  const chainId = root.field("chainId").bigint();
+  if (chainId === 0n || chainId > 2n ** 53n) root.fail("must be between 1 and 2^53", "chainId");
+  const sealers = root
+    .field("sealers")
+    .array(1000)
+    .map((s) => {
+      s.onlyKeys(["nodeId", "weight"]);
+      return {
+        nodeId: hexToBytes(s.field("nodeId").hex(32)),
+        weight: s.field("weight").optional((w) => w.integer({ min: 1, max: 1_000_000 }), 1),
+      };
+    });
+  if (sealers.length === 0) root.fail("at least one sealer is required", "sealers");
+  const observers = root
+    .field("observers")
+    .optional((o) => o.array(1000).map((x) => hexToBytes(x.hex(32))), []);
+  assertUniqueNodes(root, [...sealers.map((s) => s.nodeId), ...observers]);
+  const alloc = Object.entries(root.field("alloc").optional((a) => a.object(), {})).map(
+    ([address, entry]) => {
+      const r = new FieldReader(file, entry, `alloc.${address}`);
+      if (!/^0x[0-9a-fA-F]{40}$/.test(address)) r.fail("the key must be a 0x-prefixed 20-byte address");
+      r.onlyKeys(["balance"]);
+      return { address: hexToBytes(address), balance: r.field("balance").bigint() };
+    },
+  );
+  const systemConfig = { ...DEFAULT_SYSTEM_CONFIG };
+  for (const [key, value] of Object.entries(root.field("systemConfig").optional((s) => s.object(), {}))) {
+    systemConfig[key] = new FieldReader(file, value, `systemConfig.${key}`).string({ maxLength: 256 });
+  }
+  return {
+    chainId,
+    groupId: root
+      .field("groupId")
+      .optional(
+        (g) => g.string({ pattern: /^[A-Za-z0-9_-]{1,64}$/, patternHint: "1-64 letters, digits, _ or -" }),
+        "group0",
+      ),
+    timestampMs: root.field("timestampMs").optional((t) => t.integer({ min: 0 }), 0),
+    sealers,
+    observers,
+    admins: root.field("admins").optional((a) => a.array(100).map((x) => hexToBytes(x.hex(20))), []),
+    alloc,
+    systemConfig,
+  };
+}
+
+function assertUniqueNodes(root: FieldReader, ids: NodeId[]): void {
+  const seen = new Set<string>();
+  for (const id of ids) {
+    const key = Buffer.from(id).toString("hex");
+    if (seen.has(key))
+      root.fail(`node 0x${key} is listed twice (sealers and observers must be distinct)`, "sealers");
+    seen.add(key);
+  }
+}
+
+export async function loadGenesis(file: string): Promise<GenesisConfig> {
+  return parseGenesis(await readJsonFile(file), file);
+}
+
+export async function readJsonFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new ConfigError("CONFIG_FILE_MISSING", `${file}: no such file`, { file });
+    throw new ConfigError("CONFIG_FILE_UNREADABLE", `${file}: cannot read (${code ?? String(err)})`, {
+      file,
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError("CONFIG_FILE_UNREADABLE", `${file}: not valid JSON (${(err as Error).message})`, {
+      file,
+    });
+  }
+}
+
+/** The JSON form written by `consort testnet` (bigints as decimal strings, bytes as 0x-hex). */
+export function genesisToJson(g: GenesisConfig): Record<string, unknown> {
+  const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString("hex")}`;
+  return {
+    chainId: Number(g.chainId),
+    groupId: g.groupId,
+    timestampMs: g.timestampMs,
+    sealers: g.sealers.map((s) => ({ nodeId: hex(s.nodeId), weight: s.weight })),
+    observers: g.observers.map(hex),
+    admins: g.admins.map(hex),
+    alloc: Object.fromEntries(g.alloc.map((a) => [hex(a.address), { balance: a.balance.toString() }])),
+    systemConfig: g.systemConfig,
+  };
+}

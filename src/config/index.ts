@@ -1,0 +1,10 @@
+export { ConfigError, type ConfigErrorCode } from "./errors.js";
+export {
+  DEFAULT_SYSTEM_CONFIG,
+  type GenesisConfig,
+  genesisToJson,
+  loadGenesis,
+  parseGenesis,
+  readJsonFile,
+} from "./genesis.js";
+export { loadNodeConfig, type NodeConfig, parseNodeConfig } from "./nodeConfig.js";

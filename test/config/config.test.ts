@@ -1,0 +1,100 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadGenesis, loadNodeConfig, parseGenesis, parseNodeConfig } from "../../src/config/index.js";
+
+const NODE_ID = `0x${"ab".repeat(32)}`;
+const OTHER_ID = `0x${"cd".repeat(32)}`;
+const ADMIN = `0x${"11".repeat(20)}`;
+
+function genesis(over: Record<string, unknown> = {}) {
+  return {
+    chainId: 20200,
+    groupId: "group0",
+    sealers: [{ nodeId: NODE_ID, weight: 1 }],
+    admins: [ADMIN],
+    ...over,
+  };
+}
+
+describe("genesis", () => {
+  it("parses a minimal genesis with defaults", () => {
+    const g = parseGenesis(genesis({ alloc: { [ADMIN]: { balance: "0x10" } } }));
+    expect(g.chainId).toBe(20200n);
+    expect(g.sealers[0]?.weight).toBe(1);
+    expect(g.alloc[0]?.balance).toBe(16n);
+    expect(g.systemConfig.tx_count_limit).toBe("1000");
+  });
+
+  it.each([
+    [{ chainId: -1 }, "chainId: expected a non-negative integer"],
+    [{ chainId: 0 }, "chainId: must be between 1 and 2^53"],
+    [{ sealers: [] }, "sealers: at least one sealer is required"],
+    [{ sealers: [{ nodeId: "0x12" }] }, "sealers[0].nodeId: expected 0x followed by 64 hex digits"],
+    [{ sealers: [{ nodeId: NODE_ID, weight: 0 }] }, "sealers[0].weight: must be >= 1"],
+    [{ observers: [NODE_ID] }, "is listed twice"],
+    [{ admins: ["0xzz"] }, "admins[0]: expected 0x followed by 40 hex digits"],
+    [{ alloc: { nope: { balance: 1 } } }, "alloc.nope: the key must be a 0x-prefixed 20-byte address"],
+    [{ sealrs: [] }, "sealrs: unknown field"],
+  ])("refuses %j naming the field", (over, message) => {
+    expect(() => parseGenesis(genesis(over), "g.json")).toThrowError(
+      expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringContaining(message) }),
+    );
+  });
+
+  it("accepts distinct sealers and observers", () => {
+    expect(parseGenesis(genesis({ observers: [OTHER_ID] })).observers).toHaveLength(1);
+  });
+});
+
+describe("node config", () => {
+  it("resolves paths against the file's folder and fills defaults", () => {
+    const c = parseNodeConfig({ dataDir: "data" }, "/etc/consort/node.json");
+    expect(c.dataDir).toBe("/etc/consort/data");
+    expect(c.nodeKeyFile).toBe("/etc/consort/node.key");
+    expect(c.rpc).toMatchObject({ host: "127.0.0.1", port: 8545 });
+    expect(c.p2p.listen).toEqual(["/ip4/127.0.0.1/tcp/30300"]);
+  });
+
+  it.each([
+    [{}, "dataDir: expected a string"],
+    [{ dataDir: "d", rpc: { port: 70000 } }, "rpc.port: must be <= 65535"],
+    [{ dataDir: "d", p2p: { peers: ["127.0.0.1:30300"] } }, "p2p.peers[0]: expected a multiaddr"],
+    [
+      { dataDir: "d", consensus: { tickMs: 100, viewTimeoutMs: 200 } },
+      "consensus.viewTimeoutMs: must be at least 5 ticks",
+    ],
+    [{ dataDir: "d", log: { level: "loud" } }, "log.level: expected trace|debug"],
+    [{ dataDir: "d", rcp: {} }, "rcp: unknown field"],
+  ])("refuses %j naming the field", (json, message) => {
+    expect(() => parseNodeConfig(json, "node.json")).toThrowError(
+      expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringContaining(message) }),
+    );
+  });
+});
+
+describe("config files", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "consort-config-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("names a missing file", async () => {
+    await expect(loadNodeConfig(path.join(dir, "nope.json"))).rejects.toMatchObject({
+      code: "CONFIG_FILE_MISSING",
+    });
+  });
+
+  it("names a file that is not JSON", async () => {
+    const file = path.join(dir, "bad.json");
+    await writeFile(file, "{ not json");
+    await expect(loadGenesis(file)).rejects.toMatchObject({
+      code: "CONFIG_FILE_UNREADABLE",
+      message: expect.stringContaining("bad.json: not valid JSON"),
+    });
+  });
+});
