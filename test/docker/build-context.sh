@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Assembles the build context for docker/Dockerfile.local in DIR (must be empty or absent):
+#   package.json package-lock.json tsconfig.json src/ docker/healthcheck.mjs data/ (empty, becomes /data)
+#   node_modules/ = only the production packages of the host's node_modules (package-lock.json entries not flagged dev).
+# Files are hard-linked when DIR is on the same filesystem (instant, no extra disk), copied otherwise. Nothing in the
+# repository is written: the host's node_modules is only read (npm ci must have run there).
+#   usage: test/docker/build-context.sh DIR
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DIR=${1:?usage: build-context.sh DIR}
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+
+[[ -d $ROOT/node_modules ]] || { echo "[build-context] $ROOT/node_modules missing: run npm ci first" >&2; exit 1; }
+[[ -f $ROOT/src/cli/main.ts ]] || echo "[build-context] WARNING: src/cli/main.ts does not exist yet" >&2
+
+link_or_copy() { # SRC... DEST_DIR (relative paths kept)
+  cp -al --parents "$@" 2>/dev/null || cp -a --parents "$@"
+}
+
+cd "$ROOT"
+link_or_copy package.json package-lock.json tsconfig.json src docker/healthcheck.mjs "$DIR"
+mkdir -p "$DIR/data"
+# Production packages only (what `npm ci --omit=dev` installs), see prod-packages.sh.
+mapfile -t PKGS < <("$ROOT/test/docker/prod-packages.sh")
+# Skip folders already inside a copied parent (nested node_modules), then copy.
+TOP=()
+prev=""
+for p in "${PKGS[@]}"; do
+  if [[ -n $prev && $p == "$prev/"* ]]; then continue; fi
+  TOP+=("$p"); prev=$p
+done
+link_or_copy "${TOP[@]}" "$DIR"
+# Trim what never runs (~40% of the bytes): source maps, type declarations, markdown, other platforms' prebuilds.
+# Deleting in DIR only removes DIR's links; the host's node_modules is untouched.
+find "$DIR/node_modules" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+  -o -name '*.md' -o -name '*.markdown' \) -delete
+find "$DIR/node_modules" -type d -regex '.*/prebuilds/[^/]*' ! -name 'linux-x64' -prune -exec rm -rf {} +
+echo "[build-context] $DIR: ${#PKGS[@]} production packages ($(du -sh "$DIR/node_modules" | cut -f1))" >&2
