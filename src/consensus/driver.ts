@@ -1,0 +1,394 @@
+import { readFile } from "node:fs/promises";
+import type { Chain } from "../chain/index.js";
+import { keccak256, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
+import { readConsensusNodes } from "../execution/index.js";
+import type { Transport } from "../network/index.js";
+import type { TxPoolInterface } from "../txpool/index.js";
+import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
+import { writeFileAtomic } from "../util/atomicFile.js";
+import { errorMessage } from "../util/errors.js";
+import { bytesToHex } from "../util/hex.js";
+import { parseWithBytes, stringifyWithBytes } from "../util/jsonBytes.js";
+import type { Logger } from "../util/logger.js";
+import {
+  type CommitBlockAction,
+  defaultPbftConfig,
+  type ExecuteBlockAction,
+  type HardState,
+  PbftCore,
+  type PbftCrypto,
+  type PbftEvent,
+  type Ready,
+  type RequestProposalAction,
+} from "./pbft/core/index.js";
+import { decodePbftMessage, encodePbftMessage } from "./pbft/wire.js";
+
+export interface ConsensusDriverOptions {
+  /** One logical tick of the core. */
+  tickMs: number;
+  /** View-change timeout at view 0; the core doubles it per failed view (capped). */
+  viewTimeoutMs: number;
+  /** Once transactions are pending, the leader waits this long to gather more (unless a full block is ready). */
+  minSealTimeMs: number;
+  /** The hard state file (fsynced before any vote leaves this node). */
+  stateFile: string;
+  /** Bound of the inbound event queue; peer messages beyond it are dropped (and counted). */
+  queueMax: number;
+}
+
+export const defaultConsensusDriverOptions: Omit<ConsensusDriverOptions, "stateFile"> = {
+  tickMs: 100,
+  viewTimeoutMs: 3000,
+  minSealTimeMs: 50,
+  queueMax: 10_000,
+};
+
+export interface ConsensusDriverDeps {
+  chain: Chain;
+  txpool: TxPoolInterface;
+  transport: Transport;
+  nodeKey: NodeKey;
+  logger: Logger;
+  /** Asked when the core learns it is behind (sync fetches, verifies and commits, then reports back). */
+  fetchBlocks(fromHeight: number, peers: NodeId[]): void;
+}
+
+type QueueItem = { kind: "event"; event: PbftEvent } | { kind: "tick" };
+
+/**
+ * Runs the pure PBFT core against the real world: one serialized loop feeds it events (peer messages, timer ticks,
+ * execution and proposal results) and carries out its Ready in the documented order — commits, then the
+ * fsynced hard state, then messages — so a vote is on disk before any peer can see it.
+ */
+export class ConsensusDriver {
+  private core: PbftCore | null = null;
+  private readonly queue: QueueItem[] = [];
+  private draining = false;
+  private timer: NodeJS.Timeout | null = null;
+  private proposing: RequestProposalAction | null = null;
+  private stopped = false;
+  private unsubscribe: (() => void) | null = null;
+  readonly counters = { queueDropped: 0, messagesIn: 0, messagesOut: 0, viewChanges: 0, commits: 0 };
+
+  constructor(
+    private readonly opts: ConsensusDriverOptions,
+    private readonly deps: ConsensusDriverDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    const head = this.deps.chain.head();
+    const hardState = await this.loadHardState();
+    const crypto: PbftCrypto = {
+      sign: (digest) => this.deps.nodeKey.sign(digest),
+      verify: (nodeId, digest, signature) => verifyNodeSignature(nodeId, digest, signature),
+      hash: keccak256,
+    };
+    this.core = new PbftCore(
+      {
+        ...defaultPbftConfig,
+        nodeId: this.deps.nodeKey.nodeId,
+        leaderPeriod: this.deps.chain.systemConfig().consensusLeaderPeriod,
+        viewTimeoutTicks: Math.max(1, Math.round(this.opts.viewTimeoutMs / this.opts.tickMs)),
+      },
+      { crypto, logger: this.deps.logger },
+      {
+        committedHeight: head.number,
+        committedHash: head.hash,
+        validators: this.deps.chain.validators(),
+        hardState,
+      },
+    );
+    this.unsubscribe = this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data));
+    this.timer = setInterval(() => this.onTick(), this.opts.tickMs);
+    this.deps.logger.info(
+      {
+        height: head.number + 1,
+        view: hardState?.height === head.number + 1 ? hardState.view : 0,
+        sealer: this.isSealer(),
+      },
+      "consensus started",
+    );
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    while (this.draining) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  status(): ReturnType<PbftCore["status"]> | null {
+    return this.core?.status() ?? null;
+  }
+
+  /** Sync applied block `height` (certificate verified): the core moves on. */
+  synced(
+    height: number,
+    blockHash: Hash,
+    certificate: import("../types/index.js").CommitCertificate,
+    nextValidators?: ValidatorInfo[],
+  ): void {
+    this.enqueue({
+      kind: "event",
+      event: { type: "synced", height, blockHash, certificate, nextValidators },
+    });
+  }
+
+  private isSealer(): boolean {
+    return this.deps.chain.isSealer(this.deps.nodeKey.nodeId);
+  }
+
+  private onMessage(from: NodeId, data: Uint8Array): "accept" | "reject" | "ignore" {
+    let msg: ReturnType<typeof decodePbftMessage>;
+    try {
+      msg = decodePbftMessage(data);
+    } catch (err) {
+      this.deps.logger.debug(
+        { from: bytesToHex(from), err: errorMessage(err) },
+        "malformed consensus message",
+      );
+      return "reject";
+    }
+    this.counters.messagesIn++;
+    if (this.queue.length >= this.opts.queueMax) {
+      this.counters.queueDropped++;
+      return "ignore";
+    }
+    this.enqueue({ kind: "event", event: { type: "message", from, msg } });
+    return "accept";
+  }
+
+  /**
+   * The view timer only runs while there is work: sealable transactions or a round in flight. An idle chain
+   * makes no empty blocks and no view changes; nor does a pool holding only txs behind a nonce gap (they cannot
+   * be sealed, so a timer running for them would only cause view changes, round after round, until they expire).
+   */
+  private onTick(): void {
+    const status = this.core?.status();
+    if (!status) return;
+    const busy = status.viewChanging || this.deps.txpool.hasWork();
+    if (busy && this.queue.length < this.opts.queueMax) this.enqueue({ kind: "tick" });
+    if (this.proposing) void this.tryPropose();
+  }
+
+  private enqueue(item: QueueItem): void {
+    this.queue.push(item);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = true;
+    void this.drain().finally(() => {
+      this.draining = false;
+      if (this.queue.length > 0 && !this.stopped) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    const core = this.core;
+    if (!core) return;
+    try {
+      await this.handleReady(core);
+      for (let item = this.queue.shift(); item && !this.stopped; item = this.queue.shift()) {
+        if (item.kind === "tick") core.tick();
+        else core.step(item.event);
+        if (core.hasReady()) await this.handleReady(core);
+      }
+    } catch (err) {
+      // A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt loudly.
+      this.deps.logger.fatal(
+        { err: errorMessage(err), stack: (err as Error).stack },
+        "CONSENSUS FAILURE: halting",
+      );
+      this.stopped = true;
+      if (this.timer) clearInterval(this.timer);
+      process.exitCode = 70;
+      setImmediate(() => process.kill(process.pid, "SIGTERM"));
+    }
+  }
+
+  /** The ordering contract of Ready: commits → persist (fsync) → messages → async work. */
+  private async handleReady(core: PbftCore): Promise<void> {
+    if (!core.hasReady()) return;
+    const ready = core.ready();
+    try {
+      for (const c of ready.commits) await this.commit(c);
+      if (ready.persist) await this.saveHardState(ready.persist);
+      for (const m of ready.messages) this.send(m.to, encodePbftMessage(m.msg));
+      for (const e of ready.execute) void this.execute(e);
+      if (ready.requestProposal) {
+        this.proposing = ready.requestProposal;
+        void this.tryPropose();
+      }
+      if (ready.fetchBlocks) this.deps.fetchBlocks(ready.fetchBlocks.fromHeight, ready.fetchBlocks.peers);
+      this.logReady(ready);
+    } finally {
+      core.advance(ready);
+    }
+  }
+
+  private logReady(ready: Ready): void {
+    const log = this.deps.logger;
+    if (ready.viewChangeStarted) {
+      this.counters.viewChanges++;
+      // A new leader will propose: our sealed-but-uncommitted txs are free to be sealed again.
+      this.deps.txpool.releaseSealed();
+      log.warn(ready.viewChangeStarted, "view change started");
+    }
+    for (const [a, b] of ready.evidence) {
+      log.warn(
+        {
+          height: a.height,
+          view: a.view,
+          leader: bytesToHex(a.sender),
+          hashes: [bytesToHex(a.blockHash), bytesToHex(b.blockHash)],
+        },
+        "leader equivocation evidence",
+      );
+    }
+    for (const r of ready.rejections) log.debug(r, "consensus input ignored");
+  }
+
+  private send(to: NodeId | null, data: Uint8Array): void {
+    this.counters.messagesOut++;
+    const sent =
+      to === null
+        ? this.deps.transport.publish("consensus", data)
+        : this.deps.transport.sendDirect(to, "consensus", data);
+    sent.catch((err: unknown) => this.deps.logger.debug({ err: errorMessage(err) }, "consensus send failed"));
+  }
+
+  private async commit(c: CommitBlockAction): Promise<void> {
+    const started = performance.now();
+    const committed = await this.deps.chain.commit(c.blockHash, c.certificate, c.payload);
+    if (this.proposing && this.proposing.height <= c.height) this.proposing = null;
+    if (committed === null) return; // sync got there first
+    this.counters.commits++;
+    this.deps.logger.info(
+      {
+        height: c.height,
+        view: c.certificate.view,
+        hash: bytesToHex(c.blockHash),
+        txs: committed.block.transactions.length,
+        signers: c.certificate.signatures.length,
+        commitMs: Math.round(performance.now() - started),
+      },
+      "block committed",
+    );
+  }
+
+  private async execute(e: ExecuteBlockAction): Promise<void> {
+    let valid = true;
+    let nextValidators: ValidatorInfo[] | undefined;
+    try {
+      await this.deps.chain.verifyBlock(e.payload, e.blockHash, { nowMs: Date.now() });
+      nextValidators = await this.nextValidatorsOf(e.blockHash);
+    } catch (err) {
+      valid = false;
+      this.deps.logger.warn({ height: e.height, view: e.view, err: errorMessage(err) }, "proposal rejected");
+    }
+    this.enqueue({
+      kind: "event",
+      event: { type: "blockExecuted", height: e.height, blockHash: e.blockHash, valid, nextValidators },
+    });
+  }
+
+  /** The validator set for height h+1 when block h changed it, read from the executed (uncommitted) state. */
+  private async nextValidatorsOf(blockHash: Hash): Promise<ValidatorInfo[] | undefined> {
+    const reader = this.deps.chain.executedStateReader(blockHash);
+    if (!reader) return undefined;
+    const nodes = await readConsensusNodes(reader.state, reader.height + 1);
+    return nodes.sealers;
+  }
+
+  /** Leader: seal pending transactions into a block once there are some (no empty blocks while idle). */
+  private async tryPropose(): Promise<void> {
+    const request = this.proposing;
+    if (!request || this.building) return;
+    const limit = this.deps.chain.systemConfig().txCountLimit;
+    const pending = this.deps.txpool.size();
+    if (pending === 0) return;
+    const now = Date.now();
+    if (pending < limit) {
+      this.firstPendingAtMs ??= now;
+      if (now - this.firstPendingAtMs < this.opts.minSealTimeMs) return;
+    }
+    const candidates = this.deps.txpool.seal(limit);
+    if (candidates.length === 0) return;
+    this.building = true;
+    let proposed = false;
+    try {
+      const { block, hash, executed } = await this.deps.chain.buildBlock(candidates, {
+        proposer: this.deps.nodeKey.nodeId,
+        view: request.view,
+        nowMs: now,
+      });
+      this.dropRejected(executed.rejected);
+      if (this.proposing !== request || block.transactions.length === 0) return;
+      this.proposing = null;
+      this.firstPendingAtMs = null;
+      const nextValidators = await this.nextValidatorsOf(hash);
+      this.deps.logger.debug(
+        { height: request.height, view: request.view, txs: block.transactions.length },
+        "proposing",
+      );
+      proposed = true;
+      this.enqueue({
+        kind: "event",
+        event: {
+          type: "proposal",
+          height: request.height,
+          blockHash: hash,
+          payload: this.deps.chain.encode(block),
+          nextValidators,
+        },
+      });
+    } catch (err) {
+      this.deps.logger.error(
+        { height: request.height, err: errorMessage(err) },
+        "building a proposal failed",
+      );
+    } finally {
+      this.building = false;
+      // Sealed txs stay "in flight" in the pool until they commit; give back the ones that did not make a proposal.
+      if (!proposed) this.deps.txpool.releaseSealed(candidates.map((t) => t.hash));
+    }
+  }
+
+  /**
+   * Txs the executor refused for good (bad nonce, replayed native nonce…) leave the pool; retryable ones (balance,
+   * nonce gap, block full) stay but are parked until the next commit: not left "in flight" (they are in no
+   * proposal) and not rebuilt every tick.
+   */
+  private dropRejected(rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[]): void {
+    const retry = rejected.filter((r) => r.retryable);
+    if (retry.length > 0) this.deps.txpool.park(retry.map((r) => r.tx.hash));
+    const dead = rejected.filter((r) => !r.retryable);
+    if (dead.length === 0) return;
+    this.deps.txpool.drop(dead.map((r) => r.tx.hash));
+    this.deps.logger.info(
+      { count: dead.length, reason: dead[0]!.reason },
+      "dropped transactions the executor refused",
+    );
+  }
+
+  private building = false;
+  private firstPendingAtMs: number | null = null;
+
+  private async loadHardState(): Promise<HardState | null> {
+    let text: string;
+    try {
+      text = await readFile(this.opts.stateFile, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    return parseWithBytes<HardState>(text);
+  }
+
+  private async saveHardState(state: HardState): Promise<void> {
+    await writeFileAtomic(this.opts.stateFile, new TextEncoder().encode(stringifyWithBytes(state)));
+  }
+}

@@ -1,0 +1,2 @@
+/** Consensus module public surface (see pbft/). */
+export * from "./pbft/index.js";

@@ -1,0 +1,13 @@
+/** PBFT: the pure core (ordering of opaque blocks), its wire codec and its errors. */
+export * from "./core/index.js";
+export type { PbftErrorCode } from "./errors.js";
+export { PbftError } from "./errors.js";
+export type { PbftOptions, PbftOptionsErrorCode } from "./options.js";
+export { defaultPbftOptions, validatePbftOptions } from "./options.js";
+export {
+  decodePbftMessage,
+  encodePbftMessage,
+  PBFT_PROTO,
+  PBFT_WIRE_BYTES_MAX,
+  PBFT_WIRE_VERSION,
+} from "./wire.js";
