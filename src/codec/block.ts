@@ -10,7 +10,7 @@ import type {
   Transaction,
 } from "../types/index.js";
 import { ReceiptStatus } from "../types/index.js";
-import { bytesEqual, concatBytes } from "../util/hex.js";
+import { bytesEqual } from "../util/hex.js";
 import { CodecError } from "./errors.js";
 import {
   checkArray,

@@ -28,7 +28,12 @@ export function createLogger(opts: LoggerOptions): Logger {
   const transport = opts.pretty
     ? {
         target: "pino-pretty",
-        options: { colorize: process.stdout.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname" },
+        options: {
+          colorize: process.stdout.isTTY,
+          translateTime: "HH:MM:ss.l",
+          ignore: "pid,hostname",
+          singleLine: true,
+        },
       }
     : undefined;
   return pino({ level: opts.level, base: opts.base ?? {}, transport }) as unknown as Logger;

@@ -1,0 +1,14 @@
+import { ConsortError } from "../util/errors.js";
+
+export type ChainErrorCode =
+  | "CHAIN_GENESIS_MISMATCH"
+  | "CHAIN_BAD_PARENT"
+  | "CHAIN_BAD_HEIGHT"
+  | "CHAIN_BAD_TIMESTAMP"
+  | "CHAIN_ROOT_MISMATCH"
+  | "CHAIN_BAD_CERTIFICATE"
+  | "CHAIN_BAD_PROPOSER"
+  | "CHAIN_NOT_EXECUTED";
+
+/** A block that cannot join this chain, or a data dir that belongs to another chain. */
+export class ChainError extends ConsortError<ChainErrorCode> {}

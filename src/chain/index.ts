@@ -1,0 +1,9 @@
+export {
+  BLOCK_GAS_LIMIT,
+  Chain,
+  type CommitListener,
+  type CommittedBlock,
+  pbftCrypto,
+  TIMESTAMP_DRIFT_MS_MAX,
+} from "./chain.js";
+export { ChainError, type ChainErrorCode } from "./errors.js";

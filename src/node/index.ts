@@ -1,0 +1,2 @@
+export { ConsortNode } from "./node.js";
+export { CLIENT_VERSION, NodeRpcBackend } from "./rpcBackend.js";

@@ -1,0 +1,208 @@
+import path from "node:path";
+import { Chain } from "../chain/index.js";
+import { type GenesisConfig, loadGenesis, type NodeConfig } from "../config/index.js";
+import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/driver.js";
+import { loadNodeKey, type NodeKey } from "../crypto/index.js";
+import { Executor } from "../execution/index.js";
+import { LevelLedger } from "../ledger/index.js";
+import { Libp2pTransport } from "../network/index.js";
+import { RpcServer } from "../rpc/index.js";
+import { BlockSync, defaultBlockSyncOptions, defaultTxGossipOptions, TxGossip } from "../sync/index.js";
+import { TxPool } from "../txpool/index.js";
+import { bytesToHex } from "../util/hex.js";
+import type { Logger } from "../util/logger.js";
+import { NodeRpcBackend } from "./rpcBackend.js";
+
+/**
+ * The composition root of one Consort node: builds ledger → executor → chain → txpool → network → consensus → sync
+ * → rpc in that order, each with a child logger, and closes them in reverse order.
+ */
+export class ConsortNode {
+  private closed = false;
+  private readonly pruneTimer: NodeJS.Timeout;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly genesis: GenesisConfig,
+    readonly nodeKey: NodeKey,
+    readonly ledger: LevelLedger,
+    readonly chain: Chain,
+    readonly txpool: TxPool,
+    readonly transport: Libp2pTransport,
+    readonly consensus: ConsensusDriver,
+    readonly sync: BlockSync,
+    readonly gossip: TxGossip,
+    readonly rpc: RpcServer | null,
+    private readonly logger: Logger,
+  ) {
+    this.pruneTimer = setInterval(() => this.txpool.pruneExpired(), 10_000);
+  }
+
+  static async create(config: NodeConfig, deps: { logger: Logger }): Promise<ConsortNode> {
+    const log = deps.logger;
+    const genesis = await loadGenesis(config.genesisFile);
+    const nodeKey = await loadNodeKey(config.nodeKeyFile);
+    log.info(
+      { nodeId: bytesToHex(nodeKey.nodeId), chainId: genesis.chainId.toString(), dataDir: config.dataDir },
+      "starting",
+    );
+    const ledger = await LevelLedger.open(
+      { dataDir: path.join(config.dataDir, "ledger"), chainId: genesis.chainId, groupId: genesis.groupId },
+      { logger: log.child({ module: "ledger" }) },
+    );
+    try {
+      const executor = new Executor({}, { logger: log.child({ module: "execution" }) });
+      let pool: TxPool | null = null;
+      const chain = new Chain(genesis, {
+        ledger,
+        executor,
+        logger: log.child({ module: "chain" }),
+        knownSender: (hash) => pool?.get(hash)?.sender,
+      });
+      await chain.init();
+      const txpool = new TxPool(
+        {
+          chainId: genesis.chainId,
+          groupId: genesis.groupId,
+          countMax: config.txpool.countMax,
+          bytesMax: config.txpool.bytesMax,
+          minGasPrice: () => chain.systemConfig().minGasPrice,
+        },
+        {
+          state: {
+            getAccountNonce: async (a) => (await readAccountCached(chain, a)).nonce,
+            getBalance: async (a) => (await readAccountCached(chain, a)).balance,
+          },
+          chain: { height: () => chain.height(), hasNativeNonce: (n) => ledger.hasNativeNonce(n) },
+          txGasLimit: () => chain.systemConfig().txGasLimit,
+          logger: log.child({ module: "txpool" }),
+        },
+      );
+      pool = txpool;
+      chain.onCommit((c) => txpool.onBlockCommitted(c.block.transactions, c.block.header.number));
+      const transport = new Libp2pTransport(
+        {
+          chainId: genesis.chainId,
+          key: nodeKey,
+          listenAddresses: config.p2p.listen,
+          staticPeers: config.p2p.peers,
+          allowedNodes: [...chain.validators().map((v) => v.nodeId), ...chain.observers()],
+        },
+        { logger: log.child({ module: "network" }) },
+      );
+      chain.onCommit((c) => {
+        if (c.validatorsChanged)
+          transport.setAllowedNodes([...chain.validators().map((v) => v.nodeId), ...chain.observers()]);
+      });
+      let blockSync: BlockSync | null = null;
+      const consensus = new ConsensusDriver(
+        {
+          ...defaultConsensusDriverOptions,
+          tickMs: config.consensus.tickMs,
+          viewTimeoutMs: config.consensus.viewTimeoutMs,
+          minSealTimeMs: config.consensus.minSealTimeMs,
+          stateFile: path.join(config.dataDir, "consensus-state.json"),
+        },
+        {
+          chain,
+          txpool,
+          transport,
+          nodeKey,
+          logger: log.child({ module: "consensus" }),
+          fetchBlocks: (from, peers) => void blockSync?.fetch(from, peers),
+        },
+      );
+      blockSync = new BlockSync(defaultBlockSyncOptions, {
+        chain,
+        transport,
+        logger: log.child({ module: "sync" }),
+        onSynced: (h, hash, cert, next) => consensus.synced(h, hash, cert, next),
+      });
+      const gossip = new TxGossip(defaultTxGossipOptions, {
+        transport,
+        txpool,
+        logger: log.child({ module: "txgossip" }),
+      });
+      const rpc = config.rpc.enabled
+        ? new RpcServer(
+            {
+              host: config.rpc.host,
+              port: config.rpc.port,
+              corsOrigins: config.rpc.corsOrigins,
+              rateLimit: {
+                requestsPerSecond: config.rpc.requestsPerSecond,
+                burst: config.rpc.requestsPerSecond * 2,
+                clientsMax: 10_000,
+              },
+            },
+            {
+              backend: new NodeRpcBackend({
+                chain,
+                executor,
+                txpool,
+                transport,
+                consensus,
+                sync: blockSync,
+                nodeId: nodeKey.nodeId,
+              }),
+              logger: log.child({ module: "rpc" }),
+            },
+          )
+        : null;
+      return new ConsortNode(
+        config,
+        genesis,
+        nodeKey,
+        ledger,
+        chain,
+        txpool,
+        transport,
+        consensus,
+        blockSync,
+        gossip,
+        rpc,
+        log,
+      );
+    } catch (err) {
+      await ledger.close();
+      throw err;
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.gossip.start();
+    this.sync.start();
+    await this.consensus.start();
+    if (this.rpc) await this.rpc.start();
+    const head = this.chain.head();
+    this.logger.info(
+      {
+        height: head.number,
+        role: this.chain.isSealer(this.nodeKey.nodeId) ? "sealer" : "observer",
+        p2p: this.transport.listenAddresses(),
+        rpc: this.rpc ? `http://${this.config.rpc.host}:${this.rpc.address().port}` : null,
+      },
+      "node started",
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pruneTimer);
+    if (this.rpc) await this.rpc.stop();
+    this.sync.stop();
+    await this.consensus.stop();
+    this.gossip.stop();
+    await this.transport.stop();
+    await this.ledger.close();
+    this.logger.info({}, "node stopped");
+  }
+}
+
+/** The pool asks for the committed account state; read it through the execution module's layout. */
+async function readAccountCached(chain: Chain, address: Uint8Array) {
+  const { readAccount } = await import("../execution/index.js");
+  return readAccount(chain.ledger, address);
+}

@@ -1,0 +1,301 @@
+import type { Chain, CommittedBlock } from "../chain/index.js";
+import type { ConsensusDriver } from "../consensus/driver.js";
+import {
+  type Executor,
+  mergeBlooms,
+  proposerCoinbase,
+  readAccount,
+  readCode,
+  readStorage,
+} from "../execution/index.js";
+import type { LedgerBlock } from "../ledger/index.js";
+import { nodeIdToPeerId, type Transport } from "../network/index.js";
+import {
+  type RpcBackend,
+  type RpcBlock,
+  type RpcCallRequest,
+  type RpcCallResult,
+  type RpcConsensusStatus,
+  RpcError,
+  type RpcNewBlockEvent,
+  type RpcNodeInfo,
+  type RpcPeer,
+  type RpcReceiptLookup,
+  type RpcStateBlock,
+  type RpcSyncStatus,
+  type RpcTxLookup,
+} from "../rpc/index.js";
+import type { BlockSync } from "../sync/index.js";
+import type { TxPoolInterface } from "../txpool/index.js";
+import type {
+  Address,
+  BlockHeader,
+  Hash,
+  NodeId,
+  Receipt,
+  Transaction,
+  ValidatorInfo,
+} from "../types/index.js";
+import { bytesEqual } from "../util/hex.js";
+
+export const CLIENT_VERSION = `consort/v0.1.0/${process.platform}-${process.arch}/node${process.versions.node}`;
+
+const EMPTY_BLOOM = new Uint8Array(256);
+
+export interface NodeRpcBackendDeps {
+  chain: Chain;
+  executor: Executor;
+  txpool: TxPoolInterface;
+  transport: Transport;
+  consensus: ConsensusDriver;
+  sync: BlockSync;
+  nodeId: NodeId;
+}
+
+/** The node's side of the JSON-RPC server: thin reads over the ledger, pool, executor and consensus. */
+export class NodeRpcBackend implements RpcBackend {
+  readonly chainId: bigint;
+  readonly groupId: string;
+  readonly clientVersion = CLIENT_VERSION;
+  private readonly startingBlock: number;
+
+  constructor(private readonly deps: NodeRpcBackendDeps) {
+    this.chainId = deps.chain.genesis.chainId;
+    this.groupId = deps.chain.genesis.groupId;
+    this.startingBlock = deps.chain.height();
+  }
+
+  private get ledger() {
+    return this.deps.chain.ledger;
+  }
+
+  headNumber(): number {
+    return this.deps.chain.height();
+  }
+
+  async getBlock(ref: number | Hash, withTransactions: boolean): Promise<RpcBlock | null> {
+    const block = (await this.ledger.getBlock(ref, { withTransactions: true })) as LedgerBlock | null;
+    if (!block) return null;
+    const receipts = await this.ledger.getBlockReceipts(block.header.number);
+    const bytes = await this.ledger.getBlockBytes(block.header.number);
+    return toRpcBlock(
+      block.header,
+      block.hash,
+      block.transactions,
+      receipts,
+      withTransactions,
+      bytes?.length ?? 0,
+      block.certificate,
+    );
+  }
+
+  async getTransaction(hash: Hash): Promise<RpcTxLookup | null> {
+    const found = await this.ledger.getTransaction(hash);
+    if (found) {
+      return {
+        tx: found.tx,
+        location: { blockNumber: found.blockNumber, blockHash: found.blockHash, index: found.index },
+      };
+    }
+    const pending = this.deps.txpool.get(hash);
+    return pending ? { tx: pending, location: null } : null;
+  }
+
+  async getReceipt(hash: Hash): Promise<RpcReceiptLookup | null> {
+    const found = await this.ledger.getReceipt(hash);
+    if (!found) return null;
+    return {
+      receipt: found.receipt,
+      tx: found.tx,
+      location: { blockNumber: found.blockNumber, blockHash: found.blockHash, index: found.index },
+    };
+  }
+
+  getBlockReceipts(blockNumber: number): Promise<Receipt[]> {
+    return this.ledger.getBlockReceipts(blockNumber);
+  }
+
+  getTransactionProof(hash: Hash): Promise<unknown | null> {
+    return this.ledger.getTxProof(hash);
+  }
+
+  getReceiptProof(hash: Hash): Promise<unknown | null> {
+    return this.ledger.getReceiptProof(hash);
+  }
+
+  async sendRawTransaction(raw: Uint8Array): Promise<Hash> {
+    const tx = await this.deps.txpool.add(raw, { origin: "local" });
+    return tx.hash;
+  }
+
+  /** Only the head's state is kept (flat state): older block numbers are refused rather than answered wrongly. */
+  private checkStateBlock(block: RpcStateBlock): void {
+    if (typeof block === "number" && block !== this.headNumber()) {
+      throw new RpcError(
+        "RPC_STATE_UNAVAILABLE",
+        `state of block ${block} is not available: this node keeps the state of the latest block (${this.headNumber()}) only`,
+      );
+    }
+  }
+
+  async call(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcCallResult> {
+    this.checkStateBlock(block);
+    const head = this.deps.chain.head();
+    const header = await this.ledger.getHeader(head.number);
+    const result = await this.deps.executor.call(
+      this.ledger,
+      {
+        from: request.from ?? undefined,
+        to: request.to,
+        data: request.data,
+        value: request.value,
+        gasLimit: request.gasLimit ?? this.blockGasLimit(),
+      },
+      {
+        number: head.number + 1,
+        timestampMs: Math.max(Date.now(), (header?.timestampMs ?? 0) + 1),
+        coinbase: proposerCoinbase(new Uint8Array(32)),
+        chainId: this.chainId,
+        groupId: this.groupId,
+        gasLimit: this.blockGasLimit(),
+        parentStateRoot: header?.stateRoot ?? new Uint8Array(32),
+        getBlockHash: (n) => this.ledger.getBlockHash(n),
+      },
+    );
+    return { status: result.status, output: result.output, gasUsed: result.gasUsed };
+  }
+
+  async getBalance(address: Address, block: RpcStateBlock): Promise<bigint> {
+    this.checkStateBlock(block);
+    return (await readAccount(this.ledger, address)).balance;
+  }
+
+  async getNonce(address: Address, block: RpcStateBlock): Promise<bigint> {
+    if (block === "pending") return this.deps.txpool.pendingNonce(address);
+    this.checkStateBlock(block);
+    return (await readAccount(this.ledger, address)).nonce;
+  }
+
+  async getCode(address: Address, block: RpcStateBlock): Promise<Uint8Array> {
+    this.checkStateBlock(block);
+    return readCode(this.ledger, address);
+  }
+
+  async getStorageAt(address: Address, slot: Uint8Array, block: RpcStateBlock): Promise<Uint8Array> {
+    this.checkStateBlock(block);
+    return readStorage(this.ledger, address, slot);
+  }
+
+  gasPrice(): bigint {
+    return this.deps.chain.systemConfig().minGasPrice;
+  }
+
+  blockGasLimit(): bigint {
+    return this.deps.chain.systemConfig().txGasLimit;
+  }
+
+  pendingCount(): number {
+    return this.deps.txpool.size();
+  }
+
+  pendingTransactions(limit: number): Transaction[] {
+    return this.deps.txpool.pending(limit);
+  }
+
+  totalTransactionCount(): { transactionCount: number; failedTransactionCount: number } {
+    return { transactionCount: this.ledger.totalTransactionCount(), failedTransactionCount: 0 };
+  }
+
+  sealers(): ValidatorInfo[] {
+    return this.deps.chain.validators();
+  }
+
+  observers(): NodeId[] {
+    return this.deps.chain.observers();
+  }
+
+  async getSystemConfig(key: string): Promise<{ value: string; enableNumber: number } | null> {
+    return this.deps.chain.systemConfig().entries[key] ?? null;
+  }
+
+  consensusStatus(): RpcConsensusStatus {
+    const status = this.deps.consensus.status();
+    const sealers = this.deps.chain.validators();
+    return {
+      view: status?.view ?? 0,
+      leader: status?.leader ?? null,
+      height: this.deps.chain.height(),
+      nodeIndex: sealers.findIndex((s) => bytesEqual(s.nodeId, this.deps.nodeId)),
+    };
+  }
+
+  syncStatus(): RpcSyncStatus {
+    const s = this.deps.sync.status();
+    return {
+      syncing: s.syncing,
+      startingBlock: this.startingBlock,
+      currentBlock: s.currentBlock,
+      highestBlock: s.highestBlock,
+    };
+  }
+
+  peers(): RpcPeer[] {
+    return this.deps.transport
+      .connectedPeers()
+      .map((nodeId) => ({ nodeId, peerId: nodeIdToPeerId(nodeId).toString(), address: "" }));
+  }
+
+  nodeInfo(): RpcNodeInfo {
+    const isSealer = this.deps.chain.isSealer(this.deps.nodeId);
+    const isObserver = this.deps.chain.observers().some((o) => bytesEqual(o, this.deps.nodeId));
+    return {
+      nodeId: this.deps.nodeId,
+      role: isSealer ? "sealer" : isObserver ? "observer" : "none",
+      version: CLIENT_VERSION,
+    };
+  }
+
+  onNewBlock(listener: (event: RpcNewBlockEvent) => void): () => void {
+    let active = true;
+    this.deps.chain.onCommit((c: CommittedBlock) => {
+      if (!active) return;
+      const block = toRpcBlock(
+        c.block.header,
+        c.hash,
+        c.block.transactions,
+        c.receipts,
+        true,
+        0,
+        c.block.certificate,
+      );
+      listener({ block, receipts: c.receipts });
+    });
+    return () => {
+      active = false;
+    };
+  }
+
+  onPendingTransactions(listener: (hashes: Hash[]) => void): () => void {
+    return this.deps.txpool.onAdded((txs) => listener(txs.map((t) => t.hash)));
+  }
+}
+
+function toRpcBlock(
+  header: BlockHeader,
+  hash: Hash,
+  transactions: Transaction[],
+  receipts: Receipt[],
+  withTransactions: boolean,
+  sizeBytes: number,
+  certificate: RpcBlock["certificate"],
+): RpcBlock {
+  return {
+    header,
+    hash,
+    transactionHashes: transactions.map((t) => t.hash),
+    transactions: withTransactions ? transactions : null,
+    logsBloom: receipts.length > 0 ? mergeBlooms(receipts.map((r) => r.logsBloom)) : EMPTY_BLOOM,
+    sizeBytes,
+    certificate,
+  };
+}
