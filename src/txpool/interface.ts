@@ -71,5 +71,9 @@ export interface TxPoolInterface {
   bytes(): number;
   stats(): TxPoolStats;
   pruneExpired(): number;
+  /** The executor refused these for now: not sealed again until the next block commits. */
+  park(hashes: Hash[]): void;
+  /** A tx is in flight or sealable now (not only nonce-gapped ones): consensus runs its view timer only then. */
+  hasWork(): boolean;
   onAdded(listener: TxAddedListener): () => void;
 }

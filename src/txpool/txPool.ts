@@ -84,6 +84,8 @@ export class TxPool implements TxPoolInterface {
   /** Native blockLimit → hash keys, to drop expired ones on commit. */
   private readonly byBlockLimit = new Map<number, Set<string>>();
   private readonly inFlight = new Set<string>();
+  /** Refused by the executor for now (balance, nonce, block full): not sealed again until the next commit. */
+  private readonly parked = new Set<string>();
   /** Admissions in progress by hash: a concurrent duplicate waits for the first and is "already known". */
   private readonly adding = new Map<string, Promise<Transaction>>();
   private readonly listeners = new Set<TxAddedListener>();
@@ -429,6 +431,7 @@ export class TxPool implements TxPoolInterface {
     if (this.byHash.get(entry.key) !== entry) return;
     this.byHash.delete(entry.key);
     this.inFlight.delete(entry.key);
+    this.parked.delete(entry.key);
     this.totalBytes -= entry.size;
     const tx = entry.tx;
     if (tx.type === TxType.Native) {
@@ -485,7 +488,7 @@ export class TxPool implements TxPoolInterface {
       if (this.inFlight.has(entry.key)) continue;
       const tx = entry.tx;
       if (tx.type === TxType.Native) {
-        if (tx.blockLimit > height && fits(tx)) take(entry);
+        if (tx.blockLimit > height && !this.parked.has(entry.key) && fits(tx)) take(entry);
         continue;
       }
       const queue = this.senders.get(entry.senderKey);
@@ -496,6 +499,10 @@ export class TxPool implements TxPoolInterface {
       // Take this tx and the consecutive ones after it that arrived earlier (they were held back by the gap).
       for (let next = queue.byNonce.get(cursor); next !== undefined; next = queue.byNonce.get(cursor)) {
         if (!this.inFlight.has(next.key)) {
+          if (this.parked.has(next.key)) {
+            cursor = null; // a parked tx holds its sender's later nonces back
+            break;
+          }
           if (next.seq > entry.seq || out.length >= countMax) break;
           if (!fits(next.tx)) {
             cursor = null;
@@ -517,6 +524,41 @@ export class TxPool implements TxPoolInterface {
       e = queue.byNonce.get(nonce);
     }
     return nonce;
+  }
+
+  /**
+   * True when the pool holds work for consensus: a tx in flight (in a proposal) or one `seal` would return now.
+   * False when every pooled tx is held back (an Ethereum nonce gap): the view timer need not run for those.
+   */
+  hasWork(): boolean {
+    if (this.inFlight.size > 0) return true;
+    // Nothing in flight: a sender's txs are sealable iff its next nonce is pooled (and not parked).
+    for (const queue of this.senders.values()) {
+      const next = queue.byNonce.get(queue.base);
+      if (next !== undefined && !this.parked.has(next.key)) return true;
+    }
+    if (this.nativeCount > 0) {
+      const height = this.deps.chain.height();
+      for (const [blockLimit, bucket] of this.byBlockLimit) {
+        if (blockLimit <= height) continue;
+        for (const key of bucket) if (!this.parked.has(key)) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The executor refused these txs for now (insufficient balance, nonce gap, block full): they leave "in flight"
+   * and are not sealed again (nor count as work for the view timer) until the next block commits, when the state
+   * that refused them may have changed. Without this the leader would rebuild the same refused tx every tick.
+   */
+  park(hashes: Hash[]): void {
+    for (const h of hashes) {
+      const key = keyOf(h);
+      if (!this.byHash.has(key)) continue;
+      this.inFlight.delete(key);
+      this.parked.add(key);
+    }
   }
 
   /** Marks pooled txs as in flight (e.g. a replica that voted for a proposal carrying them). Unknown ones ignored. */
@@ -577,6 +619,7 @@ export class TxPool implements TxPoolInterface {
       }
     }
     for (const queue of touched) this.dropBelowBase(queue);
+    this.parked.clear(); // the state changed: refused txs may be valid now
     for (const [blockLimit, bucket] of this.byBlockLimit) {
       if (blockLimit > height) continue;
       for (const key of bucket) {
