@@ -98,3 +98,13 @@ describe("config files", () => {
     });
   });
 });
+
+describe("example configs in configs/", () => {
+  it("are valid", async () => {
+    const dir = path.join(import.meta.dirname, "../../configs");
+    const genesis = await loadGenesis(path.join(dir, "genesis.example.json"));
+    expect(genesis.sealers).toHaveLength(4);
+    const node = await loadNodeConfig(path.join(dir, "node.example.json"));
+    expect(node.genesisFile).toBe(path.join(dir, "genesis.example.json"));
+  });
+});
