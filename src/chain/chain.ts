@@ -365,14 +365,25 @@ export class Chain {
       assert(proposal !== undefined, "verified block not cached");
     }
     const block: Block = { ...proposal.block, certificate };
+    // Read the node list and config in force after this block BEFORE the write, and swap them in right after
+    // it: nobody sees the new height with the old sealers or system config.
+    const after = this.executedStateReader(blockHash);
+    const next = after
+      ? {
+          nodes: await readConsensusNodes(after.state, after.height + 1),
+          config: await readSystemConfig(after.state, after.height + 1),
+        }
+      : null;
     await this.deps.ledger.commitBlock({
       block,
       receipts: proposal.executed.receipts,
       stateChanges: proposal.executed.stateChanges,
     });
     this.executed.clear();
-    if (proposal.executed.validatorsChanged || proposal.executed.configChanged)
-      await this.refreshCommittedState();
+    if (next) {
+      this.nodes = next.nodes;
+      this.config = next.config;
+    }
     const committed: CommittedBlock = {
       block,
       hash: blockHash,
@@ -391,12 +402,12 @@ export class Chain {
   }
 
   /**
-   * State after an executed-but-uncommitted block whose execution changed the node list (null otherwise): lets
-   * consensus learn the validator set for the next height before the block commits.
+   * State after an executed-but-uncommitted block that changed the node list or the system config (null
+   * otherwise): lets consensus learn the validator set for the next height before the block commits.
    */
   executedStateReader(blockHash: Hash): { height: number; state: StateReader } | null {
     const proposal = this.executed.get(bytesToHex(blockHash));
-    if (!proposal?.executed.validatorsChanged) return null;
+    if (!proposal || !(proposal.executed.validatorsChanged || proposal.executed.configChanged)) return null;
     const changes = new Map(proposal.executed.stateChanges.map(([k, v]) => [bytesToHex(k), v]));
     const ledger = this.deps.ledger;
     return {

@@ -76,18 +76,32 @@ export class ConsensusDriver {
   ) {}
 
   async start(): Promise<void> {
-    const head = this.deps.chain.head();
     const hardState = await this.loadHardState();
+    this.core = this.createCore(hardState);
+    this.unsubscribe = this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data));
+    this.timer = setInterval(() => this.onTick(), this.opts.tickMs);
+    const status = this.core.status();
+    this.deps.logger.info(
+      { height: status.height, view: status.view, sealer: this.isSealer() },
+      "consensus started",
+    );
+    this.kick();
+  }
+
+  /** A core at the head: the committed block, its validator set and leader period, and the persisted votes. */
+  private createCore(hardState: HardState | null): PbftCore {
+    const head = this.deps.chain.head();
     const crypto: PbftCrypto = {
       sign: (digest) => this.deps.nodeKey.sign(digest),
       verify: (nodeId, digest, signature) => verifyNodeSignature(nodeId, digest, signature),
       hash: keccak256,
     };
-    this.core = new PbftCore(
+    this.leaderPeriod = this.deps.chain.systemConfig().consensusLeaderPeriod;
+    return new PbftCore(
       {
         ...defaultPbftConfig,
         nodeId: this.deps.nodeKey.nodeId,
-        leaderPeriod: this.deps.chain.systemConfig().consensusLeaderPeriod,
+        leaderPeriod: this.leaderPeriod,
         viewTimeoutTicks: Math.max(1, Math.round(this.opts.viewTimeoutMs / this.opts.tickMs)),
       },
       { crypto, logger: this.deps.logger },
@@ -98,17 +112,23 @@ export class ConsensusDriver {
         hardState,
       },
     );
-    this.unsubscribe = this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data));
-    this.timer = setInterval(() => this.onTick(), this.opts.tickMs);
-    this.deps.logger.info(
-      {
-        height: head.number + 1,
-        view: hardState?.height === head.number + 1 ? hardState.view : 0,
-        sealer: this.isSealer(),
-      },
-      "consensus started",
-    );
-    this.kick();
+  }
+
+  private leaderPeriod = 1;
+
+  /**
+   * consensus_leader_period changed in a committed block: it is in force from the next height on every node. The
+   * core takes it at construction, so rebuild the core at the new height (it holds no votes there yet).
+   */
+  private maybeApplyLeaderPeriod(core: PbftCore): PbftCore {
+    const period = this.deps.chain.systemConfig().consensusLeaderPeriod;
+    const status = core.status();
+    if (period === this.leaderPeriod || status.height !== this.deps.chain.height() + 1 || status.view !== 0)
+      return core;
+    if (core.hasReady()) return core;
+    this.deps.logger.info({ height: status.height, leaderPeriod: period }, "leader period changed");
+    this.core = this.createCore(core.hardState());
+    return this.core;
   }
 
   async stop(): Promise<void> {
@@ -187,7 +207,7 @@ export class ConsensusDriver {
   }
 
   private async drain(): Promise<void> {
-    const core = this.core;
+    let core = this.core;
     if (!core) return;
     try {
       await this.handleReady(core);
@@ -195,6 +215,7 @@ export class ConsensusDriver {
         if (item.kind === "tick") core.tick();
         else core.step(item.event);
         if (core.hasReady()) await this.handleReady(core);
+        core = this.maybeApplyLeaderPeriod(core);
       }
     } catch (err) {
       // A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt loudly.
