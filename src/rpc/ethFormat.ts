@@ -146,7 +146,9 @@ export function formatEthReceipt(
     to: tx.to ? hex(tx.to) : null,
     cumulativeGasUsed: toQuantity(receipt.cumulativeGasUsed),
     gasUsed: toQuantity(receipt.gasUsed),
-    effectiveGasPrice: toQuantity(effectiveGasPrice(tx)),
+    // No fee is ever charged (FISCO style): tools that compute fees as gasUsed * effectiveGasPrice (Hardhat's
+    // balance helpers) must see 0, or their balance arithmetic disagrees with the chain.
+    effectiveGasPrice: "0x0",
     contractAddress: receipt.contractAddress ? hex(receipt.contractAddress) : null,
     logs: receipt.logs.map((log, i) =>
       formatEthLog(log, {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
@@ -23,6 +24,9 @@ const WS_PENDING_MAX = 256;
 const RECEIPT_WAITERS_MAX = 10_000;
 const WS_CLOSE_POLICY = 1008;
 const WS_CLOSE_TRY_AGAIN = 1013;
+/** An oversized HTTP body is read and dropped up to this many times maxBodyBytes, for at most OVERSIZED_DRAIN_MS. */
+const OVERSIZED_DRAIN_FACTOR = 4;
+const OVERSIZED_DRAIN_MS = 3_000;
 
 /** The full method table: Ethereum (eth_/net_/web3_) and FISCO-style methods. */
 export const rpcMethods: Record<string, MethodDef> = { ...ethMethods, ...fiscoMethods };
@@ -157,9 +161,12 @@ export class RpcServer {
     const app = this.app;
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
-    app.setErrorHandler((err: { code?: string; statusCode?: number; message?: string }, _req, reply) => {
+    app.setErrorHandler(async (err: { code?: string; statusCode?: number; message?: string }, req, reply) => {
       let response: JsonRpcResponse;
       if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+        // Read (and drop) the rest of the body first: answering and closing while the client is still writing makes
+        // the kernel reset the connection, and the client gets EPIPE/ECONNRESET instead of this JSON-RPC error.
+        await drainRequest(req.raw, OVERSIZED_DRAIN_FACTOR * this.opts.maxBodyBytes, OVERSIZED_DRAIN_MS);
         response = errorResponse(
           null,
           JsonRpcCode.InvalidRequest,
@@ -193,7 +200,15 @@ export class RpcServer {
         methods: ["GET", "POST", "OPTIONS"],
       });
     }
-    await app.register(websocket, { options: { maxPayload: this.opts.maxBodyBytes } });
+    await app.register(websocket, {
+      options: { maxPayload: this.opts.maxBodyBytes },
+      // The plugin's default handler terminates the socket on any error. For a frame over maxPayload, ws has already
+      // started a clean close (1009 "message too big"), which the client should receive instead of a reset (1006).
+      errorHandler: (error, socket) => {
+        this.logger.debug({ err: errorMessage(error) }, "websocket error");
+        if (socket.readyState !== socket.CLOSING && socket.readyState !== socket.CLOSED) socket.terminate();
+      },
+    });
     app.post("/", (req, reply) => this.onHttp(req, reply));
     app.route({
       method: "GET",
@@ -314,4 +329,33 @@ function stringifyResponse(response: unknown, logger?: Logger): string {
 
 function sendJson(reply: FastifyReply, response: unknown, logger?: Logger): FastifyReply {
   return reply.code(200).header("content-type", "application/json").send(stringifyResponse(response, logger));
+}
+
+/**
+ * Consume and discard what is left of a request body, bounded by bytes and time; resolves when the body ended or a
+ * bound was reached (then the connection is closed as before).
+ */
+function drainRequest(raw: IncomingMessage, maxBytes: number, maxMs: number): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seenBytes = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off("data", onData);
+      raw.off("end", done);
+      raw.off("error", done);
+      raw.off("close", done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seenBytes += chunk.length;
+      if (seenBytes > maxBytes) done();
+    };
+    const timer = setTimeout(done, maxMs);
+    raw.on("data", onData);
+    raw.on("end", done);
+    raw.on("error", done);
+    raw.on("close", done);
+    raw.resume();
+  });
 }
