@@ -1,0 +1,198 @@
+import { type ChildProcess, execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnNode } from "../../src/cli/dev.js";
+import { nodeIdToPeerId } from "../../src/network/index.js";
+import { hexToBytes } from "../../src/util/hex.js";
+import {
+  blockNumber,
+  CONSENSUS_NODES,
+  consensusNodesAbi,
+  readLog,
+  sendRaw,
+  signTx,
+  waitReceipts,
+  wallets,
+} from "./chainUtil.js";
+import { freePortRun, ProcessTestnet, rpc, waitFor } from "./harness.js";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+/**
+ * Acceptance: a process with a valid key that is not in the node list cannot connect; after an admin transaction
+ * adds it as observer it connects and syncs from genesis; after removal it is disconnected.
+ */
+describe("e2e: member-only admission", () => {
+  let net: ProcessTestnet;
+  let newcomer: ChildProcess | null = null;
+  let newcomerUrl = "";
+  let newcomerId = "";
+  let newcomerDir = "";
+
+  const peerCount = async (url: string) => Number(await rpc<string>(url, "net_peerCount"));
+  const headHash = async (url: string) =>
+    (await rpc<{ hash: string }>(url, "eth_getBlockByNumber", ["latest", false])).hash;
+
+  beforeAll(async () => {
+    net = await ProcessTestnet.create({ validators: 4 });
+    await net.startAll(120_000);
+
+    // A fresh key made with `consort keygen`, and a config that points at the validators and the testnet's genesis.
+    newcomerDir = path.join(net.testnet.outDir, "newcomer");
+    await mkdir(newcomerDir, { recursive: true });
+    const keyFile = path.join(newcomerDir, "node.key");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", MAIN, "keygen", "--out", keyFile],
+      {
+        timeout: 60_000,
+      },
+    );
+    newcomerId = stdout.trim();
+    expect(newcomerId).toMatch(/^0x[0-9a-f]{64}$/);
+    const rpcPort = await freePortRun(1);
+    const p2pPort = await freePortRun(1);
+    const config = {
+      name: "newcomer",
+      dataDir: path.join(newcomerDir, "data"),
+      nodeKeyFile: keyFile,
+      genesisFile: net.testnet.genesisFile,
+      rpc: { host: "127.0.0.1", port: rpcPort },
+      p2p: {
+        listen: [`/ip4/127.0.0.1/tcp/${p2pPort}`],
+        peers: net.nodes.map(
+          (n) => `/ip4/127.0.0.1/tcp/${n.p2pPort}/p2p/${nodeIdToPeerId(hexToBytes(n.nodeId)).toString()}`,
+        ),
+      },
+      log: { level: "info", pretty: true },
+    };
+    const configFile = path.join(newcomerDir, "node.json");
+    await writeFile(configFile, JSON.stringify(config, null, 2));
+    newcomerUrl = `http://127.0.0.1:${rpcPort}`;
+    newcomer = spawnNode(configFile, path.join(newcomerDir, "node.log"), { FORCE_COLOR: "0" });
+    await waitFor("newcomer JSON-RPC", () => blockNumber(newcomerUrl).then(() => true), 120_000);
+  }, 240_000);
+
+  afterAll(async () => {
+    if (newcomer && newcomer.exitCode === null && newcomer.signalCode === null) {
+      const exited = new Promise((r) => newcomer!.once("exit", r));
+      newcomer.kill("SIGKILL");
+      await exited;
+    }
+    await net?.close();
+  }, 60_000);
+
+  it("refuses a non-member, admits it once added as observer, drops it once removed", async () => {
+    const urls = net.nodes.map((n) => n.rpcUrl);
+    const ws = wallets(net.testnet.accounts);
+    const admin = ws[0]!;
+    const user = ws[2]!;
+    let userNonce = 0;
+    const transfer = async (via: string) =>
+      sendRaw(via, await signTx(user, { nonce: userNonce++, to: ws[3]!.address, value: 1n }));
+
+    // 1) Not a member: the chain advances, the newcomer stays alone at genesis, the validators log the refusal.
+    const peerIdStr = nodeIdToPeerId(hexToBytes(newcomerId)).toString();
+    await waitFor(
+      "a validator to log the refusal of the newcomer",
+      async () => {
+        for (const n of net.nodes) {
+          const log = await readLog(n.dir);
+          if (log.split("\n").some((l) => l.includes("peer refused") && l.includes(peerIdStr))) return true;
+        }
+        return false;
+      },
+      60_000,
+    );
+    const early = [await transfer(urls[0]!), await transfer(urls[1]!)];
+    await waitReceipts(urls[0]!, early, 120_000);
+    expect(await blockNumber(urls[0]!)).toBeGreaterThan(0);
+    // Give the newcomer several redial rounds (backoff ≤ 10 s) to prove it stays out.
+    const until = Date.now() + 12_000;
+    while (Date.now() < until) {
+      expect(await peerCount(newcomerUrl)).toBe(0);
+      expect(await blockNumber(newcomerUrl)).toBe(0);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    for (const url of urls) {
+      const peers = await rpc<{ peers: { p2pNodeID: string }[] }>(url, "getPeers", []);
+      expect(peers.peers.map((p) => p.p2pNodeID)).not.toContain(newcomerId.slice(2));
+    }
+
+    // 2) The admin adds it as observer: it connects and syncs from genesis.
+    const add = await sendRaw(
+      urls[0]!,
+      await signTx(admin, {
+        nonce: 0,
+        to: CONSENSUS_NODES,
+        data: consensusNodesAbi.encodeFunctionData("addObserver", [newcomerId]),
+        gasLimit: 1_000_000n,
+      }),
+    );
+    const [addReceipt] = await waitReceipts(urls[0]!, [add], 120_000);
+    expect(addReceipt!.status).toBe("0x1");
+    const observers = await rpc<string[]>(urls[0]!, "getObserverList", ["group0", ""]);
+    expect(observers).toContain(newcomerId.slice(2));
+    const afterAdd = [await transfer(urls[2]!)];
+    await waitReceipts(urls[0]!, afterAdd, 120_000);
+    await waitFor("the newcomer to connect", async () => (await peerCount(newcomerUrl)) > 0, 120_000);
+    await waitFor(
+      "the newcomer to sync to the validators' head",
+      async () => {
+        const h = await blockNumber(urls[0]!);
+        return (
+          (await blockNumber(newcomerUrl)) >= h &&
+          (await headHash(newcomerUrl)) === (await headHash(urls[0]!))
+        );
+      },
+      120_000,
+    );
+    for (let h = 0; h <= (await blockNumber(newcomerUrl)); h++) {
+      const q = ["eth_getBlockByNumber", [`0x${h.toString(16)}`, false]] as const;
+      const [a, b] = await Promise.all([
+        rpc<{ hash: string; stateRoot: string }>(urls[1]!, q[0], [...q[1]]),
+        rpc<{ hash: string; stateRoot: string }>(newcomerUrl, q[0], [...q[1]]),
+      ]);
+      expect(b, `height ${h}`).toEqual(expect.objectContaining({ hash: a.hash, stateRoot: a.stateRoot }));
+    }
+    // As an observer it now relays client transactions to the sealers.
+    const viaObserver = await transfer(newcomerUrl);
+    await waitReceipts(urls[0]!, [viaObserver], 120_000);
+
+    // 3) The admin removes it: it is disconnected and stops following the chain.
+    const remove = await sendRaw(
+      urls[0]!,
+      await signTx(admin, {
+        nonce: 1,
+        to: CONSENSUS_NODES,
+        data: consensusNodesAbi.encodeFunctionData("remove", [newcomerId]),
+        gasLimit: 1_000_000n,
+      }),
+    );
+    const [removeReceipt] = await waitReceipts(urls[0]!, [remove], 120_000);
+    expect(removeReceipt!.status).toBe("0x1");
+    await waitFor(
+      "the newcomer to be disconnected",
+      async () => (await peerCount(newcomerUrl)) === 0,
+      60_000,
+    );
+    const frozenAt = await blockNumber(newcomerUrl);
+    const later = [await transfer(urls[1]!), await transfer(urls[3]!)];
+    await waitReceipts(urls[0]!, later, 120_000);
+    const chainHeight = await blockNumber(urls[0]!);
+    expect(chainHeight).toBeGreaterThan(frozenAt);
+    const until2 = Date.now() + 8_000;
+    while (Date.now() < until2) {
+      expect(await peerCount(newcomerUrl)).toBe(0);
+      expect(await blockNumber(newcomerUrl)).toBe(frozenAt);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const logs = await Promise.all(net.nodes.map((n) => readLog(n.dir)));
+    expect(logs.some((l) => l.includes("peer removed from the allowed list") || l.includes(peerIdStr))).toBe(
+      true,
+    );
+  }, 600_000);
+});
