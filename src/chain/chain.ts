@@ -99,6 +99,32 @@ export class Chain {
       );
     }
     await this.refreshCommittedState();
+    await this.warmUp();
+  }
+
+  /**
+   * The first EVM run in a process pays for lazy module loading and JIT: seconds on a loaded machine, which made
+   * the first proposal outlast the view timeout. Pay it at start with a throwaway contract creation call.
+   */
+  private async warmUp(): Promise<void> {
+    const head = this.head();
+    const started = performance.now();
+    try {
+      const ctx = await this.blockContext({
+        number: head.number + 1,
+        timestampMs: Date.now(),
+        proposer: new Uint8Array(32),
+      });
+      // init code PUSH1 0 PUSH1 0 RETURN: deploys empty code.
+      await this.deps.executor.call(
+        this.deps.ledger,
+        { to: null, data: new Uint8Array([0x60, 0, 0x60, 0, 0xf3]) },
+        ctx,
+      );
+    } catch (err) {
+      this.deps.logger.debug({ err: String(err) }, "EVM warm-up failed");
+    }
+    this.deps.logger.debug({ ms: Math.round(performance.now() - started) }, "EVM warmed up");
   }
 
   private genesisBlock(): { block: Block; stateChanges: ExecutedBlock["stateChanges"] } {
