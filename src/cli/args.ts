@@ -36,7 +36,13 @@ export function flagString(flags: Map<string, string | true>, name: string, fall
   return v;
 }
 
-export function flagInt(flags: Map<string, string | true>, name: string, fallback: number, min = 0, max = 1_000_000): number {
+export function flagInt(
+  flags: Map<string, string | true>,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = 1_000_000,
+): number {
   const v = flags.get(name);
   if (v === undefined) return fallback;
   const n = v === true ? Number.NaN : Number(v);

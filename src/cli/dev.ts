@@ -8,7 +8,11 @@ import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from ".
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
 /** Spawns `consort start --config FILE` as a child process running the TypeScript sources through tsx. */
-export function spawnNode(configFile: string, logFile: string | null, extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+export function spawnNode(
+  configFile: string,
+  logFile: string | null,
+  extraEnv: NodeJS.ProcessEnv = {},
+): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, "start", "--config", configFile], {
     stdio: ["ignore", logFile ? "pipe" : "inherit", logFile ? "pipe" : "inherit"],
     env: { ...process.env, ...extraEnv },
@@ -29,7 +33,9 @@ export async function runDevTestnet(dir: string): Promise<void> {
   const testnet = existsSync(path.join(dir, "testnet.json"))
     ? await loadTestnet(dir)
     : await generateTestnet({ ...defaultTestnetOptions, outDir: dir, validators: 4 });
-  const children = testnet.nodes.map((n) => spawnNode(n.configFile, path.join(n.dir, "node.log"), { FORCE_COLOR: "0" }));
+  const children = testnet.nodes.map((n) =>
+    spawnNode(n.configFile, path.join(n.dir, "node.log"), { FORCE_COLOR: "0" }),
+  );
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -39,23 +45,40 @@ export async function runDevTestnet(dir: string): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
-  children.forEach((c, i) =>
+  children.forEach((c, i) => {
     c.on("exit", (code, signal) => {
-      if (!stopping) console.error(`${testnet.nodes[i]!.name} exited (${signal ?? code}); see ${testnet.nodes[i]!.dir}/node.log`);
-    }),
+      if (!stopping)
+        console.error(
+          `${testnet.nodes[i]!.name} exited (${signal ?? code}); see ${testnet.nodes[i]!.dir}/node.log`,
+        );
+    });
+  });
+  await waitForRpc(
+    testnet.nodes.map((n) => n.rpcUrl),
+    60_000,
   );
-  await waitForRpc(testnet.nodes.map((n) => n.rpcUrl), 60_000);
   printBanner(testnet);
-  await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on("exit", resolve)))));
+  await Promise.all(
+    children.map(
+      (c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on("exit", resolve))),
+    ),
+  );
   console.log("all nodes stopped; `npm start` again resumes this chain.");
 }
 
 async function loadTestnet(dir: string): Promise<GeneratedTestnet> {
-  const meta = JSON.parse(await readFile(path.join(dir, "testnet.json"), "utf8")) as { nodes: GeneratedTestnet["nodes"] };
+  const meta = JSON.parse(await readFile(path.join(dir, "testnet.json"), "utf8")) as {
+    nodes: GeneratedTestnet["nodes"];
+  };
   const accounts = JSON.parse(await readFile(path.join(dir, "accounts.json"), "utf8")) as {
     accounts: GeneratedTestnet["accounts"];
   };
-  return { outDir: dir, genesisFile: path.join(dir, "genesis.json"), nodes: meta.nodes, accounts: accounts.accounts };
+  return {
+    outDir: dir,
+    genesisFile: path.join(dir, "genesis.json"),
+    nodes: meta.nodes,
+    accounts: accounts.accounts,
+  };
 }
 
 export async function waitForRpc(urls: string[], timeoutMs: number): Promise<void> {
@@ -89,7 +112,9 @@ function printBanner(t: GeneratedTestnet): void {
     `Consort testnet is up (${t.nodes.length} validators, data in ${t.outDir})`,
     "",
     "JSON-RPC endpoints (HTTP and WebSocket; chain id 20200):",
-    ...t.nodes.map((n) => `  ${n.name}  ${n.rpcUrl}   ws://${n.rpcUrl.slice("http://".length)}   logs: ${n.dir}/node.log`),
+    ...t.nodes.map(
+      (n) => `  ${n.name}  ${n.rpcUrl}   ws://${n.rpcUrl.slice("http://".length)}   logs: ${n.dir}/node.log`,
+    ),
     "",
     "Dev accounts (TEST-ONLY: these keys are public; account 0 is the chain admin):",
     ...t.accounts.slice(0, 5).map((a, i) => `  ${i}  ${a.address}  ${a.privateKey}`),

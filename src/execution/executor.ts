@@ -1,5 +1,5 @@
 import { type CustomCrypto, createCustomCommon, Mainnet } from "@ethereumjs/common";
-import { createEVM, type EVM, type EVMResult, type Message } from "@ethereumjs/evm";
+import { createEVM, type EVM, type EVMOpts, type EVMResult, type Message } from "@ethereumjs/evm";
 import { Account, Address as EthAddress } from "@ethereumjs/util";
 import { keccak256, secp256k1Recover } from "../crypto/index.js";
 import { receiptRootOf, txRootOf } from "../ledger/index.js";
@@ -67,6 +67,8 @@ interface TxOutcome {
   /** Return data (success) or revert data (revert); empty on other failures. */
   output: Uint8Array;
   error: string | null;
+  /** The opcode the top frame stopped at when it failed (for "invalid opcode: …"); null otherwise. */
+  haltOpcode: number | null;
 }
 
 function gasPriceOf(tx: Transaction): bigint {
@@ -88,6 +90,93 @@ function toLogs(raw: EVMResult["execResult"]["logs"]): Log[] {
 
 function reject(code: RejectCode, reason: string): Rejection {
   return { code, reason };
+}
+
+type CustomOpcode = NonNullable<EVMOpts["customOpcodes"]>[number];
+
+const JUMPDEST = 0x5b;
+/** JUMPDEST's gas (1 in every fork since Frontier). */
+const JUMPDEST_GAS = 1;
+const INVALID_OPCODE = 0xfe;
+/** The watchdog reads the clock every this many JUMPDESTs (a loop iteration runs at least one). */
+const WATCHDOG_JUMPDEST_INTERVAL = 64;
+
+/** geth's duration formatting for its "execution aborted (timeout = 5s)" message. */
+function formatBudget(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${ms / 1000}s`;
+}
+
+/**
+ * Wall-clock guard of one eth_call / estimateGas run (never installed for blocks: block execution must not depend
+ * on time, and block EVMs run the stock interpreter). It ticks on JUMPDEST (every loop iteration executes one; the
+ * clock is read every WATCHDOG_JUMPDEST_INTERVAL of them) and before every message (CALL/CREATE…, which covers
+ * loop-free recursion). A tick throws EXEC_CALL_TIMEOUT past the deadline and, every `yieldIntervalMs`, returns a
+ * promise resolved on setImmediate, so timers and I/O (consensus, other RPC calls) run while a long call executes.
+ * Cost: the custom JUMPDEST is async (one more await per JUMPDEST): ~10-25% on a 6-opcode loop, calls only.
+ */
+class CallWatchdog {
+  private jumpdests = 0;
+  private lastYieldMs: number;
+  private readonly deadlineMs: number;
+
+  constructor(
+    private readonly budgetMs: number,
+    private readonly yieldIntervalMs: number,
+  ) {
+    this.lastYieldMs = performance.now();
+    this.deadlineMs = this.lastYieldMs + budgetMs;
+  }
+
+  /** Throws EXEC_CALL_TIMEOUT once the deadline has passed. */
+  check(now = performance.now()): void {
+    if (now > this.deadlineMs) {
+      throw new ExecutionError(
+        "EXEC_CALL_TIMEOUT",
+        `execution aborted (timeout = ${formatBudget(this.budgetMs)})`,
+        { timeBudgetMs: this.budgetMs },
+      );
+    }
+  }
+
+  /** JUMPDEST handler: undefined on the fast path, a promise when yielding to the event loop. */
+  onJumpdest(): Promise<void> | undefined {
+    if (++this.jumpdests % WATCHDOG_JUMPDEST_INTERVAL !== 0) return undefined;
+    return this.tick();
+  }
+
+  /**
+   * Before each message (CALL, CREATE…: recursion without loops runs no JUMPDEST). Same as a JUMPDEST tick. The
+   * promise never rejects: a deadline passed while yielding is caught by the next tick.
+   */
+  tick(): Promise<void> | undefined {
+    const now = performance.now();
+    this.check(now);
+    if (now - this.lastYieldMs < this.yieldIntervalMs) return undefined;
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.lastYieldMs = performance.now();
+        resolve();
+      }),
+    );
+  }
+
+  /** Custom JUMPDEST for the call's EVM: same gas and no effect, plus the clock check. */
+  opcodes(): CustomOpcode[] {
+    return [
+      {
+        opcode: JUMPDEST,
+        opcodeName: "JUMPDEST",
+        baseFee: JUMPDEST_GAS,
+        logicFunction: () => this.onJumpdest(),
+      },
+    ];
+  }
+}
+
+/** geth's name of an opcode in "invalid opcode: …" (0xfe is INVALID; others are "opcode 0x.. not defined"). */
+function invalidOpcodeName(op: number | null): string {
+  if (op === null || op === INVALID_OPCODE) return "INVALID";
+  return `opcode 0x${op.toString(16)} not defined`;
 }
 
 /**
@@ -222,8 +311,19 @@ export class Executor {
   /**
    * eth_call: runs `req` on `state` (the last committed block) in the context `ctx` (normally the next block's:
    * number = head + 1), writes nothing. The caller's balance is topped up to `value` when short (no fees exist).
+   * The gas limit is capped at `callGasLimitMax`. The run is aborted with EXEC_CALL_TIMEOUT ("execution aborted
+   * (timeout = 1s)") after `timeBudgetMs` (default `callTimeBudgetMs`) of wall-clock time, and yields to the event
+   * loop every `callYieldIntervalMs`. A failed run has status 0 and `error` = the EVM's error ("revert",
+   * "out of gas", "invalid opcode: INVALID", …).
    */
-  async call(state: StateReader, req: CallRequest, ctx: BlockContext): Promise<CallResult> {
+  async call(
+    state: StateReader,
+    req: CallRequest,
+    ctx: BlockContext,
+    opts: { timeBudgetMs?: number } = {},
+  ): Promise<CallResult> {
+    const budgetMs = opts.timeBudgetMs ?? this.opts.callTimeBudgetMs;
+    const watchdog = new CallWatchdog(budgetMs, this.opts.callYieldIntervalMs);
     const data = req.data ?? new Uint8Array(0);
     const value = req.value ?? 0n;
     if (value < 0n) throw new ExecutionError("EXEC_INVALID_CALL", "value must be >= 0");
@@ -242,7 +342,7 @@ export class Executor {
       );
     }
     const overlay = new StateOverlay(state);
-    const env = await this.createEnv(overlay, ctx);
+    const env = await this.createEnv(overlay, ctx, watchdog);
     overlay.checkpoint();
     const from = req.from ?? ZERO_ADDRESS;
     const sender = new EthAddress(from);
@@ -274,12 +374,20 @@ export class Executor {
     } finally {
       while (overlay.depth > 0) overlay.revert();
     }
-    return { ...outcome };
+    const { haltOpcode, ...result } = outcome;
+    if (result.error === "invalid opcode") result.error = `invalid opcode: ${invalidOpcodeName(haltOpcode)}`;
+    return result;
+  }
+
+  /** The most gas eth_call / estimateGas may use (`callGasLimitMax`): larger requested limits are lowered to it. */
+  get callGasLimitMax(): bigint {
+    return this.opts.callGasLimitMax;
   }
 
   /**
    * eth_estimateGas: the smallest gas limit (up to callGasLimitMax) with which the call succeeds; when it
    * fails even with the maximum, returns that failing result (status 0) so RPC can report the revert.
+   * Each run has its own time budget (see `call`); EXEC_CALL_TIMEOUT of any run is thrown.
    */
   async estimateGas(
     state: StateReader,
@@ -303,7 +411,10 @@ export class Executor {
     }
     while (hi - lo > 1n) {
       const mid = (lo + hi) / 2n;
-      const r = await this.call(state, { ...req, gasLimit: mid }, ctx).catch(() => null);
+      const r = await this.call(state, { ...req, gasLimit: mid }, ctx).catch((err: unknown) => {
+        if (err instanceof ExecutionError && err.code === "EXEC_CALL_TIMEOUT") throw err;
+        return null;
+      });
       if (r !== null && r.status === 1) hi = mid;
       else lo = mid;
     }
@@ -312,7 +423,12 @@ export class Executor {
 
   // ---- internals ----
 
-  private async createEnv(overlay: StateOverlay, ctx: BlockContext): Promise<BlockEnv> {
+  /** `watchdog`: calls only; blocks run the stock EVM (no clock, deterministic). */
+  private async createEnv(
+    overlay: StateOverlay,
+    ctx: BlockContext,
+    watchdog?: CallWatchdog,
+  ): Promise<BlockEnv> {
     const sm = new FlatStateManager(overlay);
     const messages: Message[] = [];
     const chainId =
@@ -348,10 +464,19 @@ export class Executor {
           function: consensusNodesPrecompile(precompileCtx),
         },
       ],
+      ...(watchdog === undefined ? {} : { customOpcodes: watchdog.opcodes() }),
     });
     evm.events.on("beforeMessage", (m: Message) => {
       messages.push(m);
     });
+    if (watchdog !== undefined) {
+      // Two parameters: the EVM awaits `resolve` (and a synchronous throw rejects the message).
+      evm.events.on("beforeMessage", (_m: Message, resolve?: (result?: unknown) => void) => {
+        const wait = watchdog.tick();
+        if (wait === undefined) resolve?.();
+        else void wait.then(() => resolve?.());
+      });
+    }
     evm.events.on("afterMessage", () => {
       messages.pop();
     });
@@ -546,6 +671,7 @@ export class Executor {
       contractAddress: null,
       output: new Uint8Array(0),
       error: null,
+      haltOpcode: null,
     };
   }
 
@@ -618,6 +744,7 @@ export class Executor {
         m.to === null && !failed && result.createdAddress !== undefined ? result.createdAddress.bytes : null,
       output: !failed || err.error === "revert" ? exec.returnValue : new Uint8Array(0),
       error: failed ? err.error : null,
+      haltOpcode: failed ? (exec.runState?.opCode ?? null) : null,
     };
   }
 }

@@ -15,6 +15,13 @@ export interface ExecutorOptions {
   nativeBlockLimitRange: number;
   /** Gas given to eth_call / estimateGas when the request names none, and the most they may use. */
   callGasLimitMax: bigint;
+  /**
+   * Wall-clock budget of one eth_call / estimateGas run (ms): past it the run is aborted with EXEC_CALL_TIMEOUT.
+   * Calls share the node's thread with consensus, so keep it well below consensus timeouts (geth: 5 s).
+   */
+  callTimeBudgetMs: number;
+  /** A running eth_call yields to the event loop (timers, I/O) at least this often (ms). */
+  callYieldIntervalMs: number;
   /** Concurrent state reads when prefetching a block's sender and recipient accounts. */
   prefetchConcurrency: number;
 }
@@ -24,5 +31,7 @@ export const defaultExecutorOptions: ExecutorOptions = {
   nativeEcrecover: true,
   nativeBlockLimitRange: 1000,
   callGasLimitMax: 50_000_000n,
+  callTimeBudgetMs: 1000,
+  callYieldIntervalMs: 5,
   prefetchConcurrency: 64,
 };

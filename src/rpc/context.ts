@@ -2,6 +2,7 @@ import type { Hash, Receipt } from "../types/index.js";
 import { ReceiptStatus } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import { backendCall, type CallLimiter, callFailure, isRevert } from "./callLimit.js";
 import { RpcError } from "./errors.js";
 import type { Json } from "./ethFormat.js";
 import type { FilterManager } from "./filters.js";
@@ -19,7 +20,6 @@ import {
   parseFixedData,
   parseUint,
 } from "./params.js";
-import { revertError } from "./revert.js";
 import type { SubscriptionHub, WsSession } from "./subscriptions.js";
 
 /** Everything a method handler may use. `session` is set for WebSocket calls only. */
@@ -29,6 +29,8 @@ export interface CallContext {
   filters: FilterManager;
   hub: SubscriptionHub;
   receipts: ReceiptWaiters;
+  /** Bounds the call executions (eth_call, eth_estimateGas, FISCO call) running at once. */
+  calls: CallLimiter;
   session: WsSession | null;
   logger: Logger;
 }
@@ -101,54 +103,70 @@ export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
   };
 }
 
-/** eth_call: output, or the geth-style revert error (code 3). */
+/**
+ * eth_call: output; a revert is geth's code 3 error with the revert data, an exceptional halt -32000 ("out of gas",
+ * "invalid opcode: …"), a run past the executor's time budget -32000 "execution aborted (timeout = 1s)". At most
+ * maxConcurrentCalls run at once (-32005 beyond the queue).
+ */
 export async function callOrRevert(
   ctx: CallContext,
   req: RpcCallRequest,
   block: RpcStateBlock,
 ): Promise<string> {
-  const res = await ctx.backend.call(req, block);
-  if (res.status !== ReceiptStatus.Success) throw revertError(res.output);
+  const res = await ctx.calls.run(() => backendCall(ctx.backend, req, block));
+  if (res.status !== ReceiptStatus.Success) throw callFailure(res);
   return bytesToHex(res.output);
 }
 
 /**
- * eth_estimateGas: run at the cap; revert → error; then try gasUsed, then a 64/63 margin, then binary search down to
- * 1.5% precision (at most ~20 calls).
+ * eth_estimateGas: run at the cap (the request's gas or blockGasLimit, lowered to the gas limit the backend reports
+ * it used); failure → error (revert: code 3; out of gas: -32000 "gas required exceeds allowance (cap)"; other halts:
+ * -32000); then try gasUsed, then a 64/63 margin, then binary search down to 1.5% precision (at most ~20 calls).
+ * The whole search holds one execution slot; each run has the backend's time budget.
  */
 export async function estimateGas(
   ctx: CallContext,
   req: RpcCallRequest,
   block: RpcStateBlock,
 ): Promise<bigint> {
-  const cap = req.gasLimit ?? ctx.backend.blockGasLimit();
-  const ok = async (gas: bigint) => (await ctx.backend.call({ ...req, gasLimit: gas }, block)).status;
-  const first = await ctx.backend.call({ ...req, gasLimit: cap }, block);
-  if (first.status !== ReceiptStatus.Success) {
-    if (first.output.length > 0) throw revertError(first.output);
-    throw new RpcError(
-      "RPC_EXECUTION_REVERTED",
-      `execution reverted (or gas required exceeds allowance ${cap})`,
-      {},
-      "0x",
-    );
-  }
-  const used = first.gasUsed;
-  if (used >= cap) return cap;
-  if ((await ok(used)) === ReceiptStatus.Success) return used;
-  let lo = used;
-  let hi = cap;
-  const margin = ((used + 2300n) * 64n) / 63n;
-  if (margin < hi) {
-    if ((await ok(margin)) === ReceiptStatus.Success) hi = margin;
-    else lo = margin;
-  }
-  for (let i = 0; i < 40 && hi - lo > 1n && (hi - lo) * 1000n > hi * 15n; i++) {
-    const mid = (lo + hi) / 2n;
-    if ((await ok(mid)) === ReceiptStatus.Success) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return ctx.calls.run(async () => {
+    const run = (gas: bigint) => backendCall(ctx.backend, { ...req, gasLimit: gas }, block);
+    const requested = req.gasLimit ?? ctx.backend.blockGasLimit();
+    const first = await run(requested);
+    const cap = first.gasLimit !== undefined && first.gasLimit < requested ? first.gasLimit : requested;
+    if (first.status !== ReceiptStatus.Success) {
+      if (isRevert(first) && first.output.length === 0 && first.error !== "revert") {
+        // No error from the backend and no revert data: a revert without reason or running out of gas.
+        throw new RpcError(
+          "RPC_EXECUTION_REVERTED",
+          `execution reverted (or gas required exceeds allowance ${cap})`,
+          {},
+          "0x",
+        );
+      }
+      if (first.error === "out of gas") {
+        throw new RpcError("RPC_EXECUTION_FAILED", `gas required exceeds allowance (${cap})`);
+      }
+      throw callFailure(first);
+    }
+    const ok = async (gas: bigint) => (await run(gas)).status;
+    const used = first.gasUsed;
+    if (used >= cap) return cap;
+    if ((await ok(used)) === ReceiptStatus.Success) return used;
+    let lo = used;
+    let hi = cap;
+    const margin = ((used + 2300n) * 64n) / 63n;
+    if (margin < hi) {
+      if ((await ok(margin)) === ReceiptStatus.Success) hi = margin;
+      else lo = margin;
+    }
+    for (let i = 0; i < 40 && hi - lo > 1n && (hi - lo) * 1000n > hi * 15n; i++) {
+      const mid = (lo + hi) / 2n;
+      if ((await ok(mid)) === ReceiptStatus.Success) hi = mid;
+      else lo = mid;
+    }
+    return hi;
+  });
 }
 
 /** A parsed eth_getLogs filter. */

@@ -40,6 +40,8 @@ export type RpcErrorCode =
   | "RPC_INVALID_PARAMS"
   | "RPC_LIMIT_EXCEEDED"
   | "RPC_EXECUTION_REVERTED"
+  /** eth_call / estimateGas stopped by an exceptional halt (out of gas, invalid opcode, …): geth's -32000. */
+  | "RPC_EXECUTION_FAILED"
   | "RPC_GROUP_NOT_FOUND"
   | "RPC_TIMEOUT";
 
@@ -59,6 +61,7 @@ const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_INVALID_PARAMS: JsonRpcCode.InvalidParams,
   RPC_LIMIT_EXCEEDED: JsonRpcCode.LimitExceeded,
   RPC_EXECUTION_REVERTED: JsonRpcCode.ExecutionReverted,
+  RPC_EXECUTION_FAILED: JsonRpcCode.Server,
   RPC_GROUP_NOT_FOUND: JsonRpcCode.GroupNotFound,
   RPC_TIMEOUT: JsonRpcCode.Server,
 };

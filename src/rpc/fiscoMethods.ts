@@ -2,6 +2,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Hash, Receipt, Transaction } from "../types/index.js";
 import { ReceiptStatus, TxType } from "../types/index.js";
 import { bigintToBytes, bytesEqual, bytesToHex } from "../util/hex.js";
+import { backendCall, callErrorMessage, isRevert } from "./callLimit.js";
 import { type CallContext, type MethodDef, method } from "./context.js";
 import { RpcError } from "./errors.js";
 import type { RpcBlock, RpcTxLocation } from "./interface.js";
@@ -268,16 +269,23 @@ export const fiscoMethods: Record<string, MethodDef> = {
     [group(), nodeName(), fiscoFixed("to", 20), fiscoData("data", RAW_TX_MAX_BYTES)] as const,
     async ([g, , to, data], ctx) => {
       checkGroup(ctx, g);
-      const res = await ctx.backend.call(
-        { from: null, to, data, value: 0n, gasLimit: null, gasPrice: null },
-        "latest",
+      const res = await ctx.calls.run(() =>
+        backendCall(
+          ctx.backend,
+          { from: null, to, data, value: 0n, gasLimit: null, gasPrice: null },
+          "latest",
+        ),
       );
       const ok = res.status === ReceiptStatus.Success;
       return {
         blockNumber: ctx.backend.headNumber(),
         output: bytesToHex(res.output),
         status: ok ? 0 : FISCO_STATUS_REVERT,
-        message: ok ? "" : (decodeRevertReason(res.output) ?? "execution reverted"),
+        message: ok
+          ? ""
+          : isRevert(res)
+            ? (decodeRevertReason(res.output) ?? "execution reverted")
+            : callErrorMessage(res.error!),
         gasUsed: res.gasUsed.toString(10),
       };
     },

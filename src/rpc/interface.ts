@@ -51,7 +51,11 @@ export interface RpcBackend {
    * (keccak256(raw)) without waiting for execution. Throws with geth wording on rejection.
    */
   sendRawTransaction(raw: Uint8Array): Promise<Hash>;
-  /** Execute a message call on the state at `block` without writing anything (eth_call, estimateGas). */
+  /**
+   * Execute a message call on the state at `block` without writing anything (eth_call, estimateGas). Fill `error`
+   * when it fails and `gasLimit` with the limit used. A run stopped by its time budget throws a ConsortError with
+   * code "EXEC_CALL_TIMEOUT" (message "execution aborted (timeout = 1s)"), shown as -32000.
+   */
   call(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcCallResult>;
 
   getBalance(address: Address, block: RpcStateBlock): Promise<bigint>;
@@ -135,7 +139,7 @@ export interface RpcCallRequest {
   to: Address | null;
   data: Uint8Array;
   value: bigint;
-  /** null = the backend's cap (blockGasLimit). */
+  /** null = the backend's cap (blockGasLimit, lowered to the executor's per-call maximum). */
   gasLimit: bigint | null;
   gasPrice: bigint | null;
 }
@@ -145,6 +149,13 @@ export interface RpcCallResult {
   /** Return data on success; revert data (Error(string), custom error, or empty) on failure. */
   output: Uint8Array;
   gasUsed: bigint;
+  /**
+   * Why the call failed (status Failed): the EVM error, e.g. "revert", "out of gas", "invalid opcode: INVALID"
+   * (the executor's CallResult.error; the server words it like geth). Absent or null on failure = a revert.
+   */
+  error?: string | null;
+  /** The gas limit the call actually ran with, after the backend's caps (eth_estimateGas's upper bound). */
+  gasLimit?: bigint;
 }
 
 export interface RpcConsensusStatus {

@@ -35,6 +35,10 @@ export interface RpcServerOptions {
   wsMaxBufferedBytes: number;
   /** FISCO sendTransaction waits for the receipt at most this long. */
   sendTransactionWaitMs: number;
+  /** eth_call / eth_estimateGas / FISCO call executing at once at most (they run on the node's thread). */
+  maxConcurrentCalls: number;
+  /** Calls waiting for a free execution slot at most; beyond, -32005 "too many concurrent calls". */
+  maxQueuedCalls: number;
 }
 
 export const defaultRpcServerOptions: RpcServerOptions = {
@@ -53,4 +57,6 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   filterBufferMax: 10_000,
   wsMaxBufferedBytes: 16 * 1024 * 1024,
   sendTransactionWaitMs: 30_000,
+  maxConcurrentCalls: 4,
+  maxQueuedCalls: 16,
 };

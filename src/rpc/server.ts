@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { WebSocket } from "ws";
 import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
+import { CallLimiter } from "./callLimit.js";
 import { type CallContext, type MethodDef, ReceiptWaiters } from "./context.js";
 import { errorResponse, handleBody, type JsonRpcResponse } from "./dispatch.js";
 import { JsonRpcCode } from "./errors.js";
@@ -44,6 +45,7 @@ export class RpcServer {
   private readonly hub: SubscriptionHub;
   private readonly receipts = new ReceiptWaiters(RECEIPT_WAITERS_MAX);
   private readonly limiter: RateLimiter | null;
+  private readonly calls: CallLimiter;
   private readonly sockets = new Set<WebSocket>();
   private unsubscribers: (() => void)[] = [];
   private expireTimer: NodeJS.Timeout | null = null;
@@ -60,6 +62,7 @@ export class RpcServer {
     });
     this.hub = new SubscriptionHub(this.opts.maxSubscriptionsPerConnection);
     this.limiter = this.opts.rateLimit ? new RateLimiter(this.opts.rateLimit) : null;
+    this.calls = new CallLimiter(this.opts.maxConcurrentCalls, this.opts.maxQueuedCalls);
     this.app = Fastify({
       logger: false,
       bodyLimit: this.opts.maxBodyBytes,
@@ -137,6 +140,7 @@ export class RpcServer {
       filters: this.filters,
       hub: this.hub,
       receipts: this.receipts,
+      calls: this.calls,
       session,
       logger: this.logger,
     };
