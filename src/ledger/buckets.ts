@@ -31,6 +31,14 @@ export const Bucket = {
   nativeNonce: 0x0b,
   /** nativeNoncesByBlock/<number> → framed list of that block's nonces (to prune the index). */
   nativeNoncesByBlock: 0x0c,
+  /**
+   * stateUndo/<state key length u16><state key><number u64> → the key's value before block <number> changed it:
+   * 0x00 (absent) or 0x01 ‖ value. Kept for the last `stateHistoryBlocks` blocks; the entries of one key sort by
+   * height, so the first entry above height h holds the key's value at h (see `stateUndoKey`).
+   */
+  stateUndo: 0x0d,
+  /** stateUndoByBlock/<number> → framed list of the state keys block <number> changed (to prune stateUndo). */
+  stateUndoByBlock: 0x0e,
 } as const;
 export type Bucket = (typeof Bucket)[keyof typeof Bucket];
 
@@ -41,6 +49,11 @@ export const MetaKey = {
   chainId: "chainId",
   groupId: "groupId",
   genesisHash: "genesisHash",
+  /**
+   * u64 S: the stateUndo entries of every block from S to the head are present (S = head + 1: no history). Absent in
+   * a store written before the state history existed: read as head + 1.
+   */
+  stateHistoryFrom: "stateHistoryFrom",
 } as const;
 export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
 
@@ -98,6 +111,23 @@ export function receiptKey(number: number, index: number): Uint8Array {
   return out;
 }
 
+/** Largest state key the undo log accepts (its length is a u16 in `stateUndoKey`). */
+export const STATE_KEY_LENGTH_MAX = 0xffff;
+
+/**
+ * bucket byte + u16 length of the state key + state key + 8-byte height. The length prefix keeps the entries of one
+ * key contiguous even when another key extends it, so a range read over [key|h, key|max] sees only that key.
+ */
+export function stateUndoKey(stateKey: Uint8Array, number: number): Uint8Array {
+  const out = new Uint8Array(1 + 2 + stateKey.length + 8);
+  out[0] = Bucket.stateUndo;
+  out[1] = (stateKey.length >>> 8) & 0xff;
+  out[2] = stateKey.length & 0xff;
+  out.set(stateKey, 3);
+  writeU64(out, 3 + stateKey.length, number);
+  return out;
+}
+
 const BUCKET_NAMES = new Map<number, string>(Object.entries(Bucket).map(([name, byte]) => [byte, name]));
 const NUMBER_BUCKETS = new Set<number>([
   Bucket.header,
@@ -106,6 +136,7 @@ const NUMBER_BUCKETS = new Set<number>([
   Bucket.certificate,
   Bucket.txHashes,
   Bucket.nativeNoncesByBlock,
+  Bucket.stateUndoByBlock,
 ]);
 
 /** Human-readable key for errors and logs: "header/12", "txIndex/0xab…", "receipt/12/3", "meta/chainId". */
@@ -121,6 +152,12 @@ export function describeKey(key: Uint8Array): string {
     }
     if (bucket === Bucket.receipt && rest.length === 12) {
       return `${name}/${readU64(rest, 0)}/${new DataView(rest.buffer, rest.byteOffset).getUint32(8)}`;
+    }
+    if (bucket === Bucket.stateUndo && rest.length >= 10) {
+      const length = (rest[0]! << 8) | rest[1]!;
+      if (rest.length === 2 + length + 8) {
+        return `${name}/${bytesToHex(rest.subarray(2, 2 + length))}/${readU64(rest, 2 + length)}`;
+      }
     }
   } catch {
     // fall through to hex

@@ -18,6 +18,10 @@ export type LedgerErrorCode =
   /** commitBlock with a block whose parentHash is not the head's hash. */
   | "LEDGER_PARENT_MISMATCH"
   /** commitBlock with inconsistent input: certificate, receipts, roots, chain id / group id. `meta.reason`. */
-  | "LEDGER_INVALID_COMMIT";
+  | "LEDGER_INVALID_COMMIT"
+  /** getStateAt / stateReaderAt for a block older than the state history window (`stateHistoryBlocks`). */
+  | "LEDGER_STATE_PRUNED"
+  /** getStateAt / stateReaderAt for a block that is not committed (above the head, negative, not an integer). */
+  | "LEDGER_STATE_UNKNOWN_BLOCK";
 
 export class LedgerError extends ConsortError<LedgerErrorCode> {}

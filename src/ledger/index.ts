@@ -8,6 +8,7 @@ export type {
   LedgerBlock,
   LedgerHead,
   LedgerProof,
+  LedgerStateReader,
   ReceiptLookup,
   StateChange,
   TxLookup,
@@ -18,5 +19,6 @@ export {
   type LedgerOpenOptions,
   type LedgerOptions,
   NATIVE_NONCE_WINDOW_BLOCKS,
+  STATE_HISTORY_BLOCKS,
 } from "./options.js";
 export { receiptLeaf, receiptRootOf, txRootOf } from "./roots.js";

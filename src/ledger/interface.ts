@@ -61,6 +61,15 @@ export interface LedgerProof {
 }
 
 /**
+ * Read access to the flat state at one block (structurally the executor's StateReader, plus a batched read): what
+ * `Ledger.stateReaderAt` returns and the ledger itself is (for the head).
+ */
+export interface LedgerStateReader {
+  getState(key: Uint8Array): Promise<Uint8Array | undefined>;
+  getManyState(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+}
+
+/**
  * The committed chain as other modules see it. Returned objects may be shared with a cache: do not mutate them.
  * Reads of unknown blocks / transactions return null; reads after close() throw LEDGER_CLOSED.
  */
@@ -93,6 +102,24 @@ export interface Ledger {
 
   getState(key: Uint8Array): Promise<Uint8Array | undefined>;
   getManyState(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+
+  /**
+   * The value of a state key right after block `blockNumber` (any block from `oldestStateBlock()` to the head).
+   * Throws LEDGER_STATE_PRUNED for an older block (outside the `stateHistoryBlocks` window, or before the history
+   * was enabled), LEDGER_STATE_UNKNOWN_BLOCK above the head.
+   */
+  getStateAt(key: Uint8Array, blockNumber: number): Promise<Uint8Array | undefined>;
+  getManyStateAt(keys: Uint8Array[], blockNumber: number): Promise<(Uint8Array | undefined)[]>;
+  /**
+   * The state right after block `blockNumber`, for the executor and the execution readers. Checks the block now
+   * (throws like getStateAt) and again at every read: a reader kept while the window moves past it starts throwing
+   * LEDGER_STATE_PRUNED.
+   */
+  stateReaderAt(blockNumber: number): LedgerStateReader;
+  /** Lowest block whose state getStateAt can return (the head when the history is off); -1 before genesis. */
+  oldestStateBlock(): number;
+  /** The configured state history window (blocks); 0 = head only. */
+  stateHistoryBlocks(): number;
 
   /** True if a native transaction with this nonce is in one of the last NATIVE_NONCE_WINDOW_BLOCKS blocks. */
   hasNativeNonce(nonce: Uint8Array): Promise<boolean>;

@@ -28,6 +28,8 @@ import {
   numberKey,
   receiptKey,
   SCHEMA_VERSION,
+  STATE_KEY_LENGTH_MAX,
+  stateUndoKey,
   u64,
 } from "./buckets.js";
 import { LedgerError } from "./errors.js";
@@ -39,7 +41,9 @@ import type {
   LedgerBlock,
   LedgerHead,
   LedgerProof,
+  LedgerStateReader,
   ReceiptLookup,
+  StateChange,
   TxLookup,
 } from "./interface.js";
 import { LruCache } from "./lru.js";
@@ -48,6 +52,7 @@ import {
   type LedgerOpenOptions,
   type LedgerOptions,
   NATIVE_NONCE_PRUNE_BLOCKS_MAX,
+  STATE_HISTORY_PRUNE_BLOCKS_MAX,
 } from "./options.js";
 import {
   decodeFramedList,
@@ -125,6 +130,15 @@ export class LevelLedger implements Ledger {
   private readonly blocks: LruCache<number, LedgerBlock>;
   private headRecord: HeadRecord | null;
   private genesis: Hash | null;
+  /**
+   * S of meta/stateHistoryFrom: undo entries exist for every block from S to the head. Raised before the commit batch
+   * that prunes below it is written, so a history read that ends with S - 1 <= its block saw no pruned entry.
+   */
+  private historyFrom: number;
+  /** Every stateUndoByBlock list below this block is deleted (in memory; 0 after open: scan once). */
+  private undoListsFrom = 0;
+  /** undoListsFrom once the batch being built lands (commits are serialized). */
+  private undoListsFromAfterCommit = 0;
   private commitTail: Promise<void> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -135,6 +149,7 @@ export class LevelLedger implements Ledger {
     deps: LedgerDeps,
     headRecord: HeadRecord | null,
     genesis: Hash | null,
+    historyFrom: number,
   ) {
     this.db = db;
     this.opts = opts;
@@ -144,6 +159,7 @@ export class LevelLedger implements Ledger {
     this.log = deps.logger;
     this.headRecord = headRecord;
     this.genesis = genesis;
+    this.historyFrom = historyFrom;
     this.headers = new LruCache(Math.max(1, opts.headerCacheSize));
     this.hashToNumber = new LruCache(Math.max(1, opts.headerCacheSize));
     this.blocks = new LruCache(Math.max(1, opts.blockCacheTxsMax), (b) => b.transactions.length + 1);
@@ -156,6 +172,13 @@ export class LevelLedger implements Ledger {
   static async open(openOpts: LedgerOpenOptions, deps: LedgerDeps): Promise<LevelLedger> {
     const opts: LedgerOptions = { ...defaultLedgerOptions, ...openOpts };
     const { dataDir } = opts;
+    if (!Number.isSafeInteger(opts.stateHistoryBlocks) || opts.stateHistoryBlocks < 0) {
+      throw new LedgerError(
+        "LEDGER_OPEN_FAILED",
+        `invalid stateHistoryBlocks ${opts.stateHistoryBlocks}: expected an integer >= 0 (0 disables the history)`,
+        { dataDir },
+      );
+    }
     try {
       await mkdir(dataDir, { recursive: true });
     } catch (err) {
@@ -178,9 +201,15 @@ export class LevelLedger implements Ledger {
     try {
       const genesis = await loadOrInitMeta(db, opts);
       const headRecord = await loadHead(db, opts, genesis);
-      const ledger = new LevelLedger(db, opts, deps, headRecord, genesis);
+      const historyFrom = await loadHistoryFrom(db, opts, headRecord);
+      const ledger = new LevelLedger(db, opts, deps, headRecord, genesis, historyFrom);
       deps.logger.info(
-        { dataDir, head: headRecord?.number ?? null, txCount: headRecord?.txCount ?? 0 },
+        {
+          dataDir,
+          head: headRecord?.number ?? null,
+          txCount: headRecord?.txCount ?? 0,
+          oldestStateBlock: ledger.oldestStateBlock(),
+        },
         "ledger opened",
       );
       return ledger;
@@ -228,14 +257,19 @@ export class LevelLedger implements Ledger {
     const ops: BatchOp[] = [];
     // Deletions first: a nonce of the pruned block reused by this block is put again further down the batch.
     await this.pruneNonces(number - this.opts.nativeNonceWindowBlocks, ops);
+    const historyFrom = await this.pushStateUndoOps(number, input.stateChanges, ops);
     const newHead: HeadRecord = { number, hash, txCount: (head?.txCount ?? 0) + transactions.length };
     const txHashes = transactions.map((tx) => tx.hash);
     pushBlockOps(ops, input, { hash, txHashes, receiptBytes, newHead });
+    ops.push({ type: "put", key: metaKey(MetaKey.stateHistoryFrom), value: u64(historyFrom) });
+    // Before the batch: readers of a block whose undo entries this batch prunes must see that they may be gone.
+    this.historyFrom = Math.max(this.historyFrom, historyFrom);
     try {
       await this.db.batch(ops, { sync: true });
     } catch (err) {
       throw this.ioError(err);
     }
+    this.undoListsFrom = Math.max(this.undoListsFrom, this.undoListsFromAfterCommit);
 
     this.headRecord = newHead;
     if (number === 0) this.genesis = hash;
@@ -341,6 +375,79 @@ export class LevelLedger implements Ledger {
       });
       ops.push({ type: "del", key: listKey });
     }
+  }
+
+  /**
+   * Adds to `ops` the undo entries of block `number` (the previous value of every key whose value it changes) and the
+   * pruning of blocks out of the window; returns the new stateHistoryFrom.
+   */
+  private async pushStateUndoOps(number: number, changes: StateChange[], ops: BatchOp[]): Promise<number> {
+    const window = this.opts.stateHistoryBlocks;
+    const prunedThrough = await this.pruneStateUndo(window > 0 ? number - window : number, ops);
+    // Genesis needs no undo (nothing before it is readable); window 0 writes none: history restarts later.
+    if (window === 0 || number === 0) return number + 1;
+    const finals = new Map<string, { key: Uint8Array; value: Uint8Array | null }>();
+    for (const [key, value] of changes) {
+      if (key.length > STATE_KEY_LENGTH_MAX) {
+        throw new LedgerError(
+          "LEDGER_INVALID_COMMIT",
+          `cannot commit block ${number}: state key of ${key.length} bytes exceeds ${STATE_KEY_LENGTH_MAX}`,
+          { number, reason: "state key too long" },
+        );
+      }
+      finals.set(bytesToHex(key), { key, value });
+    }
+    const entries = [...finals.values()];
+    const before = await this.getMany(entries.map((e) => bytesKey(Bucket.state, e.key)));
+    const changed: Uint8Array[] = [];
+    entries.forEach(({ key, value }, i) => {
+      const prev = before[i];
+      const unchanged = prev === undefined ? value === null : value !== null && bytesEqual(prev, value);
+      if (unchanged) return;
+      changed.push(key);
+      ops.push({ type: "put", key: stateUndoKey(key, number), value: encodeUndoValue(prev) });
+    });
+    if (changed.length > 0) {
+      ops.push({
+        type: "put",
+        key: numberKey(Bucket.stateUndoByBlock, number),
+        value: encodeFramedList(changed),
+      });
+    }
+    return Math.max(this.historyFrom, prunedThrough + 1);
+  }
+
+  /**
+   * Adds to `ops` the deletion of the undo entries of blocks <= `upTo`, at most STATE_HISTORY_PRUNE_BLOCKS_MAX blocks
+   * (normally one: n - window). Returns the highest block up to which nothing is left (-1: nothing to prune).
+   */
+  private async pruneStateUndo(upTo: number, ops: BatchOp[]): Promise<number> {
+    if (upTo < 0) return -1;
+    // Starting at the known floor skips both the scan when nothing is due and the tombstones of pruned lists.
+    if (upTo < this.undoListsFrom) return upTo;
+    let lists: [Uint8Array, Uint8Array][];
+    try {
+      lists = await this.db
+        .iterator({
+          gte: numberKey(Bucket.stateUndoByBlock, this.undoListsFrom),
+          lte: numberKey(Bucket.stateUndoByBlock, upTo),
+          limit: STATE_HISTORY_PRUNE_BLOCKS_MAX,
+        })
+        .all();
+    } catch (err) {
+      throw this.ioError(err);
+    }
+    let last = -1;
+    for (const [rawKey, rawValue] of lists) {
+      const listKey = view(rawKey);
+      last = this.decodeRecord(listKey, listKey.subarray(1), decodeNumber);
+      const keys = this.decodeRecord(listKey, view(rawValue), decodeFramedList);
+      for (const key of keys) ops.push({ type: "del", key: stateUndoKey(key, last) });
+      ops.push({ type: "del", key: listKey });
+    }
+    const through = lists.length < STATE_HISTORY_PRUNE_BLOCKS_MAX ? upTo : last;
+    this.undoListsFromAfterCommit = through + 1;
+    return through;
   }
 
   // ---------------------------------------------------------------- blocks
@@ -505,6 +612,92 @@ export class LevelLedger implements Ledger {
     this.ensureOpen();
     if (keys.length === 0) return [];
     return this.getMany(keys.map((k) => bytesKey(Bucket.state, k)));
+  }
+
+  async getStateAt(key: Uint8Array, blockNumber: number): Promise<Uint8Array | undefined> {
+    const [value] = await this.getManyStateAt([key], blockNumber);
+    return value;
+  }
+
+  async getManyStateAt(keys: Uint8Array[], blockNumber: number): Promise<(Uint8Array | undefined)[]> {
+    this.ensureOpen();
+    this.checkStateBlock(blockNumber);
+    if (keys.length === 0) return [];
+    // Current values FIRST, undo entries second: a block committed between the two reads left an undo entry
+    // holding the value read here, so the pair is consistent whatever commits in between.
+    const current = await this.getMany(keys.map((k) => bytesKey(Bucket.state, k)));
+    const undo = await Promise.all(keys.map((k) => this.undoAbove(k, blockNumber)));
+    // A commit may have pruned entries of block blockNumber + 1 meanwhile (historyFrom rose before its batch).
+    this.checkStateBlock(blockNumber);
+    return keys.map((_, i) => {
+      const u = undo[i];
+      return u === null || u === undefined ? current[i] : u.value;
+    });
+  }
+
+  stateReaderAt(blockNumber: number): LedgerStateReader {
+    this.ensureOpen();
+    this.checkStateBlock(blockNumber);
+    return {
+      getState: (key) => this.getStateAt(key, blockNumber),
+      getManyState: (keys) => this.getManyStateAt(keys, blockNumber),
+    };
+  }
+
+  oldestStateBlock(): number {
+    const head = this.headRecord;
+    if (head === null) return -1;
+    const oldest = Math.max(this.historyFrom - 1, head.number - this.opts.stateHistoryBlocks, 0);
+    return Math.min(head.number, oldest);
+  }
+
+  stateHistoryBlocks(): number {
+    return this.opts.stateHistoryBlocks;
+  }
+
+  /** The first undo entry of `key` above `blockNumber`: the key's value at `blockNumber`; null if none. */
+  private async undoAbove(
+    key: Uint8Array,
+    blockNumber: number,
+  ): Promise<{ value: Uint8Array | undefined } | null> {
+    if (key.length > STATE_KEY_LENGTH_MAX) return null;
+    let found: [Uint8Array, Uint8Array][];
+    try {
+      found = await this.db
+        .iterator({
+          gte: stateUndoKey(key, blockNumber + 1),
+          lte: stateUndoKey(key, Number.MAX_SAFE_INTEGER),
+          limit: 1,
+        })
+        .all();
+    } catch (err) {
+      throw this.ioError(err);
+    }
+    const entry = found[0];
+    if (entry === undefined) return null;
+    const entryKey = view(entry[0]);
+    return { value: this.decodeRecord(entryKey, view(entry[1]), decodeUndoValue) };
+  }
+
+  private checkStateBlock(blockNumber: number): void {
+    const head = this.headRecord;
+    if (head === null || !Number.isSafeInteger(blockNumber) || blockNumber < 0 || blockNumber > head.number) {
+      throw new LedgerError(
+        "LEDGER_STATE_UNKNOWN_BLOCK",
+        `no state for block ${blockNumber}: the ledger head is ${head === null ? "empty (no genesis)" : head.number}`,
+        { number: blockNumber, head: head?.number ?? null },
+      );
+    }
+    const oldest = this.oldestStateBlock();
+    if (blockNumber < oldest) {
+      const window = this.opts.stateHistoryBlocks;
+      throw new LedgerError(
+        "LEDGER_STATE_PRUNED",
+        `the state of block ${blockNumber} is no longer kept: the ledger keeps the state of the last ${window} ` +
+          `blocks before the head (stateHistoryBlocks = ${window}); available now: blocks ${oldest}..${head.number}`,
+        { number: blockNumber, oldest, head: head.number, stateHistoryBlocks: window },
+      );
+    }
   }
 
   async hasNativeNonce(nonce: Uint8Array): Promise<boolean> {
@@ -717,6 +910,21 @@ function pushBlockOps(
   put(HEAD_KEY, encodeHeadRecord(d.newHead));
 }
 
+/** Undo value: 0x00 = the key was absent, 0x01 ‖ value. */
+function encodeUndoValue(prev: Uint8Array | undefined): Uint8Array {
+  if (prev === undefined) return Uint8Array.of(0);
+  const out = new Uint8Array(1 + prev.length);
+  out[0] = 1;
+  out.set(prev, 1);
+  return out;
+}
+
+function decodeUndoValue(b: Uint8Array): Uint8Array | undefined {
+  if (b.length === 1 && b[0] === 0) return undefined;
+  if (b.length >= 1 && b[0] === 1) return b.slice(1);
+  throw new Error(`undo value of ${b.length} bytes with tag ${b[0] ?? "none"}`);
+}
+
 function nativeNoncesOf(txs: Transaction[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const tx of txs) if (tx.type === TxType.Native) out.push(tx.nonce);
@@ -811,6 +1019,23 @@ async function loadOrInitMeta(db: Db, opts: LedgerOptions): Promise<Hash | null>
     );
   }
   return genesisB === undefined ? null : decode(genesisKey, genesisB, decodeHash);
+}
+
+/** meta/stateHistoryFrom, or head + 1 (no history) in a store written before it existed. */
+async function loadHistoryFrom(db: Db, opts: LedgerOptions, head: HeadRecord | null): Promise<number> {
+  const key = metaKey(MetaKey.stateHistoryFrom);
+  const next = (head?.number ?? -1) + 1;
+  const raw = await db.get(key);
+  if (raw === undefined) return next;
+  let from: number;
+  try {
+    from = decodeNumber(view(raw));
+  } catch (err) {
+    throw corruptError(opts.dataDir, key, errorMessage(err), err);
+  }
+  if (from > next)
+    throw corruptError(opts.dataDir, key, `history starts at ${from}, above head + 1 (${next})`);
+  return from;
 }
 
 /** Reads the head pointer and checks that the head block's header and hash index are there. */

@@ -4,6 +4,12 @@ export const NATIVE_NONCE_WINDOW_BLOCKS = 1000;
 /** At most this many old blocks' nonce lists are pruned per commit (the rest in the next commits). */
 export const NATIVE_NONCE_PRUNE_BLOCKS_MAX = 16;
 
+/** Default state history window: getStateAt answers for the last this-many blocks (plus the head). */
+export const STATE_HISTORY_BLOCKS = 1024;
+
+/** At most this many old blocks' undo entries are pruned per commit (the rest in the next commits). */
+export const STATE_HISTORY_PRUNE_BLOCKS_MAX = 16;
+
 export interface LedgerOptions {
   /** Directory of the LevelDB store; created if missing. */
   dataDir: string;
@@ -21,6 +27,13 @@ export interface LedgerOptions {
    * pruned. FISCO's is 1000 (= the blockLimit range); only tests change it. Changing it on an existing store is safe.
    */
   nativeNonceWindowBlocks: number;
+  /**
+   * State history window (blocks): each commit records the previous value of every key it changes, and getStateAt
+   * answers for blocks head - stateHistoryBlocks .. head; older undo entries are pruned. 0 disables (head only).
+   * Changing it on an existing store is safe: history restarts at the next commit if it was off, a smaller window is
+   * pruned over the next commits.
+   */
+  stateHistoryBlocks: number;
 }
 
 export type LedgerOpenOptions = Pick<LedgerOptions, "dataDir" | "chainId" | "groupId"> &
@@ -31,4 +44,5 @@ export const defaultLedgerOptions: Omit<LedgerOptions, "dataDir" | "chainId" | "
   blockCacheTxsMax: 8192,
   verifyRootsOnCommit: true,
   nativeNonceWindowBlocks: NATIVE_NONCE_WINDOW_BLOCKS,
+  stateHistoryBlocks: STATE_HISTORY_BLOCKS,
 };

@@ -7,8 +7,9 @@ import {
   readAccount,
   readCode,
   readStorage,
+  type StateReader,
 } from "../execution/index.js";
-import type { LedgerBlock } from "../ledger/index.js";
+import { type LedgerBlock, LedgerError } from "../ledger/index.js";
 import { nodeIdToPeerId, type Transport } from "../network/index.js";
 import {
   type RpcBackend,
@@ -128,62 +129,107 @@ export class NodeRpcBackend implements RpcBackend {
     return tx.hash;
   }
 
-  /** Only the head's state is kept (flat state): older block numbers are refused rather than answered wrongly. */
-  private checkStateBlock(block: RpcStateBlock): void {
-    if (typeof block === "number" && block !== this.headNumber()) {
-      throw new RpcError(
-        "RPC_STATE_UNAVAILABLE",
-        `state of block ${block} is not available: this node keeps the state of the latest block (${this.headNumber()}) only`,
-      );
+  /**
+   * The state `block` names and its height: the head's (the ledger itself), or a past block's through the ledger's
+   * state history (the last `stateHistoryBlocks` blocks). Older → RPC_STATE_UNAVAILABLE naming the window.
+   */
+  private stateAt(block: RpcStateBlock): { state: StateReader; number: number } {
+    const head = this.headNumber();
+    if (typeof block !== "number" || block === head) return { state: this.ledger, number: head };
+    let reader: StateReader;
+    try {
+      reader = this.ledger.stateReaderAt(block);
+    } catch (err) {
+      throw this.stateError(err, block);
     }
+    return {
+      number: block,
+      state: {
+        // The window may move past `block` during a long read: same error as when it already had.
+        getState: (key) =>
+          reader.getState(key).catch((err: unknown) => {
+            throw this.stateError(err, block);
+          }),
+      },
+    };
+  }
+
+  private stateError(err: unknown, block: number): unknown {
+    if (!(err instanceof LedgerError)) return err;
+    if (err.code === "LEDGER_STATE_UNKNOWN_BLOCK") return new RpcError("RPC_NOT_FOUND", "header not found");
+    if (err.code !== "LEDGER_STATE_PRUNED") return err;
+    const head = this.headNumber();
+    const window = this.ledger.stateHistoryBlocks();
+    const kept =
+      window === 0
+        ? `the state of the latest block (${head}) only`
+        : `the state of the last ${window} blocks (stateHistoryBlocks; now blocks ${this.ledger.oldestStateBlock()}..${head})`;
+    return new RpcError(
+      "RPC_STATE_UNAVAILABLE",
+      `state of block ${block} is not available: this node keeps ${kept}`,
+      {
+        block,
+        head,
+        stateHistoryBlocks: window,
+      },
+    );
   }
 
   async call(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcCallResult> {
-    this.checkStateBlock(block);
-    const head = this.deps.chain.head();
-    const header = await this.ledger.getHeader(head.number);
+    const { state, number } = this.stateAt(block);
+    const header = await this.ledger.getHeader(number);
+    // At a past block: the context of the block that followed it (its real timestamp), as for the head's next block.
+    const next = number < this.headNumber() ? await this.ledger.getHeader(number + 1) : null;
+    // The executor lowers any limit to its per-call cap: use (and report) that limit, so estimateGas's bound and
+    // its "gas required exceeds allowance (…)" message are the real ones.
+    const callCap = this.deps.executor.callGasLimitMax;
+    let gasLimit = request.gasLimit ?? this.blockGasLimit();
+    if (gasLimit > callCap) gasLimit = callCap;
     const result = await this.deps.executor.call(
-      this.ledger,
+      state,
       {
         from: request.from ?? undefined,
         to: request.to,
         data: request.data,
         value: request.value,
-        gasLimit: request.gasLimit ?? this.blockGasLimit(),
+        gasLimit,
       },
       {
-        number: head.number + 1,
-        timestampMs: Math.max(Date.now(), (header?.timestampMs ?? 0) + 1),
+        number: number + 1,
+        timestampMs: next?.timestampMs ?? Math.max(Date.now(), (header?.timestampMs ?? 0) + 1),
         coinbase: proposerCoinbase(new Uint8Array(32)),
         chainId: this.chainId,
         groupId: this.groupId,
         gasLimit: this.blockGasLimit(),
         parentStateRoot: header?.stateRoot ?? new Uint8Array(32),
-        getBlockHash: (n) => this.ledger.getBlockHash(n),
+        getBlockHash: (n) => (n <= number ? this.ledger.getBlockHash(n) : Promise.resolve(null)),
       },
     );
-    return { status: result.status, output: result.output, gasUsed: result.gasUsed };
+    // EXEC_CALL_TIMEOUT (a ConsortError) propagates: the RPC layer shows it as -32000 "execution aborted (…)".
+    return {
+      status: result.status,
+      output: result.output,
+      gasUsed: result.gasUsed,
+      error: result.error,
+      gasLimit,
+    };
   }
 
   async getBalance(address: Address, block: RpcStateBlock): Promise<bigint> {
-    this.checkStateBlock(block);
-    return (await readAccount(this.ledger, address)).balance;
+    return (await readAccount(this.stateAt(block).state, address)).balance;
   }
 
   async getNonce(address: Address, block: RpcStateBlock): Promise<bigint> {
     if (block === "pending") return this.deps.txpool.pendingNonce(address);
-    this.checkStateBlock(block);
-    return (await readAccount(this.ledger, address)).nonce;
+    return (await readAccount(this.stateAt(block).state, address)).nonce;
   }
 
   async getCode(address: Address, block: RpcStateBlock): Promise<Uint8Array> {
-    this.checkStateBlock(block);
-    return readCode(this.ledger, address);
+    return readCode(this.stateAt(block).state, address);
   }
 
   async getStorageAt(address: Address, slot: Uint8Array, block: RpcStateBlock): Promise<Uint8Array> {
-    this.checkStateBlock(block);
-    return readStorage(this.ledger, address, slot);
+    return readStorage(this.stateAt(block).state, address, slot);
   }
 
   gasPrice(): bigint {

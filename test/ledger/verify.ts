@@ -12,7 +12,7 @@ const decoder = new TextDecoder();
  * Checks the deterministic test chain through the ledger API. Blocks `from`..head in full: header, body,
  * certificate, every tx by its hash index, receipts, number↔hash indexes (and tx/receipt proofs of every block with
  * `proofs: "all"`, of the head only otherwise). Every block 0..head: parent links, the state it wrote, the tx count
- * total. Nothing of block head+1's state exists.
+ * total. Nothing of block head+1's state exists. The state history answers for every height it keeps.
  */
 export async function verifyChain(
   ledger: LevelLedger,
@@ -96,6 +96,13 @@ export async function verifyChain(
   }
   expect(ledger.head()!.hash).toEqual(parentHash);
   expect(decoder.decode(await ledger.getState(COUNTER_KEY))).toBe(String(headNumber));
+  // State history: the counter (and a key deleted one block after its creation) at every height the ledger keeps.
+  for (let m = ledger.oldestStateBlock(); m <= headNumber; m++) {
+    const [counter, created] = await ledger.getManyStateAt([COUNTER_KEY, stateKey(m, 0)], m);
+    expect(decoder.decode(counter), `counter at ${m}`).toBe(String(m));
+    expect(created, `s/${m}/0 at ${m}`).toEqual(stateValue(m, 0));
+    if (m > 0) expect(await ledger.getStateAt(stateKey(m - 1, 0), m), `s/${m - 1}/0 at ${m}`).toBeUndefined();
+  }
   for (let j = 0; j < 3; j++) expect(await ledger.getState(stateKey(headNumber + 1, j))).toBeUndefined();
   expect(await ledger.getBlock(headNumber + 1)).toBeNull();
   expect(ledger.totalTransactionCount()).toBe(txTotal);
