@@ -3,7 +3,7 @@ import { Chain } from "../chain/index.js";
 import { type GenesisConfig, loadGenesis, type NodeConfig } from "../config/index.js";
 import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/driver.js";
 import { loadNodeKey, type NodeKey } from "../crypto/index.js";
-import { Executor } from "../execution/index.js";
+import { type AccountState, Executor, readAccount } from "../execution/index.js";
 import { LevelLedger } from "../ledger/index.js";
 import { Libp2pTransport } from "../network/index.js";
 import { RpcServer } from "../rpc/index.js";
@@ -47,7 +47,14 @@ export class ConsortNode {
       "starting",
     );
     const ledger = await LevelLedger.open(
-      { dataDir: path.join(config.dataDir, "ledger"), chainId: genesis.chainId, groupId: genesis.groupId },
+      {
+        dataDir: path.join(config.dataDir, "ledger"),
+        chainId: genesis.chainId,
+        groupId: genesis.groupId,
+        // Every block reaching the ledger was executed here (built, or verified by re-execution with its roots
+        // compared), so recomputing its Merkle roots on commit is pure overhead.
+        verifyRootsOnCommit: false,
+      },
       { logger: log.child({ module: "ledger" }) },
     );
     try {
@@ -60,6 +67,7 @@ export class ConsortNode {
         knownSender: (hash) => pool?.get(hash)?.sender,
       });
       await chain.init();
+      const accounts = new CommittedAccounts(chain);
       const txpool = new TxPool(
         {
           chainId: genesis.chainId,
@@ -70,8 +78,8 @@ export class ConsortNode {
         },
         {
           state: {
-            getAccountNonce: async (a) => (await readAccountCached(chain, a)).nonce,
-            getBalance: async (a) => (await readAccountCached(chain, a)).balance,
+            getAccountNonce: async (a) => (await accounts.get(a)).nonce,
+            getBalance: async (a) => (await accounts.get(a)).balance,
           },
           chain: { height: () => chain.height(), hasNativeNonce: (n) => ledger.hasNativeNonce(n) },
           txGasLimit: () => chain.systemConfig().txGasLimit,
@@ -201,8 +209,29 @@ export class ConsortNode {
   }
 }
 
-/** The pool asks for the committed account state; read it through the execution module's layout. */
-async function readAccountCached(chain: Chain, address: Uint8Array) {
-  const { readAccount } = await import("../execution/index.js");
-  return readAccount(chain.ledger, address);
+/**
+ * The pool reads an Ethereum sender's committed nonce and balance on every admission (two reads per tx, many txs
+ * per sender): cache the decoded account until the next commit changes state. Bounded; cleared on every commit.
+ */
+class CommittedAccounts {
+  private readonly cache = new Map<string, Promise<AccountState>>();
+
+  constructor(
+    private readonly chain: Chain,
+    private readonly entriesMax = 50_000,
+  ) {
+    chain.onCommit(() => this.cache.clear());
+  }
+
+  get(address: Uint8Array): Promise<AccountState> {
+    const key = Buffer.from(address).toString("hex");
+    let account = this.cache.get(key);
+    if (!account) {
+      if (this.cache.size >= this.entriesMax) this.cache.clear();
+      account = readAccount(this.chain.ledger, address);
+      account.catch(() => this.cache.delete(key));
+      this.cache.set(key, account);
+    }
+    return account;
+  }
 }
