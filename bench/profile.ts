@@ -1,0 +1,158 @@
+/**
+ * Summarizes V8 .cpuprofile files (from `node --cpu-prof`, or `npm run bench -- --profile DIR`): top functions by
+ * self time, and self time grouped by area (RPC, codec, crypto, txpool, consensus, EVM, storage, network, GC, idle).
+ *   npx tsx bench/profile.ts DIR_OR_FILES… [--top 30]
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+
+interface CpuProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: CpuProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  busyMs: number;
+  top: { name: string; where: string; area: string; selfMs: number; pct: number }[];
+  areas: { area: string; selfMs: number; pctOfBusy: number }[];
+}
+
+/** Ordered: first match wins. Matched against "url functionName". */
+const AREAS: [string, RegExp][] = [
+  ["idle", /^\s*\(idle\)|\(program\)$/],
+  ["GC", /\(garbage collector\)/],
+  [
+    "module loading + dynamic import() (tsx loader thread)",
+    /modules\/|postMessage|MessageChannel|receiveMessageOnPort|makeAsyncRequest|makeSyncRequest|waitForWorker|compileSourceTextModule|wrapSafe|cjs-module-lexer|\/tsx\/|source_map|readFileUtf8|compileForInternalLoader|oninit/,
+  ],
+  [
+    "rpc (fastify, JSON)",
+    /src\/rpc\/|fastify|find-my-way|avvio|light-my-request|fast-json-stringify|secure-json-parse|JSON\.parse|JSON\.stringify|\/ws\//,
+  ],
+  ["codec (RLP, protobuf)", /src\/codec\/|protobufjs|@ethereumjs\/rlp/],
+  [
+    "crypto (keccak, secp256k1, ed25519)",
+    /src\/crypto\/|@noble\/|secp256k1|keccak|ed25519|internal\/crypto|getKeyObjectHandle|verifyOneShot|signOneShot/,
+  ],
+  ["txpool", /src\/txpool\//],
+  ["consensus (PBFT)", /src\/consensus\//],
+  ["execution (EVM, state)", /src\/execution\/|@ethereumjs\/(evm|vm|statemanager|util|common|tx|mpt|trie)/],
+  [
+    "storage (LevelDB)",
+    /src\/ledger\/|classic-level|abstract-level|level-transcoder|module-error|maybe-combine-errors/,
+  ],
+  ["chain / sync / node", /src\/chain\/|src\/sync\/|src\/node\//],
+  [
+    "network (libp2p)",
+    /libp2p|@chainsafe|multiformats|uint8arraylist|it-|yamux|noise|gossipsub|protons|src\/network\//,
+  ],
+  ["logging (pino)", /pino|sonic-boom|thread-stream/],
+  ["socket writes (HTTP replies, libp2p)", /writev|writeBuffer/],
+  ["node internals (streams, net, timers)", /^node:|internal\//],
+];
+
+export function summarizeProfile(file: string, topN = 30): ProfileSummary {
+  const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  for (let i = 0; i < prof.samples.length; i++) {
+    const id = prof.samples[i]!;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  }
+  const totalUs = prof.endTime - prof.startTime;
+  const byFn = new Map<string, { name: string; where: string; area: string; us: number }>();
+  const byArea = new Map<string, number>();
+  let idleUs = 0;
+  for (const [id, us] of selfUs) {
+    const n = byId.get(id);
+    if (!n) continue;
+    const fn = n.callFrame.functionName || "(anonymous)";
+    const url = n.callFrame.url.replace(/^file:\/\//, "").replace(/.*\/node_modules\//, "~/");
+    const where = url ? `${url.replace(/.*\/work\/main\//, "")}:${n.callFrame.lineNumber + 1}` : "";
+    const probe = `${url} ${fn}`;
+    const area =
+      url === "" && /^\((idle|program)\)$/.test(fn)
+        ? "idle"
+        : (AREAS.find(([, re]) => re.test(probe))?.[0] ?? "other JS");
+    const key = `${fn} ${where}`;
+    const e = byFn.get(key) ?? { name: fn, where, area, us: 0 };
+    e.us += us;
+    byFn.set(key, e);
+    if (area === "idle") idleUs += us;
+    byArea.set(area, (byArea.get(area) ?? 0) + us);
+  }
+  const busyUs = Math.max(1, totalUs - idleUs);
+  return {
+    file,
+    totalMs: Math.round(totalUs / 1000),
+    busyMs: Math.round(busyUs / 1000),
+    top: [...byFn.values()]
+      .filter((e) => !/^\((idle|program)\)$/.test(e.name))
+      .sort((a, b) => b.us - a.us)
+      .slice(0, topN)
+      .map((e) => ({
+        name: e.name,
+        where: e.where,
+        area: e.area,
+        selfMs: Math.round(e.us / 1000),
+        pct: (100 * e.us) / busyUs,
+      })),
+    areas: [...byArea.entries()]
+      .filter(([a]) => a !== "idle")
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, selfMs: Math.round(us / 1000), pctOfBusy: (100 * us) / busyUs })),
+  };
+}
+
+/**
+ * The profiles under a folder: per folder holding .cpuprofile files, the largest one (node writes one per thread;
+ * the loader worker's is small, the main thread's large).
+ */
+function mainThreadProfiles(dir: string): string[] {
+  const out: string[] = [];
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const profiles = entries
+    .filter((e) => e.isFile() && e.name.endsWith(".cpuprofile"))
+    .map((e) => path.join(dir, e.name))
+    .sort((a, b) => statSync(b).size - statSync(a).size);
+  if (profiles[0]) out.push(profiles[0]);
+  for (const e of entries) if (e.isDirectory()) out.push(...mainThreadProfiles(path.join(dir, e.name)));
+  return out;
+}
+
+function main(argv: string[]): void {
+  let topN = 30;
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--top") topN = Number(argv[++i]);
+    else {
+      const p = argv[i]!;
+      if (statSync(p).isDirectory()) files.push(...mainThreadProfiles(p));
+      else files.push(p);
+    }
+  }
+  for (const f of files) {
+    const s = summarizeProfile(f, topN);
+    console.log(
+      `\n## ${path.relative(process.cwd(), f)}: ${s.totalMs} ms profiled, ${s.busyMs} ms busy (not idle)\n`,
+    );
+    console.log("| area | self ms | % of busy |\n|---|---|---|");
+    for (const a of s.areas) console.log(`| ${a.area} | ${a.selfMs} | ${a.pctOfBusy.toFixed(1)} |`);
+    console.log("\n| function | where | area | self ms | % of busy |\n|---|---|---|---|---|");
+    for (const t of s.top)
+      console.log(`| ${t.name} | ${t.where} | ${t.area} | ${t.selfMs} | ${t.pct.toFixed(1)} |`);
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) main(process.argv.slice(2));

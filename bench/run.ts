@@ -1,0 +1,208 @@
+import "../src/util/polyfill.js";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type BenchReport,
+  machineInfo,
+  type OverloadResult,
+  type RunRecord,
+  runBench,
+  runOverload,
+} from "./lib/bench.js";
+import { renderReport } from "./lib/report.js";
+import { renderSvg } from "./lib/svg.js";
+import { expandTargets, stopAllTargets } from "./lib/targets.js";
+import { WORKLOADS, type Workload } from "./lib/workloads.js";
+
+const USAGE = `npm run bench -- [options]
+
+  --targets consort1,consort4,anvil,ganache   targets (anvil = anvil-1s + anvil-auto, ganache = ganache-1s + ganache-auto)
+  --workload transfer,erc20,native            workloads (native: Consort only)
+  --n 2000                                    pre-signed transactions per run
+  --concurrency 32                            requests in flight (keep-alive connections)
+  --senders 64                                fresh funded senders for transfer/erc20
+  --repeat 1                                  rounds; targets alternate within each round (A B A B), medians reported
+  --overload 300s                             instead: sustained overload of Consort targets, RSS sampled
+  --txpool-count-max N                        Consort txpool.countMax for the run (default: the node's default)
+  --profile DIR                               write V8 CPU profiles of the Consort nodes into DIR
+  --out bench/results                         where the JSON result and SVG plots go
+  --plots-to DIR                              also write the SVG plots there (e.g. docs/benchmarks)
+  --keep                                      keep the targets' temp folders (logs, data)
+  --no-progress                               no progress line`;
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+function parseFlags(argv: string[]): Map<string, string | true> {
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}"\n\n${USAGE}`);
+    const eq = a.indexOf("=");
+    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) flags.set(a.slice(2), argv[++i]!);
+    else flags.set(a.slice(2), true);
+  }
+  return flags;
+}
+
+function int(flags: Map<string, string | true>, name: string, dflt: number, min = 1): number {
+  const v = flags.get(name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+  return n;
+}
+
+function str(flags: Map<string, string | true>, name: string, dflt: string): string {
+  const v = flags.get(name);
+  if (v === true) throw new Error(`--${name} needs a value`);
+  return v ?? dflt;
+}
+
+export function parseDurationMs(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
+  if (!m) throw new Error(`bad duration "${s}" (e.g. 300s, 5m, 90000ms)`);
+  const v = Number(m[1]);
+  return Math.round(m[2] === "ms" ? v : m[2] === "m" ? v * 60_000 : v * 1000);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv);
+  if (flags.has("help")) {
+    console.log(USAGE);
+    return;
+  }
+  const outDir = path.resolve(ROOT, str(flags, "out", "bench/results"));
+  const plotsTo = flags.has("plots-to") ? path.resolve(ROOT, str(flags, "plots-to", "")) : null;
+  await mkdir(outDir, { recursive: true });
+  if (plotsTo) await mkdir(plotsTo, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const profileDir = flags.has("profile") ? path.resolve(ROOT, str(flags, "profile", "")) : undefined;
+  const machine = machineInfo();
+  console.log(
+    `machine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${process.version}, load ${machine.loadAvg.join(" ")}`,
+  );
+
+  if (flags.has("overload")) {
+    const durationMs = parseDurationMs(str(flags, "overload", "300s"));
+    const targets = expandTargets(str(flags, "targets", "consort1").split(","));
+    const results: OverloadResult[] = [];
+    for (const t of targets) {
+      results.push(
+        await runOverload({
+          target: t,
+          durationMs,
+          concurrency: int(flags, "concurrency", 64),
+          txpoolCountMax: flags.has("txpool-count-max") ? int(flags, "txpool-count-max", 0) : undefined,
+          cpuProfileDir: profileDir,
+          keepDir: flags.has("keep"),
+          progress: !flags.has("no-progress"),
+        }),
+      );
+    }
+    const file = path.join(outDir, `overload-${stamp}.json`);
+    await writeFile(file, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+    for (const r of results) {
+      const svg = renderSvg(
+        `Consort ${r.target} under sustained overload (${Math.round(durationMs / 1000)} s, native txs)`,
+        "seconds",
+        [
+          {
+            title: "RSS per node (MiB)",
+            yLabel: "MiB",
+            series: r.pids.map((pid, i) => ({
+              name: `node${i} (pid ${pid})`,
+              points: r.samples.map((s) => ({ x: s.tS, y: (s.rssKb[i] ?? Number.NaN) / 1024 })),
+            })),
+          },
+          {
+            title: "txpool size (pending txs) and committed tx/s",
+            yLabel: "count",
+            series: [
+              { name: "pool size", points: r.samples.map((s) => ({ x: s.tS, y: s.poolSize })) },
+              { name: "committed tx/s", points: r.samples.map((s) => ({ x: s.tS, y: s.committedTps })) },
+            ],
+          },
+        ],
+      );
+      const name = `overload-${r.target}.svg`;
+      await writeFile(path.join(outDir, `overload-${stamp}-${r.target}.svg`), svg);
+      if (plotsTo) await writeFile(path.join(plotsTo, name), svg);
+    }
+    console.log(renderReport({ machine, runs: [], overload: results }));
+    console.log(`\nresult: ${path.relative(ROOT, file)}`);
+    return;
+  }
+
+  const workloads = str(flags, "workload", "transfer,erc20,native")
+    .split(",")
+    .map((w) => {
+      if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload "${w}"`);
+      return w as Workload;
+    });
+  const report: BenchReport = await runBench({
+    targets: expandTargets(str(flags, "targets", "consort1,consort4,anvil,ganache").split(",")),
+    workloads,
+    n: int(flags, "n", 2000),
+    concurrency: int(flags, "concurrency", 32),
+    senders: int(flags, "senders", 64),
+    repeat: int(flags, "repeat", 1),
+    cpuProfileDir: profileDir,
+    keepDir: flags.has("keep"),
+    progress: !flags.has("no-progress"),
+    machine,
+  });
+  const file = path.join(outDir, `bench-${stamp}.json`);
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  for (const w of workloads) {
+    const runs = report.runs.filter((r) => r.workload === w && r.repeat === 0 && r.result);
+    if (runs.length === 0) continue;
+    const svg = plotWorkload(w, runs, report);
+    await writeFile(path.join(outDir, `bench-${stamp}-${w}.svg`), svg);
+    if (plotsTo) await writeFile(path.join(plotsTo, `bench-${w}.svg`), svg);
+  }
+  console.log(`\n${renderReport(report)}`);
+  console.log(`\nresult: ${path.relative(ROOT, file)} (plots beside it)`);
+}
+
+function plotWorkload(w: Workload, runs: RunRecord[], report: BenchReport): string {
+  return renderSvg(
+    `${w}: ${report.config.n} txs, ${report.config.concurrency} in flight (round 1; load ${report.machine.loadAvg[0]})`,
+    "seconds since first submission",
+    [
+      {
+        title: "committed tx/s (per 1-s bucket of commit time)",
+        yLabel: "tx/s",
+        series: runs.map((r) => ({
+          name: r.target,
+          points: r.result!.series.map((p) => ({ x: p.t, y: p.committed })),
+        })),
+      },
+      {
+        title: "latency submit→commit, p50 of the txs committed in each second (ms, log scale)",
+        yLabel: "ms",
+        logY: true,
+        series: runs.map((r) => ({
+          name: r.target,
+          points: r.result!.series.map((p) => ({ x: p.t, y: p.latencyP50Ms })),
+        })),
+      },
+    ],
+  );
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the targets this harness started…`);
+    void stopAllTargets().finally(() => process.exit(130));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);
