@@ -53,6 +53,9 @@ export interface ConsensusDriverDeps {
   fetchBlocks(fromHeight: number, peers: NodeId[]): void;
 }
 
+/** The view clock pauses while this node executes a proposal, for at most this many view timeouts. */
+const EXECUTION_PAUSE_TIMEOUTS_MAX = 10;
+
 type QueueItem = { kind: "event"; event: PbftEvent } | { kind: "tick" };
 
 /**
@@ -188,7 +191,15 @@ export class ConsensusDriver {
     const status = this.core?.status();
     if (!status) return;
     const busy = status.viewChanging || this.deps.txpool.hasWork();
-    if (busy && this.queue.length < this.opts.queueMax) this.enqueue({ kind: "tick" });
+    // While this node is still executing the leader's proposal (or building its own), a slow round is our own
+    // CPU's doing, not the leader's fault: the view clock stops, or a large block on a loaded machine would
+    // trigger view changes that throw the work away and start over.
+    // Bounded: a leader whose block runs longer than 10 view timeouts is treated as faulty after all.
+    const workingMs = Date.now() - this.workStartedAtMs;
+    const executingOwnWork =
+      (this.executing > 0 || this.building) &&
+      workingMs < this.opts.viewTimeoutMs * EXECUTION_PAUSE_TIMEOUTS_MAX;
+    if (busy && !executingOwnWork && this.queue.length < this.opts.queueMax) this.enqueue({ kind: "tick" });
     if (this.proposing) void this.tryPropose();
   }
 
@@ -300,15 +311,21 @@ export class ConsensusDriver {
     );
   }
 
+  private executing = 0;
+  private workStartedAtMs = 0;
+
   private async execute(e: ExecuteBlockAction): Promise<void> {
     let valid = true;
     let nextValidators: ValidatorInfo[] | undefined;
+    if (this.executing++ === 0) this.workStartedAtMs = Date.now();
     try {
       await this.deps.chain.verifyBlock(e.payload, e.blockHash, { nowMs: Date.now() });
       nextValidators = await this.nextValidatorsOf(e.blockHash);
     } catch (err) {
       valid = false;
       this.deps.logger.warn({ height: e.height, view: e.view, err: errorMessage(err) }, "proposal rejected");
+    } finally {
+      this.executing--;
     }
     this.enqueue({
       kind: "event",
@@ -339,6 +356,7 @@ export class ConsensusDriver {
     const candidates = this.deps.txpool.seal(limit);
     if (candidates.length === 0) return;
     this.building = true;
+    this.workStartedAtMs = Date.now();
     let proposed = false;
     try {
       const { block, hash, executed } = await this.deps.chain.buildBlock(candidates, {
