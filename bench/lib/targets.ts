@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +8,10 @@ import { spawnNode, waitForRpc } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, devAccountKey, generateTestnet } from "../../src/cli/testnet.js";
 import { privateKeyToAddress } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
+import { freePort, freePortRun } from "../../src/util/ports.js";
 import { RpcClient } from "./rpc.js";
+
+export { freePort };
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ANVIL_BIN = path.join(ROOT, "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
@@ -334,35 +336,6 @@ async function stopChildren(children: ChildProcess[], dir: string | null, keepDi
     }),
   );
   if (dir && !keepDir) await rm(dir, { recursive: true, force: true });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function freePortRun(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => portIsFree(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error("no run of free ports found");
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

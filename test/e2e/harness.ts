@@ -1,43 +1,13 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { spawnNode, waitForRpc } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "../../src/cli/testnet.js";
+import { freePort, freePortRun } from "../../src/util/ports.js";
 
-/** A free TCP port on 127.0.0.1 (bind port 0, read it, release it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** `count` consecutive free ports (retries until a run of free ports is found). */
-export async function freePortRun(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's ephemeral range (32768+): outgoing connections cannot grab them between check and listen.
-    const base = 10_000 + Math.floor(Math.random() * 22_000);
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => portIsFree(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error("no run of free ports found");
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
+export { freePort, freePortRun };
 
 export class NodeCrashedError extends Error {
   override name = "NodeCrashedError";

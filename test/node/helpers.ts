@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { RLP } from "@ethereumjs/rlp";
@@ -18,6 +17,9 @@ import { ConsortNode } from "../../src/node/index.js";
 import type { Address } from "../../src/types/index.js";
 import { bigintToBytes, bytesToHex, concatBytes, hexToBytes } from "../../src/util/hex.js";
 import { type Logger, silentLogger } from "../../src/util/logger.js";
+import { freePort } from "../../src/util/ports.js";
+
+export { freePort };
 
 /** Helpers for the single-node integration tests: an in-process 1-validator node in a temp dir, signing, waits. */
 
@@ -88,19 +90,6 @@ export class SingleNodeNet {
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-/** A free TCP port on 127.0.0.1 (bind port 0, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function rpcUrl(node: ConsortNode): string {
