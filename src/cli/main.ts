@@ -121,7 +121,7 @@ async function status(rpc: string): Promise<void> {
     call("getBlockNumber", ["group0", ""]),
     call("getConsensusStatus", ["group0", ""]),
     call("getSyncStatus", ["group0", ""]),
-    call("getPeers", ["group0", ""]),
+    call("getPeers", []),
     call("getPendingTxSize", ["group0", ""]),
   ]);
   console.log(JSON.stringify({ height, consensus, sync, peers, pendingTxs: pending }, null, 2));

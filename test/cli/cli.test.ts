@@ -1,0 +1,79 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConsortNode } from "../../src/node/index.js";
+import { rpcUrl, SingleNodeNet } from "../node/helpers.js";
+
+const run = promisify(execFile);
+const MAIN = path.join(import.meta.dirname, "../../src/cli/main.ts");
+
+/** Runs the real CLI entry point as an operator would (`consort <args>`). */
+function consort(...args: string[]) {
+  return run(process.execPath, ["--import", "tsx", MAIN, ...args], { timeout: 60_000 });
+}
+
+describe("consort CLI", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "consort-cli-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("keygen writes a 0600 key file and prints its node ID", async () => {
+    const file = path.join(dir, "node.key");
+    const { stdout } = await consort("keygen", "--out", file);
+    expect(stdout.trim()).toMatch(/^0x[0-9a-f]{64}$/);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(file, "utf8")).nodeId).toBe(stdout.trim());
+  });
+
+  it("testnet writes genesis, accounts and one folder per node", async () => {
+    const out = path.join(dir, "net");
+    await consort("testnet", "--validators", "2", "--observers", "1", "--out", out, "--rpc-port", "18600");
+    const genesis = JSON.parse(await readFile(path.join(out, "genesis.json"), "utf8"));
+    expect(genesis.sealers).toHaveLength(2);
+    expect(genesis.observers).toHaveLength(1);
+    const node2 = JSON.parse(await readFile(path.join(out, "node2", "node.json"), "utf8"));
+    expect(node2.rpc.port).toBe(18602);
+    expect(node2.p2p.peers).toHaveLength(2);
+  });
+
+  it("explains bad usage instead of crashing", async () => {
+    await expect(consort("testnet", "--validators", "zero", "--out", dir)).rejects.toMatchObject({
+      stderr: expect.stringContaining("--validators must be an integer"),
+    });
+    await expect(consort("frobnicate")).rejects.toMatchObject({
+      stderr: expect.stringContaining('unknown command "frobnicate"'),
+    });
+    await expect(consort("start", "--config", path.join(dir, "missing.json"))).rejects.toMatchObject({
+      stderr: expect.stringContaining("missing.json: no such file"),
+    });
+  });
+
+  describe("status against a running node", () => {
+    let net: SingleNodeNet;
+    let node: ConsortNode;
+    beforeAll(async () => {
+      net = await SingleNodeNet.create();
+      node = await net.start();
+    });
+    afterAll(async () => {
+      await node?.close();
+      await net?.remove();
+    });
+
+    it("prints height, consensus, sync, peers and pool size", async () => {
+      const { stdout } = await consort("status", "--rpc", rpcUrl(node));
+      const status = JSON.parse(stdout);
+      expect(status.height).toBe(0);
+      expect(status.consensus.view).toBe(0);
+      expect(status.sync.isSyncing).toBe(false);
+      expect(status.pendingTxs).toBe(0);
+    });
+  });
+});
