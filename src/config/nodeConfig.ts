@@ -17,6 +17,9 @@ export interface NodeConfig {
     port: number;
     corsOrigins: string[];
     requestsPerSecond: number;
+    /** eth_call / eth_estimateGas / FISCO call running at once, and each one's wall-clock budget. */
+    maxConcurrentCalls: number;
+    callTimeBudgetMs: number;
   };
   p2p: {
     /** libp2p multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/30300. */
@@ -36,11 +39,26 @@ export interface NodeConfig {
     countMax: number;
     bytesMax: number;
   };
+  ledger: {
+    /** Blocks whose state stays readable (eth_getBalance / eth_call at past heights); 0 keeps only the head's. */
+    stateHistoryBlocks: number;
+  };
   log: { level: LogLevel; pretty: boolean };
 }
 
 const LEVELS: LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
-const KEYS = ["name", "dataDir", "nodeKeyFile", "genesisFile", "rpc", "p2p", "consensus", "txpool", "log"];
+const KEYS = [
+  "name",
+  "dataDir",
+  "nodeKeyFile",
+  "genesisFile",
+  "rpc",
+  "p2p",
+  "consensus",
+  "txpool",
+  "ledger",
+  "log",
+];
 
 export function parseNodeConfig(json: unknown, file: string): NodeConfig {
   const root = new FieldReader(file, json);
@@ -52,7 +70,19 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
   const consensus = root.field("consensus");
   const txpool = root.field("txpool");
   const log = root.field("log");
-  if (!rpc.isMissing) rpc.onlyKeys(["enabled", "host", "port", "corsOrigins", "requestsPerSecond"]);
+  const ledger = root.field("ledger");
+  if (!ledger.isMissing) ledger.onlyKeys(["stateHistoryBlocks"]);
+  if (!rpc.isMissing) {
+    rpc.onlyKeys([
+      "enabled",
+      "host",
+      "port",
+      "corsOrigins",
+      "requestsPerSecond",
+      "maxConcurrentCalls",
+      "callTimeBudgetMs",
+    ]);
+  }
   if (!p2p.isMissing) p2p.onlyKeys(["listen", "peers"]);
   if (!consensus.isMissing) consensus.onlyKeys(["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
   if (!txpool.isMissing) txpool.onlyKeys(["countMax", "bytesMax"]);
@@ -76,6 +106,12 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       requestsPerSecond: rpc.isMissing
         ? 5000
         : rpc.field("requestsPerSecond").optional((r) => r.integer({ min: 1, max: 1_000_000 }), 5000),
+      maxConcurrentCalls: rpc.isMissing
+        ? 4
+        : rpc.field("maxConcurrentCalls").optional((r) => r.integer({ min: 1, max: 1024 }), 4),
+      callTimeBudgetMs: rpc.isMissing
+        ? 1000
+        : rpc.field("callTimeBudgetMs").optional((r) => r.integer({ min: 10, max: 60_000 }), 1000),
     },
     p2p: {
       listen: p2p.isMissing
@@ -105,6 +141,11 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       bytesMax: txpool.isMissing
         ? 256 * 1024 * 1024
         : txpool.field("bytesMax").optional((c) => c.integer({ min: 1024, max: 2 ** 40 }), 256 * 1024 * 1024),
+    },
+    ledger: {
+      stateHistoryBlocks: ledger.isMissing
+        ? 1024
+        : ledger.field("stateHistoryBlocks").optional((c) => c.integer({ min: 0, max: 1_000_000 }), 1024),
     },
     log: {
       level: log.isMissing

@@ -54,11 +54,15 @@ export class ConsortNode {
         // Every block reaching the ledger was executed here (built, or verified by re-execution with its roots
         // compared), so recomputing its Merkle roots on commit is pure overhead.
         verifyRootsOnCommit: false,
+        stateHistoryBlocks: config.ledger.stateHistoryBlocks,
       },
       { logger: log.child({ module: "ledger" }) },
     );
     try {
-      const executor = new Executor({}, { logger: log.child({ module: "execution" }) });
+      const executor = new Executor(
+        { callTimeBudgetMs: config.rpc.callTimeBudgetMs },
+        { logger: log.child({ module: "execution" }) },
+      );
       let pool: TxPool | null = null;
       const chain = new Chain(genesis, {
         ledger,
@@ -137,6 +141,7 @@ export class ConsortNode {
               host: config.rpc.host,
               port: config.rpc.port,
               corsOrigins: config.rpc.corsOrigins,
+              maxConcurrentCalls: config.rpc.maxConcurrentCalls,
               rateLimit: {
                 requestsPerSecond: config.rpc.requestsPerSecond,
                 burst: config.rpc.requestsPerSecond * 2,
