@@ -140,6 +140,15 @@ export class LevelLedger implements Ledger {
   /** undoListsFrom once the batch being built lands (commits are serialized). */
   private undoListsFromAfterCommit = 0;
   private commitTail: Promise<void> = Promise.resolve();
+  /**
+   * The native nonces of the newest blocks of the anti-replay window in memory (nonce as a latin1 string → block
+   * number), at most NONCE_WINDOW_ENTRIES_MAX: while they cover the whole window, hasNativeNonces reads no LevelDB.
+   */
+  private readonly nonceWindow = new Map<string, number>();
+  /** The nonce keys of each block in nonceWindow, oldest block first (for pruning). */
+  private readonly nonceWindowByBlock = new Map<number, string[]>();
+  /** Every block from this one to the head has its nonces in nonceWindow (older ones: ask LevelDB). */
+  private nonceWindowFrom = Number.MAX_SAFE_INTEGER;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -203,6 +212,7 @@ export class LevelLedger implements Ledger {
       const headRecord = await loadHead(db, opts, genesis);
       const historyFrom = await loadHistoryFrom(db, opts, headRecord);
       const ledger = new LevelLedger(db, opts, deps, headRecord, genesis, historyFrom);
+      await ledger.loadNonceWindow();
       deps.logger.info(
         {
           dataDir,
@@ -272,6 +282,7 @@ export class LevelLedger implements Ledger {
     this.undoListsFrom = Math.max(this.undoListsFrom, this.undoListsFromAfterCommit);
 
     this.headRecord = newHead;
+    this.rememberNonces(number, input.nativeNonces ?? nativeNoncesOf(transactions));
     if (number === 0) this.genesis = hash;
     this.headers.set(number, { header, hash });
     this.hashToNumber.set(bytesToHex(hash), number);
@@ -709,6 +720,13 @@ export class LevelLedger implements Ledger {
     this.ensureOpen();
     const head = this.headRecord;
     if (head === null || nonces.length === 0) return nonces.map(() => false);
+    const windowStart = head.number - this.opts.nativeNonceWindowBlocks + 1;
+    if (this.nonceWindowFrom <= Math.max(0, windowStart)) {
+      return nonces.map((n) => {
+        const m = this.nonceWindow.get(nonceWindowKey(n));
+        return m !== undefined && m <= head.number && m >= windowStart;
+      });
+    }
     const keys = nonces.map((n) => bytesKey(Bucket.nativeNonce, n));
     const values = await this.getMany(keys);
     return keys.map((key, i) => {
@@ -717,6 +735,50 @@ export class LevelLedger implements Ledger {
       const m = this.decodeRecord(key, v, decodeNumber);
       return m <= head.number && m > head.number - this.opts.nativeNonceWindowBlocks;
     });
+  }
+
+  /** Fills the in-memory nonce window from the per-block nonce lists of the last nativeNonceWindowBlocks blocks. */
+  private async loadNonceWindow(): Promise<void> {
+    const head = this.headRecord;
+    if (head === null) {
+      this.nonceWindowFrom = 0;
+      return;
+    }
+    const from = Math.max(0, head.number - this.opts.nativeNonceWindowBlocks + 1);
+    this.nonceWindowFrom = from;
+    const lists = await this.db
+      .iterator({
+        gte: numberKey(Bucket.nativeNoncesByBlock, from),
+        lte: numberKey(Bucket.nativeNoncesByBlock, head.number),
+      })
+      .all();
+    for (const [rawKey, rawValue] of lists) {
+      const listKey = view(rawKey);
+      const number = this.decodeRecord(listKey, listKey.subarray(1), decodeNumber);
+      this.rememberNonces(number, this.decodeRecord(listKey, view(rawValue), decodeFramedList));
+    }
+  }
+
+  /**
+   * Adds block `number`'s nonces (blocks arrive in order) to the in-memory window and drops the blocks that left the
+   * window, then the oldest ones while over NONCE_WINDOW_ENTRIES_MAX (their checks go to LevelDB until they expire).
+   */
+  private rememberNonces(number: number, nonces: Uint8Array[]): void {
+    const window = this.nonceWindow;
+    const oldestKept = number - this.opts.nativeNonceWindowBlocks + 1;
+    const keys = nonces.map(nonceWindowKey);
+    for (const [n, old] of this.nonceWindowByBlock) {
+      if (n >= oldestKept && window.size + keys.length <= NONCE_WINDOW_ENTRIES_MAX) break;
+      for (const k of old) if (window.get(k) === n) window.delete(k);
+      this.nonceWindowByBlock.delete(n);
+      if (n >= oldestKept) this.nonceWindowFrom = Math.max(this.nonceWindowFrom, n + 1);
+    }
+    if (keys.length > NONCE_WINDOW_ENTRIES_MAX) {
+      this.nonceWindowFrom = number + 1;
+      return;
+    }
+    for (const k of keys) window.set(k, number);
+    if (keys.length > 0) this.nonceWindowByBlock.set(number, keys);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -923,6 +985,13 @@ function decodeUndoValue(b: Uint8Array): Uint8Array | undefined {
   if (b.length === 1 && b[0] === 0) return undefined;
   if (b.length >= 1 && b[0] === 1) return b.slice(1);
   throw new Error(`undo value of ${b.length} bytes with tag ${b[0] ?? "none"}`);
+}
+
+/** Bound of the in-memory native nonce window (~100 B each); beyond it the replay check reads LevelDB. */
+const NONCE_WINDOW_ENTRIES_MAX = 200_000;
+
+function nonceWindowKey(nonce: Uint8Array): string {
+  return Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength).toString("latin1");
 }
 
 function nativeNoncesOf(txs: Transaction[]): Uint8Array[] {

@@ -16,8 +16,10 @@ export const PROTOCOL_NAMES: readonly ProtocolName[] = ["blocks", "txs"];
 export type GossipVerdict = "accept" | "ignore" | "reject";
 
 /**
- * Called once per new gossip message (after gossipsub's dedup and signature check, before forwarding), and for
- * direct messages. `from` is the node that published (signed) it. Must be quick: decode, check, enqueue.
+ * Called once per new gossip message (after gossipsub's dedup, before forwarding), and for direct
+ * messages. `from` is the admitted member the message arrived from: the sender of a direct message; for gossip the
+ * propagation source, usually but not always the publisher (gossipsub runs unsigned; authenticate the author from
+ * the payload's own signature). Must be quick: decode, check, enqueue.
  */
 export type GossipHandler = (
   from: NodeId,

@@ -1,7 +1,14 @@
 import "../util/polyfill.js";
+import { randomBytes } from "node:crypto";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
-import { type GossipSub, gossipsub, type Message, StrictSign, TopicValidatorResult } from "@libp2p/gossipsub";
+import {
+  type GossipSub,
+  gossipsub,
+  type Message,
+  StrictNoSign,
+  TopicValidatorResult,
+} from "@libp2p/gossipsub";
 import { type Identify, identify } from "@libp2p/identify";
 import type { Connection, ConnectionGater, PeerId, Stream } from "@libp2p/interface";
 import { type Ping, ping } from "@libp2p/ping";
@@ -84,7 +91,7 @@ const DIRECT_TIMEOUT_MS_DEFAULT = 5_000;
 const INBOUND_REQUEST_TIMEOUT_MS = 30_000;
 /** Bound on reading one inbound direct message. */
 const INBOUND_DIRECT_TIMEOUT_MS = 10_000;
-/** gossipsub RPC overhead allowed above the payload bound (signature, key, topic, control). */
+/** gossipsub RPC overhead allowed above the payload bound (envelope prefix, topic, control). */
 const GOSSIP_RPC_OVERHEAD_BYTES = 64 * 1024;
 /** A refused peer is logged at info at most once per this period (debug otherwise). */
 const REFUSAL_LOG_PERIOD_MS = 60_000;
@@ -93,12 +100,21 @@ const PENALTY_ENTRIES_MAX = 1024;
 /** A connection still open after this long was admitted by the remote even if identify did not report. */
 const ADMISSION_SETTLE_MS = 2_000;
 
+/**
+ * Bytes in front of every gossip payload: a per-publish sequence number. gossipsub runs without per-message
+ * signatures (StrictNoSign: PBFT messages and txs carry their own, noise authenticates the peer), so its message ID
+ * is a hash of the data; the prefix keeps a deliberate re-publish of identical bytes (PBFT's resend of its own
+ * votes) a new message instead of a duplicate that gossipsub would refuse to publish and peers would drop.
+ */
+const GOSSIP_PREFIX_BYTES = 8;
+
 const VERDICT_RANK: Record<GossipVerdict, number> = { accept: 0, ignore: 1, reject: 2 };
 
 /**
- * The libp2p host of a Consort node: TCP + noise + yamux, gossipsub (StrictSign, flood publish, full mesh for a
- * small consortium), length-prefixed request/response, admission of consortium members only at the encrypted
- * connection gate, penalties with bans, and a static-peer dialer with backoff that keeps the mesh connected.
+ * The libp2p host of a Consort node: TCP + noise + yamux, gossipsub (StrictNoSign, flood publish, full mesh for a
+ * small consortium; a message is attributed to the admitted member it arrived from), length-prefixed
+ * request/response, admission of consortium members only at the encrypted connection gate, penalties with bans, and
+ * a static-peer dialer with backoff that keeps the mesh connected.
  */
 export class Libp2pTransport implements Transport {
   readonly localNodeId: NodeId;
@@ -125,6 +141,8 @@ export class Libp2pTransport implements Transport {
   private readonly refusalLoggedAt = new Map<string, number>();
   private dialTimer: ReturnType<typeof setInterval> | null = null;
   private gossipRepair = new GossipStreamRepair();
+  /** Sequence number put in front of each published payload (random start: a restart does not repeat IDs). */
+  private publishSeq = randomBytes(8).readBigUInt64BE(0);
   private readonly counters: TransportStats = {
     refusedInbound: 0,
     refusedOutbound: 0,
@@ -198,7 +216,9 @@ export class Libp2pTransport implements Transport {
         identify: identify(),
         ping: ping(),
         pubsub: gossipsub({
-          globalSignaturePolicy: StrictSign,
+          // No per-message Ed25519 sign/verify: payloads are signed by their authors (PBFT votes, txs) and the
+          // connection gate admits members only, so the propagation source is an authenticated member.
+          globalSignaturePolicy: StrictNoSign,
           allowPublishToZeroTopicPeers: true,
           floodPublish: true,
           emitSelf: false,
@@ -350,8 +370,12 @@ export class Libp2pTransport implements Transport {
         bytesMax: this.opts.gossipMessageBytesMax,
       });
     }
+    const framed = new Uint8Array(GOSSIP_PREFIX_BYTES + data.length);
+    this.publishSeq = BigInt.asUintN(64, this.publishSeq + 1n);
+    new DataView(framed.buffer).setBigUint64(0, this.publishSeq);
+    framed.set(data, GOSSIP_PREFIX_BYTES);
     try {
-      await node.services.pubsub.publish(topicId(this.opts.chainId, topic), data);
+      await node.services.pubsub.publish(topicId(this.opts.chainId, topic), framed);
     } catch (err) {
       throw new NetworkError(
         "NETWORK_PUBLISH_FAILED",
@@ -400,13 +424,15 @@ export class Libp2pTransport implements Transport {
     const sourceKey = source.toString();
     if (!this.allowed.has(sourceKey) || this.penalties.isBanned(sourceKey))
       return TopicValidatorResult.Ignore;
-    if (msg.type !== "signed") return this.rejectGossip(topic, source, "unsigned message");
-    const from = this.allowed.get(msg.from.toString());
-    if (from === undefined)
-      return this.rejectGossip(topic, source, "published by a node not in the allowed list");
-    if (msg.data.length > this.opts.gossipMessageBytesMax)
+    // StrictNoSign: gossipsub already refused messages carrying from/seqno/signature. The message is attributed to
+    // the member it arrived from (admitted at the connection gate), whom the verdict rewards or penalizes.
+    const from = this.allowed.get(sourceKey);
+    if (from === undefined || msg.type !== "unsigned")
+      return this.rejectGossip(topic, source, "signed message under StrictNoSign");
+    if (msg.data.length < GOSSIP_PREFIX_BYTES) return this.rejectGossip(topic, source, "truncated");
+    if (msg.data.length - GOSSIP_PREFIX_BYTES > this.opts.gossipMessageBytesMax)
       return this.rejectGossip(topic, source, "oversized");
-    const verdict = await this.deliver(topic, from, msg.data);
+    const verdict = await this.deliver(topic, from, msg.data.subarray(GOSSIP_PREFIX_BYTES));
     if (verdict === "reject") return this.rejectGossip(topic, source, "rejected by a handler");
     return verdict === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
   }

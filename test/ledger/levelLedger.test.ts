@@ -304,15 +304,28 @@ describe("LevelLedger: native nonce index", () => {
     const probe = [nonceOf(1), nonceOf(2), nonceOf(4), nonceOf(5), unseen];
     expect(await ledger.hasNativeNonces(probe)).toEqual(expected);
     expect(await ledger.hasNativeNonce(nonceOf(5))).toBe(true);
-    expect(await nonceIndex()).toEqual({ nonces: ["nonce-1", "nonce-5"], blocks: [5, 14] });
+    // Reopened with the same window: the in-memory window is rebuilt from the stored lists, same answers, and it
+    // keeps moving with new commits (block 15 pushes block 5 out).
+    await ledger.close();
+    ledger = await openLedger({ nativeNonceWindowBlocks: window });
+    expect(await ledger.hasNativeNonces(probe)).toEqual(expected);
+    await ledger.commitBlock(buildCommit(last + 1, ledger.head()!.hash, [], { stateChanges: [] }));
+    expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
+    expect(await nonceIndex()).toEqual({ nonces: ["nonce-1"], blocks: [14] });
 
     // Default window: the real FISCO constant.
     expect(NATIVE_NONCE_WINDOW_BLOCKS).toBe(1000);
     // A smaller window after a restart: the next commit prunes every older list, not just one block.
     ledger = await openLedger({ nativeNonceWindowBlocks: 3 });
-    await ledger.commitBlock(buildCommit(last + 1, ledger.head()!.hash, [], { stateChanges: [] }));
     expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
-    expect(await nonceIndex()).toEqual({ nonces: ["nonce-1"], blocks: [14] });
+    await ledger.commitBlock(buildCommit(last + 2, ledger.head()!.hash, [], { stateChanges: [] }));
+    expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
+    // Three more empty blocks: block 14 leaves the 3-block window in memory and on disk.
+    for (let n = last + 3; n <= last + 5; n++) {
+      await ledger.commitBlock(buildCommit(n, ledger.head()!.hash, [], { stateChanges: [] }));
+    }
+    expect(await ledger.hasNativeNonces(probe)).toEqual([false, false, false, false, false]);
+    expect(await nonceIndex()).toEqual({ nonces: [], blocks: [] });
   });
 });
 

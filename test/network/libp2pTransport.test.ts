@@ -57,7 +57,8 @@ describe("Libp2pTransport: 4 nodes over loopback", () => {
     );
     for (const [i, n] of nodes.entries()) {
       const got = received.get(`${bytesToHex(n.key.nodeId)}/consensus`)!;
-      // Everyone else's message, none of its own, each attributed to its publisher.
+      // Everyone else's message, none of its own, each attributed to the member it arrived from: in a full mesh
+      // with flood publish, the publisher (gossipsub runs unsigned; a forwarded copy is a duplicate).
       expect(got.map((m) => m.data).sort()).toEqual(
         [0, 1, 2, 3].filter((j) => j !== i).map((j) => `vote-${j}`),
       );
@@ -216,14 +217,16 @@ describe("Libp2pTransport: 4 nodes over loopback", () => {
     c.transport.setAllowedNodes([b.key.nodeId]);
     const seenByB: number[] = [];
     const seenByC: number[] = [];
+    const fromAtC: string[] = [];
     b.transport.subscribe("txs", (_from, data) => {
       seenByB.push(data[0]!);
       if (data[0] === 1) throw new GossipValidationError("reject", "bad batch");
       if (data[0] === 2) return "ignore";
       return undefined;
     });
-    c.transport.subscribe("txs", (_from, data) => {
+    c.transport.subscribe("txs", (from, data) => {
       seenByC.push(data[0]!);
+      fromAtC.push(bytesToHex(from));
       return undefined;
     });
     a.transport.subscribe("txs", () => undefined);
@@ -234,13 +237,34 @@ describe("Libp2pTransport: 4 nodes over loopback", () => {
     );
     await waitFor("mesh at c", () => c.transport.topicPeers("txs").length === 1);
     await waitFor("b forwards to a and c", () => b.transport.meshPeers("txs").length === 2);
-    // c must accept messages published by a (a member) even though it only talks to b.
-    c.transport.setAllowedNodes([b.key.nodeId, a.key.nodeId]);
+    // c accepts a's message although it only talks to b, and attributes it to b, the member it came from (unsigned
+    // gossip: the propagation source, admitted at c's gate, answers for what it forwards).
     await a.transport.publish("txs", Uint8Array.of(1));
     await a.transport.publish("txs", Uint8Array.of(2));
     await a.transport.publish("txs", Uint8Array.of(3));
     await waitFor("c gets the accepted one", () => seenByC.includes(3));
     expect(seenByB.sort()).toEqual([1, 2, 3]);
     expect(seenByC).toEqual([3]);
+    expect(fromAtC).toEqual([bytesToHex(b.key.nodeId)]);
+  });
+
+  it("re-publishing identical bytes delivers them again (PBFT resends its own votes unchanged)", async () => {
+    nodes = await startNodes(2);
+    const [a, b] = nodes as [TestNode, TestNode];
+    const got: number[] = [];
+    b.transport.subscribe("consensus", (_from, data) => {
+      got.push(data.length);
+      return "accept";
+    });
+    a.transport.subscribe("consensus", () => undefined);
+    await connectAll(nodes);
+    await waitFor("topic peers", () => a.transport.topicPeers("consensus").length === 1);
+    const vote = Uint8Array.of(7, 7, 7);
+    await a.transport.publish("consensus", vote);
+    await waitFor("first copy", () => got.length === 1);
+    await a.transport.publish("consensus", vote);
+    await waitFor("second copy", () => got.length === 2);
+    expect(got).toEqual([3, 3]);
+    expect(b.transport.stats().gossipRejected).toBe(0);
   });
 });
