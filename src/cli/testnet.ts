@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { DEFAULT_SYSTEM_CONFIG, type GenesisConfig, genesisToJson } from "../config/index.js";
 import { keccak256, NodeKey, privateKeyToAddress, saveNodeKey } from "../crypto/index.js";
 import { nodeIdToPeerId } from "../network/index.js";
@@ -18,6 +19,9 @@ export interface TestnetOptions {
   p2pPortBase: number;
   devAccounts: number;
 }
+
+/** The `consort` command of this checkout (bin/consort.js), for the generated start scripts. */
+const CONSORT_BIN = fileURLToPath(new URL("../../bin/consort.js", import.meta.url));
 
 export const defaultTestnetOptions: Omit<TestnetOptions, "outDir"> = {
   validators: 4,
@@ -114,7 +118,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
     if (opts.docker) await writeJson(path.join(dir, "genesis.json"), genesisToJson(genesis));
     await writeFile(
       path.join(dir, "start.sh"),
-      `#!/bin/sh\n# Starts ${name}. Logs go to stdout.\ncd "$(dirname "$0")" && exec npx consort start --config node.json\n`,
+      `#!/bin/sh\n# Starts ${name}. Logs go to stdout; Ctrl-C stops it.\ncd "$(dirname "$0")" && exec node ${JSON.stringify(CONSORT_BIN)} start --config node.json\n`,
       { mode: 0o755 },
     );
     nodes.push({
