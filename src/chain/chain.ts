@@ -1,4 +1,12 @@
-import { decodeBlock, decodeTransaction, encodeBlock, hashHeader } from "../codec/index.js";
+import {
+  type CompactBlock,
+  decodeBlock,
+  decodeCompactBlock,
+  decodeTransaction,
+  encodeBlock,
+  encodeCompactBlock,
+  hashHeader,
+} from "../codec/index.js";
 import type { GenesisConfig } from "../config/index.js";
 import { type CertificateCheck, verifyCertificate } from "../consensus/index.js";
 import { keccak256, verifyNodeSignature } from "../crypto/index.js";
@@ -61,6 +69,8 @@ interface ExecutedProposal {
  */
 export class Chain {
   private readonly executed = new Map<string, ExecutedProposal>();
+  /** Txs of the executed-but-uncommitted blocks by hash hex: built on first use, dropped when `executed` changes. */
+  private executedTxs: Map<string, Transaction> | null = null;
   private readonly listeners: CommitListener[] = [];
   private nodes: ConsensusNodes | null = null;
   private config: SystemConfig | null = null;
@@ -73,6 +83,13 @@ export class Chain {
       logger: Logger;
       /** The sender this node already recovered for a tx hash (the pool's), if any. */
       knownSender?: (txHash: Hash) => Address | undefined;
+      /** The pool's decoded tx for a hash, if any (sender already recovered on admission). */
+      poolTx?: (txHash: Hash) => Transaction | undefined;
+      /**
+       * Fetches the raw bytes of txs a compact proposal lists but this node lacks: asks the proposer first, then
+       * other peers. Returns whatever it got (untrusted: each is decoded with sender recovery and checked here).
+       */
+      fetchTxs?: (txHashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
     },
   ) {}
 
@@ -242,10 +259,37 @@ export class Chain {
   }
 
   /**
-   * Replica: decode a proposal, check it extends the head, execute it and compare every root.
-   * Throws ChainError / CodecError / ExecutionError when the block is invalid.
+   * Replica: decode a compact proposal (header + tx hashes and senders), resolve its txs (pool, executed cache,
+   * ledger, then one fetch from the proposer / peers), check it extends the head, execute it and compare every root.
+   * Throws ChainError / CodecError / ExecutionError when the block is invalid (CHAIN_MISSING_TXS: txs it lists
+   * could not be found — invalid for now).
    */
   async verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block> {
+    const compact = decodeCompactBlock(payload);
+    const hash = hashHeader(compact.header);
+    if (!bytesEqual(hash, expectedHash)) {
+      throw new ChainError(
+        "CHAIN_ROOT_MISMATCH",
+        "proposal payload does not hash to the proposed block hash",
+      );
+    }
+    const cached = this.executed.get(bytesToHex(hash));
+    if (cached) return cached.block;
+    await this.checkExtendsHead(compact.header, opts.nowMs);
+    const block: Block = {
+      header: compact.header,
+      transactions: await this.resolveTransactions(compact),
+      certificate: null,
+    };
+    return this.executeAndRemember(block, hash);
+  }
+
+  /** Replica / sync: a FULL block (encodeBlock bytes, as sync serves them), executed and compared. */
+  private async verifyFullBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number },
+  ): Promise<Block> {
     const block = this.decodeProposal(payload);
     const hash = hashHeader(block.header);
     if (!bytesEqual(hash, expectedHash)) {
@@ -257,6 +301,10 @@ export class Chain {
     const cached = this.executed.get(bytesToHex(hash));
     if (cached) return cached.block;
     await this.checkExtendsHead(block.header, opts.nowMs);
+    return this.executeAndRemember(block, hash);
+  }
+
+  private async executeAndRemember(block: Block, hash: Hash): Promise<Block> {
     const ctx = await this.blockContext(block.header);
     const executed = await this.deps.executor.executeBlock(
       this.deps.ledger,
@@ -270,7 +318,90 @@ export class Chain {
   }
 
   /**
-   * Decodes a proposal, recovering only the senders this node has not recovered already: a tx that is in our pool
+   * The txs a compact proposal lists, in order: from the pool, the executed cache or the ledger (each checked
+   * against the listed sender), the rest fetched (decoded with sender recovery, checked against hash and sender).
+   */
+  private async resolveTransactions(compact: CompactBlock): Promise<Transaction[]> {
+    const listed = compact.transactions;
+    const found: (Transaction | undefined)[] = new Array(listed.length);
+    const missing = new Map<string, number[]>();
+    for (let i = 0; i < listed.length; i++) {
+      const entry = listed[i] as CompactBlock["transactions"][number];
+      const key = bytesToHex(entry.hash);
+      const tx = this.deps.poolTx?.(entry.hash) ?? this.executedTx(key) ?? (await this.ledgerTx(entry.hash));
+      if (tx) {
+        this.checkListedSender(tx, entry.sender);
+        found[i] = tx;
+      } else {
+        missing.set(key, [...(missing.get(key) ?? []), i]);
+      }
+    }
+    if (missing.size > 0) {
+      const wanted = [...missing.values()].map(
+        (indexes) => (listed[indexes[0] as number] as CompactBlock["transactions"][number]).hash,
+      );
+      let raws: Uint8Array[] = [];
+      try {
+        raws = this.deps.fetchTxs ? await this.deps.fetchTxs(wanted, compact.header.proposer) : [];
+      } catch (err) {
+        this.deps.logger.debug({ err: String(err) }, "fetching proposal txs failed");
+      }
+      for (const raw of raws) {
+        let tx: Transaction;
+        try {
+          tx = decodeTransaction(raw, { chainId: this.genesis.chainId });
+        } catch {
+          continue; // garbage from a peer: the tx stays missing
+        }
+        const indexes = missing.get(bytesToHex(tx.hash));
+        if (!indexes) continue;
+        for (const i of indexes) {
+          this.checkListedSender(tx, (listed[i] as CompactBlock["transactions"][number]).sender);
+          found[i] = tx;
+        }
+        missing.delete(bytesToHex(tx.hash));
+      }
+    }
+    if (missing.size > 0) {
+      throw new ChainError(
+        "CHAIN_MISSING_TXS",
+        `block ${compact.header.number}: ${missing.size} of ${listed.length} txs not found here nor at peers`,
+        { missing: missing.size },
+      );
+    }
+    return found as Transaction[];
+  }
+
+  private checkListedSender(tx: Transaction, listedSender: Address): void {
+    if (!bytesEqual(tx.sender, listedSender)) {
+      throw new ChainError(
+        "CHAIN_ROOT_MISMATCH",
+        `tx ${bytesToHex(tx.hash)}: the proposal lists sender ${bytesToHex(listedSender)}, the signature gives ${bytesToHex(tx.sender)}`,
+      );
+    }
+  }
+
+  private executedTx(hashHex: string): Transaction | undefined {
+    if (this.executedTxs === null) {
+      this.executedTxs = new Map();
+      for (const proposal of this.executed.values()) {
+        for (const tx of proposal.block.transactions) this.executedTxs.set(bytesToHex(tx.hash), tx);
+      }
+    }
+    return this.executedTxs.get(hashHex);
+  }
+
+  private async ledgerTx(hash: Hash): Promise<Transaction | undefined> {
+    return (await this.deps.ledger.getTransaction(hash))?.tx;
+  }
+
+  /** A tx by hash from the pool, the executed-but-uncommitted blocks or the ledger (what "txs" requests serve). */
+  async findTransaction(hash: Hash): Promise<Transaction | undefined> {
+    return this.deps.poolTx?.(hash) ?? this.executedTx(bytesToHex(hash)) ?? (await this.ledgerTx(hash));
+  }
+
+  /**
+   * Decodes a full block, recovering only the senders this node has not recovered already: a tx that is in our pool
    * had its signature checked on admission (recovery costs ~65 µs; a replica would otherwise redo it for every tx).
    */
   private decodeProposal(payload: Uint8Array): Block {
@@ -337,6 +468,7 @@ export class Chain {
 
   private remember(hash: Hash, proposal: ExecutedProposal): void {
     this.executed.set(bytesToHex(hash), proposal);
+    this.executedTxs = null;
     while (this.executed.size > EXECUTED_CACHE_MAX) {
       const oldest = this.executed.keys().next().value as string;
       this.executed.delete(oldest);
@@ -353,13 +485,18 @@ export class Chain {
    * Commits a block that consensus (or sync, after checking the certificate) decided. Serialized: consensus and
    * sync may race to commit the same height; the second one finds it committed and gets null (a different block at
    * a committed height is a broken invariant: safety was violated somewhere, so stop).
+   * `payload`, used only when the block was not executed here: the FULL block (encodeBlock bytes, as sync serves
+   * them), or with `{ compact: true }` the compact proposal consensus carries (see verifyBlock).
    */
   commit(
     blockHash: Hash,
     certificate: CommitCertificate,
     payload?: Uint8Array,
+    opts: { compact?: boolean } = {},
   ): Promise<CommittedBlock | null> {
-    const run = this.commitChain.then(() => this.commitNow(blockHash, certificate, payload));
+    const run = this.commitChain.then(() =>
+      this.commitNow(blockHash, certificate, payload, opts.compact === true),
+    );
     this.commitChain = run.then(
       () => undefined,
       () => undefined,
@@ -372,7 +509,8 @@ export class Chain {
   private async commitNow(
     blockHash: Hash,
     certificate: CommitCertificate,
-    payload?: Uint8Array,
+    payload: Uint8Array | undefined,
+    compact: boolean,
   ): Promise<CommittedBlock | null> {
     if (certificate.height <= this.height()) {
       const existing = await this.deps.ledger.getBlockHash(certificate.height);
@@ -386,7 +524,8 @@ export class Chain {
     if (!proposal) {
       if (!payload)
         throw new ChainError("CHAIN_NOT_EXECUTED", `block ${bytesToHex(blockHash)} was never executed here`);
-      await this.verifyBlock(payload, blockHash, { nowMs: Number.MAX_SAFE_INTEGER / 2 });
+      const verify = compact ? this.verifyBlock.bind(this) : this.verifyFullBlock.bind(this);
+      await verify(payload, blockHash, { nowMs: Number.MAX_SAFE_INTEGER / 2 });
       proposal = this.executed.get(bytesToHex(blockHash));
       assert(proposal !== undefined, "verified block not cached");
     }
@@ -406,6 +545,7 @@ export class Chain {
       stateChanges: proposal.executed.stateChanges,
     });
     this.executed.clear();
+    this.executedTxs = null;
     if (next) {
       this.nodes = next.nodes;
       this.config = next.config;
@@ -453,8 +593,14 @@ export class Chain {
     return this.deps.ledger.getBlockBytes(number);
   }
 
+  /** The full block (raw txs): what the ledger stores and sync serves. */
   encode(block: Block): Uint8Array {
     return encodeBlock(block);
+  }
+
+  /** The consensus proposal payload: header + tx hashes and senders (replicas resolve or fetch the txs). */
+  encodeProposal(block: Block): Uint8Array {
+    return encodeCompactBlock(block);
   }
 }
 

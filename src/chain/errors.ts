@@ -8,7 +8,9 @@ export type ChainErrorCode =
   | "CHAIN_ROOT_MISMATCH"
   | "CHAIN_BAD_CERTIFICATE"
   | "CHAIN_BAD_PROPOSER"
-  | "CHAIN_NOT_EXECUTED";
+  | "CHAIN_NOT_EXECUTED"
+  /** A compact proposal lists txs this node has not got and could not fetch (invalid for now). */
+  | "CHAIN_MISSING_TXS";
 
 /** A block that cannot join this chain, or a data dir that belongs to another chain. */
 export class ChainError extends ConsortError<ChainErrorCode> {}

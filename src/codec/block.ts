@@ -38,7 +38,7 @@ import { decodeTransaction } from "./transaction.js";
 
 // ---------------------------------------------------------------- header
 
-function headerMessage(h: BlockHeader): PbMessage {
+export function headerMessage(h: BlockHeader): PbMessage {
   const T = "BlockHeader";
   if (typeof h !== "object" || h === null) fail("CODEC_INVALID_FIELD", T, "", "not an object");
   return {
@@ -56,7 +56,7 @@ function headerMessage(h: BlockHeader): PbMessage {
   };
 }
 
-function headerFromMessage(m: PbMessage): BlockHeader {
+export function headerFromMessage(m: PbMessage): BlockHeader {
   const T = "BlockHeader";
   return {
     chainId: quantity(m, "chainId", T),

@@ -10,6 +10,12 @@ export {
   encodeReceipt,
   hashHeader,
 } from "./block.js";
+export {
+  type CompactBlock,
+  type CompactTx,
+  decodeCompactBlock,
+  encodeCompactBlock,
+} from "./compactBlock.js";
 export { CodecError, type CodecErrorCode } from "./errors.js";
 export type { DecodeTxOptions } from "./ethTx.js";
 export {

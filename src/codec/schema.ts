@@ -48,6 +48,18 @@ message Block {
   CommitCertificate certificate = 3;
 }
 
+// A proposal on the consensus wire: the header plus, per transaction, its hash and sender (no raw bytes).
+// Replicas resolve the transactions from their pool / ledger and fetch the missing ones by hash.
+message CompactTx {
+  bytes hash = 1;
+  bytes sender = 2;
+}
+
+message CompactBlock {
+  BlockHeader header = 1;
+  repeated CompactTx transactions = 2;
+}
+
 message Log {
   bytes address = 1;
   repeated bytes topics = 2;
@@ -108,6 +120,8 @@ export const pb = {
   CommitCertificate: root.lookupType("consort.CommitCertificate"),
   BlockTx: root.lookupType("consort.BlockTx"),
   Block: root.lookupType("consort.Block"),
+  CompactTx: root.lookupType("consort.CompactTx"),
+  CompactBlock: root.lookupType("consort.CompactBlock"),
   Log: root.lookupType("consort.Log"),
   Receipt: root.lookupType("consort.Receipt"),
   NativeTxBody: root.lookupType("consort.NativeTxBody"),

@@ -294,7 +294,9 @@ export class ConsensusDriver {
 
   private async commit(c: CommitBlockAction): Promise<void> {
     const started = performance.now();
-    const committed = await this.deps.chain.commit(c.blockHash, c.certificate, c.payload);
+    const committed = await this.deps.chain.commit(c.blockHash, c.certificate, c.payload, {
+      compact: true,
+    });
     if (this.proposing && this.proposing.height <= c.height) this.proposing = null;
     if (committed === null) return; // sync got there first
     this.counters.commits++;
@@ -380,7 +382,7 @@ export class ConsensusDriver {
           type: "proposal",
           height: request.height,
           blockHash: hash,
-          payload: this.deps.chain.encode(block),
+          payload: this.deps.chain.encodeProposal(block),
           nextValidators,
         },
       });

@@ -7,7 +7,14 @@ import { type AccountState, Executor, readAccount } from "../execution/index.js"
 import { LevelLedger } from "../ledger/index.js";
 import { Libp2pTransport } from "../network/index.js";
 import { RpcServer } from "../rpc/index.js";
-import { BlockSync, defaultBlockSyncOptions, defaultTxGossipOptions, TxGossip } from "../sync/index.js";
+import {
+  BlockSync,
+  defaultBlockSyncOptions,
+  defaultTxFetchOptions,
+  defaultTxGossipOptions,
+  TxFetch,
+  TxGossip,
+} from "../sync/index.js";
 import { TxPool } from "../txpool/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
@@ -64,11 +71,14 @@ export class ConsortNode {
         { logger: log.child({ module: "execution" }) },
       );
       let pool: TxPool | null = null;
+      let txFetch: TxFetch | null = null;
       const chain = new Chain(genesis, {
         ledger,
         executor,
         logger: log.child({ module: "chain" }),
         knownSender: (hash) => pool?.get(hash)?.sender,
+        poolTx: (hash) => pool?.get(hash),
+        fetchTxs: (hashes, proposer) => txFetch?.fetch(hashes, proposer) ?? Promise.resolve([]),
       });
       await chain.init();
       const accounts = new CommittedAccounts(chain);
@@ -106,6 +116,13 @@ export class ConsortNode {
         if (c.validatorsChanged)
           transport.setAllowedNodes([...chain.validators().map((v) => v.nodeId), ...chain.observers()]);
       });
+      // Serves the raw txs of compact proposals to replicas that lack them ("txs" protocol).
+      txFetch = new TxFetch(defaultTxFetchOptions, {
+        transport,
+        lookup: (hash) => chain.findTransaction(hash),
+        logger: log.child({ module: "txfetch" }),
+      });
+      txFetch.start();
       let blockSync: BlockSync | null = null;
       const consensus = new ConsensusDriver(
         {

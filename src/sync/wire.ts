@@ -21,12 +21,16 @@ message SyncResponse {
 message TxBatch {
   repeated bytes txs = 1;
 }
+message TxFetchRequest {
+  repeated bytes hashes = 1;  // 32 bytes each; the response is a TxBatch of the raw txs found, in request order
+}
 `;
 
 const root = protobuf.parse(PROTO, { keepCase: true }).root;
 const SyncRequestPb = root.lookupType("SyncRequest");
 const SyncResponsePb = root.lookupType("SyncResponse");
 const TxBatchPb = root.lookupType("TxBatch");
+const TxFetchRequestPb = root.lookupType("TxFetchRequest");
 
 export const SYNC_BLOCKS_PER_RESPONSE_MAX = 64;
 export const TX_BATCH_TXS_MAX = 2048;
@@ -96,5 +100,31 @@ export function decodeTxBatch(bytes: Uint8Array): Uint8Array[] {
   const m = decodeWith<{ txs: Uint8Array[] }>(TxBatchPb, bytes, "tx batch");
   if (m.txs.length > TX_BATCH_TXS_MAX)
     throw new SyncError("SYNC_MALFORMED", `tx batch of ${m.txs.length} txs exceeds ${TX_BATCH_TXS_MAX}`);
+  return m.txs;
+}
+
+/** Hashes per "txs" request: 32 B each, well under the transport's 1 MiB request bound. */
+export const TX_FETCH_HASHES_MAX = 16_384;
+
+export function encodeTxFetchRequest(hashes: Uint8Array[]): Uint8Array {
+  return TxFetchRequestPb.encode({ hashes }).finish();
+}
+
+export function decodeTxFetchRequest(bytes: Uint8Array): Uint8Array[] {
+  const m = decodeWith<{ hashes: Uint8Array[] }>(TxFetchRequestPb, bytes, "tx fetch request");
+  if (m.hashes.length > TX_FETCH_HASHES_MAX)
+    throw new SyncError(
+      "SYNC_MALFORMED",
+      `tx fetch request of ${m.hashes.length} hashes exceeds ${TX_FETCH_HASHES_MAX}`,
+    );
+  if (m.hashes.some((h) => h.length !== 32)) throw new SyncError("SYNC_MALFORMED", "tx hash is not 32 bytes");
+  return m.hashes;
+}
+
+/** The response to a "txs" request: a TxBatch of at most as many txs as were asked for. */
+export function decodeTxFetchResponse(bytes: Uint8Array, askedCount: number): Uint8Array[] {
+  const m = decodeWith<{ txs: Uint8Array[] }>(TxBatchPb, bytes, "tx fetch response");
+  if (m.txs.length > askedCount)
+    throw new SyncError("SYNC_MALFORMED", `tx fetch response of ${m.txs.length} txs for ${askedCount} asked`);
   return m.txs;
 }

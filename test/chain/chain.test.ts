@@ -3,13 +3,20 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Chain } from "../../src/chain/index.js";
-import { decodeTransaction, encodeBlock, encodeNativeTx } from "../../src/codec/index.js";
+import {
+  decodeTransaction,
+  encodeBlock,
+  encodeCompactBlock,
+  encodeNativeTx,
+  hashHeader,
+} from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
 import { commitDigest } from "../../src/consensus/index.js";
 import { keccak256, NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
 import { Executor, readAccount } from "../../src/execution/index.js";
 import { LevelLedger } from "../../src/ledger/index.js";
-import type { CommitCertificate, Hash } from "../../src/types/index.js";
+import type { CommitCertificate, Hash, NodeId, Transaction } from "../../src/types/index.js";
+import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
 
 const ADMIN_KEY = keccak256(new TextEncoder().encode("chain test admin"));
@@ -62,12 +69,30 @@ function transfer(nonce: Uint8Array, blockLimit: number) {
   );
 }
 
+/** A fake "txs" fetch: serves raw txs by hash from another chain (pool-less here: its executed cache and ledger). */
+function fetchFrom(source: Chain, asked: string[][] = []) {
+  return async (hashes: Hash[], _proposer: NodeId): Promise<Uint8Array[]> => {
+    asked.push(hashes.map(bytesToHex));
+    const out: Uint8Array[] = [];
+    for (const h of hashes) {
+      const tx = await source.findTransaction(h);
+      if (tx) out.push(tx.raw);
+    }
+    return out;
+  };
+}
+
 describe("Chain", () => {
   let dir: string;
   const open: LevelLedger[] = [];
   const sealer = NodeKey.generate();
 
-  async function openChain(sub: string, genesis = makeGenesis(sealer)) {
+  interface ExtraDeps {
+    poolTx?: (hash: Hash) => Transaction | undefined;
+    fetchTxs?: (hashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
+  }
+
+  async function openChain(sub: string, genesis = makeGenesis(sealer), extra: ExtraDeps = {}) {
     const ledger = await LevelLedger.open(
       { dataDir: path.join(dir, sub), chainId: 20200n, groupId: "group0" },
       { logger: silentLogger() },
@@ -77,6 +102,7 @@ describe("Chain", () => {
       ledger,
       executor: new Executor({}, { logger: silentLogger() }),
       logger: silentLogger(),
+      ...extra,
     });
     await chain.init();
     return { chain, ledger };
@@ -92,7 +118,7 @@ describe("Chain", () => {
 
   it("builds, verifies on another node, and commits identical blocks", async () => {
     const a = await openChain("a");
-    const b = await openChain("b");
+    const b = await openChain("b", makeGenesis(sealer), { fetchTxs: fetchFrom(a.chain) });
     expect(a.chain.head().hash).toEqual(b.chain.head().hash);
     const built = await a.chain.buildBlock(
       [transfer(new Uint8Array([1]), 100), transfer(new Uint8Array([2]), 100)],
@@ -103,7 +129,7 @@ describe("Chain", () => {
       },
     );
     expect(built.block.transactions).toHaveLength(2);
-    const payload = encodeBlock(built.block);
+    const payload = a.chain.encodeProposal(built.block);
     await b.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() });
     const cert = certify(sealer, 1, 0, built.hash);
     expect(a.chain.checkCertificate(cert, built.hash)).toEqual({ ok: true });
@@ -125,10 +151,9 @@ describe("Chain", () => {
       ...built.block,
       header: { ...built.block.header, stateRoot: new Uint8Array(32).fill(9) },
     };
-    const { hashHeader } = await import("../../src/codec/index.js");
-    const b = await openChain("b");
+    const b = await openChain("b", makeGenesis(sealer), { fetchTxs: fetchFrom(a.chain) });
     await expect(
-      b.chain.verifyBlock(encodeBlock(forged), hashHeader(forged.header), { nowMs: Date.now() }),
+      b.chain.verifyBlock(encodeCompactBlock(forged), hashHeader(forged.header), { nowMs: Date.now() }),
     ).rejects.toMatchObject({
       code: "CHAIN_ROOT_MISMATCH",
     });
@@ -142,9 +167,9 @@ describe("Chain", () => {
       view: 0,
       nowMs: Date.now(),
     });
-    const b = await openChain("b");
+    const b = await openChain("b", makeGenesis(sealer), { fetchTxs: fetchFrom(a.chain) });
     await expect(
-      b.chain.verifyBlock(encodeBlock(built.block), built.hash, { nowMs: Date.now() }),
+      b.chain.verifyBlock(a.chain.encodeProposal(built.block), built.hash, { nowMs: Date.now() }),
     ).rejects.toMatchObject({ code: "CHAIN_BAD_PROPOSER" });
   });
 
@@ -157,6 +182,96 @@ describe("Chain", () => {
     });
     const check = a.chain.checkCertificate(certify(NodeKey.generate(), 1, 0, built.hash), built.hash);
     expect(check.ok).toBe(false);
+  });
+
+  it("a replica resolves pooled txs locally and fetches only the missing ones; commit works from the compact payload", async () => {
+    const a = await openChain("a");
+    const txs = [1, 2, 3, 4].map((n) => transfer(new Uint8Array([10, n]), 100));
+    const built = await a.chain.buildBlock(txs, { proposer: sealer.nodeId, view: 0, nowMs: Date.now() });
+    expect(built.block.transactions).toHaveLength(4);
+    const payload = a.chain.encodeProposal(built.block);
+    // No raw tx bytes in the proposal: header + 52 bytes per tx (hash + sender) + framing.
+    expect(payload.length).toBeLessThan(encodeBlock(built.block).length);
+    expect(payload.length).toBeLessThan(400 + 4 * 60);
+
+    // b has txs 0 and 2 in its pool, lacks 1 and 3.
+    const pool = new Map(
+      [txs[0], txs[2]].map((t) => [bytesToHex((t as Transaction).hash), t as Transaction]),
+    );
+    const asked: string[][] = [];
+    const b = await openChain("b", makeGenesis(sealer), {
+      poolTx: (h) => pool.get(bytesToHex(h)),
+      fetchTxs: fetchFrom(a.chain, asked),
+    });
+    const verified = await b.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() });
+    expect(asked).toEqual([
+      [bytesToHex((txs[1] as Transaction).hash), bytesToHex((txs[3] as Transaction).hash)],
+    ]);
+    expect(verified.transactions.map((t) => bytesToHex(t.hash))).toEqual(txs.map((t) => bytesToHex(t.hash)));
+
+    // c lacks all txs and cannot fetch: invalid for now.
+    const c = await openChain("c", makeGenesis(sealer), { fetchTxs: async () => [] });
+    await expect(b.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).resolves.toBeDefined();
+    await expect(c.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).rejects.toMatchObject({
+      code: "CHAIN_MISSING_TXS",
+    });
+    // garbage and unrelated txs from a peer are ignored (still missing, no crash)
+    const d = await openChain("d", makeGenesis(sealer), {
+      fetchTxs: async () => [new Uint8Array([0x7c, 1, 2, 3]), transfer(new Uint8Array([99]), 100).raw],
+    });
+    await expect(d.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).rejects.toMatchObject({
+      code: "CHAIN_MISSING_TXS",
+    });
+
+    // Consensus commit on a node that never executed the block: from the compact payload (fetching again).
+    const cert = certify(sealer, 1, 0, built.hash);
+    const e = await openChain("e", makeGenesis(sealer), { fetchTxs: fetchFrom(a.chain) });
+    const committed = await e.chain.commit(built.hash, cert, payload, { compact: true });
+    expect(committed?.block.transactions).toHaveLength(4);
+    // Sync commit with the FULL block bytes still works.
+    const f = await openChain("f");
+    expect(await f.chain.commit(built.hash, cert, encodeBlock(built.block))).not.toBeNull();
+    await a.chain.commit(built.hash, cert);
+    await b.chain.commit(built.hash, cert);
+    expect(e.chain.head()).toEqual(a.chain.head());
+    expect(f.chain.head()).toEqual(a.chain.head());
+    expect(b.chain.head()).toEqual(a.chain.head());
+  });
+
+  it("rejects a proposal whose listed sender does not match the fetched (or pooled) tx", async () => {
+    const a = await openChain("a");
+    const txs = [transfer(new Uint8Array([20]), 100), transfer(new Uint8Array([21]), 100)];
+    const built = await a.chain.buildBlock(txs, { proposer: sealer.nodeId, view: 0, nowMs: Date.now() });
+    const lying = {
+      header: built.block.header,
+      transactions: built.block.transactions.map((t, i) => ({
+        hash: t.hash,
+        sender: i === 1 ? new Uint8Array(20).fill(0xee) : t.sender,
+      })),
+    };
+    const payload = encodeCompactBlock(lying);
+    const fetched = await openChain("b", makeGenesis(sealer), { fetchTxs: fetchFrom(a.chain) });
+    await expect(fetched.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).rejects.toMatchObject(
+      {
+        code: "CHAIN_ROOT_MISMATCH",
+        message: expect.stringContaining("lists sender"),
+      },
+    );
+    const pooled = new Map(txs.map((t) => [bytesToHex(t.hash), t]));
+    const c = await openChain("c", makeGenesis(sealer), { poolTx: (h) => pooled.get(bytesToHex(h)) });
+    await expect(c.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).rejects.toMatchObject({
+      code: "CHAIN_ROOT_MISMATCH",
+    });
+    // The honest proposal verifies on the same node.
+    await expect(
+      c.chain.verifyBlock(a.chain.encodeProposal(built.block), built.hash, { nowMs: Date.now() }),
+    ).resolves.toBeDefined();
+    // Garbage payloads are typed codec errors.
+    await expect(
+      c.chain.verifyBlock(new Uint8Array([0xff, 0xff]), built.hash, { nowMs: 0 }),
+    ).rejects.toMatchObject({
+      name: "CodecError",
+    });
   });
 
   it("refuses to start on a data directory created with another genesis", async () => {
