@@ -57,15 +57,14 @@ describe("Libp2pTransport: 4 nodes over loopback", () => {
     );
     for (const [i, n] of nodes.entries()) {
       const got = received.get(`${bytesToHex(n.key.nodeId)}/consensus`)!;
-      // Everyone else's message, none of its own, each attributed to the member it arrived from: in a full mesh
-      // with flood publish, the publisher (gossipsub runs unsigned; a forwarded copy is a duplicate).
+      // Everyone else's message, none of its own, each attributed to the member it arrived from (gossipsub runs
+      // unsigned: the sender is the admitted connection, not a signature).
       expect(got.map((m) => m.data).sort()).toEqual(
         [0, 1, 2, 3].filter((j) => j !== i).map((j) => `vote-${j}`),
       );
-      for (const m of got) {
-        const j = Number(m.data.slice("vote-".length));
-        expect(bytesToHex(m.from)).toBe(bytesToHex(nodes[j]!.key.nodeId));
-      }
+      // Usually the publisher itself; under load a forwarded copy can arrive first, crediting the forwarder.
+      const others = nodes.filter((_, j) => j !== i).map((o) => bytesToHex(o.key.nodeId));
+      for (const m of got) expect(others).toContain(bytesToHex(m.from));
     }
 
     // Request/response both ways between 0 and 3, and 1 → 2.
