@@ -65,99 +65,66 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
   root.onlyKeys(KEYS);
   const base = path.dirname(path.resolve(file));
   const resolve = (p: string) => path.resolve(base, p);
-  const rpc = root.field("rpc");
-  const p2p = root.field("p2p");
-  const consensus = root.field("consensus");
-  const txpool = root.field("txpool");
-  const log = root.field("log");
-  const ledger = root.field("ledger");
-  if (!ledger.isMissing) ledger.onlyKeys(["stateHistoryBlocks"]);
-  if (!rpc.isMissing) {
-    rpc.onlyKeys([
-      "enabled",
-      "host",
-      "port",
-      "corsOrigins",
-      "requestsPerSecond",
-      "maxConcurrentCalls",
-      "callTimeBudgetMs",
-    ]);
-  }
-  if (!p2p.isMissing) p2p.onlyKeys(["listen", "peers"]);
-  if (!consensus.isMissing) consensus.onlyKeys(["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
-  if (!txpool.isMissing) txpool.onlyKeys(["countMax", "bytesMax"]);
-  if (!log.isMissing) log.onlyKeys(["level", "pretty"]);
+  const rpc = root.section("rpc", [
+    "enabled",
+    "host",
+    "port",
+    "corsOrigins",
+    "requestsPerSecond",
+    "maxConcurrentCalls",
+    "callTimeBudgetMs",
+  ]);
+  const p2p = root.section("p2p", ["listen", "peers"]);
+  const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
+  const txpool = root.section("txpool", ["countMax", "bytesMax"]);
+  const ledger = root.section("ledger", ["stateHistoryBlocks"]);
+  const log = root.section("log", ["level", "pretty"]);
+  const int = (r: FieldReader, key: string, min: number, max: number, fallback: number) =>
+    r.field(key).optional((f) => f.integer({ min, max }), fallback);
   const multiaddr = {
     pattern: /^\/(ip4|ip6|dns4|dns6|dns)\//,
     patternHint: "a multiaddr such as /ip4/127.0.0.1/tcp/30300",
   };
+  const multiaddrs = (key: string, max: number, fallback: string[]) =>
+    p2p.field(key).optional((l) => l.array(max).map((a) => a.string(multiaddr)), fallback);
   const cfg: NodeConfig = {
     name: root.field("name").optional((n) => n.string({ maxLength: 64 }), "node"),
     dataDir: resolve(root.field("dataDir").string()),
     nodeKeyFile: resolve(root.field("nodeKeyFile").optional((n) => n.string(), "node.key")),
     genesisFile: resolve(root.field("genesisFile").optional((n) => n.string(), "genesis.json")),
     rpc: {
-      enabled: rpc.isMissing ? true : rpc.field("enabled").optional((b) => b.boolean(), true),
-      host: rpc.isMissing ? "127.0.0.1" : rpc.field("host").optional((h) => h.string(), "127.0.0.1"),
-      port: rpc.isMissing ? 8545 : rpc.field("port").optional((p) => p.integer({ min: 0, max: 65535 }), 8545),
-      corsOrigins: rpc.isMissing
-        ? []
-        : rpc.field("corsOrigins").optional((c) => c.array(100).map((o) => o.string()), []),
-      requestsPerSecond: rpc.isMissing
-        ? 5000
-        : rpc.field("requestsPerSecond").optional((r) => r.integer({ min: 1, max: 1_000_000 }), 5000),
-      maxConcurrentCalls: rpc.isMissing
-        ? 4
-        : rpc.field("maxConcurrentCalls").optional((r) => r.integer({ min: 1, max: 1024 }), 4),
-      callTimeBudgetMs: rpc.isMissing
-        ? 1000
-        : rpc.field("callTimeBudgetMs").optional((r) => r.integer({ min: 10, max: 60_000 }), 1000),
+      enabled: rpc.field("enabled").optional((b) => b.boolean(), true),
+      host: rpc.field("host").optional((h) => h.string(), "127.0.0.1"),
+      port: int(rpc, "port", 0, 65535, 8545),
+      corsOrigins: rpc.field("corsOrigins").optional((c) => c.array(100).map((o) => o.string()), []),
+      requestsPerSecond: int(rpc, "requestsPerSecond", 1, 1_000_000, 5000),
+      maxConcurrentCalls: int(rpc, "maxConcurrentCalls", 1, 1024, 4),
+      callTimeBudgetMs: int(rpc, "callTimeBudgetMs", 10, 60_000, 1000),
     },
     p2p: {
-      listen: p2p.isMissing
-        ? ["/ip4/127.0.0.1/tcp/30300"]
-        : p2p
-            .field("listen")
-            .optional((l) => l.array(16).map((a) => a.string(multiaddr)), ["/ip4/127.0.0.1/tcp/30300"]),
-      peers: p2p.isMissing
-        ? []
-        : p2p.field("peers").optional((l) => l.array(1000).map((a) => a.string(multiaddr)), []),
+      listen: multiaddrs("listen", 16, ["/ip4/127.0.0.1/tcp/30300"]),
+      peers: multiaddrs("peers", 1000, []),
     },
     consensus: {
-      tickMs: consensus.isMissing
-        ? 100
-        : consensus.field("tickMs").optional((t) => t.integer({ min: 10, max: 10_000 }), 100),
-      viewTimeoutMs: consensus.isMissing
-        ? 3000
-        : consensus.field("viewTimeoutMs").optional((t) => t.integer({ min: 100, max: 600_000 }), 3000),
-      minSealTimeMs: consensus.isMissing
-        ? 50
-        : consensus.field("minSealTimeMs").optional((t) => t.integer({ min: 0, max: 10_000 }), 50),
+      tickMs: int(consensus, "tickMs", 10, 10_000, 100),
+      viewTimeoutMs: int(consensus, "viewTimeoutMs", 100, 600_000, 3000),
+      minSealTimeMs: int(consensus, "minSealTimeMs", 0, 10_000, 50),
     },
     txpool: {
-      countMax: txpool.isMissing
-        ? 50_000
-        : txpool.field("countMax").optional((c) => c.integer({ min: 1, max: 10_000_000 }), 50_000),
-      bytesMax: txpool.isMissing
-        ? 256 * 1024 * 1024
-        : txpool.field("bytesMax").optional((c) => c.integer({ min: 1024, max: 2 ** 40 }), 256 * 1024 * 1024),
+      countMax: int(txpool, "countMax", 1, 10_000_000, 50_000),
+      bytesMax: int(txpool, "bytesMax", 1024, 2 ** 40, 256 * 1024 * 1024),
     },
     ledger: {
-      stateHistoryBlocks: ledger.isMissing
-        ? 1024
-        : ledger.field("stateHistoryBlocks").optional((c) => c.integer({ min: 0, max: 1_000_000 }), 1024),
+      stateHistoryBlocks: int(ledger, "stateHistoryBlocks", 0, 1_000_000, 1024),
     },
     log: {
-      level: log.isMissing
-        ? "info"
-        : (log
-            .field("level")
-            .optional(
-              (l) =>
-                l.string({ pattern: new RegExp(`^(${LEVELS.join("|")})$`), patternHint: LEVELS.join("|") }),
-              "info",
-            ) as LogLevel),
-      pretty: log.isMissing ? true : log.field("pretty").optional((p) => p.boolean(), true),
+      level: log
+        .field("level")
+        .optional(
+          (l) => l.string({ pattern: new RegExp(`^(${LEVELS.join("|")})$`), patternHint: LEVELS.join("|") }),
+          "info",
+        ) as LogLevel,
+      pretty: log.field("pretty").optional((p) => p.boolean(), true),
     },
   };
   validateNodeConfig(cfg, root);

@@ -8,7 +8,7 @@ export class FieldReader {
   constructor(
     private readonly file: string,
     private readonly value: unknown,
-    private readonly path = "",
+    readonly path = "",
   ) {}
 
   fail(why: string, path = this.path): never {
@@ -42,6 +42,17 @@ export class FieldReader {
   field(key: string): FieldReader {
     this.object();
     return this.child(key);
+  }
+
+  /**
+   * An optional object section with known keys: a missing section reads as {} (so every field takes its
+   * default), an unknown key inside it is refused.
+   */
+  section(key: string, knownKeys: readonly string[]): FieldReader {
+    const child = this.field(key);
+    const section = child.isMissing ? new FieldReader(this.file, {}, child.path) : child;
+    section.onlyKeys(knownKeys);
+    return section;
   }
 
   /** Rejects keys the schema doesn't know, so typos don't pass silently. */
