@@ -1,12 +1,4 @@
-import {
-  type CompactBlock,
-  decodeBlock,
-  decodeCompactBlock,
-  decodeTransaction,
-  encodeBlock,
-  encodeCompactBlock,
-  hashHeader,
-} from "../codec/index.js";
+import { decodeCompactBlock, encodeCompactBlock, hashHeader } from "../codec/index.js";
 import type { GenesisConfig } from "../config/index.js";
 import { type CertificateCheck, verifyCertificate } from "../consensus/index.js";
 import { keccak256, verifyNodeSignature } from "../crypto/index.js";
@@ -14,16 +6,14 @@ import {
   type ConsensusNodes,
   type ExecutedBlock,
   type Executor,
-  genesisState,
   proposerCoinbase,
   readConsensusNodes,
   readSystemConfig,
   type StateReader,
   type SystemConfig,
 } from "../execution/index.js";
-import { type Ledger, type LedgerHead, receiptRootOf, txRootOf } from "../ledger/index.js";
+import type { Ledger, LedgerHead } from "../ledger/index.js";
 import type {
-  Address,
   Block,
   BlockHeader,
   CommitCertificate,
@@ -36,6 +26,8 @@ import { assert } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { ChainError } from "./errors.js";
+import { genesisBlock } from "./genesisBlock.js";
+import { TxResolver } from "./txResolver.js";
 
 /** Block gas limit shown to EVM code and Ethereum tools (a realistic constant; tx_gas_limit bounds each tx). */
 export const BLOCK_GAS_LIMIT = 30_000_000_000n;
@@ -43,8 +35,6 @@ export const BLOCK_GAS_LIMIT = 30_000_000_000n;
 export const TIMESTAMP_DRIFT_MS_MAX = 15_000;
 /** Executed-but-uncommitted blocks kept for commit (a few views' worth of proposals). */
 const EXECUTED_CACHE_MAX = 16;
-
-const ZERO_HASH = new Uint8Array(32);
 
 export interface CommittedBlock {
   block: Block;
@@ -62,6 +52,16 @@ interface ExecutedProposal {
   executed: ExecutedBlock;
 }
 
+export interface ChainDeps {
+  ledger: Ledger;
+  executor: Executor;
+  logger: Logger;
+  /** The pool's decoded tx for a hash, if any (sender already recovered on admission). */
+  poolTx?: (txHash: Hash) => Transaction | undefined;
+  /** Fetches txs a compact proposal lists but this node lacks (see TxResolverDeps.fetchTxs). */
+  fetchTxs?: (txHashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
+}
+
 /**
  * The chain as consensus, sync and RPC see it: the ledger (committed blocks, flat state) plus the executor.
  * Builds proposals (leader), verifies them by executing (replicas), commits them with their certificate, and
@@ -72,26 +72,23 @@ export class Chain {
   /** Txs of the executed-but-uncommitted blocks by hash hex: built on first use, dropped when `executed` changes. */
   private executedTxs: Map<string, Transaction> | null = null;
   private readonly listeners: CommitListener[] = [];
+  private readonly txs: TxResolver;
   private nodes: ConsensusNodes | null = null;
   private config: SystemConfig | null = null;
 
   constructor(
     readonly genesis: GenesisConfig,
-    private readonly deps: {
-      ledger: Ledger;
-      executor: Executor;
-      logger: Logger;
-      /** The sender this node already recovered for a tx hash (the pool's), if any. */
-      knownSender?: (txHash: Hash) => Address | undefined;
-      /** The pool's decoded tx for a hash, if any (sender already recovered on admission). */
-      poolTx?: (txHash: Hash) => Transaction | undefined;
-      /**
-       * Fetches the raw bytes of txs a compact proposal lists but this node lacks: asks the proposer first, then
-       * other peers. Returns whatever it got (untrusted: each is decoded with sender recovery and checked here).
-       */
-      fetchTxs?: (txHashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
-    },
-  ) {}
+    private readonly deps: ChainDeps,
+  ) {
+    this.txs = new TxResolver({
+      chainId: genesis.chainId,
+      ledger: deps.ledger,
+      logger: deps.logger,
+      poolTx: deps.poolTx,
+      fetchTxs: deps.fetchTxs,
+      executedTx: (hashHex) => this.executedTx(hashHex),
+    });
+  }
 
   get ledger(): Ledger {
     return this.deps.ledger;
@@ -99,14 +96,14 @@ export class Chain {
 
   /** Commits the genesis block on an empty store, or checks the stored one is this genesis. */
   async init(): Promise<void> {
-    const genesisBlock = this.genesisBlock();
-    const genesisHash = hashHeader(genesisBlock.block.header);
+    const genesis = genesisBlock(this.genesis);
+    const genesisHash = hashHeader(genesis.block.header);
     const stored = this.deps.ledger.genesisHash();
     if (stored === null) {
       await this.deps.ledger.commitBlock({
-        block: genesisBlock.block,
+        block: genesis.block,
         receipts: [],
-        stateChanges: genesisBlock.stateChanges,
+        stateChanges: genesis.stateChanges,
       });
       this.deps.logger.info({ hash: bytesToHex(genesisHash) }, "genesis block committed");
     } else if (!bytesEqual(stored, genesisHash)) {
@@ -144,30 +141,6 @@ export class Chain {
     this.deps.logger.debug({ ms: Math.round(performance.now() - started) }, "EVM warmed up");
   }
 
-  private genesisBlock(): { block: Block; stateChanges: ExecutedBlock["stateChanges"] } {
-    const { stateChanges, stateRoot } = genesisState(this.genesis);
-    const header: BlockHeader = {
-      chainId: this.genesis.chainId,
-      groupId: this.genesis.groupId,
-      number: 0,
-      parentHash: ZERO_HASH,
-      timestampMs: this.genesis.timestampMs,
-      txRoot: txRootOf([]),
-      receiptRoot: receiptRootOf([]),
-      stateRoot,
-      gasUsed: 0n,
-      proposer: new Uint8Array(32),
-      view: 0,
-    };
-    const certificate: CommitCertificate = {
-      height: 0,
-      view: 0,
-      blockHash: hashHeader(header),
-      signatures: [],
-    };
-    return { block: { header, transactions: [], certificate }, stateChanges };
-  }
-
   head(): LedgerHead {
     const head = this.deps.ledger.head();
     assert(head !== null, "chain used before init()");
@@ -196,10 +169,6 @@ export class Chain {
 
   isSealer(nodeId: NodeId): boolean {
     return this.validators().some((v) => bytesEqual(v.nodeId, nodeId));
-  }
-
-  isMember(nodeId: NodeId): boolean {
-    return this.isSealer(nodeId) || this.observers().some((o) => bytesEqual(o, nodeId));
   }
 
   onCommit(listener: CommitListener): void {
@@ -266,32 +235,22 @@ export class Chain {
    */
   async verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block> {
     const compact = decodeCompactBlock(payload);
-    const hash = hashHeader(compact.header);
-    if (!bytesEqual(hash, expectedHash)) {
-      throw new ChainError(
-        "CHAIN_ROOT_MISMATCH",
-        "proposal payload does not hash to the proposed block hash",
-      );
-    }
-    const cached = this.executed.get(bytesToHex(hash));
-    if (cached) return cached.block;
-    await this.checkExtendsHead(compact.header, opts.nowMs);
-    const block: Block = {
-      header: compact.header,
-      transactions: await this.resolveTransactions(compact),
-      certificate: null,
-    };
-    return this.executeAndRemember(block, hash);
+    return this.verifyDecoded(compact.header, expectedHash, opts, () => this.txs.resolve(compact));
   }
 
   /** Replica / sync: a FULL block (encodeBlock bytes, as sync serves them), executed and compared. */
-  private async verifyFullBlock(
-    payload: Uint8Array,
+  private verifyFullBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block> {
+    const block = this.txs.decodeFull(payload);
+    return this.verifyDecoded(block.header, expectedHash, opts, async () => block.transactions);
+  }
+
+  private async verifyDecoded(
+    header: BlockHeader,
     expectedHash: Hash,
     opts: { nowMs: number },
+    transactions: () => Promise<Transaction[]>,
   ): Promise<Block> {
-    const block = this.decodeProposal(payload);
-    const hash = hashHeader(block.header);
+    const hash = hashHeader(header);
     if (!bytesEqual(hash, expectedHash)) {
       throw new ChainError(
         "CHAIN_ROOT_MISMATCH",
@@ -300,8 +259,8 @@ export class Chain {
     }
     const cached = this.executed.get(bytesToHex(hash));
     if (cached) return cached.block;
-    await this.checkExtendsHead(block.header, opts.nowMs);
-    return this.executeAndRemember(block, hash);
+    await this.checkExtendsHead(header, opts.nowMs);
+    return this.executeAndRemember({ header, transactions: await transactions(), certificate: null }, hash);
   }
 
   private async executeAndRemember(block: Block, hash: Hash): Promise<Block> {
@@ -317,70 +276,6 @@ export class Chain {
     return block;
   }
 
-  /**
-   * The txs a compact proposal lists, in order: from the pool, the executed cache or the ledger (each checked
-   * against the listed sender), the rest fetched (decoded with sender recovery, checked against hash and sender).
-   */
-  private async resolveTransactions(compact: CompactBlock): Promise<Transaction[]> {
-    const listed = compact.transactions;
-    const found: (Transaction | undefined)[] = new Array(listed.length);
-    const missing = new Map<string, number[]>();
-    for (let i = 0; i < listed.length; i++) {
-      const entry = listed[i] as CompactBlock["transactions"][number];
-      const key = bytesToHex(entry.hash);
-      const tx = this.deps.poolTx?.(entry.hash) ?? this.executedTx(key) ?? (await this.ledgerTx(entry.hash));
-      if (tx) {
-        this.checkListedSender(tx, entry.sender);
-        found[i] = tx;
-      } else {
-        missing.set(key, [...(missing.get(key) ?? []), i]);
-      }
-    }
-    if (missing.size > 0) {
-      const wanted = [...missing.values()].map(
-        (indexes) => (listed[indexes[0] as number] as CompactBlock["transactions"][number]).hash,
-      );
-      let raws: Uint8Array[] = [];
-      try {
-        raws = this.deps.fetchTxs ? await this.deps.fetchTxs(wanted, compact.header.proposer) : [];
-      } catch (err) {
-        this.deps.logger.debug({ err: String(err) }, "fetching proposal txs failed");
-      }
-      for (const raw of raws) {
-        let tx: Transaction;
-        try {
-          tx = decodeTransaction(raw, { chainId: this.genesis.chainId });
-        } catch {
-          continue; // garbage from a peer: the tx stays missing
-        }
-        const indexes = missing.get(bytesToHex(tx.hash));
-        if (!indexes) continue;
-        for (const i of indexes) {
-          this.checkListedSender(tx, (listed[i] as CompactBlock["transactions"][number]).sender);
-          found[i] = tx;
-        }
-        missing.delete(bytesToHex(tx.hash));
-      }
-    }
-    if (missing.size > 0) {
-      throw new ChainError(
-        "CHAIN_MISSING_TXS",
-        `block ${compact.header.number}: ${missing.size} of ${listed.length} txs not found here nor at peers`,
-        { missing: missing.size },
-      );
-    }
-    return found as Transaction[];
-  }
-
-  private checkListedSender(tx: Transaction, listedSender: Address): void {
-    if (!bytesEqual(tx.sender, listedSender)) {
-      throw new ChainError(
-        "CHAIN_ROOT_MISMATCH",
-        `tx ${bytesToHex(tx.hash)}: the proposal lists sender ${bytesToHex(listedSender)}, the signature gives ${bytesToHex(tx.sender)}`,
-      );
-    }
-  }
-
   private executedTx(hashHex: string): Transaction | undefined {
     if (this.executedTxs === null) {
       this.executedTxs = new Map();
@@ -391,35 +286,9 @@ export class Chain {
     return this.executedTxs.get(hashHex);
   }
 
-  private async ledgerTx(hash: Hash): Promise<Transaction | undefined> {
-    return (await this.deps.ledger.getTransaction(hash))?.tx;
-  }
-
   /** A tx by hash from the pool, the executed-but-uncommitted blocks or the ledger (what "txs" requests serve). */
-  async findTransaction(hash: Hash): Promise<Transaction | undefined> {
-    return this.deps.poolTx?.(hash) ?? this.executedTx(bytesToHex(hash)) ?? (await this.ledgerTx(hash));
-  }
-
-  /**
-   * Decodes a full block, recovering only the senders this node has not recovered already: a tx that is in our pool
-   * had its signature checked on admission (recovery costs ~65 µs; a replica would otherwise redo it for every tx).
-   */
-  private decodeProposal(payload: Uint8Array): Block {
-    const block = decodeBlock(payload, { chainId: this.genesis.chainId, trustSenders: true });
-    const known = this.deps.knownSender;
-    block.transactions = block.transactions.map((tx) => {
-      const sender = known?.(tx.hash);
-      if (sender && bytesEqual(sender, tx.sender)) return tx;
-      const checked = decodeTransaction(tx.raw, { chainId: this.genesis.chainId });
-      if (!bytesEqual(checked.sender, tx.sender)) {
-        throw new ChainError(
-          "CHAIN_ROOT_MISMATCH",
-          `tx ${bytesToHex(tx.hash)}: stored sender differs from the signature`,
-        );
-      }
-      return checked;
-    });
-    return block;
+  findTransaction(hash: Hash): Promise<Transaction | undefined> {
+    return this.txs.find(hash);
   }
 
   private async checkExtendsHead(header: BlockHeader, nowMs: number): Promise<void> {
@@ -593,11 +462,6 @@ export class Chain {
     return this.deps.ledger.getBlockBytes(number);
   }
 
-  /** The full block (raw txs): what the ledger stores and sync serves. */
-  encode(block: Block): Uint8Array {
-    return encodeBlock(block);
-  }
-
   /** The consensus proposal payload: header + tx hashes and senders (replicas resolve or fetch the txs). */
   encodeProposal(block: Block): Uint8Array {
     return encodeCompactBlock(block);
@@ -606,11 +470,8 @@ export class Chain {
 
 type ValidatorInfoList = ConsensusNodes["sealers"];
 
-/** Ed25519 over the PBFT digests: the production crypto of the PBFT core. */
+/** What certificate checks need of the PBFT crypto: Ed25519 verification over keccak digests. */
 export const pbftCrypto = {
-  sign: (): Uint8Array => {
-    throw new Error("chain verifies only");
-  },
   verify: (nodeId: NodeId, digest: Uint8Array, signature: Uint8Array) =>
     verifyNodeSignature(nodeId, digest, signature),
   hash: keccak256,

@@ -76,7 +76,6 @@ export class ConsortNode {
         ledger,
         executor,
         logger: log.child({ module: "chain" }),
-        knownSender: (hash) => pool?.get(hash)?.sender,
         poolTx: (hash) => pool?.get(hash),
         fetchTxs: (hashes, proposer) => txFetch?.fetch(hashes, proposer) ?? Promise.resolve([]),
       });
