@@ -1,6 +1,6 @@
 import { RLP } from "@ethereumjs/rlp";
 import { isLowS, keccak256, recoverAddress, SECP256K1_N } from "../crypto/index.js";
-import type { AccessListItem, Address, EthereumTx } from "../types/index.js";
+import type { AccessListItem, Address, EthereumTx, Hash } from "../types/index.js";
 import { TxType } from "../types/index.js";
 import { bigintToBytes, concatBytes } from "../util/hex.js";
 import { CodecError } from "./errors.js";
@@ -26,6 +26,8 @@ export interface DecodeTxOptions {
   chainId?: bigint;
   /** Trusted sender (bytes from our own disk): skip signature recovery. */
   sender?: Address;
+  /** keccak256(raw), when the caller already computed it (the pool hashes first to dedupe). */
+  hash?: Hash;
 }
 
 const TYPE_NAMES: Record<number, string> = { 0: "LegacyTx", 1: "AccessListTx", 2: "FeeMarketTx" };
@@ -182,7 +184,7 @@ function decodeLegacy(raw: Uint8Array, opts: DecodeTxOptions): EthereumTx {
   return {
     type: TxType.Legacy,
     raw,
-    hash: keccak256(raw),
+    hash: opts.hash ?? keccak256(raw),
     sender,
     chainId,
     nonce,
@@ -232,7 +234,7 @@ function decodeTyped(raw: Uint8Array, txType: 1 | 2, opts: DecodeTxOptions): Eth
   const sender = recoverSender(keccak256(message), sig, Number(yParity), type, opts);
   const common = {
     raw,
-    hash: keccak256(raw),
+    hash: opts.hash ?? keccak256(raw),
     sender,
     chainId,
     nonce,

@@ -132,7 +132,7 @@ export function decodeNativeTx(raw: Uint8Array, opts: DecodeTxOptions = {}): Nat
   return {
     type: TxType.Native,
     raw,
-    hash: keccak256(raw),
+    hash: opts.hash ?? keccak256(raw),
     sender,
     chainId: fields.chainId,
     groupId: fields.groupId,

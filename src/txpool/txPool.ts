@@ -149,8 +149,9 @@ export class TxPool implements TxPoolInterface {
       const message = `oversized data: transaction size ${raw.length}, limit ${this.opts.txBytesMax}`;
       throw this.count(reject("TXPOOL_OVERSIZED", message, { size: raw.length }));
     }
-    const key = keyOf(keccak256(raw));
-    return this.admitGuarded(key, () => this.admitNew(raw, key));
+    const hash = keccak256(raw);
+    const key = keyOf(hash);
+    return this.admitGuarded(key, () => this.admitNew(raw, key, hash));
   }
 
   /** Dedupe by hash, including admissions still in progress; counts rejections by code. */
@@ -174,12 +175,12 @@ export class TxPool implements TxPoolInterface {
     }
   }
 
-  private async admitNew(raw: Uint8Array, key: string): Promise<Transaction> {
+  private async admitNew(raw: Uint8Array, key: string, hash: Hash): Promise<Transaction> {
     this.pruneExpired();
     this.checkRoom(raw.length, 1);
     let tx: Transaction;
     try {
-      tx = decodeTransaction(raw, { chainId: this.opts.chainId });
+      tx = decodeTransaction(raw, { chainId: this.opts.chainId, hash });
     } catch (err) {
       throw this.invalid(err);
     }
