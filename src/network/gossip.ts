@@ -1,0 +1,200 @@
+import { randomBytes } from "node:crypto";
+import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
+import type { PeerId } from "@libp2p/interface";
+import type { NodeId } from "../types/index.js";
+import { ConsortError, errorMessage } from "../util/errors.js";
+import type { PeerAdmission } from "./admission.js";
+import { GossipValidationError, NetworkError } from "./errors.js";
+import { type GossipHandler, type GossipVerdict, TOPIC_NAMES, type TopicName } from "./interface.js";
+import { topicId } from "./names.js";
+import { requireStarted, type TransportContext, type TransportNode } from "./transportContext.js";
+
+/**
+ * Bytes in front of every gossip payload: a per-publish sequence number. gossipsub runs without per-message
+ * signatures (StrictNoSign: PBFT messages and txs carry their own, noise authenticates the peer), so its message ID
+ * is a hash of the data; the prefix keeps a deliberate re-publish of identical bytes (PBFT's resend of its own
+ * votes) a new message instead of a duplicate that gossipsub would refuse to publish and peers would drop.
+ */
+const GOSSIP_PREFIX_BYTES = 8;
+
+const VERDICT_RANK: Record<GossipVerdict, number> = { accept: 0, ignore: 1, reject: 2 };
+
+/**
+ * Gossip over gossipsub: publish with the sequence prefix, topic subscriptions, and the topic validator that runs
+ * the subscribers and turns their worst verdict into accept / ignore / reject (a reject penalizes the sender).
+ */
+export class GossipService {
+  private readonly topicHandlers = new Map<TopicName, Set<GossipHandler>>();
+  /** Sequence number put in front of each published payload (random start: a restart does not repeat IDs). */
+  private publishSeq = randomBytes(8).readBigUInt64BE(0);
+
+  constructor(
+    private readonly ctx: TransportContext,
+    private readonly admission: PeerAdmission,
+  ) {}
+
+  async publish(topic: TopicName, data: Uint8Array): Promise<void> {
+    const node = requireStarted(this.ctx);
+    const opts = this.ctx.opts;
+    if (data.length > opts.gossipMessageBytesMax) {
+      throw new NetworkError("NETWORK_OVERSIZE", "gossip message over the size bound", {
+        topic,
+        bytes: data.length,
+        bytesMax: opts.gossipMessageBytesMax,
+      });
+    }
+    const framed = new Uint8Array(GOSSIP_PREFIX_BYTES + data.length);
+    this.publishSeq = BigInt.asUintN(64, this.publishSeq + 1n);
+    new DataView(framed.buffer).setBigUint64(0, this.publishSeq);
+    framed.set(data, GOSSIP_PREFIX_BYTES);
+    try {
+      await node.services.pubsub.publish(topicId(opts.chainId, topic), framed);
+    } catch (err) {
+      throw new NetworkError(
+        "NETWORK_PUBLISH_FAILED",
+        `publish failed: ${errorMessage(err)}`,
+        { topic },
+        { cause: err },
+      );
+    }
+  }
+
+  subscribe(topic: TopicName, handler: GossipHandler): () => void {
+    if (!TOPIC_NAMES.includes(topic)) {
+      throw new NetworkError("NETWORK_INVALID_OPTIONS", `unknown topic ${String(topic)}`, { topic });
+    }
+    let handlers = this.topicHandlers.get(topic);
+    if (handlers === undefined) {
+      handlers = new Set();
+      this.topicHandlers.set(topic, handlers);
+      const node = this.ctx.node();
+      if (node !== null) this.subscribeTopic(node, topic);
+    }
+    handlers.add(handler);
+    return () => {
+      const set = this.topicHandlers.get(topic);
+      if (set === undefined || !set.delete(handler) || set.size > 0) return;
+      this.topicHandlers.delete(topic);
+      const node = this.ctx.node();
+      if (node !== null) {
+        const id = topicId(this.ctx.opts.chainId, topic);
+        node.services.pubsub.unsubscribe(id);
+        node.services.pubsub.topicValidators.delete(id);
+      }
+    };
+  }
+
+  /** Subscribes a freshly started node to every topic that has handlers. */
+  subscribeAll(node: TransportNode): void {
+    for (const name of this.topicHandlers.keys()) this.subscribeTopic(node, name);
+  }
+
+  /** Connected members known to be subscribed to a topic (gossipsub's view). */
+  topicPeers(topic: TopicName): NodeId[] {
+    const node = this.ctx.node();
+    if (node === null) return [];
+    const out: NodeId[] = [];
+    for (const peerId of node.services.pubsub.getSubscribers(topicId(this.ctx.opts.chainId, topic))) {
+      const nodeId = this.admission.member(peerId.toString());
+      if (nodeId !== undefined) out.push(nodeId);
+    }
+    return out;
+  }
+
+  /** Members in our gossipsub mesh for a topic (those we forward to). */
+  meshPeers(topic: TopicName): NodeId[] {
+    const pubsub = this.ctx.node()?.services.pubsub as
+      | { getMeshPeers?: (topic: string) => string[] }
+      | undefined;
+    const ids = pubsub?.getMeshPeers?.(topicId(this.ctx.opts.chainId, topic)) ?? [];
+    return ids.flatMap((id) => {
+      const nodeId = this.admission.member(id);
+      return nodeId === undefined ? [] : [nodeId];
+    });
+  }
+
+  /** Counts a rejected message and penalizes the member it came from. */
+  rejectGossip(topic: TopicName, source: PeerId, reason: string): TopicValidatorResult {
+    this.ctx.counters.gossipRejected++;
+    const nodeId = this.admission.member(source.toString());
+    this.ctx.log.debug({ topic, peer: source.toString(), reason }, "gossip message rejected");
+    if (nodeId !== undefined)
+      this.admission.penalize(nodeId, `${topic}: ${reason}`, this.ctx.opts.gossipRejectPoints);
+    return TopicValidatorResult.Reject;
+  }
+
+  /** Runs every handler of the topic (bounded in flight); the worst verdict wins. */
+  async deliver(topic: TopicName, from: NodeId, data: Uint8Array): Promise<GossipVerdict> {
+    const handlers = this.topicHandlers.get(topic);
+    if (handlers === undefined || handlers.size === 0) return "ignore";
+    const counters = this.ctx.counters;
+    if (counters.messagesInFlight >= this.ctx.opts.inboundMessagesMax) {
+      counters.gossipDropped++;
+      this.ctx.log.debug({ topic, dropped: counters.gossipDropped }, "inbound message queue full: dropped");
+      return "ignore";
+    }
+    counters.messagesInFlight++;
+    try {
+      let worst: GossipVerdict = "accept";
+      for (const handler of [...handlers]) {
+        const verdict = await this.runGossipHandler(topic, handler, from, data);
+        if (VERDICT_RANK[verdict] > VERDICT_RANK[worst]) worst = verdict;
+      }
+      return worst;
+    } finally {
+      counters.messagesInFlight--;
+    }
+  }
+
+  private subscribeTopic(node: TransportNode, topic: TopicName): void {
+    const id = topicId(this.ctx.opts.chainId, topic);
+    node.services.pubsub.topicValidators.set(id, (source, msg) => this.validateGossip(topic, source, msg));
+    node.services.pubsub.subscribe(id);
+  }
+
+  /** gossipsub's topic validator: runs the subscribers once per new message and maps their verdict. */
+  private async validateGossip(
+    topic: TopicName,
+    source: PeerId,
+    msg: Message,
+  ): Promise<TopicValidatorResult> {
+    const sourceKey = source.toString();
+    if (!this.admission.isAllowed(sourceKey) || this.admission.isBanned(sourceKey))
+      return TopicValidatorResult.Ignore;
+    // StrictNoSign: gossipsub already refused messages carrying from/seqno/signature. The message is attributed to
+    // the member it arrived from (admitted at the connection gate), whom the verdict rewards or penalizes.
+    const from = this.admission.member(sourceKey);
+    if (from === undefined || msg.type !== "unsigned")
+      return this.rejectGossip(topic, source, "signed message under StrictNoSign");
+    if (msg.data.length < GOSSIP_PREFIX_BYTES) return this.rejectGossip(topic, source, "truncated");
+    if (msg.data.length - GOSSIP_PREFIX_BYTES > this.ctx.opts.gossipMessageBytesMax)
+      return this.rejectGossip(topic, source, "oversized");
+    const verdict = await this.deliver(topic, from, msg.data.subarray(GOSSIP_PREFIX_BYTES));
+    if (verdict === "reject") return this.rejectGossip(topic, source, "rejected by a handler");
+    return verdict === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+  }
+
+  private async runGossipHandler(
+    topic: TopicName,
+    handler: GossipHandler,
+    from: NodeId,
+    data: Uint8Array,
+  ): Promise<GossipVerdict> {
+    try {
+      const verdict = await handler(from, data);
+      return verdict === "ignore" || verdict === "reject" ? verdict : "accept";
+    } catch (err) {
+      if (err instanceof GossipValidationError) {
+        this.ctx.log.debug({ topic, ...err.toLog() }, "gossip handler verdict");
+        return err.action;
+      }
+      if (err instanceof ConsortError) {
+        this.ctx.log.debug({ topic, ...err.toLog() }, "gossip handler refused the message");
+        return "reject";
+      }
+      // Not a typed error: a bug on our side; do not blame the peer.
+      this.ctx.log.error({ topic, err: errorMessage(err) }, "gossip handler failed");
+      return "ignore";
+    }
+  }
+}
