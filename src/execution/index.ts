@@ -5,7 +5,8 @@ export {
   RETRYABLE_REJECT_CODES,
   type RejectCode,
 } from "./errors.js";
-export { Executor, proposerCoinbase } from "./executor.js";
+export { proposerCoinbase } from "./evmEnv.js";
+export { Executor } from "./executor.js";
 export { type GenesisSpec, genesisState } from "./genesis.js";
 export type {
   AccountState,
