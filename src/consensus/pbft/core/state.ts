@@ -1,0 +1,184 @@
+/**
+ * The mutable state of one PbftCore, shared by the modules of the core (view change, catch-up, future buffer,
+ * signing), plus the small steps they all use: role checks, outputs (broadcast, rejections), proposals.
+ * Everything here is pure: it only reads and writes the state object.
+ */
+import type { Hash, NodeId } from "../../../types/index.js";
+import { toHex } from "./bytes.js";
+import { ValidatorSet } from "./quorum.js";
+import { CommitStore, Round, type ValidBlock, ViewChangeStore } from "./round.js";
+import type {
+  Commit,
+  NewView,
+  PbftConfig,
+  PbftDeps,
+  PbftMessage,
+  PbftStart,
+  PrePrepare,
+  PreparedCertificate,
+  Ready,
+  RejectReason,
+} from "./types.js";
+
+export interface Buffered {
+  from: NodeId;
+  msg: PbftMessage;
+}
+
+/** What this node signed at the current height and view (persisted in HardState). */
+export interface Votes {
+  prePrepare: Hash | null;
+  prepare: Hash | null;
+  commit: Hash | null;
+}
+
+/** Counters for metrics and tests. */
+export interface PbftCounters {
+  futureDropped: number;
+  rejected: number;
+  viewChanges: number;
+  commits: number;
+}
+
+export const VERIFIED_CACHE_MAX = 4096;
+/** Commit tallies kept for views below the current one (a quorum in an old view still decides). */
+export const OLD_VIEW_COMMITS_KEPT = 8;
+export const EVIDENCE_MAX = 16;
+export const HELPED_MAX = 256;
+
+export interface CoreState {
+  readonly cfg: PbftConfig;
+  readonly deps: PbftDeps;
+  /** Hex of our node id. */
+  readonly self: string;
+  readonly hash: (b: Uint8Array) => Uint8Array;
+
+  height: number;
+  parentHash: Hash;
+  validators: ValidatorSet;
+  view: number;
+  viewChanging: boolean;
+  votes: Votes;
+  prepared: PreparedCertificate | null;
+  round: Round;
+  requiredHash: Hash | null;
+  newViewMsg: NewView | null;
+  readonly viewChanges: ViewChangeStore;
+  readonly commits: CommitStore;
+  readonly validBlocks: Map<string, ValidBlock>;
+  proposalRequested: boolean;
+  viewChangeQuorumSeen: boolean;
+  ticksInView: number;
+  now: number;
+  lastFetchTick: number;
+  future: Buffered[];
+  lastCommit: Commit | null;
+  /** Peers helped recently (cleared every resendTicks): bounds the replies to lagging peers. */
+  readonly helped: Set<string>;
+  readonly verified: Set<string>;
+  out: Ready;
+  dirty: boolean;
+  readonly counters: PbftCounters;
+}
+
+export function createState(config: PbftConfig, deps: PbftDeps, start: PbftStart): CoreState {
+  const height = start.committedHeight + 1;
+  return {
+    cfg: config,
+    deps,
+    self: toHex(config.nodeId),
+    hash: (b) => deps.crypto.hash(b),
+    height,
+    parentHash: start.committedHash,
+    validators: new ValidatorSet(start.validators),
+    view: 0,
+    viewChanging: false,
+    votes: noVotes(),
+    prepared: null,
+    round: new Round(height, 0),
+    requiredHash: null,
+    newViewMsg: null,
+    viewChanges: new ViewChangeStore(4),
+    commits: new CommitStore(),
+    validBlocks: new Map<string, ValidBlock>(),
+    proposalRequested: false,
+    viewChangeQuorumSeen: false,
+    ticksInView: 0,
+    now: 0,
+    lastFetchTick: Number.NEGATIVE_INFINITY,
+    future: [],
+    lastCommit: null,
+    helped: new Set<string>(),
+    verified: new Set<string>(),
+    out: emptyReady(),
+    dirty: false,
+    counters: { futureDropped: 0, rejected: 0, viewChanges: 0, commits: 0 },
+  };
+}
+
+export function emptyReady(): Ready {
+  return {
+    commits: [],
+    persist: null,
+    messages: [],
+    execute: [],
+    requestProposal: null,
+    fetchBlocks: null,
+    viewChangeStarted: null,
+    rejections: [],
+    evidence: [],
+  };
+}
+
+export function noVotes(): Votes {
+  return { prePrepare: null, prepare: null, commit: null };
+}
+
+export function messageView(msg: PbftMessage): number {
+  return msg.type === "viewChange" ? msg.toView : msg.view;
+}
+
+/** Takes the PrePrepare of this view: the block goes out for execution. */
+export function acceptPrePrepare(s: CoreState, msg: PrePrepare): void {
+  s.round.prePrepare = msg;
+  s.round.execution = "pending";
+  s.out.execute.push({
+    height: msg.height,
+    view: msg.view,
+    blockHash: msg.blockHash,
+    payload: msg.payload,
+  });
+}
+
+export function isValidator(s: CoreState): boolean {
+  return s.validators.weightOfKey(s.self) > 0;
+}
+
+export function isLeader(s: CoreState): boolean {
+  const leader = s.validators.leader(s.height, s.view, s.cfg.leaderPeriod);
+  return leader !== null && toHex(leader) === s.self;
+}
+
+export function maybeRequestProposal(s: CoreState): void {
+  if (s.viewChanging || s.proposalRequested || s.round.prePrepare !== null) return;
+  if (s.requiredHash !== null || !isLeader(s)) return;
+  s.proposalRequested = true;
+  s.out.requestProposal = { height: s.height, view: s.view, parentHash: s.parentHash };
+}
+
+export function broadcast(s: CoreState, msg: PbftMessage): void {
+  s.out.messages.push({ to: null, msg });
+}
+
+export function reject(s: CoreState, reason: RejectReason, msg: PbftMessage): void {
+  rejectEvent(s, reason, { type: msg.type, height: msg.height, view: messageView(msg) });
+}
+
+export function rejectEvent(
+  s: CoreState,
+  reason: RejectReason,
+  r: { type: Ready["rejections"][number]["type"]; height: number; view: number },
+): void {
+  s.counters.rejected++;
+  if (s.out.rejections.length < s.cfg.rejectionsMax) s.out.rejections.push({ reason, ...r });
+}
