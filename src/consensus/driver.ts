@@ -347,7 +347,7 @@ export class ConsensusDriver {
   private async tryPropose(): Promise<void> {
     const request = this.proposing;
     if (!request || this.building) return;
-    const limit = this.deps.chain.systemConfig().txCountLimit;
+    const { txCountLimit: limit, blockGasLimit } = this.deps.chain.systemConfig();
     const pending = this.deps.txpool.size();
     if (pending === 0) return;
     const now = Date.now();
@@ -355,7 +355,7 @@ export class ConsensusDriver {
       this.firstPendingAtMs ??= now;
       if (now - this.firstPendingAtMs < this.opts.minSealTimeMs) return;
     }
-    const candidates = this.deps.txpool.seal(limit);
+    const candidates = this.deps.txpool.seal(limit, blockGasLimit);
     if (candidates.length === 0) return;
     this.building = true;
     this.workStartedAtMs = Date.now();

@@ -4,7 +4,6 @@ import { Address as EthAddress } from "@ethereumjs/util";
 import { keccak256, secp256k1Recover } from "../crypto/index.js";
 import type { Address, NodeId } from "../types/index.js";
 import { concatBytes } from "../util/hex.js";
-import type { CallWatchdog } from "./callWatchdog.js";
 import type { BlockContext } from "./interface.js";
 import type { ExecutorOptions } from "./options.js";
 import type { StateOverlay } from "./overlay.js";
@@ -15,6 +14,7 @@ import {
   SYSTEM_CONFIG_ADDRESS,
   systemConfigPrecompile,
 } from "./systemContracts.js";
+import type { EvmTicker } from "./yielder.js";
 
 /** EIP-1559 with base fee 0: a fee-market tx pays its priority fee (capped); Consort deducts no fee at all. */
 export const BASE_FEE = 0n;
@@ -52,12 +52,15 @@ export function evmConfigOf(opts: ExecutorOptions): EvmConfig {
   };
 }
 
-/** `watchdog`: calls only; blocks run the stock EVM (no clock, deterministic). */
+/**
+ * `watchdog`: ticked on every JUMPDEST and before every message: a CallWatchdog for calls (deadline + yields), an
+ * EvmYielder for blocks (yields only: no deadline, results never depend on time).
+ */
 export async function createEnv(
   config: EvmConfig,
   overlay: StateOverlay,
   ctx: BlockContext,
-  watchdog?: CallWatchdog,
+  watchdog?: EvmTicker,
 ): Promise<BlockEnv> {
   const sm = new FlatStateManager(overlay);
   const messages: Message[] = [];

@@ -56,13 +56,16 @@ const UINT_MAX = 2n ** 256n - 1n;
 export const SYSTEM_CONFIG_RULES: Readonly<Record<string, ConfigKeyRule>> = {
   tx_count_limit: { min: 1n, max: 1_000_000n },
   tx_gas_limit: { min: 100_000n, max: 2n ** 63n - 1n },
+  block_gas_limit: { min: 100_000n, max: 2n ** 63n - 1n },
   consensus_leader_period: { min: 1n, max: 1_000_000n },
   min_gas_price: { min: 0n, max: UINT_MAX },
 };
 
 export const DEFAULT_SYSTEM_CONFIG_VALUES: Readonly<Record<string, string>> = {
   tx_count_limit: "1000",
-  tx_gas_limit: "300000000",
+  // Chosen by measurement (bench/worstBlock.ts, docs/limits.md): a block of the slowest gas executes in ~1 s.
+  tx_gas_limit: "2000000",
+  block_gas_limit: "2000000",
   consensus_leader_period: "1",
   min_gas_price: "0",
 };
@@ -74,6 +77,23 @@ export function validateSystemConfigValue(key: string, value: string): string | 
   if (!/^[0-9]{1,78}$/.test(value)) return `${key} must be a decimal integer`;
   const n = BigInt(value);
   if (n < rule.min || n > rule.max) return `${key} must be between ${rule.min} and ${rule.max}`;
+  return null;
+}
+
+/**
+ * Keys whose values are bounded by each other: [lower, upper] means lower's value may not exceed upper's (a tx must
+ * fit in a block). null when `config` (every key's value in force from the same height) respects them, else why not.
+ */
+const CONFIG_ORDER: readonly [lower: string, upper: string][] = [["tx_gas_limit", "block_gas_limit"]];
+
+export function checkSystemConfigOrder(config: Readonly<Record<string, string>>): string | null {
+  for (const [lower, upper] of CONFIG_ORDER) {
+    const lo = config[lower];
+    const hi = config[upper];
+    if (lo !== undefined && hi !== undefined && BigInt(lo) > BigInt(hi)) {
+      return `${lower} (${lo}) may not exceed ${upper} (${hi})`;
+    }
+  }
   return null;
 }
 
@@ -106,11 +126,18 @@ export async function readConfigEntries(
   return out;
 }
 
+/** Every key's value in force at `atHeight` (defaults for keys never set). */
+async function configInForce(get: KeyGetter, atHeight: number): Promise<Record<string, string>> {
+  const entries = await readConfigEntries(get, atHeight);
+  return Object.fromEntries(Object.entries(entries).map(([key, e]) => [key, e.value]));
+}
+
 export async function readSystemConfigFrom(get: KeyGetter, atHeight: number): Promise<SystemConfig> {
   const entries = await readConfigEntries(get, atHeight);
   return {
     txCountLimit: Number(entries.tx_count_limit!.value),
     txGasLimit: BigInt(entries.tx_gas_limit!.value),
+    blockGasLimit: BigInt(entries.block_gas_limit!.value),
     consensusLeaderPeriod: Number(entries.consensus_leader_period!.value),
     minGasPrice: BigInt(entries.min_gas_price!.value),
     entries,
@@ -227,7 +254,9 @@ export function systemConfigPrecompile(ctx: SystemPrecompileContext): Precompile
     const denied = await writeGuard(ctx, gasLimit);
     if (denied !== null) return denied;
     const [key, value] = call.args;
-    const invalid = validateSystemConfigValue(key, value);
+    const invalid =
+      validateSystemConfigValue(key, value) ??
+      checkSystemConfigOrder({ ...(await configInForce(get, ctx.blockNumber + 1)), [key]: value });
     if (invalid !== null) return revertWith(SYSTEM_WRITE_GAS, invalid);
     const k = systemConfigKey(key);
     const raw = await get(k);

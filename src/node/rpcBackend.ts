@@ -237,7 +237,7 @@ export class NodeRpcBackend implements RpcBackend {
   }
 
   blockGasLimit(): bigint {
-    return this.deps.chain.systemConfig().txGasLimit;
+    return this.deps.chain.systemConfig().blockGasLimit;
   }
 
   pendingCount(): number {

@@ -142,7 +142,8 @@ export function genesisSpec(admins: Address[], alloc: { address: Address; balanc
     observers: [],
     admins,
     alloc,
-    systemConfig: { tx_count_limit: 1000, tx_gas_limit: 300_000_000 },
+    // Roomy blocks: these tests execute blocks of hundreds of txs (the defaults are in systemContracts.ts).
+    systemConfig: { tx_count_limit: 1000, tx_gas_limit: 300_000_000, block_gas_limit: 30_000_000_000 },
   };
 }
 
