@@ -2,7 +2,7 @@ import "../util/polyfill.js";
 import path from "node:path";
 import { loadNodeConfig } from "../config/index.js";
 import { NodeKey, saveNodeKey } from "../crypto/index.js";
-import { ConsortNode } from "../node/index.js";
+import { ConsortNode, FATAL_EXIT_CODE } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
@@ -21,6 +21,9 @@ Usage:
   consort status [--rpc http://127.0.0.1:8545]
                                        height, view, peers, sync state and pool size of a running node
   consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet`;
+
+/** After a fatal error the node gets this long to close cleanly before the process exits anyway. */
+const FATAL_STOP_TIMEOUT_MS = 10_000;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -73,36 +76,44 @@ async function start(configFile: string): Promise<void> {
     pretty: config.log.pretty,
     base: { node: config.name },
   });
-  // A stray rejected promise (e.g. an orphaned stream read after a reset) must not kill a validator: log it loudly.
-  // Invariant failures do not take this path: the consensus driver halts the node itself.
-  process.on("unhandledRejection", (reason: unknown) => {
-    logger.error(
-      { err: errorMessage(reason), stack: reason instanceof Error ? reason.stack : undefined },
-      "unhandled promise rejection (a bug: please report it)",
-    );
-  });
-  // A typed error that escaped a promise chain is a bug worth logging, but not a reason to take a validator down;
-  // anything else may mean corrupted in-memory state: exit and let the supervisor restart from disk.
-  process.on("unhandledRejection", (err: unknown) => {
+  // One policy for errors nothing caught, thrown or rejected: a typed error (ConsortError: bad input, a refused
+  // request) that escaped a promise chain is a bug worth logging, not a reason to take a validator down; anything
+  // else may mean corrupted in-memory state: the node stops cleanly (node.fatal) and the process exits with
+  // FATAL_EXIT_CODE, for the supervisor to restart it from disk. Modules' own fatal errors (e.g. CONSENSUS FAILURE)
+  // reach node.fatal directly.
+  let node: ConsortNode | null = null;
+  const onUnexpected = (err: unknown, origin: "unhandledRejection" | "uncaughtException") => {
     if (err instanceof ConsortError) {
-      logger.error({ ...err.toLog(), stack: err.stack }, "unhandled rejection (typed error): continuing");
+      logger.error({ origin, ...err.toLog(), stack: err.stack }, `${origin} of a typed error: continuing`);
       return;
     }
-    logger.fatal({ err: errorMessage(err), stack: (err as Error)?.stack }, "unhandled rejection: exiting");
-    process.exit(1);
+    // A close that hangs must not keep a broken process alive.
+    setTimeout(() => process.exit(FATAL_EXIT_CODE), FATAL_STOP_TIMEOUT_MS).unref();
+    if (node !== null) {
+      void node.fatal(origin, err);
+      return;
+    }
+    logger.fatal({ origin, err: errorMessage(err), stack: (err as Error)?.stack }, `${origin}: exiting`);
+    process.exit(FATAL_EXIT_CODE);
+  };
+  process.on("unhandledRejection", (reason: unknown) => onUnexpected(reason, "unhandledRejection"));
+  process.on("uncaughtException", (err: unknown) => onUnexpected(err, "uncaughtException"));
+  const started = await ConsortNode.create(config, {
+    logger,
+    onFatalStop: (exitCode) => process.exit(exitCode),
   });
-  const node = await ConsortNode.create(config, { logger });
+  node = started;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, "shutting down");
-    await node.close();
+    await started.close();
     process.exit(0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  await node.start();
+  await started.start();
 }
 
 async function status(rpc: string): Promise<void> {

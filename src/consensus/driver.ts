@@ -51,6 +51,8 @@ export interface ConsensusDriverDeps {
   logger: Logger;
   /** Asked when the core learns it is behind (sync fetches, verifies and commits, then reports back). */
   fetchBlocks(fromHeight: number, peers: NodeId[]): void;
+  /** The driver halted on an error it cannot continue after: the composition root stops the node. */
+  onFatal(err: unknown): void;
 }
 
 /** The view clock pauses while this node executes a proposal, for at most this many view timeouts. */
@@ -229,15 +231,15 @@ export class ConsensusDriver {
         core = this.maybeApplyLeaderPeriod(core);
       }
     } catch (err) {
-      // A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt loudly.
+      // A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt at once (no
+      // further step, tick or message) and let the composition root stop the node.
       this.deps.logger.fatal(
         { err: errorMessage(err), stack: (err as Error).stack },
         "CONSENSUS FAILURE: halting",
       );
       this.stopped = true;
       if (this.timer) clearInterval(this.timer);
-      process.exitCode = 70;
-      setImmediate(() => process.kill(process.pid, "SIGTERM"));
+      this.deps.onFatal(err);
     }
   }
 

@@ -16,9 +16,19 @@ import {
   TxGossip,
 } from "../sync/index.js";
 import { TxPool } from "../txpool/index.js";
+import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
+
+/** Exit code of a node stopped by a fatal error (EX_SOFTWARE): a supervisor should restart it from disk. */
+export const FATAL_EXIT_CODE = 70;
+
+export interface ConsortNodeDeps {
+  logger: Logger;
+  /** Called once a fatal error has stopped the node, with the code the process should exit with (the CLI exits). */
+  onFatalStop?: (exitCode: number) => void;
+}
 
 /**
  * The composition root of one Consort node: builds ledger → executor → chain → txpool → network → consensus → sync
@@ -27,6 +37,8 @@ import { NodeRpcBackend } from "./rpcBackend.js";
 export class ConsortNode {
   private closed = false;
   private readonly pruneTimer: NodeJS.Timeout;
+  private fatalStop: Promise<void> | null = null;
+  private onFatalStop: ((exitCode: number) => void) | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -45,8 +57,11 @@ export class ConsortNode {
     this.pruneTimer = setInterval(() => this.txpool.pruneExpired(), 10_000);
   }
 
-  static async create(config: NodeConfig, deps: { logger: Logger }): Promise<ConsortNode> {
+  static async create(config: NodeConfig, deps: ConsortNodeDeps): Promise<ConsortNode> {
     const log = deps.logger;
+    // Modules report errors they cannot continue after here; bound to the node once it exists.
+    let self: ConsortNode | null = null;
+    const fatal = (source: string) => (err: unknown) => void self?.fatal(source, err);
     const genesis = await loadGenesis(config.genesisFile);
     const nodeKey = await loadNodeKey(config.nodeKeyFile);
     log.info(
@@ -138,6 +153,7 @@ export class ConsortNode {
           nodeKey,
           logger: log.child({ module: "consensus" }),
           fetchBlocks: (from, peers) => void blockSync?.fetch(from, peers),
+          onFatal: fatal("consensus"),
         },
       );
       blockSync = new BlockSync(defaultBlockSyncOptions, {
@@ -178,7 +194,7 @@ export class ConsortNode {
             },
           )
         : null;
-      return new ConsortNode(
+      self = new ConsortNode(
         config,
         genesis,
         nodeKey,
@@ -192,6 +208,8 @@ export class ConsortNode {
         rpc,
         log,
       );
+      self.onFatalStop = deps.onFatalStop;
+      return self;
     } catch (err) {
       await ledger.close();
       throw err;
@@ -214,6 +232,37 @@ export class ConsortNode {
       },
       "node started",
     );
+  }
+
+  /**
+   * The one way a node dies of an error: a module (through the callback the composition root gave it) or the
+   * process-wide handler (src/cli/main.ts) reports an error the node cannot safely continue after. Logged once as
+   * one fatal line naming its source; the node closes cleanly (RPC, sync, consensus, network, ledger: the same
+   * order as a normal stop); then `onFatalStop(FATAL_EXIT_CODE)`. Later reports are ignored. Resolves when stopped.
+   */
+  fatal(source: string, err: unknown): Promise<void> {
+    if (this.fatalStop !== null) return this.fatalStop;
+    this.logger.fatal(
+      {
+        source,
+        err: errorMessage(err),
+        ...(err instanceof ConsortError ? { code: err.code } : {}),
+        stack: err instanceof Error ? err.stack : undefined,
+        exitCode: FATAL_EXIT_CODE,
+      },
+      `fatal error in ${source}: stopping the node`,
+    );
+    this.fatalStop = this.close()
+      .catch((closeErr: unknown) =>
+        this.logger.error({ err: errorMessage(closeErr) }, "closing the node after a fatal error failed"),
+      )
+      .then(() => this.onFatalStop?.(FATAL_EXIT_CODE));
+    return this.fatalStop;
+  }
+
+  /** True once the node was stopped (normally or by a fatal error). */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   async close(): Promise<void> {
