@@ -11,6 +11,7 @@ import {
   type BlockContext,
   type ExecutedBlock,
   Executor,
+  type ExecutorOptions,
   type GenesisSpec,
   genesisState,
   type StateChange,
@@ -151,19 +152,25 @@ export function genesisSpec(admins: Address[], alloc: { address: Address; balanc
 export class TestChain {
   number = 0;
   stateRoot: Hash;
-  readonly executor = new Executor({}, { logger: silentLogger() });
+  readonly executor: Executor;
 
   constructor(
     readonly state: AppliableState,
     genesisRoot: Hash,
+    executorOptions: Partial<ExecutorOptions> = {},
   ) {
     this.stateRoot = genesisRoot;
+    this.executor = new Executor(executorOptions, { logger: silentLogger() });
   }
 
-  static async create(state: AppliableState, spec: GenesisSpec): Promise<TestChain> {
+  static async create(
+    state: AppliableState,
+    spec: GenesisSpec,
+    executorOptions: Partial<ExecutorOptions> = {},
+  ): Promise<TestChain> {
     const g = genesisState(spec);
     await state.apply(g.stateChanges);
-    return new TestChain(state, g.stateRoot);
+    return new TestChain(state, g.stateRoot, executorOptions);
   }
 
   ctx(): BlockContext {
