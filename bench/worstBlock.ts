@@ -140,6 +140,9 @@ function patterns(burnerAbi: Abi): Pattern[] {
     precompile("bn256 pairing, 2 pairs (0x08)", 8, BN_G1 + BN_G2 + BN_G1 + BN_G2),
     precompile("blake2f 10000 rounds (0x09)", 9, blake2fInput(10_000)),
     precompile("blake2f 1 round (0x09)", 9, blake2fInput(1)),
+    // One call as large as a 1,000,000-gas tx allows: a precompile runs to its end without yielding.
+    precompile("one blake2f call of 900000 rounds (0x09)", 9, blake2fInput(900_000)),
+    precompile("one bn256 pairing call of 24 pairs (0x08)", 8, (BN_G1 + BN_G2).repeat(24)),
   ];
 }
 
