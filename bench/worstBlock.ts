@@ -39,7 +39,7 @@ const USAGE = `npm run bench:worst-block -- [options]
 
   --budget 20000000     gas executed per pattern (a block of budget / tx-gas txs)
   --tx-gas 5000000      gas limit of each tx
-  --only a,b            only these patterns (names as printed)
+  --only "a;b"          only these patterns (names as printed, separated by ;)
   --no-yield            the stock interpreter that never yields (to measure the yielding overhead)
   --no-full-block       skip the final full block of the worst pattern at the default block_gas_limit`;
 
@@ -198,7 +198,7 @@ async function main(argv: string[]): Promise<void> {
   };
   const budget = BigInt(flag("budget", "20000000"));
   const txGas = BigInt(flag("tx-gas", "5000000"));
-  const only = argv.includes("--only") ? flag("only", "").split(",") : null;
+  const only = argv.includes("--only") ? flag("only", "").split(";") : null;
   const yieldOn = !argv.includes("--no-yield");
   const machine = machineInfo();
   console.log(

@@ -7,6 +7,7 @@ import { concatBytes } from "../util/hex.js";
 import type { BlockContext } from "./interface.js";
 import type { ExecutorOptions } from "./options.js";
 import type { StateOverlay } from "./overlay.js";
+import { offloadedPrecompiles } from "./precompileOffload.js";
 import { FlatStateManager } from "./stateManager.js";
 import {
   CONSENSUS_NODES_ADDRESS,
@@ -91,6 +92,7 @@ export async function createEnv(
       },
     } as never,
     customPrecompiles: [
+      ...offloadedPrecompiles(config.hardfork, common),
       { address: new EthAddress(SYSTEM_CONFIG_ADDRESS), function: systemConfigPrecompile(precompileCtx) },
       {
         address: new EthAddress(CONSENSUS_NODES_ADDRESS),
