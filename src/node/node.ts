@@ -85,8 +85,7 @@ export class ConsortNode {
         {
           chainId: genesis.chainId,
           groupId: genesis.groupId,
-          countMax: config.txpool.countMax,
-          bytesMax: config.txpool.bytesMax,
+          ...config.txpool,
           minGasPrice: () => chain.systemConfig().minGasPrice,
         },
         {
