@@ -138,6 +138,7 @@ export function checkEthereumNonce(
   tx: EthereumTx,
   base: bigint,
   queue: SenderQueue | undefined,
+  checkGap = true,
 ): void {
   if (tx.nonce < base) {
     throw reject("TXPOOL_NONCE_TOO_LOW", `nonce too low: next nonce ${base}, tx nonce ${tx.nonce}`);
@@ -151,6 +152,7 @@ export function checkEthereumNonce(
     }
     return;
   }
+  if (!checkGap) return;
   const next = queue === undefined ? base : pending.nextFreeNonce(queue, base);
   if (tx.nonce - next > BigInt(opts.nonceGapMax)) {
     throw reject(

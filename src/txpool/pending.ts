@@ -25,6 +25,8 @@ export interface SenderQueue {
   native: Map<string, Entry>;
   count: number;
   bytes: number;
+  /** Memo of nextFreeNonce: every nonce in [base, freeHint) is pooled (kept true by `remove`). */
+  freeHint: bigint;
 }
 
 export function keyOf(bytes: Uint8Array): string {
@@ -75,7 +77,15 @@ export class PendingSet {
   senderOrCreate(senderKey: string, base: bigint): SenderQueue {
     let queue = this.senders.get(senderKey);
     if (queue === undefined) {
-      queue = { key: senderKey, base, byNonce: new Map(), native: new Map(), count: 0, bytes: 0 };
+      queue = {
+        key: senderKey,
+        base,
+        byNonce: new Map(),
+        native: new Map(),
+        count: 0,
+        bytes: 0,
+        freeHint: base,
+      };
       this.senders.set(senderKey, queue);
     }
     return queue;
@@ -131,6 +141,7 @@ export class PendingSet {
       queue?.native.delete(entry.key);
     } else if (queue?.byNonce.get(tx.nonce) === entry) {
       queue.byNonce.delete(tx.nonce);
+      if (tx.nonce >= queue.base && tx.nonce < queue.freeHint) queue.freeHint = tx.nonce;
     }
     if (queue === undefined) return;
     queue.bytes -= entry.size;
@@ -150,10 +161,14 @@ export class PendingSet {
     return dropped;
   }
 
-  /** The sender's first Ethereum nonce at or above its base that no pooled tx holds (eth_getTransactionCount "pending"). */
+  /**
+   * The sender's first Ethereum nonce at or above `from` (>= its base) that no pooled tx holds
+   * (eth_getTransactionCount "pending"). Memoized: a sender adding its 4,000th consecutive tx does not walk 4,000.
+   */
   nextFreeNonce(queue: SenderQueue, from: bigint): bigint {
-    let nonce = from;
+    let nonce = from >= queue.base && queue.freeHint > from ? queue.freeHint : from;
     while (queue.byNonce.has(nonce)) nonce++;
+    if (from === queue.base) queue.freeHint = nonce;
     return nonce;
   }
 

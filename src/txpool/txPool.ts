@@ -138,7 +138,10 @@ export class TxPool implements TxPoolInterface {
     return tx;
   }
 
-  /** Cheap pool checks before the async reads (all are repeated in `insert`). */
+  /**
+   * Cheap pool checks before the async reads (all are repeated in `insert`). Not the nonce gap: a batch of one
+   * sender's consecutive txs is admitted concurrently, and only the inserts (in order) close the gap.
+   */
   private precheckPool(tx: Transaction, key: string): void {
     if (this.pool.get(key) !== undefined) throw alreadyKnown(key);
     const queue = this.pool.sender(keyOf(tx.sender));
@@ -148,7 +151,7 @@ export class TxPool implements TxPoolInterface {
       return;
     }
     if (queue !== undefined) {
-      checkEthereumNonce(this.pool, this.opts, tx, queue.base, queue);
+      checkEthereumNonce(this.pool, this.opts, tx, queue.base, queue, false);
       checkSenderShare(this.opts, tx, queue, queue.byNonce.get(tx.nonce));
     }
   }

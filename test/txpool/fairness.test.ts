@@ -87,6 +87,21 @@ describe("TxPool per-sender share", () => {
     await pool.add(signNative(wallet(1), 10));
   });
 
+  it("a gossip batch of one sender's consecutive txs longer than nonceGapMax is admitted whole", async () => {
+    const { pool } = makePool({ nonceGapMax: 8 });
+    const w = wallet(0);
+    const raws = await Promise.all(Array.from({ length: 30 }, (_, n) => signEth(w, { nonce: n })));
+    const results = await pool.addBatch(raws);
+    expect(results.filter((r) => r.ok)).toHaveLength(30);
+    // the gap still applies to a tx beyond the next free nonce
+    await refusal(
+      pool,
+      await signEth(w, { nonce: 30 + 9 }),
+      "TXPOOL_NONCE_TOO_HIGH",
+      /next nonce 30, tx nonce 39/,
+    );
+  });
+
   it("options: a share above its pool bound is refused; a defaulted share follows a small pool", () => {
     expect(() => makePool({ countMax: 10, senderCountMax: 11 })).toThrow(
       /txpool.senderCountMax must not exceed/,
