@@ -67,8 +67,12 @@ describe("consensusGossipCheck", () => {
     expect(check(from, prepare(observer, 10)).verdict).toBe("hold");
   });
 
-  it("ignores heights outside the window, and follows the committed height", () => {
-    expect(check(from, prepare(validator, 20)).verdict).toBe("ignore");
+  it("holds (never relays) a validator's message far ahead: it only tells consensus we are behind", () => {
+    expect(check(from, prepare(validator, 20))).toMatchObject({ verdict: "hold", reason: /too far ahead/ });
+    expect(check(from, prepare(validator, 1000, observer)).verdict).toBe("reject"); // still signature-checked
+  });
+
+  it("ignores heights below the window, and follows the committed height", () => {
     expect(check(from, prepare(validator, 9)).verdict).toBe("ignore");
     committed = 11;
     expect(check(from, prepare(validator, 20)).verdict).toBe("accept");

@@ -6,7 +6,8 @@
  *
  * Only the validator set in force at our next height is known here (the head's). A message for another height from
  * a node outside that set cannot be judged (a validator change may be in between): it reaches the core, which
- * checks it when it gets there, but is not relayed.
+ * checks it when it gets there, but is not relayed. Nor is a validator's message far ahead of our height: it only
+ * tells consensus that this node is behind. Messages older than the window are dropped.
  */
 import type { GossipCheck, GossipValidator } from "../../network/index.js";
 import type { NodeId } from "../../types/index.js";
@@ -49,9 +50,6 @@ export function consensusGossipCheck(
       return { verdict: "reject", reason: `malformed: ${errorMessage(err)}` };
     }
     const next = deps.view.committedHeight() + 1;
-    if (msg.height > next + opts.futureHeightWindow) {
-      return { verdict: "ignore", reason: `height ${msg.height} too far ahead of ${next}` };
-    }
     if (msg.height < next - opts.pastHeightWindow) {
       return { verdict: "ignore", reason: `height ${msg.height} too old (we are at ${next})` };
     }
@@ -62,6 +60,10 @@ export function consensusGossipCheck(
     }
     if (!deps.verify(msg.sender, messageDigest(deps.hash, msg), msg.signature)) {
       return { verdict: "reject", reason: `${msg.type} with a bad signature at height ${msg.height}` };
+    }
+    if (msg.height > next + opts.futureHeightWindow) {
+      // Far ahead: not worth relaying, but it tells consensus that this node is behind (it asks sync to fetch).
+      return { verdict: "hold", reason: `height ${msg.height} too far ahead of ${next}` };
     }
     return accept;
   };
