@@ -35,9 +35,14 @@ export interface NodeConfig {
     /** The leader waits at most this long to gather transactions for a block once some are pending. */
     minSealTimeMs: number;
   };
+  /** Only the fields the file sets; every default is in src/txpool/options.ts. */
   txpool: {
-    countMax: number;
-    bytesMax: number;
+    countMax?: number;
+    bytesMax?: number;
+    senderCountMax?: number;
+    senderBytesMax?: number;
+    nonceGapMax?: number;
+    nativeSenderCountMax?: number;
   };
   ledger: {
     /** Blocks whose state stays readable (eth_getBalance / eth_call at past heights); 0 keeps only the head's. */
@@ -76,11 +81,21 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
   ]);
   const p2p = root.section("p2p", ["listen", "peers"]);
   const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
-  const txpool = root.section("txpool", ["countMax", "bytesMax"]);
+  const txpool = root.section("txpool", [
+    "countMax",
+    "bytesMax",
+    "senderCountMax",
+    "senderBytesMax",
+    "nonceGapMax",
+    "nativeSenderCountMax",
+  ]);
   const ledger = root.section("ledger", ["stateHistoryBlocks"]);
   const log = root.section("log", ["level", "pretty"]);
   const int = (r: FieldReader, key: string, min: number, max: number, fallback: number) =>
     r.field(key).optional((f) => f.integer({ min, max }), fallback);
+  /** An integer the file may set; absent stays undefined so the owning module's default applies. */
+  const setOnly = (r: FieldReader, key: string, min: number, max: number): number | undefined =>
+    r.field(key).optional<number | undefined>((f) => f.integer({ min, max }), undefined);
   const multiaddr = {
     pattern: /^\/(ip4|ip6|dns4|dns6|dns)\//,
     patternHint: "a multiaddr such as /ip4/127.0.0.1/tcp/30300",
@@ -111,8 +126,12 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       minSealTimeMs: int(consensus, "minSealTimeMs", 0, 10_000, 50),
     },
     txpool: {
-      countMax: int(txpool, "countMax", 1, 10_000_000, 50_000),
-      bytesMax: int(txpool, "bytesMax", 1024, 2 ** 40, 256 * 1024 * 1024),
+      countMax: setOnly(txpool, "countMax", 1, 10_000_000),
+      bytesMax: setOnly(txpool, "bytesMax", 1024, 2 ** 40),
+      senderCountMax: setOnly(txpool, "senderCountMax", 1, 10_000_000),
+      senderBytesMax: setOnly(txpool, "senderBytesMax", 1024, 2 ** 40),
+      nonceGapMax: setOnly(txpool, "nonceGapMax", 0, 1_000_000),
+      nativeSenderCountMax: setOnly(txpool, "nativeSenderCountMax", 1, 10_000_000),
     },
     ledger: {
       stateHistoryBlocks: int(ledger, "stateHistoryBlocks", 0, 1_000_000, 1024),

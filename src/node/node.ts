@@ -2,7 +2,8 @@ import path from "node:path";
 import { Chain } from "../chain/index.js";
 import { type GenesisConfig, loadGenesis, type NodeConfig } from "../config/index.js";
 import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/driver.js";
-import { loadNodeKey, type NodeKey } from "../crypto/index.js";
+import { consensusGossipCheck, defaultPbftConfig } from "../consensus/index.js";
+import { keccak256, loadNodeKey, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import { type AccountState, Executor, readAccount } from "../execution/index.js";
 import { LevelLedger } from "../ledger/index.js";
 import { Libp2pTransport } from "../network/index.js";
@@ -100,8 +101,7 @@ export class ConsortNode {
         {
           chainId: genesis.chainId,
           groupId: genesis.groupId,
-          countMax: config.txpool.countMax,
-          bytesMax: config.txpool.bytesMax,
+          ...config.txpool,
           minGasPrice: () => chain.systemConfig().minGasPrice,
         },
         {
@@ -124,7 +124,21 @@ export class ConsortNode {
           staticPeers: config.p2p.peers,
           allowedNodes: [...chain.validators().map((v) => v.nodeId), ...chain.observers()],
         },
-        { logger: log.child({ module: "network" }) },
+        {
+          logger: log.child({ module: "network" }),
+          // Consensus messages are checked (validator at that height, signature, height window) before they reach
+          // consensus or are relayed; the check sees the chain only through this narrow view.
+          gossipValidators: {
+            consensus: consensusGossipCheck(
+              { futureHeightWindow: defaultPbftConfig.futureHeightWindow, pastHeightWindow: 1 },
+              {
+                view: { committedHeight: () => chain.height(), isValidator: (id) => chain.isSealer(id) },
+                hash: keccak256,
+                verify: verifyNodeSignature,
+              },
+            ),
+          },
+        },
       );
       chain.onCommit((c) => {
         if (c.validatorsChanged)
