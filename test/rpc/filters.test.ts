@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { FilterManager } from "../../src/rpc/filters.js";
+import { NO_PAUSE } from "../../src/rpc/slicer.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { SENDER, signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
 import { type Harness, startHarness } from "./helpers.js";
@@ -99,12 +100,15 @@ describe("polling filters", () => {
 });
 
 describe("FilterManager", () => {
-  it("expires idle filters and bounds buffers", () => {
+  it("expires idle filters and bounds buffers", async () => {
     let now = 0;
     const fm = new FilterManager({ maxFilters: 10, bufferMax: 3, idleTimeoutMs: 1000 }, () => now);
     const a = fm.install("pendingTransactions");
     const b = fm.install("block");
-    fm.onPending([1, 2, 3, 4, 5].map((i) => new Uint8Array(32).fill(i)));
+    await fm.onPending(
+      [1, 2, 3, 4, 5].map((i) => new Uint8Array(32).fill(i)),
+      NO_PAUSE,
+    );
     expect(fm.changes(a)).toEqual([3, 4, 5].map((i) => bytesToHex(new Uint8Array(32).fill(i))));
     now = 900;
     fm.changes(a);
