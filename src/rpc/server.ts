@@ -315,8 +315,6 @@ export class RpcServer {
         allowedHeaders: ["content-type", "authorization"],
       });
     }
-    // Before routing, body parsing and the WebSocket upgrade: a refused request is never executed.
-    app.addHook("onRequest", (req, reply, done) => this.admit(req, reply, done));
     await app.register(websocket, {
       options: { maxPayload: this.opts.maxBodyBytes },
       // The plugin's default handler terminates the socket on any error. For a frame over maxPayload, ws has already
@@ -326,6 +324,9 @@ export class RpcServer {
         if (socket.readyState !== socket.CLOSING && socket.readyState !== socket.CLOSED) socket.terminate();
       },
     });
+    // Before body parsing and the WebSocket upgrade: a refused request is never executed. Added after the websocket
+    // plugin, whose own onRequest hook marks upgrades so that a refused upgrade's socket is closed after the answer.
+    app.addHook("onRequest", (req, reply, done) => this.admit(req, reply, done));
     app.post("/", (req, reply) => this.onHttp(req, reply));
     app.route({
       method: "GET",
