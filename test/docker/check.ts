@@ -114,7 +114,8 @@ async function authEnforced(port: number): Promise<void> {
       signal: AbortSignal.timeout(5000),
     });
   const anonymous = await post(null, "eth_blockNumber", []);
-  if (anonymous.status !== 401) fail(`:${port} answered a call without a token with HTTP ${anonymous.status}, not 401`);
+  if (anonymous.status !== 401)
+    fail(`:${port} answered a call without a token with HTTP ${anonymous.status}, not 401`);
   await rpc<string>(port, "eth_blockNumber", [], readToken);
   const send = await post(readToken, "eth_sendRawTransaction", ["0x00"]);
   if (send.status !== 403) fail(`:${port} let a read token send (HTTP ${send.status}, not 403)`);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FilterManager } from "../../src/rpc/filters.js";
 import { NO_PAUSE } from "../../src/rpc/slicer.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { SENDER, signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
+import { signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
 import { type Harness, startHarness } from "./helpers.js";
 
 let h: Harness | null = null;
@@ -75,6 +75,8 @@ describe("polling filters", () => {
       output: new Uint8Array(0),
     });
     const block = h.backend.mine();
+    // Filters are filled after the commit, off the commit path.
+    await h.server.settled();
     expect((await h.rpc("eth_getFilterChanges", [pendingF])).result).toEqual([hash]);
     expect((await h.rpc("eth_getFilterChanges", [blockF])).result).toEqual([bytesToHex(block.hash)]);
     const logs = (await h.rpc("eth_getFilterChanges", [logF])).result;
@@ -87,15 +89,20 @@ describe("polling filters", () => {
     expect((await h.rpc("eth_uninstallFilter", [blockF])).result).toBe(false);
     const gone = await h.rpc("eth_getFilterChanges", [blockF]);
     expect(gone.error).toEqual({ code: -32000, message: "filter not found" });
-    expect(bytesToHex(SENDER)).toMatch(/^0x/);
+    // The log filter got only its own block's log: the next block (no logs) adds nothing.
+    h.backend.mine();
+    await h.server.settled();
+    expect((await h.rpc("eth_getFilterChanges", [logF])).result).toEqual([]);
   });
 
   it("enforces maxFilters", async () => {
     h = await startHarness({ maxFilters: 2 });
-    await h.rpc("eth_newBlockFilter");
+    const first = (await h.rpc("eth_newBlockFilter")).result;
     await h.rpc("eth_newBlockFilter");
     const third = await h.rpc("eth_newBlockFilter");
-    expect(third.error?.code).toBe(-32005);
+    expect(third.error).toEqual({ code: -32005, message: "too many filters installed (max 2)" });
+    expect((await h.rpc("eth_uninstallFilter", [first])).result).toBe(true);
+    expect((await h.rpc("eth_newBlockFilter")).result).toMatch(/^0x[0-9a-f]+$/);
   });
 });
 

@@ -48,7 +48,8 @@ describe("WebSocket", () => {
       expect((await c.call("eth_unsubscribe", [sub])).result).toBe(true);
       expect((await c.call("eth_unsubscribe", [sub])).result).toBe(false);
       h.backend.mine();
-      // a round trip after the block: no notification was queued before the answer
+      // delivered everything for that block, then a round trip: no notification was queued before the answer
+      await h.server.settled();
       await c.call("eth_blockNumber");
       expect(c.messages.filter((m) => m.method === "eth_subscription")).toHaveLength(0);
     } finally {
