@@ -208,7 +208,11 @@ export function parseLogQuery(obj: Record<string, unknown>): LogQuery {
   };
 }
 
-/** eth_getLogs: refuse ranges wider than getLogsMaxBlockRange and results above getLogsMaxResults. */
+/**
+ * eth_getLogs: refuse ranges wider than getLogsMaxBlockRange and results above getLogsMaxResults, in geth's words
+ * ("exceed maximum block range: N", "query returned more than N results"); blocks whose logs bloom rules the
+ * criteria out are skipped without reading their receipts.
+ */
 export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
   const out: Json[] = [];
   const max = ctx.opts.getLogsMaxResults;
@@ -227,7 +231,7 @@ export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
     if (to - from + 1 > ctx.opts.getLogsMaxBlockRange) {
       throw new RpcError(
         "RPC_LIMIT_EXCEEDED",
-        `block range too large: ${to - from + 1} blocks (${from}..${to}), at most ${ctx.opts.getLogsMaxBlockRange} per query`,
+        `exceed maximum block range: ${ctx.opts.getLogsMaxBlockRange} (asked for ${to - from + 1} blocks, ${from}..${to})`,
       );
     }
     for (let n = from; n <= to && out.length <= max; n++) {

@@ -47,11 +47,29 @@ describe("eth_getLogs", () => {
     h = await startHarness({ getLogsMaxBlockRange: 2, getLogsMaxResults: 2 });
     const wide = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "latest" }]);
     expect(wide.error?.code).toBe(-32005);
-    expect(wide.error?.message).toMatch(/block range too large: 4 blocks \(0\.\.3\), at most 2 per query/);
+    expect(wide.error?.message).toBe("exceed maximum block range: 2 (asked for 4 blocks, 0..3)");
     const narrow = await h.rpc("eth_getLogs", [{ fromBlock: "0x2", toBlock: "0x3" }]);
     expect(narrow.result).toHaveLength(1);
     const many = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x1" }]);
     expect(many.result).toHaveLength(2);
+    h.backend.outcomes.clear();
+  });
+
+  it("skips blocks whose logs bloom rules the filter out (their receipts are never read)", async () => {
+    h = await startHarness();
+    const read: number[] = [];
+    const getBlockReceipts = h.backend.getBlockReceipts.bind(h.backend);
+    h.backend.getBlockReceipts = async (n: number) => {
+      read.push(n);
+      return getBlockReceipts(n);
+    };
+    const none = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", address: `0x${"99".repeat(20)}` }]);
+    expect(none.result).toEqual([]);
+    expect(read).toEqual([]);
+    const token = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", address: bytesToHex(TOKEN_ADDRESS) }]);
+    expect(token.result.length).toBeGreaterThan(0);
+    const blocksWithTokenLogs = new Set(token.result.map((l: { blockNumber: string }) => Number(l.blockNumber)));
+    expect(new Set(read)).toEqual(blocksWithTokenLogs);
   });
 });
 
