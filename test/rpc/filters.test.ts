@@ -68,7 +68,9 @@ describe("eth_getLogs", () => {
     expect(read).toEqual([]);
     const token = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", address: bytesToHex(TOKEN_ADDRESS) }]);
     expect(token.result.length).toBeGreaterThan(0);
-    const blocksWithTokenLogs = new Set(token.result.map((l: { blockNumber: string }) => Number(l.blockNumber)));
+    const blocksWithTokenLogs = new Set(
+      token.result.map((l: { blockNumber: string }) => Number(l.blockNumber)),
+    );
     expect(new Set(read)).toEqual(blocksWithTokenLogs);
   });
 });
