@@ -8,17 +8,22 @@ import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
 import { CliError, flagInt, flagString, parseArgs } from "./args.js";
 import { runDevTestnet } from "./dev.js";
+import { CA_USAGE, caCommand, TOKEN_USAGE, tokenCommand } from "./rpcAuth.js";
 import { defaultTestnetOptions, generateTestnet } from "./testnet.js";
 
 const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
 
 Usage:
-  consort start --config FILE          run a node (sealer or observer, decided by the on-chain node list)
-  consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--chain-id 20200]
+  consort start --config FILE [--rpc-insecure]
+                                       run a node (sealer or observer, decided by the on-chain node list);
+                                       --rpc-insecure: allow JSON-RPC on a non-loopback address without auth
+  consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--tls] [--chain-id 20200]
                   [--rpc-port 8545] [--p2p-port 30300]
                                        generate keys, genesis, per-node configs and start scripts
   consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
-  consort status [--rpc http://127.0.0.1:8545]
+${TOKEN_USAGE}
+${CA_USAGE}
+  consort status [--rpc http://127.0.0.1:8545] [--token JWT]
                                        height, view, peers, sync state and pool size of a running node
   consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet`;
 
@@ -27,10 +32,14 @@ const FATAL_STOP_TIMEOUT_MS = 10_000;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  const { flags } = parseArgs(rest);
+  const { flags, positional } = parseArgs(rest);
   switch (command) {
     case "start":
-      return start(flagString(flags, "config"));
+      return start(flagString(flags, "config"), flags.get("rpc-insecure") === true);
+    case "token":
+      return tokenCommand(positional[0], flags);
+    case "ca":
+      return caCommand(positional[0], flags);
     case "testnet":
       return testnet(flags);
     case "keygen": {
@@ -40,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "status":
-      return status(flagString(flags, "rpc", "http://127.0.0.1:8545"));
+      return status(flagString(flags, "rpc", "http://127.0.0.1:8545"), flags.get("token"));
     case "dev":
       return runDevTestnet(path.resolve(flagString(flags, "dir", ".data/testnet")));
     case undefined:
@@ -61,6 +70,7 @@ async function testnet(flags: Map<string, string | true>): Promise<void> {
     validators: flagInt(flags, "validators", 4, 1, 100),
     observers: flagInt(flags, "observers", 0, 0, 100),
     docker: flags.get("docker") === true,
+    tls: flags.get("tls") === true,
     chainId: BigInt(flagInt(flags, "chain-id", 20200, 1, 2 ** 31)),
     rpcPortBase: flagInt(flags, "rpc-port", 8545, 1, 65000),
     p2pPortBase: flagInt(flags, "p2p-port", 30300, 1, 65000),
@@ -69,8 +79,9 @@ async function testnet(flags: Map<string, string | true>): Promise<void> {
   for (const n of result.nodes) console.log(`  ${n.name} (${n.role}) ${n.nodeId}  config: ${n.configFile}`);
 }
 
-async function start(configFile: string): Promise<void> {
+async function start(configFile: string, rpcInsecure: boolean): Promise<void> {
   const config = await loadNodeConfig(configFile);
+  if (rpcInsecure) config.rpc.security.insecure = true;
   const logger = createLogger({
     level: config.log.level,
     pretty: config.log.pretty,
@@ -116,11 +127,14 @@ async function start(configFile: string): Promise<void> {
   await started.start();
 }
 
-async function status(rpc: string): Promise<void> {
+async function status(rpc: string, token: string | true | undefined): Promise<void> {
   const call = async (method: string, params: unknown[] = []) => {
     const res = await fetch(rpc, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(typeof token === "string" ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
       signal: AbortSignal.timeout(5000),
     });

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { parseRpcSecurity, RPC_SECURITY_KEYS, type RpcSecuritySettings } from "../rpc/config.js";
 import type { LogLevel } from "../util/logger.js";
 import { readJsonFile } from "./genesis.js";
 import { FieldReader } from "./validate.js";
@@ -20,6 +21,8 @@ export interface NodeConfig {
     /** eth_call / eth_estimateGas / FISCO call running at once, and each one's wall-clock budget. */
     maxConcurrentCalls: number;
     callTimeBudgetMs: number;
+    /** Tokens, TLS, Host allow-list, connection cap, quotas: read by the rpc module (src/rpc/config.ts). */
+    security: RpcSecuritySettings;
   };
   p2p: {
     /** libp2p multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/30300. */
@@ -78,6 +81,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
     "requestsPerSecond",
     "maxConcurrentCalls",
     "callTimeBudgetMs",
+    ...RPC_SECURITY_KEYS,
   ]);
   const p2p = root.section("p2p", ["listen", "peers"]);
   const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
@@ -115,6 +119,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       requestsPerSecond: int(rpc, "requestsPerSecond", 1, 1_000_000, 5000),
       maxConcurrentCalls: int(rpc, "maxConcurrentCalls", 1, 1024, 4),
       callTimeBudgetMs: int(rpc, "callTimeBudgetMs", 10, 60_000, 1000),
+      security: parseRpcSecurity(rpc, resolve),
     },
     p2p: {
       listen: multiaddrs("listen", 16, ["/ip4/127.0.0.1/tcp/30300"]),

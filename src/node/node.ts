@@ -188,6 +188,7 @@ export class ConsortNode {
               port: config.rpc.port,
               corsOrigins: config.rpc.corsOrigins,
               maxConcurrentCalls: config.rpc.maxConcurrentCalls,
+              ...config.rpc.security,
               rateLimit: {
                 requestsPerSecond: config.rpc.requestsPerSecond,
                 burst: config.rpc.requestsPerSecond * 2,
@@ -242,7 +243,7 @@ export class ConsortNode {
         height: head.number,
         role: this.chain.isSealer(this.nodeKey.nodeId) ? "sealer" : "observer",
         p2p: this.transport.listenAddresses(),
-        rpc: this.rpc ? `http://${this.config.rpc.host}:${this.rpc.address().port}` : null,
+        rpc: this.rpc?.url ?? null,
       },
       "node started",
     );
