@@ -1,6 +1,11 @@
 import path from "node:path";
 import { Chain } from "../chain/index.js";
-import { type GenesisConfig, loadGenesis, type NodeConfig } from "../config/index.js";
+import {
+  assertRpcSafeForGenesis,
+  type GenesisConfig,
+  loadGenesis,
+  type NodeConfig,
+} from "../config/index.js";
 import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/driver.js";
 import { loadNodeKey, type NodeKey } from "../crypto/index.js";
 import { type AccountState, Executor, readAccount } from "../execution/index.js";
@@ -18,6 +23,7 @@ import {
 import { TxPool } from "../txpool/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import { permissionCheck } from "./permissionCheck.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
 
 /**
@@ -48,6 +54,7 @@ export class ConsortNode {
   static async create(config: NodeConfig, deps: { logger: Logger }): Promise<ConsortNode> {
     const log = deps.logger;
     const genesis = await loadGenesis(config.genesisFile);
+    if (config.rpc.enabled) assertRpcSafeForGenesis(genesis, config.rpc.host, config.genesisFile);
     const nodeKey = await loadNodeKey(config.nodeKeyFile);
     log.info(
       { nodeId: bytesToHex(nodeKey.nodeId), chainId: genesis.chainId.toString(), dataDir: config.dataDir },
@@ -96,6 +103,7 @@ export class ConsortNode {
           },
           chain: { height: () => chain.height(), hasNativeNonce: (n) => ledger.hasNativeNonce(n) },
           txGasLimit: () => chain.systemConfig().txGasLimit,
+          permissionCheck: permissionCheck(chain),
           logger: log.child({ module: "txpool" }),
         },
       );

@@ -190,6 +190,8 @@ export class TxPool implements TxPoolInterface {
   private async admitDecoded(tx: Transaction, key: string): Promise<Transaction> {
     this.validateStatic(tx);
     this.precheckPool(tx, key);
+    const refused = (await this.deps.permissionCheck?.(tx)) ?? null;
+    if (refused !== null) throw reject("TXPOOL_NOT_PERMITTED", refused);
     const reads = await this.readState(tx);
     this.insert(tx, key, reads);
     return tx;

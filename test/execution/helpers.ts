@@ -134,13 +134,17 @@ export function signNative(
 
 export const sealerKeys = [1, 2, 3, 4].map((i) => NodeKey.fromSeed(new Uint8Array(32).fill(i)));
 
-export function genesisSpec(admins: Address[], alloc: { address: Address; balance: bigint }[]): GenesisSpec {
+/** Genesis with these governors (weight 1 each; the default 51% rates: one governor of one passes alone). */
+export function genesisSpec(
+  governors: Address[],
+  alloc: { address: Address; balance: bigint }[],
+): GenesisSpec {
   return {
     chainId: CHAIN_ID,
     groupId: GROUP_ID,
     sealers: sealerKeys.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
     observers: [],
-    admins,
+    committee: { governors: governors.map((address) => ({ address, weight: 1 })) },
     alloc,
     systemConfig: { tx_count_limit: 1000, tx_gas_limit: 300_000_000 },
   };
