@@ -169,8 +169,13 @@ export class TestChain {
     return new TestChain(state, g.stateRoot);
   }
 
+  /** Liveness evidence for the committee's quorum rule (BlockContext.recentProposers); unset = none given. */
+  recentProposers: Uint8Array[] | null = null;
+
   ctx(): BlockContext {
+    const proposers = this.recentProposers;
     return {
+      ...(proposers === null ? {} : { recentProposers: async () => proposers }),
       number: this.number + 1,
       timestampMs: 1_700_000_000_000 + (this.number + 1) * 1000,
       coinbase: new Uint8Array(20),
