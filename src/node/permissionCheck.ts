@@ -8,8 +8,8 @@ const CACHE_KEYS_MAX = 10_000;
 
 /**
  * The pool's admission check of on-chain permissions (the same rules execution applies, on the committed head):
- * frozen or abolished sender; for a deployment the deploy ACL; for a call the target's status and method ACL (the
- * signer is msg.sender of a top-level call). Returns the refusal naming the rule, or null. Execution checks again,
+ * frozen or abolished sender; for a deployment the deploy ACL; for a function call the target's status and method
+ * ACL (the signer is msg.sender of a top-level call). Returns the refusal naming the rule, or null. Execution checks again,
  * so a stale answer can only delay a refusal, never let a refused tx through.
  */
 export function permissionCheck(chain: Chain): (tx: Transaction) => Promise<string | null> {
@@ -27,9 +27,11 @@ export function permissionCheck(chain: Chain): (tx: Transaction) => Promise<stri
     if (bytesToHex(chain.head().hash) === cachedHead) cache.set(key, value);
     return value;
   };
-  return async (tx) =>
-    (await governance.senderRefusal(get, tx.sender)) ??
-    (tx.to === null
-      ? await governance.deployRefusal(get, tx.sender)
-      : await governance.callRefusal(get, tx.to, tx.sender, tx.input));
+  return async (tx) => {
+    const sender = await governance.senderRefusal(get, tx.sender);
+    if (sender !== null) return sender;
+    if (tx.to === null) return governance.deployRefusal(get, tx.sender);
+    // A call without a selector (a plain transfer) skips the contract reads here: execution still checks them.
+    return tx.input.length < 4 ? null : governance.callRefusal(get, tx.to, tx.sender, tx.input);
+  };
 }
