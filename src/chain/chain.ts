@@ -199,7 +199,7 @@ export class Chain {
   }
 
   /** Proposers of blocks [number − count, number − 1] (not genesis), from their hashed headers: on chain, so alike on every node. */
-  private async proposersBefore(number: number, count: number): Promise<NodeId[]> {
+  async proposersBefore(number: number, count: number): Promise<NodeId[]> {
     const out: NodeId[] = [];
     for (let h = Math.max(1, number - count); h < number; h++) {
       const header = await this.deps.ledger.getHeader(h);
