@@ -3,6 +3,7 @@ import { createWriteStream, existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CliError } from "./args.js";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "./testnet.js";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -67,6 +68,16 @@ export async function runDevTestnet(dir: string): Promise<void> {
 }
 
 async function loadTestnet(dir: string): Promise<GeneratedTestnet> {
+  const genesis = JSON.parse(await readFile(path.join(dir, "genesis.json"), "utf8")) as Record<
+    string,
+    unknown
+  >;
+  if ("admins" in genesis) {
+    throw new CliError(
+      "CLI_USAGE",
+      `${dir} was made by an older Consort (a genesis admin list instead of a governance committee): remove it (rm -rf ${dir}) and run again for a fresh dev chain`,
+    );
+  }
   const meta = JSON.parse(await readFile(path.join(dir, "testnet.json"), "utf8")) as {
     nodes: GeneratedTestnet["nodes"];
   };
