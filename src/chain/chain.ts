@@ -192,7 +192,18 @@ export class Chain {
       parentStateRoot: parent.stateRoot,
       getBlockHash: (n: number) => this.deps.ledger.getBlockHash(n),
       nativeNonceSeen: (nonce: Uint8Array) => this.deps.ledger.hasNativeNonce(nonce),
+      recentProposers: (count: number) => this.proposersBefore(header.number, count),
     };
+  }
+
+  /** Proposers of blocks [number − count, number − 1] (not genesis), from their hashed headers: on chain, so alike on every node. */
+  async proposersBefore(number: number, count: number): Promise<NodeId[]> {
+    const out: NodeId[] = [];
+    for (let h = Math.max(1, number - count); h < number; h++) {
+      const header = await this.deps.ledger.getHeader(h);
+      if (header !== null) out.push(header.proposer);
+    }
+    return out;
   }
 
   /** Leader: execute `txs` on the head state (dropping invalid ones) and wrap the result in a block. */

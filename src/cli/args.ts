@@ -35,19 +35,3 @@ export function flagString(flags: Map<string, string | true>, name: string, fall
   if (v === true) throw new CliError("CLI_USAGE", `--${name} needs a value`);
   return v;
 }
-
-export function flagInt(
-  flags: Map<string, string | true>,
-  name: string,
-  fallback: number,
-  min = 0,
-  max = 1_000_000,
-): number {
-  const v = flags.get(name);
-  if (v === undefined) return fallback;
-  const n = v === true ? Number.NaN : Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new CliError("CLI_USAGE", `--${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
-  }
-  return n;
-}

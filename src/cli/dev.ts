@@ -3,6 +3,7 @@ import { createWriteStream, existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CliError } from "./args.js";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "./testnet.js";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -32,7 +33,7 @@ export function spawnNode(
 export async function runDevTestnet(dir: string): Promise<void> {
   const testnet = existsSync(path.join(dir, "testnet.json"))
     ? await loadTestnet(dir)
-    : await generateTestnet({ ...defaultTestnetOptions, outDir: dir, validators: 4 });
+    : await generateTestnet({ ...defaultTestnetOptions, outDir: dir, validators: 4, devKeys: true });
   const children = testnet.nodes.map((n) =>
     spawnNode(n.configFile, path.join(n.dir, "node.log"), { FORCE_COLOR: "0" }),
   );
@@ -67,6 +68,16 @@ export async function runDevTestnet(dir: string): Promise<void> {
 }
 
 async function loadTestnet(dir: string): Promise<GeneratedTestnet> {
+  const genesis = JSON.parse(await readFile(path.join(dir, "genesis.json"), "utf8")) as Record<
+    string,
+    unknown
+  >;
+  if ("admins" in genesis) {
+    throw new CliError(
+      "CLI_USAGE",
+      `${dir} was made by an older Consort (a genesis admin list instead of a governance committee): remove it (rm -rf ${dir}) and run again for a fresh dev chain`,
+    );
+  }
   const meta = JSON.parse(await readFile(path.join(dir, "testnet.json"), "utf8")) as {
     nodes: GeneratedTestnet["nodes"];
   };
@@ -78,6 +89,7 @@ async function loadTestnet(dir: string): Promise<GeneratedTestnet> {
     genesisFile: path.join(dir, "genesis.json"),
     nodes: meta.nodes,
     accounts: accounts.accounts,
+    governors: [],
   };
 }
 
@@ -116,7 +128,8 @@ function printBanner(t: GeneratedTestnet): void {
       (n) => `  ${n.name}  ${n.rpcUrl}   ws://${n.rpcUrl.slice("http://".length)}   logs: ${n.dir}/node.log`,
     ),
     "",
-    "Dev accounts (TEST-ONLY: these keys are public; account 0 is the chain admin):",
+    "Dev accounts (TEST-ONLY: these keys are PUBLIC; account 0 is the only governor, so anyone who reaches",
+    "this RPC can govern the chain; the nodes refuse to serve RPC beyond 127.0.0.1 with this genesis):",
     ...t.accounts.slice(0, 5).map((a, i) => `  ${i}  ${a.address}  ${a.privateKey}`),
     `  … all ${t.accounts.length} in ${t.outDir}/accounts.json`,
     "",

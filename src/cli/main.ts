@@ -1,15 +1,17 @@
 import "../util/polyfill.js";
 import path from "node:path";
+import { parseArgs as parseFlags } from "node:util";
 import { loadNodeConfig } from "../config/index.js";
 import { NodeKey, saveNodeKey } from "../crypto/index.js";
 import { ConsortNode, FATAL_EXIT_CODE } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
-import { CliError, flagInt, flagString, parseArgs } from "./args.js";
+import { CliError, flagString, parseArgs } from "./args.js";
 import { runDevTestnet } from "./dev.js";
+import { runGov } from "./gov.js";
 import { CA_USAGE, caCommand, TOKEN_USAGE, tokenCommand } from "./rpcAuth.js";
-import { defaultTestnetOptions, generateTestnet } from "./testnet.js";
+import { defaultTestnetOptions, generateTestnet, parseGovernorFlag } from "./testnet.js";
 
 const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
 
@@ -18,8 +20,11 @@ Usage:
                                        run a node (sealer or observer, decided by the on-chain node list);
                                        --rpc-insecure: allow JSON-RPC on a non-loopback address without auth
   consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--tls] [--chain-id 20200]
-                  [--rpc-port 8545] [--p2p-port 30300]
-                                       generate keys, genesis, per-node configs and start scripts
+                  [--rpc-port 8545] [--p2p-port 30300] [--governor ADDRESS[:weight]]... [--governors 1]
+                                       generate keys, genesis, per-node configs and start scripts; the
+                                       governors are the given addresses, or fresh keys (governor<i>.key, 0600)
+  consort gov <propose|vote|revoke|list|show|acl|status> …
+                                       committee governance, ACLs and freezes (consort gov help)
   consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
 ${TOKEN_USAGE}
 ${CA_USAGE}
@@ -41,7 +46,9 @@ async function main(argv: string[]): Promise<void> {
     case "ca":
       return caCommand(positional[0], flags);
     case "testnet":
-      return testnet(flags);
+      return testnet(rest);
+    case "gov":
+      return runGov(rest);
     case "keygen": {
       const key = NodeKey.generate();
       await saveNodeKey(flagString(flags, "out"), key);
@@ -62,21 +69,59 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function testnet(flags: Map<string, string | true>): Promise<void> {
-  const out = path.resolve(flagString(flags, "out"));
+async function testnet(argv: string[]): Promise<void> {
+  const { values } = parseFlags({
+    args: argv,
+    strict: true,
+    options: {
+      out: { type: "string" },
+      validators: { type: "string", default: "4" },
+      observers: { type: "string", default: "0" },
+      docker: { type: "boolean", default: false },
+      tls: { type: "boolean", default: false },
+      "chain-id": { type: "string", default: "20200" },
+      "rpc-port": { type: "string", default: "8545" },
+      "p2p-port": { type: "string", default: "30300" },
+      governor: { type: "string", multiple: true, default: [] },
+      governors: { type: "string", default: "1" },
+    },
+  });
+  if (values.out === undefined) throw new CliError("CLI_USAGE", "missing --out DIR");
+  const int = (name: string, v: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new CliError("CLI_USAGE", `--${name} must be an integer from ${min} to ${max}, got ${v}`);
+    }
+    return n;
+  };
+  const governors = values.governor.map((g) => {
+    const parsed = parseGovernorFlag(g);
+    if (parsed === null)
+      throw new CliError("CLI_USAGE", `--governor must be 0x + 40 hex digits [:weight 1-1000], got ${g}`);
+    return parsed;
+  });
+  const out = path.resolve(values.out);
   const result = await generateTestnet({
     ...defaultTestnetOptions,
     outDir: out,
-    validators: flagInt(flags, "validators", 4, 1, 100),
-    observers: flagInt(flags, "observers", 0, 0, 100),
-    docker: flags.get("docker") === true,
-    tls: flags.get("tls") === true,
-    chainId: BigInt(flagInt(flags, "chain-id", 20200, 1, 2 ** 31)),
-    rpcPortBase: flagInt(flags, "rpc-port", 8545, 1, 65000),
-    p2pPortBase: flagInt(flags, "p2p-port", 30300, 1, 65000),
+    validators: int("validators", values.validators, 1, 100),
+    observers: int("observers", values.observers, 0, 100),
+    docker: values.docker,
+    tls: values.tls,
+    chainId: BigInt(int("chain-id", values["chain-id"], 1, 2 ** 31)),
+    rpcPortBase: int("rpc-port", values["rpc-port"], 1, 65000),
+    p2pPortBase: int("p2p-port", values["p2p-port"], 1, 65000),
+    governors,
+    governorCount: int("governors", values.governors, 1, 100),
   });
   console.log(`testnet written to ${out}`);
   for (const n of result.nodes) console.log(`  ${n.name} (${n.role}) ${n.nodeId}  config: ${n.configFile}`);
+  console.log("governors (the committee: every change of the chain is their proposal and vote):");
+  for (const g of result.governors) {
+    console.log(
+      `  ${g.address} weight ${g.weight}${g.keyFile ? `  key: ${g.keyFile} (0600, shown only here)` : ""}`,
+    );
+  }
 }
 
 async function start(configFile: string, rpcInsecure: boolean): Promise<void> {

@@ -1,8 +1,14 @@
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_SYSTEM_CONFIG, type GenesisConfig, genesisToJson } from "../config/index.js";
-import { keccak256, NodeKey, privateKeyToAddress, saveNodeKey } from "../crypto/index.js";
+import { DEFAULT_SYSTEM_CONFIG, devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
+import {
+  generatePrivateKey,
+  NodeKey,
+  privateKeyToAddress,
+  saveAccountKey,
+  saveNodeKey,
+} from "../crypto/index.js";
 import { nodeIdToPeerId } from "../network/index.js";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
 import { CA_CERT_FILE, initCa, issueCertificate } from "../rpc/ca.js";
@@ -25,6 +31,15 @@ export interface TestnetOptions {
   rpcPortBase: number;
   p2pPortBase: number;
   devAccounts: number;
+  /** Genesis governors given by address (`--governor ADDRESS[:weight]`); empty = generate `governorCount` keys. */
+  governors: { address: Uint8Array; weight: number }[];
+  /** Fresh random governor keys to generate when `governors` is empty (written 0600 as governor<i>.key). */
+  governorCount: number;
+  /**
+   * The dev chain of `npm start` only: the funded accounts and the one governor use the well-known dev keys
+   * (devAccountKey). Public keys: a node whose genesis has such a governor refuses RPC on a non-loopback address.
+   */
+  devKeys: boolean;
 }
 
 /** The `consort` command of this checkout (bin/consort.js), for the generated start scripts. */
@@ -40,15 +55,12 @@ export const defaultTestnetOptions: Omit<TestnetOptions, "outDir"> = {
   rpcPortBase: 8545,
   p2pPortBase: 30300,
   devAccounts: 10,
+  governors: [],
+  governorCount: 1,
+  devKeys: false,
 };
 
-/**
- * Dev account i's private key: keccak256("consort dev account " + i). Deterministic so docs, examples and tools can
- * name them; public knowledge, so TEST-ONLY: never fund them on a chain that matters.
- */
-export function devAccountKey(index: number): Uint8Array {
-  return keccak256(new TextEncoder().encode(`consort dev account ${index}`));
-}
+export { devAccountKey };
 
 export interface GeneratedNode {
   name: string;
@@ -65,34 +77,85 @@ export interface GeneratedTestnet {
   genesisFile: string;
   nodes: GeneratedNode[];
   accounts: { address: string; privateKey: string }[];
+  /** keyFile/privateKey null for governors given by address. */
+  governors: { address: string; weight: number; keyFile: string | null; privateKey: string | null }[];
+}
+
+/** Governors of a new testnet: the given ones, the dev key (dev chain), or fresh random keys saved 0600. */
+async function makeGovernors(opts: TestnetOptions): Promise<GeneratedTestnet["governors"]> {
+  if (opts.governors.length > 0) {
+    return opts.governors.map((g) => ({
+      address: bytesToHex(g.address),
+      weight: g.weight,
+      keyFile: null,
+      privateKey: null,
+    }));
+  }
+  if (opts.devKeys) {
+    const key = devAccountKey(0);
+    return [
+      {
+        address: bytesToHex(privateKeyToAddress(key)),
+        weight: 1,
+        keyFile: null,
+        privateKey: bytesToHex(key),
+      },
+    ];
+  }
+  const out: GeneratedTestnet["governors"] = [];
+  for (let i = 0; i < opts.governorCount; i++) {
+    const key = generatePrivateKey();
+    const keyFile = path.join(opts.outDir, `governor${i}.key`);
+    await saveAccountKey(keyFile, key);
+    out.push({
+      address: bytesToHex(privateKeyToAddress(key)),
+      weight: 1,
+      keyFile,
+      privateKey: bytesToHex(key),
+    });
+  }
+  return out;
 }
 
 /** What FISCO's build_chain.sh gives: keys, a shared genesis, per-node configs, start scripts. */
 export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTestnet> {
   const total = opts.validators + opts.observers;
   const keys = Array.from({ length: total }, () => NodeKey.generate());
+  await mkdir(opts.outDir, { recursive: true });
   const accounts = Array.from({ length: opts.devAccounts }, (_, i) => {
-    const privateKey = devAccountKey(i);
+    const privateKey = opts.devKeys ? devAccountKey(i) : generatePrivateKey();
     return { address: bytesToHex(privateKeyToAddress(privateKey)), privateKey: bytesToHex(privateKey) };
   });
+  const governors = await makeGovernors(opts);
   const genesis: GenesisConfig = {
     chainId: opts.chainId,
     groupId: opts.groupId,
     timestampMs: Date.now(),
     sealers: keys.slice(0, opts.validators).map((k) => ({ nodeId: k.nodeId, weight: 1 })),
     observers: keys.slice(opts.validators).map((k) => k.nodeId),
-    admins: [privateKeyToAddress(devAccountKey(0))],
+    committee: {
+      governors: governors.map((g) => ({
+        address: Buffer.from(g.address.slice(2), "hex"),
+        weight: g.weight,
+      })),
+    },
     alloc: accounts.map((a) => ({ address: Buffer.from(a.address.slice(2), "hex"), balance: 10n ** 24n })),
     systemConfig: { ...DEFAULT_SYSTEM_CONFIG },
   };
-  await mkdir(opts.outDir, { recursive: true });
   const genesisFile = path.join(opts.outDir, "genesis.json");
   await writeJson(genesisFile, genesisToJson(genesis));
-  await writeJson(path.join(opts.outDir, "accounts.json"), {
-    warning: "TEST-ONLY dev accounts: these private keys are public. Never use them on a chain that matters.",
-    admin: accounts[0]?.address,
-    accounts,
-  });
+  await writeJson(
+    path.join(opts.outDir, "accounts.json"),
+    opts.devKeys
+      ? {
+          warning:
+            "TEST-ONLY dev accounts: these private keys are public. Never use them on a chain that matters.",
+          governor: governors[0]?.address,
+          accounts,
+        }
+      : { note: "Funded test accounts with fresh random keys (this file is mode 0600).", accounts },
+    0o600,
+  );
   const peerAddr = (i: number) =>
     opts.docker
       ? `/dns4/node${i}.p2p/tcp/30300/p2p/${nodeIdToPeerId(keys[i]!.nodeId)}`
@@ -147,7 +210,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
     });
   }
   await writeJson(path.join(opts.outDir, "testnet.json"), { nodes, genesisFile: "genesis.json" });
-  return { outDir: opts.outDir, genesisFile, nodes, accounts };
+  return { outDir: opts.outDir, genesisFile, nodes, accounts, governors };
 }
 
 /** Validity of the tokens a generated testnet writes (a test network; issue real ones with `consort token issue`). */
@@ -220,6 +283,15 @@ async function nodeTlsConfig(tlsDir: string, nodeDir: string, name: string) {
   };
 }
 
-async function writeJson(file: string, value: unknown): Promise<void> {
-  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+async function writeJson(file: string, value: unknown, mode = 0o644): Promise<void> {
+  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`, { mode });
+}
+
+/** `--governor ADDRESS[:weight]` → a governor (weight 1 by default); null when malformed. */
+export function parseGovernorFlag(text: string): { address: Uint8Array; weight: number } | null {
+  const m = /^(0x[0-9a-fA-F]{40})(?::([0-9]{1,4}))?$/.exec(text);
+  if (m === null) return null;
+  const weight = m[2] === undefined ? 1 : Number(m[2]);
+  if (weight < 1 || weight > 1000) return null;
+  return { address: Buffer.from(m[1]!.slice(2), "hex"), weight };
 }

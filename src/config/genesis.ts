@@ -12,8 +12,15 @@ export interface GenesisConfig {
   timestampMs: number;
   sealers: { nodeId: NodeId; weight: number }[];
   observers: NodeId[];
-  /** Accounts allowed to call the system contracts (system config, consensus node list). */
-  admins: Address[];
+  /**
+   * The governance committee: governors (accounts) with weights, and the participation and win rates (percent) a
+   * proposal needs. Every change of the system config, node list, ACLs and statuses is a committee proposal.
+   */
+  committee: {
+    governors: { address: Address; weight: number }[];
+    participationRate?: number;
+    winRate?: number;
+  };
   /** Initial native balances (for value transfers and Ethereum tools). */
   alloc: { address: Address; balance: bigint }[];
   /** System config keys → values (strings, as FISCO stores them). */
@@ -36,13 +43,19 @@ const GENESIS_KEYS = [
   "timestampMs",
   "sealers",
   "observers",
-  "admins",
+  "committee",
   "alloc",
   "systemConfig",
 ];
 
 export function parseGenesis(json: unknown, file = "genesis.json"): GenesisConfig {
   const root = new FieldReader(file, json);
+  if (json !== null && typeof json === "object" && "admins" in json) {
+    root.fail(
+      'replaced by "committee": { "governors": [{ "address": "0x…", "weight": 1 }] } (changes are now committee proposals)',
+      "admins",
+    );
+  }
   root.onlyKeys(GENESIS_KEYS);
   const chainId = root.field("chainId").bigint();
   if (chainId === 0n || chainId > 2n ** 53n) root.fail("must be between 1 and 2^53", "chainId");
@@ -84,9 +97,35 @@ export function parseGenesis(json: unknown, file = "genesis.json"): GenesisConfi
     timestampMs: root.field("timestampMs").optional((t) => t.integer({ min: 0 }), 0),
     sealers,
     observers,
-    admins: root.field("admins").optional((a) => a.array(100).map((x) => hexToBytes(x.hex(20))), []),
+    committee: parseCommittee(root),
     alloc,
     systemConfig,
+  };
+}
+
+function parseCommittee(root: FieldReader): GenesisConfig["committee"] {
+  const c = root.field("committee");
+  c.onlyKeys(["governors", "participationRate", "winRate"]);
+  const governors = c
+    .field("governors")
+    .array(100)
+    .map((g) => {
+      g.onlyKeys(["address", "weight"]);
+      return {
+        address: hexToBytes(g.field("address").hex(20)),
+        weight: g.field("weight").optional((w) => w.integer({ min: 1, max: 1000 }), 1),
+      };
+    });
+  if (governors.length === 0) root.fail("at least one governor is required", "committee.governors");
+  const seen = new Set(governors.map((g) => Buffer.from(g.address).toString("hex")));
+  if (seen.size !== governors.length) root.fail("a governor is listed twice", "committee.governors");
+  const rate = (name: string) => c.field(name).optional((r) => r.integer({ min: 0, max: 100 }), undefined);
+  const participationRate = rate("participationRate");
+  const winRate = rate("winRate");
+  return {
+    governors,
+    ...(participationRate === undefined ? {} : { participationRate }),
+    ...(winRate === undefined ? {} : { winRate }),
   };
 }
 
@@ -133,7 +172,13 @@ export function genesisToJson(g: GenesisConfig): Record<string, unknown> {
     timestampMs: g.timestampMs,
     sealers: g.sealers.map((s) => ({ nodeId: hex(s.nodeId), weight: s.weight })),
     observers: g.observers.map(hex),
-    admins: g.admins.map(hex),
+    committee: {
+      governors: g.committee.governors.map((x) => ({ address: hex(x.address), weight: x.weight })),
+      ...(g.committee.participationRate === undefined
+        ? {}
+        : { participationRate: g.committee.participationRate }),
+      ...(g.committee.winRate === undefined ? {} : { winRate: g.committee.winRate }),
+    },
     alloc: Object.fromEntries(g.alloc.map((a) => [hex(a.address), { balance: a.balance.toString() }])),
     systemConfig: g.systemConfig,
   };

@@ -1,3 +1,4 @@
+export { assertRpcSafeForGenesis, devAccountAddresses, devAccountKey, isLoopbackHost } from "./devKeys.js";
 export { ConfigError, type ConfigErrorCode } from "./errors.js";
 export {
   DEFAULT_SYSTEM_CONFIG,

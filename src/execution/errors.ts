@@ -36,6 +36,8 @@ export type RejectCode =
   | "INIT_CODE_TOO_LARGE"
   | "SENDER_HAS_CODE"
   | "FEE_CAP_BELOW_TIP"
+  /** The sender is frozen or abolished (governance account status). */
+  | "ACCOUNT_NOT_NORMAL"
   | "EXECUTION_FAILED";
 
 /** Codes after which the same transaction may become valid in a later block (keep it in the pool). */

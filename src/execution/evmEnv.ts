@@ -4,6 +4,7 @@ import { Address as EthAddress } from "@ethereumjs/util";
 import { keccak256, secp256k1Recover } from "../crypto/index.js";
 import type { Address, NodeId } from "../types/index.js";
 import { concatBytes } from "../util/hex.js";
+import { governancePrecompiles, permissionHook, revertCode } from "./governance/index.js";
 import type { BlockContext } from "./interface.js";
 import type { ExecutorOptions } from "./options.js";
 import type { StateOverlay } from "./overlay.js";
@@ -75,6 +76,7 @@ export async function createEnv(
     overlay,
     blockNumber: ctx.number,
     currentMessage: () => messages[messages.length - 1],
+    recentProposers: ctx.recentProposers,
   };
   const getBlockHash = ctx.getBlockHash;
   const evm = await createEVM({
@@ -98,11 +100,28 @@ export async function createEnv(
         address: new EthAddress(CONSENSUS_NODES_ADDRESS),
         function: consensusNodesPrecompile(precompileCtx),
       },
+      ...governancePrecompiles(precompileCtx),
     ],
     ...(watchdog === undefined ? {} : { customOpcodes: watchdog.opcodes() }),
   });
   evm.events.on("beforeMessage", (m: Message) => {
     messages.push(m);
+  });
+  // Deploy / method ACLs and contract status (governance/permissions.ts): a refused message reverts with the rule.
+  const checkPermissions = permissionHook(
+    (k) => overlay.get(k),
+    (a) => evm.getPrecompile(new EthAddress(a)) !== undefined,
+  );
+  evm.events.on("beforeMessage", (m: Message, resolve?: (result?: unknown) => void) => {
+    // A failed state read must not let the message through: it reverts (and this node's root will differ).
+    checkPermissions(m).then(
+      () => resolve?.(),
+      (err: unknown) => {
+        m.code = revertCode(`permission check failed: ${String(err)}`);
+        m.isCompiled = false;
+        resolve?.();
+      },
+    );
   });
   if (watchdog !== undefined) {
     // Two parameters: the EVM awaits `resolve` (and a synchronous throw rejects the message).

@@ -1,16 +1,16 @@
 import type { Address, Hash, NodeId } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import { ExecutionError } from "./errors.js";
+import { COMMITTEE_KEY, encodeCommittee } from "./governance/layout.js";
+import { GOVERNOR_COUNT_MAX, GOVERNOR_WEIGHT_MAX } from "./governance/proposals.js";
 import type { StateChange } from "./interface.js";
 import {
-  ADMINS_KEY,
   accountKey,
   CONSENSUS_NODES_KEY,
   compareBytes,
   computeStateRoot,
   EMPTY_CODE_HASH,
   encodeAccount,
-  encodeAdmins,
   encodeConfigEntry,
   encodeNodeList,
   keyBytes,
@@ -27,6 +27,10 @@ import {
   validateSystemConfigValue,
 } from "./systemContracts.js";
 
+/** Default committee rates (percent): more than half the governors' weight must vote, and more than half for. */
+export const DEFAULT_PARTICIPATION_PCT = 51;
+export const DEFAULT_WIN_PCT = 51;
+
 /**
  * What the genesis state is built from (src/config's GenesisConfig is assignable to it).
  * systemConfig values are decimal strings or numbers; missing known keys get their defaults
@@ -39,8 +43,15 @@ export interface GenesisSpec {
   timestampMs?: number;
   sealers: { nodeId: NodeId; weight: number }[];
   observers: NodeId[];
-  /** Accounts allowed to call the system contracts' write functions. */
-  admins: Address[];
+  /**
+   * The governance committee (governance/committee.ts): governors and weights; participation and win rates in
+   * percent (defaults DEFAULT_PARTICIPATION_PCT / DEFAULT_WIN_PCT).
+   */
+  committee: {
+    governors: { address: Address; weight: number }[];
+    participationRate?: number;
+    winRate?: number;
+  };
   alloc: { address: Address; balance: bigint }[];
   systemConfig: Record<string, string | number | bigint>;
 }
@@ -95,8 +106,27 @@ export function genesisState(genesis: GenesisSpec): { stateChanges: StateChange[
   for (const o of genesis.observers) addNode(o, NodeType.Observer, 0);
   put(CONSENSUS_NODES_KEY, encodeNodeList(nodes));
 
-  for (const a of genesis.admins) if (a.length !== 20) throw invalid("admin addresses are 20 bytes");
-  put(ADMINS_KEY, encodeAdmins(genesis.admins));
+  const { governors } = genesis.committee;
+  if (governors.length === 0) throw invalid("genesis needs at least one governor");
+  if (governors.length > GOVERNOR_COUNT_MAX)
+    throw invalid(`genesis lists more than ${GOVERNOR_COUNT_MAX} governors`);
+  const seenGovernors = new Set<string>();
+  for (const g of governors) {
+    const id = bytesToHex(g.address);
+    if (g.address.length !== 20) throw invalid("governor addresses are 20 bytes", { address: id });
+    if (seenGovernors.has(id)) throw invalid("governor listed twice", { address: id });
+    seenGovernors.add(id);
+    if (!Number.isInteger(g.weight) || g.weight < 1 || g.weight > GOVERNOR_WEIGHT_MAX) {
+      throw invalid(`governor weight must be between 1 and ${GOVERNOR_WEIGHT_MAX}`, { address: id });
+    }
+  }
+  const participationPct = genesis.committee.participationRate ?? DEFAULT_PARTICIPATION_PCT;
+  const winPct = genesis.committee.winRate ?? DEFAULT_WIN_PCT;
+  for (const pct of [participationPct, winPct]) {
+    if (!Number.isInteger(pct) || pct < 0 || pct > 100)
+      throw invalid("committee rates are percentages 0–100");
+  }
+  put(COMMITTEE_KEY, encodeCommittee({ governors, participationPct, winPct }));
 
   for (const { address, balance } of genesis.alloc) {
     if (address.length !== 20)

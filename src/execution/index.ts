@@ -8,6 +8,7 @@ export {
 export { proposerCoinbase } from "./evmEnv.js";
 export { Executor } from "./executor.js";
 export { type GenesisSpec, genesisState } from "./genesis.js";
+export * as governance from "./governance/index.js";
 export type {
   AccountState,
   BlockContext,
@@ -29,7 +30,7 @@ export {
   CONSENSUS_NODES_ABI,
   CONSENSUS_NODES_ADDRESS,
   DEFAULT_SYSTEM_CONFIG_VALUES,
-  ONLY_ADMIN_REASON,
+  ONLY_COMMITTEE_REASON,
   SYSTEM_CONFIG_ABI,
   SYSTEM_CONFIG_ADDRESS,
   SYSTEM_CONFIG_RULES,

@@ -27,6 +27,11 @@ export interface BlockContext {
   getBlockHash?: (number: number) => Promise<Hash | null>;
   /** Native-nonce replay check against earlier blocks (the ledger's hasNativeNonce). */
   nativeNonceSeen?: (nonce: Uint8Array) => Promise<boolean>;
+  /**
+   * Proposers of the `count` blocks before this one, from their (hashed) headers: the liveness evidence of the
+   * committee's quorum rule (governance/nodeSafety.ts). Absent: every current sealer counts as live.
+   */
+  recentProposers?: (count: number) => Promise<NodeId[]>;
 }
 
 export interface RejectedTx {

@@ -14,7 +14,7 @@ import type { AccountState, StateChange } from "./interface.js";
  *   0x10 ‖ utf8(key)                → system config: RLP [value, enableNumber, prevValue, prevEnableNumber]
  *   0x11                            → consensus node list: RLP [[nodeId, type, weight, enableNumber,
  *                                      prevType, prevWeight], …] in stored order (type 0 none, 1 sealer, 2 observer)
- *   0x12                            → admin accounts: RLP [address, …] (set at genesis)
+ *   0x12 … 0x1b                     → governance: committee, proposals, ACLs, statuses (governance/layout.ts)
  *
  * Integers are RLP big-endian minimal bytes. A change made in block N carries enableNumber N + 1 and keeps the
  * value in force before it as prev*, so the state after block N answers "what is in force at N" and "at N + 1".
@@ -30,7 +30,6 @@ export const KEY_PREFIX = {
   storage: 0x03,
   systemConfig: 0x10,
   consensusNodes: 0x11,
-  admins: 0x12,
 } as const;
 
 export const ZERO_HASH: Hash = new Uint8Array(32);
@@ -57,7 +56,6 @@ export function systemConfigKey(key: string): string {
   return `10${Buffer.from(key, "utf8").toString("hex")}`;
 }
 export const CONSENSUS_NODES_KEY = "11";
-export const ADMINS_KEY = "12";
 
 export function keyBytes(keyHex: string): Uint8Array {
   return new Uint8Array(Buffer.from(keyHex, "hex"));
@@ -208,18 +206,6 @@ export function decodeNodeList(raw: Uint8Array): StoredNodeEntry[] {
       prevWeight: decodeNumber(f[5]!, "node weight"),
     };
   });
-}
-
-// ---- admins ----
-
-export function encodeAdmins(admins: Address[]): Uint8Array {
-  return RLP.encode(admins);
-}
-
-export function decodeAdmins(raw: Uint8Array): Address[] {
-  const list = decodeList(raw, "admin list");
-  for (const a of list) if (a.length !== 20) throw corrupt("admin list");
-  return list;
 }
 
 // ---- state root ----

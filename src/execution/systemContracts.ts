@@ -5,13 +5,10 @@ import { bytesToHex, hexToBytes } from "../util/hex.js";
 import type { ConsensusNodes, SystemConfig, SystemConfigEntry } from "./interface.js";
 import type { StateOverlay } from "./overlay.js";
 import {
-  ADMINS_KEY,
   CONSENSUS_NODES_KEY,
-  decodeAdmins,
   decodeConfigEntry,
   decodeNodeList,
   encodeConfigEntry,
-  encodeNodeList,
   NodeType,
   type StoredConfigEntry,
   type StoredNodeEntry,
@@ -43,7 +40,8 @@ export const NODE_WEIGHT_MAX = 1_000_000;
 /** Bound on the stored consensus node list (sealers + observers + pending removals). */
 export const NODE_COUNT_MAX = 1000;
 
-export const ONLY_ADMIN_REASON = "only the consortium admin may change the system config";
+export const ONLY_COMMITTEE_REASON =
+  "changes go through committee proposals at 0x0000000000000000000000000000000000010001 (consort gov propose)";
 
 // ---- system config keys ----
 
@@ -145,7 +143,7 @@ export async function readSystemConfigFrom(get: KeyGetter, atHeight: number): Pr
   };
 }
 
-async function readNodeEntries(get: KeyGetter): Promise<StoredNodeEntry[]> {
+export async function readNodeEntries(get: KeyGetter): Promise<StoredNodeEntry[]> {
   const raw = await get(CONSENSUS_NODES_KEY);
   return raw === null ? [] : decodeNodeList(raw);
 }
@@ -175,6 +173,8 @@ export interface SystemPrecompileContext {
   blockNumber: number;
   /** The message the EVM is running (top of the message stack): gives msg.sender and the static flag. */
   currentMessage: () => Message | undefined;
+  /** Proposers of the last `count` blocks (BlockContext.recentProposers): liveness evidence for node changes. */
+  recentProposers?: (count: number) => Promise<NodeId[]>;
 }
 
 function ok(gas: bigint, returnValue: Uint8Array): ExecResult {
@@ -189,6 +189,12 @@ export function revertWith(gas: bigint, reason: string): ExecResult {
     returnValue: hexToBytes(`0x08c379a0${data.slice(2)}`),
     exceptionError: new EVMError(EVMError.errorMessages.REVERT),
   };
+}
+
+/** The gas a refused call is charged: the read price, or all it has when it has less. */
+export function cappedGas(gasLimit: bigint): bigint {
+  if (gasLimit < SYSTEM_READ_GAS) return gasLimit;
+  return SYSTEM_READ_GAS;
 }
 
 function outOfGas(gasLimit: bigint): ExecResult {
@@ -210,23 +216,58 @@ function decodeCall<A extends typeof SYSTEM_CONFIG_ABI | typeof CONSENSUS_NODES_
   }
 }
 
-async function isAdmin(get: KeyGetter, address: Address): Promise<boolean> {
-  const raw = await get(ADMINS_KEY);
-  if (raw === null) return false;
-  const hex = bytesToHex(address);
-  return decodeAdmins(raw).some((a) => bytesToHex(a) === hex);
+/**
+ * The write functions of 0x1000 and 0x1003 are refused: every change goes through a committee proposal at
+ * 0x…10001 (src/execution/governance), which calls the same state updates once its votes pass.
+ */
+function writeGuard(gasLimit: bigint, fn: string): ExecResult {
+  if (gasLimit < SYSTEM_WRITE_GAS) return outOfGas(gasLimit);
+  return revertWith(SYSTEM_WRITE_GAS, `${fn}: ${ONLY_COMMITTEE_REASON}`);
 }
 
-/** Checks shared by every write: gas, no static call, no delegatecall, admin caller. null = allowed. */
-async function writeGuard(ctx: SystemPrecompileContext, gasLimit: bigint): Promise<ExecResult | null> {
-  if (gasLimit < SYSTEM_WRITE_GAS) return outOfGas(gasLimit);
-  const msg = ctx.currentMessage();
-  if (msg === undefined || msg.isStatic) {
-    return revertWith(SYSTEM_WRITE_GAS, "the system config cannot be changed in a static call");
+/**
+ * null when setting `key` = `value` in block `blockNumber` is valid: the value in its range, and every bound between
+ * keys (checkSystemConfigOrder) still holds with the values in force from the next block (changes earlier in the same
+ * block included).
+ */
+export async function checkSystemConfigChange(
+  get: KeyGetter,
+  blockNumber: number,
+  key: string,
+  value: string,
+): Promise<string | null> {
+  return (
+    validateSystemConfigValue(key, value) ??
+    checkSystemConfigOrder({ ...(await configInForce(get, blockNumber + 1)), [key]: value })
+  );
+}
+
+/** Writes system config `key` = `value` in block `blockNumber` (in force from blockNumber + 1); value checked. */
+export async function writeSystemConfig(
+  overlay: Pick<StateOverlay, "get" | "put">,
+  blockNumber: number,
+  key: string,
+  value: string,
+): Promise<string | null> {
+  const invalid = await checkSystemConfigChange((k) => overlay.get(k), blockNumber, key, value);
+  if (invalid !== null) return invalid;
+  const k = systemConfigKey(key);
+  const raw = await overlay.get(k);
+  const stored = raw === null ? null : decodeConfigEntry(raw);
+  const enableNumber = blockNumber + 1;
+  let next: StoredConfigEntry;
+  if (stored !== null && stored.enableNumber === enableNumber) {
+    // Changed again in the same block: keep the value in force before this block as prev.
+    next = { ...stored, value };
+  } else {
+    next = {
+      value,
+      enableNumber,
+      prevValue: stored?.value ?? DEFAULT_SYSTEM_CONFIG_VALUES[key] ?? null,
+      prevEnableNumber: stored?.enableNumber ?? 0,
+    };
   }
-  if (msg.delegatecall) return revertWith(SYSTEM_WRITE_GAS, "system contracts cannot be delegate-called");
-  const get = (k: string) => ctx.overlay.get(k);
-  if (!(await isAdmin(get, msg.caller.bytes))) return revertWith(SYSTEM_WRITE_GAS, ONLY_ADMIN_REASON);
+  overlay.put(k, encodeConfigEntry(next));
   return null;
 }
 
@@ -252,34 +293,7 @@ export function systemConfigPrecompile(ctx: SystemPrecompileContext): Precompile
       });
       return ok(SYSTEM_READ_GAS, hexToBytes(result));
     }
-    const denied = await writeGuard(ctx, gasLimit);
-    if (denied !== null) return denied;
-    const [key, value] = call.args;
-    const invalid =
-      validateSystemConfigValue(key, value) ??
-      checkSystemConfigOrder({ ...(await configInForce(get, ctx.blockNumber + 1)), [key]: value });
-    if (invalid !== null) return revertWith(SYSTEM_WRITE_GAS, invalid);
-    const k = systemConfigKey(key);
-    const raw = await get(k);
-    const stored = raw === null ? null : decodeConfigEntry(raw);
-    const enableNumber = ctx.blockNumber + 1;
-    let next: StoredConfigEntry;
-    if (stored !== null && stored.enableNumber === enableNumber) {
-      // Changed again in the same block: keep the value in force before this block as prev.
-      next = { ...stored, value };
-    } else {
-      next = {
-        value,
-        enableNumber,
-        prevValue: stored?.value ?? DEFAULT_SYSTEM_CONFIG_VALUES[key] ?? null,
-        prevEnableNumber: stored?.enableNumber ?? 0,
-      };
-    }
-    ctx.overlay.put(k, encodeConfigEntry(next));
-    return ok(
-      SYSTEM_WRITE_GAS,
-      hexToBytes(encodeFunctionResult({ abi: SYSTEM_CONFIG_ABI, functionName: "setValueByKey", result: 0 })),
-    );
+    return writeGuard(gasLimit, call.functionName);
   };
 }
 
@@ -320,47 +334,7 @@ export function consensusNodesPrecompile(ctx: SystemPrecompileContext): Precompi
             });
       return ok(SYSTEM_READ_GAS, hexToBytes(result));
     }
-    const denied = await writeGuard(ctx, gasLimit);
-    if (denied !== null) return denied;
-    const nodeId = parseNodeId(call.args[0]);
-    if (nodeId === null)
-      return revertWith(SYSTEM_WRITE_GAS, "nodeId must be 0x + 64 hex digits (Ed25519 public key)");
-    let type: NodeType;
-    let weight = 0;
-    switch (call.functionName) {
-      case "addSealer":
-      case "setWeight": {
-        const w = call.args[1];
-        if (w < 1n || w > BigInt(NODE_WEIGHT_MAX)) {
-          return revertWith(SYSTEM_WRITE_GAS, `weight must be between 1 and ${NODE_WEIGHT_MAX}`);
-        }
-        type = NodeType.Sealer;
-        weight = Number(w);
-        break;
-      }
-      case "addObserver":
-        type = NodeType.Observer;
-        break;
-      case "remove":
-        type = NodeType.None;
-        break;
-      default: {
-        const never: never = call;
-        return revertWith(SYSTEM_WRITE_GAS, `unsupported function ${String(never)}`);
-      }
-    }
-    const reason = applyNodeChange(await readNodeEntries(get), ctx.blockNumber, {
-      nodeId,
-      type,
-      weight,
-      op: call.functionName,
-    });
-    if (typeof reason === "string") return revertWith(SYSTEM_WRITE_GAS, reason);
-    ctx.overlay.put(CONSENSUS_NODES_KEY, encodeNodeList(reason));
-    return ok(
-      SYSTEM_WRITE_GAS,
-      hexToBytes(encodeFunctionResult({ abi: CONSENSUS_NODES_ABI, functionName: "addObserver", result: 0 })),
-    );
+    return writeGuard(gasLimit, call.functionName);
   };
 }
 

@@ -4,6 +4,7 @@ import { TxType } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { RejectCode } from "./errors.js";
 import type { BlockEnv } from "./evmEnv.js";
+import { senderRefusal } from "./governance/permissions.js";
 import type { BlockContext, SystemConfig } from "./interface.js";
 import { intrinsicGas, MAX_INIT_CODE_SIZE } from "./intrinsicGas.js";
 
@@ -50,8 +51,15 @@ export async function checkTx(
     (tx.type === TxType.Native
       ? await checkNativeReplay(ctx, tx, block.nativeNonces, nativeBlockLimitRange)
       : null) ??
-    (await checkSender(env, tx))
+    (await checkSender(env, tx)) ??
+    (await checkAccountStatus(env, tx))
   );
+}
+
+/** A frozen or abolished account's transactions are refused (governance: account status). */
+async function checkAccountStatus(env: BlockEnv, tx: Transaction): Promise<Rejection | null> {
+  const why = await senderRefusal((k) => env.overlay.get(k), tx.sender);
+  return why === null ? null : reject("ACCOUNT_NOT_NORMAL", why);
 }
 
 /** Checks of the tx against the chain, the config and the block's gas: no state read. */

@@ -1,6 +1,11 @@
 import path from "node:path";
 import { Chain } from "../chain/index.js";
-import { type GenesisConfig, loadGenesis, type NodeConfig } from "../config/index.js";
+import {
+  assertRpcSafeForGenesis,
+  type GenesisConfig,
+  loadGenesis,
+  type NodeConfig,
+} from "../config/index.js";
 import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/driver.js";
 import { consensusGossipCheck, defaultPbftConfig } from "../consensus/index.js";
 import { keccak256, loadNodeKey, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
@@ -20,6 +25,7 @@ import { TxPool } from "../txpool/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import { permissionCheck } from "./permissionCheck.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
 
 /** Exit code of a node stopped by a fatal error (EX_SOFTWARE): a supervisor should restart it from disk. */
@@ -64,6 +70,7 @@ export class ConsortNode {
     let self: ConsortNode | null = null;
     const fatal = (source: string) => (err: unknown) => void self?.fatal(source, err);
     const genesis = await loadGenesis(config.genesisFile);
+    if (config.rpc.enabled) assertRpcSafeForGenesis(genesis, config.rpc.host, config.genesisFile);
     const nodeKey = await loadNodeKey(config.nodeKeyFile);
     log.info(
       { nodeId: bytesToHex(nodeKey.nodeId), chainId: genesis.chainId.toString(), dataDir: config.dataDir },
@@ -111,6 +118,7 @@ export class ConsortNode {
           },
           chain: { height: () => chain.height(), hasNativeNonce: (n) => ledger.hasNativeNonce(n) },
           txGasLimit: () => chain.systemConfig().txGasLimit,
+          permissionCheck: permissionCheck(chain),
           logger: log.child({ module: "txpool" }),
         },
       );

@@ -206,6 +206,7 @@ export class NodeRpcBackend implements RpcBackend {
         gasLimit: this.blockGasLimit(),
         parentStateRoot: header?.stateRoot ?? new Uint8Array(32),
         getBlockHash: (n) => (n <= number ? this.ledger.getBlockHash(n) : Promise.resolve(null)),
+        recentProposers: (count) => this.deps.chain.proposersBefore(number + 1, count),
       },
     );
     // EXEC_CALL_TIMEOUT (a ConsortError) propagates: the RPC layer shows it as -32000 "execution aborted (…)".

@@ -1,6 +1,7 @@
 import type { MethodDef, MethodImpl } from "./context.js";
 import type { ethMethods } from "./ethMethods.js";
 import type { fiscoMethods } from "./fiscoMethods.js";
+import type { governanceMethods } from "./governanceMethods.js";
 
 /**
  * What a caller may do. Every method belongs to exactly one right:
@@ -105,4 +106,14 @@ export const FISCO_RIGHTS: { readonly [K in keyof typeof fiscoMethods]: Right } 
   getSystemConfigByKey: "read",
   getGroupInfo: "read",
   getNodeInfo: "admin",
+};
+
+/** Rights of the governance reads (committee, proposals, ACLs, account status: all public chain state). */
+export const GOVERNANCE_RIGHTS: { readonly [K in keyof typeof governanceMethods]: Right } = {
+  getCommitteeInfo: "read",
+  getProposalInfo: "read",
+  getProposalList: "read",
+  getDeployAuth: "read",
+  getMethodAuth: "read",
+  getAccountStatus: "read",
 };

@@ -17,6 +17,7 @@ import { JsonRpcCode, RpcError } from "./errors.js";
 import { ethMethods } from "./ethMethods.js";
 import { FilterManager } from "./filters.js";
 import { fiscoMethods } from "./fiscoMethods.js";
+import { governanceMethods } from "./governanceMethods.js";
 import { checkHostAndOrigin } from "./guard.js";
 import type { RpcBackend } from "./interface.js";
 import {
@@ -28,7 +29,7 @@ import {
 } from "./options.js";
 import { ANONYMOUS, type Principal, quotaKey } from "./principal.js";
 import { RateLimiter } from "./rateLimit.js";
-import { ETH_RIGHTS, FISCO_RIGHTS, withRights } from "./rights.js";
+import { ETH_RIGHTS, FISCO_RIGHTS, GOVERNANCE_RIGHTS, withRights } from "./rights.js";
 import { SubscriptionHub, type WsSession } from "./subscriptions.js";
 
 /** Messages a WebSocket client may have queued before the server closes it. */
@@ -40,10 +41,11 @@ const WS_CLOSE_TRY_AGAIN = 1013;
 const OVERSIZED_DRAIN_FACTOR = 4;
 const OVERSIZED_DRAIN_MS = 3_000;
 
-/** The full method table: Ethereum (eth_/net_/web3_) and FISCO-style methods, each with its right (rights.ts). */
+/** The full method table: Ethereum (eth_/net_/web3_), FISCO-style and governance methods, each with its right (rights.ts). */
 export const rpcMethods: Record<string, MethodDef> = {
   ...withRights(ethMethods, ETH_RIGHTS),
   ...withRights(fiscoMethods, FISCO_RIGHTS),
+  ...withRights(governanceMethods, GOVERNANCE_RIGHTS),
 };
 
 /**

@@ -23,6 +23,8 @@ export type TxPoolErrorCode =
   | "TXPOOL_BLOCK_LIMIT"
   | "TXPOOL_NONCE_USED"
   | "TXPOOL_WRONG_GROUP"
+  /** On-chain permissions refuse it (frozen account, deploy or method ACL, frozen contract): the message names the rule. */
+  | "TXPOOL_NOT_PERMITTED"
   /** Bad pool options at startup (meta.field names the option). */
   | "TXPOOL_OPTIONS";
 

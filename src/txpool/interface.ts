@@ -21,6 +21,8 @@ export interface TxPoolDeps {
   chain: TxPoolChainReader;
   /** System config tx_gas_limit (dynamic: read on every add). */
   txGasLimit(): bigint;
+  /** On-chain permissions (frozen sender, deploy / method ACL): the refusal naming the rule, or null. */
+  permissionCheck?: (tx: Transaction) => Promise<string | null>;
   logger: Logger;
   /** Milliseconds clock for TTL; Date.now by default. */
   now?: () => number;

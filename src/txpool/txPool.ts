@@ -133,6 +133,8 @@ export class TxPool implements TxPoolInterface {
     }
     validateStatic(tx, this.opts, this.deps);
     this.precheckPool(tx, key);
+    const refused = (await this.deps.permissionCheck?.(tx)) ?? null;
+    if (refused !== null) throw reject("TXPOOL_NOT_PERMITTED", refused);
     const reads = await this.readState(tx);
     this.insert(tx, key, reads);
     return tx;

@@ -29,7 +29,7 @@ function makeGenesis(sealer: NodeKey, timestampMs = 1_700_000_000_000): GenesisC
     timestampMs,
     sealers: [{ nodeId: sealer.nodeId, weight: 1 }],
     observers: [],
-    admins: [privateKeyToAddress(ADMIN_KEY)],
+    committee: { governors: [{ address: privateKeyToAddress(ADMIN_KEY), weight: 1 }] },
     alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
     systemConfig: {
       tx_count_limit: "1000",

@@ -14,7 +14,7 @@ function genesis(over: Record<string, unknown> = {}) {
     chainId: 20200,
     groupId: "group0",
     sealers: [{ nodeId: NODE_ID, weight: 1 }],
-    admins: [ADMIN],
+    committee: { governors: [{ address: ADMIN }] },
     ...over,
   };
 }
@@ -26,6 +26,7 @@ describe("genesis", () => {
     expect(g.sealers[0]?.weight).toBe(1);
     expect(g.alloc[0]?.balance).toBe(16n);
     expect(g.systemConfig.tx_count_limit).toBe("1000");
+    expect(g.committee).toEqual({ governors: [{ address: expect.any(Uint8Array), weight: 1 }] });
   });
 
   it.each([
@@ -35,7 +36,17 @@ describe("genesis", () => {
     [{ sealers: [{ nodeId: "0x12" }] }, "sealers[0].nodeId: expected 0x followed by 64 hex digits"],
     [{ sealers: [{ nodeId: NODE_ID, weight: 0 }] }, "sealers[0].weight: must be >= 1"],
     [{ observers: [NODE_ID] }, "is listed twice"],
-    [{ admins: ["0xzz"] }, "admins[0]: expected 0x followed by 40 hex digits"],
+    [
+      { committee: { governors: [{ address: "0xzz" }] } },
+      "committee.governors[0].address: expected 0x followed by 40 hex",
+    ],
+    [{ committee: { governors: [] } }, "committee.governors: at least one governor is required"],
+    [
+      { committee: { governors: [{ address: ADMIN, weight: 0 }] } },
+      "committee.governors[0].weight: must be >= 1",
+    ],
+    [{ committee: { governors: [{ address: ADMIN }], winRate: 101 } }, "committee.winRate: must be <= 100"],
+    [{ admins: [ADMIN] }, 'admins: replaced by "committee"'],
     [{ alloc: { nope: { balance: 1 } } }, "alloc.nope: the key must be a 0x-prefixed 20-byte address"],
     [{ sealrs: [] }, "sealrs: unknown field"],
   ])("refuses %j naming the field", (over, message) => {

@@ -38,7 +38,7 @@ function genesisOf(sealers: NodeKey[]): GenesisConfig {
     timestampMs: 1_700_000_000_000,
     sealers: sealers.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
     observers: [],
-    admins: [],
+    committee: { governors: [{ address: privateKeyToAddress(ADMIN_KEY), weight: 1 }] },
     alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
     systemConfig: {},
   };

@@ -3,14 +3,15 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnNode } from "../../src/cli/dev.js";
 import { nodeIdToPeerId } from "../../src/network/index.js";
 import { hexToBytes } from "../../src/util/hex.js";
 import {
   blockNumber,
-  CONSENSUS_NODES,
-  consensusNodesAbi,
+  COMMITTEE,
+  committeeAbi,
   readLog,
   sendRaw,
   signTx,
@@ -22,8 +23,9 @@ import { freePortRun, ProcessTestnet, rpc, waitFor } from "./harness.js";
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 /**
- * Acceptance: a process with a valid key that is not in the node list cannot connect; after an admin transaction
- * adds it as observer it connects and syncs from genesis; after removal it is disconnected.
+ * Acceptance: a process with a valid key that is not in the node list cannot connect; after a committee proposal
+ * (one governor: executed at once) adds it as observer it connects and syncs from genesis; after removal it is
+ * disconnected.
  */
 describe("e2e: member-only admission", () => {
   let net: ProcessTestnet;
@@ -88,7 +90,7 @@ describe("e2e: member-only admission", () => {
   it("refuses a non-member, admits it once added as observer, drops it once removed", async () => {
     const urls = net.nodes.map((n) => n.rpcUrl);
     const ws = wallets(net.testnet.accounts);
-    const admin = ws[0]!;
+    const admin = new Wallet(net.testnet.governors[0]!.privateKey!);
     const user = ws[2]!;
     let userNonce = 0;
     const transfer = async (via: string) =>
@@ -122,13 +124,13 @@ describe("e2e: member-only admission", () => {
       expect(peers.peers.map((p) => p.p2pNodeID)).not.toContain(newcomerId.slice(2));
     }
 
-    // 2) The admin adds it as observer: it connects and syncs from genesis.
+    // 2) The governor proposes it as observer (executed at once): it connects and syncs from genesis.
     const add = await sendRaw(
       urls[0]!,
       await signTx(admin, {
         nonce: 0,
-        to: CONSENSUS_NODES,
-        data: consensusNodesAbi.encodeFunctionData("addObserver", [newcomerId]),
+        to: COMMITTEE,
+        data: committeeAbi.encodeFunctionData("createAddObserverProposal", [newcomerId, 0n]),
         gasLimit: 1_000_000n,
       }),
     );
@@ -162,13 +164,13 @@ describe("e2e: member-only admission", () => {
     const viaObserver = await transfer(newcomerUrl);
     await waitReceipts(urls[0]!, [viaObserver], 120_000);
 
-    // 3) The admin removes it: it is disconnected and stops following the chain.
+    // 3) The governor removes it: it is disconnected and stops following the chain.
     const remove = await sendRaw(
       urls[0]!,
       await signTx(admin, {
         nonce: 1,
-        to: CONSENSUS_NODES,
-        data: consensusNodesAbi.encodeFunctionData("remove", [newcomerId]),
+        to: COMMITTEE,
+        data: committeeAbi.encodeFunctionData("createRmNodeProposal", [newcomerId, 0n]),
         gasLimit: 1_000_000n,
       }),
     );

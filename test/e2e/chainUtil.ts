@@ -7,11 +7,11 @@ import { rpc, waitFor } from "./harness.js";
 
 export const CHAIN_ID = 20200n;
 export const GAS_PRICE = 1_000_000_000n;
-export const CONSENSUS_NODES = "0x0000000000000000000000000000000000001003";
-export const consensusNodesAbi = new Interface([
-  "function addSealer(string nodeId, uint256 weight) returns (int32)",
-  "function addObserver(string nodeId) returns (int32)",
-  "function remove(string nodeId) returns (int32)",
+/** Committee governance (src/execution/governance): node changes are proposals. */
+export const COMMITTEE = "0x0000000000000000000000000000000000010001";
+export const committeeAbi = new Interface([
+  "function createAddObserverProposal(string nodeId, uint256 blockNumberInterval) returns (uint256)",
+  "function createRmNodeProposal(string nodeId, uint256 blockNumberInterval) returns (uint256)",
 ]);
 
 export function wallets(accounts: { privateKey: string }[]): Wallet[] {

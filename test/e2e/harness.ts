@@ -27,7 +27,12 @@ export class ProcessTestnet {
     this.processes = testnet.nodes.map(() => null);
   }
 
-  static async create(opts: { validators: number; observers?: number }): Promise<ProcessTestnet> {
+  /** `governors`: fresh governor keys in genesis (default 1: each proposal executes at once). */
+  static async create(opts: {
+    validators: number;
+    observers?: number;
+    governors?: number;
+  }): Promise<ProcessTestnet> {
     const tmpDir = await mkdtemp(path.join(os.tmpdir(), "consort-e2e-"));
     const total = opts.validators + (opts.observers ?? 0);
     const rpcPortBase = await freePortRun(total);
@@ -40,6 +45,7 @@ export class ProcessTestnet {
       observers: opts.observers ?? 0,
       rpcPortBase,
       p2pPortBase,
+      governorCount: opts.governors ?? 1,
     });
     // E2E_LOG_LEVEL=debug: more detail in each node's node.log (with KEEP_E2E=1 to keep the folder).
     const level = process.env.E2E_LOG_LEVEL;

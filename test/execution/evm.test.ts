@@ -133,7 +133,7 @@ describe("EVM environment", () => {
       timestampMs: 0,
       sealers: [{ nodeId: sealerKeys[0]!.nodeId, weight: 1 }],
       observers: [],
-      admins: [],
+      committee: { governors: [] },
       alloc: [],
       systemConfig: { tx_count_limit: "10" },
     };

@@ -135,13 +135,17 @@ export function signNative(
 
 export const sealerKeys = [1, 2, 3, 4].map((i) => NodeKey.fromSeed(new Uint8Array(32).fill(i)));
 
-export function genesisSpec(admins: Address[], alloc: { address: Address; balance: bigint }[]): GenesisSpec {
+/** Genesis with these governors (weight 1 each; the default 51% rates: one governor of one passes alone). */
+export function genesisSpec(
+  governors: Address[],
+  alloc: { address: Address; balance: bigint }[],
+): GenesisSpec {
   return {
     chainId: CHAIN_ID,
     groupId: GROUP_ID,
     sealers: sealerKeys.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
     observers: [],
-    admins,
+    committee: { governors: governors.map((address) => ({ address, weight: 1 })) },
     alloc,
     // Roomy blocks: these tests execute blocks of hundreds of txs (the defaults are in systemContracts.ts).
     systemConfig: { tx_count_limit: 1000, tx_gas_limit: 300_000_000, block_gas_limit: 30_000_000_000 },
@@ -173,8 +177,13 @@ export class TestChain {
     return new TestChain(state, g.stateRoot, executorOptions);
   }
 
+  /** Liveness evidence for the committee's quorum rule (BlockContext.recentProposers); unset = none given. */
+  recentProposers: Uint8Array[] | null = null;
+
   ctx(): BlockContext {
+    const proposers = this.recentProposers;
     return {
+      ...(proposers === null ? {} : { recentProposers: async () => proposers }),
       number: this.number + 1,
       timestampMs: 1_700_000_000_000 + (this.number + 1) * 1000,
       coinbase: new Uint8Array(20),

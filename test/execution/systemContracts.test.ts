@@ -6,7 +6,8 @@ import { NodeKey } from "../../src/crypto/index.js";
 import {
   CONSENSUS_NODES_ABI,
   CONSENSUS_NODES_ADDRESS,
-  ONLY_ADMIN_REASON,
+  governance,
+  ONLY_COMMITTEE_REASON,
   readConsensusNodes,
   readSystemConfig,
   SYSTEM_CONFIG_ABI,
@@ -37,13 +38,37 @@ beforeEach(async () => {
   adminNonce = 0;
 });
 
+const COMMITTEE = governance.COMMITTEE_ADDRESS;
+const NOT_GOVERNOR = (a: string) =>
+  `committee: ${a.toLowerCase()} is not a governor, only governors may propose, vote or revoke`;
+
+/** A proposal by the only governor: it executes in the same tx. */
 function setConfig(key: string, value: string): Promise<Transaction> {
   return signEth(admin, {
-    to: SYSTEM_CONFIG_ADDRESS,
+    to: COMMITTEE,
     nonce: adminNonce++,
     data: hexToBytes(
-      encodeFunctionData({ abi: SYSTEM_CONFIG_ABI, functionName: "setValueByKey", args: [key, value] }),
+      encodeFunctionData({
+        abi: governance.COMMITTEE_ABI,
+        functionName: "createSetSysConfigProposal",
+        args: [key, value, 0n],
+      }),
     ),
+  });
+}
+
+const NODE_PROPOSALS = {
+  addSealer: "createAddSealerProposal",
+  addObserver: "createAddObserverProposal",
+  remove: "createRmNodeProposal",
+  setWeight: "createSetWeightProposal",
+} as const;
+
+function nodeProposal(op: keyof typeof NODE_PROPOSALS, id: string, weight?: bigint): Hex {
+  return encodeFunctionData({
+    abi: governance.COMMITTEE_ABI,
+    functionName: NODE_PROPOSALS[op],
+    args: (weight === undefined ? [id, 0n] : [id, weight, 0n]) as never,
   });
 }
 
@@ -53,7 +78,7 @@ function nodesCall(
   nonce: number | undefined = undefined,
 ): Promise<Transaction> {
   return signEth(from, {
-    to: CONSENSUS_NODES_ADDRESS,
+    to: COMMITTEE,
     nonce: nonce ?? adminNonce++,
     data: hexToBytes(data),
   });
@@ -65,8 +90,8 @@ function revertReason(r: Receipt): string {
   return e.args[0] as string;
 }
 
-describe("SystemConfig precompile (0x1000)", () => {
-  it("an admin change takes effect from the next block", async () => {
+describe("SystemConfig precompile (0x1000) through committee proposals", () => {
+  it("an executed proposal takes effect from the next block", async () => {
     const before = await readSystemConfig(chain.state, 1);
     expect(before.txCountLimit).toBe(1000);
     const out = await chain.block([await setConfig("tx_count_limit", "2")]);
@@ -145,10 +170,21 @@ describe("SystemConfig precompile (0x1000)", () => {
     expect([next.txGasLimit, next.blockGasLimit]).toEqual([400_000_000n, 400_000_000n]);
   });
 
-  it("non-admins, unknown keys and invalid values are reverted with a reason", async () => {
+  it("non-governors, direct writes, unknown keys and invalid values are reverted with a reason", async () => {
     const byMallory = await signEth(mallory, {
-      to: SYSTEM_CONFIG_ADDRESS,
+      to: COMMITTEE,
       nonce: 0,
+      data: hexToBytes(
+        encodeFunctionData({
+          abi: governance.COMMITTEE_ABI,
+          functionName: "createSetSysConfigProposal",
+          args: ["tx_count_limit", "5", 0n],
+        }),
+      ),
+    });
+    const direct = await signEth(admin, {
+      to: SYSTEM_CONFIG_ADDRESS,
+      nonce: adminNonce++,
       data: hexToBytes(
         encodeFunctionData({
           abi: SYSTEM_CONFIG_ABI,
@@ -159,29 +195,31 @@ describe("SystemConfig precompile (0x1000)", () => {
     });
     const out = await chain.block([
       byMallory,
+      direct,
       await setConfig("no_such_key", "1"),
       await setConfig("tx_count_limit", "0"),
       await setConfig("tx_gas_limit", "99999"),
       await setConfig("consensus_leader_period", "abc"),
     ]);
     const reasons = out.receipts.map(revertReason);
-    expect(reasons[0]).toBe(ONLY_ADMIN_REASON);
-    expect(reasons[1]).toMatch(/unknown system config key/);
-    expect(reasons[2]).toMatch(/tx_count_limit must be between 1/);
-    expect(reasons[3]).toMatch(/tx_gas_limit must be between 100000/);
-    expect(reasons[4]).toMatch(/decimal integer/);
+    expect(reasons[0]).toBe(NOT_GOVERNOR(mallory.address));
+    expect(reasons[1]).toBe(`setValueByKey: ${ONLY_COMMITTEE_REASON}`);
+    expect(reasons[2]).toMatch(/^committee: refused: unknown system config key/);
+    expect(reasons[3]).toMatch(/^committee: refused: tx_count_limit must be between 1/);
+    expect(reasons[4]).toMatch(/^committee: refused: tx_gas_limit must be between 100000/);
+    expect(reasons[5]).toMatch(/decimal integer/);
     expect(out.configChanged).toBe(false);
     expect((await readSystemConfig(chain.state, 2)).txCountLimit).toBe(1000);
   });
 
-  it("a native tx from the admin works too (admin check is msg.sender)", async () => {
+  it("a native tx from the governor works too (the governor check is msg.sender)", async () => {
     const tx = signNative(admin, {
-      to: SYSTEM_CONFIG_ADDRESS,
+      to: COMMITTEE,
       data: hexToBytes(
         encodeFunctionData({
-          abi: SYSTEM_CONFIG_ABI,
-          functionName: "setValueByKey",
-          args: ["consensus_leader_period", "5"],
+          abi: governance.COMMITTEE_ABI,
+          functionName: "createSetSysConfigProposal",
+          args: ["consensus_leader_period", "5", 0n],
         }),
       ),
     });
@@ -191,23 +229,22 @@ describe("SystemConfig precompile (0x1000)", () => {
   });
 });
 
-describe("ConsensusNodes precompile (0x1003)", () => {
+describe("ConsensusNodes (0x1003) through committee proposals", () => {
   const hex = (id: Uint8Array) => bytesToHex(id) as string;
 
-  it("addSealer / setWeight / addObserver / remove change readConsensusNodes at the next height", async () => {
+  it("addObserver → addSealer / setWeight / remove change readConsensusNodes at the next height", async () => {
     const genesisIds = sealerKeys.map((k) => hex(k.nodeId));
-    const add = await nodesCall(
-      encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "addSealer", args: [hex(newNode), 3n] }),
-    );
+    await chain.block([await nodesCall(nodeProposal("addObserver", hex(newNode)))]);
+    const add = await nodesCall(nodeProposal("addSealer", hex(newNode), 1n));
     const out = await chain.block([add]);
     expect(out.receipts[0]!.status).toBe(1);
     expect(out.validatorsChanged).toBe(true);
-    const at1 = await readConsensusNodes(chain.state, 1);
+    const at1 = await readConsensusNodes(chain.state, 2);
     expect(at1.sealers.map((s) => hex(s.nodeId))).toEqual(genesisIds);
-    const at2 = await readConsensusNodes(chain.state, 2);
+    const at2 = await readConsensusNodes(chain.state, 3);
     expect(at2.sealers.map((s) => [hex(s.nodeId), s.weight])).toEqual([
       ...genesisIds.map((id) => [id, 1]),
-      [hex(newNode), 3],
+      [hex(newNode), 1],
     ]);
 
     // getSealers via the EVM in block 2 sees the new sealer.
@@ -225,78 +262,53 @@ describe("ConsensusNodes precompile (0x1003)", () => {
       data: bytesToHex(r.output) as Hex,
     }) as readonly [readonly string[], readonly bigint[]];
     expect(ids).toEqual([...genesisIds, hex(newNode)]);
-    expect(weights).toEqual([1n, 1n, 1n, 1n, 3n]);
+    expect(weights).toEqual([1n, 1n, 1n, 1n, 1n]);
 
     const b2 = await chain.block([
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "setWeight", args: [hex(newNode), 7n] }),
-      ),
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "addObserver", args: [genesisIds[0]!] }),
-      ),
+      await nodesCall(nodeProposal("setWeight", hex(newNode), 2n)),
+      // A sealer is not demoted by add-observer: that is a remove.
+      await nodesCall(nodeProposal("addObserver", genesisIds[0]!)),
+      await nodesCall(nodeProposal("remove", genesisIds[0]!)),
     ]);
-    expect(b2.receipts.map((x) => x.status)).toEqual([1, 1]);
-    const at3 = await readConsensusNodes(chain.state, 3);
+    expect(b2.receipts.map((x) => x.status)).toEqual([1, 0, 1]);
+    expect(revertReason(b2.receipts[1]!)).toMatch(/is a sealer: demoting it is a remove-node proposal/);
+    const at3 = await readConsensusNodes(chain.state, 4);
     expect(at3.sealers.map((s) => [hex(s.nodeId), s.weight])).toEqual([
       ...genesisIds.slice(1).map((id) => [id, 1]),
-      [hex(newNode), 7],
+      [hex(newNode), 2],
     ]);
-    expect(at3.observers.map(hex)).toEqual([genesisIds[0]]);
-    // At height 2 the state after block 2 still answers with the set in force then.
-    expect((await readConsensusNodes(chain.state, 2)).sealers).toHaveLength(5);
+    // At height 3 the state after block 3 still answers with the set in force then.
+    expect((await readConsensusNodes(chain.state, 3)).sealers).toHaveLength(5);
 
-    await chain.block([
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "remove", args: [genesisIds[0]!] }),
-      ),
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "remove", args: [hex(newNode)] }),
-      ),
-    ]);
-    const at4 = await readConsensusNodes(chain.state, 4);
+    await chain.block([await nodesCall(nodeProposal("remove", hex(newNode)))]);
+    const at4 = await readConsensusNodes(chain.state, 5);
     expect(at4.sealers.map((s) => hex(s.nodeId))).toEqual(genesisIds.slice(1));
     expect(at4.observers).toEqual([]);
   });
 
-  it("refuses to remove the last sealer, bad node IDs, duplicates and non-admins", async () => {
+  it("refuses bad node IDs, duplicates, weights out of bounds, non-governors, and quorum-breaking removals", async () => {
     const ids = sealerKeys.map((k) => hex(k.nodeId));
-    const txs = [];
-    for (const id of ids) {
-      txs.push(
-        await nodesCall(encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "remove", args: [id] })),
-      );
-    }
-    txs.push(
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "addSealer", args: ["0x1234", 1n] }),
-      ),
-    );
-    txs.push(
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "addSealer", args: [ids[3]!, 1n] }),
-      ),
-    );
-    txs.push(
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "addSealer", args: [hex(newNode), 0n] }),
-      ),
-    );
-    txs.push(
-      await nodesCall(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "addSealer", args: [hex(newNode), 1n] }),
-        mallory,
-        0,
-      ),
-    );
+    const txs = [
+      // 4 weight-1 sealers: removing one leaves 3 (quorum 3 of 3), a second would leave 2 live of 2: fine in
+      // weight terms. The removals run in one block: each sees the list the previous one left.
+      await nodesCall(nodeProposal("remove", ids[0]!)),
+      await nodesCall(nodeProposal("remove", ids[1]!)),
+      await nodesCall(nodeProposal("remove", ids[2]!)),
+      await nodesCall(nodeProposal("remove", ids[3]!)),
+      await nodesCall(nodeProposal("addSealer", "0x1234", 1n)),
+      await nodesCall(nodeProposal("addSealer", ids[3]!, 1n)),
+      await nodesCall(nodeProposal("addSealer", hex(newNode), 0n)),
+      await nodesCall(nodeProposal("addSealer", hex(newNode), 1n), mallory, 0),
+    ];
     const out = await chain.block(txs);
     expect(out.receipts.slice(0, 3).map((r) => r.status)).toEqual([1, 1, 1]);
     const reasons = out.receipts.slice(3).map(revertReason);
     expect(reasons).toEqual([
-      "the last sealer cannot be removed",
+      "committee: refused: the last sealer cannot be removed",
       expect.stringMatching(/64 hex digits/),
-      "the node is already a sealer",
+      expect.stringMatching(/is already a sealer/),
       expect.stringMatching(/weight must be between 1/),
-      ONLY_ADMIN_REASON,
+      NOT_GOVERNOR(mallory.address),
     ]);
     const at2 = await readConsensusNodes(chain.state, 2);
     expect(at2.sealers.map((s) => hex(s.nodeId))).toEqual([ids[3]]);
@@ -304,17 +316,15 @@ describe("ConsensusNodes precompile (0x1003)", () => {
 
   it("a write without enough gas runs out of gas and changes nothing", async () => {
     const tx = await signEth(admin, {
-      to: CONSENSUS_NODES_ADDRESS,
+      to: COMMITTEE,
       nonce: adminNonce++,
       gasLimit: 40_000n,
-      data: hexToBytes(
-        encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName: "addSealer", args: [hex(newNode), 1n] }),
-      ),
+      data: hexToBytes(nodeProposal("addObserver", hex(newNode))),
     });
     const out = await chain.block([tx]);
     expect(out.receipts[0]!.status).toBe(0);
     expect(out.validatorsChanged).toBe(false);
-    expect((await readConsensusNodes(chain.state, 2)).sealers).toHaveLength(4);
+    expect((await readConsensusNodes(chain.state, 2)).observers).toHaveLength(0);
   });
 });
 
@@ -323,7 +333,7 @@ describe("system precompiles called from a contract", () => {
   const abi = caller.abi as Abi;
 
   it("msg.sender is the contract; an outer revert undoes the change; STATICCALL cannot write", async () => {
-    // The contract admin-deployed at nonce 0 is itself a genesis admin.
+    // The contract deployed at nonce 0 is itself the genesis governor.
     const contract = hexToBytes(getCreateAddress({ from: admin.address, nonce: 0 }));
     chain = await TestChain.create(new MemoryState(), genesisSpec([contract], alloc));
     const deploy = await signEth(admin, {
@@ -365,18 +375,18 @@ describe("system precompiles called from a contract", () => {
     expect(b2.configChanged).toBe(true);
     expect((await readSystemConfig(chain.state, 3)).txCountLimit).toBe(9);
 
-    // The admin EOA itself is not an admin of this chain.
+    // The deployer EOA itself is not a governor of this chain.
     const direct = await signEth(admin, {
-      to: SYSTEM_CONFIG_ADDRESS,
+      to: COMMITTEE,
       nonce: 1,
       data: hexToBytes(
         encodeFunctionData({
-          abi: SYSTEM_CONFIG_ABI,
-          functionName: "setValueByKey",
-          args: ["tx_count_limit", "3"],
+          abi: governance.COMMITTEE_ABI,
+          functionName: "createSetSysConfigProposal",
+          args: ["tx_count_limit", "3", 0n],
         }),
       ),
     });
-    expect(revertReason((await chain.block([direct])).receipts[0]!)).toBe(ONLY_ADMIN_REASON);
+    expect(revertReason((await chain.block([direct])).receipts[0]!)).toBe(NOT_GOVERNOR(admin.address));
   });
 });

@@ -51,11 +51,13 @@ export class SingleNodeNet {
       observers: 0,
       rpcPortBase: 8545,
       p2pPortBase: 30300,
+      // Dev keys: account 0 is the only governor (RPC stays on 127.0.0.1).
+      devKeys: true,
     });
     return new SingleNodeNet(dir, testnet);
   }
 
-  /** Dev account wallets (account 0 is the admin; each holds 10^24 wei). */
+  /** Dev account wallets (account 0 is the only governor; each holds 10^24 wei). */
   get accounts(): Wallet[] {
     return this.testnet.accounts.map((a) => new Wallet(a.privateKey));
   }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CONSENSUS_NODES_ABI,
   CONSENSUS_NODES_ADDRESS,
-  ONLY_ADMIN_REASON,
+  ONLY_COMMITTEE_REASON,
   SYSTEM_CONFIG_ABI,
   SYSTEM_CONFIG_ADDRESS,
 } from "../../src/execution/index.js";
@@ -30,7 +30,7 @@ import {
 
 /**
  * Acceptance (issue 4): every rejection has a clear error, through JSON-RPC (code -32000 + message) and through
- * txpool.add (typed TxPoolError code + message). A non-admin system-contract write reverts with its reason.
+ * txpool.add (typed TxPoolError code + message). A direct system-contract write reverts, naming the committee.
  * The node runs with txpool.countMax = 8 so "txpool is full" is reachable, and a 300 ms view timeout so spurious
  * view changes would show.
  */
@@ -200,7 +200,7 @@ describe("single node: transaction rejections", () => {
     expect(e2.code).toBe("TXPOOL_GAS_LIMIT");
   });
 
-  it("a non-admin system-contract write reverts with the reason", async () => {
+  it("a direct system-contract write reverts, naming the committee instead", async () => {
     const outsider = net.accounts[5]!;
     const data = hexToBytes(
       encodeFunctionData({
@@ -213,7 +213,7 @@ describe("single node: transaction rejections", () => {
       signLegacyFast(keyOf(outsider), { nonce: 0n, to: SYSTEM_CONFIG_ADDRESS, data, gasLimit: 200_000n }),
     );
     expect(r.receipt.status).toBe(ReceiptStatus.Failed);
-    expect(decodeErrorString(r.receipt.output)).toBe(ONLY_ADMIN_REASON);
+    expect(decodeErrorString(r.receipt.output)).toBe(`setValueByKey: ${ONLY_COMMITTEE_REASON}`);
     expect(node.chain.systemConfig().txCountLimit).toBe(1000);
     // The FISCO receipt shows it too; eth_call reports it as a revert (code 3).
     const fisco = await rpc<{ status: number; message: string }>(url, "getTransactionReceipt", [
@@ -222,7 +222,7 @@ describe("single node: transaction rejections", () => {
       bytesToHex(r.tx.hash),
     ]);
     expect(fisco.status).not.toBe(0);
-    expect(fisco.message).toBe(ONLY_ADMIN_REASON);
+    expect(fisco.message).toBe(`setValueByKey: ${ONLY_COMMITTEE_REASON}`);
     const nodesData = encodeFunctionData({
       abi: CONSENSUS_NODES_ABI,
       functionName: "addObserver",
@@ -233,7 +233,7 @@ describe("single node: transaction rejections", () => {
       "latest",
     ]);
     expect(call.error?.code).toBe(3);
-    expect(call.error?.message).toContain(ONLY_ADMIN_REASON);
+    expect(call.error?.message).toContain(`addObserver: ${ONLY_COMMITTEE_REASON}`);
     // Native tx from a non-admin: same.
     const nr = await commit(
       signNative(keyOf(outsider), node.chain.height(), {
@@ -243,7 +243,7 @@ describe("single node: transaction rejections", () => {
       }),
     );
     expect(nr.receipt.status).toBe(ReceiptStatus.Failed);
-    expect(decodeErrorString(nr.receipt.output)).toBe(ONLY_ADMIN_REASON);
+    expect(decodeErrorString(nr.receipt.output)).toBe(`addObserver: ${ONLY_COMMITTEE_REASON}`);
     expect(node.chain.observers()).toHaveLength(0);
   });
 

@@ -1,16 +1,9 @@
 import { encodeFunctionData } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeKey } from "../../src/crypto/index.js";
-import {
-  CONSENSUS_NODES_ABI,
-  CONSENSUS_NODES_ADDRESS,
-  readConsensusNodes,
-  readSystemConfig,
-  SYSTEM_CONFIG_ABI,
-  SYSTEM_CONFIG_ADDRESS,
-} from "../../src/execution/index.js";
+import { governance, readConsensusNodes, readSystemConfig } from "../../src/execution/index.js";
 import type { ConsortNode } from "../../src/node/index.js";
-import type { Address, Transaction } from "../../src/types/index.js";
+import type { Transaction } from "../../src/types/index.js";
 import { ReceiptStatus } from "../../src/types/index.js";
 import {
   bytesToHex,
@@ -25,11 +18,11 @@ import {
 } from "./helpers.js";
 
 /**
- * Acceptance (issue 4): admin transactions change the system config and the consensus node list, effective from
+ * Acceptance (issues 4 and 12): committee proposals (one governor: each executes at once) change the system config and the consensus node list, effective from
  * the height after the block that carries them: tx_count_limit bounds the next blocks; observers come and go;
  * a sealer's weight changes; an added sealer joins the PBFT validator set at h + 1 (weighted quorum: the lone node
  * keeps committing while its weight is a quorum, and stalls once the offline sealer's weight takes it away: the last
- * step). Short view timeout: the offline sealer leads every other height until the node's view change.
+ * step, now refused by the quorum rule). Short view timeout: the offline sealer leads every other height until the node's view change.
  */
 
 const TO = hexToBytes("0x00000000000000000000000000000000000000aa");
@@ -49,8 +42,9 @@ describe("single node: system contracts drive config and the validator set", () 
     await net?.remove();
   });
 
-  /** An admin (dev account 0) tx to a system contract; waits for its receipt. */
-  async function admin(to: Address, data: string) {
+  /** A proposal by the only governor (dev account 0): executes in its own tx; waits for its receipt. */
+  async function admin(data: string) {
+    const to = governance.COMMITTEE_ADDRESS;
     const raw = signLegacyFast(keyOf(net.accounts[0]!), {
       nonce: adminNonce++,
       to,
@@ -62,24 +56,28 @@ describe("single node: system contracts drive config and the validator set", () 
     return r!;
   }
 
-  const nodesCall = (
-    functionName: "addSealer" | "addObserver" | "remove" | "setWeight",
-    id: string,
-    w?: bigint,
-  ) =>
+  const NODE_PROPOSALS = {
+    addSealer: "createAddSealerProposal",
+    addObserver: "createAddObserverProposal",
+    remove: "createRmNodeProposal",
+    setWeight: "createSetWeightProposal",
+  } as const;
+  const nodesCall = (op: keyof typeof NODE_PROPOSALS, id: string, w?: bigint) =>
     encodeFunctionData({
-      abi: CONSENSUS_NODES_ABI,
-      functionName,
-      args: (w === undefined ? [id] : [id, w]) as never,
+      abi: governance.COMMITTEE_ABI,
+      functionName: NODE_PROPOSALS[op],
+      args: (w === undefined ? [id, 0n] : [id, w, 0n]) as never,
+    });
+  const setConfig = (key: string, value: string) =>
+    encodeFunctionData({
+      abi: governance.COMMITTEE_ABI,
+      functionName: "createSetSysConfigProposal",
+      args: [key, value, 0n],
     });
 
   it("tx_count_limit = 5: the next blocks hold at most 5 txs", async () => {
-    const data = encodeFunctionData({
-      abi: SYSTEM_CONFIG_ABI,
-      functionName: "setValueByKey",
-      args: ["tx_count_limit", "5"],
-    });
-    const r = await admin(SYSTEM_CONFIG_ADDRESS, data);
+    const data = setConfig("tx_count_limit", "5");
+    const r = await admin(data);
     expect(r.receipt.status).toBe(ReceiptStatus.Success);
     const h = r.blockNumber;
     // In force from h + 1: the block that set it still ran under the old value.
@@ -115,32 +113,20 @@ describe("single node: system contracts drive config and the validator set", () 
       expect(block!.txHashes.length, `block ${b}`).toBeLessThanOrEqual(5);
     }
     // Back to a roomy limit for the rest.
-    const back = await admin(
-      SYSTEM_CONFIG_ADDRESS,
-      encodeFunctionData({
-        abi: SYSTEM_CONFIG_ABI,
-        functionName: "setValueByKey",
-        args: ["tx_count_limit", "1000"],
-      }),
-    );
+    const back = await admin(setConfig("tx_count_limit", "1000"));
     expect(back.receipt.status).toBe(ReceiptStatus.Success);
     expect(node.chain.systemConfig().txCountLimit).toBe(1000);
     // Invalid values revert with a reason.
-    const bad = await admin(
-      SYSTEM_CONFIG_ADDRESS,
-      encodeFunctionData({
-        abi: SYSTEM_CONFIG_ABI,
-        functionName: "setValueByKey",
-        args: ["tx_count_limit", "0"],
-      }),
-    );
+    const bad = await admin(setConfig("tx_count_limit", "0"));
     expect(bad.receipt.status).toBe(ReceiptStatus.Failed);
-    expect(decodeErrorString(bad.receipt.output)).toBe("tx_count_limit must be between 1 and 1000000");
+    expect(decodeErrorString(bad.receipt.output)).toBe(
+      "committee: refused: tx_count_limit must be between 1 and 1000000",
+    );
   });
 
   it("addObserver then remove: the observer list changes at h + 1; the last sealer cannot be removed", async () => {
     const observer = bytesToHex(NodeKey.generate().nodeId);
-    const added = await admin(CONSENSUS_NODES_ADDRESS, nodesCall("addObserver", observer));
+    const added = await admin(nodesCall("addObserver", observer));
     expect(added.receipt.status).toBe(ReceiptStatus.Success);
     const h1 = added.blockNumber;
     expect((await readConsensusNodes(node.ledger, h1)).observers).toHaveLength(0);
@@ -148,7 +134,7 @@ describe("single node: system contracts drive config and the validator set", () 
     expect(node.chain.observers().map(bytesToHex)).toEqual([observer]);
     expect(node.chain.validators()).toHaveLength(1);
 
-    const removed = await admin(CONSENSUS_NODES_ADDRESS, nodesCall("remove", observer));
+    const removed = await admin(nodesCall("remove", observer));
     expect(removed.receipt.status).toBe(ReceiptStatus.Success);
     const h2 = removed.blockNumber;
     expect((await readConsensusNodes(node.ledger, h2)).observers.map(bytesToHex)).toEqual([observer]);
@@ -156,16 +142,20 @@ describe("single node: system contracts drive config and the validator set", () 
     expect(node.chain.observers()).toHaveLength(0);
 
     const self = bytesToHex(node.nodeKey.nodeId);
-    const last = await admin(CONSENSUS_NODES_ADDRESS, nodesCall("remove", self));
+    const last = await admin(nodesCall("remove", self));
     expect(last.receipt.status).toBe(ReceiptStatus.Failed);
-    expect(decodeErrorString(last.receipt.output)).toBe("the last sealer cannot be removed");
-    const again = await admin(CONSENSUS_NODES_ADDRESS, nodesCall("remove", observer));
-    expect(decodeErrorString(again.receipt.output)).toBe("the node is not in the consensus node list");
+    expect(decodeErrorString(last.receipt.output)).toBe(
+      "committee: refused: the last sealer cannot be removed",
+    );
+    const again = await admin(nodesCall("remove", observer));
+    expect(decodeErrorString(again.receipt.output)).toBe(
+      "committee: refused: the node is not in the consensus node list",
+    );
   });
 
   it("setWeight: the PBFT validator set takes the new weight at h + 1 and keeps committing", async () => {
     const self = bytesToHex(node.nodeKey.nodeId);
-    const r = await admin(CONSENSUS_NODES_ADDRESS, nodesCall("setWeight", self, 7n));
+    const r = await admin(nodesCall("setWeight", self, 7n));
     expect(r.receipt.status).toBe(ReceiptStatus.Success);
     const h = r.blockNumber;
     expect((await readConsensusNodes(node.ledger, h)).sealers[0]!.weight).toBe(1);
@@ -184,10 +174,16 @@ describe("single node: system contracts drive config and the validator set", () 
     expect(block!.certificate.signatures).toHaveLength(1);
   });
 
-  it("addSealer, then setWeight (last step): the PBFT set and weighted quorum change at h + 1", async () => {
+  it("observer, then addSealer: the PBFT set and weighted quorum change at h + 1; the halting setWeight is refused", async () => {
     const self = bytesToHex(node.nodeKey.nodeId);
     const newSealer = bytesToHex(NodeKey.generate().nodeId);
-    const r = await admin(CONSENSUS_NODES_ADDRESS, nodesCall("addSealer", newSealer, 1n));
+    // Not an observer yet: refused (a node becomes a sealer only after it has been an observer).
+    const early = await admin(nodesCall("addSealer", newSealer, 1n));
+    expect(decodeErrorString(early.receipt.output)).toMatch(
+      /is not an observer: a node becomes a sealer only after/,
+    );
+    expect((await admin(nodesCall("addObserver", newSealer))).receipt.status).toBe(ReceiptStatus.Success);
+    const r = await admin(nodesCall("addSealer", newSealer, 1n));
     expect(r.receipt.status).toBe(ReceiptStatus.Success);
     const h = r.blockNumber;
     expect((await readConsensusNodes(node.ledger, h)).sealers).toHaveLength(1);
@@ -217,14 +213,7 @@ describe("single node: system contracts drive config and the validator set", () 
     expect(committed!.blockNumber).toBe(h + 1);
     // consensus_leader_period = 1000: from the next height this node (index 0) leads every height below 1000, so
     // blocks commit in view 0 with no view change, although the offline sealer would lead every other height.
-    const lp = await admin(
-      SYSTEM_CONFIG_ADDRESS,
-      encodeFunctionData({
-        abi: SYSTEM_CONFIG_ABI,
-        functionName: "setValueByKey",
-        args: ["consensus_leader_period", "1000"],
-      }),
-    );
+    const lp = await admin(setConfig("consensus_leader_period", "1000"));
     expect(lp.receipt.status).toBe(ReceiptStatus.Success);
     for (let i = 0; i < 3; i++) {
       const t = await node.txpool.add(
@@ -233,16 +222,18 @@ describe("single node: system contracts drive config and the validator set", () 
       const [rc] = await waitReceipts(node, [t.hash], 20_000);
       expect((await node.ledger.getHeader(rc!.blockNumber))!.view).toBe(0);
     }
-    // The offline sealer gets weight 7: from the next height the quorum is 14 - 4 = 10 > 7, the node stalls.
-    const w = await admin(CONSENSUS_NODES_ADDRESS, nodesCall("setWeight", newSealer, 7n));
-    expect(w.receipt.status).toBe(ReceiptStatus.Success);
-    const h2 = w.blockNumber;
-    expect(node.chain.validators().map((s) => s.weight)).toEqual([7, 7]);
-    const stuck = await node.txpool.add(
+    // The offline sealer would get weight 7: the quorum would be 14 - 4 = 10 > 7, the weight of the only sealer
+    // that proposes blocks. Refused with the reason; the chain keeps committing.
+    const w = await admin(nodesCall("setWeight", newSealer, 7n));
+    expect(w.receipt.status).toBe(ReceiptStatus.Failed);
+    expect(decodeErrorString(w.receipt.output)).toMatch(
+      /committee: refused: quorum unreachable: .* needs 10, .* only 7/,
+    );
+    expect(node.chain.validators().map((s) => s.weight)).toEqual([7, 1]);
+    const more = await node.txpool.add(
       signLegacyFast(keyOf(net.accounts[9]!), { nonce: 0n, to: TO, value: 1n }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(node.chain.height()).toBe(h2);
-    expect(await node.ledger.getReceipt(stuck.hash)).toBeNull();
+    const [fine] = await waitReceipts(node, [more.hash], 20_000);
+    expect(fine!.receipt.status).toBe(ReceiptStatus.Success);
   });
 });
