@@ -158,6 +158,8 @@ export class ConsortNode {
               port: config.rpc.port,
               corsOrigins: config.rpc.corsOrigins,
               maxConcurrentCalls: config.rpc.maxConcurrentCalls,
+              syncSend: config.rpc.syncSend,
+              allowUnprotectedTxs: config.rpc.allowUnprotectedTxs,
               rateLimit: {
                 requestsPerSecond: config.rpc.requestsPerSecond,
                 burst: config.rpc.requestsPerSecond * 2,

@@ -17,6 +17,8 @@ export const JsonRpcCode = {
   ExecutionReverted: 3,
   /** FISCO-style: the group in params is not this node's group. */
   GroupNotFound: -40001,
+  /** EIP-7966: the transaction was accepted but not committed within the wait (`data` = its hash). */
+  TransactionWaitTimeout: 4,
 } as const;
 
 export type RpcErrorCode =
@@ -43,7 +45,11 @@ export type RpcErrorCode =
   /** eth_call / estimateGas stopped by an exceptional halt (out of gas, invalid opcode, …): geth's -32000. */
   | "RPC_EXECUTION_FAILED"
   | "RPC_GROUP_NOT_FOUND"
-  | "RPC_TIMEOUT";
+  | "RPC_TIMEOUT"
+  /** A synchronous send (eth_sendRawTransactionSync, rpc.syncSend) waited past its timeout (EIP-7966 code 4). */
+  | "RPC_TX_WAIT_TIMEOUT"
+  /** rpc.syncSend: the transaction was committed and failed (`data` = its hash). */
+  | "RPC_TX_FAILED";
 
 const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_NONCE_TOO_LOW: JsonRpcCode.Server,
@@ -64,6 +70,8 @@ const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_EXECUTION_FAILED: JsonRpcCode.Server,
   RPC_GROUP_NOT_FOUND: JsonRpcCode.GroupNotFound,
   RPC_TIMEOUT: JsonRpcCode.Server,
+  RPC_TX_WAIT_TIMEOUT: JsonRpcCode.TransactionWaitTimeout,
+  RPC_TX_FAILED: JsonRpcCode.Server,
 };
 
 /**

@@ -1,4 +1,3 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Hash, Receipt, Transaction } from "../types/index.js";
 import { ReceiptStatus, TxType } from "../types/index.js";
 import { bigintToBytes, bytesEqual, bytesToHex } from "../util/hex.js";
@@ -8,6 +7,7 @@ import { RpcError } from "./errors.js";
 import type { RpcBlock, RpcTxLocation } from "./interface.js";
 import { type ParamParser, p, paramFail, parseData, parseFixedData } from "./params.js";
 import { decodeRevertReason } from "./revert.js";
+import { submitAndWait } from "./submit.js";
 
 /**
  * FISCO BCOS 3.x-style methods. Params start with [groupId, nodeName]; nodeName is accepted and ignored; another
@@ -242,18 +242,7 @@ export const fiscoMethods: Record<string, MethodDef> = {
     async ([g, , raw, requireProof], ctx) => {
       checkGroup(ctx, g);
       if (raw.length === 0) paramFail("empty transaction");
-      // Wait from before the submission so a fast commit is not missed (the hash is keccak256(raw)).
-      const expected = keccak_256(raw);
-      const wait = ctx.receipts.wait(expected, ctx.opts.sendTransactionWaitMs);
-      let hash: Hash;
-      try {
-        hash = await ctx.backend.sendRawTransaction(raw);
-      } catch (err) {
-        wait.cancel();
-        throw err;
-      }
-      if (!bytesEqual(hash, expected)) wait.cancel();
-      const waited = await wait.promise;
+      const { hash, waited } = await submitAndWait(ctx, raw, ctx.opts.sendTransactionWaitMs);
       if (!waited) {
         const late = await receiptWithProof(ctx, hash, requireProof);
         if (late) return late;

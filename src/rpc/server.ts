@@ -8,6 +8,7 @@ import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
 import { CallLimiter } from "./callLimit.js";
 import { type CallContext, type MethodDef, ReceiptWaiters } from "./context.js";
+import { debugMethods } from "./debugMethods.js";
 import { errorResponse, handleBody, type JsonRpcResponse } from "./dispatch.js";
 import { JsonRpcCode } from "./errors.js";
 import { formatEthHeader, type Json } from "./ethFormat.js";
@@ -30,7 +31,7 @@ const OVERSIZED_DRAIN_FACTOR = 4;
 const OVERSIZED_DRAIN_MS = 3_000;
 
 /** The full method table: Ethereum (eth_/net_/web3_) and FISCO-style methods. */
-export const rpcMethods: Record<string, MethodDef> = { ...ethMethods, ...fiscoMethods };
+export const rpcMethods: Record<string, MethodDef> = { ...ethMethods, ...fiscoMethods, ...debugMethods };
 
 /**
  * JSON-RPC 2.0 over HTTP (POST /) and WebSocket (ws://host:port/, same methods plus eth_subscribe) on one fastify

@@ -3,6 +3,7 @@ import { AbiCoder, Transaction as EthersTx, id as ethersId, SigningKey, Wallet }
 import { RpcError } from "../../src/rpc/errors.js";
 import { orBlooms } from "../../src/rpc/ethFormat.js";
 import type {
+  RpcAccessListResult,
   RpcBackend,
   RpcBlock,
   RpcCallRequest,
@@ -538,6 +539,27 @@ export class FakeBackend implements RpcBackend {
   onPendingTransactions(listener: (hashes: Hash[]) => void): () => void {
     this.pendingListeners.add(listener);
     return () => this.pendingListeners.delete(listener);
+  }
+
+  // The fake keeps no EVM: history and tracing are exercised against real nodes (test/node/trace.test.ts).
+  async sealersAt(): Promise<ValidatorInfo[]> {
+    return SEALERS;
+  }
+
+  async traceTransaction(): Promise<unknown | null> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
+  }
+
+  async traceBlock(): Promise<{ txHash: Hash; result: unknown }[] | null> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
+  }
+
+  async traceCall(): Promise<unknown> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
+  }
+
+  async createAccessList(): Promise<RpcAccessListResult> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
   }
 
   get listenerCount(): number {
