@@ -8,6 +8,7 @@ import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
 import { CliError, flagInt, flagString, parseArgs } from "./args.js";
 import { runDevTestnet } from "./dev.js";
+import { PROOF_USAGE, runProofCommand } from "./proof.js";
 import { defaultTestnetOptions, generateTestnet } from "./testnet.js";
 
 const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
@@ -20,7 +21,8 @@ Usage:
   consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
   consort status [--rpc http://127.0.0.1:8545]
                                        height, view, peers, sync state and pool size of a running node
-  consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet`;
+  consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet
+  ${PROOF_USAGE}`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -38,6 +40,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case "status":
       return status(flagString(flags, "rpc", "http://127.0.0.1:8545"));
+    case "proof":
+      return runProofCommand(rest);
     case "dev":
       return runDevTestnet(path.resolve(flagString(flags, "dir", ".data/testnet")));
     case undefined:

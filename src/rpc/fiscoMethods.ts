@@ -54,6 +54,20 @@ function word32(v: bigint): Uint8Array {
   return out;
 }
 
+/**
+ * A proof as JSON: byte fields as 0x-hex (a ledger proof holds Uint8Arrays, which JSON.stringify would turn into
+ * {"0":…} objects). Shape: {blockNumber, blockHash, index, leaf, root, proof: {index, leafCount, siblings}}; verify
+ * with src/crypto's verifyMerkleProof(root, leaf, proof) against the header's txsRoot / receiptsRoot.
+ */
+export function proofJson(value: unknown): unknown {
+  if (value instanceof Uint8Array) return bytesToHex(value);
+  if (Array.isArray(value)) return value.map(proofJson);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, proofJson(v)]));
+  }
+  return value;
+}
+
 export function formatFiscoTx(
   tx: Transaction,
   loc: RpcTxLocation | null,
@@ -89,7 +103,7 @@ export function formatFiscoTx(
     out.blockHash = bytesToHex(loc.blockHash);
     out.transactionIndex = loc.index;
   }
-  if (proof !== undefined) out.txProof = proof;
+  if (proof !== undefined) out.txProof = proofJson(proof);
   return out;
 }
 
@@ -121,8 +135,8 @@ export function formatFiscoReceipt(
     })),
   };
   if (proofs) {
-    out.txProof = proofs.txProof;
-    out.receiptProof = proofs.receiptProof;
+    out.txProof = proofJson(proofs.txProof);
+    out.receiptProof = proofJson(proofs.receiptProof);
   }
   return out;
 }
