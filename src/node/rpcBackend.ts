@@ -297,7 +297,10 @@ export class NodeRpcBackend implements RpcBackend {
   }
 
   totalTransactionCount(): { transactionCount: number; failedTransactionCount: number } {
-    return { transactionCount: this.ledger.totalTransactionCount(), failedTransactionCount: 0 };
+    return {
+      transactionCount: this.ledger.totalTransactionCount(),
+      failedTransactionCount: this.ledger.failedTransactionCount(),
+    };
   }
 
   sealers(): ValidatorInfo[] {

@@ -18,8 +18,8 @@ import { submitAndWait } from "./submit.js";
 export const FISCO_STATUS_REVERT = 16;
 const RAW_TX_MAX_BYTES = 1024 * 1024;
 
-const group = (): ParamParser<string> => p.string("groupId", 64);
-const nodeName = (): ParamParser<string | undefined> => p.optString("nodeName", 256);
+export const group = (): ParamParser<string> => p.string("groupId", 64);
+export const nodeName = (): ParamParser<string | undefined> => p.optString("nodeName", 256);
 
 /** FISCO clients may send hex without 0x. */
 function fiscoHex(v: unknown): unknown {
@@ -36,7 +36,7 @@ const fiscoFixed = (name: string, size: number): ParamParser<Uint8Array> => ({
   parse: (v) => parseFixedData(fiscoHex(v), size),
 });
 
-function checkGroup(ctx: CallContext, g: string): void {
+export function checkGroup(ctx: CallContext, g: string): void {
   if (g !== ctx.backend.groupId) {
     throw new RpcError(
       "RPC_GROUP_NOT_FOUND",
@@ -45,7 +45,7 @@ function checkGroup(ctx: CallContext, g: string): void {
   }
 }
 
-const nodeHex = (id: Uint8Array) => Buffer.from(id).toString("hex");
+export const nodeHex = (id: Uint8Array) => Buffer.from(id).toString("hex");
 
 function word32(v: bigint): Uint8Array {
   const out = new Uint8Array(32);
@@ -141,9 +141,10 @@ export function formatFiscoReceipt(
   return out;
 }
 
-function formatFiscoBlock(ctx: CallContext, b: RpcBlock, onlyHeader: boolean, onlyTxHash: boolean) {
+/** A block in FISCO's shape; its sealer list, weights and signature indexes are those of the set that signed it. */
+async function formatFiscoBlock(ctx: CallContext, b: RpcBlock, onlyHeader: boolean, onlyTxHash: boolean) {
   const h = b.header;
-  const sealers = ctx.backend.sealers();
+  const sealers = await ctx.backend.sealersAt(h.number);
   const sealerIndex = sealers.findIndex((s) => bytesEqual(s.nodeId, h.proposer));
   const out: Record<string, unknown> = {
     version: 0,
@@ -204,7 +205,7 @@ export const fiscoMethods: Record<string, MethodDef> = {
     async ([g, , n, onlyHeader, onlyTxHash], ctx) => {
       checkGroup(ctx, g);
       const b = await ctx.backend.getBlock(n, !onlyHeader && !onlyTxHash);
-      return b ? formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
+      return b ? await formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
     },
   ),
   getBlockByHash: method(
@@ -218,7 +219,7 @@ export const fiscoMethods: Record<string, MethodDef> = {
     async ([g, , hash, onlyHeader, onlyTxHash], ctx) => {
       checkGroup(ctx, g);
       const b = await ctx.backend.getBlock(hash, !onlyHeader && !onlyTxHash);
-      return b ? formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
+      return b ? await formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
     },
   ),
   getBlockHashByNumber: method(
@@ -297,10 +298,19 @@ export const fiscoMethods: Record<string, MethodDef> = {
     checkGroup(ctx, g);
     return bytesToHex(await ctx.backend.getCode(addr, "latest"));
   }),
-  getSealerList: method([group(), nodeName()] as const, ([g], ctx) => {
-    checkGroup(ctx, g);
-    return ctx.backend.sealers().map((s) => ({ nodeID: nodeHex(s.nodeId), weight: s.weight }));
-  }),
+  /** An optional third param (an extension) names a block: the sealers that signed it. */
+  getSealerList: method(
+    [group(), nodeName(), p.optUint("blockNumber")] as const,
+    async ([g, , blockNumber], ctx) => {
+      checkGroup(ctx, g);
+      if (blockNumber !== undefined && blockNumber > ctx.backend.headNumber()) {
+        throw new RpcError("RPC_NOT_FOUND", `block ${blockNumber} not found`);
+      }
+      const sealers =
+        blockNumber === undefined ? ctx.backend.sealers() : await ctx.backend.sealersAt(blockNumber);
+      return sealers.map((s) => ({ nodeID: nodeHex(s.nodeId), weight: s.weight }));
+    },
+  ),
   getObserverList: method([group(), nodeName()] as const, ([g], ctx) => {
     checkGroup(ctx, g);
     return ctx.backend.observers().map(nodeHex);
@@ -376,21 +386,6 @@ export const fiscoMethods: Record<string, MethodDef> = {
       return { blockNumber: c.enableNumber, value: c.value };
     },
   ),
-  getGroupInfo: method([group()] as const, async ([g], ctx) => {
-    checkGroup(ctx, g);
-    const genesis = await ctx.backend.getBlock(0, false);
-    const info = ctx.backend.nodeInfo();
-    return {
-      chainID: ctx.backend.chainId.toString(10),
-      groupID: ctx.backend.groupId,
-      genesisConfig: {
-        consensusType: "pbft",
-        genesisHash: genesis ? bytesToHex(genesis.hash) : null,
-        sealerList: ctx.backend.sealers().map((s) => ({ nodeID: nodeHex(s.nodeId), weight: s.weight })),
-      },
-      nodeList: [{ nodeID: nodeHex(info.nodeId), type: info.role, version: info.version }],
-    };
-  }),
   getNodeInfo: method([p.optString("groupId", 64), nodeName()] as const, (_a, ctx) => {
     const info = ctx.backend.nodeInfo();
     return {

@@ -14,6 +14,7 @@ import { JsonRpcCode } from "./errors.js";
 import { formatEthHeader, type Json } from "./ethFormat.js";
 import { ethMethods } from "./ethMethods.js";
 import { FilterManager } from "./filters.js";
+import { fiscoGroupMethods } from "./fiscoGroupMethods.js";
 import { fiscoMethods } from "./fiscoMethods.js";
 import type { RpcBackend, RpcNewBlockEvent } from "./interface.js";
 import { blockLogs, type LogCriteria } from "./logs.js";
@@ -31,7 +32,13 @@ const OVERSIZED_DRAIN_FACTOR = 4;
 const OVERSIZED_DRAIN_MS = 3_000;
 
 /** The full method table: Ethereum (eth_/net_/web3_) and FISCO-style methods. */
-export const rpcMethods: Record<string, MethodDef> = { ...ethMethods, ...fiscoMethods, ...debugMethods };
+export const rpcMethods: Record<string, MethodDef> = {
+  ...ethMethods,
+  ...fiscoMethods,
+  // issue 16: FISCO group/node/filter methods, debug_* tracing
+  ...fiscoGroupMethods,
+  ...debugMethods,
+};
 
 /**
  * JSON-RPC 2.0 over HTTP (POST /) and WebSocket (ws://host:port/, same methods plus eth_subscribe) on one fastify
