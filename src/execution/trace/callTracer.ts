@@ -56,6 +56,9 @@ export class CallTracer implements ResultTracer {
     };
     this.subs.on<InterpreterStep>(env, "step", (s) => {
       this.lastOp[s.depth] = s.opcode.name;
+      // A creation's address is known once its init code runs: its sub-calls come from it.
+      const frame = this.stack[s.depth];
+      if (frame !== undefined && frame.to === null) frame.to = s.address.toString();
     });
     this.subs.on<Message>(env, "beforeMessage", (m) => this.enter(m));
     this.subs.on<EVMResult>(env, "afterMessage", (r) => this.exit(r));
