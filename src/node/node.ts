@@ -197,6 +197,8 @@ export class ConsortNode {
               corsOrigins: config.rpc.corsOrigins,
               maxConcurrentCalls: config.rpc.maxConcurrentCalls,
               ...config.rpc.security,
+              syncSend: config.rpc.syncSend,
+              allowUnprotectedTxs: config.rpc.allowUnprotectedTxs,
               rateLimit: {
                 requestsPerSecond: config.rpc.requestsPerSecond,
                 burst: config.rpc.requestsPerSecond * 2,
