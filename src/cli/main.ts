@@ -98,7 +98,7 @@ async function start(configFile: string): Promise<void> {
     closing = true;
     logger.info({ signal }, "shutting down");
     await node.close();
-    process.exit(0);
+    process.exit(); // with process.exitCode: non-zero when a module halted the node
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -145,6 +145,7 @@ export class ConsortNode {
         transport,
         logger: log.child({ module: "sync" }),
         onSynced: (h, hash, cert, next) => consensus.synced(h, hash, cert, next),
+        onStorageFailure: (err) => consensus.halt(err),
       });
       const gossip = new TxGossip(defaultTxGossipOptions, {
         transport,
