@@ -47,6 +47,8 @@ export class Checker {
   /** Per node, per height: what it served and whether its certificate verified. */
   private readonly seen: Map<number, SeenBlock>[];
   private readonly txHeight = new Map<string, number>();
+  /** Acknowledged txs already reported lost or misplaced. */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly urls: string[],
@@ -146,8 +148,11 @@ export class Checker {
     let lost = 0;
     let misplaced = 0;
     for (const a of acknowledged) {
+      // Every check looks at every acknowledged tx (a later fault may lose an earlier one); each loss counts once.
+      if (this.reported.has(a.tx)) continue;
       const at = this.txHeight.get(a.tx.toLowerCase());
       if (at === undefined) {
+        this.reported.add(a.tx);
         lost++;
         violations.push(
           `LOST: tx ${a.tx} acknowledged by node${a.node} in block ${a.blockNumber} (${a.scenario}) is not in the chain (height ${height})`,
@@ -156,6 +161,7 @@ export class Checker {
       }
       const hashes = this.seen.map((s) => s.get(a.blockNumber)?.hash);
       if (at !== a.blockNumber || hashes.some((h) => h !== a.blockHash)) {
+        this.reported.add(a.tx);
         misplaced++;
         violations.push(
           `MISPLACED: tx ${a.tx} acknowledged in block ${a.blockNumber} ${a.blockHash} (${a.scenario}) is in block ${at} ${hashes[0]}`,

@@ -24,6 +24,7 @@ export class Workload {
   private stopping = false;
   private loops: Promise<void>[] = [];
   private readonly knownHeight: number[];
+  private readonly counters: number[] = [];
   submitted = 0;
 
   constructor(
@@ -50,11 +51,12 @@ export class Workload {
 
   private async clientLoop(client: number): Promise<void> {
     const key = devAccountKey(1 + client);
-    let counter = 0;
     while (!this.stopping) {
       // Each client keeps to one node: the clients of an isolated or killed node stall, the others keep the load up.
       const node = client % this.urls.length;
-      counter++;
+      // The counter outlives stop/start: a native nonce is never reused.
+      const counter = (this.counters[client] ?? 0) + 1;
+      this.counters[client] = counter;
       await this.submitOne(client, node, key, `${this.runTag}/${client}/${counter}`);
       await sleep(20);
     }
