@@ -339,7 +339,7 @@ export const SCENARIOS: Scenario[] = [
 ];
 
 /** The short campaign for CI (≤ 3 minutes on 2 cores): one of each kind of fault. */
-export const SHORT_SCENARIOS = ["isolate-leader", "split-2-2", "kill-all", "disk-full"];
+export const SHORT_SCENARIOS = ["isolate-leader", "split-2-2", "loss-5pct", "kill-all", "disk-full"];
 
 export function scenarioByName(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);
