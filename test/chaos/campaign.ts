@@ -214,7 +214,8 @@ export class Campaign {
       ? await checker.check(this.history.acknowledged.values())
       : { ok: false, height: -1, violations: [], lost: 0, misplaced: 0, checkedBlocks: 0 };
     violations.push(...check.violations);
-    if (!this.interrupted) workload.start();
+    if (this.interrupted) violations.push("interrupted before the checks finished");
+    else workload.start();
     const row: ScenarioRow = {
       scenario: scenario.name,
       ok: violations.length === 0,
