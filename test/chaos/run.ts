@@ -68,7 +68,7 @@ function parse() {
       scenarios.length > 0 ? scenarios : values.short ? SHORT_SCENARIOS : SCENARIOS.map((s) => s.name),
     seed: values.seed === undefined ? Date.now() % 1_000_000 : num("seed", values.seed, 0, 2 ** 31),
     minutes: num("minutes", values.minutes, 0, 24 * 60),
-    faultMs: num("fault-seconds", values["fault-seconds"] ?? (values.short ? "10" : "30"), 1, 3600) * 1000,
+    faultMs: num("fault-seconds", values["fault-seconds"] ?? (values.short ? "8" : "30"), 1, 3600) * 1000,
     clients: num("clients", values.clients, 1, 9), // dev accounts 1..9 (genesis funds 10)
     logLevel: values["log-level"],
     out: values.out,
