@@ -207,7 +207,11 @@ export class Campaign {
         violations.push(`node${i} exited on its own (${c.signal ?? c.code}): ${cluster.logTail(i, 800)}`);
       if (!cluster.running(i)) cluster.start(i);
     }
-    const recoveryMs = await this.recovery(healedAt, violations);
+    const recoveryMs = await this.recovery(
+      healedAt,
+      scenario.recoveryBoundMs ?? RECOVERY_BOUND_MS,
+      violations,
+    );
     await workload.stop();
     const quiet = await this.quiesce(violations);
     const check = quiet
@@ -240,9 +244,9 @@ export class Campaign {
   }
 
   /** Time from healing until every node is past the highest height seen at healing (a new block everywhere). */
-  private async recovery(healedAt: number, violations: string[]): Promise<number | null> {
+  private async recovery(healedAt: number, boundMs: number, violations: string[]): Promise<number | null> {
     const target = Math.max(-1, ...this.known(await this.heights())) + 1;
-    const deadline = healedAt + RECOVERY_BOUND_MS;
+    const deadline = healedAt + boundMs;
     while (Date.now() < deadline && !this.interrupted) {
       const hs = await this.heights();
       if (hs.every((h) => h !== null && h >= target)) return Date.now() - healedAt;
@@ -250,7 +254,7 @@ export class Campaign {
     }
     if (!this.interrupted)
       violations.push(
-        `no progress to height ${target} on every node within ${RECOVERY_BOUND_MS} ms of healing: ${JSON.stringify(await this.heights())}`,
+        `no progress to height ${target} on every node within ${boundMs} ms of healing: ${JSON.stringify(await this.heights())}`,
       );
     return null;
   }
