@@ -19,8 +19,9 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Campaign, type CampaignOptions, type Verdict } from "./campaign.js";
+import { Campaign, type CampaignOptions, readVerdict, type Verdict } from "./campaign.js";
 import { cleanupLeftovers, createNetwork, destroyNetwork, type NetNames, netNames } from "./netns.js";
+import { markdownReport } from "./report.js";
 import { SCENARIOS, SHORT_SCENARIOS } from "./scenarios.js";
 
 const DEFAULT_PREFIX = "chaos";
@@ -30,6 +31,7 @@ const INNER_STOP_GRACE_MS = 20_000;
 
 const USAGE = `npm run chaos -- [--short] [--scenario NAME]... [--seed N] [--minutes M] [--fault-seconds S]
                     [--clients N] [--log-level info] [--out DIR] [--prefix chaos] [--cleanup [--force]]
+       npm run chaos -- --report .data/chaos/<run>/verdict.json   (markdown tables for docs/reliability.md)
 scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
 short campaign: ${SHORT_SCENARIOS.join(", ")}`;
 
@@ -48,6 +50,7 @@ function parse() {
       cleanup: { type: "boolean", default: false },
       force: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
+      report: { type: "string" },
     },
     strict: true,
   });
@@ -60,6 +63,7 @@ function parse() {
   const scenarios = (values.scenario ?? []).flatMap((s) => s.split(",")).filter(Boolean);
   if (!/^[a-z]{1,8}$/.test(values.prefix)) throw new Error("--prefix must be 1-8 lowercase letters");
   return {
+    report: values.report,
     help: values.help,
     cleanup: values.cleanup,
     force: values.force,
@@ -182,6 +186,10 @@ async function main(): Promise<number> {
   }
   if (args.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (args.report) {
+    console.log(markdownReport(readVerdict(args.report)));
     return 0;
   }
   if (!existsSync(path.resolve("package.json"))) {
