@@ -4,7 +4,7 @@
  * history.jsonl as it goes and verdict.json at the end (also when interrupted).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadGenesis } from "../../src/config/index.js";
 import { Prng } from "../sim/prng.js";
@@ -124,6 +124,11 @@ export class Campaign {
       error,
     };
     writeFileSync(path.join(this.opts.runDir, "verdict.json"), `${JSON.stringify(verdict, null, 2)}\n`);
+    // A passing run keeps its history, verdict and node logs; the chain data goes. A failing run keeps everything.
+    if (verdict.ok && this.cluster) {
+      for (let i = 0; i < this.cluster.size; i++)
+        rmSync(this.cluster.dataDir(i), { recursive: true, force: true });
+    }
     return verdict;
   }
 
