@@ -15,7 +15,7 @@ const USAGE = `consort — a permissioned consortium blockchain node (PBFT, Leve
 Usage:
   consort start --config FILE          run a node (sealer or observer, decided by the on-chain node list)
   consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--chain-id 20200]
-                  [--rpc-port 8545] [--p2p-port 30300]
+                  [--rpc-port 8545] [--p2p-port 30300] [--metrics-port 9545]
                                        generate keys, genesis, per-node configs and start scripts
   consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
   consort status [--rpc http://127.0.0.1:8545]
@@ -61,6 +61,7 @@ async function testnet(flags: Map<string, string | true>): Promise<void> {
     chainId: BigInt(flagInt(flags, "chain-id", 20200, 1, 2 ** 31)),
     rpcPortBase: flagInt(flags, "rpc-port", 8545, 1, 65000),
     p2pPortBase: flagInt(flags, "p2p-port", 30300, 1, 65000),
+    metricsPortBase: flagInt(flags, "metrics-port", 9545, 1, 65000),
   });
   console.log(`testnet written to ${out}`);
   for (const n of result.nodes) console.log(`  ${n.name} (${n.role}) ${n.nodeId}  config: ${n.configFile}`);

@@ -17,6 +17,8 @@ export interface TestnetOptions {
   host: string;
   rpcPortBase: number;
   p2pPortBase: number;
+  /** Node i serves /metrics, /health and /ready on metricsPortBase + i (9545 in every container with --docker). */
+  metricsPortBase: number;
   devAccounts: number;
 }
 
@@ -32,6 +34,7 @@ export const defaultTestnetOptions: Omit<TestnetOptions, "outDir"> = {
   host: "127.0.0.1",
   rpcPortBase: 8545,
   p2pPortBase: 30300,
+  metricsPortBase: 9545,
   devAccounts: 10,
 };
 
@@ -51,6 +54,7 @@ export interface GeneratedNode {
   role: "sealer" | "observer";
   rpcUrl: string;
   p2pPort: number;
+  metricsUrl: string;
 }
 
 export interface GeneratedTestnet {
@@ -112,6 +116,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
           .map(peerAddr),
       },
       log: { level: "info", pretty: !opts.docker },
+      metrics: { host, port: opts.docker ? 9545 : opts.metricsPortBase + i },
     };
     const configFile = path.join(dir, "node.json");
     await writeJson(configFile, config);
@@ -129,6 +134,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
       role: i < opts.validators ? "sealer" : "observer",
       rpcUrl: `http://${opts.docker ? "127.0.0.1" : opts.host}:${opts.rpcPortBase + i}`,
       p2pPort,
+      metricsUrl: `http://${opts.docker ? "127.0.0.1" : opts.host}:${opts.metricsPortBase + i}`,
     });
   }
   await writeJson(path.join(opts.outDir, "testnet.json"), { nodes, genesisFile: "genesis.json" });

@@ -5,6 +5,12 @@ import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/dri
 import { loadNodeKey, type NodeKey } from "../crypto/index.js";
 import { type AccountState, Executor, readAccount } from "../execution/index.js";
 import { LevelLedger } from "../ledger/index.js";
+import {
+  type ConsortMetrics,
+  instrumentExecutor,
+  instrumentTransport,
+  type MetricsServer,
+} from "../metrics/index.js";
 import { Libp2pTransport } from "../network/index.js";
 import { RpcServer } from "../rpc/index.js";
 import {
@@ -18,6 +24,7 @@ import {
 import { TxPool } from "../txpool/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import { bindNodeMetrics, createNodeMetrics } from "./nodeMetrics.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
 
 /**
@@ -41,12 +48,15 @@ export class ConsortNode {
     readonly gossip: TxGossip,
     readonly rpc: RpcServer | null,
     private readonly logger: Logger,
+    readonly metrics: ConsortMetrics,
+    readonly metricsServer: MetricsServer | null,
   ) {
     this.pruneTimer = setInterval(() => this.txpool.pruneExpired(), 10_000);
   }
 
   static async create(config: NodeConfig, deps: { logger: Logger }): Promise<ConsortNode> {
     const log = deps.logger;
+    const metrics = createNodeMetrics();
     const genesis = await loadGenesis(config.genesisFile);
     const nodeKey = await loadNodeKey(config.nodeKeyFile);
     log.info(
@@ -70,6 +80,7 @@ export class ConsortNode {
         { callTimeBudgetMs: config.rpc.callTimeBudgetMs },
         { logger: log.child({ module: "execution" }) },
       );
+      instrumentExecutor(executor, metrics);
       let pool: TxPool | null = null;
       let txFetch: TxFetch | null = null;
       const chain = new Chain(genesis, {
@@ -111,6 +122,7 @@ export class ConsortNode {
         },
         { logger: log.child({ module: "network" }) },
       );
+      instrumentTransport(transport, metrics);
       chain.onCommit((c) => {
         if (c.validatorsChanged)
           transport.setAllowedNodes([...chain.validators().map((v) => v.nodeId), ...chain.observers()]);
@@ -137,6 +149,7 @@ export class ConsortNode {
           transport,
           nodeKey,
           logger: log.child({ module: "consensus" }),
+          metrics,
           fetchBlocks: (from, peers) => void blockSync?.fetch(from, peers),
         },
       );
@@ -175,9 +188,15 @@ export class ConsortNode {
                 nodeId: nodeKey.nodeId,
               }),
               logger: log.child({ module: "rpc" }),
+              metrics,
             },
           )
         : null;
+      const metricsServer = bindNodeMetrics(
+        metrics,
+        { config, nodeId: nodeKey.nodeId, chain, ledger, txpool, transport, consensus, sync: blockSync, rpc },
+        log.child({ module: "metrics" }),
+      );
       return new ConsortNode(
         config,
         genesis,
@@ -191,6 +210,8 @@ export class ConsortNode {
         gossip,
         rpc,
         log,
+        metrics,
+        metricsServer,
       );
     } catch (err) {
       await ledger.close();
@@ -199,6 +220,8 @@ export class ConsortNode {
   }
 
   async start(): Promise<void> {
+    // First: /health answers (and /ready says why not) while the node connects and catches up.
+    if (this.metricsServer) await this.metricsServer.start();
     await this.transport.start();
     this.gossip.start();
     this.sync.start();
@@ -211,6 +234,7 @@ export class ConsortNode {
         role: this.chain.isSealer(this.nodeKey.nodeId) ? "sealer" : "observer",
         p2p: this.transport.listenAddresses(),
         rpc: this.rpc ? `http://${this.config.rpc.host}:${this.rpc.address().port}` : null,
+        metrics: this.metricsServer ? `${this.metricsServer.url}/metrics` : null,
       },
       "node started",
     );
@@ -226,6 +250,7 @@ export class ConsortNode {
     this.gossip.stop();
     await this.transport.stop();
     await this.ledger.close();
+    if (this.metricsServer) await this.metricsServer.stop();
     this.logger.info({}, "node stopped");
   }
 }

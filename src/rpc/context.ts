@@ -1,3 +1,4 @@
+import type { ConsortMetrics } from "../metrics/index.js";
 import type { Hash, Receipt } from "../types/index.js";
 import { ReceiptStatus } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
@@ -33,6 +34,7 @@ export interface CallContext {
   calls: CallLimiter;
   session: WsSession | null;
   logger: Logger;
+  metrics?: ConsortMetrics | null;
 }
 
 export interface MethodDef {

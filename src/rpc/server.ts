@@ -4,6 +4,8 @@ import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
+import { consolePlugin } from "../console/index.js";
+import type { ConsortMetrics } from "../metrics/index.js";
 import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
 import { CallLimiter } from "./callLimit.js";
@@ -51,8 +53,14 @@ export class RpcServer {
   private expireTimer: NodeJS.Timeout | null = null;
   private started = false;
 
-  constructor(opts: Partial<RpcServerOptions>, deps: { backend: RpcBackend; logger: Logger }) {
+  private readonly metrics: ConsortMetrics | null;
+
+  constructor(
+    opts: Partial<RpcServerOptions>,
+    deps: { backend: RpcBackend; logger: Logger; metrics?: ConsortMetrics | null },
+  ) {
     this.opts = { ...defaultRpcServerOptions, ...opts };
+    this.metrics = deps.metrics ?? null;
     this.backend = deps.backend;
     this.logger = deps.logger;
     this.filters = new FilterManager({
@@ -143,6 +151,7 @@ export class RpcServer {
       calls: this.calls,
       session,
       logger: this.logger,
+      metrics: this.metrics,
     };
   }
 
@@ -213,6 +222,7 @@ export class RpcServer {
         if (socket.readyState !== socket.CLOSING && socket.readyState !== socket.CLOSED) socket.terminate();
       },
     });
+    await app.register(consolePlugin, { prefix: "/ui" });
     app.post("/", (req, reply) => this.onHttp(req, reply));
     app.route({
       method: "GET",

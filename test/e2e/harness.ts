@@ -33,6 +33,9 @@ export class ProcessTestnet {
     const rpcPortBase = await freePortRun(total);
     let p2pPortBase = await freePortRun(total);
     while (Math.abs(p2pPortBase - rpcPortBase) < total) p2pPortBase = await freePortRun(total);
+    let metricsPortBase = await freePortRun(total);
+    while (Math.min(Math.abs(metricsPortBase - rpcPortBase), Math.abs(metricsPortBase - p2pPortBase)) < total)
+      metricsPortBase = await freePortRun(total);
     const testnet = await generateTestnet({
       ...defaultTestnetOptions,
       outDir: tmpDir,
@@ -40,6 +43,7 @@ export class ProcessTestnet {
       observers: opts.observers ?? 0,
       rpcPortBase,
       p2pPortBase,
+      metricsPortBase,
     });
     // E2E_LOG_LEVEL=debug: more detail in each node's node.log (with KEEP_E2E=1 to keep the folder).
     const level = process.env.E2E_LOG_LEVEL;
