@@ -8,6 +8,7 @@ import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
 import { CliError, flagInt, flagString, parseArgs } from "./args.js";
 import { runDevTestnet } from "./dev.js";
+import { STATUS_USAGE, statusCommand } from "./status.js";
 import { defaultTestnetOptions, generateTestnet } from "./testnet.js";
 
 const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
@@ -18,12 +19,12 @@ Usage:
                   [--rpc-port 8545] [--p2p-port 30300] [--metrics-port 9545]
                                        generate keys, genesis, per-node configs and start scripts
   consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
-  consort status [--rpc http://127.0.0.1:8545]
-                                       height, view, peers, sync state and pool size of a running node
+  ${STATUS_USAGE.replace(/\n/g, "\n  ")}
   consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === "status") return statusCommand(rest);
   const { flags } = parseArgs(rest);
   switch (command) {
     case "start":
@@ -36,8 +37,6 @@ async function main(argv: string[]): Promise<void> {
       console.log(bytesToHex(key.nodeId));
       return;
     }
-    case "status":
-      return status(flagString(flags, "rpc", "http://127.0.0.1:8545"));
     case "dev":
       return runDevTestnet(path.resolve(flagString(flags, "dir", ".data/testnet")));
     case undefined:
@@ -104,28 +103,6 @@ async function start(configFile: string): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   await node.start();
-}
-
-async function status(rpc: string): Promise<void> {
-  const call = async (method: string, params: unknown[] = []) => {
-    const res = await fetch(rpc, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-      signal: AbortSignal.timeout(5000),
-    });
-    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-    if (body.error) throw new CliError("CLI_USAGE", `${method}: ${body.error.message}`);
-    return body.result;
-  };
-  const [height, consensus, sync, peers, pending] = await Promise.all([
-    call("getBlockNumber", ["group0", ""]),
-    call("getConsensusStatus", ["group0", ""]),
-    call("getSyncStatus", ["group0", ""]),
-    call("getPeers", []),
-    call("getPendingTxSize", ["group0", ""]),
-  ]);
-  console.log(JSON.stringify({ height, consensus, sync, peers, pendingTxs: pending }, null, 2));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
