@@ -55,6 +55,8 @@ export async function statusCommand(argv: string[]): Promise<void> {
   if (!Number.isInteger(intervalMs) || intervalMs < 200 || intervalMs > 3_600_000) {
     throw new CliError("CLI_USAGE", "--interval-ms must be an integer from 200 to 3600000");
   }
+  // Piped into `head` or a closed terminal: stop quietly.
+  process.stdout.on("error", () => process.exit(0));
   for (;;) {
     const table = formatStatusTable(await collectStatus(targets));
     // Clear the screen and redraw in place.

@@ -54,7 +54,8 @@ export interface GeneratedNode {
   role: "sealer" | "observer";
   rpcUrl: string;
   p2pPort: number;
-  metricsUrl: string;
+  /** null with --docker: the metrics port is not published on the host (the containers' healthchecks use it). */
+  metricsUrl: string | null;
 }
 
 export interface GeneratedTestnet {
@@ -134,7 +135,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
       role: i < opts.validators ? "sealer" : "observer",
       rpcUrl: `http://${opts.docker ? "127.0.0.1" : opts.host}:${opts.rpcPortBase + i}`,
       p2pPort,
-      metricsUrl: `http://${opts.docker ? "127.0.0.1" : opts.host}:${opts.metricsPortBase + i}`,
+      metricsUrl: opts.docker ? null : `http://${opts.host}:${opts.metricsPortBase + i}`,
     });
   }
   await writeJson(path.join(opts.outDir, "testnet.json"), { nodes, genesisFile: "genesis.json" });

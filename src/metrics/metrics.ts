@@ -211,7 +211,7 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           const s = src();
           if (!s) return;
           for (const [reason, total] of Object.entries(s.txpool.stats().rejected)) {
-            counterSync.sync(this, { reason }, total);
+            counterSync.sync(this, "txpool_refusals", { reason }, total);
           }
         },
       }),
@@ -224,8 +224,8 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           const s = src();
           if (!s) return;
           const st = s.txpool.stats();
-          counterSync.sync(this, { reason: "expired" }, st.expired);
-          counterSync.sync(this, { reason: "stale" }, st.stale);
+          counterSync.sync(this, "txpool_dropped", { reason: "expired" }, st.expired);
+          counterSync.sync(this, "txpool_dropped", { reason: "stale" }, st.stale);
         },
       }),
     },
@@ -286,7 +286,7 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
         help: "Peers disconnected and refused for the ban period after too many penalty points",
         collect() {
           const s = src();
-          if (s) counterSync.sync(this, {}, s.network.stats().bans);
+          if (s) counterSync.sync(this, "p2p_bans", {}, s.network.stats().bans);
         },
       }),
       refused: new Counter({
@@ -298,10 +298,10 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           const s = src();
           if (!s) return;
           const st = s.network.stats();
-          counterSync.sync(this, { kind: "inbound" }, st.refusedInbound);
-          counterSync.sync(this, { kind: "outbound" }, st.refusedOutbound);
-          counterSync.sync(this, { kind: "dial" }, st.refusedDials);
-          counterSync.sync(this, { kind: "gossip" }, st.gossipRejected);
+          counterSync.sync(this, "p2p_refused", { kind: "inbound" }, st.refusedInbound);
+          counterSync.sync(this, "p2p_refused", { kind: "outbound" }, st.refusedOutbound);
+          counterSync.sync(this, "p2p_refused", { kind: "dial" }, st.refusedDials);
+          counterSync.sync(this, "p2p_refused", { kind: "gossip" }, st.gossipRejected);
         },
       }),
     },
@@ -350,8 +350,14 @@ export type ConsortMetrics = ReturnType<typeof createConsortMetrics>;
 class CounterSync {
   private readonly last = new Map<string, number>();
 
-  sync<L extends string>(counter: Counter<L>, labels: Partial<Record<L, string>>, total: number): void {
-    const key = `${(counter as unknown as { name: string }).name}${JSON.stringify(labels)}`;
+  /** `id` names the counter (unique per call site); `total` is the module's own count since it started. */
+  sync<L extends string>(
+    counter: Counter<L>,
+    id: string,
+    labels: Partial<Record<L, string>>,
+    total: number,
+  ): void {
+    const key = `${id}${JSON.stringify(labels)}`;
     const delta = total - (this.last.get(key) ?? 0);
     this.last.set(key, total);
     if (delta > 0) counter.inc(labels, delta);

@@ -128,13 +128,15 @@ function barChart(title, values, unit, testid) {
   svg.append(s("line", { x1: pad, y1: ht - 14, x2: w, y2: ht - 14, class: "axis" }));
   values.forEach((v, i) => {
     const bh = ((ht - 24) * v) / max;
-    svg.append(
-      s(
-        "rect",
-        { x: pad + i * bw + 1, y: ht - 14 - bh, width: Math.max(1, bw - 2), height: bh, class: "bar" },
-        undefined,
-      ),
-    );
+    const bar = s("rect", {
+      x: pad + i * bw + 1,
+      y: ht - 14 - bh,
+      width: Math.max(1, bw - 2),
+      height: bh,
+      class: "bar",
+    });
+    bar.append(s("title", {}, `${fmt(v)} ${unit}`));
+    svg.append(bar);
   });
   svg.append(s("text", { x: 0, y: 10 }, `${fmt(max)} ${unit}`));
   svg.append(s("text", { x: 0, y: ht - 2 }, `last ${values.length} blocks`));
