@@ -5,11 +5,12 @@ import { parseArgs } from "node:util";
 import { errorMessage } from "../util/errors.js";
 import { CliError } from "./args.js";
 
-export const STATUS_USAGE = `consort status [--dir DIR | --rpc URL[,URL…] [--metrics URL[,URL…]]] [--watch [--interval-ms 2000]] [--json]
+export const STATUS_USAGE = `consort status [--dir DIR | --rpc URL[,URL…] [--metrics URL[,URL…]]] [--token JWT] [--watch [--interval-ms 2000]] [--json]
   One row per node: height, view, peers, pool size, age of the last block, ready (/ready on the metrics port).
   --dir DIR     every node of a testnet written by \`consort testnet\` (its testnet.json); the default is
                 .data/testnet (what \`npm start\` runs) when it exists, else --rpc http://127.0.0.1:8545
   --rpc, --metrics   nodes by URL, comma-separated; the i-th metrics URL belongs to the i-th RPC URL
+  --token JWT   bearer token sent to every node's JSON-RPC (nodes whose RPC requires auth)
   --watch       redraw every --interval-ms until Ctrl-C
   --json        print the rows as JSON once`;
 
@@ -17,6 +18,8 @@ export interface StatusTarget {
   name: string;
   rpcUrl: string;
   metricsUrl: string | null;
+  /** Bearer token for the JSON-RPC, if it requires auth. */
+  token?: string;
 }
 
 export interface StatusRow {
@@ -42,7 +45,7 @@ export async function statusCommand(argv: string[]): Promise<void> {
   } catch (err) {
     throw new CliError("CLI_USAGE", `${errorMessage(err)}\n\n${STATUS_USAGE}`);
   }
-  const targets = await resolveTargets(values);
+  const targets = (await resolveTargets(values)).map((t) => ({ ...t, token: values.token }));
   if (values.json) {
     console.log(JSON.stringify(await collectStatus(targets), null, 2));
     return;
@@ -77,6 +80,7 @@ function parseStatusArgs(argv: string[]) {
       watch: { type: "boolean" },
       "interval-ms": { type: "string" },
       json: { type: "boolean" },
+      token: { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -128,7 +132,7 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
     ready: null,
   };
   const [rpcResult, ready] = await Promise.all([
-    rpcBatch(t.rpcUrl, [
+    rpcBatch(t.rpcUrl, t.token, [
       ["eth_blockNumber", []],
       ["getPbftView", ["group0", ""]],
       ["net_peerCount", []],
@@ -159,10 +163,14 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
   return row;
 }
 
-async function rpcBatch(url: string, calls: [string, unknown[]][]): Promise<unknown[]> {
+async function rpcBatch(
+  url: string,
+  token: string | undefined,
+  calls: [string, unknown[]][],
+): Promise<unknown[]> {
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(calls.map(([method, params], id) => ({ jsonrpc: "2.0", id, method, params }))),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });

@@ -32,6 +32,8 @@ import { NodeRpcBackend } from "./rpcBackend.js";
  * → rpc in that order, each with a child logger, and closes them in reverse order.
  */
 export class ConsortNode {
+  /** /metrics, /health and /ready on their own port; null when the config has no `metrics` section. */
+  readonly metricsServer: MetricsServer | null;
   private closed = false;
   private readonly pruneTimer: NodeJS.Timeout;
 
@@ -49,14 +51,13 @@ export class ConsortNode {
     readonly rpc: RpcServer | null,
     private readonly logger: Logger,
     readonly metrics: ConsortMetrics,
-    readonly metricsServer: MetricsServer | null,
   ) {
     this.pruneTimer = setInterval(() => this.txpool.pruneExpired(), 10_000);
+    this.metricsServer = bindNodeMetrics(metrics, this, logger.child({ module: "metrics" }));
   }
 
   static async create(config: NodeConfig, deps: { logger: Logger }): Promise<ConsortNode> {
     const log = deps.logger;
-    const metrics = createNodeMetrics();
     const genesis = await loadGenesis(config.genesisFile);
     const nodeKey = await loadNodeKey(config.nodeKeyFile);
     log.info(
@@ -76,6 +77,7 @@ export class ConsortNode {
       { logger: log.child({ module: "ledger" }) },
     );
     try {
+      const metrics = createNodeMetrics();
       const executor = new Executor(
         { callTimeBudgetMs: config.rpc.callTimeBudgetMs },
         { logger: log.child({ module: "execution" }) },
@@ -192,11 +194,6 @@ export class ConsortNode {
             },
           )
         : null;
-      const metricsServer = bindNodeMetrics(
-        metrics,
-        { config, nodeId: nodeKey.nodeId, chain, ledger, txpool, transport, consensus, sync: blockSync, rpc },
-        log.child({ module: "metrics" }),
-      );
       return new ConsortNode(
         config,
         genesis,
@@ -211,7 +208,6 @@ export class ConsortNode {
         rpc,
         log,
         metrics,
-        metricsServer,
       );
     } catch (err) {
       await ledger.close();
@@ -234,7 +230,6 @@ export class ConsortNode {
         role: this.chain.isSealer(this.nodeKey.nodeId) ? "sealer" : "observer",
         p2p: this.transport.listenAddresses(),
         rpc: this.rpc ? `http://${this.config.rpc.host}:${this.rpc.address().port}` : null,
-        metrics: this.metricsServer ? `${this.metricsServer.url}/metrics` : null,
       },
       "node started",
     );

@@ -24,9 +24,10 @@ export function createNodeMetrics(): ConsortMetrics {
   return createConsortMetrics(new Registry());
 }
 
+/** The parts of a node the metrics read (ConsortNode passes itself). */
 export interface MonitoredParts {
   config: NodeConfig;
-  nodeId: NodeId;
+  nodeKey: { nodeId: NodeId };
   chain: Chain;
   ledger: LevelLedger;
   txpool: TxPool;
@@ -46,7 +47,7 @@ export function bindNodeMetrics(
   logger: Logger,
 ): MetricsServer | null {
   const { chain, ledger, txpool, transport, consensus, sync, config } = parts;
-  const self = bytesToHex(parts.nodeId);
+  const self = bytesToHex(parts.nodeKey.nodeId);
   let headTimestampMs = 0;
   void ledger.getHeader(chain.height()).then((h) => {
     if (h && headTimestampMs === 0) headTimestampMs = h.timestampMs;
