@@ -24,8 +24,8 @@ import {
 import { TxPool } from "../txpool/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
-import { bindNodeMetrics, createNodeMetrics } from "./nodeMetrics.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
+import { bindNodeMetrics, createNodeMetrics } from "./telemetry.js";
 
 /**
  * The composition root of one Consort node: builds ledger → executor → chain → txpool → network → consensus → sync

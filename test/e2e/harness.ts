@@ -41,9 +41,9 @@ export class ProcessTestnet {
       outDir: tmpDir,
       validators: opts.validators,
       observers: opts.observers ?? 0,
+      metricsPortBase,
       rpcPortBase,
       p2pPortBase,
-      metricsPortBase,
     });
     // E2E_LOG_LEVEL=debug: more detail in each node's node.log (with KEEP_E2E=1 to keep the folder).
     const level = process.env.E2E_LOG_LEVEL;
