@@ -222,7 +222,6 @@ export class RpcServer {
         if (socket.readyState !== socket.CLOSING && socket.readyState !== socket.CLOSED) socket.terminate();
       },
     });
-    await app.register(consolePlugin, { prefix: "/ui" });
     app.post("/", (req, reply) => this.onHttp(req, reply));
     app.route({
       method: "GET",
@@ -238,6 +237,7 @@ export class RpcServer {
         ),
       wsHandler: (socket, req) => this.onWebSocket(socket, req.ip),
     });
+    await app.register(consolePlugin, { prefix: "/ui" });
   }
 
   private async onHttp(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
