@@ -34,6 +34,12 @@ const OVERSIZED_DRAIN_MS = 3_000;
 /** The full method table: Ethereum (eth_/net_/web3_) and FISCO-style methods. */
 export const rpcMethods: Record<string, MethodDef> = { ...ethMethods, ...fiscoMethods };
 
+export interface RpcServerDeps {
+  backend: RpcBackend;
+  logger: Logger;
+  metrics?: ConsortMetrics | null;
+}
+
 /**
  * JSON-RPC 2.0 over HTTP (POST /) and WebSocket (ws://host:port/, same methods plus eth_subscribe) on one fastify
  * server. Every JSON-RPC error is sent with HTTP 200.
@@ -52,17 +58,13 @@ export class RpcServer {
   private unsubscribers: (() => void)[] = [];
   private expireTimer: NodeJS.Timeout | null = null;
   private started = false;
-
   private readonly metrics: ConsortMetrics | null;
 
-  constructor(
-    opts: Partial<RpcServerOptions>,
-    deps: { backend: RpcBackend; logger: Logger; metrics?: ConsortMetrics | null },
-  ) {
+  constructor(opts: Partial<RpcServerOptions>, deps: RpcServerDeps) {
     this.opts = { ...defaultRpcServerOptions, ...opts };
-    this.metrics = deps.metrics ?? null;
     this.backend = deps.backend;
     this.logger = deps.logger;
+    this.metrics = deps.metrics ?? null;
     this.filters = new FilterManager({
       maxFilters: this.opts.maxFilters,
       bufferMax: this.opts.filterBufferMax,
