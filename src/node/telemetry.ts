@@ -16,6 +16,7 @@ import type { RpcServer } from "../rpc/index.js";
 import type { BlockSync } from "../sync/index.js";
 import type { TxPool } from "../txpool/index.js";
 import type { NodeId } from "../types/index.js";
+import { errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 
@@ -49,9 +50,13 @@ export function bindNodeMetrics(
   const { chain, ledger, txpool, transport, consensus, sync, config } = parts;
   const self = bytesToHex(parts.nodeKey.nodeId);
   let headTimestampMs = 0;
-  void ledger.getHeader(chain.height()).then((h) => {
-    if (h && headTimestampMs === 0) headTimestampMs = h.timestampMs;
-  });
+  // The head's timestamp until the next commit brings one (a failed read only leaves the gauge at 0).
+  ledger
+    .getHeader(chain.height())
+    .then((h) => {
+      if (h && headTimestampMs === 0) headTimestampMs = h.timestampMs;
+    })
+    .catch((err: unknown) => logger.debug({ err: errorMessage(err) }, "head timestamp not read"));
   chain.onCommit((c) => {
     const ts = c.block.header.timestampMs;
     if (headTimestampMs > 0 && ts >= headTimestampMs)

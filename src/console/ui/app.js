@@ -483,8 +483,15 @@ async function governancePage(token) {
     throw err;
   }
   if (token !== current()) return;
-  const list = Array.isArray(proposals) ? proposals : (proposals?.proposals ?? []);
-  const keys = [...new Set(list.flatMap((p) => Object.keys(p)))].slice(0, 8);
+  // getProposalList answers { total, proposals: [{ id, type, change, status, proposer, createdAt, expiresAt,
+  // agreeVoters, againstVoters }] }; vote lists are shown as counts, any other field as text.
+  const list = (Array.isArray(proposals) ? proposals : (proposals?.proposals ?? [])).map((p) => {
+    const { agreeVoters, againstVoters, ...rest } = p;
+    return Array.isArray(agreeVoters) || Array.isArray(againstVoters)
+      ? { ...rest, votes: `${agreeVoters?.length ?? 0} for / ${againstVoters?.length ?? 0} against` }
+      : p;
+  });
+  const keys = [...new Set(list.flatMap((p) => Object.keys(p)))].slice(0, 9);
   render(
     h("h2", {}, "Governance proposals"),
     list.length === 0
