@@ -72,6 +72,7 @@ describe("single node process: SIGKILL during commits, restart", () => {
     json.rpc = { host: "127.0.0.1", port: rpcPort };
     json.p2p = { listen: [`/ip4/127.0.0.1/tcp/${p2pPort}`], peers: [] };
     json.log = { level: "info", pretty: false };
+    json.metrics = { host: "127.0.0.1", port: 0 };
     json.consensus = { tickMs: 20, viewTimeoutMs: 3000, minSealTimeMs: 10 };
     await writeFile(net.configFile, JSON.stringify(json));
     url = `http://127.0.0.1:${rpcPort}`;
