@@ -117,6 +117,7 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
     validators,
     rpcPortBase: rpcBase,
     p2pPortBase: p2pBase,
+    metricsPortBase: await freePortRun(validators),
   });
   for (const node of testnet.nodes) {
     const cfg = JSON.parse(await readFile(node.configFile, "utf8")) as Record<
