@@ -119,6 +119,7 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
     p2pPortBase: p2pBase,
     // The load generator funds from the well-known dev keys (RPC stays on 127.0.0.1).
     devKeys: true,
+    metricsPortBase: await freePortRun(validators),
   });
   for (const node of testnet.nodes) {
     const cfg = JSON.parse(await readFile(node.configFile, "utf8")) as Record<

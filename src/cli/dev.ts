@@ -135,6 +135,8 @@ function printBanner(t: GeneratedTestnet): void {
     "",
     "Try:  curl -s -X POST -H 'content-type: application/json' \\",
     `        --data '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' ${t.nodes[0]?.rpcUrl}`,
+    `Web console: ${t.nodes[0]?.rpcUrl}/ui/   Metrics: ${t.nodes.map((n) => n.metricsUrl ?? "-").join(" ")} (/metrics, /health, /ready)`,
+    "Status of every node: npm run consort -- status [--watch]",
     "Ctrl-C stops all nodes; `npm start` again resumes the same chain.",
     "",
   ];

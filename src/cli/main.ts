@@ -12,6 +12,7 @@ import { runDevTestnet } from "./dev.js";
 import { runGov } from "./gov.js";
 import { PROOF_USAGE, runProofCommand } from "./proof.js";
 import { CA_USAGE, caCommand, TOKEN_USAGE, tokenCommand } from "./rpcAuth.js";
+import { STATUS_USAGE, statusCommand } from "./status.js";
 import { defaultTestnetOptions, generateTestnet, parseGovernorFlag } from "./testnet.js";
 
 const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
@@ -21,7 +22,8 @@ Usage:
                                        run a node (sealer or observer, decided by the on-chain node list);
                                        --rpc-insecure: allow JSON-RPC on a non-loopback address without auth
   consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--tls] [--chain-id 20200]
-                  [--rpc-port 8545] [--p2p-port 30300] [--governor ADDRESS[:weight]]... [--governors 1]
+                  [--rpc-port 8545] [--p2p-port 30300] [--metrics-port 9545]
+                  [--governor ADDRESS[:weight]]... [--governors 1]
                                        generate keys, genesis, per-node configs and start scripts; the
                                        governors are the given addresses, or fresh keys (governor<i>.key, 0600)
   consort gov <propose|vote|revoke|list|show|acl|status> …
@@ -29,8 +31,7 @@ Usage:
   consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
 ${TOKEN_USAGE}
 ${CA_USAGE}
-  consort status [--rpc http://127.0.0.1:8545] [--token JWT]
-                                       height, view, peers, sync state and pool size of a running node
+  ${STATUS_USAGE.replace(/\n/g, "\n  ")}
   consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet
   ${PROOF_USAGE}`;
 
@@ -39,6 +40,7 @@ const FATAL_STOP_TIMEOUT_MS = 10_000;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === "status") return statusCommand(rest);
   const { flags, positional } = parseArgs(rest);
   switch (command) {
     case "start":
@@ -57,8 +59,6 @@ async function main(argv: string[]): Promise<void> {
       console.log(bytesToHex(key.nodeId));
       return;
     }
-    case "status":
-      return status(flagString(flags, "rpc", "http://127.0.0.1:8545"), flags.get("token"));
     case "proof":
       return runProofCommand(rest);
     case "dev":
@@ -86,6 +86,7 @@ async function testnet(argv: string[]): Promise<void> {
       "chain-id": { type: "string", default: "20200" },
       "rpc-port": { type: "string", default: "8545" },
       "p2p-port": { type: "string", default: "30300" },
+      "metrics-port": { type: "string", default: "9545" },
       governor: { type: "string", multiple: true, default: [] },
       governors: { type: "string", default: "1" },
     },
@@ -115,6 +116,7 @@ async function testnet(argv: string[]): Promise<void> {
     chainId: BigInt(int("chain-id", values["chain-id"], 1, 2 ** 31)),
     rpcPortBase: int("rpc-port", values["rpc-port"], 1, 65000),
     p2pPortBase: int("p2p-port", values["p2p-port"], 1, 65000),
+    metricsPortBase: int("metrics-port", values["metrics-port"], 1, 65000),
     governors,
     governorCount: int("governors", values.governors, 1, 100),
   });
@@ -174,31 +176,6 @@ async function start(configFile: string, rpcInsecure: boolean): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   await started.start();
-}
-
-async function status(rpc: string, token: string | true | undefined): Promise<void> {
-  const call = async (method: string, params: unknown[] = []) => {
-    const res = await fetch(rpc, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        ...(typeof token === "string" ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-      signal: AbortSignal.timeout(5000),
-    });
-    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-    if (body.error) throw new CliError("CLI_USAGE", `${method}: ${body.error.message}`);
-    return body.result;
-  };
-  const [height, consensus, sync, peers, pending] = await Promise.all([
-    call("getBlockNumber", ["group0", ""]),
-    call("getConsensusStatus", ["group0", ""]),
-    call("getSyncStatus", ["group0", ""]),
-    call("getPeers", []),
-    call("getPendingTxSize", ["group0", ""]),
-  ]);
-  console.log(JSON.stringify({ height, consensus, sync, peers, pendingTxs: pending }, null, 2));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

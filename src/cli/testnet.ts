@@ -30,6 +30,8 @@ export interface TestnetOptions {
   host: string;
   rpcPortBase: number;
   p2pPortBase: number;
+  /** Node i serves /metrics, /health and /ready on metricsPortBase + i (9545 in every container with --docker). */
+  metricsPortBase: number;
   devAccounts: number;
   /** Genesis governors given by address (`--governor ADDRESS[:weight]`); empty = generate `governorCount` keys. */
   governors: { address: Uint8Array; weight: number }[];
@@ -54,6 +56,7 @@ export const defaultTestnetOptions: Omit<TestnetOptions, "outDir"> = {
   host: "127.0.0.1",
   rpcPortBase: 8545,
   p2pPortBase: 30300,
+  metricsPortBase: 9545,
   devAccounts: 10,
   governors: [],
   governorCount: 1,
@@ -70,6 +73,8 @@ export interface GeneratedNode {
   role: "sealer" | "observer";
   rpcUrl: string;
   p2pPort: number;
+  /** null with --docker: the metrics port is not published on the host (the containers' healthchecks use it). */
+  metricsUrl: string | null;
 }
 
 export interface GeneratedTestnet {
@@ -190,6 +195,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
           .map(peerAddr),
       },
       log: { level: "info", pretty: !opts.docker },
+      metrics: { host, port: opts.docker ? 9545 : opts.metricsPortBase + i },
     };
     const configFile = path.join(dir, "node.json");
     await writeJson(configFile, config);
@@ -207,6 +213,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
       role: i < opts.validators ? "sealer" : "observer",
       rpcUrl: `${tlsDir ? "https" : "http"}://${opts.docker ? "127.0.0.1" : opts.host}:${opts.rpcPortBase + i}`,
       p2pPort,
+      metricsUrl: opts.docker ? null : `http://${opts.host}:${opts.metricsPortBase + i}`,
     });
   }
   await writeJson(path.join(opts.outDir, "testnet.json"), { nodes, genesisFile: "genesis.json" });

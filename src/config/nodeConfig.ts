@@ -56,6 +56,8 @@ export interface NodeConfig {
     stateHistoryBlocks: number;
   };
   log: { level: LogLevel; pretty: boolean };
+  /** Prometheus /metrics, /health and /ready on their own port (loopback by default; see docs/monitoring.md). */
+  metrics: { enabled: boolean; host: string; port: number; readyLagBlocksMax: number };
 }
 
 const LEVELS: LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -70,6 +72,7 @@ const KEYS = [
   "txpool",
   "ledger",
   "log",
+  "metrics",
 ];
 
 export function parseNodeConfig(json: unknown, file: string): NodeConfig {
@@ -101,6 +104,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
   ]);
   const ledger = root.section("ledger", ["stateHistoryBlocks"]);
   const log = root.section("log", ["level", "pretty"]);
+  const metrics = root.section("metrics", ["enabled", "host", "port", "readyLagBlocksMax"]);
   const int = (r: FieldReader, key: string, min: number, max: number, fallback: number) =>
     r.field(key).optional((f) => f.integer({ min, max }), fallback);
   /** An integer the file may set; absent stays undefined so the owning module's default applies. */
@@ -157,6 +161,14 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
           "info",
         ) as LogLevel,
       pretty: log.field("pretty").optional((p) => p.boolean(), true),
+    },
+    metrics: {
+      // Off unless the file has a `metrics` section (`consort testnet` writes one): two old configs on one host
+      // would otherwise fight over port 9545.
+      enabled: metrics.field("enabled").optional((b) => b.boolean(), !root.field("metrics").isMissing),
+      host: metrics.field("host").optional((h) => h.string(), "127.0.0.1"),
+      port: int(metrics, "port", 0, 65535, 9545),
+      readyLagBlocksMax: int(metrics, "readyLagBlocksMax", 0, 1_000_000, 2),
     },
   };
   validateNodeConfig(cfg, root);

@@ -3,6 +3,8 @@ import { dirname } from "node:path";
 import type { Chain } from "../chain/index.js";
 import { keccak256, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import { readConsensusNodes } from "../execution/index.js";
+import type { ConsortMetrics } from "../metrics/index.js";
+import { ConsensusPhaseTracker } from "../metrics/index.js";
 import type { Transport } from "../network/index.js";
 import type { TxPoolInterface } from "../txpool/index.js";
 import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
@@ -50,6 +52,7 @@ export interface ConsensusDriverDeps {
   transport: Transport;
   nodeKey: NodeKey;
   logger: Logger;
+  metrics?: ConsortMetrics | null;
   /** Asked when the core learns it is behind (sync fetches, verifies and commits, then reports back). */
   fetchBlocks(fromHeight: number, peers: NodeId[]): void;
   /** The driver halted on an error it cannot continue after: the composition root stops the node. */
@@ -75,11 +78,14 @@ export class ConsensusDriver {
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
   readonly counters = { queueDropped: 0, messagesIn: 0, messagesOut: 0, viewChanges: 0, commits: 0 };
+  private readonly phases: ConsensusPhaseTracker | null;
 
   constructor(
     private readonly opts: ConsensusDriverOptions,
     private readonly deps: ConsensusDriverDeps,
-  ) {}
+  ) {
+    this.phases = deps.metrics ? new ConsensusPhaseTracker(deps.metrics.consensus) : null;
+  }
 
   async start(): Promise<void> {
     const hardState = await this.loadHardState();
@@ -261,6 +267,7 @@ export class ConsensusDriver {
   private async handleReady(core: PbftCore): Promise<void> {
     if (!core.hasReady()) return;
     const ready = core.ready();
+    this.phases?.onReady(ready);
     try {
       for (const c of ready.commits) await this.commit(c);
       if (ready.persist) await this.saveHardState(ready.persist);

@@ -11,6 +11,12 @@ import { consensusGossipCheck, defaultPbftConfig } from "../consensus/index.js";
 import { keccak256, loadNodeKey, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import { type AccountState, Executor, readAccount } from "../execution/index.js";
 import { LevelLedger } from "../ledger/index.js";
+import {
+  type ConsortMetrics,
+  instrumentExecutor,
+  instrumentTransport,
+  type MetricsServer,
+} from "../metrics/index.js";
 import { Libp2pTransport } from "../network/index.js";
 import { RpcServer } from "../rpc/index.js";
 import {
@@ -27,6 +33,7 @@ import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { permissionCheck } from "./permissionCheck.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
+import { bindNodeMetrics, createNodeMetrics } from "./telemetry.js";
 
 /** Exit code of a node stopped by a fatal error (EX_SOFTWARE): a supervisor should restart it from disk. */
 export const FATAL_EXIT_CODE = 70;
@@ -44,6 +51,8 @@ export interface ConsortNodeDeps {
  * → rpc in that order, each with a child logger, and closes them in reverse order.
  */
 export class ConsortNode {
+  /** /metrics, /health and /ready on their own port; null when the config has no `metrics` section. */
+  readonly metricsServer: MetricsServer | null;
   private closed = false;
   private readonly pruneTimer: NodeJS.Timeout;
   private fatalStop: Promise<void> | null = null;
@@ -62,8 +71,10 @@ export class ConsortNode {
     readonly gossip: TxGossip,
     readonly rpc: RpcServer | null,
     private readonly logger: Logger,
+    readonly metrics: ConsortMetrics,
   ) {
     this.pruneTimer = setInterval(() => this.txpool.pruneExpired(), 10_000);
+    this.metricsServer = bindNodeMetrics(metrics, this, logger.child({ module: "metrics" }));
   }
 
   static async create(config: NodeConfig, deps: ConsortNodeDeps): Promise<ConsortNode> {
@@ -91,10 +102,12 @@ export class ConsortNode {
       { logger: log.child({ module: "ledger" }) },
     );
     try {
+      const metrics = createNodeMetrics();
       const executor = new Executor(
         { callTimeBudgetMs: config.rpc.callTimeBudgetMs },
         { logger: log.child({ module: "execution" }) },
       );
+      instrumentExecutor(executor, metrics);
       let pool: TxPool | null = null;
       let txFetch: TxFetch | null = null;
       const chain = new Chain(genesis, {
@@ -150,6 +163,7 @@ export class ConsortNode {
           },
         },
       );
+      instrumentTransport(transport, metrics);
       chain.onCommit((c) => {
         if (c.validatorsChanged)
           transport.setAllowedNodes([...chain.validators().map((v) => v.nodeId), ...chain.observers()]);
@@ -176,6 +190,7 @@ export class ConsortNode {
           transport,
           nodeKey,
           logger: log.child({ module: "consensus" }),
+          metrics,
           fetchBlocks: (from, peers) => void blockSync?.fetch(from, peers),
           onFatal: fatal("consensus"),
         },
@@ -219,6 +234,7 @@ export class ConsortNode {
                 nodeId: nodeKey.nodeId,
               }),
               logger: log.child({ module: "rpc" }),
+              metrics,
             },
           )
         : null;
@@ -235,6 +251,7 @@ export class ConsortNode {
         gossip,
         rpc,
         log,
+        metrics,
       );
       self.onFatalStop = deps.onFatalStop;
       return self;
@@ -245,6 +262,8 @@ export class ConsortNode {
   }
 
   async start(): Promise<void> {
+    // First: /health answers (and /ready says why not) while the node connects and catches up.
+    if (this.metricsServer) await this.metricsServer.start();
     await this.transport.start();
     this.gossip.start();
     this.sync.start();
@@ -304,6 +323,7 @@ export class ConsortNode {
     this.gossip.stop();
     await this.transport.stop();
     await this.ledger.close();
+    if (this.metricsServer) await this.metricsServer.stop();
     this.logger.info({}, "node stopped");
   }
 }

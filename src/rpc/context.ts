@@ -1,3 +1,4 @@
+import type { ConsortMetrics } from "../metrics/index.js";
 import type { Hash, Receipt } from "../types/index.js";
 import { ReceiptStatus } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
@@ -39,6 +40,7 @@ export interface CallContext {
   /** Rate limits and quotas (filters, subscriptions) count against this key (see quotaKey). */
   quotaKey: string;
   logger: Logger;
+  metrics?: ConsortMetrics | null;
 }
 
 /** A method's params and handler, as the tables declare them (see `method`). */

@@ -1,3 +1,4 @@
+import { recordRpcCall } from "../metrics/index.js";
 import { AssertionError, ConsortError, errorMessage } from "../util/errors.js";
 import type { CallContext, MethodDef } from "./context.js";
 import { JsonRpcCode, JsonRpcError, methodNotFound, RpcError } from "./errors.js";
@@ -118,6 +119,7 @@ async function handleCall(
   }
   const name = call.method;
   const def = Object.hasOwn(methods, name) ? methods[name] : undefined;
+  const startedMs = performance.now();
   let response: JsonRpcResponse;
   if (!def) {
     response = toErrorResponse(id, methodNotFound(name.slice(0, METHOD_NAME_MAX)), caller.ctx, name);
@@ -134,6 +136,14 @@ async function handleCall(
       response = toErrorResponse(id, err, caller.ctx, name);
     }
   }
+  const m = caller.ctx.metrics;
+  if (m)
+    recordRpcCall(
+      m,
+      def ? name : "unknown",
+      response.error?.code ?? null,
+      (performance.now() - startedMs) / 1000,
+    );
   return hasId ? response : undefined;
 }
 

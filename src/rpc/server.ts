@@ -6,6 +6,8 @@ import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
+import { consolePlugin } from "../console/index.js";
+import type { ConsortMetrics } from "../metrics/index.js";
 import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
 import { Authenticator } from "./auth.js";
@@ -60,6 +62,12 @@ export const rpcMethods: Record<string, MethodDef> = {
   ...withRights(governanceMethods, GOVERNANCE_RIGHTS),
 };
 
+export interface RpcServerDeps {
+  backend: RpcBackend;
+  logger: Logger;
+  metrics?: ConsortMetrics | null;
+}
+
 /**
  * JSON-RPC 2.0 over HTTP(S) (POST /) and WebSocket (ws[s]://host:port/, same methods plus eth_subscribe) on one
  * fastify server. Before any JSON-RPC is read, a request passes the Host/Origin guard and authentication (a bearer
@@ -84,9 +92,10 @@ export class RpcServer {
   private unsubscribers: (() => void)[] = [];
   private expireTimer: NodeJS.Timeout | null = null;
   private started = false;
+  private readonly metrics: ConsortMetrics | null;
 
   /** Throws RPC_CONFIG for unsafe settings (a non-loopback address without auth, …) before anything listens. */
-  constructor(opts: Partial<RpcServerOptions>, deps: { backend: RpcBackend; logger: Logger }) {
+  constructor(opts: Partial<RpcServerOptions>, deps: RpcServerDeps) {
     this.opts = { ...defaultRpcServerOptions, ...opts };
     validateRpcServerOptions(this.opts);
     this.backend = deps.backend;
@@ -96,6 +105,7 @@ export class RpcServer {
       bindName === "0.0.0.0" || bindName === "::" || this.opts.allowedHosts.includes(bindName)
         ? this.opts.allowedHosts
         : [...this.opts.allowedHosts, bindName];
+    this.metrics = deps.metrics ?? null;
     this.filters = new FilterManager({
       maxFilters: this.opts.maxFilters,
       maxPerOwner: this.opts.quotas.filtersPerPrincipal,
@@ -235,6 +245,7 @@ export class RpcServer {
       principal,
       quotaKey: key,
       logger: this.logger,
+      metrics: this.metrics,
     };
   }
 
@@ -356,6 +367,7 @@ export class RpcServer {
         ),
       wsHandler: (socket, req) => this.onWebSocket(socket, req),
     });
+    await app.register(consolePlugin, { prefix: "/ui" });
   }
 
   private principalOf(req: FastifyRequest): Principal {

@@ -53,7 +53,8 @@ export class BlockSync {
   private highestSeen = 0;
   /** A peer ahead by exactly one block on the previous poll at the same local height: consensus may be finishing it. */
   private aheadByOneAt = -1;
-  readonly counters = { blocksFetched: 0, badPeers: 0 };
+  /** headsHeard: peer heads learned since start (/ready waits for one before it can call this node in sync). */
+  readonly counters = { blocksFetched: 0, badPeers: 0, headsHeard: 0 };
 
   constructor(
     private readonly opts: BlockSyncOptions,
@@ -117,6 +118,7 @@ export class BlockSync {
         ),
       );
       this.highestSeen = Math.max(this.highestSeen, res.headHeight);
+      this.counters.headsHeard++;
       const local = this.deps.chain.height();
       if (res.headHeight >= local + 2 || (res.headHeight === local + 1 && this.aheadByOneAt === local)) {
         await this.fetch(local + 1, [peer]);
@@ -160,6 +162,7 @@ export class BlockSync {
         return false;
       }
       this.highestSeen = Math.max(this.highestSeen, res.headHeight);
+      this.counters.headsHeard++;
       if (res.blocks.length === 0) return true;
       for (const bytes of res.blocks) {
         try {

@@ -67,13 +67,19 @@ describe("consort CLI", () => {
       await net?.remove();
     });
 
-    it("prints height, consensus, sync, peers and pool size", async () => {
-      const { stdout } = await consort("status", "--rpc", rpcUrl(node));
-      const status = JSON.parse(stdout);
-      expect(status.height).toBe(0);
-      expect(status.consensus.view).toBe(0);
-      expect(status.sync.isSyncing).toBe(false);
-      expect(status.pendingTxs).toBe(0);
+    it("prints height, view, peers, pool and readiness (as a table, and as JSON)", async () => {
+      const metricsUrl = node.metricsServer!.url;
+      const { stdout } = await consort("status", "--rpc", rpcUrl(node), "--metrics", metricsUrl, "--json");
+      const [row] = JSON.parse(stdout);
+      expect(row).toMatchObject({ up: true, height: 0, view: 0, peers: 0, pool: 0, ready: true });
+      const table = (await consort("status", "--rpc", rpcUrl(node), "--metrics", metricsUrl)).stdout;
+      expect(table.split("\n")[0]).toMatch(
+        /^node\s+height\s+view\s+peers\s+pool\s+last block\s+ready\s+rpc$/,
+      );
+      expect(table.split("\n")[1]).toMatch(/^node0\s+0\s+0\s+0\s+0\s+\d+s ago\s+yes\s+http/);
+      await expect(consort("status", "--bogus")).rejects.toMatchObject({
+        stderr: expect.stringContaining("Unknown option '--bogus'"),
+      });
     });
   });
 });

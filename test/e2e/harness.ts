@@ -38,11 +38,15 @@ export class ProcessTestnet {
     const rpcPortBase = await freePortRun(total);
     let p2pPortBase = await freePortRun(total);
     while (Math.abs(p2pPortBase - rpcPortBase) < total) p2pPortBase = await freePortRun(total);
+    let metricsPortBase = await freePortRun(total);
+    while (Math.min(Math.abs(metricsPortBase - rpcPortBase), Math.abs(metricsPortBase - p2pPortBase)) < total)
+      metricsPortBase = await freePortRun(total);
     const testnet = await generateTestnet({
       ...defaultTestnetOptions,
       outDir: tmpDir,
       validators: opts.validators,
       observers: opts.observers ?? 0,
+      metricsPortBase,
       rpcPortBase,
       p2pPortBase,
       governorCount: opts.governors ?? 1,

@@ -11,6 +11,7 @@ import { rpc, waitFor } from "./harness.js";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const RPC_PORTS = [8545, 8546, 8547, 8548];
 const P2P_PORTS = [30300, 30301, 30302, 30303];
+const METRICS_PORTS = [9545, 9546, 9547, 9548];
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -91,10 +92,10 @@ describe("e2e: npm start as a new user", () => {
     // `npm start` uses fixed ports by design; a busy one is a failure with its reason, never a silent skip
     // (a skipped test proves nothing, and CI would stay green without ever running it).
     const busy = [];
-    for (const p of [...RPC_PORTS, ...P2P_PORTS]) if (!(await portIsFree(p))) busy.push(p);
+    for (const p of [...RPC_PORTS, ...P2P_PORTS, ...METRICS_PORTS]) if (!(await portIsFree(p))) busy.push(p);
     expect(
       busy,
-      `npm start needs the default ports 8545-8548 and 30300-30303 free; busy: ${busy.join(", ")}`,
+      `npm start needs the default ports 8545-8548, 30300-30303 and 9545-9548 free; busy: ${busy.join(", ")}`,
     ).toEqual([]);
     dir = await mkdtemp(path.join(os.tmpdir(), "consort-npmstart-"));
     const data = path.join(dir, "testnet");
@@ -117,6 +118,12 @@ describe("e2e: npm start as a new user", () => {
     const out = first.output();
     for (const port of RPC_PORTS) expect(out).toContain(`http://127.0.0.1:${port}`);
     expect(out).toContain("TEST-ONLY");
+    // Node i serves Prometheus metrics on 127.0.0.1:9545+i.
+    for (const port of METRICS_PORTS) {
+      expect(out).toContain(`http://127.0.0.1:${port}`);
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(await metrics.text()).toMatch(/^ethereum_blockchain_height \d+$/m);
+    }
 
     // What the banner tells a new user to try: curl to 127.0.0.1:8545 (fetch when curl is not installed).
     const request = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] });
@@ -190,7 +197,7 @@ describe("e2e: npm start as a new user", () => {
     expect(code, first.output().slice(-2000)).toBe(0);
     await waitFor("all node processes gone", async () => kids.every((pid) => !alive(pid)), 30_000);
     expect(first.output()).toContain("all nodes stopped");
-    for (const p of [...RPC_PORTS, ...P2P_PORTS])
+    for (const p of [...RPC_PORTS, ...P2P_PORTS, ...METRICS_PORTS])
       expect(await portIsFree(p), `port ${p} released`).toBe(true);
 
     // `npm start` again: the same chain, same height and head, and it keeps committing.

@@ -68,6 +68,7 @@ describe("single node process: SIGKILL during commits, restart", () => {
     net = await SingleNodeNet.create();
     const json = JSON.parse(await readFile(net.configFile, "utf8")) as Record<string, unknown>;
     json.log = { level: "info", pretty: false };
+    json.metrics = { host: "127.0.0.1", port: 0 };
     json.consensus = { tickMs: 20, viewTimeoutMs: 3000, minSealTimeMs: 10 };
     await writeFile(net.configFile, JSON.stringify(json));
     logFile = path.join(path.dirname(net.configFile), "node.log");

@@ -74,6 +74,7 @@ export class SingleNodeNet {
     json.rpc = { host: "127.0.0.1", port: 0, enabled: o.rpc ?? true, ...o.rpcOptions };
     json.p2p = { listen: ["/ip4/127.0.0.1/tcp/0"], peers: [] };
     json.log = { level: "silent", pretty: false };
+    json.metrics = { host: "127.0.0.1", port: 0 };
     if (o.txpool) json.txpool = o.txpool;
     json.consensus = { tickMs: 20, viewTimeoutMs: 3000, minSealTimeMs: 20, ...o.consensus };
     return parseNodeConfig(json, this.configFile);

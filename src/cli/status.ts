@@ -1,0 +1,219 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { errorMessage } from "../util/errors.js";
+import { CliError } from "./args.js";
+
+export const STATUS_USAGE = `consort status [--dir DIR | --rpc URL[,URL…] [--metrics URL[,URL…]]] [--token JWT] [--watch [--interval-ms 2000]] [--json]
+  One row per node: height, view, peers, pool size, age of the last block, ready (/ready on the metrics port).
+  --dir DIR     every node of a testnet written by \`consort testnet\` (its testnet.json); the default is
+                .data/testnet (what \`npm start\` runs) when it exists, else --rpc http://127.0.0.1:8545
+  --rpc, --metrics   nodes by URL, comma-separated; the i-th metrics URL belongs to the i-th RPC URL
+  --token JWT   bearer token sent to every node's JSON-RPC (nodes whose RPC requires auth)
+  --watch       redraw every --interval-ms until Ctrl-C
+  --json        print the rows as JSON once`;
+
+export interface StatusTarget {
+  name: string;
+  rpcUrl: string;
+  metricsUrl: string | null;
+  /** Bearer token for the JSON-RPC, if it requires auth. */
+  token?: string;
+}
+
+export interface StatusRow {
+  node: string;
+  rpc: string;
+  up: boolean;
+  height: number | null;
+  view: number | null;
+  peers: number | null;
+  pool: number | null;
+  lastBlockAgeSeconds: number | null;
+  /** null: unknown (no metrics URL, or it did not answer). */
+  ready: boolean | null;
+  error?: string;
+}
+
+const REQUEST_TIMEOUT_MS = 5000;
+
+export async function statusCommand(argv: string[]): Promise<void> {
+  let values: ReturnType<typeof parseStatusArgs>;
+  try {
+    values = parseStatusArgs(argv);
+  } catch (err) {
+    throw new CliError("CLI_USAGE", `${errorMessage(err)}\n\n${STATUS_USAGE}`);
+  }
+  const targets = (await resolveTargets(values)).map((t) => ({ ...t, token: values.token }));
+  if (values.json) {
+    console.log(JSON.stringify(await collectStatus(targets), null, 2));
+    return;
+  }
+  if (!values.watch) {
+    console.log(formatStatusTable(await collectStatus(targets)));
+    return;
+  }
+  const intervalMs = Number(values["interval-ms"] ?? 2000);
+  if (!Number.isInteger(intervalMs) || intervalMs < 200 || intervalMs > 3_600_000) {
+    throw new CliError("CLI_USAGE", "--interval-ms must be an integer from 200 to 3600000");
+  }
+  // Piped into `head` or a closed terminal: stop quietly.
+  process.stdout.on("error", () => process.exit(0));
+  for (;;) {
+    const table = formatStatusTable(await collectStatus(targets));
+    // Clear the screen and redraw in place.
+    process.stdout.write(
+      `\x1b[2J\x1b[H${new Date().toISOString()}  (every ${intervalMs} ms; Ctrl-C stops)\n\n${table}\n`,
+    );
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+function parseStatusArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      dir: { type: "string" },
+      rpc: { type: "string" },
+      metrics: { type: "string" },
+      watch: { type: "boolean" },
+      "interval-ms": { type: "string" },
+      json: { type: "boolean" },
+      token: { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
+
+async function resolveTargets(v: ReturnType<typeof parseStatusArgs>): Promise<StatusTarget[]> {
+  if (v.dir !== undefined && v.rpc !== undefined)
+    throw new CliError("CLI_USAGE", "give --dir or --rpc, not both");
+  const defaultDir = path.resolve(".data/testnet");
+  const dir =
+    v.dir ?? (v.rpc === undefined && existsSync(path.join(defaultDir, "testnet.json")) ? defaultDir : null);
+  if (dir !== null) return loadTestnetTargets(dir);
+  const rpcs = (v.rpc ?? "http://127.0.0.1:8545").split(",").filter(Boolean);
+  const metrics = (v.metrics ?? (v.rpc === undefined ? "http://127.0.0.1:9545" : ""))
+    .split(",")
+    .filter(Boolean);
+  if (metrics.length > 0 && metrics.length !== rpcs.length) {
+    throw new CliError("CLI_USAGE", `--metrics lists ${metrics.length} URLs for ${rpcs.length} --rpc URLs`);
+  }
+  return rpcs.map((rpcUrl, i) => ({ name: `node${i}`, rpcUrl, metricsUrl: metrics[i] ?? null }));
+}
+
+export async function loadTestnetTargets(dir: string): Promise<StatusTarget[]> {
+  const file = path.join(dir, "testnet.json");
+  let meta: { nodes: { name: string; rpcUrl: string; metricsUrl?: string }[] };
+  try {
+    meta = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new CliError("CLI_USAGE", `${file}: ${errorMessage(err)}`);
+  }
+  return meta.nodes.map((n) => ({ name: n.name, rpcUrl: n.rpcUrl, metricsUrl: n.metricsUrl ?? null }));
+}
+
+export function collectStatus(targets: StatusTarget[], nowMs = Date.now()): Promise<StatusRow[]> {
+  return Promise.all(targets.map((t) => nodeStatus(t, nowMs)));
+}
+
+async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
+  const row: StatusRow = {
+    node: t.name,
+    rpc: t.rpcUrl,
+    up: false,
+    height: null,
+    view: null,
+    peers: null,
+    pool: null,
+    lastBlockAgeSeconds: null,
+    ready: null,
+  };
+  const [rpcResult, ready] = await Promise.all([
+    rpcBatch(t.rpcUrl, t.token, [
+      ["eth_blockNumber", []],
+      ["getPbftView", ["group0", ""]],
+      ["net_peerCount", []],
+      ["getPendingTxSize", ["group0", ""]],
+      ["eth_getBlockByNumber", ["latest", false]],
+    ]).catch((err: unknown) => new Error(errorMessage(err))),
+    t.metricsUrl ? readiness(t.metricsUrl) : Promise.resolve(null),
+  ]);
+  row.ready = ready;
+  if (rpcResult instanceof Error) {
+    row.error = rpcResult.message;
+    return row;
+  }
+  const [height, view, peers, pool, block] = rpcResult as [
+    string,
+    number,
+    string,
+    number,
+    { timestamp: string },
+  ];
+  row.up = true;
+  row.height = Number(height);
+  row.view = Number(view);
+  row.peers = Number(peers);
+  row.pool = Number(pool);
+  if (block?.timestamp)
+    row.lastBlockAgeSeconds = Math.max(0, Math.round(nowMs / 1000 - Number(block.timestamp)));
+  return row;
+}
+
+async function rpcBatch(
+  url: string,
+  token: string | undefined,
+  calls: [string, unknown[]][],
+): Promise<unknown[]> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(calls.map(([method, params], id) => ({ jsonrpc: "2.0", id, method, params }))),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const body = (await res.json()) as { id: number; result?: unknown; error?: { message: string } }[];
+  if (!Array.isArray(body)) throw new Error(`HTTP ${res.status}: not a JSON-RPC batch answer`);
+  const out: unknown[] = [];
+  for (const r of body) {
+    if (r.error) throw new Error(`${calls[r.id]?.[0]}: ${r.error.message}`);
+    out[r.id] = r.result;
+  }
+  return out;
+}
+
+/** GET /ready: 200 → true, 503 → false, anything else (or no answer) → null. */
+async function readiness(metricsUrl: string): Promise<boolean | null> {
+  try {
+    const res = await fetch(`${metricsUrl.replace(/\/$/, "")}/ready`, {
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    await res.body?.cancel();
+    return res.status === 200 ? true : res.status === 503 ? false : null;
+  } catch {
+    return null;
+  }
+}
+
+export function formatStatusTable(rows: StatusRow[]): string {
+  const header = ["node", "height", "view", "peers", "pool", "last block", "ready", "rpc"];
+  const cell = (v: number | null, suffix = "") => (v === null ? "-" : `${v}${suffix}`);
+  const lines = rows.map((r) => [
+    r.node,
+    r.up ? cell(r.height) : "down",
+    cell(r.view),
+    cell(r.peers),
+    cell(r.pool),
+    cell(r.lastBlockAgeSeconds, "s ago"),
+    r.ready === null ? "?" : r.ready ? "yes" : "no",
+    r.error ? `${r.rpc} (${r.error})` : r.rpc,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cols: string[]) =>
+    cols
+      .map((c, i) => (i === cols.length - 1 ? c : i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ");
+  return [fmt(header), ...lines.map(fmt)].join("\n");
+}

@@ -1,0 +1,1 @@
+export { consolePlugin } from "./plugin.js";

@@ -1,0 +1,54 @@
+/**
+ * What the metrics module reads from a running node at scrape time: narrow views of the modules' existing status
+ * and stats methods, so no module imports prom-client for its gauges. The composition root implements it.
+ */
+export interface MetricsSources {
+  chain: {
+    height(): number;
+    headTimestampMs(): number;
+    /** Blocks whose state is readable (head - oldest readable + 1). */
+    stateHistoryBlocks(): number;
+  };
+  consensus: {
+    status(): { height: number; view: number } | null;
+    validators(): { total: number; reachable: number };
+  };
+  txpool: {
+    stats(): {
+      count: number;
+      bytes: number;
+      senders: number;
+      rejected: Record<string, number>;
+      expired: number;
+      stale: number;
+    };
+  };
+  network: {
+    peerCount(): number;
+    peerLimit(): number;
+    stats(): {
+      bans: number;
+      refusedInbound: number;
+      refusedOutbound: number;
+      refusedDials: number;
+      gossipRejected: number;
+    };
+  };
+  sync: {
+    status(): { syncing: boolean; currentBlock: number; highestBlock: number };
+  };
+  rpc: { stats(): { wsConnections: number } } | null;
+  readiness(): Readiness;
+}
+
+/** The answer of /ready (and the consort_node_ready gauge). */
+export interface Readiness {
+  ready: boolean;
+  /** Why not ready (empty when ready): one short sentence per failed condition. */
+  reasons: string[];
+  height: number;
+  bestKnownHeight: number;
+  /** Sealer weight this node reaches (its own if a sealer, plus connected sealers) and the quorum it needs. */
+  reachableValidatorWeight: number;
+  quorumWeight: number;
+}
