@@ -7,7 +7,10 @@ import { createCustomCommon, Mainnet } from "@ethereumjs/common";
 import { getActivePrecompiles, NobleBN254, paramsEVM } from "@ethereumjs/evm";
 
 // The gas parameters as an EVM sets them on its Common (createEVM: common.updateParams(paramsEVM)).
-const common = createCustomCommon({ chainId: 1 }, Mainnet, { hardfork: workerData.hardfork, params: paramsEVM });
+const common = createCustomCommon({ chainId: 1 }, Mainnet, {
+  hardfork: workerData.hardfork,
+  params: paramsEVM,
+});
 const precompiles = getActivePrecompiles(common);
 const evm = { _bn254: new NobleBN254() };
 
