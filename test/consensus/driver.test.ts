@@ -8,7 +8,7 @@ import { decodeTransaction, encodeNativeTx } from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
 import { ConsensusDriver } from "../../src/consensus/driver.js";
 import type { HardState } from "../../src/consensus/index.js";
-import { commitDigest, prepareDigest } from "../../src/consensus/pbft/core/digest.js";
+import { commitDigest, prePrepareDigest, prepareDigest } from "../../src/consensus/pbft/core/digest.js";
 import { decodePbftMessage, encodePbftMessage } from "../../src/consensus/pbft/wire.js";
 import { keccak256, NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
 import { Executor } from "../../src/execution/index.js";
@@ -25,6 +25,7 @@ import { silentLogger } from "../../src/util/logger.js";
  * restarted after a crash never signs a different block at the same height and view. Checked at the moment of
  * every send: the hard state file already holds the vote being sent. (Swapping "save" and "send" in
  * ConsensusDriver.handleReady passed the whole suite before this test.)
+ * And the view clock of a replica stops while it executes a proposal (issue 11): a slow block is not a faulty leader.
  */
 
 const ADMIN_KEY = keccak256(new TextEncoder().encode("driver persist test admin"));
@@ -92,13 +93,17 @@ describe("ConsensusDriver: hard state before messages", () => {
   let dir: string;
   let ledger: LevelLedger | null = null;
   let driver: ConsensusDriver | null = null;
+  const opened: LevelLedger[] = [];
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "consort-driver-"));
   });
   afterEach(async () => {
     await driver?.stop();
+    driver = null;
     await ledger?.close();
+    ledger = null;
+    for (const l of opened.splice(0)) await l.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -222,5 +227,104 @@ describe("ConsensusDriver: hard state before messages", () => {
         persisted: blockHash,
       });
     }
+  });
+
+  it("a replica busy executing a proposal does not start a view change (its view clock pauses)", async () => {
+    const VIEW_TIMEOUT_MS = 300;
+    const EXECUTION_MS = 5 * VIEW_TIMEOUT_MS; // well past the timeout, within the pause bound (10 timeouts)
+    const open = async (sub: string, executor: Executor, extra = {}) => {
+      const l = await LevelLedger.open(
+        { dataDir: path.join(dir, sub), chainId: 20200n, groupId: "group0" },
+        { logger: silentLogger() },
+      );
+      opened.push(l);
+      const c = new Chain(genesisOf(keys), { ledger: l, executor, logger: silentLogger(), ...extra });
+      await c.init();
+      return c;
+    };
+    const leaderChain = await open("leader", new Executor({}, { logger: silentLogger() }));
+    /** The replica's executor takes EXECUTION_MS for every block (a large block on a slow machine). */
+    class SlowExecutor extends Executor {
+      override async executeBlock(...args: Parameters<Executor["executeBlock"]>) {
+        await new Promise((r) => setTimeout(r, EXECUTION_MS));
+        return super.executeBlock(...args);
+      }
+    }
+    const replicaChain = await open("replica", new SlowExecutor({}, { logger: silentLogger() }), {
+      fetchTxs: async (hashes: Uint8Array[]) => {
+        const out: Uint8Array[] = [];
+        for (const h of hashes) {
+          const tx = await leaderChain.findTransaction(h);
+          if (tx) out.push(tx.raw);
+        }
+        return out;
+      },
+    });
+
+    const sent: string[] = [];
+    let deliver: ((from: Uint8Array, data: Uint8Array) => unknown) | null = null;
+    const transport = {
+      subscribe: (_topic: string, handler: (from: Uint8Array, data: Uint8Array) => unknown) => {
+        deliver = handler;
+        return () => {};
+      },
+      publish: (_topic: string, data: Uint8Array) => {
+        sent.push(decodePbftMessage(data).type);
+        return Promise.resolve();
+      },
+      sendDirect: (_to: Uint8Array, _topic: string, data: Uint8Array) => {
+        sent.push(decodePbftMessage(data).type);
+        return Promise.resolve();
+      },
+    } as unknown as Transport;
+    const pool = fakePool([]);
+    (pool as unknown as { hasWork: () => boolean }).hasWork = () => true; // the view clock runs
+    const driverWith = (nodeKey: NodeKey) =>
+      new ConsensusDriver(
+        {
+          tickMs: 10,
+          viewTimeoutMs: VIEW_TIMEOUT_MS,
+          minSealTimeMs: 0,
+          queueMax: 1000,
+          stateFile: path.join(dir, `state-${bytesToHex(nodeKey.nodeId).slice(2, 10)}.json`),
+        },
+        {
+          chain: replicaChain,
+          txpool: pool,
+          transport,
+          nodeKey,
+          logger: silentLogger(),
+          fetchBlocks: () => {},
+          onFatal: () => {},
+        },
+      );
+    const probe = driverWith(keys[0]!);
+    await probe.start();
+    const leaderHex = bytesToHex(probe.status()!.leader!);
+    await probe.stop();
+    const leader = keys.find((k) => bytesToHex(k.nodeId) === leaderHex)!;
+    const replica = keys.find((k) => k !== leader)!;
+
+    const built = await leaderChain.buildBlock([transfer(1)], {
+      proposer: leader.nodeId,
+      view: 0,
+      nowMs: Date.now(),
+    });
+    const payload = leaderChain.encodeProposal(built.block);
+    const unsigned = { height: 1, view: 0, blockHash: built.hash, payload, sender: leader.nodeId };
+    const prePrepare = encodePbftMessage({
+      type: "prePrepare",
+      ...unsigned,
+      signature: leader.sign(prePrepareDigest(keccak256, unsigned)),
+    });
+    sent.length = 0;
+    driver = driverWith(replica);
+    await driver.start();
+    deliver!(leader.nodeId, prePrepare);
+    const deadline = Date.now() + 20_000;
+    while (!sent.includes("prepare") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // It voted for the block once executed, and asked for no view change while executing.
+    expect(sent).toContain("prepare");
+    expect(sent.slice(0, sent.indexOf("prepare"))).not.toContain("viewChange");
   });
 });
