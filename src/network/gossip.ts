@@ -24,6 +24,9 @@ import { requireStarted, type TransportContext, type TransportNode } from "./tra
  */
 const GOSSIP_PREFIX_BYTES = 8;
 
+const REJECTION_LOG_PERIOD_MS = 60_000;
+const REJECTION_LOG_ENTRIES_MAX = 1024;
+
 const VERDICT_RANK: Record<GossipVerdict, number> = { accept: 0, ignore: 1, reject: 2 };
 
 /** What became of one inbound message: the verdict for gossipsub, and why when it is not "accept". */
@@ -40,6 +43,8 @@ export interface Delivery {
  */
 export class GossipService {
   private readonly topicHandlers = new Map<TopicName, Set<GossipHandler>>();
+  /** When a rejection from each peer was last logged at info. */
+  private readonly rejectionLoggedAtMs = new Map<string, number>();
   /** Sequence number put in front of each published payload (random start: a restart does not repeat IDs). */
   private publishSeq = randomBytes(8).readBigUInt64BE(0);
 
@@ -133,7 +138,21 @@ export class GossipService {
   rejectGossip(topic: TopicName, source: PeerId, reason: string): TopicValidatorResult {
     this.ctx.counters.gossipRejected++;
     const nodeId = this.admission.member(source.toString());
-    this.ctx.log.debug({ topic, peer: source.toString(), reason }, "gossip message rejected");
+    // An operator sees a misbehaving member at info, at most once a minute per peer (then debug): a flood of
+    // invalid messages does not flood the log, and the ban that follows is a warning.
+    const peer = source.toString();
+    const now = Date.now();
+    const loud =
+      now - (this.rejectionLoggedAtMs.get(peer) ?? Number.NEGATIVE_INFINITY) >= REJECTION_LOG_PERIOD_MS;
+    if (loud) {
+      if (this.rejectionLoggedAtMs.size >= REJECTION_LOG_ENTRIES_MAX) this.rejectionLoggedAtMs.clear();
+      this.rejectionLoggedAtMs.set(peer, now);
+    }
+    (loud ? this.ctx.log.info : this.ctx.log.debug).call(
+      this.ctx.log,
+      { topic, peer, reason },
+      "gossip message rejected",
+    );
     if (nodeId !== undefined)
       this.admission.penalize(nodeId, `${topic}: ${reason}`, this.ctx.opts.gossipRejectPoints);
     return TopicValidatorResult.Reject;

@@ -29,15 +29,15 @@ function networkKey(k: NodeKey): NetworkKey {
   return { seed: k.seed, nodeId: k.nodeId };
 }
 
-function prepare(sender: NodeKey, signer: NodeKey, blockFill: number): Uint8Array {
+function prepare(sender: NodeKey, signer: NodeKey, blockFill: number, height = 1): Uint8Array {
   const blockHash = new Uint8Array(32).fill(blockFill);
   const msg: PbftMessage = {
     type: "prepare",
-    height: 1,
+    height,
     view: 0,
     blockHash,
     sender: sender.nodeId,
-    signature: signer.sign(prepareDigest(keccak256, 1, 0, blockHash)),
+    signature: signer.sign(prepareDigest(keccak256, height, 0, blockHash)),
   };
   return encodePbftMessage(msg);
 }
@@ -157,6 +157,16 @@ describe("consensus gossip is checked before it is relayed", () => {
     expect(new Set(got.get(third))).toEqual(new Set([1, 4]));
     expect(new Set(got.get(relay))).toEqual(new Set([1, 4])); // the forged ones (2, 3) never reach consensus either
     expect(third.transport.stats().gossipRejected).toBe(0);
+
+    // A non-validator's message for the next height up: the validator set may change by then, so the relay hands it
+    // to consensus (which judges it there) but neither relays it nor blames anyone.
+    await forger.transport.publish("consensus", prepare(forgerKey, forgerKey, 5, 2));
+    await waitFor("held message delivered at the relay", () => got.get(relay)!.includes(5));
+    await publishUntil(forger, prepare(vKey, vKey, 6), "third valid message relayed", () =>
+      got.get(third)!.includes(6),
+    );
+    expect(got.get(third)).not.toContain(5);
+    expect(relay.transport.penaltyPoints(forger.key.nodeId)).toBeCloseTo(20, 6);
     // The honest nodes do not blame each other.
     expect(third.transport.penaltyPoints(relay.key.nodeId)).toBe(0);
   });
