@@ -229,7 +229,12 @@ export class RpcServer {
    * synchronous when no auth is configured (the dev chain): no extra turn of the event loop per request.
    */
   private admit(req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
-    const refusal = checkHostAndOrigin(req.headers, this.allowedHosts, this.opts.corsOrigins);
+    const refusal = checkHostAndOrigin(
+      req.headers,
+      this.allowedHosts,
+      this.opts.corsOrigins,
+      req.headers.upgrade !== undefined,
+    );
     if (refusal) {
       sendJson(reply, errorResponse(null, refusal.code, refusal.message), undefined, refusal.status);
       return;

@@ -155,12 +155,24 @@ describe("Host, Origin and content type", () => {
     );
   });
 
-  it("a WebSocket upgrade from an unlisted Origin is refused; a listed one is accepted", async () => {
+  it("a WebSocket upgrade from an unlisted Origin is refused; a listed one is accepted; CORS only for listed", async () => {
     const auth = { authorization: `Bearer ${read}` };
     expect(await upgrade(h.wsUrl, { ...auth, origin: "https://evil.example" })).toBe(403);
     expect(await upgrade(h.wsUrl, { ...auth, origin: "https://app.example" })).toBe("open");
-    const post = await h.post(call("eth_chainId"), { ...json(read), origin: "https://evil.example" });
-    expect(post.status).toBe(403);
+    // Plain HTTP from an unlisted origin gets no CORS grant (a browser cannot read it, nor send JSON past the
+    // preflight); a listed origin is granted.
+    const evil = await fetch(h.url, {
+      method: "POST",
+      headers: { ...json(read), origin: "https://evil.example" },
+      body: call("eth_chainId"),
+    });
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    const app = await fetch(h.url, {
+      method: "POST",
+      headers: { ...json(read), origin: "https://app.example" },
+      body: call("eth_chainId"),
+    });
+    expect(app.headers.get("access-control-allow-origin")).toBe("https://app.example");
   });
 });
 
