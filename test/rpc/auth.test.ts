@@ -1,6 +1,8 @@
 import { request } from "node:http";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { generateTokenKey, issueToken } from "../../src/rpc/auth.js";
 import { RpcServer } from "../../src/rpc/server.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -105,6 +107,28 @@ describe("bearer tokens", () => {
       expect((await c.call("eth_sendRawTransaction", ["0x00"])).error.code).toBe(-40300);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe("asymmetric token keys (the node holds only the public key)", () => {
+  it.each(["ES256", "EdDSA"] as const)("%s: a token signed with the private key is accepted", async (alg) => {
+    const base = path.join(tokens.dir, `key-${alg}`);
+    const files = await generateTokenKey(alg, base);
+    const s = await startHarness({ jwt: { algorithm: alg, keyFile: files.verifyKeyFile } });
+    try {
+      const token = await issueToken({
+        algorithm: alg,
+        keyFile: files.signingKeyFile,
+        principal: "acme",
+        rights: ["read"],
+        expiresInS: 60,
+      });
+      expect(((await s.post(call("eth_chainId"), json(token))).json as RpcResponse).result).toBe("0x4ee8");
+      // An HS256 token (another algorithm) is refused even if well signed.
+      expect((await s.post(call("eth_chainId"), json(read))).status).toBe(401);
+    } finally {
+      await s.close();
     }
   });
 });
