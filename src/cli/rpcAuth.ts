@@ -1,6 +1,5 @@
 import path from "node:path";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
-import { initCa, issueCertificate } from "../rpc/ca.js";
 import type { JwtAlgorithm } from "../rpc/options.js";
 import { isRight, type Right } from "../rpc/rights.js";
 import { CliError, flagString } from "./args.js";
@@ -71,6 +70,8 @@ export async function tokenCommand(sub: string | undefined, flags: Flags): Promi
 
 /** `consort ca init|issue`. */
 export async function caCommand(sub: string | undefined, flags: Flags): Promise<void> {
+  // Loaded here: the X.509 library takes seconds to load, which other commands (start) should not pay.
+  const { initCa, issueCertificate } = await import("../rpc/ca.js");
   const dir = path.resolve(flagString(flags, "dir"));
   if (sub === "init") {
     const files = await initCa(dir, flagString(flags, "name", "consort-rpc-ca"));

@@ -11,7 +11,6 @@ import {
 } from "../crypto/index.js";
 import { nodeIdToPeerId } from "../network/index.js";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
-import { CA_CERT_FILE, initCa, issueCertificate } from "../rpc/ca.js";
 import { bytesToHex } from "../util/hex.js";
 
 export interface TestnetOptions {
@@ -268,14 +267,19 @@ async function nodeTokenConfig(tokens: { secretFile: string }, nodeDir: string, 
   };
 }
 
+/** The X.509 library takes seconds to load: only `--tls` pays for it, not every `consort` command. */
+const loadCa = () => import("../rpc/ca.js");
+
 /** The chain's CA in <out>/tls (ca.key stays there) and one client certificate, <out>/tls/client0.{crt,key}. */
 async function writeRpcClientTls(tlsDir: string): Promise<void> {
+  const { initCa, issueCertificate } = await loadCa();
   await initCa(tlsDir, "consort-testnet-ca");
   await issueCertificate({ caDir: tlsDir, kind: "client", name: "client0", outDir: tlsDir });
 }
 
 /** A node's rpc.tls: its server certificate and the CA in <node>/tls; client certificates required. */
 async function nodeTlsConfig(tlsDir: string, nodeDir: string, name: string) {
+  const { issueCertificate, CA_CERT_FILE } = await loadCa();
   const own = path.join(nodeDir, "tls");
   await issueCertificate({ caDir: tlsDir, kind: "node", name, outDir: own });
   await copyFile(path.join(tlsDir, CA_CERT_FILE), path.join(own, CA_CERT_FILE));

@@ -22,13 +22,17 @@ export function hostName(header: string): string | null {
 }
 
 /**
- * DNS-rebinding and cross-site guards, as geth's `--http.vhosts` and `--http.corsdomain`: the Host header must name
- * an allowed host, and a browser's Origin (when sent) must be an allowed origin. Non-browser clients send no Origin.
+ * DNS-rebinding and cross-site guards, as geth's `--http.vhosts` and `--ws.origins`: the Host header must name an
+ * allowed host, and a WebSocket upgrade's Origin (when sent: browsers always do) must be an allowed origin. Plain HTTP
+ * needs no Origin check: a cross-site page can only send JSON after a CORS preflight, which unlisted origins fail (and
+ * the text/plain or form bodies that skip a preflight get 415); extensions such as wallets, which send an Origin
+ * without being subject to CORS, keep working.
  */
 export function checkHostAndOrigin(
   headers: IncomingHttpHeaders,
   allowedHosts: readonly string[],
   allowedOrigins: readonly string[],
+  isUpgrade: boolean,
 ): Refusal | null {
   const host = headers.host === undefined ? null : hostName(headers.host);
   if (!allowedHosts.includes("*") && (host === null || !allowedHosts.includes(host))) {
@@ -39,7 +43,12 @@ export function checkHostAndOrigin(
     };
   }
   const origin = headers.origin;
-  if (origin !== undefined && !allowedOrigins.includes("*") && !allowedOrigins.includes(origin)) {
+  if (
+    isUpgrade &&
+    origin !== undefined &&
+    !allowedOrigins.includes("*") &&
+    !allowedOrigins.includes(origin)
+  ) {
     return {
       status: 403,
       code: JsonRpcCode.Forbidden,

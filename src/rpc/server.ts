@@ -24,6 +24,7 @@ import { fiscoGroupMethods } from "./fiscoGroupMethods.js";
 import { fiscoMethods } from "./fiscoMethods.js";
 import { governanceMethods } from "./governanceMethods.js";
 import { checkHostAndOrigin } from "./guard.js";
+import { drainRequest, sendJson, stringifyResponse, withTimeout } from "./http.js";
 import type { RpcBackend } from "./interface.js";
 import {
   authRequired,
@@ -254,7 +255,12 @@ export class RpcServer {
    * synchronous when no auth is configured (the dev chain): no extra turn of the event loop per request.
    */
   private admit(req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
-    const refusal = checkHostAndOrigin(req.headers, this.allowedHosts, this.opts.corsOrigins);
+    const refusal = checkHostAndOrigin(
+      req.headers,
+      this.allowedHosts,
+      this.opts.corsOrigins,
+      req.headers.upgrade !== undefined,
+    );
     if (refusal) {
       sendJson(reply, errorResponse(null, refusal.code, refusal.message), undefined, refusal.status);
       return;
@@ -475,73 +481,4 @@ export class RpcServer {
       cleanup();
     });
   }
-}
-
-/** The handler's answer, or -32000 "request timed out" after timeoutMs (the work itself is bounded elsewhere). */
-async function withTimeout(
-  work: Promise<JsonRpcResponse | JsonRpcResponse[] | undefined>,
-  timeoutMs: number,
-): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<JsonRpcResponse>((resolve) => {
-    timer = setTimeout(
-      () => resolve(errorResponse(null, JsonRpcCode.Server, `request timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** JSON text of a response; a result that cannot be serialized (a backend bug) becomes -32603. */
-function stringifyResponse(response: unknown, logger?: Logger): string {
-  try {
-    return JSON.stringify(response);
-  } catch (err) {
-    logger?.error({ err: errorMessage(err) }, "rpc response not serializable");
-    const id =
-      !Array.isArray(response) && typeof response === "object" && response
-        ? (response as JsonRpcResponse).id
-        : null;
-    return JSON.stringify(errorResponse(id ?? null, JsonRpcCode.Internal, "internal error"));
-  }
-}
-
-function sendJson(reply: FastifyReply, response: unknown, logger?: Logger, status = 200): FastifyReply {
-  return reply
-    .code(status)
-    .header("content-type", "application/json")
-    .send(stringifyResponse(response, logger));
-}
-
-/**
- * Consume and discard what is left of a request body, bounded by bytes and time; resolves when the body ended or a
- * bound was reached (then the connection is closed as before).
- */
-function drainRequest(raw: IncomingMessage, maxBytes: number, maxMs: number): Promise<void> {
-  if (raw.complete || raw.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    let seenBytes = 0;
-    const done = () => {
-      clearTimeout(timer);
-      raw.off("data", onData);
-      raw.off("end", done);
-      raw.off("error", done);
-      raw.off("close", done);
-      resolve();
-    };
-    const onData = (chunk: Buffer) => {
-      seenBytes += chunk.length;
-      if (seenBytes > maxBytes) done();
-    };
-    const timer = setTimeout(done, maxMs);
-    raw.on("data", onData);
-    raw.on("end", done);
-    raw.on("error", done);
-    raw.on("close", done);
-    raw.resume();
-  });
 }

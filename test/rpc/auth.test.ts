@@ -1,6 +1,8 @@
 import { request } from "node:http";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { generateTokenKey, issueToken } from "../../src/rpc/auth.js";
 import { RpcServer } from "../../src/rpc/server.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -109,6 +111,28 @@ describe("bearer tokens", () => {
   });
 });
 
+describe("asymmetric token keys (the node holds only the public key)", () => {
+  it.each(["ES256", "EdDSA"] as const)("%s: a token signed with the private key is accepted", async (alg) => {
+    const base = path.join(tokens.dir, `key-${alg}`);
+    const files = await generateTokenKey(alg, base);
+    const s = await startHarness({ jwt: { algorithm: alg, keyFile: files.verifyKeyFile } });
+    try {
+      const token = await issueToken({
+        algorithm: alg,
+        keyFile: files.signingKeyFile,
+        principal: "acme",
+        rights: ["read"],
+        expiresInS: 60,
+      });
+      expect(((await s.post(call("eth_chainId"), json(token))).json as RpcResponse).result).toBe("0x4ee8");
+      // An HS256 token (another algorithm) is refused even if well signed.
+      expect((await s.post(call("eth_chainId"), json(read))).status).toBe(401);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("Host, Origin and content type", () => {
   it("a text/plain POST gets 415 and is not executed", async () => {
     const before = h.server.stats().filters;
@@ -155,12 +179,24 @@ describe("Host, Origin and content type", () => {
     );
   });
 
-  it("a WebSocket upgrade from an unlisted Origin is refused; a listed one is accepted", async () => {
+  it("a WebSocket upgrade from an unlisted Origin is refused; a listed one is accepted; CORS only for listed", async () => {
     const auth = { authorization: `Bearer ${read}` };
     expect(await upgrade(h.wsUrl, { ...auth, origin: "https://evil.example" })).toBe(403);
     expect(await upgrade(h.wsUrl, { ...auth, origin: "https://app.example" })).toBe("open");
-    const post = await h.post(call("eth_chainId"), { ...json(read), origin: "https://evil.example" });
-    expect(post.status).toBe(403);
+    // Plain HTTP from an unlisted origin gets no CORS grant (a browser cannot read it, nor send JSON past the
+    // preflight); a listed origin is granted.
+    const evil = await fetch(h.url, {
+      method: "POST",
+      headers: { ...json(read), origin: "https://evil.example" },
+      body: call("eth_chainId"),
+    });
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    const app = await fetch(h.url, {
+      method: "POST",
+      headers: { ...json(read), origin: "https://app.example" },
+      body: call("eth_chainId"),
+    });
+    expect(app.headers.get("access-control-allow-origin")).toBe("https://app.example");
   });
 });
 
