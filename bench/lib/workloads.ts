@@ -145,7 +145,7 @@ export class BenchSession {
         chainId: this.target.chainId,
         nonce,
         gasPrice: this.gasPrice,
-        gasLimit: 3_000_000n,
+        gasLimit: 1_000_000n,
         to: null,
         value: 0n,
         data: assetDeployData(assetBytecode(), "Bench", "BNCH", TOKEN_SUPPLY),

@@ -29,8 +29,6 @@ import { ChainError } from "./errors.js";
 import { genesisBlock } from "./genesisBlock.js";
 import { TxResolver } from "./txResolver.js";
 
-/** Block gas limit shown to EVM code and Ethereum tools (a realistic constant; tx_gas_limit bounds each tx). */
-export const BLOCK_GAS_LIMIT = 30_000_000_000n;
 /** A proposal's timestamp may run ahead of this node's clock by at most this much. */
 export const TIMESTAMP_DRIFT_MS_MAX = 15_000;
 /** Executed-but-uncommitted blocks kept for commit (a few views' worth of proposals). */
@@ -190,7 +188,7 @@ export class Chain {
       coinbase: proposerCoinbase(header.proposer),
       chainId: this.genesis.chainId,
       groupId: this.genesis.groupId,
-      gasLimit: BLOCK_GAS_LIMIT,
+      gasLimit: this.systemConfig().blockGasLimit,
       parentStateRoot: parent.stateRoot,
       getBlockHash: (n: number) => this.deps.ledger.getBlockHash(n),
       nativeNonceSeen: (nonce: Uint8Array) => this.deps.ledger.hasNativeNonce(nonce),
@@ -271,7 +269,35 @@ export class Chain {
     const cached = this.executed.get(bytesToHex(hash));
     if (cached) return cached.block;
     await this.checkExtendsHead(header, opts.nowMs);
-    return this.executeAndRemember({ header, transactions: await transactions(), certificate: null }, hash);
+    const txs = await transactions();
+    this.checkBlockGasLimit(header, txs);
+    return this.executeAndRemember({ header, transactions: txs, certificate: null }, hash);
+  }
+
+  /**
+   * The summed gas limits of a proposal's txs may not exceed block_gas_limit: an honest leader never packs more
+   * (see TxPool.seal and the executor's build checks), so a block over it is the proposer's misbehaviour. Refused
+   * before executing anything, and logged as evidence.
+   */
+  private checkBlockGasLimit(header: BlockHeader, txs: Transaction[]): void {
+    const limit = this.systemConfig().blockGasLimit;
+    let sum = 0n;
+    for (const tx of txs) sum += tx.gasLimit;
+    if (sum <= limit) return;
+    const evidence = {
+      proposer: bytesToHex(header.proposer),
+      height: header.number,
+      view: header.view,
+      txs: txs.length,
+      gasLimitSum: sum.toString(),
+      blockGasLimit: limit.toString(),
+    };
+    this.deps.logger.warn(evidence, "proposer misbehaviour evidence: block over block_gas_limit");
+    throw new ChainError(
+      "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED",
+      `block ${header.number}: its txs' gas limits sum to ${sum}, over block_gas_limit ${limit}`,
+      evidence,
+    );
   }
 
   private async executeAndRemember(block: Block, hash: Hash): Promise<Block> {

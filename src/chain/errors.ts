@@ -9,6 +9,8 @@ export type ChainErrorCode =
   | "CHAIN_BAD_CERTIFICATE"
   | "CHAIN_BAD_PROPOSER"
   | "CHAIN_NOT_EXECUTED"
+  /** The summed gas limits of a block's txs exceed block_gas_limit (the proposer misbehaved). */
+  | "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED"
   /** A compact proposal lists txs this node has not got and could not fetch (invalid for now). */
   | "CHAIN_MISSING_TXS";
 

@@ -1,5 +1,4 @@
 export {
-  BLOCK_GAS_LIMIT,
   Chain,
   type CommitListener,
   type CommittedBlock,

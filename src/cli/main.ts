@@ -3,36 +3,48 @@ import path from "node:path";
 import { parseArgs as parseFlags } from "node:util";
 import { loadNodeConfig } from "../config/index.js";
 import { NodeKey, saveNodeKey } from "../crypto/index.js";
-import { ConsortNode } from "../node/index.js";
+import { ConsortNode, FATAL_EXIT_CODE } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
 import { CliError, flagString, parseArgs } from "./args.js";
 import { runDevTestnet } from "./dev.js";
 import { runGov } from "./gov.js";
+import { CA_USAGE, caCommand, TOKEN_USAGE, tokenCommand } from "./rpcAuth.js";
 import { defaultTestnetOptions, generateTestnet, parseGovernorFlag } from "./testnet.js";
 
 const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
 
 Usage:
-  consort start --config FILE          run a node (sealer or observer, decided by the on-chain node list)
-  consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--chain-id 20200]
+  consort start --config FILE [--rpc-insecure]
+                                       run a node (sealer or observer, decided by the on-chain node list);
+                                       --rpc-insecure: allow JSON-RPC on a non-loopback address without auth
+  consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--tls] [--chain-id 20200]
                   [--rpc-port 8545] [--p2p-port 30300] [--governor ADDRESS[:weight]]... [--governors 1]
                                        generate keys, genesis, per-node configs and start scripts; the
                                        governors are the given addresses, or fresh keys (governor<i>.key, 0600)
   consort gov <propose|vote|revoke|list|show|acl|status> …
                                        committee governance, ACLs and freezes (consort gov help)
   consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
-  consort status [--rpc http://127.0.0.1:8545]
+${TOKEN_USAGE}
+${CA_USAGE}
+  consort status [--rpc http://127.0.0.1:8545] [--token JWT]
                                        height, view, peers, sync state and pool size of a running node
   consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet`;
 
+/** After a fatal error the node gets this long to close cleanly before the process exits anyway. */
+const FATAL_STOP_TIMEOUT_MS = 10_000;
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  const { flags } = parseArgs(rest);
+  const { flags, positional } = parseArgs(rest);
   switch (command) {
     case "start":
-      return start(flagString(flags, "config"));
+      return start(flagString(flags, "config"), flags.get("rpc-insecure") === true);
+    case "token":
+      return tokenCommand(positional[0], flags);
+    case "ca":
+      return caCommand(positional[0], flags);
     case "testnet":
       return testnet(rest);
     case "gov":
@@ -44,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "status":
-      return status(flagString(flags, "rpc", "http://127.0.0.1:8545"));
+      return status(flagString(flags, "rpc", "http://127.0.0.1:8545"), flags.get("token"));
     case "dev":
       return runDevTestnet(path.resolve(flagString(flags, "dir", ".data/testnet")));
     case undefined:
@@ -66,6 +78,7 @@ async function testnet(argv: string[]): Promise<void> {
       validators: { type: "string", default: "4" },
       observers: { type: "string", default: "0" },
       docker: { type: "boolean", default: false },
+      tls: { type: "boolean", default: false },
       "chain-id": { type: "string", default: "20200" },
       "rpc-port": { type: "string", default: "8545" },
       "p2p-port": { type: "string", default: "30300" },
@@ -94,6 +107,7 @@ async function testnet(argv: string[]): Promise<void> {
     validators: int("validators", values.validators, 1, 100),
     observers: int("observers", values.observers, 0, 100),
     docker: values.docker,
+    tls: values.tls,
     chainId: BigInt(int("chain-id", values["chain-id"], 1, 2 ** 31)),
     rpcPortBase: int("rpc-port", values["rpc-port"], 1, 65000),
     p2pPortBase: int("p2p-port", values["p2p-port"], 1, 65000),
@@ -110,50 +124,62 @@ async function testnet(argv: string[]): Promise<void> {
   }
 }
 
-async function start(configFile: string): Promise<void> {
+async function start(configFile: string, rpcInsecure: boolean): Promise<void> {
   const config = await loadNodeConfig(configFile);
+  if (rpcInsecure) config.rpc.security.insecure = true;
   const logger = createLogger({
     level: config.log.level,
     pretty: config.log.pretty,
     base: { node: config.name },
   });
-  // A stray rejected promise (e.g. an orphaned stream read after a reset) must not kill a validator: log it loudly.
-  // Invariant failures do not take this path: the consensus driver halts the node itself.
-  process.on("unhandledRejection", (reason: unknown) => {
-    logger.error(
-      { err: errorMessage(reason), stack: reason instanceof Error ? reason.stack : undefined },
-      "unhandled promise rejection (a bug: please report it)",
-    );
-  });
-  // A typed error that escaped a promise chain is a bug worth logging, but not a reason to take a validator down;
-  // anything else may mean corrupted in-memory state: exit and let the supervisor restart from disk.
-  process.on("unhandledRejection", (err: unknown) => {
+  // One policy for errors nothing caught, thrown or rejected: a typed error (ConsortError: bad input, a refused
+  // request) that escaped a promise chain is a bug worth logging, not a reason to take a validator down; anything
+  // else may mean corrupted in-memory state: the node stops cleanly (node.fatal) and the process exits with
+  // FATAL_EXIT_CODE, for the supervisor to restart it from disk. Modules' own fatal errors (e.g. CONSENSUS FAILURE)
+  // reach node.fatal directly.
+  let node: ConsortNode | null = null;
+  const onUnexpected = (err: unknown, origin: "unhandledRejection" | "uncaughtException") => {
     if (err instanceof ConsortError) {
-      logger.error({ ...err.toLog(), stack: err.stack }, "unhandled rejection (typed error): continuing");
+      logger.error({ origin, ...err.toLog(), stack: err.stack }, `${origin} of a typed error: continuing`);
       return;
     }
-    logger.fatal({ err: errorMessage(err), stack: (err as Error)?.stack }, "unhandled rejection: exiting");
-    process.exit(1);
+    // A close that hangs must not keep a broken process alive.
+    setTimeout(() => process.exit(FATAL_EXIT_CODE), FATAL_STOP_TIMEOUT_MS).unref();
+    if (node !== null) {
+      void node.fatal(origin, err);
+      return;
+    }
+    logger.fatal({ origin, err: errorMessage(err), stack: (err as Error)?.stack }, `${origin}: exiting`);
+    process.exit(FATAL_EXIT_CODE);
+  };
+  process.on("unhandledRejection", (reason: unknown) => onUnexpected(reason, "unhandledRejection"));
+  process.on("uncaughtException", (err: unknown) => onUnexpected(err, "uncaughtException"));
+  const started = await ConsortNode.create(config, {
+    logger,
+    onFatalStop: (exitCode) => process.exit(exitCode),
   });
-  const node = await ConsortNode.create(config, { logger });
+  node = started;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, "shutting down");
-    await node.close();
+    await started.close();
     process.exit(0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  await node.start();
+  await started.start();
 }
 
-async function status(rpc: string): Promise<void> {
+async function status(rpc: string, token: string | true | undefined): Promise<void> {
   const call = async (method: string, params: unknown[] = []) => {
     const res = await fetch(rpc, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(typeof token === "string" ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
       signal: AbortSignal.timeout(5000),
     });

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_SYSTEM_CONFIG, devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
@@ -10,14 +10,21 @@ import {
   saveNodeKey,
 } from "../crypto/index.js";
 import { nodeIdToPeerId } from "../network/index.js";
+import { generateTokenKey, issueToken } from "../rpc/auth.js";
+import { CA_CERT_FILE, initCa, issueCertificate } from "../rpc/ca.js";
 import { bytesToHex } from "../util/hex.js";
 
 export interface TestnetOptions {
   validators: number;
   observers: number;
   outDir: string;
-  /** Generate for docker compose: nodes listen on 0.0.0.0 and dial each other by service name. */
+  /**
+   * Generate for docker compose: nodes listen on 0.0.0.0 and dial each other by service name. JSON-RPC then needs
+   * bearer tokens (a non-loopback address never runs without auth): see writeRpcTokens.
+   */
   docker: boolean;
+  /** HTTPS/WSS with certificates from a new chain CA, client certificates required (see writeRpcTls). */
+  tls?: boolean;
   chainId: bigint;
   groupId: string;
   host: string;
@@ -153,6 +160,9 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
     opts.docker
       ? `/dns4/node${i}.p2p/tcp/30300/p2p/${nodeIdToPeerId(keys[i]!.nodeId)}`
       : `/ip4/${opts.host}/tcp/${opts.p2pPortBase + i}/p2p/${nodeIdToPeerId(keys[i]!.nodeId)}`;
+  const tokens = opts.docker ? await writeRpcTokens(opts.outDir) : null;
+  const tlsDir = opts.tls ? path.join(opts.outDir, "tls") : null;
+  if (tlsDir) await writeRpcClientTls(tlsDir);
   const nodes: GeneratedNode[] = [];
   for (let i = 0; i < total; i++) {
     const name = `node${i}`;
@@ -167,7 +177,12 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
       dataDir: opts.docker ? "/data" : "data",
       nodeKeyFile: "node.key",
       genesisFile: opts.docker ? "genesis.json" : "../genesis.json",
-      rpc: { host, port: rpcPort },
+      rpc: {
+        host,
+        port: rpcPort,
+        ...(tokens ? await nodeTokenConfig(tokens, dir, name) : {}),
+        ...(tlsDir ? await nodeTlsConfig(tlsDir, dir, name) : {}),
+      },
       p2p: {
         listen: [`/ip4/${host}/tcp/${p2pPort}`],
         peers: Array.from({ length: total }, (_, j) => j)
@@ -190,12 +205,82 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
       configFile,
       nodeId: bytesToHex(keys[i]!.nodeId),
       role: i < opts.validators ? "sealer" : "observer",
-      rpcUrl: `http://${opts.docker ? "127.0.0.1" : opts.host}:${opts.rpcPortBase + i}`,
+      rpcUrl: `${tlsDir ? "https" : "http"}://${opts.docker ? "127.0.0.1" : opts.host}:${opts.rpcPortBase + i}`,
       p2pPort,
     });
   }
   await writeJson(path.join(opts.outDir, "testnet.json"), { nodes, genesisFile: "genesis.json" });
   return { outDir: opts.outDir, genesisFile, nodes, accounts, governors };
+}
+
+/** Validity of the tokens a generated testnet writes (a test network; issue real ones with `consort token issue`). */
+const TESTNET_TOKEN_EXPIRES_S = 365 * 86_400;
+const RPC_SECRET_FILE = "rpc-jwt.secret";
+
+/**
+ * The docker testnet's JSON-RPC credentials: one HS256 secret (copied into each node folder) and a token per right
+ * set in <out>/rpc-tokens/{read,submit,admin}.jwt, TEST-ONLY like the dev accounts.
+ */
+async function writeRpcTokens(outDir: string): Promise<{ secretFile: string }> {
+  const dir = path.join(outDir, "rpc-tokens");
+  await mkdir(dir, { recursive: true });
+  const secretFile = path.join(dir, RPC_SECRET_FILE);
+  await generateTokenKey("HS256", secretFile);
+  const grants: Record<string, ("read" | "submit" | "admin")[]> = {
+    read: ["read"],
+    submit: ["read", "submit"],
+    admin: ["read", "submit", "admin"],
+  };
+  for (const [name, rights] of Object.entries(grants)) {
+    const token = await issueToken({
+      algorithm: "HS256",
+      keyFile: secretFile,
+      principal: `testnet-${name}`,
+      rights,
+      expiresInS: TESTNET_TOKEN_EXPIRES_S,
+    });
+    await writeFile(path.join(dir, `${name}.jwt`), `${token}\n`, { mode: 0o600 });
+  }
+  return { secretFile };
+}
+
+/** A node's rpc.auth: the shared secret beside node.json, a read token for the container healthcheck. */
+async function nodeTokenConfig(tokens: { secretFile: string }, nodeDir: string, name: string) {
+  await copyFile(tokens.secretFile, path.join(nodeDir, RPC_SECRET_FILE));
+  const health = await issueToken({
+    algorithm: "HS256",
+    keyFile: tokens.secretFile,
+    principal: `${name}-healthcheck`,
+    rights: ["read"],
+    expiresInS: TESTNET_TOKEN_EXPIRES_S,
+  });
+  await writeFile(path.join(nodeDir, "health.jwt"), `${health}\n`, { mode: 0o600 });
+  return {
+    auth: { jwt: { algorithm: "HS256", keyFile: RPC_SECRET_FILE } },
+    allowedHosts: ["localhost", "127.0.0.1", "::1", name],
+  };
+}
+
+/** The chain's CA in <out>/tls (ca.key stays there) and one client certificate, <out>/tls/client0.{crt,key}. */
+async function writeRpcClientTls(tlsDir: string): Promise<void> {
+  await initCa(tlsDir, "consort-testnet-ca");
+  await issueCertificate({ caDir: tlsDir, kind: "client", name: "client0", outDir: tlsDir });
+}
+
+/** A node's rpc.tls: its server certificate and the CA in <node>/tls; client certificates required. */
+async function nodeTlsConfig(tlsDir: string, nodeDir: string, name: string) {
+  const own = path.join(nodeDir, "tls");
+  await issueCertificate({ caDir: tlsDir, kind: "node", name, outDir: own });
+  await copyFile(path.join(tlsDir, CA_CERT_FILE), path.join(own, CA_CERT_FILE));
+  return {
+    tls: {
+      certFile: `tls/${name}.crt`,
+      keyFile: `tls/${name}.key`,
+      caFile: `tls/${CA_CERT_FILE}`,
+      clientCerts: "required",
+      clientRights: { "*": ["read", "submit"] },
+    },
+  };
 }
 
 async function writeJson(file: string, value: unknown, mode = 0o644): Promise<void> {

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { parseRpcSecurity, RPC_SECURITY_KEYS, type RpcSecuritySettings } from "../rpc/config.js";
 import type { LogLevel } from "../util/logger.js";
 import { readJsonFile } from "./genesis.js";
 import { FieldReader } from "./validate.js";
@@ -20,6 +21,8 @@ export interface NodeConfig {
     /** eth_call / eth_estimateGas / FISCO call running at once, and each one's wall-clock budget. */
     maxConcurrentCalls: number;
     callTimeBudgetMs: number;
+    /** Tokens, TLS, Host allow-list, connection cap, quotas: read by the rpc module (src/rpc/config.ts). */
+    security: RpcSecuritySettings;
   };
   p2p: {
     /** libp2p multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/30300. */
@@ -35,9 +38,14 @@ export interface NodeConfig {
     /** The leader waits at most this long to gather transactions for a block once some are pending. */
     minSealTimeMs: number;
   };
+  /** Only the fields the file sets; every default is in src/txpool/options.ts. */
   txpool: {
-    countMax: number;
-    bytesMax: number;
+    countMax?: number;
+    bytesMax?: number;
+    senderCountMax?: number;
+    senderBytesMax?: number;
+    nonceGapMax?: number;
+    nativeSenderCountMax?: number;
   };
   ledger: {
     /** Blocks whose state stays readable (eth_getBalance / eth_call at past heights); 0 keeps only the head's. */
@@ -73,14 +81,25 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
     "requestsPerSecond",
     "maxConcurrentCalls",
     "callTimeBudgetMs",
+    ...RPC_SECURITY_KEYS,
   ]);
   const p2p = root.section("p2p", ["listen", "peers"]);
   const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
-  const txpool = root.section("txpool", ["countMax", "bytesMax"]);
+  const txpool = root.section("txpool", [
+    "countMax",
+    "bytesMax",
+    "senderCountMax",
+    "senderBytesMax",
+    "nonceGapMax",
+    "nativeSenderCountMax",
+  ]);
   const ledger = root.section("ledger", ["stateHistoryBlocks"]);
   const log = root.section("log", ["level", "pretty"]);
   const int = (r: FieldReader, key: string, min: number, max: number, fallback: number) =>
     r.field(key).optional((f) => f.integer({ min, max }), fallback);
+  /** An integer the file may set; absent stays undefined so the owning module's default applies. */
+  const setOnly = (r: FieldReader, key: string, min: number, max: number): number | undefined =>
+    r.field(key).optional<number | undefined>((f) => f.integer({ min, max }), undefined);
   const multiaddr = {
     pattern: /^\/(ip4|ip6|dns4|dns6|dns)\//,
     patternHint: "a multiaddr such as /ip4/127.0.0.1/tcp/30300",
@@ -100,6 +119,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       requestsPerSecond: int(rpc, "requestsPerSecond", 1, 1_000_000, 5000),
       maxConcurrentCalls: int(rpc, "maxConcurrentCalls", 1, 1024, 4),
       callTimeBudgetMs: int(rpc, "callTimeBudgetMs", 10, 60_000, 1000),
+      security: parseRpcSecurity(rpc, resolve),
     },
     p2p: {
       listen: multiaddrs("listen", 16, ["/ip4/127.0.0.1/tcp/30300"]),
@@ -111,8 +131,12 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       minSealTimeMs: int(consensus, "minSealTimeMs", 0, 10_000, 50),
     },
     txpool: {
-      countMax: int(txpool, "countMax", 1, 10_000_000, 50_000),
-      bytesMax: int(txpool, "bytesMax", 1024, 2 ** 40, 256 * 1024 * 1024),
+      countMax: setOnly(txpool, "countMax", 1, 10_000_000),
+      bytesMax: setOnly(txpool, "bytesMax", 1024, 2 ** 40),
+      senderCountMax: setOnly(txpool, "senderCountMax", 1, 10_000_000),
+      senderBytesMax: setOnly(txpool, "senderBytesMax", 1024, 2 ** 40),
+      nonceGapMax: setOnly(txpool, "nonceGapMax", 0, 1_000_000),
+      nativeSenderCountMax: setOnly(txpool, "nativeSenderCountMax", 1, 10_000_000),
     },
     ledger: {
       stateHistoryBlocks: int(ledger, "stateHistoryBlocks", 0, 1_000_000, 1024),

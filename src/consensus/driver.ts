@@ -51,6 +51,8 @@ export interface ConsensusDriverDeps {
   logger: Logger;
   /** Asked when the core learns it is behind (sync fetches, verifies and commits, then reports back). */
   fetchBlocks(fromHeight: number, peers: NodeId[]): void;
+  /** The driver halted on an error it cannot continue after: the composition root stops the node. */
+  onFatal(err: unknown): void;
 }
 
 /** The view clock pauses while this node executes a proposal, for at most this many view timeouts. */
@@ -229,15 +231,15 @@ export class ConsensusDriver {
         core = this.maybeApplyLeaderPeriod(core);
       }
     } catch (err) {
-      // A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt loudly.
+      // A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt at once (no
+      // further step, tick or message) and let the composition root stop the node.
       this.deps.logger.fatal(
         { err: errorMessage(err), stack: (err as Error).stack },
         "CONSENSUS FAILURE: halting",
       );
       this.stopped = true;
       if (this.timer) clearInterval(this.timer);
-      process.exitCode = 70;
-      setImmediate(() => process.kill(process.pid, "SIGTERM"));
+      this.deps.onFatal(err);
     }
   }
 
@@ -347,7 +349,7 @@ export class ConsensusDriver {
   private async tryPropose(): Promise<void> {
     const request = this.proposing;
     if (!request || this.building) return;
-    const limit = this.deps.chain.systemConfig().txCountLimit;
+    const { txCountLimit: limit, blockGasLimit } = this.deps.chain.systemConfig();
     const pending = this.deps.txpool.size();
     if (pending === 0) return;
     const now = Date.now();
@@ -355,7 +357,7 @@ export class ConsensusDriver {
       this.firstPendingAtMs ??= now;
       if (now - this.firstPendingAtMs < this.opts.minSealTimeMs) return;
     }
-    const candidates = this.deps.txpool.seal(limit);
+    const candidates = this.deps.txpool.seal(limit, blockGasLimit);
     if (candidates.length === 0) return;
     this.building = true;
     this.workStartedAtMs = Date.now();

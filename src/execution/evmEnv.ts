@@ -4,11 +4,11 @@ import { Address as EthAddress } from "@ethereumjs/util";
 import { keccak256, secp256k1Recover } from "../crypto/index.js";
 import type { Address, NodeId } from "../types/index.js";
 import { concatBytes } from "../util/hex.js";
-import type { CallWatchdog } from "./callWatchdog.js";
 import { governancePrecompiles, permissionHook, revertCode } from "./governance/index.js";
 import type { BlockContext } from "./interface.js";
 import type { ExecutorOptions } from "./options.js";
 import type { StateOverlay } from "./overlay.js";
+import { offloadedPrecompiles } from "./precompileOffload.js";
 import { FlatStateManager } from "./stateManager.js";
 import {
   CONSENSUS_NODES_ADDRESS,
@@ -16,6 +16,7 @@ import {
   SYSTEM_CONFIG_ADDRESS,
   systemConfigPrecompile,
 } from "./systemContracts.js";
+import type { EvmTicker } from "./yielder.js";
 
 /** EIP-1559 with base fee 0: a fee-market tx pays its priority fee (capped); Consort deducts no fee at all. */
 export const BASE_FEE = 0n;
@@ -53,12 +54,15 @@ export function evmConfigOf(opts: ExecutorOptions): EvmConfig {
   };
 }
 
-/** `watchdog`: calls only; blocks run the stock EVM (no clock, deterministic). */
+/**
+ * `watchdog`: ticked on every JUMPDEST and before every message: a CallWatchdog for calls (deadline + yields), an
+ * EvmYielder for blocks (yields only: no deadline, results never depend on time).
+ */
 export async function createEnv(
   config: EvmConfig,
   overlay: StateOverlay,
   ctx: BlockContext,
-  watchdog?: CallWatchdog,
+  watchdog?: EvmTicker,
 ): Promise<BlockEnv> {
   const sm = new FlatStateManager(overlay);
   const messages: Message[] = [];
@@ -90,6 +94,7 @@ export async function createEnv(
       },
     } as never,
     customPrecompiles: [
+      ...offloadedPrecompiles(config.hardfork, common),
       { address: new EthAddress(SYSTEM_CONFIG_ADDRESS), function: systemConfigPrecompile(precompileCtx) },
       {
         address: new EthAddress(CONSENSUS_NODES_ADDRESS),

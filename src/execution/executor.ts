@@ -22,6 +22,7 @@ import type { TxOutcome } from "./runEvm.js";
 import { accountKey, CONSENSUS_NODES_KEY, computeStateRoot, KEY_PREFIX } from "./stateLayout.js";
 import { readSystemConfigFrom } from "./systemContracts.js";
 import { type CheckState, checkTx, reject } from "./txChecks.js";
+import { EvmYielder } from "./yielder.js";
 
 /**
  * Executes blocks of transactions on the flat state (see stateLayout.ts) with @ethereumjs/evm's runCall:
@@ -33,6 +34,7 @@ import { type CheckState, checkTx, reject } from "./txChecks.js";
  * plain-transfer fast path (recipient without code and not a precompile: no EVM) or evm.runCall. Contract
  * addresses: Ethereum txs keccak256(rlp([sender, nonce]))[12:]; native txs CREATE2-style
  * keccak256(0xff ‖ sender ‖ txHash ‖ keccak256(initCode))[12:] (the tx hash is the salt).
+ * Blocks run under an EvmYielder (yielder.ts): they yield to the event loop every few ms, with no deadline.
  * eth_call / estimateGas: call.ts, under a wall-clock CallWatchdog (callWatchdog.ts).
  */
 export class Executor {
@@ -48,23 +50,28 @@ export class Executor {
 
   async executeBlock(
     state: StateReader,
-    ctx: BlockContext,
+    blockCtx: BlockContext,
     txs: Transaction[],
     mode: "build" | "verify",
   ): Promise<ExecutedBlock> {
     const startedMs = performance.now();
     const overlay = new StateOverlay(state);
-    const cfg = await readSystemConfigFrom((k) => overlay.get(k), ctx.number);
-    const env = await createEnv(this.evmConfig, overlay, ctx);
+    const cfg = await readSystemConfigFrom((k) => overlay.get(k), blockCtx.number);
+    // GASLIMIT shows the on-chain block_gas_limit, whatever the caller put in the context.
+    const ctx: BlockContext = { ...blockCtx, gasLimit: cfg.blockGasLimit };
+    const yielder =
+      this.opts.blockYieldIntervalMs === null ? undefined : new EvmYielder(this.opts.blockYieldIntervalMs);
+    const env = await createEnv(this.evmConfig, overlay, ctx, yielder);
     await this.prefetch(overlay, txs);
 
     const kept: Transaction[] = [];
     const rejected: RejectedTx[] = [];
     const receipts: Receipt[] = [];
-    const block: CheckState = { cumulativeGas: 0n, nativeNonces: new Set<string>() };
+    const block: CheckState = { cumulativeGas: 0n, cumulativeGasLimit: 0n, nativeNonces: new Set<string>() };
 
     for (let i = 0; i < txs.length; i++) {
       const tx = txs[i]!;
+      await yielder?.tick(); // between txs too: a block of many short txs runs no long loop
       let rejection =
         kept.length >= cfg.txCountLimit
           ? reject(
@@ -104,6 +111,7 @@ export class Executor {
       }
       if (tx.type === TxType.Native) block.nativeNonces.add(bytesToHex(tx.nonce));
       block.cumulativeGas += outcome.gasUsed;
+      block.cumulativeGasLimit += tx.gasLimit;
       kept.push(tx);
       receipts.push({
         txHash: tx.hash,
@@ -135,6 +143,8 @@ export class Executor {
         gasUsed: block.cumulativeGas.toString(),
         changes: stateChanges.length,
         ms: Math.round(performance.now() - startedMs),
+        yields: yielder?.yields,
+        longestRunMs: yielder === undefined ? undefined : Math.round(yielder.longestRunMs),
       },
       "block executed",
     );

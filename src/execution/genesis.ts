@@ -20,6 +20,7 @@ import {
   ZERO_HASH,
 } from "./stateLayout.js";
 import {
+  checkSystemConfigOrder,
   DEFAULT_SYSTEM_CONFIG_VALUES,
   NODE_COUNT_MAX,
   NODE_WEIGHT_MAX,
@@ -33,7 +34,8 @@ export const DEFAULT_WIN_PCT = 51;
 /**
  * What the genesis state is built from (src/config's GenesisConfig is assignable to it).
  * systemConfig values are decimal strings or numbers; missing known keys get their defaults
- * (tx_count_limit 1000, tx_gas_limit 300000000, consensus_leader_period 1, min_gas_price 0).
+ * (DEFAULT_SYSTEM_CONFIG_VALUES: tx_count_limit, tx_gas_limit, block_gas_limit, consensus_leader_period,
+ * min_gas_price); tx_gas_limit may not exceed block_gas_limit.
  */
 export interface GenesisSpec {
   chainId: bigint;
@@ -76,6 +78,9 @@ export function genesisState(genesis: GenesisSpec): { stateChanges: StateChange[
       encodeConfigEntry({ value, enableNumber: 0, prevValue: null, prevEnableNumber: 0 }),
     );
   }
+
+  const disorder = checkSystemConfigOrder(config);
+  if (disorder !== null) throw invalid(`genesis systemConfig: ${disorder}`);
 
   if (genesis.sealers.length === 0) throw invalid("genesis needs at least one sealer");
   if (genesis.sealers.length + genesis.observers.length > NODE_COUNT_MAX) {

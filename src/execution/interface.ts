@@ -100,6 +100,8 @@ export interface SystemConfigEntry {
 export interface SystemConfig {
   txCountLimit: number;
   txGasLimit: bigint;
+  /** The sum of a block's tx gas limits may not exceed it (tx_gas_limit <= block_gas_limit). */
+  blockGasLimit: bigint;
   consensusLeaderPeriod: number;
   minGasPrice: bigint;
   /** Every key in force, as stored (strings, FISCO style). */

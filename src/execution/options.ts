@@ -22,6 +22,12 @@ export interface ExecutorOptions {
   callTimeBudgetMs: number;
   /** A running eth_call yields to the event loop (timers, I/O) at least this often (ms). */
   callYieldIntervalMs: number;
+  /**
+   * Block execution (build and verify) yields to the event loop (timers, I/O) at least this often (ms), so RPC,
+   * gossip, sync and consensus timers keep running while a block executes. Yield only: no deadline, results never
+   * depend on time. null: the stock interpreter, never yielding (for benchmarks comparing the overhead).
+   */
+  blockYieldIntervalMs: number | null;
   /** Concurrent state reads when prefetching a block's sender and recipient accounts. */
   prefetchConcurrency: number;
 }
@@ -33,5 +39,6 @@ export const defaultExecutorOptions: ExecutorOptions = {
   callGasLimitMax: 50_000_000n,
   callTimeBudgetMs: 1000,
   callYieldIntervalMs: 5,
+  blockYieldIntervalMs: 5,
   prefetchConcurrency: 64,
 };

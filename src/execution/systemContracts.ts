@@ -54,13 +54,17 @@ const UINT_MAX = 2n ** 256n - 1n;
 export const SYSTEM_CONFIG_RULES: Readonly<Record<string, ConfigKeyRule>> = {
   tx_count_limit: { min: 1n, max: 1_000_000n },
   tx_gas_limit: { min: 100_000n, max: 2n ** 63n - 1n },
+  block_gas_limit: { min: 100_000n, max: 2n ** 63n - 1n },
   consensus_leader_period: { min: 1n, max: 1_000_000n },
   min_gas_price: { min: 0n, max: UINT_MAX },
 };
 
 export const DEFAULT_SYSTEM_CONFIG_VALUES: Readonly<Record<string, string>> = {
   tx_count_limit: "1000",
-  tx_gas_limit: "300000000",
+  // Chosen by measurement (bench/worstBlock.ts, docs/limits.md): a block of the slowest gas executes in ~1 s, and a
+  // block holding the largest tx still has room for others' (round-robin sealing can then serve them at once).
+  tx_gas_limit: "1000000",
+  block_gas_limit: "2000000",
   consensus_leader_period: "1",
   min_gas_price: "0",
 };
@@ -72,6 +76,23 @@ export function validateSystemConfigValue(key: string, value: string): string | 
   if (!/^[0-9]{1,78}$/.test(value)) return `${key} must be a decimal integer`;
   const n = BigInt(value);
   if (n < rule.min || n > rule.max) return `${key} must be between ${rule.min} and ${rule.max}`;
+  return null;
+}
+
+/**
+ * Keys whose values are bounded by each other: [lower, upper] means lower's value may not exceed upper's (a tx must
+ * fit in a block). null when `config` (every key's value in force from the same height) respects them, else why not.
+ */
+const CONFIG_ORDER: readonly [lower: string, upper: string][] = [["tx_gas_limit", "block_gas_limit"]];
+
+export function checkSystemConfigOrder(config: Readonly<Record<string, string>>): string | null {
+  for (const [lower, upper] of CONFIG_ORDER) {
+    const lo = config[lower];
+    const hi = config[upper];
+    if (lo !== undefined && hi !== undefined && BigInt(lo) > BigInt(hi)) {
+      return `${lower} (${lo}) may not exceed ${upper} (${hi})`;
+    }
+  }
   return null;
 }
 
@@ -104,11 +125,18 @@ export async function readConfigEntries(
   return out;
 }
 
+/** Every key's value in force at `atHeight` (defaults for keys never set). */
+async function configInForce(get: KeyGetter, atHeight: number): Promise<Record<string, string>> {
+  const entries = await readConfigEntries(get, atHeight);
+  return Object.fromEntries(Object.entries(entries).map(([key, e]) => [key, e.value]));
+}
+
 export async function readSystemConfigFrom(get: KeyGetter, atHeight: number): Promise<SystemConfig> {
   const entries = await readConfigEntries(get, atHeight);
   return {
     txCountLimit: Number(entries.tx_count_limit!.value),
     txGasLimit: BigInt(entries.tx_gas_limit!.value),
+    blockGasLimit: BigInt(entries.block_gas_limit!.value),
     consensusLeaderPeriod: Number(entries.consensus_leader_period!.value),
     minGasPrice: BigInt(entries.min_gas_price!.value),
     entries,
@@ -197,6 +225,19 @@ function writeGuard(gasLimit: bigint, fn: string): ExecResult {
   return revertWith(SYSTEM_WRITE_GAS, `${fn}: ${ONLY_COMMITTEE_REASON}`);
 }
 
+/** null when `key` = `value` is valid alone and with the other keys in force from blockNumber + 1; else why not. */
+export async function checkSystemConfigChange(
+  get: KeyGetter,
+  blockNumber: number,
+  key: string,
+  value: string,
+): Promise<string | null> {
+  return (
+    validateSystemConfigValue(key, value) ??
+    checkSystemConfigOrder({ ...(await configInForce(get, blockNumber + 1)), [key]: value })
+  );
+}
+
 /** Writes system config `key` = `value` in block `blockNumber` (in force from blockNumber + 1); value checked. */
 export async function writeSystemConfig(
   overlay: Pick<StateOverlay, "get" | "put">,
@@ -204,7 +245,7 @@ export async function writeSystemConfig(
   key: string,
   value: string,
 ): Promise<string | null> {
-  const invalid = validateSystemConfigValue(key, value);
+  const invalid = await checkSystemConfigChange((k) => overlay.get(k), blockNumber, key, value);
   if (invalid !== null) return invalid;
   const k = systemConfigKey(key);
   const raw = await overlay.get(k);

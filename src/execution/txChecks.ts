@@ -27,6 +27,8 @@ function isUnprotectedLegacy(tx: Transaction): boolean {
 /** Block-local state of the checks: what the txs kept so far used up. */
 export interface CheckState {
   cumulativeGas: bigint;
+  /** Sum of the gas limits of the txs kept so far: block_gas_limit bounds it (what the block may burn). */
+  cumulativeGasLimit: bigint;
   /** Hex nonces of the native txs kept so far in this block. */
   nativeNonces: Set<string>;
 }
@@ -45,7 +47,7 @@ export async function checkTx(
   nativeBlockLimitRange: number,
 ): Promise<Rejection | null> {
   return (
-    checkStatic(ctx, cfg, tx, block.cumulativeGas) ??
+    checkStatic(ctx, cfg, tx, block.cumulativeGasLimit) ??
     (tx.type === TxType.Native
       ? await checkNativeReplay(ctx, tx, block.nativeNonces, nativeBlockLimitRange)
       : null) ??
@@ -65,7 +67,7 @@ function checkStatic(
   ctx: BlockContext,
   cfg: SystemConfig,
   tx: Transaction,
-  cumulativeGas: bigint,
+  cumulativeGasLimit: bigint,
 ): Rejection | null {
   if (tx.chainId !== ctx.chainId && !isUnprotectedLegacy(tx)) {
     return reject("WRONG_CHAIN_ID", `chain id ${tx.chainId} is not ${ctx.chainId}`);
@@ -86,10 +88,10 @@ function checkStatic(
       `init code of ${tx.input.length} bytes exceeds ${MAX_INIT_CODE_SIZE}`,
     );
   }
-  if (cumulativeGas + tx.gasLimit > ctx.gasLimit) {
+  if (cumulativeGasLimit + tx.gasLimit > cfg.blockGasLimit) {
     return reject(
       "BLOCK_GAS_LIMIT_REACHED",
-      `gas limit ${tx.gasLimit} does not fit the block's remaining gas`,
+      `gas limit ${tx.gasLimit} does not fit the block: its txs' gas limits already sum to ${cumulativeGasLimit} of block_gas_limit ${cfg.blockGasLimit}`,
     );
   }
   if (tx.type === TxType.FeeMarket && tx.maxPriorityFeePerGas > tx.maxFeePerGas) {

@@ -60,6 +60,10 @@ export class PeerAdmission {
     return this.penalties.isBanned(key);
   }
 
+  penaltyPoints(key: string): number {
+    return this.penalties.points(key);
+  }
+
   /** Replaces the member list (invalid IDs and ourselves skipped); returns the peerId strings added and removed. */
   setAllowed(nodeIds: NodeId[]): { added: string[]; removed: string[] } {
     const next = new Map<string, NodeId>();

@@ -5,7 +5,14 @@ import type { NodeId } from "../types/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import type { PeerAdmission } from "./admission.js";
 import { GossipValidationError, NetworkError } from "./errors.js";
-import { type GossipHandler, type GossipVerdict, TOPIC_NAMES, type TopicName } from "./interface.js";
+import {
+  type GossipCheck,
+  type GossipHandler,
+  type GossipValidator,
+  type GossipVerdict,
+  TOPIC_NAMES,
+  type TopicName,
+} from "./interface.js";
 import { topicId } from "./names.js";
 import { requireStarted, type TransportContext, type TransportNode } from "./transportContext.js";
 
@@ -19,9 +26,17 @@ const GOSSIP_PREFIX_BYTES = 8;
 
 const VERDICT_RANK: Record<GossipVerdict, number> = { accept: 0, ignore: 1, reject: 2 };
 
+/** What became of one inbound message: the verdict for gossipsub, and why when it is not "accept". */
+export interface Delivery {
+  verdict: GossipVerdict;
+  reason: string;
+}
+
 /**
- * Gossip over gossipsub: publish with the sequence prefix, topic subscriptions, and the topic validator that runs
- * the subscribers and turns their worst verdict into accept / ignore / reject (a reject penalizes the sender).
+ * Gossip over gossipsub: publish with the sequence prefix, topic subscriptions, and the topic validator that first
+ * runs the topic's GossipValidator (if the composition root gave one), then the subscribers, and turns the worst
+ * verdict into accept / ignore / reject (a reject penalizes the peer it came from). gossipsub relays a message only
+ * once this returned Accept: nothing invalid is forwarded.
  */
 export class GossipService {
   private readonly topicHandlers = new Map<TopicName, Set<GossipHandler>>();
@@ -31,6 +46,7 @@ export class GossipService {
   constructor(
     private readonly ctx: TransportContext,
     private readonly admission: PeerAdmission,
+    private readonly validators: Partial<Record<TopicName, GossipValidator>> = {},
   ) {}
 
   async publish(topic: TopicName, data: Uint8Array): Promise<void> {
@@ -123,26 +139,49 @@ export class GossipService {
     return TopicValidatorResult.Reject;
   }
 
-  /** Runs every handler of the topic (bounded in flight); the worst verdict wins. */
-  async deliver(topic: TopicName, from: NodeId, data: Uint8Array): Promise<GossipVerdict> {
+  /**
+   * Checks a message with the topic's validator, then runs every handler of the topic (bounded in flight); the
+   * worst verdict wins. A message the validator holds reaches the handlers but is never relayed.
+   */
+  async deliver(topic: TopicName, from: NodeId, data: Uint8Array): Promise<Delivery> {
     const handlers = this.topicHandlers.get(topic);
-    if (handlers === undefined || handlers.size === 0) return "ignore";
+    if (handlers === undefined || handlers.size === 0) return { verdict: "ignore", reason: "no handler" };
+    const check = this.check(topic, from, data);
+    if (check.verdict === "ignore" || check.verdict === "reject")
+      return { verdict: check.verdict, reason: check.reason };
     const counters = this.ctx.counters;
     if (counters.messagesInFlight >= this.ctx.opts.inboundMessagesMax) {
       counters.gossipDropped++;
       this.ctx.log.debug({ topic, dropped: counters.gossipDropped }, "inbound message queue full: dropped");
-      return "ignore";
+      return { verdict: "ignore", reason: "inbound queue full" };
     }
     counters.messagesInFlight++;
     try {
-      let worst: GossipVerdict = "accept";
+      let worst: GossipVerdict = check.verdict === "hold" ? "ignore" : "accept";
       for (const handler of [...handlers]) {
         const verdict = await this.runGossipHandler(topic, handler, from, data);
         if (VERDICT_RANK[verdict] > VERDICT_RANK[worst]) worst = verdict;
       }
-      return worst;
+      return { verdict: worst, reason: worst === "reject" ? "rejected by a handler" : check.reason };
     } finally {
       counters.messagesInFlight--;
+    }
+  }
+
+  /** The topic validator's verdict; a validator that throws is our bug: the message is dropped, nobody blamed. */
+  private check(topic: TopicName, from: NodeId, data: Uint8Array): GossipCheck {
+    const validator = this.validators[topic];
+    if (validator === undefined) return { verdict: "accept", reason: "" };
+    try {
+      const check = validator(from, data);
+      if (check.verdict === "ignore") {
+        this.ctx.counters.gossipIgnored++;
+        this.ctx.log.debug({ topic, reason: check.reason }, "gossip message ignored by its topic check");
+      }
+      return check;
+    } catch (err) {
+      this.ctx.log.error({ topic, err: errorMessage(err) }, "gossip topic check failed");
+      return { verdict: "ignore", reason: "topic check failed" };
     }
   }
 
@@ -169,9 +208,9 @@ export class GossipService {
     if (msg.data.length < GOSSIP_PREFIX_BYTES) return this.rejectGossip(topic, source, "truncated");
     if (msg.data.length - GOSSIP_PREFIX_BYTES > this.ctx.opts.gossipMessageBytesMax)
       return this.rejectGossip(topic, source, "oversized");
-    const verdict = await this.deliver(topic, from, msg.data.subarray(GOSSIP_PREFIX_BYTES));
-    if (verdict === "reject") return this.rejectGossip(topic, source, "rejected by a handler");
-    return verdict === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+    const delivery = await this.deliver(topic, from, msg.data.subarray(GOSSIP_PREFIX_BYTES));
+    if (delivery.verdict === "reject") return this.rejectGossip(topic, source, delivery.reason);
+    return delivery.verdict === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
   }
 
   private async runGossipHandler(

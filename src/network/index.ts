@@ -5,7 +5,10 @@ export {
   type NetworkErrorCode,
 } from "./errors.js";
 export {
+  type GossipCheck,
+  type GossipCheckVerdict,
   type GossipHandler,
+  type GossipValidator,
   type GossipVerdict,
   type PeerChangeHandler,
   PROTOCOL_NAMES,

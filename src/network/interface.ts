@@ -26,6 +26,25 @@ export type GossipHandler = (
   data: Uint8Array,
 ) => GossipVerdict | undefined | Promise<GossipVerdict | undefined>;
 
+/**
+ * A topic's check of a message before any handler runs and before gossipsub may relay it (given by the composition
+ * root, e.g. "consensus: signed by a validator at that height, height within a window"), for gossip and direct
+ * messages alike:
+ * - "accept": delivered to the handlers, and relayed if they accept it too;
+ * - "hold": delivered to the handlers but never relayed (it cannot be judged here yet, e.g. a later height whose
+ *   validator set this node does not know);
+ * - "ignore": dropped, no blame (stale, out of window);
+ * - "reject": dropped, and the peer it came from is penalized (it relayed what it should have checked).
+ * Must be synchronous and cheap (decode, one signature check).
+ */
+export type GossipCheckVerdict = "accept" | "hold" | "ignore" | "reject";
+export interface GossipCheck {
+  verdict: GossipCheckVerdict;
+  /** Why (logged, and in the penalty reason). */
+  reason: string;
+}
+export type GossipValidator = (from: NodeId, data: Uint8Array) => GossipCheck;
+
 /** Serves one request; the returned bytes are the response. A thrown error reaches the caller as NETWORK_REMOTE_ERROR. */
 export type RequestHandler = (from: NodeId, request: Uint8Array) => Promise<Uint8Array>;
 

@@ -8,6 +8,7 @@ import { GossipService } from "./gossip.js";
 import { GossipStreamRepair } from "./gossipRepair.js";
 import type {
   GossipHandler,
+  GossipValidator,
   PeerChangeHandler,
   ProtocolName,
   RequestHandler,
@@ -34,6 +35,12 @@ export type Libp2pTransportInit = Partial<Libp2pTransportOptions> & { chainId: b
 
 export interface Libp2pTransportDeps {
   logger: Logger;
+  /**
+   * Per-topic checks run before any handler and before gossipsub relays a message (see GossipValidator). The
+   * composition root builds them from what it knows (the validator set), so the network module stays ignorant
+   * of chain and consensus.
+   */
+  gossipValidators?: Partial<Record<TopicName, GossipValidator>>;
 }
 
 /**
@@ -62,6 +69,7 @@ export class Libp2pTransport implements Transport {
     refusedOutbound: 0,
     refusedDials: 0,
     gossipRejected: 0,
+    gossipIgnored: 0,
     gossipDropped: 0,
     requestsDropped: 0,
     bans: 0,
@@ -95,7 +103,7 @@ export class Libp2pTransport implements Transport {
     };
     this.admission = new PeerAdmission(ctx, this.localNodeId, (peerKey) => this.dialer.onAdmitted(peerKey));
     this.dialer = new StaticPeerDialer(ctx, this.admission, this.localNodeId);
-    this.gossip = new GossipService(ctx, this.admission);
+    this.gossip = new GossipService(ctx, this.admission, deps.gossipValidators);
     this.streams = new StreamService(ctx, this.admission, this.gossip);
     this.setAllowedNodes(opts.allowedNodes);
     this.setStaticPeers(opts.staticPeers);
@@ -244,6 +252,11 @@ export class Libp2pTransport implements Transport {
 
   penalize(nodeId: NodeId, reason: string, points: number): void {
     this.admission.penalize(nodeId, reason, points);
+  }
+
+  /** A node's misbehaviour points now (after decay; 0 when banned or unknown): for tests and the admin RPC. */
+  penaltyPoints(nodeId: NodeId): number {
+    return this.admission.penaltyPoints(nodeIdToPeerId(nodeId).toString());
   }
 
   /** True while a node is banned (for tests and the admin RPC). */

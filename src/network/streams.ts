@@ -137,8 +137,8 @@ export class StreamService {
         this.admission.penalize(from, "direct: unknown topic", this.ctx.opts.malformedFramePoints);
         return;
       }
-      const verdict = await this.gossip.deliver(topic, from, frame.subarray(1));
-      if (verdict === "reject") this.gossip.rejectGossip(topic, peer, "direct message rejected by a handler");
+      const delivery = await this.gossip.deliver(topic, from, frame.subarray(1));
+      if (delivery.verdict === "reject") this.gossip.rejectGossip(topic, peer, `direct: ${delivery.reason}`);
     } finally {
       clearTimeout(timer);
     }

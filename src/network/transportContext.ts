@@ -17,6 +17,8 @@ export interface TransportStats {
   refusedOutbound: number;
   refusedDials: number;
   gossipRejected: number;
+  /** Dropped by a topic check without blame (stale, out of the height window). */
+  gossipIgnored: number;
   gossipDropped: number;
   requestsDropped: number;
   bans: number;

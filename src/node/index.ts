@@ -1,2 +1,2 @@
-export { ConsortNode } from "./node.js";
+export { ConsortNode, type ConsortNodeDeps, FATAL_EXIT_CODE } from "./node.js";
 export { CLIENT_VERSION, NodeRpcBackend } from "./rpcBackend.js";

@@ -7,7 +7,8 @@ import {
   type NodeConfig,
 } from "../config/index.js";
 import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/driver.js";
-import { loadNodeKey, type NodeKey } from "../crypto/index.js";
+import { consensusGossipCheck, defaultPbftConfig } from "../consensus/index.js";
+import { keccak256, loadNodeKey, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import { type AccountState, Executor, readAccount } from "../execution/index.js";
 import { LevelLedger } from "../ledger/index.js";
 import { Libp2pTransport } from "../network/index.js";
@@ -21,10 +22,20 @@ import {
   TxGossip,
 } from "../sync/index.js";
 import { TxPool } from "../txpool/index.js";
+import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { permissionCheck } from "./permissionCheck.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
+
+/** Exit code of a node stopped by a fatal error (EX_SOFTWARE): a supervisor should restart it from disk. */
+export const FATAL_EXIT_CODE = 70;
+
+export interface ConsortNodeDeps {
+  logger: Logger;
+  /** Called once a fatal error has stopped the node, with the code the process should exit with (the CLI exits). */
+  onFatalStop?: (exitCode: number) => void;
+}
 
 /**
  * The composition root of one Consort node: builds ledger → executor → chain → txpool → network → consensus → sync
@@ -33,6 +44,8 @@ import { NodeRpcBackend } from "./rpcBackend.js";
 export class ConsortNode {
   private closed = false;
   private readonly pruneTimer: NodeJS.Timeout;
+  private fatalStop: Promise<void> | null = null;
+  private onFatalStop: ((exitCode: number) => void) | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -51,8 +64,11 @@ export class ConsortNode {
     this.pruneTimer = setInterval(() => this.txpool.pruneExpired(), 10_000);
   }
 
-  static async create(config: NodeConfig, deps: { logger: Logger }): Promise<ConsortNode> {
+  static async create(config: NodeConfig, deps: ConsortNodeDeps): Promise<ConsortNode> {
     const log = deps.logger;
+    // Modules report errors they cannot continue after here; bound to the node once it exists.
+    let self: ConsortNode | null = null;
+    const fatal = (source: string) => (err: unknown) => void self?.fatal(source, err);
     const genesis = await loadGenesis(config.genesisFile);
     if (config.rpc.enabled) assertRpcSafeForGenesis(genesis, config.rpc.host, config.genesisFile);
     const nodeKey = await loadNodeKey(config.nodeKeyFile);
@@ -92,8 +108,7 @@ export class ConsortNode {
         {
           chainId: genesis.chainId,
           groupId: genesis.groupId,
-          countMax: config.txpool.countMax,
-          bytesMax: config.txpool.bytesMax,
+          ...config.txpool,
           minGasPrice: () => chain.systemConfig().minGasPrice,
         },
         {
@@ -117,7 +132,21 @@ export class ConsortNode {
           staticPeers: config.p2p.peers,
           allowedNodes: [...chain.validators().map((v) => v.nodeId), ...chain.observers()],
         },
-        { logger: log.child({ module: "network" }) },
+        {
+          logger: log.child({ module: "network" }),
+          // Consensus messages are checked (validator at that height, signature, height window) before they reach
+          // consensus or are relayed; the check sees the chain only through this narrow view.
+          gossipValidators: {
+            consensus: consensusGossipCheck(
+              { futureHeightWindow: defaultPbftConfig.futureHeightWindow, pastHeightWindow: 1 },
+              {
+                view: { committedHeight: () => chain.height(), isValidator: (id) => chain.isSealer(id) },
+                hash: keccak256,
+                verify: verifyNodeSignature,
+              },
+            ),
+          },
+        },
       );
       chain.onCommit((c) => {
         if (c.validatorsChanged)
@@ -146,6 +175,7 @@ export class ConsortNode {
           nodeKey,
           logger: log.child({ module: "consensus" }),
           fetchBlocks: (from, peers) => void blockSync?.fetch(from, peers),
+          onFatal: fatal("consensus"),
         },
       );
       blockSync = new BlockSync(defaultBlockSyncOptions, {
@@ -166,6 +196,7 @@ export class ConsortNode {
               port: config.rpc.port,
               corsOrigins: config.rpc.corsOrigins,
               maxConcurrentCalls: config.rpc.maxConcurrentCalls,
+              ...config.rpc.security,
               rateLimit: {
                 requestsPerSecond: config.rpc.requestsPerSecond,
                 burst: config.rpc.requestsPerSecond * 2,
@@ -186,7 +217,7 @@ export class ConsortNode {
             },
           )
         : null;
-      return new ConsortNode(
+      self = new ConsortNode(
         config,
         genesis,
         nodeKey,
@@ -200,6 +231,8 @@ export class ConsortNode {
         rpc,
         log,
       );
+      self.onFatalStop = deps.onFatalStop;
+      return self;
     } catch (err) {
       await ledger.close();
       throw err;
@@ -218,10 +251,41 @@ export class ConsortNode {
         height: head.number,
         role: this.chain.isSealer(this.nodeKey.nodeId) ? "sealer" : "observer",
         p2p: this.transport.listenAddresses(),
-        rpc: this.rpc ? `http://${this.config.rpc.host}:${this.rpc.address().port}` : null,
+        rpc: this.rpc?.url ?? null,
       },
       "node started",
     );
+  }
+
+  /**
+   * The one way a node dies of an error: a module (through the callback the composition root gave it) or the
+   * process-wide handler (src/cli/main.ts) reports an error the node cannot safely continue after. Logged once as
+   * one fatal line naming its source; the node closes cleanly (RPC, sync, consensus, network, ledger: the same
+   * order as a normal stop); then `onFatalStop(FATAL_EXIT_CODE)`. Later reports are ignored. Resolves when stopped.
+   */
+  fatal(source: string, err: unknown): Promise<void> {
+    if (this.fatalStop !== null) return this.fatalStop;
+    this.logger.fatal(
+      {
+        source,
+        err: errorMessage(err),
+        ...(err instanceof ConsortError ? { code: err.code } : {}),
+        stack: err instanceof Error ? err.stack : undefined,
+        exitCode: FATAL_EXIT_CODE,
+      },
+      `fatal error in ${source}: stopping the node`,
+    );
+    this.fatalStop = this.close()
+      .catch((closeErr: unknown) =>
+        this.logger.error({ err: errorMessage(closeErr) }, "closing the node after a fatal error failed"),
+      )
+      .then(() => this.onFatalStop?.(FATAL_EXIT_CODE));
+    return this.fatalStop;
+  }
+
+  /** True once the node was stopped (normally or by a fatal error). */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   async close(): Promise<void> {

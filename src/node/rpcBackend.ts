@@ -59,6 +59,9 @@ export class NodeRpcBackend implements RpcBackend {
   readonly groupId: string;
   readonly clientVersion = CLIENT_VERSION;
   private readonly startingBlock: number;
+  private readonly blockListeners = new Set<(event: RpcNewBlockEvent) => void>();
+  private commitHooked = false;
+  private blockEvents: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: NodeRpcBackendDeps) {
     this.chainId = deps.chain.genesis.chainId;
@@ -238,7 +241,7 @@ export class NodeRpcBackend implements RpcBackend {
   }
 
   blockGasLimit(): bigint {
-    return this.deps.chain.systemConfig().txGasLimit;
+    return this.deps.chain.systemConfig().blockGasLimit;
   }
 
   pendingCount(): number {
@@ -302,24 +305,42 @@ export class NodeRpcBackend implements RpcBackend {
     };
   }
 
+  /**
+   * New-block events, after commit and off the commit path: the chain's listener only chains the work; the event (with
+   * the stored block's size, as eth_getBlockByNumber reports it) reaches listeners in commit order. One chain listener
+   * serves all, so an unsubscribe really detaches.
+   */
   onNewBlock(listener: (event: RpcNewBlockEvent) => void): () => void {
-    let active = true;
-    this.deps.chain.onCommit((c: CommittedBlock) => {
-      if (!active) return;
-      const block = toRpcBlock(
-        c.block.header,
-        c.hash,
-        c.block.transactions,
-        c.receipts,
-        true,
-        0,
-        c.block.certificate,
-      );
-      listener({ block, receipts: c.receipts });
-    });
+    if (!this.commitHooked) {
+      this.commitHooked = true;
+      this.deps.chain.onCommit((c: CommittedBlock) => {
+        if (this.blockListeners.size === 0) return;
+        this.blockEvents = this.blockEvents.then(() => this.emitBlock(c)).catch(() => {});
+      });
+    }
+    this.blockListeners.add(listener);
     return () => {
-      active = false;
+      this.blockListeners.delete(listener);
     };
+  }
+
+  /** Listeners currently attached (tests: an unsubscribe detaches). */
+  get newBlockListenerCount(): number {
+    return this.blockListeners.size;
+  }
+
+  private async emitBlock(c: CommittedBlock): Promise<void> {
+    const bytes = await this.ledger.getBlockBytes(c.block.header.number).catch(() => null);
+    const block = toRpcBlock(
+      c.block.header,
+      c.hash,
+      c.block.transactions,
+      c.receipts,
+      true,
+      bytes?.length ?? 0,
+      c.block.certificate,
+    );
+    for (const l of this.blockListeners) l({ block, receipts: c.receipts });
   }
 
   onPendingTransactions(listener: (hashes: Hash[]) => void): () => void {

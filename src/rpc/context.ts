@@ -20,6 +20,8 @@ import {
   parseFixedData,
   parseUint,
 } from "./params.js";
+import type { Principal } from "./principal.js";
+import type { Right } from "./rights.js";
 import type { SubscriptionHub, WsSession } from "./subscriptions.js";
 
 /** Everything a method handler may use. `session` is set for WebSocket calls only. */
@@ -32,20 +34,34 @@ export interface CallContext {
   /** Bounds the call executions (eth_call, eth_estimateGas, FISCO call) running at once. */
   calls: CallLimiter;
   session: WsSession | null;
+  /** Who is calling (the anonymous principal when the server runs without auth). */
+  principal: Principal;
+  /** Rate limits and quotas (filters, subscriptions) count against this key (see quotaKey). */
+  quotaKey: string;
   logger: Logger;
 }
 
-export interface MethodDef {
+/** A method's params and handler, as the tables declare them (see `method`). */
+export interface MethodImpl {
   params: readonly ParamParser<unknown>[];
   handler(args: readonly unknown[], ctx: CallContext): unknown;
+}
+
+/**
+ * A method the server dispatches: its implementation and the one right a caller needs for it. `right` is required:
+ * the tables get it from src/rpc/rights.ts, whose tables must name every method (a new method without a right fails
+ * typecheck), and the dispatcher refuses a call whose principal lacks it.
+ */
+export interface MethodDef extends MethodImpl {
+  right: Right;
 }
 
 /** Declare a method: its params' parsers and a handler receiving the parsed, typed params. */
 export function method<const P extends readonly ParamParser<unknown>[]>(
   params: P,
   handler: (args: ParsedParams<P>, ctx: CallContext) => unknown,
-): MethodDef {
-  return { params, handler: handler as MethodDef["handler"] };
+): MethodImpl {
+  return { params, handler: handler as MethodImpl["handler"] };
 }
 
 /** latest/pending/safe/finalized → head (blocks are final at commit), earliest → 0. */
@@ -192,7 +208,11 @@ export function parseLogQuery(obj: Record<string, unknown>): LogQuery {
   };
 }
 
-/** eth_getLogs: refuse ranges wider than getLogsMaxBlockRange and results above getLogsMaxResults. */
+/**
+ * eth_getLogs: refuse ranges wider than getLogsMaxBlockRange and results above getLogsMaxResults, in geth's words
+ * ("exceed maximum block range: N", "query returned more than N results"); blocks whose logs bloom rules the
+ * criteria out are skipped without reading their receipts.
+ */
 export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
   const out: Json[] = [];
   const max = ctx.opts.getLogsMaxResults;
@@ -211,7 +231,7 @@ export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
     if (to - from + 1 > ctx.opts.getLogsMaxBlockRange) {
       throw new RpcError(
         "RPC_LIMIT_EXCEEDED",
-        `block range too large: ${to - from + 1} blocks (${from}..${to}), at most ${ctx.opts.getLogsMaxBlockRange} per query`,
+        `exceed maximum block range: ${ctx.opts.getLogsMaxBlockRange} (asked for ${to - from + 1} blocks, ${from}..${to})`,
       );
     }
     for (let n = from; n <= to && out.length <= max; n++) {

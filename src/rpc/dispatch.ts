@@ -2,6 +2,7 @@ import { AssertionError, ConsortError, errorMessage } from "../util/errors.js";
 import type { CallContext, MethodDef } from "./context.js";
 import { JsonRpcCode, JsonRpcError, methodNotFound, RpcError } from "./errors.js";
 import { parseParams } from "./params.js";
+import { describeRights } from "./principal.js";
 import type { RateLimiter } from "./rateLimit.js";
 
 type Id = string | number | null;
@@ -33,9 +34,8 @@ export function toErrorResponse(id: Id, err: unknown, ctx: CallContext, method: 
   return errorResponse(id, JsonRpcCode.Internal, "internal error");
 }
 
-/** Who is calling: the rate-limit key and the per-call context. */
+/** Who is calling: the per-call context (its principal and quota key). */
 export interface Caller {
-  ip: string;
   ctx: CallContext;
 }
 
@@ -59,7 +59,7 @@ export async function handleBody(
         `batch too large: ${body.length} calls, at most ${ctx.opts.maxBatchSize} per batch`,
       );
     }
-    if (limiter && !limiter.take(caller.ip, body.length)) return overLimit(null, ctx);
+    if (limiter && !limiter.take(ctx.quotaKey, body.length)) return overLimit(null, ctx);
     const out: JsonRpcResponse[] = [];
     for (const item of body) {
       const r = await handleCall(item, caller, methods);
@@ -67,7 +67,7 @@ export async function handleBody(
     }
     return out.length > 0 ? out : undefined;
   }
-  if (limiter && !limiter.take(caller.ip, 1)) {
+  if (limiter && !limiter.take(ctx.quotaKey, 1)) {
     return overLimit(isObject(body) && isValidId(body.id) ? (body.id as Id) : null, ctx);
   }
   return handleCall(body, caller, methods);
@@ -78,7 +78,7 @@ function overLimit(id: Id, ctx: CallContext): JsonRpcResponse {
   return errorResponse(
     id,
     JsonRpcCode.LimitExceeded,
-    `Over QPS limit: at most ${rl?.requestsPerSecond} requests per second (burst ${rl?.burst}) per client`,
+    `Over QPS limit: at most ${rl?.requestsPerSecond} requests per second (burst ${rl?.burst}) per principal`,
   );
 }
 
@@ -121,6 +121,10 @@ async function handleCall(
   let response: JsonRpcResponse;
   if (!def) {
     response = toErrorResponse(id, methodNotFound(name.slice(0, METHOD_NAME_MAX)), caller.ctx, name);
+  } else if (!mayCall(caller.ctx, def)) {
+    response = errorResponse(id, JsonRpcCode.Forbidden, forbiddenMessage(caller.ctx, name, def));
+  } else if (credentialExpired(caller.ctx)) {
+    response = errorResponse(id, JsonRpcCode.Unauthorized, "unauthorized: token expired");
   } else {
     try {
       const args = parseParams(def.params, call.params);
@@ -131,4 +135,35 @@ async function handleCall(
     }
   }
   return hasId ? response : undefined;
+}
+
+/** Fail closed: a method whose right is not one the principal holds (or not a right at all) is refused. */
+function mayCall(ctx: CallContext, def: MethodDef): boolean {
+  return ctx.principal.rights.has(def.right);
+}
+
+function forbiddenMessage(ctx: CallContext, name: string, def: MethodDef): string {
+  return `permission denied: ${name.slice(0, METHOD_NAME_MAX)} needs the "${def.right}" right; principal "${ctx.principal.id}" holds ${describeRights(ctx.principal.rights)}`;
+}
+
+/** A WebSocket outlives the token it was opened with: each call checks the expiry again. */
+function credentialExpired(ctx: CallContext): boolean {
+  const exp = ctx.principal.expiresAtMs;
+  return exp !== null && Date.now() > exp;
+}
+
+/**
+ * HTTP status for a response: 401 / 403 when the (single) call, or every call of a batch, was refused for
+ * credentials / rights; 200 otherwise (every other JSON-RPC error is sent with 200).
+ */
+export function httpStatusOf(response: JsonRpcResponse | JsonRpcResponse[]): number {
+  const list = Array.isArray(response) ? response : [response];
+  if (list.length === 0) return 200;
+  if (list.every((r) => r.error?.code === JsonRpcCode.Unauthorized)) return 401;
+  if (
+    list.every((r) => r.error?.code === JsonRpcCode.Forbidden || r.error?.code === JsonRpcCode.Unauthorized)
+  ) {
+    return 403;
+  }
+  return 200;
 }

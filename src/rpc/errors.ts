@@ -17,6 +17,10 @@ export const JsonRpcCode = {
   ExecutionReverted: 3,
   /** FISCO-style: the group in params is not this node's group. */
   GroupNotFound: -40001,
+  /** No valid credentials (missing, expired or forged token; no client certificate): HTTP 401. Besu's code. */
+  Unauthorized: -40100,
+  /** The principal lacks the method's right, or the request's Host/Origin is not allowed: HTTP 403. */
+  Forbidden: -40300,
 } as const;
 
 export type RpcErrorCode =
@@ -43,7 +47,13 @@ export type RpcErrorCode =
   /** eth_call / estimateGas stopped by an exceptional halt (out of gas, invalid opcode, …): geth's -32000. */
   | "RPC_EXECUTION_FAILED"
   | "RPC_GROUP_NOT_FOUND"
-  | "RPC_TIMEOUT";
+  | "RPC_TIMEOUT"
+  /** Missing, expired or forged credentials. */
+  | "RPC_UNAUTHORIZED"
+  /** The principal lacks the right the method needs. */
+  | "RPC_FORBIDDEN"
+  /** The server's own settings are unusable (unsafe bind without auth, unreadable key file, …): never sent to clients. */
+  | "RPC_CONFIG";
 
 const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_NONCE_TOO_LOW: JsonRpcCode.Server,
@@ -64,6 +74,9 @@ const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_EXECUTION_FAILED: JsonRpcCode.Server,
   RPC_GROUP_NOT_FOUND: JsonRpcCode.GroupNotFound,
   RPC_TIMEOUT: JsonRpcCode.Server,
+  RPC_UNAUTHORIZED: JsonRpcCode.Unauthorized,
+  RPC_FORBIDDEN: JsonRpcCode.Forbidden,
+  RPC_CONFIG: JsonRpcCode.Internal,
 };
 
 /**

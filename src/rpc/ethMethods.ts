@@ -6,7 +6,7 @@ import {
   estimateGas,
   filterTag,
   getLogs,
-  type MethodDef,
+  type MethodImpl,
   method,
   parseCallRequest,
   parseLogQuery,
@@ -58,7 +58,7 @@ const noKeys = (name: string) =>
 const filterId = () => p.string("filter id", 66);
 
 /** The Ethereum JSON-RPC methods (see docs/rpc.md). */
-export const ethMethods: Record<string, MethodDef> = {
+export const ethMethods = {
   eth_chainId: method([] as const, (_a, ctx) => toQuantity(ctx.backend.chainId)),
   net_version: method([] as const, (_a, ctx) => ctx.backend.chainId.toString(10)),
   net_listening: method([] as const, () => true),
@@ -223,16 +223,16 @@ export const ethMethods: Record<string, MethodDef> = {
   eth_newFilter: method([logFilterParam("filter")] as const, ([obj], ctx) => {
     const q = parseLog(obj);
     if (q.blockHash) paramFailAt(0, "filter", "blockHash is not supported in eth_newFilter");
-    return ctx.filters.install("logs", {
-      criteria: q.criteria,
-      fromBlock: obj.fromBlock,
-      toBlock: obj.toBlock,
-    });
+    return ctx.filters.install(
+      "logs",
+      { criteria: q.criteria, fromBlock: obj.fromBlock, toBlock: obj.toBlock },
+      ctx.quotaKey,
+    );
   }),
-  eth_newBlockFilter: method([] as const, (_a, ctx) => ctx.filters.install("block")),
+  eth_newBlockFilter: method([] as const, (_a, ctx) => ctx.filters.install("block", null, ctx.quotaKey)),
   eth_newPendingTransactionFilter: method([p.optBool("full transactions", false)] as const, ([full], ctx) => {
     if (full) paramFailAt(0, "full transactions", "full pending transactions are not supported");
-    return ctx.filters.install("pendingTransactions");
+    return ctx.filters.install("pendingTransactions", null, ctx.quotaKey);
   }),
   eth_getFilterChanges: method([filterId()] as const, ([id], ctx) => ctx.filters.changes(id)),
   eth_getFilterLogs: method([filterId()] as const, async ([id], ctx) => {
@@ -279,9 +279,9 @@ export const ethMethods: Record<string, MethodDef> = {
   ),
   eth_unsubscribe: method([p.string("subscription id", 66)] as const, ([id], ctx) => {
     if (!ctx.session) throw new JsonRpcError(JsonRpcCode.MethodNotFound, "notifications not supported");
-    return ctx.session.subscriptions.delete(id);
+    return ctx.hub.unsubscribe(ctx.session, id);
   }),
-};
+} satisfies Record<string, MethodImpl>;
 
 function paramFailAt(index: number, name: string, why: string): never {
   throw new JsonRpcError(JsonRpcCode.InvalidParams, `invalid params: param ${index} (${name}): ${why}`);

@@ -4,6 +4,7 @@ import { bytesToHex } from "../util/hex.js";
 import { RpcError } from "./errors.js";
 import type { Json } from "./ethFormat.js";
 import type { LogCriteria } from "./logs.js";
+import type { Pauser } from "./slicer.js";
 
 export type FilterKind = "block" | "pendingTransactions" | "logs";
 
@@ -16,6 +17,8 @@ export interface LogFilterSpec {
 
 interface Filter {
   kind: FilterKind;
+  /** The installing principal's quota key. */
+  owner: string;
   lastPollMs: number;
   /** Block hashes, pending tx hashes (hex) or formatted logs since the last poll; bounded. */
   buffer: unknown[];
@@ -29,13 +32,20 @@ export function newId(): string {
 
 /**
  * Installed polling filters (eth_newFilter & co). Filled from the backend's events, drained by eth_getFilterChanges.
- * Bounded: `maxFilters` filters, `bufferMax` items each (oldest dropped), removed after `idleTimeoutMs` without a poll.
+ * Bounded: `maxFilters` filters over all clients and `maxPerOwner` per principal, `bufferMax` items each (oldest
+ * dropped), removed after `idleTimeoutMs` without a poll.
  */
 export class FilterManager {
   private readonly filters = new Map<string, Filter>();
+  private readonly perOwner = new Map<string, number>();
 
   constructor(
-    private readonly opts: { maxFilters: number; bufferMax: number; idleTimeoutMs: number },
+    private readonly opts: {
+      maxFilters: number;
+      maxPerOwner?: number;
+      bufferMax: number;
+      idleTimeoutMs: number;
+    },
     private readonly nowMs: () => number = () => Date.now(),
   ) {}
 
@@ -43,18 +53,32 @@ export class FilterManager {
     return this.filters.size;
   }
 
-  install(kind: FilterKind, logs: LogFilterSpec | null = null): string {
+  install(kind: FilterKind, logs: LogFilterSpec | null = null, owner = "anonymous"): string {
     this.expire();
     if (this.filters.size >= this.opts.maxFilters) {
       throw new RpcError("RPC_LIMIT_EXCEEDED", `too many filters installed (max ${this.opts.maxFilters})`);
     }
+    const perOwnerMax = this.opts.maxPerOwner ?? Number.MAX_SAFE_INTEGER;
+    if ((this.perOwner.get(owner) ?? 0) >= perOwnerMax) {
+      throw new RpcError(
+        "RPC_LIMIT_EXCEEDED",
+        `too many filters installed by this principal (max ${perOwnerMax}): uninstall some with eth_uninstallFilter`,
+      );
+    }
     const id = newId();
-    this.filters.set(id, { kind, lastPollMs: this.nowMs(), buffer: [], logs });
+    this.filters.set(id, { kind, owner, lastPollMs: this.nowMs(), buffer: [], logs });
+    this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     return id;
   }
 
   uninstall(id: string): boolean {
-    return this.filters.delete(id);
+    const f = this.filters.get(id);
+    if (!f) return false;
+    this.filters.delete(id);
+    const n = (this.perOwner.get(f.owner) ?? 1) - 1;
+    if (n <= 0) this.perOwner.delete(f.owner);
+    else this.perOwner.set(f.owner, n);
+    return true;
   }
 
   /** The filter's log spec (eth_getFilterLogs); throws "filter not found". */
@@ -74,27 +98,29 @@ export class FilterManager {
     return out;
   }
 
-  onBlock(blockHash: Hash, logsFor: (c: LogCriteria) => Json[]): void {
+  async onBlock(blockHash: Hash, logsFor: (c: LogCriteria) => Json[], pauser: Pauser): Promise<void> {
     const hashHex = bytesToHex(blockHash);
     for (const f of this.filters.values()) {
       if (f.kind === "block") this.push(f, [hashHex]);
       else if (f.kind === "logs" && f.logs) this.push(f, logsFor(f.logs.criteria));
+      if (pauser.due()) await pauser.pause();
     }
   }
 
-  onPending(hashes: Hash[]): void {
+  async onPending(hashes: Hash[], pauser: Pauser): Promise<void> {
     let hexes: string[] | null = null;
     for (const f of this.filters.values()) {
       if (f.kind !== "pendingTransactions") continue;
       hexes ??= hashes.map(bytesToHex);
       this.push(f, hexes);
+      if (pauser.due()) await pauser.pause();
     }
   }
 
   /** Remove filters idle for longer than idleTimeoutMs. */
   expire(): void {
     const cutoff = this.nowMs() - this.opts.idleTimeoutMs;
-    for (const [id, f] of this.filters) if (f.lastPollMs < cutoff) this.filters.delete(id);
+    for (const [id, f] of this.filters) if (f.lastPollMs < cutoff) this.uninstall(id);
   }
 
   private get(id: string): Filter {

@@ -3,7 +3,7 @@ import type { Hash, Receipt, Transaction } from "../types/index.js";
 import { ReceiptStatus, TxType } from "../types/index.js";
 import { bigintToBytes, bytesEqual, bytesToHex } from "../util/hex.js";
 import { backendCall, callErrorMessage, isRevert } from "./callLimit.js";
-import { type CallContext, type MethodDef, method } from "./context.js";
+import { type CallContext, type MethodImpl, method } from "./context.js";
 import { RpcError } from "./errors.js";
 import type { RpcBlock, RpcTxLocation } from "./interface.js";
 import { type ParamParser, p, paramFail, parseData, parseFixedData } from "./params.js";
@@ -174,7 +174,7 @@ async function receiptWithProof(ctx: CallContext, hash: Hash, requireProof: bool
   return formatFiscoReceipt(r.receipt, r.tx, r.location, proofs);
 }
 
-export const fiscoMethods: Record<string, MethodDef> = {
+export const fiscoMethods = {
   getBlockNumber: method([group(), nodeName()] as const, ([g], ctx) => {
     checkGroup(ctx, g);
     return ctx.backend.headNumber();
@@ -398,4 +398,4 @@ export const fiscoMethods: Record<string, MethodDef> = {
       groupID: ctx.backend.groupId,
     };
   }),
-};
+} satisfies Record<string, MethodImpl>;

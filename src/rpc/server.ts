@@ -1,24 +1,35 @@
+import { readFile } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import cors from "@fastify/cors";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
 import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
+import { Authenticator } from "./auth.js";
 import { CallLimiter } from "./callLimit.js";
 import { type CallContext, type MethodDef, ReceiptWaiters } from "./context.js";
-import { errorResponse, handleBody, type JsonRpcResponse } from "./dispatch.js";
-import { JsonRpcCode } from "./errors.js";
-import { formatEthHeader, type Json } from "./ethFormat.js";
+import { Delivery } from "./delivery.js";
+import { errorResponse, handleBody, httpStatusOf, type JsonRpcResponse } from "./dispatch.js";
+import { JsonRpcCode, RpcError } from "./errors.js";
 import { ethMethods } from "./ethMethods.js";
 import { FilterManager } from "./filters.js";
 import { fiscoMethods } from "./fiscoMethods.js";
 import { governanceMethods } from "./governanceMethods.js";
-import type { RpcBackend, RpcNewBlockEvent } from "./interface.js";
-import { blockLogs, type LogCriteria } from "./logs.js";
-import { defaultRpcServerOptions, type RpcServerOptions } from "./options.js";
+import { checkHostAndOrigin } from "./guard.js";
+import type { RpcBackend } from "./interface.js";
+import {
+  authRequired,
+  defaultRpcServerOptions,
+  isLoopbackHost,
+  type RpcServerOptions,
+  validateRpcServerOptions,
+} from "./options.js";
+import { ANONYMOUS, type Principal, quotaKey } from "./principal.js";
 import { RateLimiter } from "./rateLimit.js";
+import { ETH_RIGHTS, FISCO_RIGHTS, GOVERNANCE_RIGHTS, withRights } from "./rights.js";
 import { SubscriptionHub, type WsSession } from "./subscriptions.js";
 
 /** Messages a WebSocket client may have queued before the server closes it. */
@@ -30,69 +41,107 @@ const WS_CLOSE_TRY_AGAIN = 1013;
 const OVERSIZED_DRAIN_FACTOR = 4;
 const OVERSIZED_DRAIN_MS = 3_000;
 
-/** The full method table: Ethereum (eth_/net_/web3_) and FISCO-style methods. */
-export const rpcMethods: Record<string, MethodDef> = { ...ethMethods, ...fiscoMethods, ...governanceMethods };
+/** The full method table: Ethereum (eth_/net_/web3_), FISCO-style and governance methods, each with its right (rights.ts). */
+export const rpcMethods: Record<string, MethodDef> = {
+  ...withRights(ethMethods, ETH_RIGHTS),
+  ...withRights(fiscoMethods, FISCO_RIGHTS),
+  ...withRights(governanceMethods, GOVERNANCE_RIGHTS),
+};
 
 /**
- * JSON-RPC 2.0 over HTTP (POST /) and WebSocket (ws://host:port/, same methods plus eth_subscribe) on one fastify
- * server. Every JSON-RPC error is sent with HTTP 200.
+ * JSON-RPC 2.0 over HTTP(S) (POST /) and WebSocket (ws[s]://host:port/, same methods plus eth_subscribe) on one
+ * fastify server. Before any JSON-RPC is read, a request passes the Host/Origin guard and authentication (a bearer
+ * token or a client certificate → a principal); each call then needs the right its method declares (rights.ts).
+ * JSON-RPC errors are sent with HTTP 200, except 401 (credentials) and 403 (rights, Host, Origin) and 415 (body type).
  */
 export class RpcServer {
   readonly opts: RpcServerOptions;
   private readonly backend: RpcBackend;
   private readonly logger: Logger;
-  private readonly app: FastifyInstance;
+  private app: FastifyInstance | null = null;
+  private auth: Authenticator | null = null;
   private readonly filters: FilterManager;
   private readonly hub: SubscriptionHub;
   private readonly receipts = new ReceiptWaiters(RECEIPT_WAITERS_MAX);
+  private readonly delivery: Delivery;
   private readonly limiter: RateLimiter | null;
   private readonly calls: CallLimiter;
   private readonly sockets = new Set<WebSocket>();
+  private readonly principals = new WeakMap<IncomingMessage, Principal>();
+  private readonly allowedHosts: string[];
   private unsubscribers: (() => void)[] = [];
   private expireTimer: NodeJS.Timeout | null = null;
   private started = false;
 
+  /** Throws RPC_CONFIG for unsafe settings (a non-loopback address without auth, …) before anything listens. */
   constructor(opts: Partial<RpcServerOptions>, deps: { backend: RpcBackend; logger: Logger }) {
     this.opts = { ...defaultRpcServerOptions, ...opts };
+    validateRpcServerOptions(this.opts);
     this.backend = deps.backend;
     this.logger = deps.logger;
+    const bindName = this.opts.host.toLowerCase();
+    this.allowedHosts =
+      bindName === "0.0.0.0" || bindName === "::" || this.opts.allowedHosts.includes(bindName)
+        ? this.opts.allowedHosts
+        : [...this.opts.allowedHosts, bindName];
     this.filters = new FilterManager({
       maxFilters: this.opts.maxFilters,
+      maxPerOwner: this.opts.quotas.filtersPerPrincipal,
       bufferMax: this.opts.filterBufferMax,
       idleTimeoutMs: this.opts.filterIdleTimeoutMs,
     });
-    this.hub = new SubscriptionHub(this.opts.maxSubscriptionsPerConnection);
+    this.hub = new SubscriptionHub(
+      this.opts.maxSubscriptionsPerConnection,
+      this.opts.quotas.subscriptionsPerPrincipal,
+    );
+    this.delivery = new Delivery({
+      filters: this.filters,
+      hub: this.hub,
+      receipts: this.receipts,
+      blockGasLimit: () => this.backend.blockGasLimit(),
+      logger: this.logger,
+    });
     this.limiter = this.opts.rateLimit ? new RateLimiter(this.opts.rateLimit) : null;
     this.calls = new CallLimiter(this.opts.maxConcurrentCalls, this.opts.maxQueuedCalls);
+  }
+
+  /** Load keys and certificates, listen; resolves once the port is bound. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.auth = await Authenticator.load(this.opts.jwt, this.opts.tls);
     this.app = Fastify({
       logger: false,
       bodyLimit: this.opts.maxBodyBytes,
       forceCloseConnections: true,
       return503OnClosing: false,
+      requestTimeout: this.opts.requestTimeoutMs,
+      ...(this.opts.tls ? { https: await this.tlsOptions() } : {}),
     });
-  }
-
-  /** Listen; resolves once the port is bound. */
-  async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    await this.setupRoutes();
+    this.app.server.maxConnections = this.opts.maxConnections;
+    await this.setupRoutes(this.app);
     await this.app.listen({ host: this.opts.host, port: this.opts.port });
     this.unsubscribers.push(
-      this.backend.onNewBlock((ev) => this.onNewBlock(ev)),
-      this.backend.onPendingTransactions((hashes) => {
-        try {
-          this.filters.onPending(hashes);
-          this.hub.onPending(hashes);
-        } catch (err) {
-          this.logger.error({ err: errorMessage(err) }, "pending transactions fan-out failed");
-        }
-      }),
+      this.backend.onNewBlock((ev) => this.delivery.onBlock(ev)),
+      this.backend.onPendingTransactions((hashes) => this.delivery.onPending(hashes)),
     );
     const sweepMs = Math.max(1000, Math.min(60_000, Math.floor(this.opts.filterIdleTimeoutMs / 5)));
     this.expireTimer = setInterval(() => this.filters.expire(), sweepMs);
     this.expireTimer.unref();
-    this.logger.info({ url: this.url }, "json-rpc listening");
+    if (!isLoopbackHost(this.opts.host) && !authRequired(this.opts)) {
+      this.logger.warn(
+        { host: this.opts.host },
+        "json-rpc serves a non-loopback address WITHOUT authentication (rpc.insecure / --rpc-insecure): anyone who can reach the port may submit transactions and read node state",
+      );
+    }
+    this.logger.info(
+      {
+        url: this.url,
+        auth: this.opts.jwt ? `jwt ${this.opts.jwt.algorithm}` : "none",
+        clientCerts: this.opts.tls?.clientCerts ?? "off",
+      },
+      "json-rpc listening",
+    );
   }
 
   /** Stop listening, close WebSockets, release waiters and timers. */
@@ -101,32 +150,39 @@ export class RpcServer {
     this.started = false;
     for (const u of this.unsubscribers) u();
     this.unsubscribers = [];
+    this.delivery.stop();
     if (this.expireTimer) clearInterval(this.expireTimer);
     this.expireTimer = null;
     this.receipts.close();
     for (const s of this.sockets) s.terminate();
     this.sockets.clear();
-    await this.app.close();
+    await this.app?.close();
+  }
+
+  /** Resolves once every committed block and pending transaction seen so far reached filters and subscriptions. */
+  settled(): Promise<void> {
+    return this.delivery.settled();
   }
 
   /** The bound address (port resolved when opts.port is 0). */
   address(): { host: string; port: number } {
-    const a = this.app.server.address() as AddressInfo | null;
+    const a = this.app?.server.address() as AddressInfo | null | undefined;
     return { host: this.opts.host, port: a?.port ?? this.opts.port };
   }
 
-  /** http://host:port */
+  /** http(s)://host:port */
   get url(): string {
     const { host, port } = this.address();
-    return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    return `${this.opts.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   }
 
   /** Gauges for metrics and tests. */
-  stats(): { filters: number; wsConnections: number; subscriptions: number } {
+  stats(): { filters: number; wsConnections: number; subscriptions: number; queuedEvents: number } {
     return {
       filters: this.filters.size,
       wsConnections: this.sockets.size,
       subscriptions: this.hub.subscriptionCount,
+      queuedEvents: this.delivery.queued,
     };
   }
 
@@ -134,7 +190,28 @@ export class RpcServer {
     return this.url.replace(/^http/, "ws");
   }
 
-  private context(session: WsSession | null): CallContext {
+  private async tlsOptions() {
+    const tls = this.opts.tls!;
+    const read = async (file: string, what: string) => {
+      try {
+        return await readFile(file);
+      } catch (err) {
+        throw new RpcError("RPC_CONFIG", `cannot read rpc.tls.${what} ${file}: ${errorMessage(err)}`);
+      }
+    };
+    const requireCerts = tls.clientCerts === "required";
+    return {
+      cert: await read(tls.certFile, "certFile"),
+      key: await read(tls.keyFile, "keyFile"),
+      ...(tls.caFile ? { ca: await read(tls.caFile, "caFile") } : {}),
+      // With client certificates required, one not signed by the chain's CA fails the handshake itself.
+      requestCert: requireCerts,
+      rejectUnauthorized: requireCerts,
+      minVersion: "TLSv1.2" as const,
+    };
+  }
+
+  private context(session: WsSession | null, principal: Principal, key: string): CallContext {
     return {
       backend: this.backend,
       opts: this.opts,
@@ -143,31 +220,60 @@ export class RpcServer {
       receipts: this.receipts,
       calls: this.calls,
       session,
+      principal,
+      quotaKey: key,
       logger: this.logger,
     };
   }
 
-  private onNewBlock(ev: RpcNewBlockEvent): void {
-    try {
-      this.receipts.onBlock(ev.block, ev.receipts);
-      const logsFor = (c: LogCriteria): Json[] => {
-        const out: Json[] = [];
-        blockLogs(c, ev.block, ev.receipts, out, Number.MAX_SAFE_INTEGER);
-        return out;
-      };
-      this.filters.onBlock(ev.block.hash, logsFor);
-      this.hub.onBlock(formatEthHeader(ev.block, this.backend.blockGasLimit()), logsFor);
-    } catch (err) {
-      this.logger.error({ err: errorMessage(err) }, "new block fan-out failed");
+  /**
+   * Host/Origin guard, then authentication; a refused request gets its HTTP status and a JSON-RPC error body. Stays
+   * synchronous when no auth is configured (the dev chain): no extra turn of the event loop per request.
+   */
+  private admit(req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    const refusal = checkHostAndOrigin(req.headers, this.allowedHosts, this.opts.corsOrigins);
+    if (refusal) {
+      sendJson(reply, errorResponse(null, refusal.code, refusal.message), undefined, refusal.status);
+      return;
     }
+    const auth = this.auth!;
+    if (!auth.required) {
+      this.principals.set(req.raw, ANONYMOUS);
+      done();
+      return;
+    }
+    const query = req.query as Record<string, unknown> | undefined;
+    auth
+      .authenticate({
+        authorization: req.headers.authorization,
+        queryToken: typeof query?.token === "string" ? query.token : undefined,
+        tlsSocket: this.opts.tls ? (req.raw.socket as TLSSocket) : null,
+      })
+      .then(
+        (principal) => {
+          this.principals.set(req.raw, principal);
+          done();
+        },
+        (err: unknown) => {
+          if (!(err instanceof RpcError) || err.code !== "RPC_UNAUTHORIZED") {
+            done(err instanceof Error ? err : new Error(errorMessage(err)));
+            return;
+          }
+          reply.header("www-authenticate", 'Bearer realm="consort"');
+          sendJson(reply, errorResponse(null, JsonRpcCode.Unauthorized, err.message), undefined, 401);
+        },
+      );
   }
 
-  private async setupRoutes(): Promise<void> {
-    const app = this.app;
+  private async setupRoutes(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
+    // Only JSON bodies: a text/plain or form POST (which a web page may send without a CORS preflight) gets 415.
+    app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) =>
+      done(null, body),
+    );
     app.setErrorHandler(async (err: { code?: string; statusCode?: number; message?: string }, req, reply) => {
       let response: JsonRpcResponse;
+      let status = 200;
       if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
         // Read (and drop) the rest of the body first: answering and closing while the client is still writing makes
         // the kernel reset the connection, and the client gets EPIPE/ECONNRESET instead of this JSON-RPC error.
@@ -176,6 +282,13 @@ export class RpcServer {
           null,
           JsonRpcCode.InvalidRequest,
           `request body too large: at most ${this.opts.maxBodyBytes} bytes`,
+        );
+      } else if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || err.code === "FST_ERR_CTP_EMPTY_TYPE") {
+        status = 415;
+        response = errorResponse(
+          null,
+          JsonRpcCode.InvalidRequest,
+          `unsupported content type ${String(req.headers["content-type"] ?? "(none)").slice(0, 80)}: send application/json`,
         );
       } else if (err.statusCode !== undefined && err.statusCode < 500) {
         response = errorResponse(
@@ -187,22 +300,21 @@ export class RpcServer {
         this.logger.error({ err: err.message, code: err.code }, "rpc request failed");
         response = errorResponse(null, JsonRpcCode.Internal, "internal error");
       }
-      return sendJson(reply, response);
+      return sendJson(reply, response, undefined, status);
     });
     app.setNotFoundHandler((_req, reply) =>
-      reply
-        .code(404)
-        .header("content-type", "application/json")
-        .send(
-          JSON.stringify(
-            errorResponse(null, JsonRpcCode.InvalidRequest, "not found: send JSON-RPC to POST /"),
-          ),
-        ),
+      sendJson(
+        reply,
+        errorResponse(null, JsonRpcCode.InvalidRequest, "not found: send JSON-RPC to POST /"),
+        undefined,
+        404,
+      ),
     );
     if (this.opts.corsOrigins.length > 0) {
       await app.register(cors, {
         origin: this.opts.corsOrigins.includes("*") ? true : this.opts.corsOrigins,
         methods: ["GET", "POST", "OPTIONS"],
+        allowedHeaders: ["content-type", "authorization"],
       });
     }
     await app.register(websocket, {
@@ -214,6 +326,9 @@ export class RpcServer {
         if (socket.readyState !== socket.CLOSING && socket.readyState !== socket.CLOSED) socket.terminate();
       },
     });
+    // Before body parsing and the WebSocket upgrade: a refused request is never executed. Added after the websocket
+    // plugin, whose own onRequest hook marks upgrades so that a refused upgrade's socket is closed after the answer.
+    app.addHook("onRequest", (req, reply, done) => this.admit(req, reply, done));
     app.post("/", (req, reply) => this.onHttp(req, reply));
     app.route({
       method: "GET",
@@ -227,8 +342,14 @@ export class RpcServer {
             "send JSON-RPC with POST /, or open a WebSocket on /",
           ),
         ),
-      wsHandler: (socket, req) => this.onWebSocket(socket, req.ip),
+      wsHandler: (socket, req) => this.onWebSocket(socket, req),
     });
+  }
+
+  private principalOf(req: FastifyRequest): Principal {
+    const p = this.principals.get(req.raw);
+    if (!p) throw new RpcError("RPC_UNAUTHORIZED", "unauthorized: request was not authenticated");
+    return p;
   }
 
   private async onHttp(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -242,35 +363,49 @@ export class RpcServer {
         errorResponse(null, JsonRpcCode.ParseError, `parse error: ${errorMessage(err)}`),
       );
     }
-    const response = await handleBody(
-      body,
-      { ip: req.ip, ctx: this.context(null) },
-      rpcMethods,
-      this.limiter,
+    const principal = this.principalOf(req);
+    const ctx = this.context(null, principal, quotaKey(principal, req.ip));
+    const response = await withTimeout(
+      handleBody(body, { ctx }, rpcMethods, this.limiter),
+      this.opts.requestTimeoutMs,
     );
     if (response === undefined) return reply.code(200).send();
-    return sendJson(reply, response, this.logger);
+    return sendJson(reply, response, this.logger, httpStatusOf(response));
   }
 
-  private onWebSocket(socket: WebSocket, ip: string): void {
+  private onWebSocket(socket: WebSocket, req: FastifyRequest): void {
     if (this.sockets.size >= this.opts.maxWsConnections) {
       socket.close(WS_CLOSE_TRY_AGAIN, "too many connections");
       return;
     }
+    const principal = this.principalOf(req);
     this.sockets.add(socket);
+    let queued = 0;
     const session: WsSession = {
       subscriptions: new Map(),
+      quotaKey: quotaKey(principal, req.ip),
       send: (text) => {
         if (socket.readyState !== socket.OPEN) return;
-        if (socket.bufferedAmount > this.opts.wsMaxBufferedBytes) {
-          socket.close(WS_CLOSE_POLICY, "client too slow");
+        if (
+          queued >= this.opts.wsMaxQueuedNotifications ||
+          socket.bufferedAmount > this.opts.wsMaxBufferedBytes
+        ) {
+          // Over the bound: drop the client's subscriptions (closing tells it why) rather than buffer without end.
+          this.hub.remove(session);
+          socket.close(
+            WS_CLOSE_POLICY,
+            `client too slow: more than ${this.opts.wsMaxQueuedNotifications} messages or ${this.opts.wsMaxBufferedBytes} bytes unsent; subscriptions dropped`,
+          );
           return;
         }
-        socket.send(text);
+        queued++;
+        socket.send(text, () => {
+          queued--;
+        });
       },
     };
     this.hub.add(session);
-    const ctx = this.context(session);
+    const ctx = this.context(session, principal, session.quotaKey);
     let pending = 0;
     let chain: Promise<void> = Promise.resolve();
     socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
@@ -297,7 +432,7 @@ export class RpcServer {
             );
             return;
           }
-          const response = await handleBody(body, { ip, ctx }, rpcMethods, this.limiter);
+          const response = await handleBody(body, { ctx }, rpcMethods, this.limiter);
           if (response !== undefined) session.send(stringifyResponse(response, this.logger));
         } catch (err) {
           this.logger.error({ err: errorMessage(err) }, "websocket message failed");
@@ -318,6 +453,25 @@ export class RpcServer {
   }
 }
 
+/** The handler's answer, or -32000 "request timed out" after timeoutMs (the work itself is bounded elsewhere). */
+async function withTimeout(
+  work: Promise<JsonRpcResponse | JsonRpcResponse[] | undefined>,
+  timeoutMs: number,
+): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<JsonRpcResponse>((resolve) => {
+    timer = setTimeout(
+      () => resolve(errorResponse(null, JsonRpcCode.Server, `request timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** JSON text of a response; a result that cannot be serialized (a backend bug) becomes -32603. */
 function stringifyResponse(response: unknown, logger?: Logger): string {
   try {
@@ -332,8 +486,11 @@ function stringifyResponse(response: unknown, logger?: Logger): string {
   }
 }
 
-function sendJson(reply: FastifyReply, response: unknown, logger?: Logger): FastifyReply {
-  return reply.code(200).header("content-type", "application/json").send(stringifyResponse(response, logger));
+function sendJson(reply: FastifyReply, response: unknown, logger?: Logger, status = 200): FastifyReply {
+  return reply
+    .code(status)
+    .header("content-type", "application/json")
+    .send(stringifyResponse(response, logger));
 }
 
 /**

@@ -4,6 +4,7 @@ import { RpcError } from "./errors.js";
 import type { Json } from "./ethFormat.js";
 import { newId } from "./filters.js";
 import type { LogCriteria } from "./logs.js";
+import type { Pauser } from "./slicer.js";
 
 export type Subscription =
   | { kind: "newHeads" }
@@ -13,23 +14,33 @@ export type Subscription =
 /** One WebSocket connection's view for eth_subscribe. */
 export interface WsSession {
   readonly subscriptions: Map<string, Subscription>;
+  /** Whose quota the session's subscriptions count against (see quotaKey). */
+  readonly quotaKey: string;
   /** Send a text frame (the session closes itself when the client is too slow). */
   send(text: string): void;
 }
 
-/** Fans node events out to the subscriptions of all WebSocket sessions. */
+/**
+ * Fans node events out to the subscriptions of all WebSocket sessions. Bounded: `maxPerSession` subscriptions per
+ * connection and `maxPerPrincipal` over all connections of one principal.
+ */
 export class SubscriptionHub {
   private readonly sessions = new Set<WsSession>();
+  private readonly perPrincipal = new Map<string, number>();
 
-  constructor(private readonly maxPerSession: number) {}
+  constructor(
+    private readonly maxPerSession: number,
+    private readonly maxPerPrincipal = Number.MAX_SAFE_INTEGER,
+  ) {}
 
   add(session: WsSession): void {
     this.sessions.add(session);
   }
 
   remove(session: WsSession): void {
+    if (!this.sessions.delete(session)) return;
+    this.count(session.quotaKey, -session.subscriptions.size);
     session.subscriptions.clear();
-    this.sessions.delete(session);
   }
 
   get sessionCount(): number {
@@ -49,13 +60,26 @@ export class SubscriptionHub {
         `too many subscriptions on this connection (max ${this.maxPerSession})`,
       );
     }
+    if ((this.perPrincipal.get(session.quotaKey) ?? 0) >= this.maxPerPrincipal) {
+      throw new RpcError(
+        "RPC_LIMIT_EXCEEDED",
+        `too many subscriptions for this principal over all its connections (max ${this.maxPerPrincipal})`,
+      );
+    }
     const id = newId();
     session.subscriptions.set(id, sub);
+    this.count(session.quotaKey, 1);
     return id;
   }
 
+  unsubscribe(session: WsSession, id: string): boolean {
+    if (!session.subscriptions.delete(id)) return false;
+    this.count(session.quotaKey, -1);
+    return true;
+  }
+
   /** Notify newHeads and logs subscribers of a committed block. `logsFor` formats the block's matching logs. */
-  onBlock(header: Json, logsFor: (c: LogCriteria) => Json[]): void {
+  async onBlock(header: Json, logsFor: (c: LogCriteria) => Json[], pauser: Pauser): Promise<void> {
     let headerText: string | null = null;
     for (const session of this.sessions) {
       for (const [id, sub] of session.subscriptions) {
@@ -66,10 +90,11 @@ export class SubscriptionHub {
           for (const log of logsFor(sub.criteria)) session.send(notification(id, JSON.stringify(log)));
         }
       }
+      if (pauser.due()) await pauser.pause();
     }
   }
 
-  onPending(hashes: Hash[]): void {
+  async onPending(hashes: Hash[], pauser: Pauser): Promise<void> {
     let hexes: string[] | null = null;
     for (const session of this.sessions) {
       for (const [id, sub] of session.subscriptions) {
@@ -77,7 +102,14 @@ export class SubscriptionHub {
         hexes ??= hashes.map((h) => JSON.stringify(bytesToHex(h)));
         for (const h of hexes) session.send(notification(id, h));
       }
+      if (pauser.due()) await pauser.pause();
     }
+  }
+
+  private count(key: string, delta: number): void {
+    const n = (this.perPrincipal.get(key) ?? 0) + delta;
+    if (n <= 0) this.perPrincipal.delete(key);
+    else this.perPrincipal.set(key, n);
   }
 }
 

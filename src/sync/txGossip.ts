@@ -1,5 +1,5 @@
 import type { Transport } from "../network/index.js";
-import type { TxPoolInterface } from "../txpool/index.js";
+import { type AddResult, isTxPoolPenalty, TxPoolError, type TxPoolInterface } from "../txpool/index.js";
 import type { Transaction } from "../types/index.js";
 import { errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
@@ -20,6 +20,12 @@ export interface TxGossipOptions {
   catchUpTxsMax: number;
   /** Delay before that catch-up send, so the peer has finished starting (subscribed its handlers). */
   catchUpDelayMs: number;
+  /**
+   * Batches from one peer being admitted at once; more are dropped (ignored: not relayed, no blame) until one
+   * finishes. A batch is up to TX_BATCH_TXS_MAX signature recoveries and state reads: this bounds the work one
+   * peer can queue on us. 4: an honest member flushes one batch per flushIntervalMs, admitted well within that.
+   */
+  peerBatchesInFlightMax: number;
 }
 
 export const defaultTxGossipOptions: TxGossipOptions = {
@@ -30,12 +36,19 @@ export const defaultTxGossipOptions: TxGossipOptions = {
   bufferTxsMax: 50_000,
   catchUpTxsMax: 10_000,
   catchUpDelayMs: 1000,
+  peerBatchesInFlightMax: 4,
 };
 
 /**
  * Spreads transactions submitted to this node to every member in batches (gossipsub costs per message, not per
  * byte: PERF.md), and feeds batches from peers into the pool. Only locally submitted txs are re-published: gossipsub
- * itself forwards messages through the mesh.
+ * itself forwards messages through the mesh, once this handler accepted them.
+ *
+ * What a peer can make us do is bounded: batches of at most TX_BATCH_TXS_MAX txs (decoding checks it), at most
+ * peerBatchesInFlightMax of its batches admitted at once (beyond: dropped), and a batch that does not decode or
+ * carries a tx that can never be valid (bad signature, wrong chain or group, oversized) is rejected: not relayed,
+ * and the peer penalized by the network (repeat offenders are banned). Honest members only publish txs their own
+ * pool admitted, so they never send such a batch.
  */
 export class TxGossip {
   private buffer: Uint8Array[] = [];
@@ -44,7 +57,19 @@ export class TxGossip {
   private unsubscribe: (() => void)[] = [];
   /** Pending catch-up sends, by peer (at most one per connected peer). */
   private readonly catchUpTimers = new Map<string, NodeJS.Timeout>();
-  readonly counters = { batchesOut: 0, batchesIn: 0, txsIn: 0, dropped: 0, catchUpTxsOut: 0 };
+  /** Batches being admitted, by peer (hex node ID). */
+  private readonly inFlight = new Map<string, number>();
+  readonly counters = {
+    batchesOut: 0,
+    batchesIn: 0,
+    txsIn: 0,
+    dropped: 0,
+    catchUpTxsOut: 0,
+    /** Peer batches dropped because that peer had peerBatchesInFlightMax in admission. */
+    batchesDropped: 0,
+    /** Peer batches rejected (malformed, or carrying a tx that can never be valid). */
+    batchesRejected: 0,
+  };
 
   constructor(
     private readonly opts: TxGossipOptions,
@@ -136,18 +161,45 @@ export class TxGossip {
     }
   }
 
-  private async receive(from: Uint8Array, data: Uint8Array): Promise<"accept" | "reject"> {
+  private async receive(from: Uint8Array, data: Uint8Array): Promise<"accept" | "ignore" | "reject"> {
+    const peer = bytesToHex(from);
+    const busy = this.inFlight.get(peer) ?? 0;
+    if (busy >= this.opts.peerBatchesInFlightMax) {
+      this.counters.batchesDropped++;
+      return "ignore";
+    }
     let raws: Uint8Array[];
     try {
       raws = decodeTxBatch(data);
     } catch (err) {
-      this.deps.logger.debug({ from: bytesToHex(from), err: errorMessage(err) }, "malformed tx batch");
+      this.counters.batchesRejected++;
+      this.deps.logger.debug({ from: peer, err: errorMessage(err) }, "malformed tx batch");
       return "reject";
     }
     this.counters.batchesIn++;
     this.counters.txsIn += raws.length;
-    // Individual rejections (already known, nonce too low after a commit…) are normal in gossip: no blame.
-    await this.deps.txpool.addBatch(raws, { origin: "peer" });
+    this.inFlight.set(peer, busy + 1);
+    let results: AddResult[];
+    try {
+      results = await this.deps.txpool.addBatch(raws, { origin: "peer" });
+    } finally {
+      const n = (this.inFlight.get(peer) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(peer, n);
+      else this.inFlight.delete(peer);
+    }
+    // Individual rejections (already known, nonce too low after a commit, a full pool…) are normal in gossip: no
+    // blame. A tx that can never be valid is: an honest member checked it before sending it on.
+    const invalid = results.find(
+      (r) => !r.ok && r.error instanceof TxPoolError && isTxPoolPenalty(r.error.code),
+    ) as { ok: false; error: TxPoolError } | undefined;
+    if (invalid !== undefined) {
+      this.counters.batchesRejected++;
+      this.deps.logger.debug(
+        { from: peer, code: invalid.error.code, err: invalid.error.message },
+        "tx batch with an invalid tx rejected",
+      );
+      return "reject";
+    }
     return "accept";
   }
 }

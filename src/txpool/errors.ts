@@ -3,7 +3,7 @@ import { ConsortError } from "../util/errors.js";
 /**
  * Why the pool refused a transaction. Messages follow geth's wording (ethers and viem map on the text):
  * "already known", "nonce too low", "nonce too high", "replacement transaction underpriced",
- * "transaction underpriced", "insufficient funds for gas * price + value", "txpool is full", "oversized data",
+ * "transaction underpriced", "insufficient funds for gas * price + value", "txpool is full", "account limit exceeded", "oversized data",
  * "exceeds block gas limit", "intrinsic gas too low". Native (FISCO-style) rejections have their own wording.
  */
 export type TxPoolErrorCode =
@@ -12,7 +12,10 @@ export type TxPoolErrorCode =
   | "TXPOOL_NONCE_TOO_HIGH"
   | "TXPOOL_UNDERPRICED"
   | "TXPOOL_INSUFFICIENT_FUNDS"
+  /** The pool is at countMax or bytesMax and no larger holder has a tx to evict (see makeRoom in admission.ts). */
   | "TXPOOL_FULL"
+  /** The sender holds its whole share: txpool.senderCountMax / senderBytesMax / nativeSenderCountMax. */
+  | "TXPOOL_SENDER_LIMIT"
   | "TXPOOL_OVERSIZED"
   | "TXPOOL_GAS_LIMIT"
   /** Undecodable, bad signature, wrong chain id, fee fields inconsistent (wraps the CodecError as `cause`). */

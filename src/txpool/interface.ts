@@ -47,6 +47,8 @@ export interface TxPoolStats {
   /** Dropped since start: expired (TTL), stale (nonce/blockLimit after a commit). */
   expired: number;
   stale: number;
+  /** Evicted since start to make room in a full pool (the largest holder's newest tx; see makeRoom). */
+  evicted: number;
 }
 
 /**
@@ -54,28 +56,24 @@ export interface TxPoolStats {
  * tests of other modules may fake it.
  */
 export interface TxPoolInterface {
+  /** A client's tx (RPC): throws TxPoolError with geth's wording when refused. */
   add(raw: Uint8Array, opts?: { origin?: TxOrigin }): Promise<Transaction>;
+  /** A peer's batch (gossip): one result per tx, never throws for a bad tx. */
   addBatch(raws: Uint8Array[], opts?: { origin?: TxOrigin }): Promise<AddResult[]>;
-  addDecoded(tx: Transaction, opts?: { origin?: TxOrigin }): Promise<Transaction>;
+  /** Round-robin across senders, nonce order per sender; marks the txs in flight. */
   seal(countMax: number, gasMax?: bigint): Transaction[];
-  markSealed(hashes: Hash[]): void;
   releaseSealed(hashes?: Hash[]): void;
   /** Removes these txs for good (the executor refused them); returns how many were pooled. */
   drop(hashes: Hash[]): number;
-  onBlockCommitted(txs: Transaction[], height: number): void;
-  get(hash: Hash): Transaction | undefined;
-  has(hash: Hash): boolean;
-  getMany(hashes: Hash[]): (Transaction | undefined)[];
-  missing(hashes: Hash[]): Hash[];
-  pendingNonce(address: Address): Promise<bigint>;
-  pending(countMax?: number): Transaction[];
-  size(): number;
-  bytes(): number;
-  stats(): TxPoolStats;
-  pruneExpired(): number;
   /** The executor refused these for now: not sealed again until the next block commits. */
   park(hashes: Hash[]): void;
   /** A tx is in flight or sealable now (not only nonce-gapped ones): consensus runs its view timer only then. */
   hasWork(): boolean;
+  onBlockCommitted(txs: Transaction[], height: number): void;
+  pruneExpired(): number;
+  get(hash: Hash): Transaction | undefined;
+  pendingNonce(address: Address): Promise<bigint>;
+  pending(countMax?: number): Transaction[];
+  size(): number;
   onAdded(listener: TxAddedListener): () => void;
 }

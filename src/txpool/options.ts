@@ -6,6 +6,8 @@ export interface TxPoolOptions {
   /**
    * Transactions held at most. FISCO's txpool.limit is 15000; we default to 100_000 so load bursts (bench, SDK
    * batch sends) queue instead of failing. A decoded plain transfer costs about 1–1.5 KB of heap: ~150 MB at the cap.
+   * The one default: node.json's `txpool.countMax` only overrides it when set. When full, see makeRoom
+   * (admission.ts) for what is evicted.
    */
   countMax: number;
   /** Sum of raw transaction bytes held at most (256 MiB). */
@@ -15,12 +17,28 @@ export interface TxPoolOptions {
   /** Native txs: accepted while height < blockLimit <= height + blockLimitWindow (FISCO: 1000). */
   blockLimitWindow: number;
   /**
-   * Ethereum txs: nonce must be in [accountNonce, accountNonce + nonceGapMax). Also bounds the pending txs of one
-   * Ethereum sender to nonceGapMax. Default 1024 (not geth's 64-slot queue): a load generator or an SDK batch
-   * from ONE account must be able to keep more than a block's worth of txs in flight.
+   * Pending txs one sender may hold (Ethereum and native together): its share of the pool. 4096 = four full blocks
+   * at the default tx_count_limit (1000), so a load generator or an SDK batch from ONE account keeps blocks full,
+   * while filling the default pool (countMax) takes at least 25 senders. Over it: TXPOOL_SENDER_LIMIT,
+   * "account limit exceeded: N pending".
+   */
+  senderCountMax: number;
+  /**
+   * Raw bytes one sender may hold (16 MiB): 128 of the largest txs (txBytesMax), or 4096 txs of 4 KiB. Filling the
+   * default bytesMax takes at least 16 senders.
+   */
+  senderBytesMax: number;
+  /**
+   * Ethereum txs: a nonce more than this far above the sender's next free nonce (the committed nonce plus its
+   * consecutive pooled txs) is refused, "nonce too high". Txs behind a gap cannot be sealed, so at most this many
+   * of a sender's txs wait for a missing nonce. 256 (geth queues 64 per account): a client that spreads consecutive
+   * nonces over several nodes with hundreds of requests in flight has them arrive out of order by about that much.
    */
   nonceGapMax: number;
-  /** Native txs pending from one sender at most (native txs have no nonce window to bound them). */
+  /**
+   * Native txs one sender may hold (within senderCountMax). Native txs have no nonce order, so nothing else bounds
+   * how many of them a sender keeps waiting; lower it to reserve a sender's share for Ethereum txs.
+   */
   nativeSenderCountMax: number;
   /** Drop transactions that stayed longer than this (FISCO txs_expiration_time: 600 s). In-flight txs are kept. */
   ttlMs: number;
@@ -42,8 +60,10 @@ export const defaultTxPoolOptions: Omit<TxPoolOptions, "chainId" | "groupId"> = 
   bytesMax: 256 * 1024 * 1024,
   txBytesMax: 128 * 1024,
   blockLimitWindow: 1000,
-  nonceGapMax: 1024,
-  nativeSenderCountMax: 100_000,
+  senderCountMax: 4096,
+  senderBytesMax: 16 * 1024 * 1024,
+  nonceGapMax: 256,
+  nativeSenderCountMax: 4096,
   ttlMs: 600_000,
   minGasPrice: 0n,
   priceBumpPercent: 10,
@@ -61,7 +81,8 @@ export function resolveTxPoolOptions(input: TxPoolOptionsInput): TxPoolOptions {
     "bytesMax",
     "txBytesMax",
     "blockLimitWindow",
-    "nonceGapMax",
+    "senderCountMax",
+    "senderBytesMax",
     "nativeSenderCountMax",
     "ttlMs",
     "pendingViewMax",
@@ -72,15 +93,24 @@ export function resolveTxPoolOptions(input: TxPoolOptionsInput): TxPoolOptions {
       throw new TxPoolError("TXPOOL_OPTIONS", `txpool.${field} must be a positive integer`, { field });
     }
   }
-  if (!Number.isSafeInteger(opts.priceBumpPercent) || opts.priceBumpPercent < 0) {
-    throw new TxPoolError("TXPOOL_OPTIONS", "txpool.priceBumpPercent must be a non-negative integer", {
-      field: "priceBumpPercent",
-    });
+  for (const field of ["priceBumpPercent", "nonceGapMax"] as const) {
+    if (!Number.isSafeInteger(opts[field]) || opts[field] < 0) {
+      throw new TxPoolError("TXPOOL_OPTIONS", `txpool.${field} must be a non-negative integer`, { field });
+    }
   }
-  if (opts.txBytesMax > opts.bytesMax) {
-    throw new TxPoolError("TXPOOL_OPTIONS", "txpool.txBytesMax must not exceed txpool.bytesMax", {
-      field: "txBytesMax",
-    });
+  const notAbove = [
+    ["senderCountMax", "countMax"],
+    ["nativeSenderCountMax", "senderCountMax"],
+    ["senderBytesMax", "bytesMax"],
+    ["txBytesMax", "senderBytesMax"],
+  ] as const;
+  const given = stripUndefined(input);
+  for (const [field, bound] of notAbove) {
+    // A share left at its default follows a smaller pool bound (a 100-tx pool gives each sender up to 100).
+    if (!(field in given) && opts[field] > opts[bound]) opts[field] = opts[bound];
+    if (opts[field] > opts[bound]) {
+      throw new TxPoolError("TXPOOL_OPTIONS", `txpool.${field} must not exceed txpool.${bound}`, { field });
+    }
   }
   if (typeof opts.groupId !== "string" || opts.groupId.length === 0) {
     throw new TxPoolError("TXPOOL_OPTIONS", "txpool.groupId must be a non-empty string", {

@@ -2,10 +2,23 @@ import { decodeTransaction } from "../codec/index.js";
 import { keccak256 } from "../crypto/index.js";
 import type { Address, EthereumTx, Hash, NativeTx, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
-import { ConsortError, errorMessage } from "../util/errors.js";
+import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
-import { TxPoolError, type TxPoolErrorCode } from "./errors.js";
-import { effectiveGasPrice, gasFeeCap, INITCODE_BYTES_MAX, intrinsicGas } from "./gas.js";
+import {
+  alreadyKnown,
+  checkBalance,
+  checkBlockLimit,
+  checkEthereumNonce,
+  checkSenderShare,
+  invalidTx,
+  makeRoom,
+  nonceUsed,
+  reject,
+  type StateReads,
+  txCost,
+  validateStatic,
+} from "./admission.js";
+import { TxPoolError } from "./errors.js";
 import type {
   AddResult,
   TxAddedListener,
@@ -15,89 +28,39 @@ import type {
   TxPoolStats,
 } from "./interface.js";
 import { resolveTxPoolOptions, type TxPoolOptions, type TxPoolOptionsInput } from "./options.js";
-
-/** One pooled transaction with its bookkeeping. */
-interface Entry {
-  tx: Transaction;
-  /** hex of tx.hash (map key). */
-  key: string;
-  senderKey: string;
-  size: number;
-  addedAtMs: number;
-  /** Arrival counter: the order sealing follows across senders. */
-  seq: number;
-}
-
-/** The pending Ethereum txs of one sender, by nonce. `base` is the next nonce committed state expects. */
-interface SenderQueue {
-  base: bigint;
-  byNonce: Map<bigint, Entry>;
-}
-
-/** Results of the async reads an admission needs; absent when not needed. */
-interface StateReads {
-  accountNonce?: bigint;
-  balance?: bigint;
-  nonceInLedger?: boolean;
-}
-
-const TIP_ABOVE_FEE_CAP = "max priority fee per gas higher than max fee per gas";
+import { type Entry, keyOf, PendingSet } from "./pending.js";
+import { hasSealableWork, sealRoundRobin } from "./sealing.js";
 
 /** An admission retries its state reads when a block commits meanwhile, at most this many times. */
 const READ_ATTEMPTS_MAX = 3;
 
-function keyOf(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
-function reject(code: TxPoolErrorCode, message: string, meta: Record<string, unknown> = {}): TxPoolError {
-  return new TxPoolError(code, message, meta);
-}
-
-function alreadyKnown(key: string): TxPoolError {
-  return reject("TXPOOL_ALREADY_KNOWN", "already known", { hash: `0x${key}` });
-}
-
 /**
- * The transaction pool: validates and holds pending transactions (Ethereum types 0/1/2 and native 0x7c), hands
- * the leader batches to seal, and forgets them when their block commits.
+ * The transaction pool: admits pending transactions (Ethereum types 0/1/2 and native 0x7c; rules in admission.ts),
+ * holds them per sender within each sender's share (pending.ts), hands the leader round-robin batches to seal
+ * (sealing.ts), and forgets them when their block commits.
  *
  * Concurrency: `add` does its async reads (account nonce, balance, ledger nonce) first, then re-checks every
  * pool-dependent rule and inserts in one synchronous section, so concurrent adds cannot race. A read that
  * straddles a block commit is redone (commit epoch).
  *
  * Sealing does not remove: sealed txs are "in flight" until `onBlockCommitted` removes them or `releaseSealed`
- * makes them sealable again (failed proposal, view change). In-flight txs are never sealed twice nor expired.
+ * makes them sealable again (failed proposal, view change). In-flight txs are never sealed twice, expired nor evicted.
  */
 export class TxPool implements TxPoolInterface {
   readonly opts: TxPoolOptions;
   private readonly deps: TxPoolDeps;
   private readonly log: Logger;
   private readonly now: () => number;
-
-  /** Every pooled tx by hash, in arrival order (Map insertion order). */
-  private readonly byHash = new Map<string, Entry>();
-  private readonly senders = new Map<string, SenderQueue>();
-  /** Native nonce (hex) → hash key of the pooled tx that holds it. */
-  private readonly nativeNonces = new Map<string, string>();
-  private readonly nativeBySender = new Map<string, number>();
-  /** Native blockLimit → hash keys, to drop expired ones on commit. */
-  private readonly byBlockLimit = new Map<number, Set<string>>();
-  private readonly inFlight = new Set<string>();
-  /** Refused by the executor for now (balance, nonce, block full): not sealed again until the next commit. */
-  private readonly parked = new Set<string>();
+  private readonly pool = new PendingSet();
   /** Admissions in progress by hash: a concurrent duplicate waits for the first and is "already known". */
   private readonly adding = new Map<string, Promise<Transaction>>();
   private readonly listeners = new Set<TxAddedListener>();
   private readonly rejected: Record<string, number> = {};
-
-  private totalBytes = 0;
-  private nativeCount = 0;
-  private seq = 0;
   /** Incremented on each committed block. */
   private epoch = 0;
   private expiredCount = 0;
   private staleCount = 0;
+  private evictedCount = 0;
 
   constructor(opts: TxPoolOptionsInput, deps: TxPoolDeps) {
     this.opts = resolveTxPoolOptions(opts);
@@ -134,16 +97,6 @@ export class TxPool implements TxPoolInterface {
     return results;
   }
 
-  /**
-   * Adds a tx already decoded and sender-recovered by a trusted path (our own disk, a proposal we verified).
-   * Skips decoding and the signature; every other rule applies.
-   */
-  async addDecoded(tx: Transaction, opts: { origin?: TxOrigin } = {}): Promise<Transaction> {
-    const added = await this.admitGuarded(keyOf(tx.hash), () => this.admitDecoded(tx, keyOf(tx.hash)));
-    this.emit([added], opts.origin ?? "peer");
-    return added;
-  }
-
   private async admitRaw(raw: Uint8Array): Promise<Transaction> {
     if (raw.length > this.opts.txBytesMax) {
       const message = `oversized data: transaction size ${raw.length}, limit ${this.opts.txBytesMax}`;
@@ -151,19 +104,14 @@ export class TxPool implements TxPoolInterface {
     }
     const hash = keccak256(raw);
     const key = keyOf(hash);
-    return this.admitGuarded(key, () => this.admitNew(raw, key, hash));
-  }
-
-  /** Dedupe by hash, including admissions still in progress; counts rejections by code. */
-  private async admitGuarded(key: string, admit: () => Promise<Transaction>): Promise<Transaction> {
     try {
-      if (this.byHash.has(key)) throw alreadyKnown(key);
+      if (this.pool.get(key) !== undefined) throw alreadyKnown(key);
       const inProgress = this.adding.get(key);
       if (inProgress !== undefined) {
         await inProgress; // the first admission's error, if any, is ours too
         throw alreadyKnown(key);
       }
-      const promise = admit();
+      const promise = this.admitNew(raw, key, hash);
       this.adding.set(key, promise);
       try {
         return await promise;
@@ -177,18 +125,13 @@ export class TxPool implements TxPoolInterface {
 
   private async admitNew(raw: Uint8Array, key: string, hash: Hash): Promise<Transaction> {
     this.pruneExpired();
-    this.checkRoom(raw.length, 1);
     let tx: Transaction;
     try {
       tx = decodeTransaction(raw, { chainId: this.opts.chainId, hash });
     } catch (err) {
-      throw this.invalid(err);
+      throw invalidTx(err);
     }
-    return this.admitDecoded(tx, key);
-  }
-
-  private async admitDecoded(tx: Transaction, key: string): Promise<Transaction> {
-    this.validateStatic(tx);
+    validateStatic(tx, this.opts, this.deps);
     this.precheckPool(tx, key);
     const refused = (await this.deps.permissionCheck?.(tx)) ?? null;
     if (refused !== null) throw reject("TXPOOL_NOT_PERMITTED", refused);
@@ -197,100 +140,27 @@ export class TxPool implements TxPoolInterface {
     return tx;
   }
 
-  private invalid(err: unknown): TxPoolError {
-    const codecCode = err instanceof ConsortError ? err.code : undefined;
-    if (codecCode === "CODEC_INVALID_FIELD" && (err as ConsortError).meta.field === "maxPriorityFeePerGas") {
-      return new TxPoolError("TXPOOL_INVALID", TIP_ABOVE_FEE_CAP, { codecCode }, { cause: err });
-    }
-    // geth: a signature or chain id the signer rejects is "invalid sender: …"
-    const message =
-      codecCode === "CODEC_WRONG_CHAIN_ID" || codecCode === "CODEC_INVALID_SIGNATURE"
-        ? `invalid sender: ${errorMessage(err)}`
-        : `invalid transaction: ${errorMessage(err)}`;
-    return new TxPoolError("TXPOOL_INVALID", message, { codecCode }, { cause: err });
-  }
-
-  /** Rules that depend on the tx alone (and dynamic config): no pool state. */
-  private validateStatic(tx: Transaction): void {
-    if (tx.raw.length > this.opts.txBytesMax) {
-      throw reject("TXPOOL_OVERSIZED", `oversized data: transaction size ${tx.raw.length}`);
-    }
-    if (tx.chainId !== this.opts.chainId) {
-      throw reject("TXPOOL_INVALID", "invalid sender: invalid chain id for signer", {
-        chainId: tx.chainId.toString(),
-      });
-    }
-    if (tx.type === TxType.Native) this.validateNative(tx);
-    if (tx.to === null && tx.input.length > INITCODE_BYTES_MAX) {
-      throw reject(
-        "TXPOOL_OVERSIZED",
-        `max initcode size exceeded: code size ${tx.input.length} limit ${INITCODE_BYTES_MAX}`,
-      );
-    }
-    const gasLimitMax = this.deps.txGasLimit();
-    if (tx.gasLimit > gasLimitMax) {
-      throw reject("TXPOOL_GAS_LIMIT", `exceeds block gas limit: gas ${tx.gasLimit}, limit ${gasLimitMax}`);
-    }
-    const intrinsic = intrinsicGas(tx);
-    if (tx.gasLimit < intrinsic) {
-      throw reject(
-        "TXPOOL_GAS_LIMIT",
-        `intrinsic gas too low: gas ${tx.gasLimit}, minimum needed ${intrinsic}`,
-      );
-    }
-    if (tx.type === TxType.FeeMarket && tx.maxPriorityFeePerGas > tx.maxFeePerGas) {
-      throw reject("TXPOOL_INVALID", TIP_ABOVE_FEE_CAP);
-    }
-    const minPrice = this.minGasPrice();
-    const price = effectiveGasPrice(tx);
-    if (price < minPrice) {
-      throw reject(
-        "TXPOOL_UNDERPRICED",
-        `transaction underpriced: gas price ${price}, minimum needed ${minPrice}`,
-      );
-    }
-  }
-
-  private validateNative(tx: NativeTx): void {
-    if (tx.groupId !== this.opts.groupId) {
-      throw reject(
-        "TXPOOL_WRONG_GROUP",
-        `invalid group id: expected ${this.opts.groupId}, got ${tx.groupId}`,
-      );
-    }
-    this.checkBlockLimit(tx);
-  }
-
-  private checkBlockLimit(tx: NativeTx): void {
-    const height = this.deps.chain.height();
-    if (tx.blockLimit <= height) {
-      throw reject(
-        "TXPOOL_BLOCK_LIMIT",
-        `block limit expired: blockLimit ${tx.blockLimit}, height ${height}`,
-      );
-    }
-    if (tx.blockLimit > height + this.opts.blockLimitWindow) {
-      throw reject(
-        "TXPOOL_BLOCK_LIMIT",
-        `block limit too far ahead: blockLimit ${tx.blockLimit}, max ${height + this.opts.blockLimitWindow}`,
-      );
-    }
-  }
-
-  /** Cheap pool checks before the async reads (all are repeated in `insert`). */
+  /**
+   * Cheap pool checks before the async reads (all are repeated in `insert`). Not the nonce gap: a batch of one
+   * sender's consecutive txs is admitted concurrently, and only the inserts (in order) close the gap.
+   */
   private precheckPool(tx: Transaction, key: string): void {
-    if (this.byHash.has(key)) throw alreadyKnown(key);
+    if (this.pool.get(key) !== undefined) throw alreadyKnown(key);
+    const queue = this.pool.sender(keyOf(tx.sender));
     if (tx.type === TxType.Native) {
-      if (this.nativeNonces.has(keyOf(tx.nonce))) throw this.nonceUsed(tx);
+      if (this.pool.nativeNonces.has(keyOf(tx.nonce))) throw nonceUsed(tx);
+      checkSenderShare(this.opts, tx, queue, undefined);
       return;
     }
-    const queue = this.senders.get(keyOf(tx.sender));
-    if (queue !== undefined) this.checkEthereumNonce(tx, queue.base, queue);
+    if (queue !== undefined) {
+      checkEthereumNonce(this.pool, this.opts, tx, queue.base, queue, false);
+      checkSenderShare(this.opts, tx, queue, queue.byNonce.get(tx.nonce));
+    }
   }
 
   private async readState(tx: Transaction): Promise<StateReads> {
     const { state, chain } = this.deps;
-    const cost = this.cost(tx);
+    const cost = txCost(tx, this.opts);
     for (let attempt = 1; ; attempt++) {
       const epoch = this.epoch;
       const [accountNonce, balance, nonceInLedger] = await Promise.all([
@@ -308,225 +178,68 @@ export class TxPool implements TxPoolInterface {
     }
   }
 
-  /** What the sender's balance must cover. */
-  private cost(tx: Transaction): bigint {
-    return this.opts.feesCharged ? tx.value + tx.gasLimit * gasFeeCap(tx) : tx.value;
-  }
-
-  private checkBalance(tx: Transaction, reads: StateReads): void {
-    const cost = this.cost(tx);
-    if (cost === 0n) return;
-    const balance = reads.balance ?? 0n;
-    if (balance < cost) {
-      throw reject(
-        "TXPOOL_INSUFFICIENT_FUNDS",
-        `insufficient funds for gas * price + value: balance ${balance}, tx cost ${cost}`,
-        { balance: balance.toString(), cost: cost.toString() },
-      );
-    }
-  }
-
-  /** Throws when the pool cannot take `count` more txs totalling `size` more bytes. */
-  private checkRoom(size: number, count: number): void {
-    if (this.byHash.size + count > this.opts.countMax || this.totalBytes + size > this.opts.bytesMax) {
-      throw reject("TXPOOL_FULL", "txpool is full", { count: this.byHash.size, bytes: this.totalBytes });
-    }
-  }
-
-  private checkEthereumNonce(tx: EthereumTx, base: bigint, queue: SenderQueue | undefined): void {
-    if (tx.nonce < base) {
-      throw reject("TXPOOL_NONCE_TOO_LOW", `nonce too low: next nonce ${base}, tx nonce ${tx.nonce}`);
-    }
-    const limit = base + BigInt(this.opts.nonceGapMax);
-    if (tx.nonce >= limit) {
-      throw reject(
-        "TXPOOL_NONCE_TOO_HIGH",
-        `nonce too high: next nonce ${base}, tx nonce ${tx.nonce}, limit ${limit}`,
-      );
-    }
-    const existing = queue?.byNonce.get(tx.nonce);
-    if (existing !== undefined && !this.canReplace(existing, tx)) {
-      throw reject("TXPOOL_UNDERPRICED", "replacement transaction underpriced", {
-        nonce: tx.nonce.toString(),
-      });
-    }
-  }
-
-  /** geth's rule: not in a proposal, and the price bumped by priceBumpPercent (strictly higher when it was 0). */
-  private canReplace(existing: Entry, tx: Transaction): boolean {
-    if (this.inFlight.has(existing.key)) return false;
-    const oldPrice = effectiveGasPrice(existing.tx);
-    const newPrice = effectiveGasPrice(tx);
-    return newPrice > oldPrice && newPrice * 100n >= oldPrice * BigInt(100 + this.opts.priceBumpPercent);
-  }
-
-  private nonceUsed(tx: NativeTx): TxPoolError {
-    return reject("TXPOOL_NONCE_USED", "nonce already used", { nonce: `0x${keyOf(tx.nonce)}` });
-  }
-
   // ---------------------------------------------------------------- the synchronous insert section
 
   private insert(tx: Transaction, key: string, reads: StateReads): void {
-    if (this.byHash.has(key)) throw alreadyKnown(key);
+    if (this.pool.get(key) !== undefined) throw alreadyKnown(key);
     if (tx.type === TxType.Native) this.insertNative(tx, key, reads);
     else this.insertEthereum(tx, key, reads);
   }
 
   private insertEthereum(tx: EthereumTx, key: string, reads: StateReads): void {
     const senderKey = keyOf(tx.sender);
-    let queue = this.senders.get(senderKey);
+    let queue = this.pool.sender(senderKey);
     let base = reads.accountNonce ?? 0n;
     if (queue !== undefined && queue.base > base) base = queue.base;
-    this.checkEthereumNonce(tx, base, queue);
-    this.checkBalance(tx, reads);
-    const existing = queue?.byNonce.get(tx.nonce);
-    if (existing !== undefined) {
-      this.checkRoom(tx.raw.length - existing.size, 0);
-      this.remove(existing);
-      this.log.debug({ hash: `0x${existing.key}`, by: `0x${key}` }, "tx replaced");
-      queue = this.senders.get(senderKey);
-    } else {
-      this.checkRoom(tx.raw.length, 1);
-    }
-    if (queue === undefined) {
-      queue = { base, byNonce: new Map() };
-      this.senders.set(senderKey, queue);
-    } else if (base > queue.base) {
+    if (queue !== undefined && base > queue.base) {
       queue.base = base;
-      this.dropBelowBase(queue);
+      this.staleCount += this.pool.dropBelowBase(queue);
+      queue = this.pool.sender(senderKey);
     }
-    const entry = this.newEntry(tx, key, senderKey);
-    queue.byNonce.set(tx.nonce, entry);
+    checkEthereumNonce(this.pool, this.opts, tx, base, queue);
+    const existing = queue?.byNonce.get(tx.nonce);
+    checkSenderShare(this.opts, tx, queue, existing);
+    checkBalance(tx, reads, this.opts);
+    this.evict(
+      makeRoom(this.pool, this.opts, tx.raw.length - (existing?.size ?? 0), existing ? 0 : 1, queue),
+    );
+    if (existing !== undefined) {
+      this.pool.remove(existing);
+      this.log.debug({ hash: `0x${existing.key}`, by: `0x${key}` }, "tx replaced");
+    }
+    this.pool.insert(tx, key, this.pool.senderOrCreate(senderKey, base), this.now());
   }
 
   private insertNative(tx: NativeTx, key: string, reads: StateReads): void {
-    this.checkBlockLimit(tx); // the height may have moved during the reads
-    const nonceKey = keyOf(tx.nonce);
-    if (reads.nonceInLedger === true || this.nativeNonces.has(nonceKey)) throw this.nonceUsed(tx);
+    checkBlockLimit(tx, this.deps.chain.height(), this.opts.blockLimitWindow); // the height may have moved
+    if (reads.nonceInLedger === true || this.pool.nativeNonces.has(keyOf(tx.nonce))) throw nonceUsed(tx);
     const senderKey = keyOf(tx.sender);
-    const senderCount = this.nativeBySender.get(senderKey) ?? 0;
-    if (senderCount >= this.opts.nativeSenderCountMax) {
-      throw reject("TXPOOL_FULL", "txpool is full: account limit exceeded", { sender: `0x${senderKey}` });
-    }
-    this.checkBalance(tx, reads);
-    this.checkRoom(tx.raw.length, 1);
-    this.newEntry(tx, key, senderKey);
-    this.nativeNonces.set(nonceKey, key);
-    this.nativeBySender.set(senderKey, senderCount + 1);
-    this.nativeCount++;
-    let bucket = this.byBlockLimit.get(tx.blockLimit);
-    if (bucket === undefined) {
-      bucket = new Set();
-      this.byBlockLimit.set(tx.blockLimit, bucket);
-    }
-    bucket.add(key);
+    const queue = this.pool.sender(senderKey);
+    checkSenderShare(this.opts, tx, queue, undefined);
+    checkBalance(tx, reads, this.opts);
+    this.evict(makeRoom(this.pool, this.opts, tx.raw.length, 1, queue));
+    this.pool.insert(tx, key, this.pool.senderOrCreate(senderKey, 0n), this.now());
   }
 
-  private newEntry(tx: Transaction, key: string, senderKey: string): Entry {
-    const entry: Entry = { tx, key, senderKey, size: tx.raw.length, addedAtMs: this.now(), seq: this.seq++ };
-    this.byHash.set(key, entry);
-    this.totalBytes += entry.size;
-    return entry;
-  }
-
-  /** Removes an entry from every index. */
-  private remove(entry: Entry): void {
-    if (this.byHash.get(entry.key) !== entry) return;
-    this.byHash.delete(entry.key);
-    this.inFlight.delete(entry.key);
-    this.parked.delete(entry.key);
-    this.totalBytes -= entry.size;
-    const tx = entry.tx;
-    if (tx.type === TxType.Native) {
-      const nonceKey = keyOf(tx.nonce);
-      if (this.nativeNonces.get(nonceKey) === entry.key) this.nativeNonces.delete(nonceKey);
-      const n = (this.nativeBySender.get(entry.senderKey) ?? 1) - 1;
-      if (n > 0) this.nativeBySender.set(entry.senderKey, n);
-      else this.nativeBySender.delete(entry.senderKey);
-      this.nativeCount--;
-      const bucket = this.byBlockLimit.get(tx.blockLimit);
-      bucket?.delete(entry.key);
-      if (bucket?.size === 0) this.byBlockLimit.delete(tx.blockLimit);
-      return;
-    }
-    const queue = this.senders.get(entry.senderKey);
-    if (queue === undefined) return;
-    if (queue.byNonce.get(tx.nonce) === entry) queue.byNonce.delete(tx.nonce);
-    if (queue.byNonce.size === 0) this.senders.delete(entry.senderKey);
-  }
-
-  private dropBelowBase(queue: SenderQueue): void {
-    for (const [nonce, entry] of queue.byNonce) {
-      if (nonce < queue.base) {
-        this.remove(entry);
-        this.staleCount++;
-      }
-    }
+  private evict(evicted: Entry[]): void {
+    if (evicted.length === 0) return;
+    this.evictedCount += evicted.length;
+    const e = evicted[0]!;
+    this.log.debug(
+      { evicted: evicted.length, sender: `0x${e.senderKey}`, hash: `0x${e.key}` },
+      "txpool full: evicted the newest tx of the sender holding the most",
+    );
   }
 
   // ---------------------------------------------------------------- sealing
 
   /**
-   * The txs the leader proposes next, at most `countMax` (and `gasMax` of summed gas limits): arrival order across
-   * senders; an Ethereum sender's txs only in consecutive nonce order from its account nonce (skipping its txs
-   * already in flight), so a gap holds the rest back; native txs whose blockLimit is still ahead of the height.
-   * The returned txs are marked in flight and not sealed again until released.
+   * The txs the leader proposes next, at most `countMax` and `gasMax` of summed gas limits, round-robin across
+   * senders (see sealRoundRobin). They are marked in flight and not sealed again until released.
    */
   seal(countMax: number, gasMax?: bigint): Transaction[] {
     this.pruneExpired();
-    const out: Transaction[] = [];
-    if (countMax <= 0) return out;
-    const height = this.deps.chain.height();
-    let gas = 0n;
-    const fits = (tx: Transaction): boolean => gasMax === undefined || gas + tx.gasLimit <= gasMax;
-    const take = (entry: Entry): void => {
-      this.inFlight.add(entry.key);
-      out.push(entry.tx);
-      gas += entry.tx.gasLimit;
-    };
-    /** Per sender: the next nonce to seal, or null when the sender is blocked for this seal. */
-    const cursors = new Map<string, bigint | null>();
-    for (const entry of this.byHash.values()) {
-      if (out.length >= countMax) break;
-      if (this.inFlight.has(entry.key)) continue;
-      const tx = entry.tx;
-      if (tx.type === TxType.Native) {
-        if (tx.blockLimit > height && !this.parked.has(entry.key) && fits(tx)) take(entry);
-        continue;
-      }
-      const queue = this.senders.get(entry.senderKey);
-      if (queue === undefined) continue;
-      const known = cursors.get(entry.senderKey);
-      let cursor: bigint | null = known !== undefined ? known : this.firstUnsealed(queue);
-      if (cursor === null || tx.nonce !== cursor) continue;
-      // Take this tx and the consecutive ones after it that arrived earlier (they were held back by the gap).
-      for (let next = queue.byNonce.get(cursor); next !== undefined; next = queue.byNonce.get(cursor)) {
-        if (!this.inFlight.has(next.key)) {
-          if (this.parked.has(next.key)) {
-            cursor = null; // a parked tx holds its sender's later nonces back
-            break;
-          }
-          if (next.seq > entry.seq || out.length >= countMax) break;
-          if (!fits(next.tx)) {
-            cursor = null;
-            break;
-          }
-          take(next);
-        }
-        cursor++;
-      }
-      cursors.set(entry.senderKey, cursor);
-    }
-    return out;
-  }
-
-  private firstUnsealed(queue: SenderQueue): bigint {
-    let nonce = queue.base;
-    for (let e = queue.byNonce.get(nonce); e !== undefined && this.inFlight.has(e.key); ) {
-      nonce++;
-      e = queue.byNonce.get(nonce);
-    }
-    return nonce;
+    return sealRoundRobin(this.pool, this.deps.chain.height(), countMax, gasMax);
   }
 
   /**
@@ -534,20 +247,7 @@ export class TxPool implements TxPoolInterface {
    * False when every pooled tx is held back (an Ethereum nonce gap): the view timer need not run for those.
    */
   hasWork(): boolean {
-    if (this.inFlight.size > 0) return true;
-    // Nothing in flight: a sender's txs are sealable iff its next nonce is pooled (and not parked).
-    for (const queue of this.senders.values()) {
-      const next = queue.byNonce.get(queue.base);
-      if (next !== undefined && !this.parked.has(next.key)) return true;
-    }
-    if (this.nativeCount > 0) {
-      const height = this.deps.chain.height();
-      for (const [blockLimit, bucket] of this.byBlockLimit) {
-        if (blockLimit <= height) continue;
-        for (const key of bucket) if (!this.parked.has(key)) return true;
-      }
-    }
-    return false;
+    return hasSealableWork(this.pool, this.deps.chain.height());
   }
 
   /**
@@ -558,36 +258,28 @@ export class TxPool implements TxPoolInterface {
   park(hashes: Hash[]): void {
     for (const h of hashes) {
       const key = keyOf(h);
-      if (!this.byHash.has(key)) continue;
-      this.inFlight.delete(key);
-      this.parked.add(key);
-    }
-  }
-
-  /** Marks pooled txs as in flight (e.g. a replica that voted for a proposal carrying them). Unknown ones ignored. */
-  markSealed(hashes: Hash[]): void {
-    for (const h of hashes) {
-      const key = keyOf(h);
-      if (this.byHash.has(key)) this.inFlight.add(key);
+      if (this.pool.get(key) === undefined) continue;
+      this.pool.inFlight.delete(key);
+      this.pool.parked.add(key);
     }
   }
 
   /** Makes in-flight txs sealable again (their proposal failed); all of them when `hashes` is omitted. */
   releaseSealed(hashes?: Hash[]): void {
     if (hashes === undefined) {
-      this.inFlight.clear();
+      this.pool.inFlight.clear();
       return;
     }
-    for (const h of hashes) this.inFlight.delete(keyOf(h));
+    for (const h of hashes) this.pool.inFlight.delete(keyOf(h));
   }
 
   /** Removes these txs for good (e.g. the executor refused them when building a block). Returns how many. */
   drop(hashes: Hash[]): number {
     let dropped = 0;
     for (const h of hashes) {
-      const entry = this.byHash.get(keyOf(h));
+      const entry = this.pool.get(keyOf(h));
       if (entry === undefined) continue;
-      this.remove(entry);
+      this.pool.remove(entry);
       dropped++;
     }
     return dropped;
@@ -602,37 +294,42 @@ export class TxPool implements TxPoolInterface {
    */
   onBlockCommitted(txs: Transaction[], height: number): void {
     this.epoch++;
-    const touched = new Set<SenderQueue>();
+    const pool = this.pool;
+    const touched = new Set<string>();
     for (const tx of txs) {
-      const entry = this.byHash.get(keyOf(tx.hash));
-      if (entry !== undefined) this.remove(entry);
+      const entry = pool.get(keyOf(tx.hash));
+      if (entry !== undefined) pool.remove(entry);
       if (tx.type === TxType.Native) {
-        const holder = this.nativeNonces.get(keyOf(tx.nonce));
-        const other = holder === undefined ? undefined : this.byHash.get(holder);
+        const holder = pool.nativeNonces.get(keyOf(tx.nonce));
+        const other = holder === undefined ? undefined : pool.get(holder);
         if (other !== undefined) {
-          this.remove(other);
+          pool.remove(other);
           this.staleCount++;
         }
         continue;
       }
-      const queue = this.senders.get(keyOf(tx.sender));
+      const senderKey = keyOf(tx.sender);
+      const queue = pool.sender(senderKey);
       if (queue !== undefined && tx.nonce + 1n > queue.base) {
         queue.base = tx.nonce + 1n;
-        touched.add(queue);
+        touched.add(senderKey);
       }
     }
-    for (const queue of touched) this.dropBelowBase(queue);
-    this.parked.clear(); // the state changed: refused txs may be valid now
-    for (const [blockLimit, bucket] of this.byBlockLimit) {
+    for (const senderKey of touched) {
+      const queue = pool.sender(senderKey);
+      if (queue !== undefined) this.staleCount += pool.dropBelowBase(queue);
+    }
+    pool.parked.clear(); // the state changed: refused txs may be valid now
+    for (const [blockLimit, bucket] of pool.byBlockLimit) {
       if (blockLimit > height) continue;
-      for (const key of bucket) {
-        const entry = this.byHash.get(key);
+      for (const key of [...bucket]) {
+        const entry = pool.get(key);
         if (entry !== undefined) {
-          this.remove(entry);
+          pool.remove(entry);
           this.staleCount++;
         }
       }
-      this.byBlockLimit.delete(blockLimit);
+      pool.byBlockLimit.delete(blockLimit);
     }
     this.pruneExpired();
   }
@@ -641,10 +338,10 @@ export class TxPool implements TxPoolInterface {
   pruneExpired(): number {
     const cutoff = this.now() - this.opts.ttlMs;
     let dropped = 0;
-    for (const entry of this.byHash.values()) {
+    for (const entry of this.pool.byHash.values()) {
       if (entry.addedAtMs > cutoff) break; // arrival order = time order
-      if (this.inFlight.has(entry.key)) continue;
-      this.remove(entry);
+      if (this.pool.inFlight.has(entry.key)) continue;
+      this.pool.remove(entry);
       dropped++;
     }
     if (dropped > 0) {
@@ -657,36 +354,24 @@ export class TxPool implements TxPoolInterface {
   // ---------------------------------------------------------------- reads
 
   get(hash: Hash): Transaction | undefined {
-    return this.byHash.get(keyOf(hash))?.tx;
-  }
-
-  has(hash: Hash): boolean {
-    return this.byHash.has(keyOf(hash));
-  }
-
-  getMany(hashes: Hash[]): (Transaction | undefined)[] {
-    return hashes.map((h) => this.byHash.get(keyOf(h))?.tx);
-  }
-
-  /** The hashes (of those given) the pool does not hold: what a replica must fetch for a proposal. */
-  missing(hashes: Hash[]): Hash[] {
-    return hashes.filter((h) => !this.byHash.has(keyOf(h)));
+    return this.pool.get(keyOf(hash))?.tx;
   }
 
   /** Next nonce for eth_getTransactionCount "pending": account nonce + the consecutive pending txs. */
   async pendingNonce(address: Address): Promise<bigint> {
     const stateNonce = await this.deps.state.getAccountNonce(address);
-    const queue = this.senders.get(keyOf(address));
-    let nonce = queue !== undefined && queue.base > stateNonce ? queue.base : stateNonce;
-    while (queue?.byNonce.has(nonce)) nonce++;
-    return nonce;
+    const queue = this.pool.sender(keyOf(address));
+    if (queue === undefined) return stateNonce;
+    let from = stateNonce;
+    if (queue.base > from) from = queue.base;
+    return this.pool.nextFreeNonce(queue, from);
   }
 
   /** Pooled txs in arrival order, at most min(countMax, opts.pendingViewMax). */
   pending(countMax = this.opts.pendingViewMax): Transaction[] {
     const limit = Math.min(countMax, this.opts.pendingViewMax);
     const out: Transaction[] = [];
-    for (const entry of this.byHash.values()) {
+    for (const entry of this.pool.byHash.values()) {
       if (out.length >= limit) break;
       out.push(entry.tx);
     }
@@ -694,23 +379,20 @@ export class TxPool implements TxPoolInterface {
   }
 
   size(): number {
-    return this.byHash.size;
-  }
-
-  bytes(): number {
-    return this.totalBytes;
+    return this.pool.size();
   }
 
   stats(): TxPoolStats {
     return {
-      count: this.byHash.size,
-      bytes: this.totalBytes,
-      senders: this.senders.size,
-      nativeCount: this.nativeCount,
-      inFlight: this.inFlight.size,
+      count: this.pool.size(),
+      bytes: this.pool.totalBytes,
+      senders: this.pool.senders.size,
+      nativeCount: this.pool.nativeCount,
+      inFlight: this.pool.inFlight.size,
       rejected: { ...this.rejected },
       expired: this.expiredCount,
       stale: this.staleCount,
+      evicted: this.evictedCount,
     };
   }
 
@@ -732,11 +414,6 @@ export class TxPool implements TxPoolInterface {
         this.log.error({ err: errorMessage(err) }, "txpool onAdded listener threw");
       }
     }
-  }
-
-  private minGasPrice(): bigint {
-    const m = this.opts.minGasPrice;
-    return typeof m === "function" ? m() : m;
   }
 
   private count(err: unknown): unknown {

@@ -13,11 +13,12 @@ import {
 import type { GenesisConfig } from "../../src/config/index.js";
 import { commitDigest } from "../../src/consensus/index.js";
 import { keccak256, NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
-import { Executor, readAccount } from "../../src/execution/index.js";
+import { Executor, readAccount, type StateReader } from "../../src/execution/index.js";
+import { encodeConfigEntry, systemConfigKey } from "../../src/execution/stateLayout.js";
 import { LevelLedger } from "../../src/ledger/index.js";
 import type { CommitCertificate, Hash, NodeId, Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { silentLogger } from "../../src/util/logger.js";
+import { type Logger, silentLogger } from "../../src/util/logger.js";
 
 const ADMIN_KEY = keccak256(new TextEncoder().encode("chain test admin"));
 
@@ -32,7 +33,8 @@ function makeGenesis(sealer: NodeKey, timestampMs = 1_700_000_000_000): GenesisC
     alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
     systemConfig: {
       tx_count_limit: "1000",
-      tx_gas_limit: "300000000",
+      tx_gas_limit: "2000000",
+      block_gas_limit: "2000000",
       consensus_leader_period: "1",
       min_gas_price: "0",
     },
@@ -50,7 +52,7 @@ function certify(key: NodeKey, height: number, view: number, blockHash: Hash): C
   };
 }
 
-function transfer(nonce: Uint8Array, blockLimit: number) {
+function transfer(nonce: Uint8Array, blockLimit: number, gasLimit = 21000n) {
   return decodeTransaction(
     encodeNativeTx(
       {
@@ -61,7 +63,7 @@ function transfer(nonce: Uint8Array, blockLimit: number) {
         to: new Uint8Array(20).fill(7),
         value: 5n,
         input: new Uint8Array(),
-        gasLimit: 21000n,
+        gasLimit,
         gasPrice: 0n,
       },
       ADMIN_KEY,
@@ -90,6 +92,8 @@ describe("Chain", () => {
   interface ExtraDeps {
     poolTx?: (hash: Hash) => Transaction | undefined;
     fetchTxs?: (hashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
+    executor?: Executor;
+    logger?: Logger;
   }
 
   async function openChain(sub: string, genesis = makeGenesis(sealer), extra: ExtraDeps = {}) {
@@ -272,6 +276,58 @@ describe("Chain", () => {
     ).rejects.toMatchObject({
       name: "CodecError",
     });
+  });
+
+  it("refuses a proposal over block_gas_limit before executing it, and logs the proposer's misbehaviour", async () => {
+    const base = makeGenesis(sealer);
+    const genesis = {
+      ...base,
+      systemConfig: { ...base.systemConfig, tx_gas_limit: "100000", block_gas_limit: "100000" },
+    };
+    // A dishonest leader: its executor reads a larger block_gas_limit than the chain's (nothing else differs).
+    class LooseExecutor extends Executor {
+      override executeBlock(...[state, ...rest]: Parameters<Executor["executeBlock"]>) {
+        const loose: StateReader = {
+          getState: async (key) =>
+            Buffer.from(key).toString("hex") === systemConfigKey("block_gas_limit")
+              ? encodeConfigEntry({ value: "1000000", enableNumber: 0, prevValue: null, prevEnableNumber: 0 })
+              : state.getState(key),
+        };
+        return super.executeBlock(loose, ...rest);
+      }
+    }
+    const leader = await openChain("leader", genesis, {
+      executor: new LooseExecutor({}, { logger: silentLogger() }),
+    });
+    const warnings: Record<string, unknown>[] = [];
+    const logger = silentLogger();
+    logger.warn = (obj: object, msg?: string) => warnings.push({ ...obj, msg });
+    const replica = await openChain("replica", genesis, { fetchTxs: fetchFrom(leader.chain), logger });
+    const txs = [1, 2].map((i) => transfer(new Uint8Array([i]), 100, 60_000n));
+    const built = await leader.chain.buildBlock(txs, { proposer: sealer.nodeId, view: 3, nowMs: Date.now() });
+    expect(built.block.transactions).toHaveLength(2); // 120000 of gas limits: over the real 100000
+    const err = await replica.chain
+      .verifyBlock(leader.chain.encodeProposal(built.block), built.hash, { nowMs: Date.now() })
+      .catch((e) => e);
+    expect(err).toMatchObject({ code: "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED" });
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        msg: "proposer misbehaviour evidence: block over block_gas_limit",
+        proposer: bytesToHex(sealer.nodeId),
+        height: 1,
+        view: 3,
+        gasLimitSum: "120000",
+        blockGasLimit: "100000",
+      }),
+    ]);
+    // The honest leader packs only what fits.
+    const honest = await openChain("honest", genesis);
+    const packed = await honest.chain.buildBlock(txs, {
+      proposer: sealer.nodeId,
+      view: 0,
+      nowMs: Date.now(),
+    });
+    expect(packed.block.transactions).toHaveLength(1);
   });
 
   it("refuses to start on a data directory created with another genesis", async () => {

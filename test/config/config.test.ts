@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGenesis, loadNodeConfig, parseGenesis, parseNodeConfig } from "../../src/config/index.js";
+import { defaultTxPoolOptions, resolveTxPoolOptions } from "../../src/txpool/index.js";
 
 const NODE_ID = `0x${"ab".repeat(32)}`;
 const OTHER_ID = `0x${"cd".repeat(32)}`;
@@ -117,5 +118,29 @@ describe("example configs in configs/", () => {
     expect(genesis.sealers).toHaveLength(4);
     const node = await loadNodeConfig(path.join(dir, "node.example.json"));
     expect(node.genesisFile).toBe(path.join(dir, "genesis.example.json"));
+  });
+
+  it("show the txpool defaults (one default per bound, in src/txpool/options.ts)", async () => {
+    const node = await loadNodeConfig(path.join(import.meta.dirname, "../../configs/node.example.json"));
+    const shown = Object.entries(node.txpool);
+    expect(shown.length).toBeGreaterThan(0);
+    for (const [key, value] of shown) {
+      expect([key, value]).toEqual([key, defaultTxPoolOptions[key as keyof typeof defaultTxPoolOptions]]);
+    }
+  });
+
+  it("a node config without txpool fields leaves them to the txpool defaults", () => {
+    const cfg = parseNodeConfig({ dataDir: "d" }, "/tmp/node.json");
+    expect(cfg.txpool).toEqual({
+      countMax: undefined,
+      bytesMax: undefined,
+      senderCountMax: undefined,
+      senderBytesMax: undefined,
+      nonceGapMax: undefined,
+      nativeSenderCountMax: undefined,
+    });
+    const opts = resolveTxPoolOptions({ chainId: 1n, groupId: "g", ...cfg.txpool });
+    expect(opts.countMax).toBe(defaultTxPoolOptions.countMax);
+    expect(opts.senderCountMax).toBe(defaultTxPoolOptions.senderCountMax);
   });
 });

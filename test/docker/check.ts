@@ -3,6 +3,7 @@
 //   tsx test/docker/check.ts ready   --ports 8545,8546,8547,8548
 //   tsx test/docker/check.ts commit  --ports 8545,8546,8547,8548 --accounts DIR/accounts.json [--txs 4] [--first 0]
 //   tsx test/docker/check.ts catchup --ports 8545,8546,8547,8548 --lagging 8547
+//   every phase: [--token-dir DIR/rpc-tokens]  (the tokens `consort testnet --docker` writes; RPC needs them)
 //
 // ready:   every node answers eth_blockNumber.
 // commit:  sends --txs signed value transfers (dev accounts, round-robin over the given nodes), waits for a successful
@@ -11,6 +12,7 @@
 // catchup: waits until the --lagging node reports the same head (number and hash) as the others.
 // Every wait is bounded by --timeout-ms (default 60000) and fails with a message naming what was awaited.
 
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Wallet } from "ethers";
 
@@ -30,6 +32,12 @@ const flag = (name: string, def?: string): string => {
   return v;
 };
 const timeoutMs = Number(flag("timeout-ms", "60000"));
+// The docker testnet serves RPC with bearer tokens only: submit.jwt may read and send; read.jwt may only read.
+const tokenDir = args.includes("--token-dir") ? flag("token-dir") : null;
+const tokenOf = (name: string): string | null =>
+  tokenDir ? readFileSync(`${tokenDir}/${name}.jwt`, "utf8").trim() : null;
+const submitToken = tokenOf("submit");
+const readToken = tokenOf("read");
 const ports = flag("ports")
   .split(",")
   .map((p) => Number(p));
@@ -42,10 +50,15 @@ const log = (msg: string) => console.log(`[check] ${msg}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let rpcId = 0;
-async function rpc<T = Json>(port: number, method: string, params: Json[] = []): Promise<T> {
+async function rpc<T = Json>(
+  port: number,
+  method: string,
+  params: Json[] = [],
+  token = submitToken,
+): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${port}/`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method, params }),
     signal: AbortSignal.timeout(5000),
   });
@@ -88,6 +101,25 @@ async function ready(): Promise<void> {
     );
     log(`:${port} up, head ${Number(n)}`);
   }
+  if (tokenDir) await authEnforced(ports[0]!);
+}
+
+/** Tokens are on: no token → HTTP 401; a read token may read but not send (HTTP 403). */
+async function authEnforced(port: number): Promise<void> {
+  const post = (token: string | null, method: string, params: Json[]) =>
+    fetch(`http://127.0.0.1:${port}/`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      signal: AbortSignal.timeout(5000),
+    });
+  const anonymous = await post(null, "eth_blockNumber", []);
+  if (anonymous.status !== 401)
+    fail(`:${port} answered a call without a token with HTTP ${anonymous.status}, not 401`);
+  await rpc<string>(port, "eth_blockNumber", [], readToken);
+  const send = await post(readToken, "eth_sendRawTransaction", ["0x00"]);
+  if (send.status !== 403) fail(`:${port} let a read token send (HTTP ${send.status}, not 403)`);
+  log(`:${port} enforces tokens (no token: 401; read token: reads, a send is 403)`);
 }
 
 async function agreement(): Promise<number> {

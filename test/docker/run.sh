@@ -145,11 +145,12 @@ step "6/8 testnet configs (consort testnet --validators 4 --docker)"
 node --import tsx src/cli/main.ts testnet --validators 4 --out "$WORK/testnet" --docker ||
   die "consort testnet --docker failed (see docker/README.md for the layout the compose file expects)"
 for i in 0 1 2 3; do
-  for f in node.json node.key genesis.json; do
+  for f in node.json node.key genesis.json rpc-jwt.secret health.jwt; do
     [[ -f $WORK/testnet/node$i/$f ]] || die "testnet --docker did not write node$i/$f"
   done
 done
 [[ -f $WORK/testnet/accounts.json ]] || die "testnet --docker did not write accounts.json"
+[[ -f $WORK/testnet/rpc-tokens/submit.jwt ]] || die "testnet --docker did not write rpc-tokens/submit.jwt"
 # The containers run as uid 10001 and mount each node folder read-only: they must be able to read node.key (0600).
 chown -R 10001:10001 "$WORK/testnet"
 
@@ -170,7 +171,8 @@ ALL=$(IFS=,; echo "${PORTS[*]}")
 NODE2=${PORTS[2]}
 LIVE=$(IFS=,; echo "${PORTS[0]},${PORTS[1]},${PORTS[3]}")
 CHECK=(node --import tsx "$ROOT/test/docker/check.ts")
-ACCTS=(--accounts "$WORK/testnet/accounts.json" --timeout-ms $((TIMEOUT_S * 1000)))
+# The docker testnet serves RPC with bearer tokens only (written by `consort testnet --docker`).
+ACCTS=(--accounts "$WORK/testnet/accounts.json" --token-dir "$WORK/testnet/rpc-tokens" --timeout-ms $((TIMEOUT_S * 1000)))
 
 # ---- 5. compose -----------------------------------------------------------------------------------------------------
 step "7/8 docker compose up --wait (RPC on 127.0.0.1:${PORTS[0]}..${PORTS[3]})"

@@ -99,7 +99,7 @@ describe("e2e: committee governance and permissions", () => {
   async function sendTx(wallet: Wallet, to: string | null, data: string, via = urls[0]!) {
     const nonce = Number(await rpc<string>(via, "eth_getTransactionCount", [wallet.address, "pending"]));
     const hash = await rpc<string>(via, "eth_sendRawTransaction", [
-      await signTx(wallet, { nonce, to, data, gasLimit: 3_000_000n }),
+      await signTx(wallet, { nonce, to, data, gasLimit: 500_000n }),
     ]);
     const [receipt] = await waitReceipts(via, [hash], 120_000);
     return receipt!;

@@ -63,7 +63,7 @@ describe("e2e: 4 validators + 1 observer", () => {
       await signTx(deployer, {
         nonce: 0,
         data: token.encodeDeploy(["Consort Token", "CST", supply]).replace("0x", asset.bytecode),
-        gasLimit: 3_000_000n,
+        gasLimit: 1_000_000n,
       }),
     );
     const tokenRecipients = [ws[7]!.address, ws[8]!.address, ws[9]!.address];

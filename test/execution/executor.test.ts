@@ -180,18 +180,44 @@ describe("value transfers", () => {
     await expect(chain.executor.executeBlock(chain.state, ctx, [broke], "verify")).rejects.toThrow(/balance/);
   });
 
-  it("enforces the block gas limit and tx_count_limit", async () => {
-    const chain = await newChain();
+  it("enforces block_gas_limit on the sum of the txs' gas limits (not the gas they use)", async () => {
+    const spec = genesisSpec([addr(admin)], alloc);
+    const chain = await TestChain.create(new MemoryState(), {
+      ...spec,
+      systemConfig: { ...spec.systemConfig, tx_gas_limit: 100_000, block_gas_limit: 150_000 },
+    });
+    // Each uses 21000 gas (42000 in all) but asks for 100000: the second does not fit.
+    const a = await signEth(alice, { to: addr(bob), nonce: 0, value: 1n, gasLimit: 100_000n });
+    const b = await signEth(bob, { to: addr(alice), nonce: 0, value: 1n, gasLimit: 100_000n });
+    const c = await signEth(users[3]!, { to: addr(alice), nonce: 0, value: 1n, gasLimit: 50_000n });
+    // The context's gasLimit is ignored: the on-chain value rules (and is what GASLIMIT shows).
+    const ctx = { ...chain.ctx(), gasLimit: 10n ** 12n };
+    const out = await chain.executor.executeBlock(chain.state, ctx, [a, b, c], "build");
+    expect(out.transactions).toEqual([a, c]);
+    expect(out.rejected[0]).toMatchObject({ code: "BLOCK_GAS_LIMIT_REACHED", retryable: true });
+    expect(out.rejected[0]!.reason).toMatch(/sum to 100000 of block_gas_limit 150000/);
+    const err = await chain.executor.executeBlock(chain.state, ctx, [a, b], "verify").catch((e) => e);
+    expect(err).toMatchObject({ code: "EXEC_INVALID_BLOCK", meta: { code: "BLOCK_GAS_LIMIT_REACHED" } });
+  });
+
+  it("refuses a genesis whose tx_gas_limit exceeds block_gas_limit", () => {
+    const spec = genesisSpec([addr(admin)], alloc);
+    expect(() =>
+      genesisState({ ...spec, systemConfig: { tx_gas_limit: 3_000_000, block_gas_limit: 2_000_000 } }),
+    ).toThrow(/tx_gas_limit \(3000000\) may not exceed block_gas_limit \(2000000\)/);
+  });
+
+  it("enforces tx_count_limit", async () => {
+    const spec = genesisSpec([addr(admin)], alloc);
+    const chain = await TestChain.create(new MemoryState(), {
+      ...spec,
+      systemConfig: { ...spec.systemConfig, tx_count_limit: 1 },
+    });
     const a = await signEth(alice, { to: addr(bob), nonce: 0, value: 1n, gasLimit: 21_000n });
     const b = await signEth(bob, { to: addr(alice), nonce: 0, value: 1n, gasLimit: 21_000n });
-    const out = await chain.executor.executeBlock(
-      chain.state,
-      { ...chain.ctx(), gasLimit: 30_000n },
-      [a, b],
-      "build",
-    );
+    const out = await chain.executor.executeBlock(chain.state, chain.ctx(), [a, b], "build");
     expect(out.transactions).toEqual([a]);
-    expect(out.rejected[0]).toMatchObject({ code: "BLOCK_GAS_LIMIT_REACHED", retryable: true });
+    expect(out.rejected[0]).toMatchObject({ code: "BLOCK_TX_COUNT_LIMIT_REACHED", retryable: true });
   });
 });
 

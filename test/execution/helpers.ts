@@ -11,6 +11,7 @@ import {
   type BlockContext,
   type ExecutedBlock,
   Executor,
+  type ExecutorOptions,
   type GenesisSpec,
   genesisState,
   type StateChange,
@@ -146,7 +147,8 @@ export function genesisSpec(
     observers: [],
     committee: { governors: governors.map((address) => ({ address, weight: 1 })) },
     alloc,
-    systemConfig: { tx_count_limit: 1000, tx_gas_limit: 300_000_000 },
+    // Roomy blocks: these tests execute blocks of hundreds of txs (the defaults are in systemContracts.ts).
+    systemConfig: { tx_count_limit: 1000, tx_gas_limit: 300_000_000, block_gas_limit: 30_000_000_000 },
   };
 }
 
@@ -154,19 +156,25 @@ export function genesisSpec(
 export class TestChain {
   number = 0;
   stateRoot: Hash;
-  readonly executor = new Executor({}, { logger: silentLogger() });
+  readonly executor: Executor;
 
   constructor(
     readonly state: AppliableState,
     genesisRoot: Hash,
+    executorOptions: Partial<ExecutorOptions> = {},
   ) {
     this.stateRoot = genesisRoot;
+    this.executor = new Executor(executorOptions, { logger: silentLogger() });
   }
 
-  static async create(state: AppliableState, spec: GenesisSpec): Promise<TestChain> {
+  static async create(
+    state: AppliableState,
+    spec: GenesisSpec,
+    executorOptions: Partial<ExecutorOptions> = {},
+  ): Promise<TestChain> {
     const g = genesisState(spec);
     await state.apply(g.stateChanges);
-    return new TestChain(state, g.stateRoot);
+    return new TestChain(state, g.stateRoot, executorOptions);
   }
 
   /** Liveness evidence for the committee's quorum rule (BlockContext.recentProposers); unset = none given. */

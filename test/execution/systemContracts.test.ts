@@ -145,6 +145,31 @@ describe("SystemConfig precompile (0x1000) through committee proposals", () => {
     expect(b2.rejected[0]!.code).toBe("TX_GAS_LIMIT_EXCEEDED");
   });
 
+  it("block_gas_limit changes like tx_gas_limit, and neither may leave a tx larger than a block", async () => {
+    // The test genesis: tx_gas_limit 300000000, block_gas_limit 30000000000.
+    const out = await chain.block([
+      await setConfig("block_gas_limit", "299999999"),
+      await setConfig("tx_gas_limit", "30000000001"),
+      await setConfig("block_gas_limit", "400000000"),
+      await setConfig("tx_gas_limit", "400000000"),
+      await setConfig("block_gas_limit", "399999999"),
+    ]);
+    expect(revertReason(out.receipts[0]!)).toBe(
+      "committee: refused: tx_gas_limit (300000000) may not exceed block_gas_limit (299999999)",
+    );
+    expect(revertReason(out.receipts[1]!)).toBe(
+      "committee: refused: tx_gas_limit (30000000001) may not exceed block_gas_limit (30000000000)",
+    );
+    expect(out.receipts.slice(2, 4).map((r) => r.status)).toEqual([1, 1]);
+    // Checked against the values set earlier in the same block (in force together from the next one).
+    expect(revertReason(out.receipts[4]!)).toBe(
+      "committee: refused: tx_gas_limit (400000000) may not exceed block_gas_limit (399999999)",
+    );
+    expect((await readSystemConfig(chain.state, 1)).blockGasLimit).toBe(30_000_000_000n);
+    const next = await readSystemConfig(chain.state, 2);
+    expect([next.txGasLimit, next.blockGasLimit]).toEqual([400_000_000n, 400_000_000n]);
+  });
+
   it("non-governors, direct writes, unknown keys and invalid values are reverted with a reason", async () => {
     const byMallory = await signEth(mallory, {
       to: COMMITTEE,

@@ -1,5 +1,6 @@
 /**
- * Execution throughput (NOT a test): `npx tsx test/execution/throughput.ts [--memory]`.
+ * Execution throughput (NOT a test): `npx tsx test/execution/throughput.ts [--memory] [--no-yield]`.
+ * --no-yield: the stock interpreter that never yields to the event loop (to measure what yielding costs).
  * 2000 value transfers and 2000 Asset (ERC20) transfers, in blocks of 500, executed in "verify" mode on a flat
  * state in a real LevelDB (or in memory with --memory); each block's changes are written back before the next.
  * Signing (ethers) and decoding happen before the clock starts. --profile=<file.cpuprofile> profiles the execution.
@@ -36,7 +37,12 @@ async function main(): Promise<void> {
     const admin = users[0]!;
     const senders = users.slice(1);
     const alloc = users.map((w) => ({ address: addr(w), balance: 10n ** 24n }));
-    const chain = await TestChain.create(state, genesisSpec([addr(admin)], alloc));
+    const noYield = process.argv.includes("--no-yield");
+    const chain = await TestChain.create(
+      state,
+      genesisSpec([addr(admin)], alloc),
+      noYield ? { blockYieldIntervalMs: null } : {},
+    );
     const asset = assetArtifact();
     const abi = asset.abi as Abi;
 
@@ -118,7 +124,8 @@ async function main(): Promise<void> {
       await session.post("Profiler.start");
     }
     console.log(
-      `state: ${useMemory ? "memory" : "LevelDB (classic-level, sync batch per block)"}, blocks of ${BLOCK}`,
+      `state: ${useMemory ? "memory" : "LevelDB (classic-level, sync batch per block)"}, blocks of ${BLOCK}, ` +
+        `${noYield ? "stock interpreter (no yielding)" : "yielding every 5 ms"}`,
     );
     await run("value transfers", transfers);
     await run("setup (deploy + 200 token grants)", setup);

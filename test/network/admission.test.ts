@@ -100,7 +100,7 @@ describe("Libp2pTransport admission", () => {
       members.some((m) =>
         m.log.entries.some((e) => e.msg === "peer removed from the allowed list: disconnecting"),
       ),
-    );
+    ).toBe(true);
     await members[2]!.transport.publish("txs", Uint8Array.of(3));
     await waitFor("members got gossip 3", () =>
       [0, 1, 3].every((i) => received.get(members[i]!)?.includes(3)),

@@ -30,7 +30,7 @@ export const assetArtifact = loadArtifact("Asset");
 export const assetAbi = assetArtifact.abi as Abi;
 
 export interface NodeOverrides {
-  txpool?: { countMax?: number; bytesMax?: number };
+  txpool?: NodeConfig["txpool"];
   consensus?: { tickMs?: number; viewTimeoutMs?: number; minSealTimeMs?: number };
   rpc?: boolean;
 }

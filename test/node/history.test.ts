@@ -86,7 +86,7 @@ describe("state at past blocks over JSON-RPC", () => {
         nonce,
         to: null,
         data: assetDeployData(1_000_000n),
-        gasLimit: 3_000_000n,
+        gasLimit: 1_000_000n,
       }),
     );
     const transferred = await send(

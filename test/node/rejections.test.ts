@@ -131,7 +131,9 @@ describe("single node: transaction rejections", () => {
     // A duplicate while pending is "already known".
     const hash = await rpc<string>(url, "eth_sendRawTransaction", [bytesToHex(raw)]);
     const dup = await rpcRaw(url, "eth_sendRawTransaction", [bytesToHex(raw)]);
-    if (dup.error) expect(dup.error.message).toMatch(/^(already known|nonce too low)/);
+    // Refused either way: pooled ("already known") or, if its block committed in between, "nonce too low".
+    expect(dup.result).toBeUndefined();
+    expect(dup.error?.message).toMatch(/^(already known|nonce too low)/);
     const [r] = await waitReceipts(node, [hexToBytes(hash)], 20_000);
     expect(r!.receipt.status).toBe(ReceiptStatus.Success);
     // The same raw tx after it committed.
@@ -250,7 +252,7 @@ describe("single node: transaction rejections", () => {
     const second = await node.txpool.add(signLegacyFast(keyOf(sender), { nonce: 1n, to: TO, value: 2n }));
     await new Promise((r) => setTimeout(r, 200));
     expect(await node.ledger.getReceipt(second.hash)).toBeNull();
-    expect(node.txpool.has(second.hash)).toBe(true);
+    expect(node.txpool.get(second.hash)).toBeDefined();
     const first = await node.txpool.add(signLegacyFast(keyOf(sender), { nonce: 0n, to: TO, value: 1n }));
     const [r0, r1] = await waitReceipts(node, [first.hash, second.hash], 20_000);
     expect(r0!.receipt.status).toBe(ReceiptStatus.Success);
@@ -301,7 +303,7 @@ describe("single node: transaction rejections", () => {
       await waitReceipts(node, [t1.hash], 20_000);
       const [b0, v0] = [builds, node.consensus.counters.viewChanges];
       await new Promise((r) => setTimeout(r, 1500));
-      expect(node.txpool.has(t2.hash)).toBe(true);
+      expect(node.txpool.get(t2.hash)).toBeDefined();
       expect(await node.ledger.getReceipt(t2.hash)).toBeNull();
       expect(builds - b0).toBeLessThanOrEqual(1); // at most the retry after t1's commit
       expect(node.consensus.counters.viewChanges).toBe(v0);
@@ -316,19 +318,25 @@ describe("single node: transaction rejections", () => {
     }
   });
 
-  it("txpool full", async () => {
-    // Nonce-gapped txs (nonce 1.. of a fresh sender) stay pooled and unsealable: fill the pool with them.
-    const sender = net.accounts[6]!;
+  it("txpool full: the largest holder is refused; a smaller one evicts its newest tx", async () => {
+    // Nonce-gapped txs (nonce 1.. of a fresh sender) stay pooled and unsealable: fill the pool with them,
+    // POOL_MAX - 1 from a flooder and 1 from another sender.
+    const flooder = net.accounts[6]!;
+    const other = net.accounts[7]!;
     expect(node.txpool.size()).toBe(0);
-    for (let i = 1; i <= POOL_MAX; i++) {
-      await node.txpool.add(signLegacyFast(keyOf(sender), { nonce: BigInt(i), to: TO, value: 1n }));
+    const flood = [];
+    for (let i = 1; i < POOL_MAX; i++) {
+      flood.push(
+        await node.txpool.add(signLegacyFast(keyOf(flooder), { nonce: BigInt(i), to: TO, value: 1n })),
+      );
     }
+    const other1 = await node.txpool.add(signLegacyFast(keyOf(other), { nonce: 1n, to: TO, value: 1n }));
     expect(node.txpool.size()).toBe(POOL_MAX);
-    const next = signLegacyFast(keyOf(net.accounts[7]!), { nonce: 0n, to: TO, value: 1n });
-    const e1 = await rpcReject(next);
+    const more = signLegacyFast(keyOf(flooder), { nonce: BigInt(POOL_MAX), to: TO, value: 1n });
+    const e1 = await rpcReject(more);
     expect(e1.code).toBe(-32000);
     expect(e1.message).toBe("txpool is full");
-    const e2 = await poolReject(signNative(keyOf(net.accounts[7]!), node.chain.height()));
+    const e2 = await poolReject(signNative(keyOf(flooder), node.chain.height()));
     expect(e2.code).toBe("TXPOOL_FULL");
     expect(node.txpool.stats().rejected.TXPOOL_FULL).toBeGreaterThanOrEqual(2);
     // Only unsealable txs pooled: the view timer stays off (no view change storm while they wait for the gap).
@@ -336,6 +344,12 @@ describe("single node: transaction rejections", () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(node.consensus.counters.viewChanges).toBe(views);
     expect(node.consensus.status()!.view).toBe(0);
+    // The other sender (1 pending) still gets in: the flooder's highest nonce makes room.
+    const other0 = await node.txpool.add(signLegacyFast(keyOf(other), { nonce: 0n, to: TO, value: 1n }));
+    expect(node.txpool.stats().evicted).toBe(1);
+    expect(node.txpool.get(flood.at(-1)!.hash)).toBeUndefined();
+    expect(node.txpool.get(flood[0]!.hash)).toBe(flood[0]);
+    await waitReceipts(node, [other0.hash, other1.hash], 20_000);
     void addrOf;
   });
 });

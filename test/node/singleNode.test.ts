@@ -164,7 +164,7 @@ describe("single node: 1,000 transactions, then replay", () => {
         nonce: 0n,
         to: null,
         data: assetDeployData(supply),
-        gasLimit: 3_000_000n,
+        gasLimit: 1_000_000n,
       }),
     ];
     for (let i = 0; i < TOKEN_TRANSFERS; i++) {

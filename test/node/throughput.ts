@@ -155,7 +155,7 @@ async function main(): Promise<void> {
         nonce: 0n,
         to: null,
         data: assetDeployData(10n ** 30n),
-        gasLimit: 3_000_000n,
+        gasLimit: 1_000_000n,
       }),
     );
     senders.forEach((s, i) => {

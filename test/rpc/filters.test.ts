@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { FilterManager } from "../../src/rpc/filters.js";
+import { NO_PAUSE } from "../../src/rpc/slicer.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { SENDER, signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
+import { signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
 import { type Harness, startHarness } from "./helpers.js";
 
 let h: Harness | null = null;
@@ -46,11 +47,31 @@ describe("eth_getLogs", () => {
     h = await startHarness({ getLogsMaxBlockRange: 2, getLogsMaxResults: 2 });
     const wide = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "latest" }]);
     expect(wide.error?.code).toBe(-32005);
-    expect(wide.error?.message).toMatch(/block range too large: 4 blocks \(0\.\.3\), at most 2 per query/);
+    expect(wide.error?.message).toBe("exceed maximum block range: 2 (asked for 4 blocks, 0..3)");
     const narrow = await h.rpc("eth_getLogs", [{ fromBlock: "0x2", toBlock: "0x3" }]);
     expect(narrow.result).toHaveLength(1);
     const many = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x1" }]);
     expect(many.result).toHaveLength(2);
+    h.backend.outcomes.clear();
+  });
+
+  it("skips blocks whose logs bloom rules the filter out (their receipts are never read)", async () => {
+    h = await startHarness();
+    const read: number[] = [];
+    const getBlockReceipts = h.backend.getBlockReceipts.bind(h.backend);
+    h.backend.getBlockReceipts = async (n: number) => {
+      read.push(n);
+      return getBlockReceipts(n);
+    };
+    const none = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", address: `0x${"99".repeat(20)}` }]);
+    expect(none.result).toEqual([]);
+    expect(read).toEqual([]);
+    const token = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", address: bytesToHex(TOKEN_ADDRESS) }]);
+    expect(token.result.length).toBeGreaterThan(0);
+    const blocksWithTokenLogs = new Set(
+      token.result.map((l: { blockNumber: string }) => Number(l.blockNumber)),
+    );
+    expect(new Set(read)).toEqual(blocksWithTokenLogs);
   });
 });
 
@@ -74,6 +95,8 @@ describe("polling filters", () => {
       output: new Uint8Array(0),
     });
     const block = h.backend.mine();
+    // Filters are filled after the commit, off the commit path.
+    await h.server.settled();
     expect((await h.rpc("eth_getFilterChanges", [pendingF])).result).toEqual([hash]);
     expect((await h.rpc("eth_getFilterChanges", [blockF])).result).toEqual([bytesToHex(block.hash)]);
     const logs = (await h.rpc("eth_getFilterChanges", [logF])).result;
@@ -86,25 +109,33 @@ describe("polling filters", () => {
     expect((await h.rpc("eth_uninstallFilter", [blockF])).result).toBe(false);
     const gone = await h.rpc("eth_getFilterChanges", [blockF]);
     expect(gone.error).toEqual({ code: -32000, message: "filter not found" });
-    expect(bytesToHex(SENDER)).toMatch(/^0x/);
+    // The log filter got only its own block's log: the next block (no logs) adds nothing.
+    h.backend.mine();
+    await h.server.settled();
+    expect((await h.rpc("eth_getFilterChanges", [logF])).result).toEqual([]);
   });
 
   it("enforces maxFilters", async () => {
     h = await startHarness({ maxFilters: 2 });
-    await h.rpc("eth_newBlockFilter");
+    const first = (await h.rpc("eth_newBlockFilter")).result;
     await h.rpc("eth_newBlockFilter");
     const third = await h.rpc("eth_newBlockFilter");
-    expect(third.error?.code).toBe(-32005);
+    expect(third.error).toEqual({ code: -32005, message: "too many filters installed (max 2)" });
+    expect((await h.rpc("eth_uninstallFilter", [first])).result).toBe(true);
+    expect((await h.rpc("eth_newBlockFilter")).result).toMatch(/^0x[0-9a-f]+$/);
   });
 });
 
 describe("FilterManager", () => {
-  it("expires idle filters and bounds buffers", () => {
+  it("expires idle filters and bounds buffers", async () => {
     let now = 0;
     const fm = new FilterManager({ maxFilters: 10, bufferMax: 3, idleTimeoutMs: 1000 }, () => now);
     const a = fm.install("pendingTransactions");
     const b = fm.install("block");
-    fm.onPending([1, 2, 3, 4, 5].map((i) => new Uint8Array(32).fill(i)));
+    await fm.onPending(
+      [1, 2, 3, 4, 5].map((i) => new Uint8Array(32).fill(i)),
+      NO_PAUSE,
+    );
     expect(fm.changes(a)).toEqual([3, 4, 5].map((i) => bytesToHex(new Uint8Array(32).fill(i))));
     now = 900;
     fm.changes(a);

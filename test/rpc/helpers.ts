@@ -67,6 +67,33 @@ export async function startHarness(
   };
 }
 
+/**
+ * Poll `probe` until it returns something other than undefined/false (or stops throwing); fails after `timeoutMs`.
+ * Instead of fixed sleeps: waits only as long as needed.
+ */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 5000,
+  intervalMs = 20,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(
+        `condition not met within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ""}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 /** A WebSocket client that collects messages and lets tests await the next one matching a predicate. */
 export class WsClient {
   readonly messages: AnyJson[] = [];

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { bytesToHex } from "../../src/util/hex.js";
 import { decodeEthTx, signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
-import { type Harness, startHarness, WsClient } from "./helpers.js";
+import { eventually, type Harness, startHarness, WsClient } from "./helpers.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -48,7 +48,8 @@ describe("WebSocket", () => {
       expect((await c.call("eth_unsubscribe", [sub])).result).toBe(true);
       expect((await c.call("eth_unsubscribe", [sub])).result).toBe(false);
       h.backend.mine();
-      // a round trip after the block: no notification was queued before the answer
+      // delivered everything for that block, then a round trip: no notification was queued before the answer
+      await h.server.settled();
       await c.call("eth_blockNumber");
       expect(c.messages.filter((m) => m.method === "eth_subscription")).toHaveLength(0);
     } finally {
@@ -112,7 +113,7 @@ describe("WebSocket", () => {
     const code = await new Promise<number>((resolve) => extra.on("close", (c) => resolve(c)));
     expect(code).toBe(1013);
     for (const c of clients) c.ws.terminate();
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => h.server.stats().wsConnections === 0 || undefined);
     h.backend.mine();
     const again = await WsClient.open(h.wsUrl);
     expect((await again.call("eth_chainId")).result).toBe("0x4ee8");

@@ -64,16 +64,6 @@ describe("TxPool concurrency", () => {
     });
     expect(pool.size()).toBe(0);
   });
-
-  it("addDecoded takes a trusted decoded tx through the same rules", async () => {
-    const { pool } = makePool();
-    const tx = await makePool().pool.add(await signEth(wallet(0)));
-    const seen: string[] = [];
-    pool.onAdded((_, origin) => seen.push(origin));
-    expect(await pool.addDecoded(tx)).toBe(tx);
-    await expect(pool.addDecoded(tx)).rejects.toMatchObject({ code: "TXPOOL_ALREADY_KNOWN" });
-    expect(seen).toEqual(["peer"]);
-  });
 });
 
 /** Arrival: A2, B0, A0, N, A1, C1 (C has a gap at 0). */
@@ -90,10 +80,11 @@ async function sealFixture(pool: TxPool) {
 }
 
 describe("TxPool.seal", () => {
-  it("arrival order across senders, nonce order per sender, gaps held back", async () => {
+  it("round-robin across senders (in order of their oldest tx), nonce order per sender, gaps held back", async () => {
     const { pool } = makePool();
     const { A0, A1, A2, B0, N } = await sealFixture(pool);
-    expect(hashes(pool.seal(100))).toEqual(hashes([B0, A0, N, A1, A2]));
+    // round 1: one tx of A (oldest arrival: A2, but A0 goes first by nonce), B, N; then A's rest
+    expect(hashes(pool.seal(100))).toEqual(hashes([A0, B0, N, A1, A2]));
     expect(pool.seal(100)).toEqual([]); // all sealable ones are in flight; C1 still waits for C0
     expect(pool.size()).toBe(6); // sealing does not remove
   });
@@ -101,8 +92,8 @@ describe("TxPool.seal", () => {
   it("count limit, then the rest; releaseSealed makes txs sealable again", async () => {
     const { pool } = makePool();
     const { A0, A1, A2, B0, N } = await sealFixture(pool);
-    expect(hashes(pool.seal(2))).toEqual(hashes([B0, A0]));
-    expect(hashes(pool.seal(2))).toEqual(hashes([N, A1]));
+    expect(hashes(pool.seal(2))).toEqual(hashes([A0, B0]));
+    expect(hashes(pool.seal(2))).toEqual(hashes([A1, N]));
     expect(hashes(pool.seal(2))).toEqual(hashes([A2]));
     pool.releaseSealed([A1.hash, A2.hash]);
     expect(hashes(pool.seal(10))).toEqual(hashes([A1, A2]));
@@ -110,17 +101,43 @@ describe("TxPool.seal", () => {
     expect(pool.seal(10)).toHaveLength(5);
   });
 
-  it("a gap filled later releases the held txs; gasMax blocks a sender without skipping its nonce", async () => {
+  it("a gap filled later releases the held txs", async () => {
     const { pool } = makePool();
-    const { c, C1, B0, A0, A1, A2, N } = await sealFixture(pool);
+    const { c, C1 } = await sealFixture(pool);
+    expect(pool.seal(100)).toHaveLength(5);
     const C0 = await pool.add(await signEth(c, { nonce: 0 }));
-    pool.markSealed([B0.hash]);
-    // room for three 21000-gas txs: N (100000 gas) is skipped, C0 does not fit so C1 must not come either
-    expect(hashes(pool.seal(100, 21_000n * 3n))).toEqual(hashes([A0, A1, A2]));
-    pool.releaseSealed();
-    pool.markSealed([B0.hash]);
-    // C0 arrived last; C1 (held back by the gap, arrived earlier) comes right after it
-    expect(hashes(pool.seal(100))).toEqual(hashes([A0, N, A1, A2, C0, C1]));
+    expect(hashes(pool.seal(100))).toEqual(hashes([C0, C1]));
+  });
+
+  it("one sender with many txs gets one slot per round: a flood cannot fill the block", async () => {
+    const { pool } = makePool();
+    const flooder = wallet(9);
+    for (let n = 0; n < 50; n++) await pool.add(await signEth(flooder, { nonce: n }));
+    const others = [];
+    for (let i = 0; i < 5; i++) others.push(await pool.add(await signEth(wallet(i), { nonce: 0 })));
+    const block = pool.seal(10);
+    const senders = block.map((t) => bytesToHex(t.sender));
+    // 5 other senders each get their tx in the first round, the flooder fills the rest
+    for (const o of others) expect(hashes(block)).toContain(bytesToHex(o.hash));
+    expect(senders.filter((s) => s === flooder.address.toLowerCase())).toHaveLength(5);
+    // the flooder's txs keep nonce order
+    const nonces = block
+      .filter((t) => bytesToHex(t.sender) === flooder.address.toLowerCase())
+      .map((t) => t.nonce);
+    expect(nonces).toEqual([0n, 1n, 2n, 3n, 4n]);
+  });
+
+  it("gasMax: a sender whose next tx does not fit leaves the rotation; smaller txs of others go on", async () => {
+    const { pool } = makePool();
+    const [a, b, c] = [wallet(0), wallet(1), wallet(2)];
+    const A0 = await pool.add(await signEth(a, { nonce: 0, gasLimit: 100_000n }));
+    await pool.add(await signEth(a, { nonce: 1 }));
+    const B0 = await pool.add(await signEth(b, { nonce: 0 }));
+    const B1 = await pool.add(await signEth(b, { nonce: 1 }));
+    const C0 = await pool.add(await signEth(c, { nonce: 0 }));
+    // 70000 gas: A0 (100000) does not fit and A1 must not overtake it; B0, C0, then B1 (63000 in all)
+    expect(hashes(pool.seal(100, 70_000n))).toEqual(hashes([B0, C0, B1]));
+    expect(hashes(pool.seal(100, 100_000n))).toContain(bytesToHex(A0.hash));
   });
 
   it("skips native txs whose block limit is no longer ahead of the height", async () => {
@@ -129,7 +146,7 @@ describe("TxPool.seal", () => {
     const fresh = await pool.add(signNative(wallet(0), 10, { blockLimit: 500 }));
     chain.currentHeight = 12;
     expect(hashes(pool.seal(10))).toEqual(hashes([fresh]));
-    expect(pool.has(stale.hash)).toBe(true); // dropped by the next commit, not by seal
+    expect(pool.get(stale.hash)).toBeDefined(); // dropped by the next commit, not by seal
   });
 });
 
@@ -139,19 +156,19 @@ describe("TxPool.onBlockCommitted", () => {
     const { A0, A1, A2, B0, N, a } = await sealFixture(pool);
     const shortLimit = await pool.add(signNative(wallet(5), 10, { blockLimit: 11 }));
     const nonceTaken = await pool.add(signNative(wallet(5), 10, { nonce: hexToBytes("0x99") }));
-    pool.seal(3); // B0, A0, N in flight
+    expect(hashes(pool.seal(3))).toEqual(hashes([A0, B0, N])); // in flight
     chain.currentHeight = 11;
     state.setNonce(a.address, 2n);
     state.setNonce(wallet(1).address, 1n);
     // the block also carries a native tx from elsewhere using nonce 0x99
     const foreignNative = await makePool().pool.add(signNative(wallet(6), 10, { nonce: hexToBytes("0x99") }));
     pool.onBlockCommitted([B0, A0, A1, foreignNative], 11);
-    expect(pool.missing([B0.hash, A0.hash, A1.hash, A2.hash, N.hash])).toEqual([B0.hash, A0.hash, A1.hash]);
-    expect(pool.has(shortLimit.hash)).toBe(false); // blockLimit 11 <= height 11
-    expect(pool.has(nonceTaken.hash)).toBe(false); // its nonce is now used on chain
+    for (const gone of [B0, A0, A1]) expect(pool.get(gone.hash)).toBeUndefined();
+    for (const kept of [A2, N]) expect(pool.get(kept.hash)).toBe(kept);
+    expect(pool.get(shortLimit.hash)).toBeUndefined(); // blockLimit 11 <= height 11
+    expect(pool.get(nonceTaken.hash)).toBeUndefined(); // its nonce is now used on chain
     expect(pool.stats().inFlight).toBe(1); // N remains in flight
     expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(3n);
-    expect(hashes(pool.getMany([A2.hash, A0.hash]))).toEqual(hashes([A2, undefined]));
     // A2 (nonce 2 == account nonce) is now sealable; N stays in flight until released
     expect(hashes(pool.seal(10))).toEqual(hashes([A2]));
     const again = await signEth(a, { nonce: 1, gasPrice: 5n });
@@ -165,8 +182,8 @@ describe("TxPool.onBlockCommitted", () => {
     const other = await pool.add(await signEth(w, { nonce: 1 }));
     const elsewhere = await makePool().pool.add(await signEth(w, { nonce: 0, gasPrice: 2n }));
     pool.onBlockCommitted([elsewhere], 11);
-    expect(pool.has(pooled.hash)).toBe(false);
-    expect(pool.has(other.hash)).toBe(true);
+    expect(pool.get(pooled.hash)).toBeUndefined();
+    expect(pool.get(other.hash)).toBeDefined();
     expect(pool.stats().stale).toBe(1);
     expect(await pool.pendingNonce(hexToBytes(w.address))).toBe(2n);
   });
@@ -175,23 +192,23 @@ describe("TxPool.onBlockCommitted", () => {
 describe("TxPool TTL", () => {
   it("drops txs older than ttlMs with the injected clock, keeps in-flight ones", async () => {
     const { pool, clock } = makePool({ ttlMs: 600_000 });
-    const old1 = await pool.add(signNative(wallet(0), 10));
     const old2 = await pool.add(await signEth(wallet(1)));
-    pool.markSealed([old2.hash]);
+    const old1 = await pool.add(signNative(wallet(0), 10));
+    expect(hashes(pool.seal(1))).toEqual(hashes([old2]));
     clock.ms += 300_000;
     const young = await pool.add(await signEth(wallet(2)));
     clock.ms += 300_000;
     expect(pool.pruneExpired()).toBe(1);
-    expect(pool.has(old1.hash)).toBe(false);
-    expect(pool.has(old2.hash)).toBe(true); // in flight
-    expect(pool.has(young.hash)).toBe(true);
+    expect(pool.get(old1.hash)).toBeUndefined();
+    expect(pool.get(old2.hash)).toBeDefined(); // in flight
+    expect(pool.get(young.hash)).toBeDefined();
     clock.ms += 300_001;
     pool.releaseSealed();
     expect(pool.seal(10)).toEqual([]); // seal prunes first
     expect(pool.size()).toBe(0);
     expect(pool.stats().expired).toBe(3);
     // an expired native nonce is free again
-    expect(pool.bytes()).toBe(0);
+    expect(pool.stats().bytes).toBe(0);
   });
 
   it("pending() is a bounded view in arrival order", async () => {

@@ -2,6 +2,11 @@
 export * from "./core/index.js";
 export type { PbftErrorCode } from "./errors.js";
 export { PbftError } from "./errors.js";
+export {
+  type ConsensusGossipCheckOptions,
+  type ConsensusGossipView,
+  consensusGossipCheck,
+} from "./gossipCheck.js";
 export type { PbftOptions, PbftOptionsErrorCode } from "./options.js";
 export { defaultPbftOptions, validatePbftOptions } from "./options.js";
 export {

@@ -22,6 +22,7 @@ export function validatePbftOptions(o: PbftOptions): void {
     "futureHeightWindow",
     "futureViewWindow",
     "futureBufferMax",
+    "futurePerSenderMax",
     "resendTicks",
     "tickMs",
   ];
@@ -33,6 +34,7 @@ export function validatePbftOptions(o: PbftOptions): void {
     if (!Number.isSafeInteger(o[field]) || o[field] < 0) fail(field, "must be an integer >= 0");
   }
   if (o.viewTimeoutDoublingsMax > 20) fail("viewTimeoutDoublingsMax", "must be <= 20");
+  if (o.futurePerSenderMax > o.futureBufferMax) fail("futurePerSenderMax", "must be <= futureBufferMax");
   if (o.resendTicks >= o.viewTimeoutTicks) fail("resendTicks", "must be < viewTimeoutTicks");
 }
 

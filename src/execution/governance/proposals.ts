@@ -3,9 +3,9 @@ import { bigintToBytes, bytesToBigint, bytesToHex } from "../../util/hex.js";
 import { CONSENSUS_NODES_KEY, encodeNodeList, NodeType } from "../stateLayout.js";
 import {
   applyNodeChange,
+  checkSystemConfigChange,
   NODE_WEIGHT_MAX,
   readNodeEntries,
-  validateSystemConfigValue,
   writeSystemConfig,
 } from "../systemContracts.js";
 import { ProposalKind } from "./abi.js";
@@ -155,7 +155,7 @@ export async function checkOrApply(ctx: ChangeContext, c: Change, write: boolean
   const { store, blockNumber } = ctx;
   switch (c.kind) {
     case ProposalKind.SetSysConfig: {
-      if (!write) return validateSystemConfigValue(c.key, c.value);
+      if (!write) return checkSystemConfigChange(store.get, blockNumber, c.key, c.value);
       return writeSystemConfig(store, blockNumber, c.key, c.value);
     }
     case ProposalKind.AddObserver:

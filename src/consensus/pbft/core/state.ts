@@ -22,6 +22,8 @@ import type {
 
 export interface Buffered {
   from: NodeId;
+  /** hex of `from`: the per-sender bound of the future buffer is kept by it. */
+  fromKey: string;
   msg: PbftMessage;
 }
 
@@ -71,7 +73,10 @@ export interface CoreState {
   ticksInView: number;
   now: number;
   lastFetchTick: number;
+  /** Future messages in arrival order (bounded in all and per sender: futureBuffer.ts). */
   future: Buffered[];
+  /** Messages in `future` per sender key. */
+  readonly futureBySender: Map<string, number>;
   lastCommit: Commit | null;
   /** Peers helped recently (cleared every resendTicks): bounds the replies to lagging peers. */
   readonly helped: Set<string>;
@@ -107,6 +112,7 @@ export function createState(config: PbftConfig, deps: PbftDeps, start: PbftStart
     now: 0,
     lastFetchTick: Number.NEGATIVE_INFINITY,
     future: [],
+    futureBySender: new Map<string, number>(),
     lastCommit: null,
     helped: new Set<string>(),
     verified: new Set<string>(),

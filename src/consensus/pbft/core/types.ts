@@ -246,8 +246,14 @@ export interface PbftConfig {
   futureHeightWindow: number;
   /** Messages for views in (view, view + futureViewWindow] are buffered; beyond: dropped. */
   futureViewWindow: number;
-  /** Bound of the future-message buffer (oldest dropped first). */
+  /** Bound of the future-message buffer; when full, the sender holding the most loses its oldest message. */
   futureBufferMax: number;
+  /**
+   * Future messages buffered per sender (the peer that delivered them) at most; beyond, that sender's oldest one
+   * is dropped. 128 covers the 8 heights of futureHeightWindow with a round's messages (PrePrepare, Prepare,
+   * Commit, ViewChange, NewView) in several views each, from an honest member; one member cannot evict others'.
+   */
+  futurePerSenderMax: number;
   /** Ticks between re-broadcasts of this node's own messages of the current phase (lossy networks). */
   resendTicks: number;
   /** Minimum ticks between two fetchBlocks actions. */
@@ -263,6 +269,7 @@ export const defaultPbftConfig: Omit<PbftConfig, "nodeId"> = {
   futureHeightWindow: 8,
   futureViewWindow: 16,
   futureBufferMax: 1024,
+  futurePerSenderMax: 128,
   resendTicks: 10,
   fetchCooldownTicks: 20,
   rejectionsMax: 64,

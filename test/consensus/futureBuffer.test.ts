@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { defaultPbftConfig, messageDigest, type PbftMessage } from "../../src/consensus/index.js";
+import { bufferFutureHeight, takeReplayable } from "../../src/consensus/pbft/core/futureBuffer.js";
+import { type CoreState, createState } from "../../src/consensus/pbft/core/state.js";
+import { KeyRegistry, type SimKey, sha256 } from "../sim/simCrypto.js";
+
+const reg = new KeyRegistry("fast");
+const keys: SimKey[] = [0, 1, 2, 3].map((i) => reg.create(7, i));
+const validators = keys.map((k) => ({ nodeId: k.nodeId, weight: 1 }));
+
+function state(futureBufferMax: number, futurePerSenderMax: number): CoreState {
+  return createState(
+    { ...defaultPbftConfig, nodeId: keys[2]!.nodeId, futureBufferMax, futurePerSenderMax },
+    { crypto: reg.cryptoFor(keys[2]!) },
+    { committedHeight: 0, committedHash: new Uint8Array(32), validators, hardState: null },
+  );
+}
+
+/** A Prepare at height 2 (we are at 1) for a block named by `n`. */
+function prepare(key: SimKey, n: number): PbftMessage {
+  const msg = {
+    type: "prepare" as const,
+    height: 2,
+    view: 0,
+    blockHash: new Uint8Array(32).fill(n),
+    sender: key.nodeId,
+    signature: new Uint8Array(0),
+  };
+  return { ...msg, signature: key.sign(messageDigest(sha256, msg)) };
+}
+
+function buffered(s: CoreState, key: SimKey): number[] {
+  return s.future
+    .filter((b) => b.from === key.nodeId)
+    .map((b) => (b.msg as { blockHash: Uint8Array }).blockHash[0]!);
+}
+
+describe("future-message buffer, bounded per sender", () => {
+  it("a flooding member keeps only its newest futurePerSenderMax messages; the others' stay", () => {
+    const s = state(1024, 4);
+    bufferFutureHeight(s, keys[1]!.nodeId, prepare(keys[1]!, 100));
+    for (let n = 0; n < 50; n++) bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, n));
+    bufferFutureHeight(s, keys[3]!.nodeId, prepare(keys[3]!, 101));
+    expect(buffered(s, keys[0]!)).toEqual([46, 47, 48, 49]);
+    expect(buffered(s, keys[1]!)).toEqual([100]);
+    expect(buffered(s, keys[3]!)).toEqual([101]);
+    expect(s.counters.futureDropped).toBe(46);
+  });
+
+  it("when the whole buffer is full, the sender holding the most loses its oldest message", () => {
+    const s = state(6, 4);
+    for (let n = 0; n < 4; n++) bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, n));
+    bufferFutureHeight(s, keys[1]!.nodeId, prepare(keys[1]!, 100));
+    bufferFutureHeight(s, keys[1]!.nodeId, prepare(keys[1]!, 101));
+    bufferFutureHeight(s, keys[3]!.nodeId, prepare(keys[3]!, 102)); // full: keys[0] (4) loses 0
+    bufferFutureHeight(s, keys[3]!.nodeId, prepare(keys[3]!, 103)); // full: keys[0] (3) loses 1
+    expect(buffered(s, keys[0]!)).toEqual([2, 3]);
+    expect(buffered(s, keys[1]!)).toEqual([100, 101]);
+    expect(buffered(s, keys[3]!)).toEqual([102, 103]);
+    expect(s.future).toHaveLength(6);
+  });
+
+  it("an exact duplicate (a resend) is buffered once", () => {
+    const s = state(1024, 4);
+    const msg = prepare(keys[1]!, 5);
+    for (let i = 0; i < 10; i++) bufferFutureHeight(s, keys[1]!.nodeId, msg);
+    expect(buffered(s, keys[1]!)).toEqual([5]);
+    expect(s.counters.futureDropped).toBe(0);
+  });
+
+  it("replayed messages leave the per-sender count: the sender's room comes back", () => {
+    const s = state(1024, 2);
+    bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, 1));
+    bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, 2));
+    s.height = 2;
+    expect(takeReplayable(s).map((b) => b.fromKey)).toHaveLength(2);
+    expect(s.futureBySender.size).toBe(0);
+    s.height = 1; // as if a new round of future messages came
+    bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, 3));
+    bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, 4));
+    expect(buffered(s, keys[0]!)).toEqual([3, 4]);
+    expect(s.counters.futureDropped).toBe(0);
+  });
+});

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Chain, CommittedBlock } from "../../src/chain/index.js";
+import type { ConsortNode } from "../../src/node/index.js";
+import { NodeRpcBackend, type NodeRpcBackendDeps } from "../../src/node/rpcBackend.js";
+import { WsClient } from "../rpc/helpers.js";
+import { bytesToHex, hexToBytes, keyOf, rpc, rpcUrl, SingleNodeNet, signLegacyFast } from "./helpers.js";
+
+describe("NodeRpcBackend new-block events", () => {
+  it("an unsubscribe detaches: subscribing and unsubscribing again does not grow the chain's listeners", () => {
+    const chainListeners: ((c: CommittedBlock) => void)[] = [];
+    const chain = {
+      genesis: { chainId: 20200n, groupId: "group0" },
+      height: () => 0,
+      onCommit: (l: (c: CommittedBlock) => void) => chainListeners.push(l),
+    } as unknown as Chain;
+    const backend = new NodeRpcBackend({ chain } as unknown as NodeRpcBackendDeps);
+    for (let i = 0; i < 5; i++) {
+      const off = backend.onNewBlock(() => {});
+      expect(backend.newBlockListenerCount).toBe(1);
+      off();
+      expect(backend.newBlockListenerCount).toBe(0);
+    }
+    expect(chainListeners).toHaveLength(1);
+  });
+
+  describe("on a real node", () => {
+    let net: SingleNodeNet;
+    let node: ConsortNode;
+    beforeAll(async () => {
+      net = await SingleNodeNet.create();
+      node = await net.start();
+    });
+    afterAll(async () => {
+      await node?.close();
+      await net?.remove();
+    });
+
+    it("newHeads carries the block's real size, as eth_getBlockByNumber reports it", async () => {
+      const url = rpcUrl(node);
+      const ws = await WsClient.open(url.replace(/^http/, "ws"));
+      try {
+        const sub = (await ws.call("eth_subscribe", ["newHeads"])).result;
+        const raw = signLegacyFast(keyOf(net.accounts[1]!), {
+          nonce: 0n,
+          to: hexToBytes("0x00000000000000000000000000000000000000bb"),
+          value: 1n,
+        });
+        await rpc<string>(url, "eth_sendRawTransaction", [bytesToHex(raw)]);
+        const note = await ws.next((m) => m.params?.subscription === sub, 30_000);
+        const head = note.params.result;
+        expect(head.size).not.toBe("0x0");
+        const block = await rpc<{ size: string; hash: string }>(url, "eth_getBlockByNumber", [
+          head.number,
+          false,
+        ]);
+        expect(head.hash).toBe(block.hash);
+        expect(head.size).toBe(block.size);
+      } finally {
+        await ws.close();
+      }
+    });
+  });
+});

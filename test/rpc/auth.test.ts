@@ -1,0 +1,259 @@
+import { request } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { RpcServer } from "../../src/rpc/server.js";
+import { bytesToHex } from "../../src/util/hex.js";
+import { silentLogger } from "../../src/util/logger.js";
+import { signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
+import { eventually, type Harness, type RpcResponse, startHarness, WsClient } from "./helpers.js";
+import { TestTokens } from "./tokens.js";
+
+let h: Harness;
+let tokens: TestTokens;
+let submit: string;
+let read: string;
+
+beforeAll(async () => {
+  tokens = await TestTokens.create();
+  h = await startHarness({ jwt: tokens.jwt, corsOrigins: ["https://app.example"] });
+  submit = await tokens.issue("acme", ["read", "submit"]);
+  read = await tokens.issue("auditor", ["read"]);
+});
+afterAll(async () => {
+  await h.close();
+  await tokens.remove();
+});
+
+const call = (method: string, params: unknown[] = []) =>
+  JSON.stringify({ jsonrpc: "2.0", id: 7, method, params });
+const json = (token?: string) => ({
+  "content-type": "application/json",
+  ...(token ? { authorization: `Bearer ${token}` } : {}),
+});
+
+/** Status of a WebSocket upgrade: "open", or the HTTP status it was refused with. */
+function upgrade(url: string, headers: Record<string, string> = {}): Promise<"open" | number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once("open", () => {
+      ws.close();
+      resolve("open");
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.once("error", (err) => {
+      if (!String(err.message).includes("Unexpected server response")) reject(err);
+    });
+  });
+}
+
+describe("bearer tokens", () => {
+  it("no token, an expired or a forged one: HTTP 401 with a JSON-RPC error body; nothing executed", async () => {
+    const before = h.server.stats().filters;
+    const cases: [string | undefined, RegExp][] = [
+      [undefined, /^unauthorized: missing credentials: send Authorization: Bearer <token>/],
+      [await tokens.expired("acme", ["read"]), /^unauthorized: token expired$/],
+      [
+        await tokens.forged("acme", ["read", "submit", "admin"]),
+        /^unauthorized: invalid token: signature verification failed/,
+      ],
+      ["not-a-jwt", /^unauthorized: invalid token/],
+    ];
+    for (const [token, message] of cases) {
+      const r = await h.post(call("eth_newBlockFilter"), json(token));
+      expect(r.status, String(token)).toBe(401);
+      const body = r.json as RpcResponse;
+      expect(body.jsonrpc).toBe("2.0");
+      expect(body.error?.code).toBe(-40100);
+      expect(body.error?.message).toMatch(message);
+    }
+    const malformed = await h.post(call("eth_chainId"), { ...json(), authorization: "Basic abc" });
+    expect(malformed.status).toBe(401);
+    expect(h.server.stats().filters).toBe(before);
+  });
+
+  it("a read token reads but a send is refused (HTTP 403); a submit token sends", async () => {
+    const raw = bytesToHex(
+      await signEth({ type: 0, nonce: 5, to: bytesToHex(TOKEN_ADDRESS), gasLimit: 21_000n, gasPrice: 0n }),
+    );
+    const readOk = await h.post(call("eth_blockNumber"), json(read));
+    expect((readOk.json as RpcResponse).result).toBe("0x3");
+    const refused = await h.post(call("eth_sendRawTransaction", [raw]), json(read));
+    expect(refused.status).toBe(403);
+    expect((refused.json as RpcResponse).error).toEqual({
+      code: -40300,
+      message:
+        'permission denied: eth_sendRawTransaction needs the "submit" right; principal "auditor" holds read',
+    });
+    expect(h.backend.pool).toHaveLength(0);
+    const sent = await h.post(call("eth_sendRawTransaction", [raw]), json(submit));
+    expect(sent.status).toBe(200);
+    expect((sent.json as RpcResponse).result).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(h.backend.pool).toHaveLength(1);
+    h.backend.mine();
+  });
+
+  it("WebSocket: the token rides on the upgrade (header or ?token=); without one the upgrade is refused (401)", async () => {
+    expect(await upgrade(h.wsUrl)).toBe(401);
+    expect(await upgrade(`${h.wsUrl}/?token=${await tokens.forged("x", ["read"])}`)).toBe(401);
+    expect(await upgrade(h.wsUrl, { authorization: `Bearer ${read}` })).toBe("open");
+    const c = await WsClient.open(`${h.wsUrl}/?token=${read}`);
+    try {
+      expect((await c.call("eth_chainId")).result).toBe("0x4ee8");
+      expect((await c.call("eth_sendRawTransaction", ["0x00"])).error.code).toBe(-40300);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("Host, Origin and content type", () => {
+  it("a text/plain POST gets 415 and is not executed", async () => {
+    const before = h.server.stats().filters;
+    const r = await h.post(call("eth_newBlockFilter"), {
+      "content-type": "text/plain",
+      authorization: `Bearer ${read}`,
+    });
+    expect(r.status).toBe(415);
+    expect((r.json as RpcResponse).error?.code).toBe(-32600);
+    expect(h.server.stats().filters).toBe(before);
+    const form = await h.post(call("eth_newBlockFilter"), {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Bearer ${read}`,
+    });
+    expect(form.status).toBe(415);
+    expect(h.server.stats().filters).toBe(before);
+  });
+
+  it("a request with an unlisted Host is refused (403), before authentication", async () => {
+    const { port } = h.server.address();
+    const status = await new Promise<{ code: number; body: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port,
+          method: "POST",
+          path: "/",
+          headers: { ...json(read), host: "attacker.example:8545" },
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d) => {
+            body += d;
+          });
+          res.on("end", () => resolve({ code: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end(call("eth_chainId"));
+    });
+    expect(status.code).toBe(403);
+    expect(JSON.parse(status.body).error.message).toMatch(
+      /^forbidden: invalid host specified \(attacker\.example:8545\)/,
+    );
+  });
+
+  it("a WebSocket upgrade from an unlisted Origin is refused; a listed one is accepted", async () => {
+    const auth = { authorization: `Bearer ${read}` };
+    expect(await upgrade(h.wsUrl, { ...auth, origin: "https://evil.example" })).toBe(403);
+    expect(await upgrade(h.wsUrl, { ...auth, origin: "https://app.example" })).toBe("open");
+    const post = await h.post(call("eth_chainId"), { ...json(read), origin: "https://evil.example" });
+    expect(post.status).toBe(403);
+  });
+});
+
+describe("per-principal quotas and a slow WebSocket", () => {
+  it("filters and subscriptions are counted per principal (over all its connections), with clear errors", async () => {
+    const q = await startHarness({
+      jwt: tokens.jwt,
+      quotas: { filtersPerPrincipal: 2, subscriptionsPerPrincipal: 3 },
+    });
+    const other = await tokens.issue("other", ["read"]);
+    try {
+      const post = async (token: string) =>
+        (await q.post(call("eth_newBlockFilter"), json(token))).json as RpcResponse;
+      expect((await post(read)).result).toBeDefined();
+      expect((await post(read)).result).toBeDefined();
+      expect((await post(read)).error).toEqual({
+        code: -32005,
+        message:
+          "too many filters installed by this principal (max 2): uninstall some with eth_uninstallFilter",
+      });
+      expect((await post(other)).result).toBeDefined();
+      const a = await WsClient.open(`${q.wsUrl}/?token=${read}`);
+      const b = await WsClient.open(`${q.wsUrl}/?token=${read}`);
+      try {
+        expect((await a.call("eth_subscribe", ["newHeads"])).result).toBeDefined();
+        expect((await a.call("eth_subscribe", ["newHeads"])).result).toBeDefined();
+        const third = (await b.call("eth_subscribe", ["newHeads"])).result;
+        expect(third).toBeDefined();
+        expect((await b.call("eth_subscribe", ["newHeads"])).error).toEqual({
+          code: -32005,
+          message: "too many subscriptions for this principal over all its connections (max 3)",
+        });
+        expect((await b.call("eth_unsubscribe", [third])).result).toBe(true);
+        expect((await b.call("eth_subscribe", ["newHeads"])).result).toBeDefined();
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    } finally {
+      await q.close();
+    }
+  });
+
+  it("a client over its notification bound is closed (1008) with the reason; others keep their notifications", async () => {
+    const s = await startHarness({ wsMaxQueuedNotifications: 3 });
+    try {
+      const slow = await WsClient.open(s.wsUrl);
+      const fine = await WsClient.open(s.wsUrl);
+      await slow.call("eth_subscribe", ["logs", { address: bytesToHex(TOKEN_ADDRESS) }]);
+      await fine.call("eth_subscribe", ["newHeads"]);
+      const closed = new Promise<[number, string]>((resolve) =>
+        slow.ws.on("close", (code, reason) => resolve([code, reason.toString()])),
+      );
+      // One block with 8 matching logs: 8 notifications written in one fan-out step, more than 3 unsent.
+      for (let i = 0; i < 8; i++) {
+        const raw = await signEth({
+          type: 0,
+          nonce: 5 + i,
+          to: bytesToHex(TOKEN_ADDRESS),
+          gasLimit: 60_000n,
+          gasPrice: 0n,
+        });
+        const hash = (await s.rpc("eth_sendRawTransaction", [bytesToHex(raw)])).result;
+        s.backend.outcomes.set(hash, {
+          status: 1,
+          logs: [{ address: TOKEN_ADDRESS, topics: [TRANSFER_TOPIC], data: new Uint8Array(0) }],
+          output: new Uint8Array(0),
+        });
+      }
+      const block = s.backend.mine();
+      const [code, reason] = await closed;
+      expect(code).toBe(1008);
+      expect(reason).toMatch(/^client too slow: more than 3 messages/);
+      const head = await fine.next((m) => m.method === "eth_subscription");
+      expect(head.params.result.hash).toBe(bytesToHex(block.hash));
+      await eventually(async () => s.server.stats().subscriptions === 1);
+      await fine.close();
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("safe defaults", () => {
+  it("refuses a non-loopback address without auth, naming the settings; insecure or a token key allows it", () => {
+    const deps = { backend: h.backend, logger: silentLogger() };
+    expect(() => new RpcServer({ host: "0.0.0.0" }, deps)).toThrow(
+      /refusing to serve JSON-RPC on 0\.0\.0\.0 \(not a loopback address\) without authentication: set rpc\.auth\.jwt .* or bind rpc\.host to 127\.0\.0\.1; rpc\.insecure: true \(or --rpc-insecure\)/,
+    );
+    expect(() => new RpcServer({ host: "10.1.2.3" }, deps)).toThrow(/refusing/);
+    expect(() => new RpcServer({ host: "0.0.0.0", insecure: true }, deps)).not.toThrow();
+    expect(() => new RpcServer({ host: "0.0.0.0", jwt: tokens.jwt }, deps)).not.toThrow();
+    expect(() => new RpcServer({ host: "127.0.0.2" }, deps)).not.toThrow();
+    expect(() => new RpcServer({ host: "::1" }, deps)).not.toThrow();
+  });
+});

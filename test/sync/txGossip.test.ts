@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { defaultTxGossipOptions, TxGossip } from "../../src/sync/index.js";
+import { encodeTxBatch } from "../../src/sync/wire.js";
+import type { AddResult, TxPoolInterface } from "../../src/txpool/index.js";
+import { silentLogger } from "../../src/util/logger.js";
+import { connectAll, hasNode, startNodes, type TestNode, waitFor } from "../network/helpers.js";
+import { makePool, signEth, signNative, wallet } from "../txpool/helpers.js";
+
+/**
+ * A peer floods tx gossip at a node running TxGossip over a real TxPool, through two real transports on loopback:
+ * what the peer can make the node do is bounded, and batches that can never be valid get it penalized.
+ */
+let nodes: TestNode[] = [];
+let gossip: TxGossip | null = null;
+
+afterEach(async () => {
+  gossip?.stop();
+  gossip = null;
+  await Promise.all(nodes.map((n) => n.transport.stop()));
+  nodes = [];
+});
+
+/** The real pool, with admissions held at a gate until `open()` (to see how many batches are in admission). */
+function gatedPool() {
+  const { pool } = makePool();
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const gated: TxPoolInterface = Object.assign(Object.create(pool) as TxPoolInterface, {
+    addBatch: async (raws: Uint8Array[], opts?: { origin?: "local" | "peer" }): Promise<AddResult[]> => {
+      await gate;
+      return pool.addBatch(raws, opts);
+    },
+  });
+  return { pool, gated, open };
+}
+
+async function setup(
+  txpool: TxPoolInterface,
+): Promise<{ flooder: TestNode; receiver: TestNode; gossip: TxGossip }> {
+  nodes = await startNodes(2, { penaltyHalfLifeMs: 1e12, gossipRejectPoints: 10, penaltyThreshold: 1000 });
+  const [flooder, receiver] = nodes as [TestNode, TestNode];
+  gossip = new TxGossip(defaultTxGossipOptions, {
+    transport: receiver.transport,
+    txpool,
+    logger: silentLogger(),
+  });
+  gossip.start();
+  flooder.transport.subscribe("txs", () => "ignore");
+  await connectAll(nodes);
+  // Both directions carry gossipsub traffic once each has seen the other's subscription.
+  await waitFor(
+    "subscriptions exchanged",
+    () =>
+      hasNode(flooder.transport.topicPeers("txs"), receiver.key.nodeId) &&
+      hasNode(receiver.transport.topicPeers("txs"), flooder.key.nodeId),
+  );
+  return { flooder, receiver, gossip };
+}
+
+describe("TxGossip under a flooding peer", () => {
+  it("admits at most peerBatchesInFlightMax of one peer's batches at once and drops the rest, without blame", async () => {
+    const { pool, gated, open } = gatedPool();
+    const { flooder, receiver, gossip: g } = await setup(gated);
+    const max = defaultTxGossipOptions.peerBatchesInFlightMax;
+    for (let i = 0; i < 10; i++) {
+      await flooder.transport.publish("txs", encodeTxBatch([signNative(wallet(i), 10)]));
+    }
+    await waitFor("10 batches seen", () => g.counters.batchesIn + g.counters.batchesDropped === 10);
+    expect(g.counters.batchesIn).toBe(max);
+    expect(g.counters.batchesDropped).toBe(10 - max);
+    open();
+    await waitFor("admitted", () => pool.size() === max);
+    expect(receiver.transport.penaltyPoints(flooder.key.nodeId)).toBe(0);
+    // Room again once admitted.
+    await flooder.transport.publish("txs", encodeTxBatch([signNative(wallet(20), 10)]));
+    await waitFor("admitted after the burst", () => pool.size() === max + 1);
+  });
+
+  it("rejects and penalizes undecodable batches and batches carrying a tx that can never be valid", async () => {
+    const { pool } = makePool();
+    const { flooder, receiver, gossip: g } = await setup(pool);
+    const points = () => receiver.transport.penaltyPoints(flooder.key.nodeId);
+
+    await flooder.transport.publish("txs", Uint8Array.of(0xff, 0xff, 0xff));
+    await waitFor("garbage rejected", () => g.counters.batchesRejected === 1);
+    await waitFor("penalized", () => points() > 0);
+    expect(points()).toBeCloseTo(10, 6);
+
+    // One valid tx and one signed for another chain: the whole batch is refused and not relayed.
+    const valid = signNative(wallet(1), 10);
+    const otherChain = await signEth(wallet(2), { chainId: 1n });
+    await flooder.transport.publish("txs", encodeTxBatch([valid, otherChain]));
+    await waitFor("invalid tx batch rejected", () => g.counters.batchesRejected === 2);
+    await waitFor("penalized again", () => points() > 15);
+    expect(points()).toBeCloseTo(20, 6);
+
+    // Txs that are merely stale or known are normal in gossip: no blame.
+    await flooder.transport.publish("txs", encodeTxBatch([valid]));
+    await waitFor("known tx batch handled", () => g.counters.batchesIn === 2);
+    expect(g.counters.batchesRejected).toBe(2);
+    expect(points()).toBeCloseTo(20, 6);
+    expect(pool.size()).toBe(1);
+  });
+});
