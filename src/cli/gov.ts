@@ -62,6 +62,9 @@ async function send(c: Common, to: Hex, data: Hex) {
   const account = privateKeyToAccount(bytesToHex(key.privateKey) as Hex);
   // eth_call first: a refusal comes back with the rule's reason, and nothing is sent.
   await rpcCall(c.rpc, "eth_call", [{ from: account.address, to, data }, "latest"]);
+  const estimate = BigInt(
+    await rpcCall<Hex>(c.rpc, "eth_estimateGas", [{ from: account.address, to, data }]),
+  );
   const [chainId, nonce, gasPrice] = await Promise.all([
     rpcCall<Hex>(c.rpc, "eth_chainId", []),
     rpcCall<Hex>(c.rpc, "eth_getTransactionCount", [account.address, "pending"]),
@@ -73,7 +76,7 @@ async function send(c: Common, to: Hex, data: Hex) {
     nonce: Number(nonce),
     to,
     data,
-    gas: 1_000_000n,
+    gas: estimate + estimate / 4n,
     gasPrice: BigInt(gasPrice),
   });
   const hash = await rpcCall<Hex>(c.rpc, "eth_sendRawTransaction", [raw]);

@@ -99,7 +99,7 @@ describe("e2e: committee governance and permissions", () => {
   async function sendTx(wallet: Wallet, to: string | null, data: string, via = urls[0]!) {
     const nonce = Number(await rpc<string>(via, "eth_getTransactionCount", [wallet.address, "pending"]));
     const hash = await rpc<string>(via, "eth_sendRawTransaction", [
-      await signTx(wallet, { nonce, to, data, gasLimit: 3_000_000n }),
+      await signTx(wallet, { nonce, to, data, gasLimit: 500_000n }),
     ]);
     const [receipt] = await waitReceipts(via, [hash], 120_000);
     return receipt!;
@@ -215,8 +215,21 @@ describe("e2e: committee governance and permissions", () => {
       expect(sealers.map((s) => s.nodeID)).toContain(newcomerId.slice(2));
       expect(sealers).toHaveLength(5);
     }
-    // Blocks keep committing with 5 sealers (quorum 4), node4 voting.
+    // Blocks keep committing with 5 sealers (quorum 4), node4 voting; every node's PBFT runs with the 5.
     for (let i = 0; i < 3; i++) await transfer(users[3]!);
+    for (const url of allUrls) {
+      await waitFor(
+        `${url} to run PBFT with 5 sealers past height ${changedAt}`,
+        async () => {
+          const c = await rpc<{ consensusNodesNum: number; blockNumber: number }>(url, "getConsensusStatus", [
+            "group0",
+            "",
+          ]);
+          return c.consensusNodesNum === 5 && c.blockNumber > changedAt;
+        },
+        60_000,
+      );
+    }
     await waitFor(
       "node4 to report itself a sealer",
       async () =>

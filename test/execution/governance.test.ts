@@ -49,7 +49,7 @@ function spec(): GenesisSpec {
     observers: [],
     committee: { governors: governors.map((w) => ({ address: addr(w), weight: 1 })) },
     alloc,
-    systemConfig: {},
+    systemConfig: { tx_gas_limit: 300_000_000, block_gas_limit: 30_000_000_000 },
   };
 }
 

@@ -155,15 +155,15 @@ describe("SystemConfig precompile (0x1000) through committee proposals", () => {
       await setConfig("block_gas_limit", "399999999"),
     ]);
     expect(revertReason(out.receipts[0]!)).toBe(
-      "tx_gas_limit (300000000) may not exceed block_gas_limit (299999999)",
+      "committee: refused: tx_gas_limit (300000000) may not exceed block_gas_limit (299999999)",
     );
     expect(revertReason(out.receipts[1]!)).toBe(
-      "tx_gas_limit (30000000001) may not exceed block_gas_limit (30000000000)",
+      "committee: refused: tx_gas_limit (30000000001) may not exceed block_gas_limit (30000000000)",
     );
     expect(out.receipts.slice(2, 4).map((r) => r.status)).toEqual([1, 1]);
     // Checked against the values set earlier in the same block (in force together from the next one).
     expect(revertReason(out.receipts[4]!)).toBe(
-      "tx_gas_limit (400000000) may not exceed block_gas_limit (399999999)",
+      "committee: refused: tx_gas_limit (400000000) may not exceed block_gas_limit (399999999)",
     );
     expect((await readSystemConfig(chain.state, 1)).blockGasLimit).toBe(30_000_000_000n);
     const next = await readSystemConfig(chain.state, 2);

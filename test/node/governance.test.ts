@@ -88,7 +88,7 @@ describe("single node: permissions refused at pool admission", () => {
       nonce: 0n,
       to: null,
       data: assetDeployData(1000n),
-      gasLimit: 2_000_000n,
+      gasLimit: 1_000_000n,
     });
     expect(await refusal(raw)).toMatchObject({
       code: "TXPOOL_NOT_PERMITTED",

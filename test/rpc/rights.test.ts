@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBody } from "../../src/rpc/dispatch.js";
-import { ALL_RIGHTS, ETH_RIGHTS, FISCO_RIGHTS, type Right } from "../../src/rpc/rights.js";
+import { ALL_RIGHTS, ETH_RIGHTS, FISCO_RIGHTS, GOVERNANCE_RIGHTS, type Right } from "../../src/rpc/rights.js";
 import { rpcMethods } from "../../src/rpc/server.js";
 import { type Harness, type RpcResponse, startHarness } from "./helpers.js";
 import { TestTokens } from "./tokens.js";
@@ -30,10 +30,16 @@ async function callAs(token: string, method: string): Promise<{ status: number; 
 describe("rights per method", () => {
   it("every method of every namespace declares one of read/submit/admin, as the rights tables say", () => {
     const names = Object.keys(rpcMethods);
-    expect(names.length).toBe(Object.keys(ETH_RIGHTS).length + Object.keys(FISCO_RIGHTS).length);
+    expect(names.length).toBe(
+      Object.keys(ETH_RIGHTS).length +
+        Object.keys(FISCO_RIGHTS).length +
+        Object.keys(GOVERNANCE_RIGHTS).length,
+    );
     for (const name of names) {
       const expected =
-        (ETH_RIGHTS as Record<string, Right>)[name] ?? (FISCO_RIGHTS as Record<string, Right>)[name];
+        (ETH_RIGHTS as Record<string, Right>)[name] ??
+        (FISCO_RIGHTS as Record<string, Right>)[name] ??
+        (GOVERNANCE_RIGHTS as Record<string, Right>)[name];
       expect(ALL_RIGHTS, name).toContain(rpcMethods[name]!.right);
       expect(rpcMethods[name]!.right, name).toBe(expected);
     }
@@ -41,6 +47,7 @@ describe("rights per method", () => {
     expect(rpcMethods.sendTransaction!.right).toBe("submit");
     expect(rpcMethods.getPeers!.right).toBe("admin");
     expect(rpcMethods.eth_getBalance!.right).toBe("read");
+    expect(rpcMethods.getCommitteeInfo!.right).toBe("read");
   });
 
   it("the server enforces each method's right: refused (HTTP 403, -40300) without it, dispatched with it", async () => {
