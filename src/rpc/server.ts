@@ -266,7 +266,9 @@ export class RpcServer {
       return;
     }
     const auth = this.auth!;
-    if (!auth.required) {
+    // The console's static files hold no chain data: they load without credentials, and the page then sends the
+    // caller's token (or the browser its client certificate) with every JSON-RPC call, which is checked as usual.
+    if (!auth.required || isConsoleAsset(req)) {
       this.principals.set(req.raw, ANONYMOUS);
       done();
       return;
@@ -481,4 +483,9 @@ export class RpcServer {
       cleanup();
     });
   }
+}
+
+/** A GET of the web console's static files (/ui/…), not a WebSocket upgrade. */
+function isConsoleAsset(req: FastifyRequest): boolean {
+  return req.method === "GET" && req.headers.upgrade === undefined && /^\/ui(\/|$)/.test(req.url);
 }

@@ -111,6 +111,22 @@ describe("bearer tokens", () => {
   });
 });
 
+describe("the web console under auth", () => {
+  it("its static files load without a token; its JSON-RPC calls still need one", async () => {
+    for (const file of ["", "app.js", "style.css"]) {
+      const page = await fetch(`${h.url}/ui/${file}`);
+      expect(page.status, file).toBe(200);
+      await page.arrayBuffer();
+    }
+    // Only GETs of /ui/ are open: a POST there, or a call at /, is authenticated as usual.
+    expect(
+      (await fetch(`${h.url}/ui/`, { method: "POST", headers: json(), body: call("eth_chainId") })).status,
+    ).toBe(401);
+    expect((await h.post(call("eth_chainId"), json())).status).toBe(401);
+    expect((await h.post(call("eth_chainId"), json(read))).status).toBe(200);
+  });
+});
+
 describe("asymmetric token keys (the node holds only the public key)", () => {
   it.each(["ES256", "EdDSA"] as const)("%s: a token signed with the private key is accepted", async (alg) => {
     const base = path.join(tokens.dir, `key-${alg}`);

@@ -9,6 +9,13 @@ const ADDRESS_SCAN_BLOCKS = 200;
 
 // ------------------------------------------------------------------ JSON-RPC
 
+// A node that requires bearer tokens: open the console as /ui/?token=<JWT>; the token is kept for this tab only and
+// sent with every call (Authorization header; ?token= on the WebSocket, where browsers cannot set headers).
+const TOKEN_KEY = "consort.rpcToken";
+const urlToken = new URLSearchParams(location.search).get("token");
+if (urlToken) sessionStorage.setItem(TOKEN_KEY, urlToken);
+const rpcToken = sessionStorage.getItem(TOKEN_KEY);
+
 let rpcId = 0;
 class RpcError extends Error {
   constructor(code, message) {
@@ -19,7 +26,10 @@ class RpcError extends Error {
 async function rpc(method, params = []) {
   const res = await fetch("/", {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      ...(rpcToken ? { authorization: `Bearer ${rpcToken}` } : {}),
+    },
     body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method, params }),
   });
   const body = await res.json();
@@ -151,7 +161,8 @@ function connectLive() {
   const el = document.getElementById("live");
   let ws;
   try {
-    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`);
+    const query = rpcToken ? `?token=${encodeURIComponent(rpcToken)}` : "";
+    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/${query}`);
   } catch {
     return;
   }
