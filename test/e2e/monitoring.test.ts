@@ -181,7 +181,7 @@ describe("e2e: metrics, readiness, dashboard and web console on 4 validators", (
     const deploy = await signTx(deployer, {
       nonce: 0,
       data: token.encodeDeploy(["Consort Token", "CST", 1_000_000n]).replace("0x", asset.bytecode),
-      gasLimit: 3_000_000n,
+      gasLimit: 1_000_000n,
     });
     const tokenTransfer = await signTx(deployer, {
       nonce: 1,
