@@ -214,7 +214,7 @@ async function main(argv: string[]): Promise<void> {
       groupId: "group0",
       sealers: [{ nodeId: new Uint8Array(32).fill(1), weight: 1 }],
       observers: [],
-      committee: { governors: [{ address: new Uint8Array(20).fill(9), weight: 1 }] },
+      committee: { governors: [{ address: hexToBytes(admin.address), weight: 1 }] },
       alloc: [],
       systemConfig: { tx_gas_limit: BENCH_LIMIT, block_gas_limit: BENCH_LIMIT },
     });

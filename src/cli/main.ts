@@ -10,6 +10,7 @@ import { createLogger } from "../util/logger.js";
 import { CliError, flagString, parseArgs } from "./args.js";
 import { runDevTestnet } from "./dev.js";
 import { runGov } from "./gov.js";
+import { PROOF_USAGE, runProofCommand } from "./proof.js";
 import { CA_USAGE, caCommand, TOKEN_USAGE, tokenCommand } from "./rpcAuth.js";
 import { defaultTestnetOptions, generateTestnet, parseGovernorFlag } from "./testnet.js";
 
@@ -30,7 +31,8 @@ ${TOKEN_USAGE}
 ${CA_USAGE}
   consort status [--rpc http://127.0.0.1:8545] [--token JWT]
                                        height, view, peers, sync state and pool size of a running node
-  consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet`;
+  consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet
+  ${PROOF_USAGE}`;
 
 /** After a fatal error the node gets this long to close cleanly before the process exits anyway. */
 const FATAL_STOP_TIMEOUT_MS = 10_000;
@@ -57,6 +59,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case "status":
       return status(flagString(flags, "rpc", "http://127.0.0.1:8545"), flags.get("token"));
+    case "proof":
+      return runProofCommand(rest);
     case "dev":
       return runDevTestnet(path.resolve(flagString(flags, "dir", ".data/testnet")));
     case undefined:

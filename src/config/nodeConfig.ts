@@ -23,6 +23,10 @@ export interface NodeConfig {
     callTimeBudgetMs: number;
     /** Tokens, TLS, Host allow-list, connection cap, quotas: read by the rpc module (src/rpc/config.ts). */
     security: RpcSecuritySettings;
+    /** eth_sendRawTransaction answers once the transaction is committed (FISCO style); off by default. */
+    syncSend: boolean;
+    /** Accept pre-EIP-155 (chain-id-less, replayable) legacy transactions over RPC; off by default (geth). */
+    allowUnprotectedTxs: boolean;
   };
   p2p: {
     /** libp2p multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/30300. */
@@ -82,6 +86,8 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
     "maxConcurrentCalls",
     "callTimeBudgetMs",
     ...RPC_SECURITY_KEYS,
+    "syncSend",
+    "allowUnprotectedTxs",
   ]);
   const p2p = root.section("p2p", ["listen", "peers"]);
   const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
@@ -118,8 +124,10 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       corsOrigins: rpc.field("corsOrigins").optional((c) => c.array(100).map((o) => o.string()), []),
       requestsPerSecond: int(rpc, "requestsPerSecond", 1, 1_000_000, 5000),
       maxConcurrentCalls: int(rpc, "maxConcurrentCalls", 1, 1024, 4),
-      callTimeBudgetMs: int(rpc, "callTimeBudgetMs", 10, 60_000, 1000),
+      callTimeBudgetMs: int(rpc, "callTimeBudgetMs", 10, 60_000, 10_000),
       security: parseRpcSecurity(rpc, resolve),
+      syncSend: rpc.field("syncSend").optional((b) => b.boolean(), false),
+      allowUnprotectedTxs: rpc.field("allowUnprotectedTxs").optional((b) => b.boolean(), false),
     },
     p2p: {
       listen: multiaddrs("listen", 16, ["/ip4/127.0.0.1/tcp/30300"]),

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Chain } from "../chain/index.js";
 import { keccak256, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import { readConsensusNodes } from "../execution/index.js";
@@ -6,7 +7,7 @@ import type { Transport } from "../network/index.js";
 import type { TxPoolInterface } from "../txpool/index.js";
 import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
 import { writeFileAtomic } from "../util/atomicFile.js";
-import { errorMessage } from "../util/errors.js";
+import { errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { parseWithBytes, stringifyWithBytes } from "../util/jsonBytes.js";
 import type { Logger } from "../util/logger.js";
@@ -231,16 +232,29 @@ export class ConsensusDriver {
         core = this.maybeApplyLeaderPeriod(core);
       }
     } catch (err) {
-      // A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt at once (no
-      // further step, tick or message) and let the composition root stop the node.
-      this.deps.logger.fatal(
-        { err: errorMessage(err), stack: (err as Error).stack },
-        "CONSENSUS FAILURE: halting",
-      );
-      this.stopped = true;
-      if (this.timer) clearInterval(this.timer);
-      this.deps.onFatal(err);
+      this.halt(err);
     }
+  }
+
+  /**
+   * A broken invariant or a failed disk write: carrying on could sign conflicting votes. Halt at once (no further
+   * step, tick or message) and let the composition root stop the node. Also for a block sync could not store: the
+   * node cannot follow the chain without its disk.
+   */
+  halt(err: unknown): void {
+    if (this.stopped) return;
+    const diskFull = isDiskFull(err);
+    this.deps.logger.fatal(
+      diskFull
+        ? { err: errorMessage(err), dataDir: dirname(this.opts.stateFile) }
+        : { err: errorMessage(err), stack: (err as Error).stack },
+      diskFull
+        ? "no space left on the data directory: stopping (blocks and votes already on disk are intact); free space and restart the node"
+        : "CONSENSUS FAILURE: halting",
+    );
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.deps.onFatal(err);
   }
 
   /** The ordering contract of Ready: commits → persist (fsync) → messages → async work. */

@@ -8,6 +8,7 @@ import { intrinsicGasOf } from "./intrinsicGas.js";
 import type { ExecutorOptions } from "./options.js";
 import { StateOverlay } from "./overlay.js";
 import { runEvm, type TxOutcome } from "./runEvm.js";
+import type { EvmTracer } from "./trace/tracer.js";
 
 const ZERO_ADDRESS: Address = new Uint8Array(20);
 const INVALID_OPCODE = 0xfe;
@@ -29,7 +30,11 @@ export function callGasCap(req: CallRequest, callGasLimitMax: bigint): bigint {
   return req.gasLimit === undefined || req.gasLimit > callGasLimitMax ? callGasLimitMax : req.gasLimit;
 }
 
-/** One eth_call run under a CallWatchdog of `budgetMs`; see `Executor.call`. Writes nothing to `state`. */
+/**
+ * One eth_call run under a CallWatchdog of `budgetMs`; see `Executor.call`. Writes nothing to `state`. The message
+ * runs with the request's gas price (GASPRICE; 0 when absent) and access list (warm, and charged as intrinsic gas).
+ * `tracer` (debug_traceCall, eth_createAccessList) is attached to the EVM before the message and sees its outcome.
+ */
 export async function runCall(
   config: EvmConfig,
   opts: CallOptions,
@@ -37,13 +42,15 @@ export async function runCall(
   req: CallRequest,
   ctx: BlockContext,
   budgetMs: number,
+  tracer?: EvmTracer,
 ): Promise<CallResult> {
   const watchdog = new CallWatchdog(budgetMs, opts.callYieldIntervalMs);
   const data = req.data ?? new Uint8Array(0);
   const value = req.value ?? 0n;
   if (value < 0n) throw new ExecutionError("EXEC_INVALID_CALL", "value must be >= 0");
   const gasLimit = callGasCap(req, opts.callGasLimitMax);
-  const intrinsic = intrinsicGasOf(data, req.to === null);
+  const accessList = req.accessList ?? [];
+  const intrinsic = intrinsicGasOf(data, req.to === null, accessList);
   if (gasLimit < intrinsic) {
     throw new ExecutionError(
       "EXEC_INVALID_CALL",
@@ -57,24 +64,27 @@ export async function runCall(
   const env = await createEnv(config, overlay, ctx, watchdog);
   overlay.checkpoint();
   const from = req.from ?? ZERO_ADDRESS;
+  const message = {
+    from,
+    to: req.to,
+    value,
+    input: data,
+    gasLimit,
+    intrinsic,
+    gasPrice: req.gasPrice ?? 0n,
+    salt: undefined,
+    accessList,
+    skipBalance: true,
+  };
+  await tracer?.attach(env, message);
   const sender = new EthAddress(from);
   const account = (await env.sm.getAccount(sender)) ?? new Account();
   account.nonce += 1n;
   await env.sm.putAccount(sender, account);
   let outcome: TxOutcome;
   try {
-    outcome = await runEvm(env, {
-      from,
-      to: req.to,
-      value,
-      input: data,
-      gasLimit,
-      intrinsic,
-      gasPrice: 0n,
-      salt: undefined,
-      accessList: [],
-      skipBalance: true,
-    });
+    outcome = await runEvm(env, message);
+    await tracer?.finish(outcome);
   } catch (err) {
     if (err instanceof ExecutionError) throw err;
     throw new ExecutionError(

@@ -21,6 +21,7 @@ import { StateOverlay } from "./overlay.js";
 import type { TxOutcome } from "./runEvm.js";
 import { accountKey, CONSENSUS_NODES_KEY, computeStateRoot, KEY_PREFIX } from "./stateLayout.js";
 import { readSystemConfigFrom } from "./systemContracts.js";
+import { type EvmTracer, type ResultTracer, traceBlockTxs } from "./trace/index.js";
 import { type CheckState, checkTx, reject } from "./txChecks.js";
 import { EvmYielder } from "./yielder.js";
 
@@ -197,6 +198,31 @@ export class Executor {
   ): Promise<{ gas: bigint; result: CallResult }> {
     const cap = callGasCap(req, this.opts.callGasLimitMax);
     return searchGas((gasLimit) => this.call(state, { ...req, gasLimit }, ctx), cap);
+  }
+
+  /** debug_traceCall / eth_createAccessList: `call` with `tracer` attached to the message (src/execution/trace). */
+  async traceCall(
+    state: StateReader,
+    req: CallRequest,
+    ctx: BlockContext,
+    tracer: EvmTracer,
+  ): Promise<CallResult> {
+    return runCall(this.evmConfig, this.opts, state, req, ctx, this.opts.callTimeBudgetMs, tracer);
+  }
+
+  /**
+   * debug_traceTransaction / debug_traceBlock*: replays the committed block `ctx` (its `txs`) on its parent's state
+   * and returns the results of fresh tracers on the txs at `targets`. Bounded like a call (callTimeBudgetMs).
+   */
+  async traceBlock(
+    parentState: StateReader,
+    ctx: BlockContext,
+    txs: readonly Transaction[],
+    targets: readonly number[],
+    makeTracer: () => ResultTracer,
+  ): Promise<unknown[]> {
+    const budgetMs = this.opts.callTimeBudgetMs;
+    return traceBlockTxs(this.evmConfig, this.opts, parentState, ctx, txs, targets, makeTracer, budgetMs);
   }
 
   /** Loads the accounts the block will touch first with concurrent reads (results never depend on it). */

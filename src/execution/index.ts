@@ -36,3 +36,15 @@ export {
   SYSTEM_CONFIG_RULES,
   validateSystemConfigValue,
 } from "./systemContracts.js";
+export {
+  AccessListTracer,
+  CallTracer,
+  type CallTracerConfig,
+  errorStringReason,
+  gethErrorMessage,
+  PrestateTracer,
+  type ResultTracer,
+  StructLogger,
+  type StructLoggerConfig,
+  TraceError,
+} from "./trace/index.js";

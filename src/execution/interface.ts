@@ -68,6 +68,10 @@ export interface CallRequest {
   data?: Uint8Array;
   value?: bigint;
   gasLimit?: bigint;
+  /** GASPRICE of the run (0 when absent); nothing is charged. */
+  gasPrice?: bigint;
+  /** EIP-2930 list: warm from the start and charged as intrinsic gas (eth_createAccessList). */
+  accessList?: { address: Address; storageKeys: Hash[] }[];
 }
 
 export interface CallResult {

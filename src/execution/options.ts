@@ -16,8 +16,11 @@ export interface ExecutorOptions {
   /** Gas given to eth_call / estimateGas when the request names none, and the most they may use. */
   callGasLimitMax: bigint;
   /**
-   * Wall-clock budget of one eth_call / estimateGas run (ms): past it the run is aborted with EXEC_CALL_TIMEOUT.
-   * Calls share the node's thread with consensus, so keep it well below consensus timeouts (geth: 5 s).
+   * Wall-clock budget of one eth_call / estimateGas run or debug_trace* replay (ms): past it the run is aborted with
+   * EXEC_CALL_TIMEOUT. A safety net only: a call is bounded by its gas (at most the block gas limit and
+   * callGasLimitMax), and the budget is set well above what that gas can cost (~3 s for 50M gas of a tight loop on
+   * a loaded 2-core machine), so an endless loop ends "out of gas" as on geth. Calls yield to the event loop every
+   * callYieldIntervalMs, so consensus keeps running meanwhile.
    */
   callTimeBudgetMs: number;
   /** A running eth_call yields to the event loop (timers, I/O) at least this often (ms). */
@@ -37,7 +40,7 @@ export const defaultExecutorOptions: ExecutorOptions = {
   nativeEcrecover: true,
   nativeBlockLimitRange: 1000,
   callGasLimitMax: 50_000_000n,
-  callTimeBudgetMs: 1000,
+  callTimeBudgetMs: 10_000,
   callYieldIntervalMs: 5,
   blockYieldIntervalMs: 5,
   prefetchConcurrency: 64,

@@ -225,7 +225,11 @@ function writeGuard(gasLimit: bigint, fn: string): ExecResult {
   return revertWith(SYSTEM_WRITE_GAS, `${fn}: ${ONLY_COMMITTEE_REASON}`);
 }
 
-/** null when `key` = `value` is valid alone and with the other keys in force from blockNumber + 1; else why not. */
+/**
+ * null when setting `key` = `value` in block `blockNumber` is valid: the value in its range, and every bound between
+ * keys (checkSystemConfigOrder) still holds with the values in force from the next block (changes earlier in the same
+ * block included).
+ */
 export async function checkSystemConfigChange(
   get: KeyGetter,
   blockNumber: number,

@@ -11,6 +11,8 @@ export type LedgerErrorCode =
   | "LEDGER_LOCKED"
   /** The data directory cannot be created or opened for another reason (permissions, disk). */
   | "LEDGER_OPEN_FAILED"
+  /** A write failed because the data directory's disk is full (ENOSPC): the node must stop until space is freed. */
+  | "LEDGER_DISK_FULL"
   /** An operation after close(). */
   | "LEDGER_CLOSED"
   /** commitBlock with a block that is not head + 1 (or 0 on an empty store). */

@@ -126,6 +126,8 @@ export interface Ledger {
   hasNativeNonces(nonces: Uint8Array[]): Promise<boolean[]>;
   /** Transactions in all committed blocks (genesis included). */
   totalTransactionCount(): number;
+  /** Committed transactions whose receipt failed (status 0), since this count was kept (store format of issue 16). */
+  failedTransactionCount(): number;
   /** Idempotent; waits for the commits called before it, refuses later calls (LEDGER_CLOSED). */
   close(): Promise<void>;
 }

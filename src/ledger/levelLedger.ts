@@ -7,7 +7,13 @@ import {
   hashHeader,
 } from "../codec/index.js";
 import { keccak256, merkleProof } from "../crypto/index.js";
-import type { BlockHeader, Hash, Receipt, Transaction } from "../types/index.js";
+import {
+  type BlockHeader,
+  type Hash,
+  type Receipt,
+  ReceiptStatus,
+  type Transaction,
+} from "../types/index.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { Bucket, bytesKey, MetaKey, metaKey, numberKey, receiptKey, u64 } from "./buckets.js";
@@ -148,6 +154,10 @@ export class LevelLedger implements Ledger {
     return this.headRecord?.txCount ?? 0;
   }
 
+  failedTransactionCount(): number {
+    return this.headRecord?.failedTxCount ?? 0;
+  }
+
   // ---------------------------------------------------------------- commit
 
   commitBlock(input: CommitInput): Promise<void> {
@@ -170,7 +180,13 @@ export class LevelLedger implements Ledger {
     // Deletions first: a nonce of the pruned block reused by this block is put again further down the batch.
     await this.nonces.pushPruneOps(number, ops);
     const historyFrom = await this.history.pushUndoOps(number, input.stateChanges, ops);
-    const newHead: HeadRecord = { number, hash, txCount: (head?.txCount ?? 0) + transactions.length };
+    const failed = input.receipts.filter((r) => r.status === ReceiptStatus.Failed).length;
+    const newHead: HeadRecord = {
+      number,
+      hash,
+      txCount: (head?.txCount ?? 0) + transactions.length,
+      failedTxCount: (head?.failedTxCount ?? 0) + failed,
+    };
     const txHashes = transactions.map((tx) => tx.hash);
     pushBlockOps(ops, input, { hash, txHashes, receiptBytes, newHead });
     ops.push({ type: "put", key: metaKey(MetaKey.stateHistoryFrom), value: u64(historyFrom) });

@@ -10,21 +10,34 @@ export interface HeadRecord {
   number: number;
   hash: Hash;
   txCount: number;
+  /** Committed transactions whose receipt has status Failed (FISCO getTotalTransactionCount). */
+  failedTxCount: number;
 }
 
-const HEAD_RECORD_LENGTH = 8 + 32 + 8;
+/** Before failedTxCount: read as 0 failed (counted from the next commit on). */
+const HEAD_RECORD_LENGTH_V1 = 8 + 32 + 8;
+const HEAD_RECORD_LENGTH = HEAD_RECORD_LENGTH_V1 + 8;
 
 export function encodeHeadRecord(r: HeadRecord): Uint8Array {
   const out = new Uint8Array(HEAD_RECORD_LENGTH);
   writeU64(out, 0, r.number);
   out.set(r.hash, 8);
   writeU64(out, 40, r.txCount);
+  writeU64(out, 48, r.failedTxCount);
   return out;
 }
 
 export function decodeHeadRecord(b: Uint8Array): HeadRecord {
+  if (b.length === HEAD_RECORD_LENGTH_V1) {
+    return { number: readU64(b, 0), hash: b.slice(8, 40), txCount: readU64(b, 40), failedTxCount: 0 };
+  }
   expectLength(b, HEAD_RECORD_LENGTH, "head record");
-  return { number: readU64(b, 0), hash: b.slice(8, 40), txCount: readU64(b, 40) };
+  return {
+    number: readU64(b, 0),
+    hash: b.slice(8, 40),
+    txCount: readU64(b, 40),
+    failedTxCount: readU64(b, 48),
+  };
 }
 
 export interface TxIndexRecord {

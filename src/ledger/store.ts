@@ -1,5 +1,5 @@
 import type { ClassicLevel } from "classic-level";
-import { errorMessage } from "../util/errors.js";
+import { errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { describeKey } from "./buckets.js";
 import { LedgerError } from "./errors.js";
@@ -113,6 +113,14 @@ export class LedgerStore {
   ioError(err: unknown): unknown {
     const { code } = levelCode(err);
     if (code === "LEVEL_DATABASE_NOT_OPEN" && this.closedFlag) return this.closedError();
+    if (isDiskFull(err)) {
+      return new LedgerError(
+        "LEDGER_DISK_FULL",
+        `no space left on the data directory ${this.dataDir}: free space, then restart the node (what is on disk is intact)`,
+        { dataDir: this.dataDir },
+        { cause: err },
+      );
+    }
     if (code === "LEVEL_CORRUPTION") {
       return new LedgerError(
         "LEDGER_CORRUPT",

@@ -22,7 +22,7 @@ import {
   TxGossip,
 } from "../sync/index.js";
 import { TxPool } from "../txpool/index.js";
-import { ConsortError, errorMessage } from "../util/errors.js";
+import { ConsortError, errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { permissionCheck } from "./permissionCheck.js";
@@ -30,6 +30,8 @@ import { NodeRpcBackend } from "./rpcBackend.js";
 
 /** Exit code of a node stopped by a fatal error (EX_SOFTWARE): a supervisor should restart it from disk. */
 export const FATAL_EXIT_CODE = 70;
+/** Exit code of a node stopped because its data directory is full (EX_IOERR): free space, then restart it. */
+export const DISK_FULL_EXIT_CODE = 74;
 
 export interface ConsortNodeDeps {
   logger: Logger;
@@ -183,6 +185,7 @@ export class ConsortNode {
         transport,
         logger: log.child({ module: "sync" }),
         onSynced: (h, hash, cert, next) => consensus.synced(h, hash, cert, next),
+        onStorageFailure: (err) => consensus.halt(err),
       });
       const gossip = new TxGossip(defaultTxGossipOptions, {
         transport,
@@ -197,6 +200,8 @@ export class ConsortNode {
               corsOrigins: config.rpc.corsOrigins,
               maxConcurrentCalls: config.rpc.maxConcurrentCalls,
               ...config.rpc.security,
+              syncSend: config.rpc.syncSend,
+              allowUnprotectedTxs: config.rpc.allowUnprotectedTxs,
               rateLimit: {
                 requestsPerSecond: config.rpc.requestsPerSecond,
                 burst: config.rpc.requestsPerSecond * 2,
@@ -261,17 +266,18 @@ export class ConsortNode {
    * The one way a node dies of an error: a module (through the callback the composition root gave it) or the
    * process-wide handler (src/cli/main.ts) reports an error the node cannot safely continue after. Logged once as
    * one fatal line naming its source; the node closes cleanly (RPC, sync, consensus, network, ledger: the same
-   * order as a normal stop); then `onFatalStop(FATAL_EXIT_CODE)`. Later reports are ignored. Resolves when stopped.
+   * order as a normal stop); then `onFatalStop(exitCode)` (DISK_FULL_EXIT_CODE when the disk is full, else FATAL_EXIT_CODE). Later reports are ignored. Resolves when stopped.
    */
   fatal(source: string, err: unknown): Promise<void> {
     if (this.fatalStop !== null) return this.fatalStop;
+    const exitCode = isDiskFull(err) ? DISK_FULL_EXIT_CODE : FATAL_EXIT_CODE;
     this.logger.fatal(
       {
         source,
         err: errorMessage(err),
         ...(err instanceof ConsortError ? { code: err.code } : {}),
         stack: err instanceof Error ? err.stack : undefined,
-        exitCode: FATAL_EXIT_CODE,
+        exitCode,
       },
       `fatal error in ${source}: stopping the node`,
     );
@@ -279,7 +285,7 @@ export class ConsortNode {
       .catch((closeErr: unknown) =>
         this.logger.error({ err: errorMessage(closeErr) }, "closing the node after a fatal error failed"),
       )
-      .then(() => this.onFatalStop?.(FATAL_EXIT_CODE));
+      .then(() => this.onFatalStop?.(exitCode));
     return this.fatalStop;
   }
 

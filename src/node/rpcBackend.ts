@@ -1,6 +1,8 @@
 import type { Chain, CommittedBlock } from "../chain/index.js";
 import type { ConsensusDriver } from "../consensus/driver.js";
 import {
+  type BlockContext,
+  type CallRequest,
   type Executor,
   mergeBlooms,
   proposerCoinbase,
@@ -12,6 +14,7 @@ import {
 import { type LedgerBlock, LedgerError } from "../ledger/index.js";
 import { nodeIdToPeerId, type Transport } from "../network/index.js";
 import {
+  type RpcAccessListResult,
   type RpcBackend,
   type RpcBlock,
   type RpcCallRequest,
@@ -24,6 +27,7 @@ import {
   type RpcReceiptLookup,
   type RpcStateBlock,
   type RpcSyncStatus,
+  type RpcTracerSpec,
   type RpcTxLookup,
 } from "../rpc/index.js";
 import type { BlockSync } from "../sync/index.js";
@@ -38,6 +42,7 @@ import type {
   ValidatorInfo,
 } from "../types/index.js";
 import { bytesEqual } from "../util/hex.js";
+import { makeTracer, TraceBackend } from "./traceBackend.js";
 
 export const CLIENT_VERSION = `consort/v0.1.0/${process.platform}-${process.arch}/node${process.versions.node}`;
 
@@ -63,7 +68,14 @@ export class NodeRpcBackend implements RpcBackend {
   private commitHooked = false;
   private blockEvents: Promise<void> = Promise.resolve();
 
+  private readonly traces: TraceBackend;
+
   constructor(private readonly deps: NodeRpcBackendDeps) {
+    this.traces = new TraceBackend({
+      chain: deps.chain,
+      executor: deps.executor,
+      stateAfter: (n) => this.stateAt(n).state,
+    });
     this.chainId = deps.chain.genesis.chainId;
     this.groupId = deps.chain.genesis.groupId;
     this.startingBlock = deps.chain.height();
@@ -178,37 +190,46 @@ export class NodeRpcBackend implements RpcBackend {
     );
   }
 
-  async call(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcCallResult> {
+  /**
+   * What a call at `block` runs on: that block's state, in the context of the block after it (number + 1; a
+   * timestamp after the block's, its real successor's for a past block; PREVRANDAO = the block's state root, as the
+   * next block's) with the gas cap: the request's gas or the block gas limit, lowered to the executor's maximum.
+   */
+  private async callSetup(request: RpcCallRequest, block: RpcStateBlock) {
     const { state, number } = this.stateAt(block);
     const header = await this.ledger.getHeader(number);
-    // At a past block: the context of the block that followed it (its real timestamp), as for the head's next block.
     const next = number < this.headNumber() ? await this.ledger.getHeader(number + 1) : null;
     // The executor lowers any limit to its per-call cap: use (and report) that limit, so estimateGas's bound and
     // its "gas required exceeds allowance (…)" message are the real ones.
     const callCap = this.deps.executor.callGasLimitMax;
     let gasLimit = request.gasLimit ?? this.blockGasLimit();
     if (gasLimit > callCap) gasLimit = callCap;
-    const result = await this.deps.executor.call(
-      state,
-      {
-        from: request.from ?? undefined,
-        to: request.to,
-        data: request.data,
-        value: request.value,
-        gasLimit,
-      },
-      {
-        number: number + 1,
-        timestampMs: next?.timestampMs ?? Math.max(Date.now(), (header?.timestampMs ?? 0) + 1),
-        coinbase: proposerCoinbase(new Uint8Array(32)),
-        chainId: this.chainId,
-        groupId: this.groupId,
-        gasLimit: this.blockGasLimit(),
-        parentStateRoot: header?.stateRoot ?? new Uint8Array(32),
-        getBlockHash: (n) => (n <= number ? this.ledger.getBlockHash(n) : Promise.resolve(null)),
-        recentProposers: (count) => this.deps.chain.proposersBefore(number + 1, count),
-      },
-    );
+    const req: CallRequest = {
+      from: request.from ?? undefined,
+      to: request.to,
+      data: request.data,
+      value: request.value,
+      gasLimit,
+      ...(request.gasPrice === null ? {} : { gasPrice: request.gasPrice }),
+      ...(request.accessList === undefined ? {} : { accessList: request.accessList }),
+    };
+    const ctx: BlockContext = {
+      number: number + 1,
+      timestampMs: next?.timestampMs ?? Math.max(Date.now(), (header?.timestampMs ?? 0) + 1),
+      coinbase: proposerCoinbase(new Uint8Array(32)),
+      chainId: this.chainId,
+      groupId: this.groupId,
+      gasLimit: this.blockGasLimit(),
+      parentStateRoot: header?.stateRoot ?? new Uint8Array(32),
+      getBlockHash: (n) => (n <= number ? this.ledger.getBlockHash(n) : Promise.resolve(null)),
+      recentProposers: (count) => this.deps.chain.proposersBefore(number + 1, count),
+    };
+    return { state, req, ctx, gasLimit };
+  }
+
+  async call(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcCallResult> {
+    const { state, req, ctx, gasLimit } = await this.callSetup(request, block);
+    const result = await this.deps.executor.call(state, req, ctx);
     // EXEC_CALL_TIMEOUT (a ConsortError) propagates: the RPC layer shows it as -32000 "execution aborted (…)".
     return {
       status: result.status,
@@ -217,6 +238,33 @@ export class NodeRpcBackend implements RpcBackend {
       error: result.error,
       gasLimit,
     };
+  }
+
+  async traceCall(request: RpcCallRequest, block: RpcStateBlock, spec: RpcTracerSpec): Promise<unknown> {
+    const { state, req, ctx } = await this.callSetup(request, block);
+    const tracer = makeTracer(spec);
+    await this.deps.executor.traceCall(state, req, ctx, tracer);
+    return tracer.result();
+  }
+
+  async createAccessList(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcAccessListResult> {
+    return this.traces.createAccessList(async (r, tracer) => {
+      const { state, req, ctx } = await this.callSetup(r, block);
+      const res = await this.deps.executor.traceCall(state, req, ctx, tracer);
+      return { gasUsed: res.gasUsed, error: res.error };
+    }, request);
+  }
+
+  sealersAt(blockNumber: number): Promise<ValidatorInfo[]> {
+    return this.traces.sealersAt(blockNumber);
+  }
+
+  traceTransaction(hash: Hash, spec: RpcTracerSpec): Promise<unknown | null> {
+    return this.traces.traceTransaction(hash, spec);
+  }
+
+  traceBlock(blockNumber: number, spec: RpcTracerSpec): Promise<{ txHash: Hash; result: unknown }[] | null> {
+    return this.traces.traceBlock(blockNumber, spec);
   }
 
   async getBalance(address: Address, block: RpcStateBlock): Promise<bigint> {
@@ -253,7 +301,10 @@ export class NodeRpcBackend implements RpcBackend {
   }
 
   totalTransactionCount(): { transactionCount: number; failedTransactionCount: number } {
-    return { transactionCount: this.ledger.totalTransactionCount(), failedTransactionCount: 0 };
+    return {
+      transactionCount: this.ledger.totalTransactionCount(),
+      failedTransactionCount: this.ledger.failedTransactionCount(),
+    };
   }
 
   sealers(): ValidatorInfo[] {

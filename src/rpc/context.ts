@@ -2,11 +2,11 @@ import type { Hash, Receipt } from "../types/index.js";
 import { ReceiptStatus } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
-import { backendCall, type CallLimiter, callFailure, isRevert } from "./callLimit.js";
+import { backendCall, type CallLimiter, callFailure } from "./callLimit.js";
 import { RpcError } from "./errors.js";
 import type { Json } from "./ethFormat.js";
 import type { FilterManager } from "./filters.js";
-import type { RpcBackend, RpcBlock, RpcCallRequest, RpcStateBlock } from "./interface.js";
+import type { RpcAccessListEntry, RpcBackend, RpcBlock, RpcCallRequest, RpcStateBlock } from "./interface.js";
 import { blockLogs, bloomMayMatch, type LogCriteria, parseLogCriteria } from "./logs.js";
 import type { RpcServerOptions } from "./options.js";
 import {
@@ -97,6 +97,26 @@ function quantityField(v: unknown): bigint {
   return BigInt(v);
 }
 
+const ACCESS_LIST_MAX_ENTRIES = 1024;
+
+/** An EIP-2930 access list: [{address, storageKeys: [32-byte hex]}]. */
+function parseAccessList(v: unknown): RpcAccessListEntry[] {
+  if (!Array.isArray(v) || v.length > ACCESS_LIST_MAX_ENTRIES) {
+    paramFail(`accessList: expected an array of at most ${ACCESS_LIST_MAX_ENTRIES} entries`);
+  }
+  return v.map((e) => {
+    if (typeof e !== "object" || e === null || !Array.isArray((e as { storageKeys?: unknown }).storageKeys)) {
+      paramFail("accessList: expected entries {address, storageKeys: [...]}");
+    }
+    const entry = e as { address?: unknown; storageKeys: unknown[] };
+    if (entry.storageKeys.length > ACCESS_LIST_MAX_ENTRIES) paramFail("accessList: too many storage keys");
+    return {
+      address: parseFixedData(entry.address, 20),
+      storageKeys: entry.storageKeys.map((k) => parseFixedData(k, 32)),
+    };
+  });
+}
+
 /** Parse an eth_call / eth_estimateGas transaction object. */
 export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
   const data = field(obj, "input", (v) => parseData(v, CALL_DATA_MAX_BYTES));
@@ -109,7 +129,9 @@ export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
     field(obj, "maxFeePerGas", quantityField) ??
     field(obj, "maxPriorityFeePerGas", quantityField) ??
     null;
+  const accessList = field(obj, "accessList", parseAccessList);
   return {
+    ...(accessList === undefined ? {} : { accessList }),
     from: field(obj, "from", (v) => parseFixedData(v, 20)) ?? null,
     to: field(obj, "to", (v) => parseFixedData(v, 20)) ?? null,
     data: data ?? data2 ?? new Uint8Array(0),
@@ -135,10 +157,15 @@ export async function callOrRevert(
 }
 
 /**
- * eth_estimateGas: run at the cap (the request's gas or blockGasLimit, lowered to the gas limit the backend reports
- * it used); failure → error (revert: code 3; out of gas: -32000 "gas required exceeds allowance (cap)"; other halts:
- * -32000); then try gasUsed, then a 64/63 margin, then binary search down to 1.5% precision (at most ~20 calls).
- * The whole search holds one execution slot; each run has the backend's time budget.
+ * eth_estimateGas, in the context of the next block (the backend runs calls as block head + 1, with a timestamp
+ * after the head's and the head's state root as PREVRANDAO) at the gas price the transaction will carry (the
+ * request's, else eth_gasPrice), so values the transaction writes (block.number, block.timestamp, tx.gasprice,
+ * block.basefee, block.prevrandao) cost what they will cost when it lands. Runs at the cap (the request's gas or
+ * the block gas limit, lowered to what the backend reports it used) first; failure → geth's errors: revert →
+ * code 3 with the revert data, out of gas → -32000 "gas required exceeds allowance (cap)", other halts → -32000
+ * with geth's message. Then binary search on success: gasUsed, a 64/63 margin, then halving down to 1.5% (at most
+ * ~20 runs); the answer is always a limit that succeeded. The whole search holds one execution slot; each run is
+ * bounded by its gas and, as a safety net, by the backend's time budget.
  */
 export async function estimateGas(
   ctx: CallContext,
@@ -146,20 +173,12 @@ export async function estimateGas(
   block: RpcStateBlock,
 ): Promise<bigint> {
   return ctx.calls.run(async () => {
-    const run = (gas: bigint) => backendCall(ctx.backend, { ...req, gasLimit: gas }, block);
+    const priced: RpcCallRequest = { ...req, gasPrice: req.gasPrice ?? ctx.backend.gasPrice() };
+    const run = (gas: bigint) => backendCall(ctx.backend, { ...priced, gasLimit: gas }, block);
     const requested = req.gasLimit ?? ctx.backend.blockGasLimit();
     const first = await run(requested);
     const cap = first.gasLimit !== undefined && first.gasLimit < requested ? first.gasLimit : requested;
     if (first.status !== ReceiptStatus.Success) {
-      if (isRevert(first) && first.output.length === 0 && first.error !== "revert") {
-        // No error from the backend and no revert data: a revert without reason or running out of gas.
-        throw new RpcError(
-          "RPC_EXECUTION_REVERTED",
-          `execution reverted (or gas required exceeds allowance ${cap})`,
-          {},
-          "0x",
-        );
-      }
       if (first.error === "out of gas") {
         throw new RpcError("RPC_EXECUTION_FAILED", `gas required exceeds allowance (${cap})`);
       }

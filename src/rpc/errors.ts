@@ -21,6 +21,8 @@ export const JsonRpcCode = {
   Unauthorized: -40100,
   /** The principal lacks the method's right, or the request's Host/Origin is not allowed: HTTP 403. */
   Forbidden: -40300,
+  /** EIP-7966: the transaction was accepted but not committed within the wait (`data` = its hash). */
+  TransactionWaitTimeout: 4,
 } as const;
 
 export type RpcErrorCode =
@@ -53,7 +55,11 @@ export type RpcErrorCode =
   /** The principal lacks the right the method needs. */
   | "RPC_FORBIDDEN"
   /** The server's own settings are unusable (unsafe bind without auth, unreadable key file, …): never sent to clients. */
-  | "RPC_CONFIG";
+  | "RPC_CONFIG"
+  /** A synchronous send (eth_sendRawTransactionSync, rpc.syncSend) waited past its timeout (EIP-7966 code 4). */
+  | "RPC_TX_WAIT_TIMEOUT"
+  /** rpc.syncSend: the transaction was committed and failed (`data` = its hash). */
+  | "RPC_TX_FAILED";
 
 const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_NONCE_TOO_LOW: JsonRpcCode.Server,
@@ -77,6 +83,8 @@ const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_UNAUTHORIZED: JsonRpcCode.Unauthorized,
   RPC_FORBIDDEN: JsonRpcCode.Forbidden,
   RPC_CONFIG: JsonRpcCode.Internal,
+  RPC_TX_WAIT_TIMEOUT: JsonRpcCode.TransactionWaitTimeout,
+  RPC_TX_FAILED: JsonRpcCode.Server,
 };
 
 /**

@@ -18,6 +18,7 @@ import { formatEthBlock, formatEthReceipt, formatEthTx } from "./ethFormat.js";
 import type { RpcBlock } from "./interface.js";
 import { logFilterParam, parseLogCriteria } from "./logs.js";
 import { type BlockTag, p, paramFail, parseBlockTag, parseFixedData } from "./params.js";
+import { failedTxError, submitAndWait, submitRaw, succeeded, waitTimeoutError } from "./submit.js";
 
 const RAW_TX_MAX_BYTES = 1024 * 1024;
 const SHA3_MAX_BYTES = 1024 * 1024;
@@ -211,9 +212,51 @@ export const ethMethods = {
     [p.data("signed transaction", RAW_TX_MAX_BYTES)] as const,
     async ([raw], ctx) => {
       if (raw.length === 0) paramFailAt(0, "signed transaction", "empty transaction");
-      return bytesToHex(await ctx.backend.sendRawTransaction(raw));
+      if (!ctx.opts.syncSend) return bytesToHex(await submitRaw(ctx, raw));
+      // rpc.syncSend: answer once committed, as FISCO BCOS does.
+      const { hash, waited } = await submitAndWait(ctx, raw, ctx.opts.syncSendWaitMs);
+      if (waited === null) throw waitTimeoutError(hash, ctx.opts.syncSendWaitMs);
+      if (!succeeded(waited)) throw failedTxError(hash, waited);
+      return bytesToHex(hash);
     },
   ),
+  // ---- synchronous send and access lists (issue 16)
+  eth_sendRawTransactionSync: method(
+    [p.data("signed transaction", RAW_TX_MAX_BYTES), p.any("timeout", true)] as const,
+    async ([raw, timeout], ctx) => {
+      if (raw.length === 0) paramFailAt(0, "signed transaction", "empty transaction");
+      const waitMs = syncTimeout(timeout, ctx);
+      const { hash, waited } = await submitAndWait(ctx, raw, waitMs);
+      if (waited === null) throw waitTimeoutError(hash, waitMs);
+      const base = await firstLogIndex(ctx, waited.block.header.number, waited.index);
+      const tx = waited.block.transactions?.[waited.index];
+      const found = tx === undefined ? await ctx.backend.getReceipt(hash) : null;
+      const location = {
+        blockNumber: waited.block.header.number,
+        blockHash: waited.block.hash,
+        index: waited.index,
+      };
+      return formatEthReceipt(waited.receipt, tx ?? found!.tx, location, base);
+    },
+  ),
+  eth_createAccessList: method(
+    [p.object("transaction"), p.optBlockTag()] as const,
+    async ([obj, tag], ctx) => {
+      const req = parseCall(obj);
+      const block = await resolveStateBlock(ctx, tag);
+      const res = await ctx.calls.run(() => ctx.backend.createAccessList(req, block));
+      const out: Record<string, unknown> = {
+        accessList: res.accessList.map((e) => ({
+          address: bytesToHex(e.address),
+          storageKeys: e.storageKeys.map(bytesToHex),
+        })),
+        gasUsed: toQuantity(res.gasUsed),
+      };
+      if (res.error !== null) out.error = res.error;
+      return out;
+    },
+  ),
+
   eth_sendTransaction: noKeys("eth_sendTransaction"),
   eth_sign: noKeys("eth_sign"),
   eth_signTransaction: noKeys("eth_signTransaction"),
@@ -304,6 +347,16 @@ function parseCall(obj: Record<string, unknown>) {
 
 function parseLog(obj: Record<string, unknown>) {
   return withParam(0, "filter", () => parseLogQuery(obj));
+}
+
+/** EIP-7966's optional timeout (ms, a quantity or a number): invalid, zero or above sendTransactionWaitMs → the default. */
+function syncTimeout(v: unknown, ctx: CallContext): number {
+  const fallback = ctx.opts.syncSendWaitMs;
+  let ms: number | null = null;
+  if (typeof v === "number" && Number.isSafeInteger(v)) ms = v;
+  else if (typeof v === "string" && /^0x[0-9a-fA-F]{1,12}$/.test(v)) ms = Number.parseInt(v.slice(2), 16);
+  if (ms === null || ms <= 0 || ms > ctx.opts.sendTransactionWaitMs) return fallback;
+  return ms;
 }
 
 function parsePercentiles(v: unknown): number[] | null {

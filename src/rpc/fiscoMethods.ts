@@ -1,4 +1,3 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Hash, Receipt, Transaction } from "../types/index.js";
 import { ReceiptStatus, TxType } from "../types/index.js";
 import { bigintToBytes, bytesEqual, bytesToHex } from "../util/hex.js";
@@ -8,6 +7,7 @@ import { RpcError } from "./errors.js";
 import type { RpcBlock, RpcTxLocation } from "./interface.js";
 import { type ParamParser, p, paramFail, parseData, parseFixedData } from "./params.js";
 import { decodeRevertReason } from "./revert.js";
+import { submitAndWait } from "./submit.js";
 
 /**
  * FISCO BCOS 3.x-style methods. Params start with [groupId, nodeName]; nodeName is accepted and ignored; another
@@ -18,8 +18,8 @@ import { decodeRevertReason } from "./revert.js";
 export const FISCO_STATUS_REVERT = 16;
 const RAW_TX_MAX_BYTES = 1024 * 1024;
 
-const group = (): ParamParser<string> => p.string("groupId", 64);
-const nodeName = (): ParamParser<string | undefined> => p.optString("nodeName", 256);
+export const group = (): ParamParser<string> => p.string("groupId", 64);
+export const nodeName = (): ParamParser<string | undefined> => p.optString("nodeName", 256);
 
 /** FISCO clients may send hex without 0x. */
 function fiscoHex(v: unknown): unknown {
@@ -36,7 +36,7 @@ const fiscoFixed = (name: string, size: number): ParamParser<Uint8Array> => ({
   parse: (v) => parseFixedData(fiscoHex(v), size),
 });
 
-function checkGroup(ctx: CallContext, g: string): void {
+export function checkGroup(ctx: CallContext, g: string): void {
   if (g !== ctx.backend.groupId) {
     throw new RpcError(
       "RPC_GROUP_NOT_FOUND",
@@ -45,13 +45,27 @@ function checkGroup(ctx: CallContext, g: string): void {
   }
 }
 
-const nodeHex = (id: Uint8Array) => Buffer.from(id).toString("hex");
+export const nodeHex = (id: Uint8Array) => Buffer.from(id).toString("hex");
 
 function word32(v: bigint): Uint8Array {
   const out = new Uint8Array(32);
   const b = bigintToBytes(v);
   out.set(b.subarray(Math.max(0, b.length - 32)), 32 - Math.min(32, b.length));
   return out;
+}
+
+/**
+ * A proof as JSON: byte fields as 0x-hex (a ledger proof holds Uint8Arrays, which JSON.stringify would turn into
+ * {"0":…} objects). Shape: {blockNumber, blockHash, index, leaf, root, proof: {index, leafCount, siblings}}; verify
+ * with src/crypto's verifyMerkleProof(root, leaf, proof) against the header's txsRoot / receiptsRoot.
+ */
+export function proofJson(value: unknown): unknown {
+  if (value instanceof Uint8Array) return bytesToHex(value);
+  if (Array.isArray(value)) return value.map(proofJson);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, proofJson(v)]));
+  }
+  return value;
 }
 
 export function formatFiscoTx(
@@ -89,7 +103,7 @@ export function formatFiscoTx(
     out.blockHash = bytesToHex(loc.blockHash);
     out.transactionIndex = loc.index;
   }
-  if (proof !== undefined) out.txProof = proof;
+  if (proof !== undefined) out.txProof = proofJson(proof);
   return out;
 }
 
@@ -121,15 +135,16 @@ export function formatFiscoReceipt(
     })),
   };
   if (proofs) {
-    out.txProof = proofs.txProof;
-    out.receiptProof = proofs.receiptProof;
+    out.txProof = proofJson(proofs.txProof);
+    out.receiptProof = proofJson(proofs.receiptProof);
   }
   return out;
 }
 
-function formatFiscoBlock(ctx: CallContext, b: RpcBlock, onlyHeader: boolean, onlyTxHash: boolean) {
+/** A block in FISCO's shape; its sealer list, weights and signature indexes are those of the set that signed it. */
+async function formatFiscoBlock(ctx: CallContext, b: RpcBlock, onlyHeader: boolean, onlyTxHash: boolean) {
   const h = b.header;
-  const sealers = ctx.backend.sealers();
+  const sealers = await ctx.backend.sealersAt(h.number);
   const sealerIndex = sealers.findIndex((s) => bytesEqual(s.nodeId, h.proposer));
   const out: Record<string, unknown> = {
     version: 0,
@@ -190,7 +205,7 @@ export const fiscoMethods = {
     async ([g, , n, onlyHeader, onlyTxHash], ctx) => {
       checkGroup(ctx, g);
       const b = await ctx.backend.getBlock(n, !onlyHeader && !onlyTxHash);
-      return b ? formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
+      return b ? await formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
     },
   ),
   getBlockByHash: method(
@@ -204,7 +219,7 @@ export const fiscoMethods = {
     async ([g, , hash, onlyHeader, onlyTxHash], ctx) => {
       checkGroup(ctx, g);
       const b = await ctx.backend.getBlock(hash, !onlyHeader && !onlyTxHash);
-      return b ? formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
+      return b ? await formatFiscoBlock(ctx, b, onlyHeader, onlyTxHash) : null;
     },
   ),
   getBlockHashByNumber: method(
@@ -242,18 +257,7 @@ export const fiscoMethods = {
     async ([g, , raw, requireProof], ctx) => {
       checkGroup(ctx, g);
       if (raw.length === 0) paramFail("empty transaction");
-      // Wait from before the submission so a fast commit is not missed (the hash is keccak256(raw)).
-      const expected = keccak_256(raw);
-      const wait = ctx.receipts.wait(expected, ctx.opts.sendTransactionWaitMs);
-      let hash: Hash;
-      try {
-        hash = await ctx.backend.sendRawTransaction(raw);
-      } catch (err) {
-        wait.cancel();
-        throw err;
-      }
-      if (!bytesEqual(hash, expected)) wait.cancel();
-      const waited = await wait.promise;
+      const { hash, waited } = await submitAndWait(ctx, raw, ctx.opts.sendTransactionWaitMs);
       if (!waited) {
         const late = await receiptWithProof(ctx, hash, requireProof);
         if (late) return late;
@@ -294,10 +298,19 @@ export const fiscoMethods = {
     checkGroup(ctx, g);
     return bytesToHex(await ctx.backend.getCode(addr, "latest"));
   }),
-  getSealerList: method([group(), nodeName()] as const, ([g], ctx) => {
-    checkGroup(ctx, g);
-    return ctx.backend.sealers().map((s) => ({ nodeID: nodeHex(s.nodeId), weight: s.weight }));
-  }),
+  /** An optional third param (an extension) names a block: the sealers that signed it. */
+  getSealerList: method(
+    [group(), nodeName(), p.optUint("blockNumber")] as const,
+    async ([g, , blockNumber], ctx) => {
+      checkGroup(ctx, g);
+      if (blockNumber !== undefined && blockNumber > ctx.backend.headNumber()) {
+        throw new RpcError("RPC_NOT_FOUND", `block ${blockNumber} not found`);
+      }
+      const sealers =
+        blockNumber === undefined ? ctx.backend.sealers() : await ctx.backend.sealersAt(blockNumber);
+      return sealers.map((s) => ({ nodeID: nodeHex(s.nodeId), weight: s.weight }));
+    },
+  ),
   getObserverList: method([group(), nodeName()] as const, ([g], ctx) => {
     checkGroup(ctx, g);
     return ctx.backend.observers().map(nodeHex);
@@ -373,21 +386,6 @@ export const fiscoMethods = {
       return { blockNumber: c.enableNumber, value: c.value };
     },
   ),
-  getGroupInfo: method([group()] as const, async ([g], ctx) => {
-    checkGroup(ctx, g);
-    const genesis = await ctx.backend.getBlock(0, false);
-    const info = ctx.backend.nodeInfo();
-    return {
-      chainID: ctx.backend.chainId.toString(10),
-      groupID: ctx.backend.groupId,
-      genesisConfig: {
-        consensusType: "pbft",
-        genesisHash: genesis ? bytesToHex(genesis.hash) : null,
-        sealerList: ctx.backend.sealers().map((s) => ({ nodeID: nodeHex(s.nodeId), weight: s.weight })),
-      },
-      nodeList: [{ nodeID: nodeHex(info.nodeId), type: info.role, version: info.version }],
-    };
-  }),
   getNodeInfo: method([p.optString("groupId", 64), nodeName()] as const, (_a, ctx) => {
     const info = ctx.backend.nodeInfo();
     return {

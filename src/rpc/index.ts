@@ -1,6 +1,8 @@
 export { JsonRpcCode, JsonRpcError, RpcError, type RpcErrorCode } from "./errors.js";
 export { EMPTY_UNCLES_HASH, nodeIdToMiner, orBlooms } from "./ethFormat.js";
 export type {
+  RpcAccessListEntry,
+  RpcAccessListResult,
   RpcBackend,
   RpcBlock,
   RpcCallRequest,
@@ -12,6 +14,7 @@ export type {
   RpcReceiptLookup,
   RpcStateBlock,
   RpcSyncStatus,
+  RpcTracerSpec,
   RpcTxLocation,
   RpcTxLookup,
 } from "./interface.js";

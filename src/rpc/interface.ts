@@ -89,6 +89,47 @@ export interface RpcBackend {
   onNewBlock(listener: (event: RpcNewBlockEvent) => void): () => void;
   /** Called with the hashes of transactions newly admitted to the pool. Returns an unsubscribe. */
   onPendingTransactions(listener: (hashes: Hash[]) => void): () => void;
+
+  // ---- history, tracing and access lists (debug_*, eth_createAccessList, FISCO block sealer lists)
+
+  /** The sealers in force at block `blockNumber` (the set that signed it), in stored order. */
+  sealersAt(blockNumber: number): Promise<ValidatorInfo[]>;
+  /** Replays the committed transaction `hash` with `tracer`; null when it is unknown or still pending. */
+  traceTransaction(hash: Hash, tracer: RpcTracerSpec): Promise<unknown | null>;
+  /** Replays every transaction of block `blockNumber` with `tracer`; null for an unknown block. */
+  traceBlock(blockNumber: number, tracer: RpcTracerSpec): Promise<{ txHash: Hash; result: unknown }[] | null>;
+  /** `call` with `tracer` attached: the tracer's result (a failed call is traced, not thrown). */
+  traceCall(request: RpcCallRequest, block: RpcStateBlock, tracer: RpcTracerSpec): Promise<unknown>;
+  /** Runs `request` with the access list it touches until the list is stable (geth's eth_createAccessList). */
+  createAccessList(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcAccessListResult>;
+}
+
+/** A debug_trace* tracer and its options (geth's TraceConfig). */
+export type RpcTracerSpec =
+  | {
+      tracer: "structLogger";
+      enableMemory: boolean;
+      disableStack: boolean;
+      disableStorage: boolean;
+      /** Steps logged at most (0 = no limit of its own). */
+      limit: number;
+      /** A trace with more steps (and no `limit`) is refused. */
+      maxLogs: number;
+    }
+  | { tracer: "callTracer"; onlyTopCall: boolean }
+  | { tracer: "prestateTracer" };
+
+export interface RpcAccessListEntry {
+  address: Address;
+  storageKeys: Hash[];
+}
+
+export interface RpcAccessListResult {
+  accessList: RpcAccessListEntry[];
+  /** Gas used with the list (its intrinsic cost included). */
+  gasUsed: bigint;
+  /** geth's wording of the EVM error when the call fails with the list ("execution reverted", …). */
+  error: string | null;
 }
 
 /** State to read: the head ("latest"), the head plus the pool ("pending"), or a past block number. A backend that
@@ -142,6 +183,8 @@ export interface RpcCallRequest {
   /** null = the backend's cap (blockGasLimit, lowered to the executor's per-call maximum). */
   gasLimit: bigint | null;
   gasPrice: bigint | null;
+  /** EIP-2930 access list of the request (warm, and charged as intrinsic gas); absent = none. */
+  accessList?: RpcAccessListEntry[];
 }
 
 export interface RpcCallResult {

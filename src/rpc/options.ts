@@ -65,6 +65,17 @@ export interface RpcServerOptions {
   wsMaxBufferedBytes: number;
   /** FISCO sendTransaction waits for the receipt at most this long. */
   sendTransactionWaitMs: number;
+  /**
+   * true: eth_sendRawTransaction answers once the transaction is committed (as FISCO BCOS's does), with an error
+   * carrying the hash when it failed or was not committed within syncSendWaitMs. false (default): geth's behaviour.
+   */
+  syncSend: boolean;
+  /** eth_sendRawTransactionSync's default wait (EIP-7966) and rpc.syncSend's wait; a client may ask for up to sendTransactionWaitMs. */
+  syncSendWaitMs: number;
+  /** Accept legacy transactions without a chain id (pre-EIP-155, replayable on any chain) over RPC; geth's default is false. */
+  allowUnprotectedTxs: boolean;
+  /** debug_trace* struct logs per transaction at most (a longer trace without "limit" is refused). */
+  traceStructLogsMax: number;
   /** eth_call / eth_estimateGas / FISCO call executing at once at most (they run on the node's thread). */
   maxConcurrentCalls: number;
   /** Calls waiting for a free execution slot at most; beyond, -32005 "too many concurrent calls". */
@@ -102,6 +113,10 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   filterBufferMax: 10_000,
   wsMaxBufferedBytes: 16 * 1024 * 1024,
   sendTransactionWaitMs: 30_000,
+  syncSend: false,
+  syncSendWaitMs: 10_000,
+  allowUnprotectedTxs: false,
+  traceStructLogsMax: 100_000,
   maxConcurrentCalls: 4,
   maxQueuedCalls: 16,
   jwt: null,

@@ -1,5 +1,7 @@
 import type { MethodDef, MethodImpl } from "./context.js";
+import type { debugMethods } from "./debugMethods.js";
 import type { ethMethods } from "./ethMethods.js";
+import type { fiscoGroupMethods } from "./fiscoGroupMethods.js";
 import type { fiscoMethods } from "./fiscoMethods.js";
 import type { governanceMethods } from "./governanceMethods.js";
 
@@ -64,10 +66,12 @@ export const ETH_RIGHTS: { readonly [K in keyof typeof ethMethods]: Right } = {
   eth_getStorageAt: "read",
   eth_call: "read",
   eth_estimateGas: "read",
+  eth_createAccessList: "read",
   eth_gasPrice: "read",
   eth_maxPriorityFeePerGas: "read",
   eth_feeHistory: "read",
   eth_sendRawTransaction: "submit",
+  eth_sendRawTransactionSync: "submit",
   // The node holds no keys (these always fail), but they are sends in every client's eyes.
   eth_sendTransaction: "submit",
   eth_sign: "submit",
@@ -104,11 +108,10 @@ export const FISCO_RIGHTS: { readonly [K in keyof typeof fiscoMethods]: Right } 
   getPendingTxSize: "admin",
   getTotalTransactionCount: "read",
   getSystemConfigByKey: "read",
-  getGroupInfo: "read",
   getNodeInfo: "admin",
 };
 
-/** Rights of the governance read methods (governanceMethods.ts): views of on-chain state, like the other reads. */
+/** Rights of the governance reads (committee, proposals, ACLs, account status: all public chain state). */
 export const GOVERNANCE_RIGHTS: { readonly [K in keyof typeof governanceMethods]: Right } = {
   getCommitteeInfo: "read",
   getProposalInfo: "read",
@@ -116,4 +119,33 @@ export const GOVERNANCE_RIGHTS: { readonly [K in keyof typeof governanceMethods]
   getDeployAuth: "read",
   getMethodAuth: "read",
   getAccountStatus: "read",
+};
+
+/** Rights of the FISCO group, node-list and filter methods (fiscoGroupMethods.ts). */
+export const FISCO_GROUP_RIGHTS: { readonly [K in keyof typeof fiscoGroupMethods]: Right } = {
+  getGroupList: "read",
+  getGroupInfo: "read",
+  getGroupInfoList: "read",
+  // Like getNodeInfo and getPeers: how this node is connected is node introspection.
+  getGroupNodeInfo: "admin",
+  getNodeListByType: "read",
+  getGroupPeers: "admin",
+  newFilter: "read",
+  newBlockFilter: "read",
+  newPendingTransactionFilter: "read",
+  getFilterChanges: "read",
+  getFilterLogs: "read",
+  uninstallFilter: "read",
+  getLogs: "read",
+};
+
+/**
+ * Rights of the debug_* tracers: traces show committed chain state and calls anyone with `read` may already make
+ * (they are bounded like eth_call), so they need `read`, not `admin`.
+ */
+export const DEBUG_RIGHTS: { readonly [K in keyof typeof debugMethods]: Right } = {
+  debug_traceTransaction: "read",
+  debug_traceCall: "read",
+  debug_traceBlockByNumber: "read",
+  debug_traceBlockByHash: "read",
 };

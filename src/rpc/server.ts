@@ -11,11 +11,14 @@ import type { Logger } from "../util/logger.js";
 import { Authenticator } from "./auth.js";
 import { CallLimiter } from "./callLimit.js";
 import { type CallContext, type MethodDef, ReceiptWaiters } from "./context.js";
+import { debugMethods } from "./debugMethods.js";
 import { Delivery } from "./delivery.js";
 import { errorResponse, handleBody, httpStatusOf, type JsonRpcResponse } from "./dispatch.js";
 import { JsonRpcCode, RpcError } from "./errors.js";
+import { formatEthHeader, type Json } from "./ethFormat.js";
 import { ethMethods } from "./ethMethods.js";
 import { FilterManager } from "./filters.js";
+import { fiscoGroupMethods } from "./fiscoGroupMethods.js";
 import { fiscoMethods } from "./fiscoMethods.js";
 import { governanceMethods } from "./governanceMethods.js";
 import { checkHostAndOrigin } from "./guard.js";
@@ -29,7 +32,14 @@ import {
 } from "./options.js";
 import { ANONYMOUS, type Principal, quotaKey } from "./principal.js";
 import { RateLimiter } from "./rateLimit.js";
-import { ETH_RIGHTS, FISCO_RIGHTS, GOVERNANCE_RIGHTS, withRights } from "./rights.js";
+import {
+  DEBUG_RIGHTS,
+  ETH_RIGHTS,
+  FISCO_GROUP_RIGHTS,
+  FISCO_RIGHTS,
+  GOVERNANCE_RIGHTS,
+  withRights,
+} from "./rights.js";
 import { SubscriptionHub, type WsSession } from "./subscriptions.js";
 
 /** Messages a WebSocket client may have queued before the server closes it. */
@@ -41,10 +51,12 @@ const WS_CLOSE_TRY_AGAIN = 1013;
 const OVERSIZED_DRAIN_FACTOR = 4;
 const OVERSIZED_DRAIN_MS = 3_000;
 
-/** The full method table: Ethereum (eth_/net_/web3_), FISCO-style and governance methods, each with its right (rights.ts). */
+/** The full method table: Ethereum (eth_/net_/web3_, debug_), FISCO-style and governance methods, each with its right (rights.ts). */
 export const rpcMethods: Record<string, MethodDef> = {
   ...withRights(ethMethods, ETH_RIGHTS),
   ...withRights(fiscoMethods, FISCO_RIGHTS),
+  ...withRights(fiscoGroupMethods, FISCO_GROUP_RIGHTS),
+  ...withRights(debugMethods, DEBUG_RIGHTS),
   ...withRights(governanceMethods, GOVERNANCE_RIGHTS),
 };
 

@@ -2,7 +2,7 @@ import type { Chain } from "../chain/index.js";
 import { decodeBlock, hashHeader } from "../codec/index.js";
 import type { Transport } from "../network/index.js";
 import type { CommitCertificate, Hash, NodeId, ValidatorInfo } from "../types/index.js";
-import { errorMessage } from "../util/errors.js";
+import { errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import {
@@ -39,6 +39,8 @@ export interface BlockSyncDeps {
     certificate: CommitCertificate,
     nextValidators?: ValidatorInfo[],
   ): void;
+  /** A synced block could not be stored (disk full): the node must stop. */
+  onStorageFailure(err: unknown): void;
 }
 
 /**
@@ -163,6 +165,11 @@ export class BlockSync {
         try {
           await this.apply(bytes, next);
         } catch (err) {
+          // Our disk, not the peer's block: no penalty, and the node cannot go on.
+          if (isDiskFull(err)) {
+            this.deps.onStorageFailure(err);
+            return false;
+          }
           this.counters.badPeers++;
           this.deps.transport.penalize(peer, `bad block in sync: ${errorMessage(err)}`, 50);
           this.deps.logger.warn(

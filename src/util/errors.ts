@@ -35,3 +35,20 @@ export function assert(condition: unknown, message: string): asserts condition {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * True when `err` (or an error in its `cause` chain) says the disk is full: ENOSPC from node:fs, or LevelDB's
+ * "No space left on device" IO error. Such an error is local and lasting: the node cannot go on, and a peer whose
+ * block we failed to store did nothing wrong.
+ */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (
+      (e as NodeJS.ErrnoException).code === "ENOSPC" ||
+      (e as { code?: unknown }).code === "LEDGER_DISK_FULL"
+    )
+      return true;
+    if (/no space left on device/i.test(e.message)) return true;
+  }
+  return false;
+}

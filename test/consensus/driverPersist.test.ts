@@ -38,7 +38,7 @@ function genesisOf(sealers: NodeKey[]): GenesisConfig {
     timestampMs: 1_700_000_000_000,
     sealers: sealers.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
     observers: [],
-    committee: { governors: [{ address: new Uint8Array(20).fill(9), weight: 1 }] },
+    committee: { governors: [{ address: privateKeyToAddress(ADMIN_KEY), weight: 1 }] },
     alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
     systemConfig: {},
   };

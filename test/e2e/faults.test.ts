@@ -107,20 +107,25 @@ describe("e2e: crash faults on a 4-validator chain", () => {
     const catchUp1 = await restartAndCatchUp(victim, live1[0]!);
     console.log(`[figures] restarted non-leader node${victim} caught up in ${catchUp1}`);
 
-    // 2) SIGKILL the leader. Three validators remain, usually the restarted one among them: a block then needs its
-    //    vote, which shows it rejoined consensus.
+    // 2) SIGKILL a second validator, never the restarted one: the leader, unless the restarted node leads next
+    //    (then another one). The three left include the restarted node, and a block needs all three votes
+    //    (quorum 3 of 4), so blocks committing now prove it rejoined consensus.
     const leader2 = await leaderIndex(live1[0]!);
-    await net.kill(leader2);
-    const live2 = [0, 1, 2, 3].filter((i) => i !== leader2);
+    const second = leader2 !== victim ? leader2 : (victim + 1) % 4;
+    await net.kill(second);
+    const live2 = [0, 1, 2, 3].filter((i) => i !== second);
+    expect(live2).toContain(victim);
     const during2 = await send(live2.find((i) => i !== victim)!, 10);
     for (const i of live2) await waitReceipts(url(i), during2, 120_000);
     committed.push(...during2);
 
-    const catchUp2 = await restartAndCatchUp(leader2, live2[0]!);
-    console.log(`[figures] restarted leader node${leader2} caught up in ${catchUp2}`);
+    const catchUp2 = await restartAndCatchUp(second, live2[0]!);
+    console.log(
+      `[figures] restarted node${second} (${second === leader2 ? "the leader" : "the restarted node led"}) caught up in ${catchUp2}`,
+    );
 
     // Everyone, the restarted ones included, still has every committed tx and agrees on the chain.
-    const after = await send(leader2, 5);
+    const after = await send(second, 5);
     for (let i = 0; i < 4; i++) await waitReceipts(url(i), after, 120_000);
     committed.push(...after);
     for (let i = 0; i < 4; i++) await waitReceipts(url(i), committed, 30_000);

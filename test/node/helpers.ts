@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { RLP } from "@ethereumjs/rlp";
@@ -11,7 +11,7 @@ import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from ".
 import { decodeBlock, encodeNativeTx, encodeReceipt, hashHeader } from "../../src/codec/index.js";
 import { loadGenesis, type NodeConfig, parseNodeConfig } from "../../src/config/index.js";
 import { keccak256, secp256k1Sign } from "../../src/crypto/index.js";
-import { Executor, readAccount } from "../../src/execution/index.js";
+import { DEFAULT_SYSTEM_CONFIG_VALUES, Executor, readAccount } from "../../src/execution/index.js";
 import { type Ledger, LevelLedger, type ReceiptLookup } from "../../src/ledger/index.js";
 import { ConsortNode } from "../../src/node/index.js";
 import type { Address } from "../../src/types/index.js";
@@ -33,6 +33,8 @@ export interface NodeOverrides {
   txpool?: NodeConfig["txpool"];
   consensus?: { tickMs?: number; viewTimeoutMs?: number; minSealTimeMs?: number };
   rpc?: boolean;
+  /** Extra node.json `rpc` fields (syncSend, allowUnprotectedTxs, …). */
+  rpcOptions?: Record<string, unknown>;
 }
 
 /** A generated 1-validator testnet in a temp dir (keys, genesis, dev accounts); nodes are started from it. */
@@ -69,7 +71,7 @@ export class SingleNodeNet {
   /** node0's config with ephemeral ports (RPC and p2p on port 0), silent logs and the overrides. */
   async config(o: NodeOverrides = {}): Promise<NodeConfig> {
     const json = JSON.parse(await readFile(this.configFile, "utf8")) as Record<string, unknown>;
-    json.rpc = { host: "127.0.0.1", port: 0, enabled: o.rpc ?? true };
+    json.rpc = { host: "127.0.0.1", port: 0, enabled: o.rpc ?? true, ...o.rpcOptions };
     json.p2p = { listen: ["/ip4/127.0.0.1/tcp/0"], peers: [] };
     json.log = { level: "silent", pretty: false };
     if (o.txpool) json.txpool = o.txpool;
@@ -87,6 +89,18 @@ export class SingleNodeNet {
       throw err;
     }
     return node;
+  }
+
+  /**
+   * Sets the genesis gas limits (before the first start): tx_gas_limit and, where the chain has one, the block gas
+   * limit (block_gas_limit), which is also the cap of eth_call / eth_estimateGas without a gas field.
+   */
+  async setGasLimits(gas: bigint): Promise<void> {
+    const file = this.testnet.genesisFile;
+    const genesis = JSON.parse(await readFile(file, "utf8")) as { systemConfig?: Record<string, string> };
+    const systemConfig: Record<string, string> = { ...genesis.systemConfig, tx_gas_limit: gas.toString() };
+    if ("block_gas_limit" in DEFAULT_SYSTEM_CONFIG_VALUES) systemConfig.block_gas_limit = gas.toString();
+    await writeFile(file, JSON.stringify({ ...genesis, systemConfig }));
   }
 
   async remove(): Promise<void> {

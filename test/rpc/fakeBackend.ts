@@ -1,8 +1,11 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { AbiCoder, Transaction as EthersTx, id as ethersId, SigningKey, Wallet } from "ethers";
+import { merkleProof, merkleRoot } from "../../src/crypto/index.js";
+import { receiptLeaf } from "../../src/ledger/index.js";
 import { RpcError } from "../../src/rpc/errors.js";
 import { orBlooms } from "../../src/rpc/ethFormat.js";
 import type {
+  RpcAccessListResult,
   RpcBackend,
   RpcBlock,
   RpcCallRequest,
@@ -391,12 +394,29 @@ export class FakeBackend implements RpcBackend {
     return this.blocks[blockNumber]?.receipts ?? [];
   }
 
+  /** Proofs as the real ledger returns them (byte fields as Uint8Array): the RPC layer must hex them. */
   async getTransactionProof(hash: Hash): Promise<unknown | null> {
-    return this.locate(hash) ? { kind: "tx", leaf: bytesToHex(hash), path: [] } : null;
+    const found = this.locate(hash);
+    if (!found) return null;
+    const leaves = found.stored.transactions.map((t) => t.hash);
+    return this.proof(found, leaves);
   }
 
   async getReceiptProof(hash: Hash): Promise<unknown | null> {
-    return this.locate(hash) ? { kind: "receipt", leaf: bytesToHex(hash), path: [] } : null;
+    const found = this.locate(hash);
+    if (!found) return null;
+    return this.proof(found, found.stored.receipts.map(receiptLeaf));
+  }
+
+  private proof(found: { stored: StoredBlock; index: number }, leaves: Uint8Array[]) {
+    return {
+      blockNumber: found.stored.block.header.number,
+      blockHash: found.stored.block.hash,
+      index: found.index,
+      leaf: leaves[found.index]!,
+      root: merkleRoot(leaves),
+      proof: merkleProof(leaves, found.index),
+    };
   }
 
   async sendRawTransaction(raw: Uint8Array): Promise<Hash> {
@@ -538,6 +558,27 @@ export class FakeBackend implements RpcBackend {
   onPendingTransactions(listener: (hashes: Hash[]) => void): () => void {
     this.pendingListeners.add(listener);
     return () => this.pendingListeners.delete(listener);
+  }
+
+  // The fake keeps no EVM: history and tracing are exercised against real nodes (test/node/trace.test.ts).
+  async sealersAt(): Promise<ValidatorInfo[]> {
+    return SEALERS;
+  }
+
+  async traceTransaction(): Promise<unknown | null> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
+  }
+
+  async traceBlock(): Promise<{ txHash: Hash; result: unknown }[] | null> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
+  }
+
+  async traceCall(): Promise<unknown> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
+  }
+
+  async createAccessList(): Promise<RpcAccessListResult> {
+    throw new RpcError("RPC_UNSUPPORTED", "the fake backend does not trace");
   }
 
   get listenerCount(): number {

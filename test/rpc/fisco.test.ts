@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bytesToHex } from "../../src/util/hex.js";
+import { verifyMerkleProof } from "../../src/crypto/index.js";
+import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { REVERT_ADDRESS, signEth, TOKEN_ADDRESS } from "./fakeBackend.js";
 import { type Harness, startHarness } from "./helpers.js";
 
@@ -53,15 +54,30 @@ describe("FISCO-style methods", () => {
     const hash = bytesToHex(h.backend.blocks[1]!.transactions[0]!.hash);
     const tx = (await h.rpc("getTransaction", [...G, hash, true])).result;
     expect(tx.hash).toBe(hash);
-    expect(tx.txProof).toBeDefined();
+    const HASH = /^0x[0-9a-f]{64}$/;
+    // Hex, never {"0":…} objects: a proof verifies against the block's root with src/crypto.
+    expect(tx.txProof).toMatchObject({
+      blockNumber: 1,
+      index: 0,
+      leaf: hash,
+      root: expect.stringMatching(HASH),
+    });
+    expect(tx.txProof.blockHash).toBe(bytesToHex(h.backend.blocks[1]!.block.hash));
+    expect(tx.txProof.proof).toEqual({ index: 0, leafCount: 2, siblings: [expect.stringMatching(HASH)] });
+    expect(verifyMerkleProof(hexToBytes(tx.txProof.root), hexToBytes(hash), tx.txProof.proof)).toBe(true);
     expect(tx.signature).toMatch(/^0x[0-9a-f]{130}$/);
     const r = (await h.rpc("getTransactionReceipt", [...G, hash, false])).result;
     expect(r.status).toBe(0);
     expect(r.logEntries).toHaveLength(2);
     expect(r).not.toHaveProperty("receiptProof");
     const rp = (await h.rpc("getTransactionReceipt", [...G, hash, true])).result;
-    expect(rp.receiptProof).toBeDefined();
-    expect(rp.txProof).toBeDefined();
+    expect(rp.txProof).toEqual(tx.txProof);
+    expect(rp.receiptProof.leaf).toMatch(HASH);
+    expect(rp.receiptProof.root).toMatch(HASH);
+    const receiptLeafBytes = hexToBytes(rp.receiptProof.leaf);
+    expect(verifyMerkleProof(hexToBytes(rp.receiptProof.root), receiptLeafBytes, rp.receiptProof.proof)).toBe(
+      true,
+    );
     const failed = (
       await h.rpc("getTransactionReceipt", [...G, bytesToHex(h.backend.blocks[3]!.transactions[0]!.hash)])
     ).result;
@@ -131,8 +147,24 @@ describe("FISCO-style methods", () => {
     });
     expect((await h.rpc("getSystemConfigByKey", [...G, "nope"])).error?.code).toBe(-32000);
     const gi = (await h.rpc("getGroupInfo", ["group0"])).result;
-    expect(gi.groupID).toBe("group0");
-    expect(gi.chainID).toBe("20200");
+    expect(gi).toMatchObject({
+      groupID: "group0",
+      chainID: "20200",
+      genesisConfig: {
+        consensusType: "pbft",
+        genesisHash: bytesToHex(h.backend.blocks[0]!.block.hash),
+        sealerList: [1, 2, 3, 4].map((b) => ({ nodeID: `0${b}`.repeat(32), weight: 1 })),
+      },
+    });
+    expect(gi.nodeList.map((n: { nodeID: string }) => n.nodeID)).toEqual(
+      [1, 2, 3, 4].map((b) => `0${b}`.repeat(32)),
+    );
+    expect((await h.rpc("getGroupInfoList", [])).result).toEqual([gi]);
+    expect((await h.rpc("getGroupList", [])).result).toEqual({
+      code: 0,
+      msg: "success",
+      groupList: ["group0"],
+    });
     expect((await h.rpc("getNodeInfo", [])).result.type).toBe("sealer");
     expect((await h.rpc("getCode", [...G, bytesToHex(TOKEN_ADDRESS)])).result).toBe("0x6080604052");
   });

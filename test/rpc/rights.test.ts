@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBody } from "../../src/rpc/dispatch.js";
-import { ALL_RIGHTS, ETH_RIGHTS, FISCO_RIGHTS, GOVERNANCE_RIGHTS, type Right } from "../../src/rpc/rights.js";
+import {
+  ALL_RIGHTS,
+  DEBUG_RIGHTS,
+  ETH_RIGHTS,
+  FISCO_GROUP_RIGHTS,
+  FISCO_RIGHTS,
+  GOVERNANCE_RIGHTS,
+  type Right,
+} from "../../src/rpc/rights.js";
 import { rpcMethods } from "../../src/rpc/server.js";
 import { type Harness, type RpcResponse, startHarness } from "./helpers.js";
 import { TestTokens } from "./tokens.js";
@@ -30,16 +38,16 @@ async function callAs(token: string, method: string): Promise<{ status: number; 
 describe("rights per method", () => {
   it("every method of every namespace declares one of read/submit/admin, as the rights tables say", () => {
     const names = Object.keys(rpcMethods);
-    expect(names.length).toBe(
-      Object.keys(ETH_RIGHTS).length +
-        Object.keys(FISCO_RIGHTS).length +
-        Object.keys(GOVERNANCE_RIGHTS).length,
-    );
+    const tables: Record<string, Right>[] = [
+      ETH_RIGHTS,
+      FISCO_RIGHTS,
+      FISCO_GROUP_RIGHTS,
+      DEBUG_RIGHTS,
+      GOVERNANCE_RIGHTS,
+    ];
+    expect(names.length).toBe(tables.reduce((n, t) => n + Object.keys(t).length, 0));
     for (const name of names) {
-      const expected =
-        (ETH_RIGHTS as Record<string, Right>)[name] ??
-        (FISCO_RIGHTS as Record<string, Right>)[name] ??
-        (GOVERNANCE_RIGHTS as Record<string, Right>)[name];
+      const expected = tables.map((t) => t[name]).find((r) => r !== undefined);
       expect(ALL_RIGHTS, name).toContain(rpcMethods[name]!.right);
       expect(rpcMethods[name]!.right, name).toBe(expected);
     }

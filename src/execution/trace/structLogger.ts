@@ -1,0 +1,137 @@
+import type { InterpreterStep, Message } from "@ethereumjs/evm";
+import { Address as EthAddress } from "@ethereumjs/util";
+import type { BlockEnv } from "../evmEnv.js";
+import type { TxOutcome } from "../runEvm.js";
+import { TraceError } from "./errors.js";
+import { gethErrorMessage } from "./gethWording.js";
+import { hex, type ResultTracer, Subscriptions, word64 } from "./tracer.js";
+
+/** geth's struct logger options (debug_trace* TraceConfig without a tracer). */
+export interface StructLoggerConfig {
+  enableMemory: boolean;
+  disableStack: boolean;
+  disableStorage: boolean;
+  /** Stop logging after this many steps (0 = no limit of its own). */
+  limit: number;
+}
+
+const CALL_OPS = new Set(["CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"]);
+const CALL_STIPEND = 2300n;
+
+type StructLog = Record<string, unknown>;
+
+/**
+ * The struct (opcode) logger in geth's output format: `{gas, failed, returnValue, structLogs}`, each log
+ * `{pc, op, gas, gasCost, depth, stack?, memory?, storage?, refund?, error?}`: stack as 0x-quantities, memory as
+ * 32-byte words and storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) as 64-digit
+ * hex without 0x. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs are kept: a
+ * longer trace fails with TRACE_LIMIT (set `limit` to get a prefix instead).
+ */
+export class StructLogger implements ResultTracer {
+  private readonly subs = new Subscriptions();
+  private readonly logs: StructLog[] = [];
+  /** Storage seen per contract (address hex → slot → value). */
+  private readonly storage = new Map<string, Map<string, string>>();
+  /** Index of the last log at each depth (1-based depth). */
+  private readonly lastAtDepth: number[] = [];
+  private outcome: TxOutcome | null = null;
+  private overflow = false;
+
+  constructor(
+    private readonly config: StructLoggerConfig,
+    private readonly maxLogs: number,
+  ) {}
+
+  attach(env: BlockEnv): void {
+    this.subs.on<InterpreterStep>(env, "step", (step) => this.onStep(env, step));
+    this.subs.on<Message>(env, "beforeMessage", (m) => this.onMessage(m));
+    this.subs.on<{ execResult: { exceptionError?: { error: string } } }>(env, "afterMessage", (r) => {
+      const err = r.execResult.exceptionError?.error;
+      const depth = this.depthStack.pop() ?? 1;
+      if (err === undefined || err === "revert") return;
+      const at = this.lastAtDepth[depth];
+      const log = at === undefined ? undefined : this.logs[at];
+      if (log !== undefined && log.error === undefined) log.error = gethErrorMessage(err);
+    });
+  }
+
+  private readonly depthStack: number[] = [];
+
+  private onMessage(m: Message): void {
+    const depth = m.depth + 1;
+    this.depthStack.push(depth);
+    if (depth === 1) return;
+    // geth's gasCost of a CALL includes the gas it forwards (without the value stipend).
+    const at = this.lastAtDepth[depth - 1];
+    const log = at === undefined ? undefined : this.logs[at];
+    if (log !== undefined && CALL_OPS.has(log.op as string)) {
+      const stipend =
+        m.value > 0n && log.op !== "DELEGATECALL" && log.op !== "STATICCALL" ? CALL_STIPEND : 0n;
+      log.gasCost = Number(BigInt(log.gasCost as number) + m.gasLimit - stipend);
+    }
+  }
+
+  private async onStep(env: BlockEnv, step: InterpreterStep): Promise<void> {
+    if (this.config.limit > 0 && this.logs.length >= this.config.limit) return;
+    if (this.logs.length >= this.maxLogs) {
+      this.overflow = true;
+      return;
+    }
+    const depth = step.depth + 1;
+    const op = step.opcode.name;
+    const log: StructLog = {
+      pc: step.pc,
+      op,
+      gas: Number(step.gasLeft),
+      gasCost: Number(step.opcode.dynamicFee ?? BigInt(step.opcode.fee)),
+      depth,
+    };
+    if (!this.config.disableStack) log.stack = step.stack.map((v) => `0x${v.toString(16)}`);
+    if (this.config.enableMemory) {
+      const words: string[] = [];
+      for (let i = 0; i + 32 <= step.memory.length; i += 32) {
+        words.push(Buffer.from(step.memory.subarray(i, i + 32)).toString("hex"));
+      }
+      log.memory = words;
+    }
+    if (!this.config.disableStorage && (op === "SLOAD" || op === "SSTORE") && step.stack.length > 0) {
+      const address = step.address.toString();
+      let slots = this.storage.get(address);
+      if (slots === undefined) {
+        slots = new Map();
+        this.storage.set(address, slots);
+      }
+      const key = step.stack[step.stack.length - 1]!;
+      if (op === "SSTORE") {
+        if (step.stack.length > 1) slots.set(word64(key), word64(step.stack[step.stack.length - 2]!));
+      } else {
+        const keyBytes = Buffer.from(word64(key), "hex");
+        const value = await env.sm.getStorage(new EthAddress(step.address.bytes), keyBytes);
+        slots.set(word64(key), Buffer.from(value).toString("hex").padStart(64, "0"));
+      }
+      log.storage = Object.fromEntries(slots);
+    }
+    if (step.gasRefund > 0n) log.refund = Number(step.gasRefund);
+    this.lastAtDepth[depth] = this.logs.length;
+    this.logs.push(log);
+  }
+
+  finish(outcome: TxOutcome): void {
+    this.subs.clear();
+    this.outcome = outcome;
+  }
+
+  result(): unknown {
+    if (this.overflow) {
+      throw new TraceError(
+        "TRACE_LIMIT",
+        `trace too large: more than ${this.maxLogs} struct logs (set "limit", or use the callTracer)`,
+        { maxLogs: this.maxLogs },
+      );
+    }
+    const o = this.outcome;
+    const failed = o === null || o.status === 0;
+    const returnValue = o === null || (failed && o.error !== "revert") ? new Uint8Array(0) : o.output;
+    return { gas: Number(o?.gasUsed ?? 0n), failed, returnValue: hex(returnValue), structLogs: this.logs };
+  }
+}
