@@ -2,7 +2,7 @@ import { encodeFunctionData } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../contracts/artifacts.js";
 import { NodeKey } from "../../src/crypto/index.js";
-import { CONSENSUS_NODES_ABI, CONSENSUS_NODES_ADDRESS } from "../../src/execution/index.js";
+import { governance } from "../../src/execution/index.js";
 import type { ConsortNode } from "../../src/node/index.js";
 import type { Address } from "../../src/types/index.js";
 import { ReceiptStatus } from "../../src/types/index.js";
@@ -51,8 +51,18 @@ async function send(i: number, to: Address | null, data = "0x", gasLimit = 500_0
   return r!;
 }
 
-const nodesCall = (functionName: "addSealer" | "setWeight", id: string, w: bigint) =>
-  encodeFunctionData({ abi: CONSENSUS_NODES_ABI, functionName, args: [id, w] });
+/** Node changes are committee proposals; dev account 0 is the only governor, so each executes at once. */
+const COMMITTEE = governance.COMMITTEE_ADDRESS;
+const nodesCall = (
+  functionName: "createAddSealerProposal" | "createSetWeightProposal" | "createAddObserverProposal",
+  id: string,
+  w?: bigint,
+) =>
+  encodeFunctionData({
+    abi: governance.COMMITTEE_ABI,
+    functionName,
+    args: (w === undefined ? [id, 0n] : [id, w, 0n]) as never,
+  });
 
 beforeAll(async () => {
   net = await SingleNodeNet.create();
@@ -89,10 +99,13 @@ describe("FISCO answers on a real node", () => {
   });
 
   it("block sealer lists, weights and signature indexes are those of the set that signed the block", async () => {
-    const weighted = await send(0, CONSENSUS_NODES_ADDRESS, nodesCall("setWeight", `0x${self}`, 7n));
+    const weighted = await send(0, COMMITTEE, nodesCall("createSetWeightProposal", `0x${self}`, 7n));
     expect(weighted.receipt.status).toBe(ReceiptStatus.Success);
     const newSealer = bytesToHex(NodeKey.generate().nodeId).slice(2);
-    const added = await send(0, CONSENSUS_NODES_ADDRESS, nodesCall("addSealer", newSealer, 1n));
+    // A node becomes a sealer only after it has been an observer.
+    const observed = await send(0, COMMITTEE, nodesCall("createAddObserverProposal", newSealer));
+    expect(observed.receipt.status).toBe(ReceiptStatus.Success);
+    const added = await send(0, COMMITTEE, nodesCall("createAddSealerProposal", newSealer, 1n));
     expect(added.receipt.status).toBe(ReceiptStatus.Success);
     const later = await send(2, TO);
     expect(later.blockNumber).toBeGreaterThan(added.blockNumber);
