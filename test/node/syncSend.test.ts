@@ -47,7 +47,7 @@ describe("rpc.syncSend on (FISCO-style eth_sendRawTransaction)", () => {
     provider = new JsonRpcProvider(url, undefined, { cacheTimeout: -1, staticNetwork: true });
     wallet = net.accounts[1]!.connect(provider);
     const deployed = await new ContractFactory(writer.abi as never, writer.bytecode, wallet).deploy({
-      gasLimit: 2_000_000n,
+      gasLimit: 1_000_000n,
     });
     contract = await deployed.getAddress();
   });
