@@ -47,7 +47,8 @@ export function checkHostAndOrigin(
     isUpgrade &&
     origin !== undefined &&
     !allowedOrigins.includes("*") &&
-    !allowedOrigins.includes(origin)
+    !allowedOrigins.includes(origin) &&
+    !isSameOrigin(origin, headers.host)
   ) {
     return {
       status: 403,
@@ -56,4 +57,15 @@ export function checkHostAndOrigin(
     };
   }
   return null;
+}
+
+/**
+ * A page served by this node itself (the web console under /ui/): its Origin is this server's scheme and Host, which
+ * passed the Host check above. Same-origin is never cross-site, so it needs no entry in rpc.corsOrigins.
+ */
+function isSameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const o = origin.toLowerCase();
+  const h = host.toLowerCase();
+  return o === `http://${h}` || o === `https://${h}`;
 }

@@ -199,6 +199,10 @@ describe("Host, Origin and content type", () => {
     const auth = { authorization: `Bearer ${read}` };
     expect(await upgrade(h.wsUrl, { ...auth, origin: "https://evil.example" })).toBe(403);
     expect(await upgrade(h.wsUrl, { ...auth, origin: "https://app.example" })).toBe("open");
+    // A page this node served itself (the web console): its own origin is same-origin, never cross-site.
+    const self = new URL(h.url).host;
+    expect(await upgrade(h.wsUrl, { ...auth, origin: `http://${self}` })).toBe("open");
+    expect(await upgrade(h.wsUrl, { ...auth, origin: `http://${self}.evil.example` })).toBe(403);
     // Plain HTTP from an unlisted origin gets no CORS grant (a browser cannot read it, nor send JSON past the
     // preflight); a listed origin is granted.
     const evil = await fetch(h.url, {
