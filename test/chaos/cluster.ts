@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "../../src/cli/testnet.js";
@@ -138,8 +138,10 @@ export class Cluster {
 
   async wipe(i: number): Promise<void> {
     if (this.processes[i]) throw new Error(`node${i} must be stopped before its data is wiped`);
-    await rm(this.dataDir(i), { recursive: true, force: true });
-    await mkdir(this.dataDir(i), { recursive: true });
+    // Empty it rather than remove it: the full-disk node's data dir is a tmpfs mount point (rmdir gives EBUSY).
+    const dir = this.dataDir(i);
+    await mkdir(dir, { recursive: true });
+    for (const entry of await readdir(dir)) await rm(path.join(dir, entry), { recursive: true, force: true });
   }
 
   /** Unexpected exits of node i since `sinceMs`. */
