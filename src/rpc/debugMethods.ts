@@ -1,7 +1,6 @@
 import { bytesToHex } from "../util/hex.js";
 import {
   type CallContext,
-  type MethodImpl,
   method,
   parseCallRequest,
   resolveBlockNumber,

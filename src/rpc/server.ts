@@ -17,7 +17,6 @@ import { debugMethods } from "./debugMethods.js";
 import { Delivery } from "./delivery.js";
 import { errorResponse, handleBody, httpStatusOf, type JsonRpcResponse } from "./dispatch.js";
 import { JsonRpcCode, RpcError } from "./errors.js";
-import { formatEthHeader, type Json } from "./ethFormat.js";
 import { ethMethods } from "./ethMethods.js";
 import { FilterManager } from "./filters.js";
 import { fiscoGroupMethods } from "./fiscoGroupMethods.js";
