@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadGenesis } from "../../src/config/index.js";
+import { hexToBytes } from "../../src/util/hex.js";
 import { Prng } from "../sim/prng.js";
 import { Checker } from "./checker.js";
 import { Workload } from "./client.js";
@@ -154,6 +155,7 @@ export class Campaign {
       opts.clients,
       `chaos-${process.pid}-${opts.seed}`,
       genesis.chainId,
+      cluster.testnet.accounts.map((a) => hexToBytes(a.privateKey)),
     );
     this.workload = workload;
     console.log(`chaos: starting 4 validators in ${opts.names.nodes.join(", ")} (run dir ${opts.runDir})`);

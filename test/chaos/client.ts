@@ -4,7 +4,6 @@
  * receipt on that node. A tx is acknowledged when its receipt was seen: the checker holds the chain to those.
  */
 
-import { devAccountKey } from "../../src/cli/testnet.js";
 import { encodeNativeTx } from "../../src/codec/index.js";
 import { keccak256 } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
@@ -33,6 +32,8 @@ export class Workload {
     private readonly clients: number,
     private readonly runTag: string,
     private readonly chainId: bigint,
+    /** The testnet's funded accounts' private keys (fresh for every run): client c uses account 1 + c. */
+    private readonly accountKeys: readonly Uint8Array[],
   ) {
     this.knownHeight = urls.map(() => 0);
   }
@@ -50,7 +51,8 @@ export class Workload {
   }
 
   private async clientLoop(client: number): Promise<void> {
-    const key = devAccountKey(1 + client);
+    const key = this.accountKeys[1 + client];
+    if (key === undefined) throw new Error(`no funded account for client ${client}`);
     while (!this.stopping) {
       // Each client keeps to one node: the clients of an isolated or killed node stall, the others keep the load up.
       const node = client % this.urls.length;

@@ -9,8 +9,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "../../src/cli/testnet.js";
 import { nodeIdToPeerId } from "../../src/network/index.js";
+import { generateTokenKey, issueToken } from "../../src/rpc/auth.js";
 import type { NetNames } from "./netns.js";
 import { nodeAddress, P2P_PORT, proxyEndpoint, RPC_PORT } from "./netns.js";
+import { useRpcToken } from "./rpc.js";
+
+const METRICS_PORT = 9545;
 
 const CLI_MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
@@ -43,10 +47,29 @@ export class Cluster {
       rpcPortBase: RPC_PORT,
       p2pPortBase: P2P_PORT,
     });
+    // The nodes serve RPC on their namespace addresses (not loopback), so they require bearer tokens like any
+    // production node: one HS256 secret for the four, one token for the clients and the checker.
+    const secretFile = path.join(dir, "rpc-jwt.secret");
+    await generateTokenKey("HS256", secretFile);
+    useRpcToken(
+      await issueToken({
+        algorithm: "HS256",
+        keyFile: secretFile,
+        principal: "chaos-campaign",
+        rights: ["read", "submit", "admin"],
+        expiresInS: 7 * 86_400,
+      }),
+    );
     const peerIds = testnet.nodes.map((n) => nodeIdToPeerId(Buffer.from(n.nodeId.slice(2), "hex")));
     testnet.nodes.forEach((n, i) => {
       const cfg = JSON.parse(readFileSync(n.configFile, "utf8")) as Record<string, unknown>;
-      cfg.rpc = { host: nodeAddress(i), port: RPC_PORT };
+      cfg.rpc = {
+        host: nodeAddress(i),
+        port: RPC_PORT,
+        auth: { jwt: { algorithm: "HS256", keyFile: secretFile } },
+      };
+      // Each node's /metrics, /health and /ready on its own namespace address.
+      cfg.metrics = { host: nodeAddress(i), port: METRICS_PORT };
       cfg.p2p = {
         listen: [`/ip4/${nodeAddress(i)}/tcp/${P2P_PORT}`],
         peers: testnet.nodes

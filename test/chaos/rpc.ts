@@ -11,6 +11,12 @@ export class RpcCallError extends Error {
   }
 }
 
+/** The bearer token every call carries (the nodes serve RPC off loopback, so they require one). */
+let bearerToken: string | null = null;
+export function useRpcToken(token: string | null): void {
+  bearerToken = token;
+}
+
 export async function rpcCall<T = unknown>(
   url: string,
   method: string,
@@ -21,7 +27,10 @@ export async function rpcCall<T = unknown>(
   try {
     res = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(bearerToken ? { authorization: `Bearer ${bearerToken}` } : {}),
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
       signal: AbortSignal.timeout(timeoutMs),
     });
