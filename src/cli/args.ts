@@ -1,37 +1,26 @@
-import { ConsortError } from "../util/errors.js";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { ConsortError, errorMessage } from "../util/errors.js";
 
 export type CliErrorCode = "CLI_USAGE";
 
 export class CliError extends ConsortError<CliErrorCode> {}
 
-/** `--key value`, `--key=value` and bare `--flag` → a map; positional args kept in order. */
-export function parseArgs(argv: string[]): { positional: string[]; flags: Map<string, string | true> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    if (eq > 0) {
-      flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-    } else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) {
-      flags.set(arg.slice(2), argv[++i]!);
-    } else {
-      flags.set(arg.slice(2), true);
-    }
+type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * The one flag parser of every command: node:util parseArgs, strict (an unknown flag or a missing value is an
+ * error), positionals allowed. Its errors become a CLI_USAGE error followed by the command's usage.
+ */
+export function parseFlags<O extends FlagOptions>(argv: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new CliError("CLI_USAGE", `${errorMessage(err)}\n\nusage:\n${usage}`);
   }
-  return { positional, flags };
 }
 
-export function flagString(flags: Map<string, string | true>, name: string, fallback?: string): string {
-  const v = flags.get(name);
-  if (v === undefined) {
-    if (fallback !== undefined) return fallback;
-    throw new CliError("CLI_USAGE", `missing --${name}`);
-  }
-  if (v === true) throw new CliError("CLI_USAGE", `--${name} needs a value`);
-  return v;
+/** A string flag the command cannot do without. */
+export function requireFlag(value: string | undefined, name: string): string {
+  if (value === undefined || value === "") throw new CliError("CLI_USAGE", `missing --${name}`);
+  return value;
 }

@@ -1,10 +1,9 @@
-import { parseArgs } from "node:util";
 import { decodeEventLog, decodeFunctionResult, encodeFunctionData, type Hex, toFunctionSelector } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadAccountKey } from "../crypto/index.js";
 import { governance } from "../execution/index.js";
 import { bytesToHex, hexToBytes } from "../util/hex.js";
-import { CliError } from "./args.js";
+import { CliError, parseFlags } from "./args.js";
 
 const { COMMITTEE_ABI, CONTRACT_AUTH_ABI, PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES } = governance;
 const COMMITTEE = bytesToHex(governance.COMMITTEE_ADDRESS) as Hex;
@@ -277,11 +276,9 @@ function report(c: Common, r: Awaited<ReturnType<typeof send>>): void {
 }
 
 export async function runGov(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
       rpc: { type: "string", default: "http://127.0.0.1:8545" },
       key: { type: "string" },
       json: { type: "boolean", default: false },
@@ -290,7 +287,8 @@ export async function runGov(argv: string[]): Promise<void> {
       from: { type: "string" },
       count: { type: "string", default: "20" },
     },
-  });
+    GOV_USAGE,
+  );
   if (!/^[0-9]{1,9}$/.test(values.expiry)) throw new CliError("CLI_USAGE", "--expiry must be a block count");
   const c: Common = {
     rpc: values.rpc,

@@ -1,13 +1,12 @@
 import "../util/polyfill.js";
 import path from "node:path";
-import { parseArgs as parseFlags } from "node:util";
 import { loadNodeConfig } from "../config/index.js";
 import { NodeKey, saveNodeKey } from "../crypto/index.js";
 import { ConsortNode, FATAL_EXIT_CODE } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
-import { CliError, flagString, parseArgs } from "./args.js";
+import { CliError, parseFlags, requireFlag } from "./args.js";
 import { runDevTestnet } from "./dev.js";
 import { runGov } from "./gov.js";
 import { PROOF_USAGE, runProofCommand } from "./proof.js";
@@ -15,24 +14,30 @@ import { CA_USAGE, caCommand, TOKEN_USAGE, tokenCommand } from "./rpcAuth.js";
 import { STATUS_USAGE, statusCommand } from "./status.js";
 import { defaultTestnetOptions, generateTestnet, parseGovernorFlag } from "./testnet.js";
 
-const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
-
-Usage:
-  consort start --config FILE [--rpc-insecure]
+const START_USAGE = `  consort start --config FILE [--rpc-insecure]
                                        run a node (sealer or observer, decided by the on-chain node list);
-                                       --rpc-insecure: allow JSON-RPC on a non-loopback address without auth
-  consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--tls] [--chain-id 20200]
+                                       --rpc-insecure: allow JSON-RPC on a non-loopback address without auth`;
+const TESTNET_USAGE = `  consort testnet --out DIR [--validators 4] [--observers 0] [--docker] [--tls] [--chain-id 20200]
                   [--rpc-port 8545] [--p2p-port 30300] [--metrics-port 9545]
                   [--governor ADDRESS[:weight]]... [--governors 1]
                                        generate keys, genesis, per-node configs and start scripts; the
-                                       governors are the given addresses, or fresh keys (governor<i>.key, 0600)
+                                       governors are the given addresses, or fresh keys (governor<i>.key, 0600)`;
+const KEYGEN_USAGE =
+  "  consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID";
+const DEV_USAGE = "  consort dev [--dir .data/testnet]    what `npm start` runs: a local 4-validator testnet";
+
+const USAGE = `consort — a permissioned consortium blockchain node (PBFT, LevelDB, libp2p, EVM, JSON-RPC)
+
+Usage:
+${START_USAGE}
+${TESTNET_USAGE}
   consort gov <propose|vote|revoke|list|show|acl|status> …
                                        committee governance, ACLs and freezes (consort gov help)
-  consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID
+${KEYGEN_USAGE}
 ${TOKEN_USAGE}
 ${CA_USAGE}
   ${STATUS_USAGE.replace(/\n/g, "\n  ")}
-  consort dev [--dir .data/testnet]    what \`npm start\` runs: a local 4-validator testnet
+${DEV_USAGE}
   ${PROOF_USAGE}`;
 
 /** After a fatal error the node gets this long to close cleanly before the process exits anyway. */
@@ -40,29 +45,38 @@ const FATAL_STOP_TIMEOUT_MS = 10_000;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === "status") return statusCommand(rest);
-  const { flags, positional } = parseArgs(rest);
   switch (command) {
-    case "start":
-      return start(flagString(flags, "config"), flags.get("rpc-insecure") === true);
+    case "start": {
+      const { values } = parseFlags(
+        rest,
+        { config: { type: "string" }, "rpc-insecure": { type: "boolean", default: false } },
+        START_USAGE,
+      );
+      return start(requireFlag(values.config, "config"), values["rpc-insecure"]);
+    }
+    case "status":
+      return statusCommand(rest);
     case "token":
-      return tokenCommand(positional[0], flags);
+      return tokenCommand(rest);
     case "ca":
-      return caCommand(positional[0], flags);
+      return caCommand(rest);
     case "testnet":
       return testnet(rest);
     case "gov":
       return runGov(rest);
     case "keygen": {
+      const { values } = parseFlags(rest, { out: { type: "string" } }, KEYGEN_USAGE);
       const key = NodeKey.generate();
-      await saveNodeKey(flagString(flags, "out"), key);
+      await saveNodeKey(requireFlag(values.out, "out"), key);
       console.log(bytesToHex(key.nodeId));
       return;
     }
     case "proof":
       return runProofCommand(rest);
-    case "dev":
-      return runDevTestnet(path.resolve(flagString(flags, "dir", ".data/testnet")));
+    case "dev": {
+      const { values } = parseFlags(rest, { dir: { type: "string", default: ".data/testnet" } }, DEV_USAGE);
+      return runDevTestnet(path.resolve(values.dir));
+    }
     case undefined:
     case "help":
     case "--help":
@@ -74,10 +88,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function testnet(argv: string[]): Promise<void> {
-  const { values } = parseFlags({
-    args: argv,
-    strict: true,
-    options: {
+  const { values } = parseFlags(
+    argv,
+    {
       out: { type: "string" },
       validators: { type: "string", default: "4" },
       observers: { type: "string", default: "0" },
@@ -90,7 +103,8 @@ async function testnet(argv: string[]): Promise<void> {
       governor: { type: "string", multiple: true, default: [] },
       governors: { type: "string", default: "1" },
     },
-  });
+    TESTNET_USAGE,
+  );
   if (values.out === undefined) throw new CliError("CLI_USAGE", "missing --out DIR");
   const int = (name: string, v: string, min: number, max: number) => {
     const n = Number(v);

@@ -1,7 +1,6 @@
-import { parseArgs } from "node:util";
 import { type MerkleProof, verifyMerkleProof } from "../crypto/index.js";
 import { hexToBytes } from "../util/hex.js";
-import { CliError } from "./args.js";
+import { CliError, parseFlags } from "./args.js";
 
 export const PROOF_USAGE = `consort proof verify <txHash> [--rpc http://127.0.0.1:8545] [--group group0]
     fetches the transaction's receipt with its Merkle proofs (FISCO getTransactionReceipt, requireProof) and the
@@ -115,14 +114,14 @@ export async function verifyTxProofs(
 
 /** `consort proof verify <txHash> [--rpc URL] [--group ID]`: prints each check; throws when one fails. */
 export async function runProofCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
       rpc: { type: "string", default: "http://127.0.0.1:8545" },
       group: { type: "string", default: "group0" },
     },
-  });
+    `  ${PROOF_USAGE}`,
+  );
   const [verb, txHash] = positionals;
   if (verb !== "verify" || txHash === undefined || !HASH.test(txHash)) {
     throw new CliError("CLI_USAGE", `usage:\n  ${PROOF_USAGE}`);

@@ -2,9 +2,7 @@ import path from "node:path";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
 import type { JwtAlgorithm } from "../rpc/options.js";
 import { isRight, type Right } from "../rpc/rights.js";
-import { CliError, flagString } from "./args.js";
-
-type Flags = Map<string, string | true>;
+import { CliError, parseFlags, requireFlag } from "./args.js";
 
 export const TOKEN_USAGE = `  consort token keygen --out FILE [--alg HS256|ES256|EdDSA]
                                        HS256: a shared secret file; ES256/EdDSA: FILE.key (issuer) + FILE.pub (node)
@@ -19,8 +17,7 @@ export const CA_USAGE = `  consort ca init --dir DIR [--name NAME]
 const ALGORITHMS: readonly JwtAlgorithm[] = ["HS256", "ES256", "EdDSA"];
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
-function algorithm(flags: Flags): JwtAlgorithm {
-  const alg = flagString(flags, "alg", "HS256");
+function algorithm(alg: string): JwtAlgorithm {
   if (!(ALGORITHMS as readonly string[]).includes(alg)) {
     throw new CliError("CLI_USAGE", `--alg must be one of ${ALGORITHMS.join(", ")}, got ${alg}`);
   }
@@ -47,20 +44,33 @@ function parseRights(text: string): Right[] {
 }
 
 /** `consort token keygen|issue`. */
-export async function tokenCommand(sub: string | undefined, flags: Flags): Promise<void> {
+export async function tokenCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      out: { type: "string" },
+      alg: { type: "string", default: "HS256" },
+      key: { type: "string" },
+      principal: { type: "string" },
+      rights: { type: "string" },
+      expires: { type: "string", default: "30d" },
+    },
+    TOKEN_USAGE,
+  );
+  const sub = positionals[0];
   if (sub === "keygen") {
-    const files = await generateTokenKey(algorithm(flags), path.resolve(flagString(flags, "out")));
+    const files = await generateTokenKey(algorithm(values.alg), path.resolve(requireFlag(values.out, "out")));
     console.log(`signing key (keep it with the issuer): ${files.signingKeyFile}`);
     console.log(`verification key (node.json rpc.auth.jwt.keyFile): ${files.verifyKeyFile}`);
     return;
   }
   if (sub === "issue") {
     const token = await issueToken({
-      algorithm: algorithm(flags),
-      keyFile: path.resolve(flagString(flags, "key")),
-      principal: flagString(flags, "principal"),
-      rights: parseRights(flagString(flags, "rights")),
-      expiresInS: parseDuration(flagString(flags, "expires", "30d")),
+      algorithm: algorithm(values.alg),
+      keyFile: path.resolve(requireFlag(values.key, "key")),
+      principal: requireFlag(values.principal, "principal"),
+      rights: parseRights(requireFlag(values.rights, "rights")),
+      expiresInS: parseDuration(values.expires),
     });
     console.log(token);
     return;
@@ -69,33 +79,45 @@ export async function tokenCommand(sub: string | undefined, flags: Flags): Promi
 }
 
 /** `consort ca init|issue`. */
-export async function caCommand(sub: string | undefined, flags: Flags): Promise<void> {
+export async function caCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      dir: { type: "string" },
+      name: { type: "string", default: "consort-rpc-ca" },
+      node: { type: "string" },
+      client: { type: "string" },
+      hosts: { type: "string" },
+      out: { type: "string" },
+      days: { type: "string", default: "730" },
+    },
+    CA_USAGE,
+  );
+  const sub = positionals[0];
+  if (sub !== "init" && sub !== "issue") throw new CliError("CLI_USAGE", `usage:\n${CA_USAGE}`);
+  const dir = path.resolve(requireFlag(values.dir, "dir"));
   // Loaded here: the X.509 library takes seconds to load, which other commands (start) should not pay.
   const { initCa, issueCertificate } = await import("../rpc/ca.js");
-  const dir = path.resolve(flagString(flags, "dir"));
   if (sub === "init") {
-    const files = await initCa(dir, flagString(flags, "name", "consort-rpc-ca"));
+    const files = await initCa(dir, values.name);
     console.log(`CA certificate: ${files.certFile}\nCA private key (keep it offline): ${files.keyFile}`);
     return;
   }
-  if (sub === "issue") {
-    const node = flags.get("node");
-    const client = flags.get("client");
-    if ((node === undefined) === (client === undefined)) {
-      throw new CliError("CLI_USAGE", "consort ca issue needs exactly one of --node NAME or --client NAME");
-    }
-    const kind = node !== undefined ? "node" : "client";
-    const hosts = flags.get("hosts");
-    const files = await issueCertificate({
-      caDir: dir,
-      kind,
-      name: flagString(flags, kind),
-      outDir: path.resolve(flagString(flags, "out", dir)),
-      hosts: typeof hosts === "string" ? hosts.split(",").filter((h) => h.length > 0) : [],
-      validDays: Number(flagString(flags, "days", "730")),
-    });
-    console.log(`${kind} certificate: ${files.certFile}\nprivate key: ${files.keyFile}`);
-    return;
+  if ((values.node === undefined) === (values.client === undefined)) {
+    throw new CliError("CLI_USAGE", "consort ca issue needs exactly one of --node NAME or --client NAME");
   }
-  throw new CliError("CLI_USAGE", `usage:\n${CA_USAGE}`);
+  const kind = values.node !== undefined ? "node" : "client";
+  const validDays = Number(values.days);
+  if (!Number.isSafeInteger(validDays) || validDays < 1 || validDays > 36_500) {
+    throw new CliError("CLI_USAGE", `--days must be an integer from 1 to 36500, got ${values.days}`);
+  }
+  const files = await issueCertificate({
+    caDir: dir,
+    kind,
+    name: requireFlag(values[kind], kind),
+    outDir: path.resolve(values.out ?? dir),
+    hosts: values.hosts?.split(",").filter((h) => h.length > 0) ?? [],
+    validDays,
+  });
+  console.log(`${kind} certificate: ${files.certFile}\nprivate key: ${files.keyFile}`);
 }

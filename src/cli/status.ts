@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { errorMessage } from "../util/errors.js";
-import { CliError } from "./args.js";
+import { CliError, parseFlags } from "./args.js";
 
 export const STATUS_USAGE = `consort status [--dir DIR | --rpc URL[,URL…] [--metrics URL[,URL…]]] [--token JWT] [--watch [--interval-ms 2000]] [--json]
   One row per node: height, view, peers, pool size, age of the last block, ready (/ready on the metrics port).
@@ -39,12 +38,7 @@ export interface StatusRow {
 const REQUEST_TIMEOUT_MS = 5000;
 
 export async function statusCommand(argv: string[]): Promise<void> {
-  let values: ReturnType<typeof parseStatusArgs>;
-  try {
-    values = parseStatusArgs(argv);
-  } catch (err) {
-    throw new CliError("CLI_USAGE", `${errorMessage(err)}\n\n${STATUS_USAGE}`);
-  }
+  const values = parseStatusArgs(argv);
   const targets = (await resolveTargets(values)).map((t) => ({ ...t, token: values.token }));
   if (values.json) {
     console.log(JSON.stringify(await collectStatus(targets), null, 2));
@@ -71,9 +65,9 @@ export async function statusCommand(argv: string[]): Promise<void> {
 }
 
 function parseStatusArgs(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
       dir: { type: "string" },
       rpc: { type: "string" },
       metrics: { type: "string" },
@@ -82,9 +76,11 @@ function parseStatusArgs(argv: string[]) {
       json: { type: "boolean" },
       token: { type: "string" },
     },
-    strict: true,
-    allowPositionals: false,
-  }).values;
+    STATUS_USAGE,
+  );
+  if (positionals.length > 0)
+    throw new CliError("CLI_USAGE", `unexpected argument "${positionals[0]}"\n\n${STATUS_USAGE}`);
+  return values;
 }
 
 async function resolveTargets(v: ReturnType<typeof parseStatusArgs>): Promise<StatusTarget[]> {

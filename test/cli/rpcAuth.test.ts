@@ -6,14 +6,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { parseArgs } from "../../src/cli/args.js";
 import { caCommand, tokenCommand } from "../../src/cli/rpcAuth.js";
 import { defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
 
 const run = promisify(execFile);
-
-/** Flags as the CLI parses them. */
-const flags = (...argv: string[]) => parseArgs(argv).flags;
 
 /** Run a command in-process and return what it printed. */
 async function cli(command: () => Promise<void>): Promise<string> {
@@ -70,13 +66,20 @@ describe("consort token / ca / start with unsafe RPC settings", () => {
 
   it("token keygen + issue: a JWT with the principal, its rights and an expiry", async () => {
     const secret = path.join(dir, "jwt.secret");
-    await cli(() => tokenCommand("keygen", flags("--out", secret)));
+    await cli(() => tokenCommand(["keygen", "--out", secret]));
     expect((await stat(secret)).mode & 0o777).toBe(0o600);
     const stdout = await cli(() =>
-      tokenCommand(
+      tokenCommand([
         "issue",
-        flags("--key", secret, "--principal", "acme", "--rights", "read,submit", "--expires", "2h"),
-      ),
+        "--key",
+        secret,
+        "--principal",
+        "acme",
+        "--rights",
+        "read,submit",
+        "--expires",
+        "2h",
+      ]),
     );
     const claims = decodeJwt(stdout.trim());
     expect(claims.sub).toBe("acme");
@@ -99,12 +102,10 @@ describe("consort token / ca / start with unsafe RPC settings", () => {
 
   it("ca init + issue: node and client certificates signed by the chain's CA", async () => {
     const ca = path.join(dir, "ca");
-    await cli(() => caCommand("init", flags("--dir", ca)));
+    await cli(() => caCommand(["init", "--dir", ca]));
     expect((await stat(path.join(ca, "ca.key"))).mode & 0o777).toBe(0o600);
-    await cli(() =>
-      caCommand("issue", flags("--dir", ca, "--node", "node0", "--hosts", "rpc.example,10.0.0.5")),
-    );
-    await cli(() => caCommand("issue", flags("--dir", ca, "--client", "acme")));
+    await cli(() => caCommand(["issue", "--dir", ca, "--node", "node0", "--hosts", "rpc.example,10.0.0.5"]));
+    await cli(() => caCommand(["issue", "--dir", ca, "--client", "acme"]));
     const caCert = new X509Certificate(await readFile(path.join(ca, "ca.crt")));
     const node = new X509Certificate(await readFile(path.join(ca, "node0.crt")));
     const client = new X509Certificate(await readFile(path.join(ca, "acme.crt")));
