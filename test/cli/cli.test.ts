@@ -48,7 +48,9 @@ describe("consort CLI", () => {
       stderr: expect.stringContaining("--validators must be an integer"),
     });
     await expect(consort("start", "--conifg", "node.json")).rejects.toMatchObject({
-      stderr: expect.stringMatching(/Unknown option '--conifg'[\s\S]*usage:\n {2}consort start --config FILE/),
+      stderr: expect.stringMatching(
+        /Unknown option '--conifg'[\s\S]*usage:\n {2}consort start --config FILE/,
+      ),
     });
     await expect(consort("frobnicate")).rejects.toMatchObject({
       stderr: expect.stringContaining('unknown command "frobnicate"'),
