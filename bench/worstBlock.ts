@@ -10,10 +10,6 @@
  * keep small.
  */
 import "../src/util/polyfill.js";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ClassicLevel } from "classic-level";
 import { type Abi, encodeFunctionData } from "viem";
 import { loadArtifact } from "../contracts/artifacts.js";
 import { decodeTransaction } from "../src/codec/index.js";
@@ -22,12 +18,11 @@ import {
   DEFAULT_SYSTEM_CONFIG_VALUES,
   Executor,
   genesisState,
-  type StateChange,
-  type StateReader,
 } from "../src/execution/index.js";
 import type { Transaction } from "../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../src/util/hex.js";
 import { silentLogger } from "../src/util/logger.js";
+import { LevelState } from "../test/execution/helpers.js";
 import { machineInfo } from "./lib/bench.js";
 import { benchSender, signLegacyTx } from "./lib/ethTx.js";
 
@@ -42,33 +37,6 @@ const USAGE = `npm run bench:worst-block -- [options]
   --only "a;b"          only these patterns (names as printed, separated by ;)
   --no-yield            the stock interpreter that never yields (to measure the yielding overhead)
   --no-full-block       skip the final full block of the worst pattern at the default block_gas_limit`;
-
-/** Flat state in a real LevelDB in a temp dir (what the ledger's state bucket is). */
-class LevelState implements StateReader {
-  private constructor(
-    readonly db: ClassicLevel<Uint8Array, Uint8Array>,
-    readonly dir: string,
-  ) {}
-  static async open(): Promise<LevelState> {
-    const dir = await mkdtemp(join(tmpdir(), "consort-worst-block-"));
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
-    await db.open();
-    return new LevelState(db, dir);
-  }
-  async getState(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return (await this.db.get(key)) ?? undefined;
-  }
-  async apply(changes: readonly StateChange[]): Promise<void> {
-    await this.db.batch(
-      changes.map(([key, value]) => (value === null ? { type: "del", key } : { type: "put", key, value })),
-      { sync: true },
-    );
-  }
-  async close(): Promise<void> {
-    await this.db.close();
-    await rm(this.dir, { recursive: true, force: true });
-  }
-}
 
 /** Init code that deploys `runtime` as is: CODECOPY it to memory 0 and RETURN it. */
 function deployCode(runtime: Uint8Array): Uint8Array {

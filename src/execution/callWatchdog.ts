@@ -1,13 +1,5 @@
-import type { EVMOpts } from "@ethereumjs/evm";
 import { ExecutionError } from "./errors.js";
-
-type CustomOpcode = NonNullable<EVMOpts["customOpcodes"]>[number];
-
-const JUMPDEST = 0x5b;
-/** JUMPDEST's gas (1 in every fork since Frontier). */
-const JUMPDEST_GAS = 1;
-/** The watchdog reads the clock every this many JUMPDESTs (a loop iteration runs at least one). */
-const WATCHDOG_JUMPDEST_INTERVAL = 64;
+import { EvmYielder } from "./yielder.js";
 
 /** geth's duration formatting for its "execution aborted (timeout = 5s)" message. */
 function formatBudget(ms: number): string {
@@ -16,23 +8,20 @@ function formatBudget(ms: number): string {
 
 /**
  * Wall-clock guard of one eth_call / estimateGas run (never installed for blocks: block execution must not depend
- * on time, and block EVMs run the stock interpreter). It ticks on JUMPDEST (every loop iteration executes one; the
- * clock is read every WATCHDOG_JUMPDEST_INTERVAL of them) and before every message (CALL/CREATE…, which covers
- * loop-free recursion). A tick throws EXEC_CALL_TIMEOUT past the deadline and, every `yieldIntervalMs`, returns a
- * promise resolved on setImmediate, so timers and I/O (consensus, other RPC calls) run while a long call executes.
+ * on time). The block's EvmYielder plus a deadline: each tick (on JUMPDEST, every loop iteration runs one, and
+ * before every message, which covers loop-free recursion) throws EXEC_CALL_TIMEOUT past the deadline, and yields to
+ * the event loop every `yieldIntervalMs`, so consensus and other RPC calls run while a long call executes.
  * Cost: the custom JUMPDEST is async (one more await per JUMPDEST): ~10-25% on a 6-opcode loop, calls only.
  */
-export class CallWatchdog {
-  private jumpdests = 0;
-  private lastYieldMs: number;
+export class CallWatchdog extends EvmYielder {
   private readonly deadlineMs: number;
 
   constructor(
     private readonly budgetMs: number,
-    private readonly yieldIntervalMs: number,
+    yieldIntervalMs: number,
   ) {
-    this.lastYieldMs = performance.now();
-    this.deadlineMs = this.lastYieldMs + budgetMs;
+    super(yieldIntervalMs);
+    this.deadlineMs = performance.now() + budgetMs;
   }
 
   /** Throws EXEC_CALL_TIMEOUT once the deadline has passed. */
@@ -46,37 +35,9 @@ export class CallWatchdog {
     }
   }
 
-  /** JUMPDEST handler: undefined on the fast path, a promise when yielding to the event loop. */
-  onJumpdest(): Promise<void> | undefined {
-    if (++this.jumpdests % WATCHDOG_JUMPDEST_INTERVAL !== 0) return undefined;
-    return this.tick();
-  }
-
-  /**
-   * Before each message (CALL, CREATE…: recursion without loops runs no JUMPDEST). Same as a JUMPDEST tick. The
-   * promise never rejects: a deadline passed while yielding is caught by the next tick.
-   */
-  tick(): Promise<void> | undefined {
-    const now = performance.now();
-    this.check(now);
-    if (now - this.lastYieldMs < this.yieldIntervalMs) return undefined;
-    return new Promise<void>((resolve) =>
-      setImmediate(() => {
-        this.lastYieldMs = performance.now();
-        resolve();
-      }),
-    );
-  }
-
-  /** Custom JUMPDEST for the call's EVM: same gas and no effect, plus the clock check. */
-  opcodes(): CustomOpcode[] {
-    return [
-      {
-        opcode: JUMPDEST,
-        opcodeName: "JUMPDEST",
-        baseFee: JUMPDEST_GAS,
-        logicFunction: () => this.onJumpdest(),
-      },
-    ];
+  /** The deadline check, then the yield. The promise never rejects: a deadline passed while yielding is caught by the next tick. */
+  override tick(): Promise<void> | undefined {
+    this.check();
+    return super.tick();
   }
 }

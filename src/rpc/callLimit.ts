@@ -1,3 +1,4 @@
+import { gethErrorMessage } from "../execution/index.js";
 import { ReceiptStatus } from "../types/index.js";
 import { ConsortError } from "../util/errors.js";
 import { RpcError } from "./errors.js";
@@ -75,27 +76,9 @@ export async function backendCall(
   }
 }
 
-/** ethereumjs error names → geth's wording (core/vm/errors.go); names not listed are shown as they are. */
-const GETH_WORDING: Record<string, string> = {
-  "out of gas": "out of gas",
-  "invalid JUMP": "invalid jump destination",
-  "static state change": "write protection",
-  "code store out of gas": "contract creation code storage out of gas",
-  "code size to deposit exceeds maximum code size": "max code size exceeded",
-  "create collision": "contract address collision",
-  "insufficient balance": "insufficient balance for transfer",
-  "stack overflow": "stack limit reached 1024 (1023)",
-  "value overflow": "gas uint64 overflow",
-};
-
 /** True when a failed call's error is a revert (also when the backend gave no error, e.g. older backends). */
 export function isRevert(res: RpcCallResult): boolean {
   return res.error === undefined || res.error === null || res.error === "revert";
-}
-
-/** The geth-worded message of a failed call's EVM error ("out of gas", "invalid opcode: INVALID", …). */
-export function callErrorMessage(error: string): string {
-  return GETH_WORDING[error] ?? error;
 }
 
 /**
@@ -105,5 +88,5 @@ export function callErrorMessage(error: string): string {
 export function callFailure(res: RpcCallResult): RpcError {
   if (res.status === ReceiptStatus.Success) throw new TypeError("callFailure of a successful call");
   if (isRevert(res)) return revertError(res.output);
-  return new RpcError("RPC_EXECUTION_FAILED", callErrorMessage(res.error!));
+  return new RpcError("RPC_EXECUTION_FAILED", gethErrorMessage(res.error!));
 }

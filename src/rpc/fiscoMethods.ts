@@ -1,7 +1,8 @@
+import { gethErrorMessage } from "../execution/index.js";
 import type { Hash, Receipt, Transaction } from "../types/index.js";
 import { ReceiptStatus, TxType } from "../types/index.js";
 import { bigintToBytes, bytesEqual, bytesToHex } from "../util/hex.js";
-import { backendCall, callErrorMessage, isRevert } from "./callLimit.js";
+import { backendCall, isRevert } from "./callLimit.js";
 import { type CallContext, type MethodImpl, method } from "./context.js";
 import { RpcError } from "./errors.js";
 import type { RpcBlock, RpcTxLocation } from "./interface.js";
@@ -289,7 +290,7 @@ export const fiscoMethods = {
           ? ""
           : isRevert(res)
             ? (decodeRevertReason(res.output) ?? "execution reverted")
-            : callErrorMessage(res.error!),
+            : gethErrorMessage(res.error!),
         gasUsed: res.gasUsed.toString(10),
       };
     },
