@@ -1,4 +1,10 @@
 import path from "node:path";
+import {
+  CONSENSUS_OPTION_RANGES,
+  ConsensusOptionsError,
+  type ConsensusTiming,
+  resolveConsensusTiming,
+} from "../consensus/options.js";
 import { parseRpcSecurity, RPC_SECURITY_KEYS, type RpcSecuritySettings } from "../rpc/config.js";
 import type { LogLevel } from "../util/logger.js";
 import { readJsonFile } from "./genesis.js";
@@ -17,10 +23,11 @@ export interface NodeConfig {
     host: string;
     port: number;
     corsOrigins: string[];
-    requestsPerSecond: number;
+    /** Set only when the file sets them: the defaults are the rpc module's (src/rpc/options.ts) and execution's. */
+    requestsPerSecond?: number;
     /** eth_call / eth_estimateGas / FISCO call running at once, and each one's wall-clock budget. */
-    maxConcurrentCalls: number;
-    callTimeBudgetMs: number;
+    maxConcurrentCalls?: number;
+    callTimeBudgetMs?: number;
     /** Tokens, TLS, Host allow-list, connection cap, quotas: read by the rpc module (src/rpc/config.ts). */
     security: RpcSecuritySettings;
     /** eth_sendRawTransaction answers once the transaction is committed (FISCO style); off by default. */
@@ -34,14 +41,8 @@ export interface NodeConfig {
     /** Static peers: multiaddrs ending in /p2p/<peerId>. */
     peers: string[];
   };
-  consensus: {
-    /** One logical PBFT tick. */
-    tickMs: number;
-    /** View-change timeout at view 0 (doubled per consecutive failed view, capped). */
-    viewTimeoutMs: number;
-    /** The leader waits at most this long to gather transactions for a block once some are pending. */
-    minSealTimeMs: number;
-  };
+  /** Only the fields the file sets; every default (and range) is in src/consensus/options.ts. */
+  consensus: Partial<Pick<ConsensusTiming, "tickMs" | "viewTimeoutMs" | "minSealTimeMs">>;
   /** Only the fields the file sets; every default is in src/txpool/options.ts. */
   txpool: {
     countMax?: number;
@@ -126,9 +127,9 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       host: rpc.field("host").optional((h) => h.string(), "127.0.0.1"),
       port: int(rpc, "port", 0, 65535, 8545),
       corsOrigins: rpc.field("corsOrigins").optional((c) => c.array(100).map((o) => o.string()), []),
-      requestsPerSecond: int(rpc, "requestsPerSecond", 1, 1_000_000, 5000),
-      maxConcurrentCalls: int(rpc, "maxConcurrentCalls", 1, 1024, 4),
-      callTimeBudgetMs: int(rpc, "callTimeBudgetMs", 10, 60_000, 10_000),
+      requestsPerSecond: setOnly(rpc, "requestsPerSecond", 1, 1_000_000),
+      maxConcurrentCalls: setOnly(rpc, "maxConcurrentCalls", 1, 1024),
+      callTimeBudgetMs: setOnly(rpc, "callTimeBudgetMs", 10, 60_000),
       security: parseRpcSecurity(rpc, resolve),
       syncSend: rpc.field("syncSend").optional((b) => b.boolean(), false),
       allowUnprotectedTxs: rpc.field("allowUnprotectedTxs").optional((b) => b.boolean(), false),
@@ -138,9 +139,9 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       peers: multiaddrs("peers", 1000, []),
     },
     consensus: {
-      tickMs: int(consensus, "tickMs", 10, 10_000, 100),
-      viewTimeoutMs: int(consensus, "viewTimeoutMs", 100, 600_000, 3000),
-      minSealTimeMs: int(consensus, "minSealTimeMs", 0, 10_000, 50),
+      tickMs: setOnly(consensus, "tickMs", ...CONSENSUS_OPTION_RANGES.tickMs),
+      viewTimeoutMs: setOnly(consensus, "viewTimeoutMs", ...CONSENSUS_OPTION_RANGES.viewTimeoutMs),
+      minSealTimeMs: setOnly(consensus, "minSealTimeMs", ...CONSENSUS_OPTION_RANGES.minSealTimeMs),
     },
     txpool: {
       countMax: setOnly(txpool, "countMax", 1, 10_000_000),
@@ -177,11 +178,11 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
 
 /** Cross-field checks, as etcd raft's Config.validate. */
 function validateNodeConfig(cfg: NodeConfig, root: FieldReader): void {
-  if (cfg.consensus.viewTimeoutMs < cfg.consensus.tickMs * 5) {
-    root.fail(
-      `must be at least 5 ticks (5 × consensus.tickMs = ${cfg.consensus.tickMs * 5} ms)`,
-      "consensus.viewTimeoutMs",
-    );
+  try {
+    resolveConsensusTiming(cfg.consensus);
+  } catch (err) {
+    if (!(err instanceof ConsensusOptionsError)) throw err;
+    root.fail(err.message, `consensus.${String(err.meta.field)}`);
   }
   if (cfg.p2p.listen.length === 0) root.fail("at least one listen address is required", "p2p.listen");
 }

@@ -13,6 +13,7 @@ import { errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { parseWithBytes, stringifyWithBytes } from "../util/jsonBytes.js";
 import type { Logger } from "../util/logger.js";
+import type { ConsensusDriverOptions } from "./options.js";
 import {
   type CommitBlockAction,
   defaultPbftConfig,
@@ -25,26 +26,6 @@ import {
   type RequestProposalAction,
 } from "./pbft/core/index.js";
 import { decodePbftMessage, encodePbftMessage } from "./pbft/wire.js";
-
-export interface ConsensusDriverOptions {
-  /** One logical tick of the core. */
-  tickMs: number;
-  /** View-change timeout at view 0; the core doubles it per failed view (capped). */
-  viewTimeoutMs: number;
-  /** Once transactions are pending, the leader waits this long to gather more (unless a full block is ready). */
-  minSealTimeMs: number;
-  /** The hard state file (fsynced before any vote leaves this node). */
-  stateFile: string;
-  /** Bound of the inbound event queue; peer messages beyond it are dropped (and counted). */
-  queueMax: number;
-}
-
-export const defaultConsensusDriverOptions: Omit<ConsensusDriverOptions, "stateFile"> = {
-  tickMs: 100,
-  viewTimeoutMs: 3000,
-  minSealTimeMs: 50,
-  queueMax: 10_000,
-};
 
 export interface ConsensusDriverDeps {
   chain: Chain;

@@ -1,2 +1,11 @@
 /** Consensus module public surface (see pbft/). */
+
+export {
+  type ConsensusDriverOptions,
+  ConsensusOptionsError,
+  type ConsensusOptionsErrorCode,
+  type ConsensusTiming,
+  defaultConsensusDriverOptions,
+  resolveConsensusTiming,
+} from "./options.js";
 export * from "./pbft/index.js";

@@ -3,6 +3,7 @@ import type { Connection, PeerId } from "@libp2p/interface";
 import type { NodeId } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import { definedOnly } from "../util/objects.js";
 import { PeerAdmission } from "./admission.js";
 import { GossipService } from "./gossip.js";
 import { GossipStreamRepair } from "./gossipRepair.js";
@@ -86,7 +87,7 @@ export class Libp2pTransport implements Transport {
     const { key, ...rest } = init;
     const opts: Libp2pTransportOptions = {
       ...defaultLibp2pTransportOptions,
-      ...stripUndefined(rest),
+      ...definedOnly(rest),
       chainId: init.chainId,
     };
     validateLibp2pTransportOptions(opts);
@@ -275,8 +276,4 @@ export class Libp2pTransport implements Transport {
   onPeerChange(handler: PeerChangeHandler): () => void {
     return this.admission.onPeerChange(handler);
   }
-}
-
-function stripUndefined<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -6,8 +6,8 @@ import {
   loadGenesis,
   type NodeConfig,
 } from "../config/index.js";
-import { ConsensusDriver, defaultConsensusDriverOptions } from "../consensus/driver.js";
-import { consensusGossipCheck, defaultPbftConfig } from "../consensus/index.js";
+import { ConsensusDriver } from "../consensus/driver.js";
+import { consensusGossipCheck, defaultPbftConfig, resolveConsensusTiming } from "../consensus/index.js";
 import { keccak256, loadNodeKey, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import { type AccountState, Executor, readAccount } from "../execution/index.js";
 import { LevelLedger } from "../ledger/index.js";
@@ -18,7 +18,7 @@ import {
   type MetricsServer,
 } from "../metrics/index.js";
 import { Libp2pTransport } from "../network/index.js";
-import { RpcServer } from "../rpc/index.js";
+import { RpcServer, rateLimitOf } from "../rpc/index.js";
 import {
   BlockSync,
   defaultBlockSyncOptions,
@@ -31,6 +31,7 @@ import { TxPool } from "../txpool/index.js";
 import { ConsortError, errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import { definedOnly } from "../util/objects.js";
 import { permissionCheck } from "./permissionCheck.js";
 import { NodeRpcBackend } from "./rpcBackend.js";
 import { bindNodeMetrics, createNodeMetrics } from "./telemetry.js";
@@ -103,10 +104,9 @@ export class ConsortNode {
     );
     try {
       const metrics = createNodeMetrics();
-      const executor = new Executor(
-        { callTimeBudgetMs: config.rpc.callTimeBudgetMs },
-        { logger: log.child({ module: "execution" }) },
-      );
+      const executor = new Executor(definedOnly({ callTimeBudgetMs: config.rpc.callTimeBudgetMs }), {
+        logger: log.child({ module: "execution" }),
+      });
       instrumentExecutor(executor, metrics);
       let pool: TxPool | null = null;
       let txFetch: TxFetch | null = null;
@@ -178,10 +178,7 @@ export class ConsortNode {
       let blockSync: BlockSync | null = null;
       const consensus = new ConsensusDriver(
         {
-          ...defaultConsensusDriverOptions,
-          tickMs: config.consensus.tickMs,
-          viewTimeoutMs: config.consensus.viewTimeoutMs,
-          minSealTimeMs: config.consensus.minSealTimeMs,
+          ...resolveConsensusTiming(config.consensus),
           stateFile: path.join(config.dataDir, "consensus-state.json"),
         },
         {
@@ -213,15 +210,13 @@ export class ConsortNode {
               host: config.rpc.host,
               port: config.rpc.port,
               corsOrigins: config.rpc.corsOrigins,
-              maxConcurrentCalls: config.rpc.maxConcurrentCalls,
+              ...definedOnly({ maxConcurrentCalls: config.rpc.maxConcurrentCalls }),
               ...config.rpc.security,
               syncSend: config.rpc.syncSend,
               allowUnprotectedTxs: config.rpc.allowUnprotectedTxs,
-              rateLimit: {
-                requestsPerSecond: config.rpc.requestsPerSecond,
-                burst: config.rpc.requestsPerSecond * 2,
-                clientsMax: 10_000,
-              },
+              ...(config.rpc.requestsPerSecond !== undefined && {
+                rateLimit: rateLimitOf(config.rpc.requestsPerSecond),
+              }),
             },
             {
               backend: new NodeRpcBackend({

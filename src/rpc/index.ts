@@ -18,6 +18,11 @@ export type {
   RpcTxLocation,
   RpcTxLookup,
 } from "./interface.js";
-export { defaultRpcServerOptions, type RpcRateLimitOptions, type RpcServerOptions } from "./options.js";
+export {
+  defaultRpcServerOptions,
+  type RpcRateLimitOptions,
+  type RpcServerOptions,
+  rateLimitOf,
+} from "./options.js";
 export { decodeRevertReason } from "./revert.js";
 export { RpcServer, rpcMethods } from "./server.js";

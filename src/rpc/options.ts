@@ -129,6 +129,15 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   wsMaxQueuedNotifications: 10_000,
 };
 
+/** node.json's `rpc.requestsPerSecond`: that rate per principal, bursts of twice as many. */
+export function rateLimitOf(requestsPerSecond: number): RpcRateLimitOptions {
+  return {
+    ...(defaultRpcServerOptions.rateLimit as RpcRateLimitOptions),
+    requestsPerSecond,
+    burst: requestsPerSecond * 2,
+  };
+}
+
 const LOOPBACK_NAMES = new Set(["localhost", "::1", "0:0:0:0:0:0:0:1"]);
 
 /** True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost). */

@@ -1,3 +1,4 @@
+import { definedOnly } from "../util/objects.js";
 import { TxPoolError } from "./errors.js";
 
 export interface TxPoolOptions {
@@ -75,7 +76,7 @@ export type TxPoolOptionsInput = Pick<TxPoolOptions, "chainId" | "groupId"> & Pa
 
 /** Fills defaults and checks ranges; throws TXPOOL_OPTIONS naming the field. */
 export function resolveTxPoolOptions(input: TxPoolOptionsInput): TxPoolOptions {
-  const opts: TxPoolOptions = { ...defaultTxPoolOptions, ...stripUndefined(input) } as TxPoolOptions;
+  const opts: TxPoolOptions = { ...defaultTxPoolOptions, ...definedOnly(input) } as TxPoolOptions;
   const positiveInts = [
     "countMax",
     "bytesMax",
@@ -104,7 +105,7 @@ export function resolveTxPoolOptions(input: TxPoolOptionsInput): TxPoolOptions {
     ["senderBytesMax", "bytesMax"],
     ["txBytesMax", "senderBytesMax"],
   ] as const;
-  const given = stripUndefined(input);
+  const given = definedOnly(input);
   for (const [field, bound] of notAbove) {
     // A share left at its default follows a smaller pool bound (a 100-tx pool gives each sender up to 100).
     if (!(field in given) && opts[field] > opts[bound]) opts[field] = opts[bound];
@@ -118,10 +119,4 @@ export function resolveTxPoolOptions(input: TxPoolOptionsInput): TxPoolOptions {
     });
   }
   return opts;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
 }

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGenesis, loadNodeConfig, parseGenesis, parseNodeConfig } from "../../src/config/index.js";
+import { defaultConsensusDriverOptions, resolveConsensusTiming } from "../../src/consensus/options.js";
+import { defaultRpcServerOptions, rateLimitOf } from "../../src/rpc/index.js";
 import { defaultTxPoolOptions, resolveTxPoolOptions } from "../../src/txpool/index.js";
 
 const NODE_ID = `0x${"ab".repeat(32)}`;
@@ -69,6 +71,23 @@ describe("node config", () => {
     expect(c.p2p.listen).toEqual(["/ip4/127.0.0.1/tcp/30300"]);
   });
 
+  it("passes on only what the file sets: each module's defaults apply, in one place", () => {
+    const c = parseNodeConfig({ dataDir: "data", consensus: { minSealTimeMs: 0 } }, "node.json");
+    expect(c.consensus).toEqual({ minSealTimeMs: 0 });
+    expect(resolveConsensusTiming(c.consensus)).toEqual({
+      ...defaultConsensusDriverOptions,
+      minSealTimeMs: 0,
+    });
+    expect(c.rpc.requestsPerSecond).toBeUndefined();
+    expect(c.rpc.maxConcurrentCalls).toBeUndefined();
+    expect(c.rpc.callTimeBudgetMs).toBeUndefined();
+    expect(rateLimitOf(300)).toEqual({
+      ...defaultRpcServerOptions.rateLimit,
+      requestsPerSecond: 300,
+      burst: 600,
+    });
+  });
+
   it.each([
     [{}, "dataDir: expected a string"],
     [{ dataDir: "d", rpc: { port: 70000 } }, "rpc.port: must be <= 65535"],
@@ -77,6 +96,12 @@ describe("node config", () => {
       { dataDir: "d", consensus: { tickMs: 100, viewTimeoutMs: 200 } },
       "consensus.viewTimeoutMs: must be at least 5 ticks",
     ],
+    // The 5-tick rule holds against the driver's default tick too (200 ms < 5 × 100 ms).
+    [
+      { dataDir: "d", consensus: { viewTimeoutMs: 200 } },
+      "consensus.viewTimeoutMs: must be at least 5 ticks",
+    ],
+    [{ dataDir: "d", consensus: { tickMs: 5 } }, "consensus.tickMs: must be >= 10"],
     [{ dataDir: "d", log: { level: "loud" } }, "log.level: expected trace|debug"],
     [{ dataDir: "d", rcp: {} }, "rcp: unknown field"],
   ])("refuses %j naming the field", (json, message) => {

@@ -7,8 +7,6 @@ export {
   type ConsensusGossipView,
   consensusGossipCheck,
 } from "./gossipCheck.js";
-export type { PbftOptions, PbftOptionsErrorCode } from "./options.js";
-export { defaultPbftOptions, validatePbftOptions } from "./options.js";
 export {
   decodePbftMessage,
   encodePbftMessage,

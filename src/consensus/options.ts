@@ -1,0 +1,64 @@
+import { ConsortError } from "../util/errors.js";
+
+/** The consensus driver's options: every default here, validated here (node.json only sets some of them). */
+export interface ConsensusDriverOptions {
+  /** One logical tick of the core. */
+  tickMs: number;
+  /** View-change timeout at view 0; the core doubles it per failed view (capped). At least 5 ticks. */
+  viewTimeoutMs: number;
+  /** Once transactions are pending, the leader waits this long to gather more (unless a full block is ready). */
+  minSealTimeMs: number;
+  /** The hard state file (fsynced before any vote leaves this node). */
+  stateFile: string;
+  /** Bound of the inbound event queue; peer messages beyond it are dropped (and counted). */
+  queueMax: number;
+}
+
+export type ConsensusTiming = Omit<ConsensusDriverOptions, "stateFile">;
+
+export const defaultConsensusDriverOptions: ConsensusTiming = {
+  tickMs: 100,
+  viewTimeoutMs: 3000,
+  minSealTimeMs: 50,
+  queueMax: 10_000,
+};
+
+export type ConsensusOptionsErrorCode = "CONSENSUS_OPTIONS";
+
+export class ConsensusOptionsError extends ConsortError<ConsensusOptionsErrorCode> {}
+
+/** Inclusive ranges of each option (the node config checks the file against the same ones). */
+export const CONSENSUS_OPTION_RANGES: Record<keyof ConsensusTiming, readonly [number, number]> = {
+  tickMs: [10, 10_000],
+  viewTimeoutMs: [100, 600_000],
+  minSealTimeMs: [0, 10_000],
+  queueMax: [1, 10_000_000],
+};
+
+/** The defaults, overridden by the fields `set` gives (undefined = not set); throws CONSENSUS_OPTIONS naming the field. */
+export function resolveConsensusTiming(set: Partial<ConsensusTiming>): ConsensusTiming {
+  const opts = { ...defaultConsensusDriverOptions };
+  for (const field of Object.keys(CONSENSUS_OPTION_RANGES) as (keyof ConsensusTiming)[]) {
+    const v = set[field] ?? opts[field];
+    const [min, max] = CONSENSUS_OPTION_RANGES[field];
+    if (!Number.isSafeInteger(v) || v < min || v > max) {
+      throw new ConsensusOptionsError(
+        "CONSENSUS_OPTIONS",
+        `must be an integer from ${min} to ${max}, got ${v}`,
+        {
+          field,
+        },
+      );
+    }
+    opts[field] = v;
+  }
+  // The view clock runs in ticks: a timeout of a few ticks would fire on rounding alone.
+  if (opts.viewTimeoutMs < opts.tickMs * 5) {
+    throw new ConsensusOptionsError(
+      "CONSENSUS_OPTIONS",
+      `must be at least 5 ticks (5 × consensus.tickMs = ${opts.tickMs * 5} ms)`,
+      { field: "viewTimeoutMs" },
+    );
+  }
+  return opts;
+}
