@@ -199,7 +199,9 @@ export class FakeNetwork {
           this.pending.delete(fail);
           resolve(res);
         },
-        (err: unknown) => fail(new NetworkError("NETWORK_REMOTE_ERROR", String(err))),
+        // A NetworkError stands for what the transport itself would throw (e.g. an oversized frame).
+        (err: unknown) =>
+          fail(err instanceof NetworkError ? err : new NetworkError("NETWORK_REMOTE_ERROR", String(err))),
       );
     });
   }
