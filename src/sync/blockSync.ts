@@ -104,8 +104,12 @@ export class BlockSync {
   private highestSeen = 0;
   /** The local height at which the last polls saw a peer ahead, and how many polls in a row saw it. */
   private behindAt = { height: -1, polls: 0 };
-  /** Since when peers have been ahead of us (null: caught up), and when we last warned about it. */
-  private behindSinceMs: number | null = null;
+  /**
+   * The current "behind" episode: since when peers have been ahead, and the peer head we then had to reach. Under load
+   * a node often trails its peers by one block for a few ms; reaching the target starts a new episode, so only a node
+   * that stops making progress toward its peers (stuck, or falling further behind) is warned about.
+   */
+  private behind: { sinceMs: number; target: number } | null = null;
   private behindWarnedAtMs: number | null = null;
   /** headsHeard: peer heads learned since start (/ready waits for one before it can call this node in sync). */
   readonly counters = { blocksFetched: 0, badPeers: 0, headsHeard: 0, staleSkipped: 0, conflicts: 0 };
@@ -225,8 +229,8 @@ export class BlockSync {
     fetchNow: boolean,
   ): void {
     const now = Date.now();
-    this.behindSinceMs ??= now;
-    const behindMs = now - this.behindSinceMs;
+    if (this.behind === null || local >= this.behind.target) this.behind = { sinceMs: now, target: peerHead };
+    const behindMs = now - this.behind.sinceMs;
     if (behindMs < this.opts.behindWarnMs) return;
     if (this.behindWarnedAtMs !== null && now - this.behindWarnedAtMs < this.opts.behindWarnMs) return;
     this.behindWarnedAtMs = now;
@@ -248,13 +252,13 @@ export class BlockSync {
   }
 
   private noteCaughtUp(local: number): void {
-    if (this.behindSinceMs === null) return;
+    if (this.behind === null) return;
     if (this.behindWarnedAtMs !== null)
       this.deps.logger.info(
-        { height: local, behindMs: Date.now() - this.behindSinceMs },
+        { height: local, behindMs: Date.now() - this.behind.sinceMs },
         "caught up with peers",
       );
-    this.behindSinceMs = null;
+    this.behind = null;
     this.behindWarnedAtMs = null;
   }
 
