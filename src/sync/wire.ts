@@ -1,7 +1,12 @@
 import protobuf from "protobufjs";
 import { ConsortError } from "../util/errors.js";
 
-export type SyncErrorCode = "SYNC_MALFORMED" | "SYNC_BAD_BLOCK" | "SYNC_BAD_CERTIFICATE";
+export type SyncErrorCode =
+  | "SYNC_MALFORMED"
+  | "SYNC_OVERSIZE"
+  | "SYNC_BAD_BLOCK"
+  | "SYNC_BAD_CERTIFICATE"
+  | "SYNC_INVALID_OPTIONS";
 
 export class SyncError extends ConsortError<SyncErrorCode> {}
 
