@@ -57,7 +57,9 @@ export class ConsensusDriver {
   private timer: NodeJS.Timeout | null = null;
   private proposing: RequestProposalAction | null = null;
   private stopped = false;
-  private unsubscribe: (() => void) | null = null;
+  private unsubscribe: (() => void)[] = [];
+  /** A proposal attempt is scheduled for the next turn of the event loop (coalesces bursts of added txs). */
+  private proposeScheduled = false;
   readonly counters = { queueDropped: 0, messagesIn: 0, messagesOut: 0, viewChanges: 0, commits: 0 };
   private readonly phases: ConsensusPhaseTracker | null;
 
@@ -71,7 +73,11 @@ export class ConsensusDriver {
   async start(): Promise<void> {
     const hardState = await this.loadHardState();
     this.core = this.createCore(hardState);
-    this.unsubscribe = this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data));
+    this.unsubscribe.push(
+      this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data)),
+      // A leader waiting for txs seals as soon as they arrive, not on its next tick (latency of a lone tx).
+      this.deps.txpool.onAdded(() => this.schedulePropose()),
+    );
     this.timer = setInterval(() => this.onTick(), this.opts.tickMs);
     const status = this.core.status();
     this.deps.logger.info(
@@ -127,7 +133,8 @@ export class ConsensusDriver {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.unsubscribe?.();
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
     while (this.draining) await new Promise((r) => setTimeout(r, 10));
   }
 
@@ -345,6 +352,15 @@ export class ConsensusDriver {
     if (!reader) return undefined;
     const nodes = await readConsensusNodes(reader.state, reader.height + 1);
     return nodes.sealers;
+  }
+
+  private schedulePropose(): void {
+    if (!this.proposing || this.building || this.proposeScheduled || this.stopped) return;
+    this.proposeScheduled = true;
+    setImmediate(() => {
+      this.proposeScheduled = false;
+      if (!this.stopped) void this.tryPropose();
+    });
   }
 
   /** Leader: seal pending transactions into a block once there are some (no empty blocks while idle). */

@@ -6,7 +6,11 @@ export interface ConsensusDriverOptions {
   tickMs: number;
   /** View-change timeout at view 0; the core doubles it per failed view (capped). At least 5 ticks. */
   viewTimeoutMs: number;
-  /** Once transactions are pending, the leader waits this long to gather more (unless a full block is ready). */
+  /**
+   * Once transactions are pending, the leader waits this long to gather more (unless a full block is ready).
+   * 0 (default): it seals as soon as the previous block is committed and txs wait; under load, the txs that
+   * arrived while the previous block was in consensus make the next block, so blocks still fill.
+   */
   minSealTimeMs: number;
   /** The hard state file (fsynced before any vote leaves this node). */
   stateFile: string;
@@ -19,7 +23,7 @@ export type ConsensusTiming = Omit<ConsensusDriverOptions, "stateFile">;
 export const defaultConsensusDriverOptions: ConsensusTiming = {
   tickMs: 100,
   viewTimeoutMs: 3000,
-  minSealTimeMs: 50,
+  minSealTimeMs: 0,
   queueMax: 10_000,
 };
 

@@ -4,21 +4,19 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Chain } from "../../src/chain/index.js";
-import { decodeTransaction, encodeNativeTx } from "../../src/codec/index.js";
-import type { GenesisConfig } from "../../src/config/index.js";
 import { ConsensusDriver } from "../../src/consensus/driver.js";
 import type { HardState } from "../../src/consensus/index.js";
 import { commitDigest, prePrepareDigest, prepareDigest } from "../../src/consensus/pbft/core/digest.js";
 import { decodePbftMessage, encodePbftMessage } from "../../src/consensus/pbft/wire.js";
-import { keccak256, NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
+import { keccak256, type NodeKey } from "../../src/crypto/index.js";
 import { Executor } from "../../src/execution/index.js";
 import { LevelLedger } from "../../src/ledger/index.js";
 import type { Transport } from "../../src/network/index.js";
-import type { TxPoolInterface } from "../../src/txpool/index.js";
 import type { Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import { silentLogger } from "../../src/util/logger.js";
+import { fakePool, genesisOf, keys, transfer } from "./driverHelpers.js";
 
 /**
  * The driver's ordering contract: a vote is on disk (the fsynced hard state) before any peer can see it, so a node
@@ -27,59 +25,6 @@ import { silentLogger } from "../../src/util/logger.js";
  * ConsensusDriver.handleReady passed the whole suite before this test.)
  * And the view clock of a replica stops while it executes a proposal (issue 11): a slow block is not a faulty leader.
  */
-
-const ADMIN_KEY = keccak256(new TextEncoder().encode("driver persist test admin"));
-
-const keys = [1, 2, 3, 4].map((i) => NodeKey.fromSeed(new Uint8Array(32).fill(i)));
-
-function genesisOf(sealers: NodeKey[]): GenesisConfig {
-  return {
-    chainId: 20200n,
-    groupId: "group0",
-    timestampMs: 1_700_000_000_000,
-    sealers: sealers.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
-    observers: [],
-    committee: { governors: [{ address: privateKeyToAddress(ADMIN_KEY), weight: 1 }] },
-    alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
-    systemConfig: {},
-  };
-}
-
-function transfer(i: number): Transaction {
-  return decodeTransaction(
-    encodeNativeTx(
-      {
-        chainId: 20200n,
-        groupId: "group0",
-        nonce: new Uint8Array([i]),
-        blockLimit: 100,
-        to: new Uint8Array(20).fill(7),
-        value: 1n,
-        input: new Uint8Array(),
-        gasLimit: 21_000n,
-        gasPrice: 0n,
-      },
-      ADMIN_KEY,
-    ),
-  );
-}
-
-/** The pool as the driver uses it, holding `txs` until they are sealed once. */
-function fakePool(txs: Transaction[]): TxPoolInterface {
-  let pending = [...txs];
-  return {
-    hasWork: () => pending.length > 0,
-    size: () => pending.length,
-    seal: () => {
-      const out = pending;
-      pending = [];
-      return out;
-    },
-    releaseSealed: () => {},
-    park: () => {},
-    drop: () => 0,
-  } as unknown as TxPoolInterface;
-}
 
 interface Sent {
   type: string;

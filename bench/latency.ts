@@ -1,0 +1,94 @@
+/**
+ * Latency of a lone transfer on an idle chain: `npm run bench:latency -- [--target consort4] [--count 20]`.
+ *
+ * One transfer at a time, each sent when the chain is idle (the previous one committed, then a pause), to the
+ * target's first RPC endpoint; the time from sending eth_sendRawTransaction to its receipt being readable
+ * (polled every 5 ms) is one sample. Prints p50 / p90 / max. Bounded: `--count` samples, 60 s per sample at most.
+ */
+import "../src/util/polyfill.js";
+import { parseArgs } from "node:util";
+import { privateKeyToAddress } from "../src/crypto/index.js";
+import { bytesToHex } from "../src/util/hex.js";
+import { machineInfo } from "./lib/bench.js";
+import { randomAddress, signLegacyTx } from "./lib/ethTx.js";
+import { RpcClient } from "./lib/rpc.js";
+import { percentile } from "./lib/stats.js";
+import { expandTargets, sleep, startTarget, stopAllTargets } from "./lib/targets.js";
+
+const USAGE = `npm run bench:latency -- [--target consort4] [--count 20] [--pause-ms 500]`;
+const RECEIPT_POLL_MS = 5;
+const SAMPLE_TIMEOUT_MS = 60_000;
+
+async function waitReceipt(rpc: RpcClient, hash: string): Promise<void> {
+  const deadline = performance.now() + SAMPLE_TIMEOUT_MS;
+  while ((await rpc.call("eth_getTransactionReceipt", [hash])) === null) {
+    if (performance.now() > deadline)
+      throw new Error(`no receipt for ${hash} within ${SAMPLE_TIMEOUT_MS} ms`);
+    await sleep(RECEIPT_POLL_MS);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      target: { type: "string", default: "consort4" },
+      count: { type: "string", default: "20" },
+      "pause-ms": { type: "string", default: "500" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) return console.log(USAGE);
+  const count = Number(values.count);
+  const pauseMs = Number(values["pause-ms"]);
+  if (!Number.isSafeInteger(count) || count < 1 || count > 1000) throw new Error("--count: 1 to 1000");
+  if (!Number.isSafeInteger(pauseMs) || pauseMs < 0 || pauseMs > 60_000)
+    throw new Error("--pause-ms: 0 to 60000");
+  const [name] = expandTargets([values.target]);
+  const target = await startTarget(name!);
+  const rpc = new RpcClient(target.submitUrls[0]!, 1);
+  try {
+    const from = privateKeyToAddress(target.funderKey);
+    // Twice the node's price: accepted by every target, whatever its fee settings.
+    const gasPrice = 2n * BigInt(await rpc.call<string>("eth_gasPrice"));
+    let nonce = BigInt(await rpc.call<string>("eth_getTransactionCount", [bytesToHex(from), "pending"]));
+    const samplesMs: number[] = [];
+    for (let i = 0; i <= count; i++) {
+      const tx = signLegacyTx(
+        {
+          chainId: target.chainId,
+          nonce: nonce++,
+          gasPrice,
+          gasLimit: 21_000n,
+          to: randomAddress(),
+          value: 1n,
+          data: "0x",
+        },
+        target.funderKey,
+      );
+      await sleep(pauseMs);
+      const t0 = performance.now();
+      await rpc.call("eth_sendRawTransaction", [tx.raw]);
+      await waitReceipt(rpc, tx.hash);
+      // The first one warms up the node's code paths (JIT, connections): not a sample.
+      if (i > 0) samplesMs.push(performance.now() - t0);
+    }
+    samplesMs.sort((a, b) => a - b);
+    const m = machineInfo();
+    console.log(
+      `${name}: lone transfer latency over ${count} samples: p50 ${percentile(samplesMs, 50).toFixed(0)} ms, ` +
+        `p90 ${percentile(samplesMs, 90).toFixed(0)} ms, max ${samplesMs.at(-1)!.toFixed(0)} ms ` +
+        `(${m.cpus}× ${m.cpuModel}, load ${m.loadAvg.join(" ")})`,
+    );
+  } finally {
+    rpc.close();
+    await target.stop();
+  }
+}
+
+main(process.argv.slice(2)).catch(async (err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  await stopAllTargets();
+  process.exit(1);
+});
