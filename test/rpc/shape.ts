@@ -13,21 +13,23 @@ export type Shape =
   | "null"
   | "undefined"
   | "function"
-  | { array: Shape[] }
-  | { object: Record<string, Shape> };
+  /** A key some elements of an array have and others lack. */
+  | "absent"
+  /** The element of an empty array: matches any. */
+  | "none"
+  | { array: Shape }
+  | { object: Record<string, Shape> }
+  | { oneOf: Shape[] };
 
-/** The shape of `value`; an array's shape is the distinct shapes of its elements, in first-seen order. */
+/**
+ * The shape of `value`. An array's shape is its elements' shapes merged into one (objects key by key, a key some
+ * lack becoming `oneOf [absent, …]`), so it does not depend on how many elements of each kind a chain happens to
+ * hold in one place.
+ */
 export function shapeOf(value: unknown): Shape {
   if (value === null) return "null";
   if (value instanceof Uint8Array) return "bytes";
-  if (Array.isArray(value)) {
-    const seen = new Map<string, Shape>();
-    for (const item of value) {
-      const s = shapeOf(item);
-      seen.set(JSON.stringify(s), s);
-    }
-    return { array: [...seen.values()] };
-  }
+  if (Array.isArray(value)) return { array: value.map(shapeOf).reduce(merge, "none") };
   const kind = typeof value;
   if (kind === "object") {
     const object: Record<string, Shape> = {};
@@ -40,42 +42,64 @@ export function shapeOf(value: unknown): Shape {
   return kind as Shape;
 }
 
-/**
- * Where `fake` and `real` differ, as paths ("$.header.gasUsed: bigint vs number"); [] when they match. An empty array
- * matches any array (one side had no elements to show); the test arranges non-empty arrays where it matters.
- */
+const key = (s: Shape) => JSON.stringify(s);
+
+function merge(a: Shape, b: Shape): Shape {
+  if (a === "none") return b;
+  if (b === "none") return a;
+  if (key(a) === key(b)) return a;
+  const members = [a, b].flatMap((s) => (typeof s === "object" && "oneOf" in s ? s.oneOf : [s]));
+  let object: Shape | null = null;
+  let array: Shape | null = null;
+  const scalars = new Map<string, Shape>();
+  for (const m of members) {
+    if (typeof m === "object" && "object" in m) object = object === null ? m : mergeObjects(object, m);
+    else if (typeof m === "object" && "array" in m) {
+      array = array === null ? m : { array: merge((array as { array: Shape }).array, m.array) };
+    } else scalars.set(key(m), m);
+  }
+  const all = [...scalars.values(), ...(object ? [object] : []), ...(array ? [array] : [])];
+  all.sort((x, y) => key(x).localeCompare(key(y)));
+  return all.length === 1 ? all[0]! : { oneOf: all };
+}
+
+function mergeObjects(a: Shape, b: Shape): Shape {
+  const x = (a as { object: Record<string, Shape> }).object;
+  const y = (b as { object: Record<string, Shape> }).object;
+  const object: Record<string, Shape> = {};
+  for (const k of [...new Set([...Object.keys(x), ...Object.keys(y)])].sort()) {
+    object[k] = merge(x[k] ?? "absent", y[k] ?? "absent");
+  }
+  return { object };
+}
+
+/** Where `fake` and `real` differ, as paths ("$.header.gasUsed: bigint (fake) vs number (real)"); [] when they match. */
 export function shapeDiff(fake: Shape, real: Shape, path = "$"): string[] {
-  if (typeof fake === "string" || typeof real === "string") {
-    return fake === real ? [] : [`${path}: ${describe(fake)} (fake) vs ${describe(real)} (real)`];
-  }
-  if ("array" in fake && "array" in real) {
-    if (fake.array.length === 0 || real.array.length === 0) return [];
-    const key = (s: Shape) => JSON.stringify(s);
-    const fakeKeys = new Set(fake.array.map(key));
-    const realKeys = new Set(real.array.map(key));
-    if (fake.array.length === 1 && real.array.length === 1) {
-      return shapeDiff(fake.array[0]!, real.array[0]!, `${path}[]`);
+  if (typeof fake === "object" && typeof real === "object") {
+    if ("array" in fake && "array" in real) {
+      // An empty array on one side has nothing to show: the test arranges non-empty ones where it matters.
+      if (fake.array === "none" || real.array === "none") return [];
+      return shapeDiff(fake.array, real.array, `${path}[]`);
     }
-    const same = fakeKeys.size === realKeys.size && [...fakeKeys].every((k) => realKeys.has(k));
-    return same ? [] : [`${path}[]: element shapes ${[...fakeKeys]} (fake) vs ${[...realKeys]} (real)`];
-  }
-  if ("object" in fake && "object" in real) {
-    const out: string[] = [];
-    const keys = new Set([...Object.keys(fake.object), ...Object.keys(real.object)]);
-    for (const k of [...keys].sort()) {
-      const f = fake.object[k];
-      const r = real.object[k];
-      if (f === undefined) out.push(`${path}.${k}: only in the real backend`);
-      else if (r === undefined) out.push(`${path}.${k}: only in the fake`);
-      else out.push(...shapeDiff(f, r, `${path}.${k}`));
+    if ("object" in fake && "object" in real) {
+      const out: string[] = [];
+      const keys = new Set([...Object.keys(fake.object), ...Object.keys(real.object)]);
+      for (const k of [...keys].sort()) {
+        const f = fake.object[k];
+        const r = real.object[k];
+        if (f === undefined) out.push(`${path}.${k}: only in the real backend`);
+        else if (r === undefined) out.push(`${path}.${k}: only in the fake`);
+        else out.push(...shapeDiff(f, r, `${path}.${k}`));
+      }
+      return out;
     }
-    return out;
   }
-  return [`${path}: ${describe(fake)} (fake) vs ${describe(real)} (real)`];
+  return key(fake) === key(real) ? [] : [`${path}: ${describe(fake)} (fake) vs ${describe(real)} (real)`];
 }
 
 function describe(s: Shape): string {
   if (typeof s === "string") return s;
+  if ("oneOf" in s) return s.oneOf.map(describe).join(" | ");
   return "array" in s ? "array" : "object";
 }
 
