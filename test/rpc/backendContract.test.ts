@@ -289,6 +289,62 @@ describe("the shape comparison itself", () => {
   });
 });
 
+/** The RpcBackend methods the cases below run on both sides. */
+const COMPARED = [
+  "headNumber",
+  "getBlock",
+  "getTransaction",
+  "getReceipt",
+  "getBlockReceipts",
+  "getTransactionProof",
+  "getReceiptProof",
+  "sendRawTransaction",
+  "call",
+  "getBalance",
+  "getNonce",
+  "getCode",
+  "getStorageAt",
+  "gasPrice",
+  "blockGasLimit",
+  "pendingCount",
+  "totalTransactionCount",
+  "sealers",
+  "observers",
+  "getSystemConfig",
+  "consensusStatus",
+  "syncStatus",
+  "peers",
+  "nodeInfo",
+  "onNewBlock",
+  "onPendingTransactions",
+  "sealersAt",
+];
+/** Methods the fake does not implement (it throws RPC_UNSUPPORTED): test/node/trace.test.ts runs them on a node. */
+const NOT_IN_FAKE = ["traceTransaction", "traceBlock", "traceCall", "createAccessList"];
+/** The fake's own controls and helpers, not RpcBackend methods. */
+const FAKE_CONTROLS = [
+  "constructor",
+  "seal",
+  "mine",
+  "find",
+  "locate",
+  "proof",
+  "checkStateBlock",
+  "listenerCount",
+];
+
+describe("the contract covers every method", () => {
+  it("each method of the fake is compared here or listed as not faked; the real backend has them all", () => {
+    const fakeMethods = Object.getOwnPropertyNames(FakeBackend.prototype).filter(
+      (m) => !FAKE_CONTROLS.includes(m),
+    );
+    expect(fakeMethods.sort()).toEqual([...COMPARED, ...NOT_IN_FAKE].sort());
+    for (const m of [...COMPARED, ...NOT_IN_FAKE]) {
+      expect(typeof (NodeRpcBackend.prototype as unknown as Record<string, unknown>)[m], m).toBe("function");
+    }
+  });
+});
+
 describe("fake and real RpcBackend answer in the same shapes", () => {
   it("identity: chainId, groupId, clientVersion, headNumber, gasPrice, blockGasLimit", async () => {
     await sameAnswer("chainId", (s) => s.backend.chainId);
