@@ -92,6 +92,8 @@ export interface Transport {
   setAllowedNodes(nodeIds: NodeId[]): void;
   /** Nodes with at least one open connection. */
   connectedPeers(): NodeId[];
+  /** Remote multiaddr of an open connection to `nodeId` (e.g. "/ip4/127.0.0.1/tcp/30301"), or null when none. */
+  peerAddress(nodeId: NodeId): string | null;
   peerCount(): number;
   /** Add misbehaviour points; over the threshold the peer is disconnected and refused for the ban period. */
   penalize(nodeId: NodeId, reason: string, points: number): void;

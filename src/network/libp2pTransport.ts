@@ -269,6 +269,12 @@ export class Libp2pTransport implements Transport {
     return this.admission.connectedPeers();
   }
 
+  /** Remote multiaddr of an open connection to `nodeId` (FISCO getPeers' endPoint), or null when none is open. */
+  peerAddress(nodeId: NodeId): string | null {
+    const conn = this.node?.getConnections(nodeIdToPeerId(nodeId)).find((c) => c.status === "open");
+    return conn === undefined ? null : conn.remoteAddr.toString();
+  }
+
   peerCount(): number {
     return this.connectedPeers().length;
   }

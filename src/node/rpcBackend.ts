@@ -341,9 +341,11 @@ export class NodeRpcBackend implements RpcBackend {
   }
 
   peers(): RpcPeer[] {
-    return this.deps.transport
-      .connectedPeers()
-      .map((nodeId) => ({ nodeId, peerId: nodeIdToPeerId(nodeId).toString(), address: "" }));
+    return this.deps.transport.connectedPeers().map((nodeId) => ({
+      nodeId,
+      peerId: nodeIdToPeerId(nodeId).toString(),
+      address: this.deps.transport.peerAddress(nodeId) ?? "",
+    }));
   }
 
   nodeInfo(): RpcNodeInfo {

@@ -3,7 +3,16 @@ import type { Chain, CommittedBlock } from "../../src/chain/index.js";
 import type { ConsortNode } from "../../src/node/index.js";
 import { NodeRpcBackend, type NodeRpcBackendDeps } from "../../src/node/rpcBackend.js";
 import { WsClient } from "../rpc/helpers.js";
-import { bytesToHex, hexToBytes, keyOf, rpc, rpcUrl, SingleNodeNet, signLegacyFast } from "./helpers.js";
+import {
+  bytesToHex,
+  hexToBytes,
+  keyOf,
+  rpc,
+  rpcUrl,
+  SingleNodeNet,
+  signLegacyFast,
+  waitFor,
+} from "./helpers.js";
 
 describe("NodeRpcBackend new-block events", () => {
   it("an unsubscribe detaches: subscribing and unsubscribing again does not grow the chain's listeners", () => {
@@ -33,6 +42,43 @@ describe("NodeRpcBackend new-block events", () => {
     afterAll(async () => {
       await node?.close();
       await net?.remove();
+    });
+
+    it("a detached listener hears no more blocks; eth_unsubscribe stops a WebSocket subscription's notifications", async () => {
+      const url = rpcUrl(node);
+      const backend = (node.rpc as unknown as { backend: NodeRpcBackend }).backend;
+      const kept: number[] = [];
+      const dropped: number[] = [];
+      const offKept = backend.onNewBlock((ev) => kept.push(ev.block.header.number));
+      const offDropped = backend.onNewBlock((ev) => dropped.push(ev.block.header.number));
+      offDropped();
+      const ws = await WsClient.open(url.replace(/^http/, "ws"));
+      try {
+        const [gone, live] = [
+          (await ws.call("eth_subscribe", ["newHeads"])).result,
+          (await ws.call("eth_subscribe", ["newHeads"])).result,
+        ];
+        expect((await ws.call("eth_unsubscribe", [gone])).result).toBe(true);
+        const raw = signLegacyFast(keyOf(net.accounts[2]!), {
+          nonce: 0n,
+          to: hexToBytes("0x00000000000000000000000000000000000000bc"),
+          value: 1n,
+        });
+        await rpc<string>(url, "eth_sendRawTransaction", [bytesToHex(raw)]);
+        // The live subscription's notification and the kept listener's event come after the block's commit,
+        // so by then the detached ones would have fired too.
+        const note = await ws.next((m) => m.params?.subscription === live, 30_000);
+        await waitFor(
+          "the kept listener's event",
+          () => kept.includes(Number(note.params.result.number)),
+          30_000,
+        );
+        expect(dropped).toEqual([]);
+        expect(ws.messages.filter((m) => m.params?.subscription === gone)).toEqual([]);
+      } finally {
+        offKept();
+        await ws.close();
+      }
     });
 
     it("newHeads carries the block's real size, as eth_getBlockByNumber reports it", async () => {

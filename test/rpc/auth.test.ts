@@ -10,6 +10,9 @@ import { signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
 import { eventually, type Harness, type RpcResponse, startHarness, WsClient } from "./helpers.js";
 import { TestTokens } from "./tokens.js";
 
+/** A filter or subscription id. */
+const ID = /^0x[0-9a-f]+$/;
+
 let h: Harness;
 let tokens: TestTokens;
 let submit: string;
@@ -230,27 +233,27 @@ describe("per-principal quotas and a slow WebSocket", () => {
     try {
       const post = async (token: string) =>
         (await q.post(call("eth_newBlockFilter"), json(token))).json as RpcResponse;
-      expect((await post(read)).result).toBeDefined();
-      expect((await post(read)).result).toBeDefined();
+      expect((await post(read)).result).toMatch(ID);
+      expect((await post(read)).result).toMatch(ID);
       expect((await post(read)).error).toEqual({
         code: -32005,
         message:
           "too many filters installed by this principal (max 2): uninstall some with eth_uninstallFilter",
       });
-      expect((await post(other)).result).toBeDefined();
+      expect((await post(other)).result).toMatch(ID);
       const a = await WsClient.open(`${q.wsUrl}/?token=${read}`);
       const b = await WsClient.open(`${q.wsUrl}/?token=${read}`);
       try {
-        expect((await a.call("eth_subscribe", ["newHeads"])).result).toBeDefined();
-        expect((await a.call("eth_subscribe", ["newHeads"])).result).toBeDefined();
+        expect((await a.call("eth_subscribe", ["newHeads"])).result).toMatch(ID);
+        expect((await a.call("eth_subscribe", ["newHeads"])).result).toMatch(ID);
         const third = (await b.call("eth_subscribe", ["newHeads"])).result;
-        expect(third).toBeDefined();
+        expect(third).toMatch(ID);
         expect((await b.call("eth_subscribe", ["newHeads"])).error).toEqual({
           code: -32005,
           message: "too many subscriptions for this principal over all its connections (max 3)",
         });
         expect((await b.call("eth_unsubscribe", [third])).result).toBe(true);
-        expect((await b.call("eth_subscribe", ["newHeads"])).result).toBeDefined();
+        expect((await b.call("eth_subscribe", ["newHeads"])).result).toMatch(ID);
       } finally {
         await a.close();
         await b.close();

@@ -15,6 +15,7 @@ import type {
   RpcStateBlock,
   RpcTxLookup,
 } from "../../src/rpc/interface.js";
+import { TxPoolError } from "../../src/txpool/errors.js";
 import type {
   AccessListItem,
   Address,
@@ -419,25 +420,27 @@ export class FakeBackend implements RpcBackend {
     };
   }
 
+  /** Refuses like the node's pool: TxPoolError codes and geth's wording (see src/txpool/admission.ts). */
   async sendRawTransaction(raw: Uint8Array): Promise<Hash> {
     let tx: EthereumTx;
     try {
       tx = decodeEthTx(raw);
     } catch (err) {
-      if (err instanceof RpcError) throw err;
-      throw new RpcError(
-        "RPC_INVALID_TRANSACTION",
-        `invalid transaction: ${(err as Error).message.slice(0, 100)}`,
-      );
+      throw new TxPoolError("TXPOOL_INVALID", `invalid transaction: ${(err as Error).message.slice(0, 100)}`);
     }
-    if (tx.chainId !== CHAIN_ID) throw new RpcError("RPC_INVALID_CHAIN_ID", "invalid chain id for signer");
+    if (tx.chainId !== CHAIN_ID) {
+      throw new TxPoolError("TXPOOL_INVALID", "invalid sender: invalid chain id for signer");
+    }
     const hashHex = bytesToHex(tx.hash);
     if (this.pool.some((t) => bytesToHex(t.hash) === hashHex) || this.locate(tx.hash)) {
-      throw new RpcError("RPC_ALREADY_KNOWN", "already known");
+      throw new TxPoolError("TXPOOL_ALREADY_KNOWN", "already known");
     }
     const next = this.nonces.get(bytesToHex(tx.sender)) ?? 0n;
     if (tx.nonce < next) {
-      throw new RpcError("RPC_NONCE_TOO_LOW", `nonce too low: next nonce ${next}, tx nonce ${tx.nonce}`);
+      throw new TxPoolError(
+        "TXPOOL_NONCE_TOO_LOW",
+        `nonce too low: next nonce ${next}, tx nonce ${tx.nonce}`,
+      );
     }
     this.pool.push(tx);
     this.nonces.set(bytesToHex(tx.sender), tx.nonce + 1n);
@@ -445,38 +448,70 @@ export class FakeBackend implements RpcBackend {
     return tx.hash;
   }
 
-  async call(request: RpcCallRequest, _block: RpcStateBlock): Promise<RpcCallResult> {
+  async call(request: RpcCallRequest, block: RpcStateBlock): Promise<RpcCallResult> {
     this.callCount++;
+    this.checkStateBlock(block);
+    // Like the node: the limit the call ran with is reported, and `error` names the EVM error (null on success).
+    const gasLimit = request.gasLimit ?? BLOCK_GAS_LIMIT;
     const to = request.to ? bytesToHex(request.to) : null;
     if (to === bytesToHex(REVERT_ADDRESS)) {
-      return { status: ReceiptStatus.Failed, output: errorStringData("not enough tokens"), gasUsed: 30_000n };
+      return {
+        status: ReceiptStatus.Failed,
+        output: errorStringData("not enough tokens"),
+        gasUsed: 30_000n,
+        error: "revert",
+        gasLimit,
+      };
     }
     if (to === bytesToHex(CUSTOM_ERROR_ADDRESS)) {
       // Unauthorized(address) custom error
       const data = hexToBytes(
         `${ethersId("Unauthorized(address)").slice(0, 10)}${abi.encode(["address"], [wallet.address]).slice(2)}`,
       );
-      return { status: ReceiptStatus.Failed, output: data, gasUsed: 25_000n };
+      return { status: ReceiptStatus.Failed, output: data, gasUsed: 25_000n, error: "revert", gasLimit };
     }
     if (to === bytesToHex(TOKEN_ADDRESS)) {
-      const gas = request.gasLimit ?? BLOCK_GAS_LIMIT;
-      if (gas < ESTIMATE_NEEDED)
-        return { status: ReceiptStatus.Failed, output: new Uint8Array(0), gasUsed: gas };
+      if (gasLimit < ESTIMATE_NEEDED) {
+        return {
+          status: ReceiptStatus.Failed,
+          output: new Uint8Array(0),
+          gasUsed: gasLimit,
+          error: "out of gas",
+          gasLimit,
+        };
+      }
       // Like a real EVM with a refund: gasUsed below what must be provided.
       return {
         status: ReceiptStatus.Success,
         output: hexToBytes(abi.encode(["uint256"], [42])),
         gasUsed: ESTIMATE_NEEDED - 5000n,
+        error: null,
+        gasLimit,
       };
     }
-    return { status: ReceiptStatus.Success, output: new Uint8Array(0), gasUsed: 21_000n };
+    return {
+      status: ReceiptStatus.Success,
+      output: new Uint8Array(0),
+      gasUsed: 21_000n,
+      error: null,
+      gasLimit,
+    };
   }
 
-  async getBalance(address: Address, _block: RpcStateBlock): Promise<bigint> {
+  /** A block above the head has no state: the node answers RPC_NOT_FOUND "header not found". */
+  private checkStateBlock(block: RpcStateBlock): void {
+    if (typeof block === "number" && block > this.headNumber()) {
+      throw new RpcError("RPC_NOT_FOUND", "header not found");
+    }
+  }
+
+  async getBalance(address: Address, block: RpcStateBlock): Promise<bigint> {
+    this.checkStateBlock(block);
     return this.balances.get(bytesToHex(address)) ?? 0n;
   }
 
   async getNonce(address: Address, block: RpcStateBlock): Promise<bigint> {
+    this.checkStateBlock(block);
     const n = this.nonces.get(bytesToHex(address)) ?? 0n;
     if (block === "pending") return n;
     const pending = this.pool.filter(
@@ -486,11 +521,13 @@ export class FakeBackend implements RpcBackend {
     return n - BigInt(pending);
   }
 
-  async getCode(address: Address, _block: RpcStateBlock): Promise<Uint8Array> {
+  async getCode(address: Address, block: RpcStateBlock): Promise<Uint8Array> {
+    this.checkStateBlock(block);
     return this.code.get(bytesToHex(address)) ?? new Uint8Array(0);
   }
 
-  async getStorageAt(address: Address, slot: Uint8Array, _block: RpcStateBlock): Promise<Uint8Array> {
+  async getStorageAt(address: Address, slot: Uint8Array, block: RpcStateBlock): Promise<Uint8Array> {
+    this.checkStateBlock(block);
     return this.storage.get(`${bytesToHex(address)}:${bytesToHex(slot)}`) ?? new Uint8Array(32);
   }
 

@@ -50,9 +50,14 @@ describe("eth_getLogs", () => {
     expect(wide.error?.message).toBe("exceed maximum block range: 2 (asked for 4 blocks, 0..3)");
     const narrow = await h.rpc("eth_getLogs", [{ fromBlock: "0x2", toBlock: "0x3" }]);
     expect(narrow.result).toHaveLength(1);
-    const many = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x1" }]);
-    expect(many.result).toHaveLength(2);
-    h.backend.outcomes.clear();
+    // Exactly getLogsMaxResults logs (block 1 holds two) is still an answer; three (blocks 1 and 2) are refused.
+    const atMax = await h.rpc("eth_getLogs", [{ fromBlock: "0x0", toBlock: "0x1" }]);
+    expect(atMax.result).toHaveLength(2);
+    const many = await h.rpc("eth_getLogs", [{ fromBlock: "0x1", toBlock: "0x2" }]);
+    expect(many.error).toEqual({
+      code: -32005,
+      message: "query returned more than 2 results: narrow the block range or filter",
+    });
   });
 
   it("skips blocks whose logs bloom rules the filter out (their receipts are never read)", async () => {

@@ -72,7 +72,7 @@ export function viemSuite(getNet: () => ClientNet): void {
       });
       const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: WAIT_MS });
       expect(receipt.status).toBe("success");
-      expect(receipt.contractAddress).toBeTruthy();
+      expect(receipt.contractAddress).toMatch(/^0x[0-9a-fA-F]{40}$/);
       address = receipt.contractAddress!;
       deployBlock = receipt.blockNumber;
       const code = await publicClient.getCode({ address });
