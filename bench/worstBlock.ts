@@ -13,7 +13,7 @@ import "../src/util/polyfill.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClassicLevel } from "classic-level";
+import { Level } from "level";
 import { type Abi, encodeFunctionData } from "viem";
 import { loadArtifact } from "../contracts/artifacts.js";
 import { decodeTransaction } from "../src/codec/index.js";
@@ -46,12 +46,12 @@ const USAGE = `npm run bench:worst-block -- [options]
 /** Flat state in a real LevelDB in a temp dir (what the ledger's state bucket is). */
 class LevelState implements StateReader {
   private constructor(
-    readonly db: ClassicLevel<Uint8Array, Uint8Array>,
+    readonly db: Level<Uint8Array, Uint8Array>,
     readonly dir: string,
   ) {}
   static async open(): Promise<LevelState> {
     const dir = await mkdtemp(join(tmpdir(), "consort-worst-block-"));
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
     await db.open();
     return new LevelState(db, dir);
   }
