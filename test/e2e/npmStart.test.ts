@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockNumber, sendRaw, signTx, waitReceipts, wallets } from "./chainUtil.js";
 import { rpc, waitFor } from "./harness.js";
 
@@ -27,9 +28,10 @@ interface DevRun {
   exited: Promise<number | null>;
 }
 
-/** What `npm start` runs (package.json: `tsx src/cli/main.ts dev`), in its own process group like a terminal job. */
+/** What `npm start` runs after its prestart build: the compiled CLI, in its own process group like a terminal job. */
+const START_SCRIPT = "node dist/cli/main.js dev";
 function startDev(dir: string): DevRun {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "dev", "--dir", dir], {
+  const child = spawn(process.execPath, ["dist/cli/main.js", "dev", "--dir", dir], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -42,7 +44,7 @@ function startDev(dir: string): DevRun {
   return { child, output: () => out, exited };
 }
 
-/** Direct children of `pid`: [pid, command line] (tsx also runs an esbuild service child). */
+/** Direct children of `pid`: [pid, command line]. */
 function children(pid: number): [number, string][] {
   try {
     return execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(pid)], { encoding: "utf8" })
@@ -75,6 +77,17 @@ function ctrlC(run: DevRun): void {
 describe("e2e: npm start as a new user", () => {
   const runs: DevRun[] = [];
   let dir = "";
+
+  // `npm start` = prestart (`npm run build`: tsc to dist/ + assets) then START_SCRIPT: check the scripts say so, and
+  // build like prestart does (incremental: seconds when npm test has just built).
+  beforeAll(() => {
+    const { scripts } = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    expect(scripts.start).toBe(START_SCRIPT);
+    expect(scripts.prestart).toBe("npm run build");
+    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "pipe", timeout: 300_000 });
+  }, 330_000);
 
   afterAll(async () => {
     for (const run of runs) {
@@ -188,6 +201,9 @@ describe("e2e: npm start as a new user", () => {
     const all = children(first.child.pid!);
     const nodes = all.filter(([, args]) => args.includes(" start --config "));
     expect(nodes, JSON.stringify(all)).toHaveLength(4);
+    // The nodes run the compiled code too, on plain node (no TypeScript loader at run time).
+    for (const [, args] of nodes) expect(args).toMatch(/dist\/cli\/main\.js start --config /);
+    for (const [, args] of all) expect(args).not.toContain("tsx");
     const kids = all.map(([pid]) => pid);
     ctrlC(first);
     const code = await Promise.race([
