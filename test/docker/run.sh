@@ -137,7 +137,7 @@ docker run --rm --network none --entrypoint node "$IMAGE" -e "
 docker run --rm --network none -v /data --entrypoint node "$IMAGE" --input-type=module -e "
   const { bytesToHex } = await import('/app/dist/util/hex.js');
   const { Level } = await import('level');
-  const secp = (await import('secp256k1/bindings')).default;
+  const secp = (await import('secp256k1/bindings.js')).default;
   const db = new Level('/data/smoke');
   await db.put('k', 'v');
   if ((await db.get('k')) !== 'v') throw new Error('LevelDB read-back failed');
