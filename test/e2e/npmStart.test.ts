@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -88,6 +88,27 @@ describe("e2e: npm start as a new user", () => {
     expect(scripts.prestart).toBe("npm run build");
     execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "pipe", timeout: 300_000 });
   }, 330_000);
+
+  it("dist/ holds every file the compiled code loads by URL (console UI, precompile worker, …)", () => {
+    // `new URL("./x", import.meta.url)` in dist/**/*.js: its static part (up to a template's first ${…}) must exist
+    // next to the compiled file. A missing precompile worker would not crash the node: it would silently run inline.
+    const dist = path.join(ROOT, "dist");
+    const loaded: string[] = [];
+    for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith(".js")) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      for (const m of readFileSync(file, "utf8").matchAll(/new URL\(\s*["'`](\.{1,2}\/[^"'`$]*)/g)) {
+        loaded.push(path.relative(ROOT, path.resolve(path.dirname(file), m[1]!)));
+      }
+    }
+    expect(loaded).toEqual(
+      expect.arrayContaining([
+        path.join("dist", "execution", "precompileWorker.mjs"),
+        path.join("dist", "console", "ui"),
+      ]),
+    );
+    expect(loaded.filter((f) => !existsSync(path.join(ROOT, f)))).toEqual([]);
+  });
 
   afterAll(async () => {
     for (const run of runs) {
