@@ -6,15 +6,19 @@ import { fileURLToPath } from "node:url";
 import { CliError } from "./args.js";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "./testnet.js";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+// Compiled (dist/cli/dev.js: `npm start`, the `consort` bin, docker) the nodes run dist/cli/main.js on plain node;
+// from the sources (tsx, vitest) they run src/cli/main.ts through tsx, so one run never mixes the two.
+const COMPILED = import.meta.url.endsWith(".js");
+const MAIN = fileURLToPath(new URL(COMPILED ? "./main.js" : "./main.ts", import.meta.url));
+const NODE_ARGS = COMPILED ? [MAIN] : ["--import", "tsx", MAIN];
 
-/** Spawns `consort start --config FILE` as a child process running the TypeScript sources through tsx. */
+/** Spawns `consort start --config FILE` as a child process running the same code as this process (dist or tsx). */
 export function spawnNode(
   configFile: string,
   logFile: string | null,
   extraEnv: NodeJS.ProcessEnv = {},
 ): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "start", "--config", configFile], {
+  const child = spawn(process.execPath, [...NODE_ARGS, "start", "--config", configFile], {
     stdio: ["ignore", logFile ? "pipe" : "inherit", logFile ? "pipe" : "inherit"],
     env: { ...process.env, ...extraEnv },
   });

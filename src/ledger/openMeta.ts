@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { ClassicLevel } from "classic-level";
+import { Level } from "level";
 import { decodeHeader, hashHeader } from "../codec/index.js";
 import type { Hash } from "../types/index.js";
 import { errorMessage } from "../util/errors.js";
@@ -42,7 +42,7 @@ export async function openDb(opts: LedgerOptions): Promise<Db> {
       { cause: err },
     );
   }
-  const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(dataDir, {
+  const db: Db = new Level<Uint8Array, Uint8Array>(dataDir, {
     keyEncoding: "view",
     valueEncoding: "view",
   });

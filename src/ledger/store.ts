@@ -1,10 +1,11 @@
-import type { ClassicLevel } from "classic-level";
+import type { Level } from "level";
 import { errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { describeKey } from "./buckets.js";
 import { LedgerError } from "./errors.js";
 
-export type Db = ClassicLevel<Uint8Array, Uint8Array>;
+/** The store, opened through `level` (in Node: classic-level's LevelDB binding). */
+export type Db = Level<Uint8Array, Uint8Array>;
 export type BatchOp = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; key: Uint8Array };
 
 /** Level returns Buffers; hand out plain Uint8Array views (same memory, no copy). */

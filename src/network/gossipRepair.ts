@@ -8,6 +8,11 @@ import type { Connection, PeerId } from "@libp2p/interface";
  *
  * This touches gossipsub internals; every access is guarded so that a gossipsub without them turns this into a
  * no-op. Called from the transport's periodic tick.
+ *
+ * Pinned: package.json names @libp2p/gossipsub 17.1.1 exactly (no ^) while this file exists, so that an upgrade
+ * is a deliberate step (re-read the internals above against the new release, or drop this file if it fixes the
+ * race). 17.1.1 already drops an outbound stream from `streamsOutbound` on its 'close' event (js-libp2p#3531), but
+ * a stream closed before that listener is attached, and a peer left with no outbound stream, remain.
  */
 interface GossipsubInternals {
   streamsOutbound: Map<string, { rawStream?: { status?: string } }>;

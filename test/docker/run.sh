@@ -4,8 +4,9 @@
 #   1. installs docker.io + compose v2 if missing (test/docker/install.sh);
 #   2. starts dockerd if none answers (and stops it again, by its pid), guards the uplink:
 #      iptables -I DOCKER-USER -o <uplink> -j DROP  (containers never reach beyond the host);
-#   3. builds the local base image (test/docker/make-base.sh) and the Consort image (docker/Dockerfile.local), proves the
-#      native addons (classic-level, secp256k1) and tsx work inside it, generates the testnet with `consort testnet --docker`;
+#   3. builds the local base image (test/docker/make-base.sh) and the Consort image (docker/Dockerfile.local: compiled
+#      dist/, production packages only), proves the native addons (level's LevelDB, secp256k1) and dist/ work inside
+#      it and that no dev package (tsx, vitest) is in it, generates the testnet with `consort testnet --docker`;
 #   4. docker compose up --wait; over 127.0.0.1: txs commit on all 4 nodes with identical block hashes; node2 stopped ->
 #      the 3 others still commit; node2 started -> it catches up to the same head and takes part again;
 #   5. always: compose down -v, removes the image it built, the guard rule, the dockerd it started, its temp dir.
@@ -121,19 +122,28 @@ DOCKER_BUILDKIT=0 docker build -q -f "$ROOT/docker/Dockerfile.local" --build-arg
 rm -rf "$WORK/context"
 docker image ls --format '[docker-test] {{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "consort|$BASE" || true
 
-step "5/8 image smoke test: native addons, tsx, LevelDB on the /data volume, as uid 10001"
+step "5/8 image smoke test: native addons, compiled dist/, no dev packages, LevelDB on the /data volume, as uid 10001"
 docker run --rm --network none -v /data --entrypoint node "$IMAGE" \
-  -e "require('classic-level'); require('secp256k1/bindings'); console.log('[docker-test] native addons load: ok')"
-docker run --rm --network none -v /data --entrypoint node "$IMAGE" --import tsx --input-type=module -e "
-  const { bytesToHex } = await import('/app/src/util/hex.ts');
-  const { ClassicLevel } = await import('classic-level');
-  const secp = (await import('secp256k1/bindings')).default;
-  const db = new ClassicLevel('/data/smoke');
+  -e "require('level'); require('secp256k1/bindings'); console.log('[docker-test] native addons load: ok')"
+# Only production dependencies (npm ci --omit=dev): tsx and vitest must be absent. (typescript may be present: it is
+# viem's optional peer, which npm flags devOptional and keeps with --omit=dev.)
+docker run --rm --network none --entrypoint node "$IMAGE" -e "
+  for (const dev of ['tsx', 'vitest']) {
+    let found = false;
+    try { require.resolve(dev); found = true; } catch {}
+    if (found) { console.error('[docker-test] dev package in the image:', dev); process.exit(1); }
+  }
+  console.log('[docker-test] no dev packages (tsx, vitest): ok')"
+docker run --rm --network none -v /data --entrypoint node "$IMAGE" --input-type=module -e "
+  const { bytesToHex } = await import('/app/dist/util/hex.js');
+  const { Level } = await import('level');
+  const secp = (await import('secp256k1/bindings.js')).default;
+  const db = new Level('/data/smoke');
   await db.put('k', 'v');
   if ((await db.get('k')) !== 'v') throw new Error('LevelDB read-back failed');
   await db.close();
   const sig = secp.ecdsaSign(new Uint8Array(32).fill(2), new Uint8Array(32).fill(1));
-  console.log('[docker-test] uid', process.getuid(), 'tsx + LevelDB + secp256k1 ok, sig', bytesToHex(sig.signature).slice(0, 18));
+  console.log('[docker-test] uid', process.getuid(), 'dist + LevelDB (level) + secp256k1 ok, sig', bytesToHex(sig.signature).slice(0, 18));
 "
 if [[ ${CONSORT_DOCKER_UNTIL:-} == image ]]; then
   echo "[docker-test] CONSORT_DOCKER_UNTIL=image: stopping here"

@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockNumber, sendRaw, signTx, waitReceipts, wallets } from "./chainUtil.js";
 import { rpc, waitFor } from "./harness.js";
 
@@ -27,9 +28,10 @@ interface DevRun {
   exited: Promise<number | null>;
 }
 
-/** What `npm start` runs (package.json: `tsx src/cli/main.ts dev`), in its own process group like a terminal job. */
+/** What `npm start` runs after its prestart build: the compiled CLI, in its own process group like a terminal job. */
+const START_SCRIPT = "node dist/cli/main.js dev";
 function startDev(dir: string): DevRun {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "dev", "--dir", dir], {
+  const child = spawn(process.execPath, ["dist/cli/main.js", "dev", "--dir", dir], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -42,7 +44,7 @@ function startDev(dir: string): DevRun {
   return { child, output: () => out, exited };
 }
 
-/** Direct children of `pid`: [pid, command line] (tsx also runs an esbuild service child). */
+/** Direct children of `pid`: [pid, command line]. */
 function children(pid: number): [number, string][] {
   try {
     return execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(pid)], { encoding: "utf8" })
@@ -75,6 +77,38 @@ function ctrlC(run: DevRun): void {
 describe("e2e: npm start as a new user", () => {
   const runs: DevRun[] = [];
   let dir = "";
+
+  // `npm start` = prestart (`npm run build`: tsc to dist/ + assets) then START_SCRIPT: check the scripts say so, and
+  // build like prestart does (incremental: seconds when npm test has just built).
+  beforeAll(() => {
+    const { scripts } = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    expect(scripts.start).toBe(START_SCRIPT);
+    expect(scripts.prestart).toBe("npm run build");
+    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "pipe", timeout: 300_000 });
+  }, 330_000);
+
+  it("dist/ holds every file the compiled code loads by URL (console UI, precompile worker, …)", () => {
+    // `new URL("./x", import.meta.url)` in dist/**/*.js: its static part (up to a template's first ${…}) must exist
+    // next to the compiled file. A missing precompile worker would not crash the node: it would silently run inline.
+    const dist = path.join(ROOT, "dist");
+    const loaded: string[] = [];
+    for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith(".js")) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      for (const m of readFileSync(file, "utf8").matchAll(/new URL\(\s*["'`](\.{1,2}\/[^"'`$]*)/g)) {
+        loaded.push(path.relative(ROOT, path.resolve(path.dirname(file), m[1]!)));
+      }
+    }
+    expect(loaded).toEqual(
+      expect.arrayContaining([
+        path.join("dist", "execution", "precompileWorker.mjs"),
+        path.join("dist", "console", "ui"),
+      ]),
+    );
+    expect(loaded.filter((f) => !existsSync(path.join(ROOT, f)))).toEqual([]);
+  });
 
   afterAll(async () => {
     for (const run of runs) {
@@ -188,6 +222,9 @@ describe("e2e: npm start as a new user", () => {
     const all = children(first.child.pid!);
     const nodes = all.filter(([, args]) => args.includes(" start --config "));
     expect(nodes, JSON.stringify(all)).toHaveLength(4);
+    // The nodes run the compiled code too, on plain node (no TypeScript loader at run time).
+    for (const [, args] of nodes) expect(args).toMatch(/dist\/cli\/main\.js start --config /);
+    for (const [, args] of all) expect(args).not.toContain("tsx");
     const kids = all.map(([pid]) => pid);
     ctrlC(first);
     const code = await Promise.race([

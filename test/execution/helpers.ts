@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClassicLevel } from "classic-level";
 import { Wallet } from "ethers";
+import { Level } from "level";
 import { loadArtifact } from "../../contracts/artifacts.js";
 import { decodeTransaction, encodeNativeTx } from "../../src/codec/index.js";
 import { NodeKey } from "../../src/crypto/index.js";
@@ -38,15 +38,15 @@ export class MemoryState implements StateReader {
   }
 }
 
-/** Flat state in a real LevelDB (classic-level) in a temp dir: what the ledger does, minus blocks. */
+/** Flat state in a real LevelDB (`level`, as the ledger opens it) in a temp dir: what the ledger does, minus blocks. */
 export class LevelState implements StateReader {
   private constructor(
-    private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
+    private readonly db: Level<Uint8Array, Uint8Array>,
     private readonly dir: string,
   ) {}
   static async open(): Promise<LevelState> {
     const dir = await mkdtemp(join(tmpdir(), "consort-exec-"));
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
     await db.open();
     return new LevelState(db, dir);
   }

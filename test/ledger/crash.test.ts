@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ClassicLevel } from "classic-level";
+import { Level } from "level";
 import { afterEach, describe, expect, it } from "vitest";
 import { Bucket, bytesKey, numberKey, receiptKey } from "../../src/ledger/buckets.js";
 import { LedgerError, LevelLedger } from "../../src/ledger/index.js";
@@ -87,7 +87,7 @@ async function runAndKill(dir: string, onFirstCommit?: () => Promise<void>): Pro
  * a tx index entry and a receipt per transaction), and nothing of block head+1 reached the disk.
  */
 async function expectOnDisk(dir: string, head: number): Promise<void> {
-  const raw = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+  const raw = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
   await raw.open();
   try {
     const perBlock = [Bucket.header, Bucket.numberToHash, Bucket.body, Bucket.certificate, Bucket.txHashes];

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClassicLevel } from "classic-level";
 import { Wallet } from "ethers";
+import { Level } from "level";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeBlock, decodeTransaction, hashHeader } from "../../src/codec/index.js";
 import { generatePrivateKey, verifyMerkleProof } from "../../src/crypto/index.js";
@@ -332,7 +332,7 @@ describe("LevelLedger: native nonce index", () => {
 /** The nonce index as stored: (closes the open ledgers first). */
 async function nonceIndex(): Promise<{ nonces: string[]; blocks: number[] }> {
   for (const ledger of open.splice(0)) await ledger.close();
-  const raw = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+  const raw = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
   await raw.open();
   try {
     const range = (b: number) => ({ gte: Uint8Array.of(b), lt: Uint8Array.of(b + 1) });
@@ -373,7 +373,7 @@ describe("LevelLedger: open errors", () => {
     const written = await writeChain(ledger, 4);
     await ledger.close();
     const someTx = written.get(2)![0]!;
-    const raw = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+    const raw = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
     await raw.open();
     await raw.put(numberKey(Bucket.header, 2), Uint8Array.of(0xff, 0xff, 0xff));
     await raw.put(numberKey(Bucket.body, 3), Uint8Array.of(1, 2, 3));
@@ -399,7 +399,7 @@ describe("LevelLedger: open errors", () => {
     const ledger = await openLedger();
     await writeChain(ledger, 2);
     await ledger.close();
-    const raw = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+    const raw = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
     await raw.open();
     await raw.put(HEAD_KEY, Uint8Array.of(1, 2, 3));
     await raw.close();
@@ -408,7 +408,7 @@ describe("LevelLedger: open errors", () => {
 
     const foreignDir = await mkdtemp(join(tmpdir(), "consort-foreign-"));
     try {
-      const foreign = new ClassicLevel(foreignDir);
+      const foreign = new Level(foreignDir);
       await foreign.open();
       await foreign.put("hello", "world");
       await foreign.close();

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClassicLevel } from "classic-level";
+import { Level } from "level";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hashHeader } from "../../src/codec/index.js";
 import { Bucket } from "../../src/ledger/buckets.js";
@@ -128,7 +128,7 @@ function randomChanges(n: number, current: Snapshot): StateChange[] {
 }
 
 async function rawCount(bucket: number): Promise<number> {
-  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
   await db.open();
   try {
     const keys = await db.keys({ gte: Uint8Array.of(bucket), lt: Uint8Array.of(bucket + 1) }).all();
