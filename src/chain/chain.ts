@@ -9,7 +9,6 @@ import {
   proposerCoinbase,
   readConsensusNodes,
   readSystemConfig,
-  type StateReader,
   type SystemConfig,
 } from "../execution/index.js";
 import type { Ledger, LedgerHead } from "../ledger/index.js";
@@ -26,13 +25,12 @@ import { assert } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { ChainError } from "./errors.js";
+import { ExecutedProposals } from "./executedProposals.js";
 import { genesisBlock } from "./genesisBlock.js";
 import { TxResolver } from "./txResolver.js";
 
 /** A proposal's timestamp may run ahead of this node's clock by at most this much. */
 export const TIMESTAMP_DRIFT_MS_MAX = 15_000;
-/** Executed-but-uncommitted blocks kept for commit (a few views' worth of proposals). */
-const EXECUTED_CACHE_MAX = 16;
 
 export interface CommittedBlock {
   block: Block;
@@ -44,11 +42,6 @@ export interface CommittedBlock {
 }
 
 export type CommitListener = (committed: CommittedBlock) => void;
-
-interface ExecutedProposal {
-  block: Block;
-  executed: ExecutedBlock;
-}
 
 export interface ChainDeps {
   ledger: Ledger;
@@ -66,9 +59,7 @@ export interface ChainDeps {
  * answers "who validates height h" and "what is the system config" from committed state.
  */
 export class Chain {
-  private readonly executed = new Map<string, ExecutedProposal>();
-  /** Txs of the executed-but-uncommitted blocks by hash hex: built on first use, dropped when `executed` changes. */
-  private executedTxs: Map<string, Transaction> | null = null;
+  private readonly executed = new ExecutedProposals();
   private readonly listeners: CommitListener[] = [];
   private readonly txs: TxResolver;
   private nodes: ConsensusNodes | null = null;
@@ -84,7 +75,7 @@ export class Chain {
       logger: deps.logger,
       poolTx: deps.poolTx,
       fetchTxs: deps.fetchTxs,
-      executedTx: (hashHex) => this.executedTx(hashHex),
+      executedTx: (hashHex) => this.executed.tx(hashHex),
     });
   }
 
@@ -232,7 +223,7 @@ export class Chain {
     };
     const block: Block = { header, transactions: executed.transactions, certificate: null };
     const hash = hashHeader(header);
-    this.remember(hash, { block, executed });
+    this.executed.remember(hash, { block, executed });
     return { block, hash, executed };
   }
 
@@ -266,7 +257,7 @@ export class Chain {
         "proposal payload does not hash to the proposed block hash",
       );
     }
-    const cached = this.executed.get(bytesToHex(hash));
+    const cached = this.executed.get(hash);
     if (cached) return cached.block;
     await this.checkExtendsHead(header, opts.nowMs);
     const txs = await transactions();
@@ -309,18 +300,8 @@ export class Chain {
       "verify",
     );
     this.checkRoots(block.header, executed);
-    this.remember(hash, { block, executed });
+    this.executed.remember(hash, { block, executed });
     return block;
-  }
-
-  private executedTx(hashHex: string): Transaction | undefined {
-    if (this.executedTxs === null) {
-      this.executedTxs = new Map();
-      for (const proposal of this.executed.values()) {
-        for (const tx of proposal.block.transactions) this.executedTxs.set(bytesToHex(tx.hash), tx);
-      }
-    }
-    return this.executedTxs.get(hashHex);
   }
 
   /** A tx by hash from the pool, the executed-but-uncommitted blocks or the ledger (what "txs" requests serve). */
@@ -372,15 +353,6 @@ export class Chain {
     }
   }
 
-  private remember(hash: Hash, proposal: ExecutedProposal): void {
-    this.executed.set(bytesToHex(hash), proposal);
-    this.executedTxs = null;
-    while (this.executed.size > EXECUTED_CACHE_MAX) {
-      const oldest = this.executed.keys().next().value as string;
-      this.executed.delete(oldest);
-    }
-  }
-
   /** Checks a commit certificate against the validator set in force at its height (the next height). */
   checkCertificate(certificate: CommitCertificate, blockHash: Hash): CertificateCheck {
     if (!bytesEqual(certificate.blockHash, blockHash)) return { ok: false, reason: "MALFORMED" };
@@ -426,19 +398,19 @@ export class Chain {
       );
       return null;
     }
-    let proposal = this.executed.get(bytesToHex(blockHash));
+    let proposal = this.executed.get(blockHash);
     if (!proposal) {
       if (!payload)
         throw new ChainError("CHAIN_NOT_EXECUTED", `block ${bytesToHex(blockHash)} was never executed here`);
       const verify = compact ? this.verifyBlock.bind(this) : this.verifyFullBlock.bind(this);
       await verify(payload, blockHash, { nowMs: Number.MAX_SAFE_INTEGER / 2 });
-      proposal = this.executed.get(bytesToHex(blockHash));
+      proposal = this.executed.get(blockHash);
       assert(proposal !== undefined, "verified block not cached");
     }
     const block: Block = { ...proposal.block, certificate };
     // Read the node list and config in force after this block BEFORE the write, and swap them in right after
     // it: nobody sees the new height with the old sealers or system config.
-    const after = this.executedStateReader(blockHash);
+    const after = this.executed.stateAfter(blockHash, this.deps.ledger);
     const next = after
       ? {
           nodes: await readConsensusNodes(after.state, after.height + 1),
@@ -451,7 +423,6 @@ export class Chain {
       stateChanges: proposal.executed.stateChanges,
     });
     this.executed.clear();
-    this.executedTxs = null;
     if (next) {
       this.nodes = next.nodes;
       this.config = next.config;
@@ -474,24 +445,13 @@ export class Chain {
   }
 
   /**
-   * State after an executed-but-uncommitted block that changed the node list or the system config (null
-   * otherwise): lets consensus learn the validator set for the next height before the block commits.
+   * The validator set of the height after an executed-but-uncommitted block, when that block changed the node
+   * list or the system config (undefined otherwise): consensus learns it before the block commits.
    */
-  executedStateReader(blockHash: Hash): { height: number; state: StateReader } | null {
-    const proposal = this.executed.get(bytesToHex(blockHash));
-    if (!proposal || !(proposal.executed.validatorsChanged || proposal.executed.configChanged)) return null;
-    const changes = new Map(proposal.executed.stateChanges.map(([k, v]) => [bytesToHex(k), v]));
-    const ledger = this.deps.ledger;
-    return {
-      height: proposal.block.header.number,
-      state: {
-        async getState(key: Uint8Array) {
-          const hex = bytesToHex(key);
-          if (changes.has(hex)) return changes.get(hex) ?? undefined;
-          return ledger.getState(key);
-        },
-      },
-    };
+  async nextValidators(blockHash: Hash): Promise<ValidatorInfoList | undefined> {
+    const after = this.executed.stateAfter(blockHash, this.deps.ledger);
+    if (!after) return undefined;
+    return (await readConsensusNodes(after.state, after.height + 1)).sealers;
   }
 
   /** What sync serves: the committed block as stored (with its certificate). */

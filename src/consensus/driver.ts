@@ -1,18 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Chain } from "../chain/index.js";
 import { keccak256, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
-import { readConsensusNodes } from "../execution/index.js";
 import type { ConsortMetrics } from "../metrics/index.js";
 import { ConsensusPhaseTracker } from "../metrics/index.js";
 import type { Transport } from "../network/index.js";
-import type { TxPoolInterface } from "../txpool/index.js";
 import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
 import { writeFileAtomic } from "../util/atomicFile.js";
 import { errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { parseWithBytes, stringifyWithBytes } from "../util/jsonBytes.js";
 import type { Logger } from "../util/logger.js";
+import type { ConsensusChain, ConsensusPool } from "./interface.js";
 import type { ConsensusDriverOptions } from "./options.js";
 import {
   type CommitBlockAction,
@@ -28,8 +26,8 @@ import {
 import { decodePbftMessage, encodePbftMessage } from "./pbft/wire.js";
 
 export interface ConsensusDriverDeps {
-  chain: Chain;
-  txpool: TxPoolInterface;
+  chain: ConsensusChain;
+  txpool: ConsensusPool;
   transport: Transport;
   nodeKey: NodeKey;
   logger: Logger;
@@ -347,11 +345,8 @@ export class ConsensusDriver {
   }
 
   /** The validator set for height h+1 when block h changed it, read from the executed (uncommitted) state. */
-  private async nextValidatorsOf(blockHash: Hash): Promise<ValidatorInfo[] | undefined> {
-    const reader = this.deps.chain.executedStateReader(blockHash);
-    if (!reader) return undefined;
-    const nodes = await readConsensusNodes(reader.state, reader.height + 1);
-    return nodes.sealers;
+  private nextValidatorsOf(blockHash: Hash): Promise<ValidatorInfo[] | undefined> {
+    return this.deps.chain.nextValidators(blockHash);
   }
 
   private schedulePropose(): void {

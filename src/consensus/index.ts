@@ -1,5 +1,6 @@
 /** Consensus module public surface (see pbft/). */
 
+export type { ConsensusChain, ConsensusLimits, ConsensusPool } from "./interface.js";
 export {
   type ConsensusDriverOptions,
   ConsensusOptionsError,

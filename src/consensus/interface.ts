@@ -1,0 +1,59 @@
+/**
+ * What the consensus driver needs of the rest of the node, and nothing more: the chain (build, verify, commit
+ * blocks; the head's validators and limits) and the pool (seal, give back, park, drop). Structural types over
+ * src/types only, so consensus depends on no module above it: the node passes its Chain and TxPool, a test or a
+ * simulator may pass its own.
+ */
+import type { Block, CommitCertificate, Hash, NodeId, Transaction, ValidatorInfo } from "../types/index.js";
+
+/** The head's settings that consensus reads (from the on-chain system config). */
+export interface ConsensusLimits {
+  txCountLimit: number;
+  /** The sum of a block's tx gas limits may not exceed it. */
+  blockGasLimit: bigint;
+  /** Heights a leader keeps before the next one takes over. */
+  consensusLeaderPeriod: number;
+}
+
+export interface ConsensusChain {
+  head(): { number: number; hash: Hash };
+  height(): number;
+  /** Sealers in force at the next height. */
+  validators(): ValidatorInfo[];
+  isSealer(nodeId: NodeId): boolean;
+  systemConfig(): ConsensusLimits;
+  /** Leader: execute `txs` on the head state (dropping invalid ones) into a block. */
+  buildBlock(
+    txs: Transaction[],
+    opts: { proposer: NodeId; view: number; nowMs: number },
+  ): Promise<{
+    block: Block;
+    hash: Hash;
+    executed: { rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[] };
+  }>;
+  /** Replica: decode, resolve, execute and compare a proposal; throws when it is invalid. */
+  verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block>;
+  /** Null when the height was committed already (by sync). */
+  commit(
+    blockHash: Hash,
+    certificate: CommitCertificate,
+    payload: Uint8Array | undefined,
+    opts: { compact: boolean },
+  ): Promise<{ block: Block } | null>;
+  /** The proposal payload of a block this node built. */
+  encodeProposal(block: Block): Uint8Array;
+  /** The validator set of the height after an executed, uncommitted block, when that block changes it. */
+  nextValidators(blockHash: Hash): Promise<ValidatorInfo[] | undefined>;
+}
+
+export interface ConsensusPool {
+  size(): number;
+  /** Sealable txs or txs in flight: the view clock runs only while there is work. */
+  hasWork(): boolean;
+  seal(countMax: number, gasMax?: bigint): Transaction[];
+  /** All in-flight txs sealable again when `hashes` is omitted. */
+  releaseSealed(hashes?: Hash[]): void;
+  park(hashes: Hash[]): void;
+  drop(hashes: Hash[]): number;
+  onAdded(listener: (txs: Transaction[]) => void): () => void;
+}
