@@ -317,6 +317,7 @@ export class ConsortNode {
     await this.consensus.stop();
     this.gossip.stop();
     await this.transport.stop();
+    await this.sync.idle(); // a block that sync is committing must not meet a closed ledger
     await this.ledger.close();
     if (this.metricsServer) await this.metricsServer.stop();
     this.logger.info({}, "node stopped");

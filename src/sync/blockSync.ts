@@ -171,11 +171,12 @@ export class BlockSync {
    */
   private async poll(): Promise<void> {
     const peers = this.deps.transport.connectedPeers().slice(0, HEAD_POLL_PEERS_MAX);
-    const local = this.deps.chain.height();
     const heads = (await Promise.all(peers.map((p) => this.askHead(p)))).filter(
       (h): h is PeerHead => h !== null,
     );
     if (this.stopped) return;
+    // Read after the answers: consensus may have committed while they were on their way.
+    const local = this.deps.chain.height();
     const ahead = heads.filter((h) => h.headHeight > local).sort((a, b) => b.headHeight - a.headHeight);
     const best = ahead[0];
     if (!best) {

@@ -1,14 +1,15 @@
 /**
  * BlockSync against honest peers: fetching with certificate checks, the race with consensus committing the same
  * height (never blamed on the peer), and catching up when idle (no consensus traffic) over a stale connection.
- * Real chains on LevelDB; the peers answer through an in-memory "blocks" protocol (test/sync/helpers.ts).
+ * Real chains on LevelDB; the peers answer through an in-memory "blocks" protocol (test/sync/helpers.ts), and one
+ * test runs the same catch-up over real libp2p on loopback.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Chain } from "../../src/chain/index.js";
 import { NodeKey } from "../../src/crypto/index.js";
 import { serveBlocks } from "../../src/sync/blockServe.js";
 import { BlockSync, type BlockSyncOptions, defaultBlockSyncOptions } from "../../src/sync/index.js";
-import { captureLogger, type LogEntry } from "../network/helpers.js";
+import { captureLogger, connectAll, type LogEntry, startNodes, type TestNode } from "../network/helpers.js";
 import {
   ChainFactory,
   copyBlocks,
@@ -170,5 +171,46 @@ describe("BlockSync with honest peers", () => {
     await waitFor("the poll to fetch from the live peer", () => node.height() === 3);
     expect(s.status().syncing).toBe(true); // the consensus fetch still waits on the dead peer
     expect(net.penalties).toEqual([]);
+  });
+
+  it("over real libp2p on loopback: an idle node polls, fetches and serves blocks", async () => {
+    const peers: TestNode[] = await startNodes(2);
+    try {
+      await connectAll(peers);
+      const [server, client] = peers as [TestNode, TestNode];
+      const serving = new BlockSync(NO_POLL, {
+        chain: source,
+        transport: server.transport,
+        logger: captureLogger(),
+        onSynced: () => undefined,
+        onStorageFailure: () => undefined,
+      });
+      serving.start();
+      const s = new BlockSync(
+        { ...defaultBlockSyncOptions, pollIntervalMs: 50 },
+        {
+          chain: node,
+          transport: client.transport,
+          logger: captureLogger(logs),
+          onSynced: (height) => synced.push(height),
+          onStorageFailure: (err) => {
+            throw err;
+          },
+        },
+      );
+      s.start();
+      try {
+        await waitFor("the idle node to fetch over libp2p", () => node.height() === 3);
+        expect(node.head().hash).toEqual(source.head().hash);
+        expect(synced).toEqual([1, 2, 3]);
+        expect(s.counters.badPeers).toBe(0);
+      } finally {
+        s.stop();
+        serving.stop();
+        await Promise.all([s.idle(), serving.idle()]);
+      }
+    } finally {
+      await Promise.all(peers.map((p) => p.transport.stop()));
+    }
   });
 });
