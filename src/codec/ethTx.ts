@@ -6,6 +6,7 @@ import { bigintToBytes, concatBytes } from "../util/hex.js";
 import { CodecError } from "./errors.js";
 import { fail, quantityFromBytes } from "./fields.js";
 import { codecLimits } from "./options.js";
+import type { SenderCache } from "./senderCache.js";
 
 /**
  * Ethereum transactions: legacy (type 0, with or without EIP-155), EIP-2930 (type 1), EIP-1559 (type 2).
@@ -28,6 +29,11 @@ export interface DecodeTxOptions {
   sender?: Address;
   /** keccak256(raw), when the caller already computed it (the pool hashes first to dedupe). */
   hash?: Hash;
+  /**
+   * This node's senders recovered earlier, by tx hash (decodeTransaction only): a hit skips the recovery (every
+   * other check still runs), a miss records the recovered sender.
+   */
+  senders?: SenderCache;
 }
 
 const TYPE_NAMES: Record<number, string> = { 0: "LegacyTx", 1: "AccessListTx", 2: "FeeMarketTx" };

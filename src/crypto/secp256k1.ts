@@ -93,6 +93,14 @@ export function secp256k1Sign(msgHash: Uint8Array, privateKey: Uint8Array): Reco
   return { signature: new Uint8Array(out.signature), recovery: out.recid };
 }
 
+/** Public-key recoveries attempted by this process (the native path): what "recover once per node" is checked by. */
+let recoveryCount = 0;
+
+/** How many secp256k1 recoveries this process has attempted so far (tests, metrics). */
+export function secp256k1RecoveryCount(): number {
+  return recoveryCount;
+}
+
 /**
  * Recovers the 65-byte uncompressed public key (0x04 || x || y) with the native binding.
  * Accepts any s in 1..n-1 (like Ethereum's ecrecover precompile); transaction decoding checks low-s itself.
@@ -100,6 +108,7 @@ export function secp256k1Sign(msgHash: Uint8Array, privateKey: Uint8Array): Reco
 export function secp256k1Recover(msgHash: Uint8Array, signature: Uint8Array, recovery: number): Uint8Array {
   checkHash(msgHash);
   checkSignature(signature, recovery);
+  recoveryCount++;
   try {
     return new Uint8Array(native.ecdsaRecover(signature, recovery, msgHash, false));
   } catch (err) {
