@@ -48,11 +48,11 @@ export class SenderCache {
     return sender;
   }
 
-  /** Records the sender recovered from the signature of the tx with this hash. */
+  /** Records the sender recovered from the signature of the tx with this hash (a copy: a view would keep its tx). */
   set(hash: Hash, sender: Address): void {
     const key = keyOf(hash);
     this.map.delete(key);
-    this.map.set(key, sender);
+    this.map.set(key, sender.slice());
     while (this.map.size > this.entriesMax) {
       const oldest = this.map.keys().next().value as string;
       this.map.delete(oldest);
