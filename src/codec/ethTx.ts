@@ -152,6 +152,18 @@ function checkChainId(chainId: bigint, opts: DecodeTxOptions, type: string): voi
   }
 }
 
+/** The last chain id's minimal bytes: a node sees one chain id, so EIP-155 signing hashes reuse them. */
+let lastChainId = -1n;
+let lastChainIdBytes: Uint8Array = new Uint8Array(0);
+
+function chainIdBytes(chainId: bigint): Uint8Array {
+  if (chainId !== lastChainId) {
+    lastChainIdBytes = bigintToBytes(chainId);
+    lastChainId = chainId;
+  }
+  return lastChainIdBytes;
+}
+
 function decodeLegacy(raw: Uint8Array, opts: DecodeTxOptions): EthereumTx {
   const type = TYPE_NAMES[0]!;
   const values = rlpDecode(raw, type);
@@ -179,7 +191,7 @@ function decodeLegacy(raw: Uint8Array, opts: DecodeTxOptions): EthereumTx {
     checkChainId(chainId, opts, type);
     message = RLP.encode([
       ...values.slice(0, 6),
-      bigintToBytes(chainId),
+      chainIdBytes(chainId),
       new Uint8Array(0),
       new Uint8Array(0),
     ]);
