@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { decodeTransaction, SenderCache } from "../../src/codec/index.js";
+import { decodeBlock, decodeTransaction, encodeBlock, SenderCache } from "../../src/codec/index.js";
 import { keccak256, privateKeyToAddress, secp256k1RecoveryCount } from "../../src/crypto/index.js";
+import type { BlockHeader } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { signTx, type TxSpec } from "./txFactory.js";
 
@@ -89,5 +90,32 @@ describe("SenderCache", () => {
     expect(() => decodeTransaction(raw, { chainId: CHAIN_ID + 1n, senders: cache })).toThrow(
       expect.objectContaining({ code: "CODEC_WRONG_CHAIN_ID" }),
     );
+  });
+});
+
+describe("decodeBlock with a sender cache", () => {
+  it("recovers only the txs this node has not recovered before", () => {
+    const cache = new SenderCache();
+    const raws = [0n, 1n, 2n].map((n) => signTx(spec(0, n), CHAIN_ID, KEY_A));
+    const txs = raws.map((raw) => decodeTransaction(raw, { chainId: CHAIN_ID }));
+    decodeTransaction(raws[0] as Uint8Array, { chainId: CHAIN_ID, senders: cache });
+    const header: BlockHeader = {
+      chainId: CHAIN_ID,
+      groupId: "group0",
+      number: 1,
+      parentHash: new Uint8Array(32).fill(1),
+      timestampMs: 1_700_000_000_000,
+      txRoot: new Uint8Array(32).fill(2),
+      receiptRoot: new Uint8Array(32).fill(3),
+      stateRoot: new Uint8Array(32).fill(4),
+      gasUsed: 0n,
+      proposer: new Uint8Array(32).fill(5),
+      view: 0,
+    };
+    const bytes = encodeBlock({ header, transactions: txs, certificate: null });
+    const before = secp256k1RecoveryCount();
+    const block = decodeBlock(bytes, { senders: cache });
+    expect(secp256k1RecoveryCount() - before).toBe(2);
+    expect(block.transactions.map((t) => bytesToHex(t.sender))).toEqual(txs.map((t) => bytesToHex(t.sender)));
   });
 });
