@@ -27,7 +27,10 @@ export interface DecodeTxOptions {
   chainId?: bigint;
   /** Trusted sender (bytes from our own disk): skip signature recovery. */
   sender?: Address;
-  /** keccak256(raw), when the caller already computed it (the pool hashes first to dedupe). */
+  /**
+   * keccak256(raw), when the caller already computed it (the pool hashes first to dedupe). Computed by this node,
+   * never taken from a peer's word: with `senders` it is the cache key.
+   */
   hash?: Hash;
   /**
    * This node's senders recovered earlier, by tx hash (decodeTransaction only): a hit skips the recovery (every
