@@ -173,7 +173,7 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
  * DIR/<name>/CPU.….cpuprofile when the node exits (SIGTERM → graceful close → process.exit). One file per thread
  * (tsx's module-loader worker writes one too): the largest is the main thread.
  */
-function spawnProfiledNode(
+export function spawnProfiledNode(
   configFile: string,
   logFile: string,
   profileDir: string,
@@ -327,7 +327,11 @@ function pipeToLog(child: ChildProcess, file: string): void {
 }
 
 /** SIGTERM each child we started (by its own pid), SIGKILL after 15 s, then remove the temp folder. */
-async function stopChildren(children: ChildProcess[], dir: string | null, keepDir = false): Promise<void> {
+export async function stopChildren(
+  children: ChildProcess[],
+  dir: string | null,
+  keepDir = false,
+): Promise<void> {
   await Promise.all(
     children.map(async (child) => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,4 +1,4 @@
-import { decodeCompactBlock, encodeCompactBlock, hashHeader } from "../codec/index.js";
+import { decodeCompactBlock, encodeCompactBlock, hashHeader, type SenderCache } from "../codec/index.js";
 import type { GenesisConfig } from "../config/index.js";
 import { type CertificateCheck, verifyCertificate } from "../consensus/index.js";
 import { keccak256, verifyNodeSignature } from "../crypto/index.js";
@@ -51,6 +51,8 @@ export interface ChainDeps {
   poolTx?: (txHash: Hash) => Transaction | undefined;
   /** Fetches txs a compact proposal lists but this node lacks (see TxResolverDeps.fetchTxs). */
   fetchTxs?: (txHashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
+  /** This node's recovered senders by tx hash, shared with the pool (see TxResolverDeps.senders). */
+  senders?: SenderCache;
 }
 
 /**
@@ -75,6 +77,7 @@ export class Chain {
       logger: deps.logger,
       poolTx: deps.poolTx,
       fetchTxs: deps.fetchTxs,
+      senders: deps.senders,
       executedTx: (hashHex) => this.executed.tx(hashHex),
     });
   }

@@ -1,4 +1,4 @@
-import { type CompactBlock, decodeBlock, decodeTransaction } from "../codec/index.js";
+import { type CompactBlock, decodeBlock, decodeTransaction, type SenderCache } from "../codec/index.js";
 import type { Ledger } from "../ledger/index.js";
 import type { Address, Block, Hash, NodeId, Transaction } from "../types/index.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
@@ -18,6 +18,11 @@ export interface TxResolverDeps {
    * other peers. Returns whatever it got (untrusted: each is decoded with sender recovery and checked here).
    */
   fetchTxs?: (txHashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
+  /**
+   * Senders this node recovered already, by tx hash (shared with the pool): a fetched tx or a block tx that was
+   * recovered on another path (gossip that the pool refused, an earlier proposal) is not recovered again.
+   */
+  senders?: SenderCache;
 }
 
 type Listed = CompactBlock["transactions"][number];
@@ -84,7 +89,7 @@ export class TxResolver {
     for (const raw of raws) {
       let tx: Transaction;
       try {
-        tx = decodeTransaction(raw, { chainId: this.deps.chainId });
+        tx = decodeTransaction(raw, this.decodeOptions());
       } catch {
         continue; // garbage from a peer: the tx stays missing
       }
@@ -108,7 +113,7 @@ export class TxResolver {
     block.transactions = block.transactions.map((tx) => {
       const pooled = this.deps.poolTx?.(tx.hash);
       if (pooled && bytesEqual(pooled.sender, tx.sender)) return tx;
-      const checked = decodeTransaction(tx.raw, { chainId: this.deps.chainId });
+      const checked = decodeTransaction(tx.raw, { ...this.decodeOptions(), hash: tx.hash });
       if (!bytesEqual(checked.sender, tx.sender)) {
         throw new ChainError(
           "CHAIN_ROOT_MISMATCH",
@@ -118,6 +123,11 @@ export class TxResolver {
       return checked;
     });
     return block;
+  }
+
+  /** Untrusted bytes: decoded with sender recovery, unless this node recovered the same tx (hash) before. */
+  private decodeOptions(): { chainId: bigint; senders: SenderCache | undefined } {
+    return { chainId: this.deps.chainId, senders: this.deps.senders };
   }
 }
 

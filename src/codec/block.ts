@@ -34,6 +34,7 @@ import {
 } from "./fields.js";
 import { codecLimits } from "./options.js";
 import { pb } from "./schema.js";
+import type { SenderCache } from "./senderCache.js";
 import { decodeTransaction } from "./transaction.js";
 
 // ---------------------------------------------------------------- header
@@ -134,6 +135,8 @@ export interface DecodeBlockOptions {
   trustSenders?: boolean;
   /** Chain id every transaction must have; defaults to the header's chainId. */
   chainId?: bigint;
+  /** This node's recovered senders (see SenderCache): txs it recovered before are not recovered again. */
+  senders?: SenderCache;
 }
 
 export function encodeBlock(b: Block): Uint8Array {
@@ -167,7 +170,10 @@ export function decodeBlock(bytes: Uint8Array, opts: DecodeBlockOptions = {}): B
     const sender = fixedBytes(entry, "sender", `${T}.${field}`, 20);
     let tx: Transaction;
     try {
-      tx = decodeTransaction(raw, opts.trustSenders ? { chainId, sender } : { chainId });
+      tx = decodeTransaction(
+        raw,
+        opts.trustSenders ? { chainId, sender } : { chainId, senders: opts.senders },
+      );
     } catch (err) {
       if (!(err instanceof CodecError)) throw err;
       throw new CodecError(

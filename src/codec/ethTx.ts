@@ -6,6 +6,7 @@ import { bigintToBytes, concatBytes } from "../util/hex.js";
 import { CodecError } from "./errors.js";
 import { fail, quantityFromBytes } from "./fields.js";
 import { codecLimits } from "./options.js";
+import type { SenderCache } from "./senderCache.js";
 
 /**
  * Ethereum transactions: legacy (type 0, with or without EIP-155), EIP-2930 (type 1), EIP-1559 (type 2).
@@ -26,8 +27,16 @@ export interface DecodeTxOptions {
   chainId?: bigint;
   /** Trusted sender (bytes from our own disk): skip signature recovery. */
   sender?: Address;
-  /** keccak256(raw), when the caller already computed it (the pool hashes first to dedupe). */
+  /**
+   * keccak256(raw), when the caller already computed it (the pool hashes first to dedupe). Computed by this node,
+   * never taken from a peer's word: with `senders` it is the cache key.
+   */
   hash?: Hash;
+  /**
+   * This node's senders recovered earlier, by tx hash (decodeTransaction only): a hit skips the recovery (every
+   * other check still runs), a miss records the recovered sender.
+   */
+  senders?: SenderCache;
 }
 
 const TYPE_NAMES: Record<number, string> = { 0: "LegacyTx", 1: "AccessListTx", 2: "FeeMarketTx" };
@@ -146,6 +155,18 @@ function checkChainId(chainId: bigint, opts: DecodeTxOptions, type: string): voi
   }
 }
 
+/** The last chain id's minimal bytes: a node sees one chain id, so EIP-155 signing hashes reuse them. */
+let lastChainId = -1n;
+let lastChainIdBytes: Uint8Array = new Uint8Array(0);
+
+function chainIdBytes(chainId: bigint): Uint8Array {
+  if (chainId !== lastChainId) {
+    lastChainIdBytes = bigintToBytes(chainId);
+    lastChainId = chainId;
+  }
+  return lastChainIdBytes;
+}
+
 function decodeLegacy(raw: Uint8Array, opts: DecodeTxOptions): EthereumTx {
   const type = TYPE_NAMES[0]!;
   const values = rlpDecode(raw, type);
@@ -173,7 +194,7 @@ function decodeLegacy(raw: Uint8Array, opts: DecodeTxOptions): EthereumTx {
     checkChainId(chainId, opts, type);
     message = RLP.encode([
       ...values.slice(0, 6),
-      bigintToBytes(chainId),
+      chainIdBytes(chainId),
       new Uint8Array(0),
       new Uint8Array(0),
     ]);

@@ -27,4 +27,5 @@ export {
 } from "./nativeTx.js";
 export { type CodecLimits, codecLimits } from "./options.js";
 export { CONSORT_PROTO } from "./schema.js";
+export { SENDER_CACHE_ENTRIES_DEFAULT, SenderCache, type SenderCacheStats } from "./senderCache.js";
 export { decodeTransaction } from "./transaction.js";

@@ -26,6 +26,7 @@ export {
   SECP256K1_N_HALF,
   secp256k1PublicKey,
   secp256k1Recover,
+  secp256k1RecoveryCount,
   secp256k1Sign,
   secp256k1Verify,
 } from "./secp256k1.js";

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { secp256k1 as nobleSecp256k1 } from "@noble/curves/secp256k1.js";
 import type { Address } from "../types/index.js";
-import { bytesToBigint } from "../util/hex.js";
 import { CryptoError } from "./errors.js";
 import { keccak256 } from "./keccak.js";
 
@@ -19,6 +18,25 @@ const native = require("secp256k1/bindings") as typeof import("secp256k1");
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 /** n / 2: Ethereum (EIP-2) and Consort only accept transaction signatures with s <= n/2. */
 export const SECP256K1_N_HALF = SECP256K1_N >> 1n;
+
+/** n and n/2 as 32 big-endian bytes: range checks compare bytes (no bigint from every signature's r and s). */
+const N_BYTES = Uint8Array.from(Buffer.from(SECP256K1_N.toString(16).padStart(64, "0"), "hex"));
+const N_HALF_BYTES = Uint8Array.from(Buffer.from(SECP256K1_N_HALF.toString(16).padStart(64, "0"), "hex"));
+
+/** Compares the 32 bytes of `bytes` from `offset` with the 32-byte `bound`: <0, 0, >0. */
+function compare32(bytes: Uint8Array, offset: number, bound: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = (bytes[offset + i] as number) - (bound[i] as number);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** True when the 32 bytes from `offset` are all zero. */
+function isZero32(bytes: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < 32; i++) if (bytes[offset + i] !== 0) return false;
+  return true;
+}
 
 export interface RecoverableSignature {
   /** 64 B r || s, low-s. */
@@ -56,16 +74,19 @@ function checkSignature(signature: Uint8Array, recovery: number): void {
   if (recovery !== 0 && recovery !== 1) {
     throw new CryptoError("CRYPTO_INVALID_SIGNATURE", "recovery id must be 0 or 1", { recovery });
   }
-  const r = bytesToBigint(signature.subarray(0, 32));
-  const s = bytesToBigint(signature.subarray(32, 64));
-  if (r === 0n || r >= SECP256K1_N || s === 0n || s >= SECP256K1_N) {
+  if (
+    isZero32(signature, 0) ||
+    compare32(signature, 0, N_BYTES) >= 0 ||
+    isZero32(signature, 32) ||
+    compare32(signature, 32, N_BYTES) >= 0
+  ) {
     throw new CryptoError("CRYPTO_INVALID_SIGNATURE", "signature r or s out of range 1..n-1");
   }
 }
 
 /** True when s (bytes 32..64 of r||s) is at most n/2. */
 export function isLowS(signature: Uint8Array): boolean {
-  return signature.length === 64 && bytesToBigint(signature.subarray(32, 64)) <= SECP256K1_N_HALF;
+  return signature.length === 64 && compare32(signature, 32, N_HALF_BYTES) <= 0;
 }
 
 /** A random valid private key. */
@@ -93,6 +114,14 @@ export function secp256k1Sign(msgHash: Uint8Array, privateKey: Uint8Array): Reco
   return { signature: new Uint8Array(out.signature), recovery: out.recid };
 }
 
+/** Public-key recoveries attempted by this process (the native path): what "recover once per node" is checked by. */
+let recoveryCount = 0;
+
+/** How many secp256k1 recoveries this process has attempted so far (tests, metrics). */
+export function secp256k1RecoveryCount(): number {
+  return recoveryCount;
+}
+
 /**
  * Recovers the 65-byte uncompressed public key (0x04 || x || y) with the native binding.
  * Accepts any s in 1..n-1 (like Ethereum's ecrecover precompile); transaction decoding checks low-s itself.
@@ -100,6 +129,7 @@ export function secp256k1Sign(msgHash: Uint8Array, privateKey: Uint8Array): Reco
 export function secp256k1Recover(msgHash: Uint8Array, signature: Uint8Array, recovery: number): Uint8Array {
   checkHash(msgHash);
   checkSignature(signature, recovery);
+  recoveryCount++;
   try {
     return new Uint8Array(native.ecdsaRecover(signature, recovery, msgHash, false));
   } catch (err) {

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { Chain } from "../chain/index.js";
+import { SenderCache } from "../codec/index.js";
 import {
   assertRpcSafeForGenesis,
   type GenesisConfig,
@@ -109,6 +110,8 @@ export class ConsortNode {
       });
       instrumentExecutor(executor, metrics);
       let pool: TxPool | null = null;
+      // One cache of recovered senders for every path a tx arrives by: each signature is recovered once per node.
+      const senders = new SenderCache();
       let txFetch: TxFetch | null = null;
       const chain = new Chain(genesis, {
         ledger,
@@ -116,6 +119,7 @@ export class ConsortNode {
         logger: log.child({ module: "chain" }),
         poolTx: (hash) => pool?.get(hash),
         fetchTxs: (hashes, proposer) => txFetch?.fetch(hashes, proposer) ?? Promise.resolve([]),
+        senders,
       });
       await chain.init();
       const accounts = new CommittedAccounts(chain);
@@ -135,6 +139,7 @@ export class ConsortNode {
           txGasLimit: () => chain.systemConfig().txGasLimit,
           permissionCheck: permissionCheck(chain),
           logger: log.child({ module: "txpool" }),
+          senders,
         },
       );
       pool = txpool;

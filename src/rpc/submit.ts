@@ -18,6 +18,9 @@ export const UNPROTECTED_TX_MESSAGE =
  */
 export function isUnprotectedLegacy(raw: Uint8Array): boolean {
   if (raw.length === 0 || raw[0]! < 0xc0) return false;
+  // Almost every tx is protected: find the v item without decoding (allocating) the whole list first. The walk
+  // finds the same item RLP.decode would whenever it succeeds, so "v is not 27/28" is the same answer.
+  if (legacyVIsNot27Or28(raw)) return false;
   try {
     const fields = RLP.decode(raw);
     if (!Array.isArray(fields) || fields.length !== 9) return false;
@@ -27,6 +30,32 @@ export function isUnprotectedLegacy(raw: Uint8Array): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * True when the 7th item (v) of the RLP list `raw` is surely not the single byte 27 or 28; false when it may be,
+ * or when the walk cannot tell (lists inside, truncated input): the caller then decodes in full.
+ */
+function legacyVIsNot27Or28(raw: Uint8Array): boolean {
+  const head = raw[0] as number;
+  let pos: number;
+  if (head <= 0xf7) pos = 1;
+  else pos = 1 + (head - 0xf7);
+  for (let item = 0; item < 7; item++) {
+    if (pos >= raw.length) return false;
+    const b = raw[pos] as number;
+    if (item === 6) return !(b === 27 || b === 28);
+    if (b < 0x80) pos += 1;
+    else if (b <= 0xb7) pos += 1 + (b - 0x80);
+    else if (b <= 0xbf) {
+      const lengthBytes = b - 0xb7;
+      if (pos + lengthBytes >= raw.length) return false;
+      let length = 0;
+      for (let i = 1; i <= lengthBytes; i++) length = length * 256 + (raw[pos + i] as number);
+      pos += 1 + lengthBytes + length;
+    } else return false; // a list where a byte string belongs: let the full decode answer
+  }
+  return false;
 }
 
 /** Submit a raw transaction from a client: replay protection (unless allowed), then the pool. */

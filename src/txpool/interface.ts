@@ -1,3 +1,4 @@
+import type { SenderCache } from "../codec/index.js";
 import type { Address, Hash, Transaction } from "../types/index.js";
 import type { Logger } from "../util/logger.js";
 import type { TxPoolError } from "./errors.js";
@@ -24,6 +25,11 @@ export interface TxPoolDeps {
   /** On-chain permissions (frozen sender, deploy / method ACL): the refusal naming the rule, or null. */
   permissionCheck?: (tx: Transaction) => Promise<string | null>;
   logger: Logger;
+  /**
+   * This node's recovered senders by tx hash, shared with the chain's proposal/block decoding: a tx recovered on
+   * another path (a fetched proposal tx, a gossip copy refused earlier) is admitted without recovering it again.
+   */
+  senders?: SenderCache;
   /** Milliseconds clock for TTL; Date.now by default. */
   now?: () => number;
 }

@@ -127,7 +127,7 @@ export class TxPool implements TxPoolInterface {
     this.pruneExpired();
     let tx: Transaction;
     try {
-      tx = decodeTransaction(raw, { chainId: this.opts.chainId, hash });
+      tx = decodeTransaction(raw, { chainId: this.opts.chainId, hash, senders: this.deps.senders });
     } catch (err) {
       throw invalidTx(err);
     }

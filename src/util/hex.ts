@@ -52,5 +52,11 @@ export function bigintToBytes(value: bigint): Uint8Array {
 
 export function bytesToBigint(bytes: Uint8Array): bigint {
   if (bytes.length === 0) return 0n;
+  if (bytes.length <= 6) {
+    // Nonces, gas, small values: exact in a double (< 2^48), no hex string on the way (a hot path of tx decoding).
+    let n = 0;
+    for (let i = 0; i < bytes.length; i++) n = n * 256 + (bytes[i] as number);
+    return BigInt(n);
+  }
   return BigInt(bytesToHex(bytes));
 }
