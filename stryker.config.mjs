@@ -19,6 +19,6 @@ export default {
   reporters: ["clear-text", "progress", "json", "html"],
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
-  ignorePatterns: ["coverage", "dist", "reports", "testnet", ".data", "bench/results", "docker", "contracts"],
+  ignorePatterns: [".stryker-tmp", "coverage", "dist", "reports", "testnet", ".data", "bench/results", "docker", "contracts"],
   thresholds: { high: 85, low: 75, break: null },
 };
