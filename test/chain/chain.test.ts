@@ -184,8 +184,28 @@ describe("Chain", () => {
       view: 0,
       nowMs: Date.now(),
     });
-    const check = a.chain.checkCertificate(certify(NodeKey.generate(), 1, 0, built.hash), built.hash);
-    expect(check.ok).toBe(false);
+    const stranger = NodeKey.generate();
+    const check = a.chain.checkCertificate(certify(stranger, 1, 0, built.hash), built.hash);
+    expect(check).toEqual({
+      ok: false,
+      reason: "NOT_VALIDATOR",
+      signer: bytesToHex(stranger.nodeId).slice(2),
+    });
+  });
+
+  it("checkCertificate: a sealer's certificate passes for its block only (another hash is MALFORMED)", async () => {
+    const a = await openChain("a");
+    const built = await a.chain.buildBlock([transfer(new Uint8Array([6]), 100)], {
+      proposer: sealer.nodeId,
+      view: 0,
+      nowMs: Date.now(),
+    });
+    const cert = certify(sealer, 1, 0, built.hash);
+    expect(a.chain.checkCertificate(cert, built.hash)).toEqual({ ok: true });
+    expect(a.chain.checkCertificate(cert, new Uint8Array(32).fill(1))).toEqual({
+      ok: false,
+      reason: "MALFORMED",
+    });
   });
 
   it("a replica resolves pooled txs locally and fetches only the missing ones; commit works from the compact payload", async () => {
