@@ -20,6 +20,8 @@ export const modules: Record<string, MutationModule> = {
       "test/consensus/quorum.test.ts",
       "test/consensus/futureBuffer.test.ts",
       "test/consensus/certificate.test.ts",
+      "test/consensus/digest.test.ts",
+      "test/consensus/validate.test.ts",
       "test/sim/scenarios.test.ts",
     ],
   },
