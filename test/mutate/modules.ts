@@ -47,7 +47,12 @@ export const modules: Record<string, MutationModule> = {
   },
   "txpool-admission": {
     mutate: ["src/txpool/admission.ts"],
-    tests: ["test/txpool/admission.test.ts", "test/txpool/lifecycle.test.ts"],
+    tests: [
+      "test/txpool/admission.test.ts",
+      "test/txpool/admissionRules.test.ts",
+      "test/txpool/fairness.test.ts",
+      "test/txpool/lifecycle.test.ts",
+    ],
   },
   "ledger-commit": {
     // checkCommit and the block's writes, and LevelLedger's commit section (commitBlock, commitNow).
