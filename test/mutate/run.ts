@@ -38,6 +38,11 @@ mkdirSync(outDir, { recursive: true });
 // Read by test/mutate/vitest.config.ts in Stryker's sandbox (the workers inherit the environment).
 process.env.MUTATE_TESTS = mod.tests.join(",");
 
+// The commit the sandbox is copied from (read before the run: commits made during a long run are not in it).
+const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "test"], {
+  encoding: "utf8",
+}).trim();
 const startMs = Date.now();
 const results = await new Stryker({
   mutate: mod.mutate,
@@ -59,10 +64,6 @@ const errors = count("RuntimeError") + count("CompileError");
 const detected = killed + timeout;
 const valid = detected + survived + noCoverage;
 const score = valid === 0 ? 100 : (100 * detected) / valid;
-const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "test"], {
-  encoding: "utf8",
-}).trim();
 const summary = {
   module: name,
   commit: dirty ? `${commit}+changes` : commit,
