@@ -182,12 +182,18 @@ describe("verifyPreparedCertificate", () => {
 
   it("refuses Commit signatures in place of Prepare ones", () => {
     const c = prepared({ prepares: q(keys[0]!, keys[1]!, keys[2]!) });
-    expect(verifyPreparedCertificate(c, 5, set, crypto)).toMatchObject({ ok: false, reason: "BAD_SIGNATURE" });
+    expect(verifyPreparedCertificate(c, 5, set, crypto)).toMatchObject({
+      ok: false,
+      reason: "BAD_SIGNATURE",
+    });
   });
 
   it("refuses signatures over another view", () => {
     const c = prepared({ view: 2 });
-    expect(verifyPreparedCertificate(c, 5, set, crypto)).toMatchObject({ ok: false, reason: "BAD_SIGNATURE" });
+    expect(verifyPreparedCertificate(c, 5, set, crypto)).toMatchObject({
+      ok: false,
+      reason: "BAD_SIGNATURE",
+    });
   });
 
   it("refuses too few Prepares", () => {
