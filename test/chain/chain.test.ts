@@ -184,8 +184,81 @@ describe("Chain", () => {
       view: 0,
       nowMs: Date.now(),
     });
-    const check = a.chain.checkCertificate(certify(NodeKey.generate(), 1, 0, built.hash), built.hash);
-    expect(check.ok).toBe(false);
+    const stranger = NodeKey.generate();
+    const check = a.chain.checkCertificate(certify(stranger, 1, 0, built.hash), built.hash);
+    expect(check).toEqual({
+      ok: false,
+      reason: "NOT_VALIDATOR",
+      signer: bytesToHex(stranger.nodeId).slice(2),
+    });
+  });
+
+  it("checkCertificate: a sealer's certificate passes for its block only (another hash is MALFORMED)", async () => {
+    const a = await openChain("a");
+    const built = await a.chain.buildBlock([transfer(new Uint8Array([6]), 100)], {
+      proposer: sealer.nodeId,
+      view: 0,
+      nowMs: Date.now(),
+    });
+    const cert = certify(sealer, 1, 0, built.hash);
+    expect(a.chain.checkCertificate(cert, built.hash)).toEqual({ ok: true });
+    expect(a.chain.checkCertificate(cert, new Uint8Array(32).fill(1))).toEqual({
+      ok: false,
+      reason: "MALFORMED",
+    });
+  });
+
+  it("verifyBlock refuses each header field that does not fit the head, by its code", async () => {
+    const a = await openChain("a");
+    const nowMs = Date.now();
+    const built = await a.chain.buildBlock([transfer(new Uint8Array([7]), 100)], {
+      proposer: sealer.nodeId,
+      view: 0,
+      nowMs,
+    });
+    const h = built.block.header;
+    const genesisTs = (await a.ledger.getHeader(0))!.timestampMs;
+    const verify = (header: typeof h, expected = hashHeader(header), at = nowMs) =>
+      a.chain.verifyBlock(a.chain.encodeProposal({ ...built.block, header }), expected, { nowMs: at });
+    const cases: [string, typeof h, string, RegExp][] = [
+      ["height", { ...h, number: 2 }, "CHAIN_BAD_HEIGHT", /does not follow head 0/],
+      ["parent", { ...h, parentHash: new Uint8Array(32).fill(1) }, "CHAIN_BAD_PARENT", /has parent/],
+      ["chain id", { ...h, chainId: 1n }, "CHAIN_BAD_PARENT", /another chain or group/],
+      ["group", { ...h, groupId: "group9" }, "CHAIN_BAD_PARENT", /another chain or group/],
+      ["timestamp = parent's", { ...h, timestampMs: genesisTs }, "CHAIN_BAD_TIMESTAMP", /out of range/],
+      [
+        "timestamp past the drift",
+        { ...h, timestampMs: nowMs + 15_001 },
+        "CHAIN_BAD_TIMESTAMP",
+        /out of range/,
+      ],
+      [
+        "state root",
+        { ...h, stateRoot: new Uint8Array(32).fill(2) },
+        "CHAIN_ROOT_MISMATCH",
+        /: stateRoot differ/,
+      ],
+      ["tx root", { ...h, txRoot: new Uint8Array(32).fill(2) }, "CHAIN_ROOT_MISMATCH", /: txRoot differ/],
+      [
+        "receipt root",
+        { ...h, receiptRoot: new Uint8Array(32).fill(2) },
+        "CHAIN_ROOT_MISMATCH",
+        /: receiptRoot differ/,
+      ],
+      ["gas used", { ...h, gasUsed: h.gasUsed + 1n }, "CHAIN_ROOT_MISMATCH", /: gasUsed differ/],
+    ];
+    for (const [name, header, code, message] of cases) {
+      await expect(verify(header), name).rejects.toMatchObject({
+        code,
+        message: expect.stringMatching(message),
+      });
+    }
+    await expect(verify(h, new Uint8Array(32).fill(3))).rejects.toMatchObject({
+      code: "CHAIN_ROOT_MISMATCH",
+    });
+    // the bounds themselves pass: one ms after the parent, and exactly at the drift limit
+    await expect(verify({ ...h, timestampMs: genesisTs + 1 })).resolves.toBeDefined();
+    await expect(verify({ ...h, timestampMs: nowMs + 15_000 })).resolves.toBeDefined();
   });
 
   it("a replica resolves pooled txs locally and fetches only the missing ones; commit works from the compact payload", async () => {
