@@ -27,7 +27,7 @@ export const modules: Record<string, MutationModule> = {
   },
   "cert-check": {
     // The certificate check of the core, and the chain's checkCertificate (the lines of that method).
-    mutate: ["src/consensus/pbft/core/certificate.ts", "src/chain/chain.ts:385-390"],
+    mutate: ["src/consensus/pbft/core/certificate.ts", "src/chain/chain.ts:360-363"],
     tests: ["test/consensus/certificate.test.ts", "test/consensus/core.test.ts", "test/chain/chain.test.ts"],
   },
   driver: {
@@ -56,12 +56,12 @@ export const modules: Record<string, MutationModule> = {
   },
   "ledger-commit": {
     // checkCommit and the block's writes, and LevelLedger's commit section (commitBlock, commitNow).
-    mutate: ["src/ledger/commitBatch.ts", "src/ledger/levelLedger.ts:161-210"],
+    mutate: ["src/ledger/commitBatch.ts", "src/ledger/levelLedger.ts:163-212"],
     tests: ["test/ledger/levelLedger.test.ts"],
   },
   "chain-verify": {
     // Chain.verifyBlock and its helpers up to checkCertificate (verifyDecoded, gas limit, extends-head, roots).
-    mutate: ["src/chain/chain.ts:245-384"],
+    mutate: ["src/chain/chain.ts:239-357"],
     tests: ["test/chain/chain.test.ts"],
   },
 };
