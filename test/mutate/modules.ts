@@ -17,6 +17,8 @@ export const modules: Record<string, MutationModule> = {
     ],
     tests: [
       "test/consensus/core.test.ts",
+      "test/consensus/coreCatchUp.test.ts",
+      "test/consensus/coreViewChange.test.ts",
       "test/consensus/quorum.test.ts",
       "test/consensus/futureBuffer.test.ts",
       "test/consensus/certificate.test.ts",
