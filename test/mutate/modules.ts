@@ -19,6 +19,7 @@ export const modules: Record<string, MutationModule> = {
       "test/consensus/core.test.ts",
       "test/consensus/coreCatchUp.test.ts",
       "test/consensus/coreViewChange.test.ts",
+      "test/consensus/coreFuture.test.ts",
       "test/consensus/quorum.test.ts",
       "test/consensus/futureBuffer.test.ts",
       "test/consensus/certificate.test.ts",
