@@ -35,7 +35,7 @@ export const modules: Record<string, MutationModule> = {
   },
   driver: {
     mutate: ["src/consensus/driver.ts"],
-    tests: ["test/consensus/driver.test.ts"],
+    tests: ["test/consensus/driver.test.ts", "test/consensus/driverPropose.test.ts"],
   },
   codec: {
     mutate: ["src/codec/**/*.ts", "!src/codec/index.ts", "!src/codec/options.ts"],
@@ -46,6 +46,7 @@ export const modules: Record<string, MutationModule> = {
       "test/codec/golden.test.ts",
       "test/codec/properties.test.ts",
       "test/codec/roundTrip.test.ts",
+      "test/codec/senderCache.test.ts",
     ],
   },
   "txpool-admission": {
