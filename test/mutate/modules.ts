@@ -20,6 +20,8 @@ export const modules: Record<string, MutationModule> = {
       "test/consensus/coreCatchUp.test.ts",
       "test/consensus/coreViewChange.test.ts",
       "test/consensus/coreFuture.test.ts",
+      "test/consensus/coreState.test.ts",
+      "test/consensus/round.test.ts",
       "test/consensus/quorum.test.ts",
       "test/consensus/futureBuffer.test.ts",
       "test/consensus/certificate.test.ts",
