@@ -116,3 +116,27 @@ describe("PbftCore: messages of a later view at the same height", () => {
     expect(deliver(c, nv).execute).toEqual([{ height: 1, view: 1, ...block(4) }]);
   });
 });
+
+describe("PbftCore: buffered messages after the core moved on", () => {
+  it("ViewChanges of a later height are stepped when the core gets there, whatever their view", () => {
+    const c = core(k0);
+    take(c);
+    for (const k of [k1, k3]) {
+      const vc = signed(k, { type: "viewChange", height: 2, toView: 3, prepared: null } as never);
+      deliver(c, vc as PbftMessage);
+    }
+    c.step(synced(1));
+    expect(take(c).viewChangeStarted).toMatchObject({ height: 2, toView: 3, cause: "joinHigherView" });
+  });
+
+  it("a message left behind by two heights is dropped, and frees its sender's room", () => {
+    const c = core(k0, { futurePerSenderMax: 1 });
+    take(c);
+    deliver(c, prePrepareAt(2, 1, 6), k3.nodeId); // waits for view 1 of height 2, which never comes
+    c.step(synced(1));
+    c.step(synced(2));
+    take(c);
+    deliver(c, prePrepareAt(4), k3.nodeId);
+    expect(c.counters.futureDropped).toBe(0);
+  });
+});

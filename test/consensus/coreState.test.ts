@@ -5,7 +5,10 @@ import {
   core,
   deliver,
   keys,
+  newView,
   prePrepare,
+  reasons,
+  signed,
   take,
   ticksUntilViewChange,
   viewChange,
@@ -84,5 +87,136 @@ describe("PbftCore: rejections", () => {
     expect(deliver(c, vote("commit", k3, blockHash, 1)).commits).toHaveLength(0);
     expect(deliver(c, vote("commit", k0, blockHash, 1)).commits).toHaveLength(1);
     expect(c.counters.commits).toBe(1);
+  });
+});
+
+describe("PbftCore: hasReady", () => {
+  it("is false with nothing to hand out, true for each kind of output alone", () => {
+    const c = core(k2, { resendTicks: 2, viewTimeoutTicks: 100, fetchCooldownTicks: 1 });
+    take(c);
+    expect(c.hasReady()).toBe(false);
+    c.step({ type: "message", from: k3.nodeId, msg: prePrepare(1, k3) }); // a rejection only
+    expect(c.hasReady()).toBe(true);
+    take(c);
+    c.step({ type: "message", from: k1.nodeId, msg: prePrepare(1, k1) }); // an execute only
+    expect(c.hasReady()).toBe(true);
+    expect(take(c).persist).toBeNull();
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    take(c);
+    c.tick();
+    take(c);
+    c.tick(); // the resend of its Prepare only
+    expect(c.hasReady()).toBe(true);
+    expect(take(c).persist).toBeNull();
+    for (const k of [k0, k1, k3])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, block(9).blockHash) });
+    const r = c.ready(); // a fetch request only (block 9 was never executed here)
+    expect(r.fetchBlocks).not.toBeNull();
+    expect(r.rejections).toEqual([]);
+    expect(r.persist).toBeNull();
+    c.advance(r);
+    expect(take(core(k1)).persist).toBeNull(); // a request for a proposal only
+    const leader = core(k1);
+    expect(leader.hasReady()).toBe(true);
+  });
+
+  it("ready() twice without advance(), or advance() without ready(), is a driver bug", () => {
+    const c = core(k2);
+    expect(() => c.advance(c.ready())).not.toThrow();
+    expect(() => c.advance(c.ready())).not.toThrow();
+    c.ready();
+    expect(() => c.ready()).toThrow(/ready\(\) called twice/);
+    const c2 = core(k2);
+    expect(() => c2.advance(c2.ready())).not.toThrow();
+    expect(() => c2.advance({} as never)).toThrow(/advance\(\) without ready/);
+  });
+
+  it("a malformed message is recorded as a message of unknown height and view", () => {
+    const c = core(k2);
+    take(c);
+    c.step({ type: "message", from: k1.nodeId, msg: { type: "prepare" } as never });
+    expect(take(c).rejections).toEqual([{ reason: "MALFORMED", type: "message", height: -1, view: -1 }]);
+  });
+
+  it("a view exactly futureViewWindow ahead is buffered, one more is too far", () => {
+    const c = core(k0, { futureViewWindow: 3 });
+    take(c);
+    expect(reasons(deliver(c, prePrepare(1, k0, 3)))).toEqual(["FUTURE_VIEW_BUFFERED"]);
+    expect(reasons(deliver(c, prePrepare(1, k1, 4)))).toEqual(["VIEW_TOO_FAR"]);
+  });
+
+  it("counts the view changes it started", () => {
+    const c = core(k2);
+    take(c);
+    ticksUntilViewChange(c, 50);
+    expect(c.counters.viewChanges).toBe(1);
+  });
+});
+
+describe("PbftCore: validator changes", () => {
+  const three = keys.slice(0, 3).map((k) => ({ nodeId: k.nodeId, weight: 1 }));
+
+  it("a committed block's next validators are in force at the next height", () => {
+    const leader = core(k1);
+    take(leader);
+    leader.step({ type: "proposal", height: 1, ...block(1), nextValidators: three });
+    take(leader);
+    deliver(leader, vote("prepare", k0, blockHash));
+    deliver(leader, vote("prepare", k2, blockHash));
+    deliver(leader, vote("commit", k0, blockHash));
+    const r = deliver(leader, vote("commit", k2, blockHash));
+    expect(r.commits[0]?.nextValidators).toEqual(three);
+    expect(leader.status().validators).toEqual(three);
+  });
+
+  it("a replica takes the next validators from its execution; a synced block's from the event", () => {
+    const c = core(k2);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true, nextValidators: three });
+    take(c);
+    for (const k of [k0, k1]) deliver(c, vote("prepare", k, blockHash));
+    for (const k of [k0, k1]) deliver(c, vote("commit", k, blockHash));
+    expect(c.status()).toMatchObject({ height: 2, validators: three });
+
+    const s = core(k2);
+    take(s);
+    s.step({
+      type: "synced",
+      height: 1,
+      blockHash,
+      certificate: { height: 1, view: 0, blockHash, signatures: [] },
+      nextValidators: three,
+    });
+    expect(s.status()).toMatchObject({ height: 2, validators: three });
+  });
+});
+
+describe("PbftCore: a NewView for a higher view than the one it votes in", () => {
+  it("forgets the votes of its old view", () => {
+    const c = core(k0);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    expect(take(c).persist?.prepareVote).toEqual(blockHash);
+    const nv = signed(k3, {
+      type: "newView",
+      height: 1,
+      view: 2,
+      viewChanges: [k1, k2, k3].map((k) => viewChange(k, 2)),
+    } as never);
+    const r = deliver(c, nv as never);
+    expect(r.persist).toMatchObject({ view: 2, prepareVote: null });
+    expect(deliver(c, prePrepare(7, k3, 2)).execute).toHaveLength(1);
+  });
+
+  it("accepts a NewView carrying the ViewChanges of every validator", () => {
+    const c = core(k0);
+    take(c);
+    const nv = newView(
+      k2,
+      1,
+      keys.map((k) => viewChange(k, 1)),
+    );
+    expect(reasons(deliver(c, nv))).toEqual([]);
+    expect(c.status().view).toBe(1);
   });
 });
