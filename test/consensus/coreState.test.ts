@@ -220,3 +220,14 @@ describe("PbftCore: a NewView for a higher view than the one it votes in", () =>
     expect(c.status().view).toBe(1);
   });
 });
+
+describe("PbftCore: configuration", () => {
+  it("refuses leaderPeriod 0 and viewTimeoutTicks 0; 1 is fine for both", () => {
+    expect(() => core(k0, { leaderPeriod: 0 })).toThrow(/leaderPeriod >= 1/);
+    expect(() => core(k0, { viewTimeoutTicks: 0 })).toThrow(/viewTimeoutTicks >= 1/);
+    const c = core(k0, { leaderPeriod: 1, viewTimeoutTicks: 1 });
+    take(c);
+    c.tick();
+    expect(take(c).viewChangeStarted).toMatchObject({ toView: 1, cause: "timeout" });
+  });
+});
