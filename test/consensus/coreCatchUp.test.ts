@@ -11,6 +11,7 @@ import {
   prePrepare,
   reasons,
   reg,
+  signed,
   take,
   ticksUntilViewChange,
   types,
@@ -131,8 +132,12 @@ describe("PbftCore catch-up: helping a peer one height behind", () => {
     expect(r.messages[0]!.msg).toMatchObject({ type: "commit", height: 1, sender: k2.nodeId, blockHash });
     expect(deliver(c, vote("commit", k3, blockHash)).messages).toHaveLength(0); // helped already
     expect(deliver(c, vote("prepare", k0, blockHash)).messages[0]?.to).toEqual(k0.nodeId);
-    tickN(c, 5);
+    tickN(c, 1);
+    expect(deliver(c, vote("prepare", k3, blockHash)).messages).toHaveLength(0); // not yet resendTicks
+    tickN(c, 4);
     expect(deliver(c, vote("prepare", k3, blockHash)).messages).toHaveLength(1);
+    const older = signed(k1, { type: "prepare", height: 0, view: 0, blockHash } as never) as PbftMessage;
+    expect(deliver(c, older).messages).toHaveLength(0); // two heights behind: our Commit is of no use to it
   });
 
   it("does not help after a sync (it has no Commit of that height)", () => {
@@ -180,6 +185,24 @@ describe("PbftCore catch-up: helping a peer in an older view", () => {
     const r = deliver(c, { ...viewChange(k1, 1) });
     expect(reasons(r)).toEqual(["OLD_VIEW"]);
     expect(r.messages.map((m) => m.msg.type)).toEqual(["newView"]);
+  });
+
+  it("without a NewView (restarted in view 2) it has nothing to send", () => {
+    const hs: HardState = {
+      height: 1,
+      view: 2,
+      viewChanging: false,
+      prePrepareVote: null,
+      prepareVote: null,
+      commitVote: null,
+      prepared: null,
+      newViewHash: null,
+    };
+    const c = core(k0, {}, hs);
+    take(c);
+    const r = deliver(c, vote("prepare", k3, blockHash, 0));
+    expect(reasons(r)).toEqual(["OLD_VIEW"]);
+    expect(r.messages).toHaveLength(0);
   });
 
   it("does not answer its own old messages, nor while it is changing views itself", () => {

@@ -118,6 +118,21 @@ describe("PbftCore: hasReady", () => {
     expect(take(core(k1)).persist).toBeNull(); // a request for a proposal only
     const leader = core(k1);
     expect(leader.hasReady()).toBe(true);
+    const entering = core(k0); // entering a NewView: only the hard state to persist
+    take(entering);
+    entering.step({
+      type: "message",
+      from: k2.nodeId,
+      msg: newView(
+        k2,
+        1,
+        [k0, k2, k3].map((k) => viewChange(k, 1)),
+      ),
+    });
+    expect(entering.hasReady()).toBe(true);
+    const nvReady = take(entering);
+    expect(nvReady.messages).toEqual([]);
+    expect(nvReady.persist).not.toBeNull();
   });
 
   it("ready() twice without advance(), or advance() without ready(), is a driver bug", () => {
