@@ -129,6 +129,18 @@ describe("PbftCore: buffered messages after the core moved on", () => {
     expect(take(c).viewChangeStarted).toMatchObject({ height: 2, toView: 3, cause: "joinHigherView" });
   });
 
+  it("a NewView of a later height is entered when the core gets there", () => {
+    const c = core(k0);
+    take(c);
+    const vcs = [k1, k2, k3].map((k) =>
+      signed(k, { type: "viewChange", height: 2, toView: 1, prepared: null } as never),
+    );
+    const nv = signed(k3, { type: "newView", height: 2, view: 1, viewChanges: vcs } as never);
+    expect(reasons(deliver(c, nv as PbftMessage))).toEqual(["FUTURE_HEIGHT_BUFFERED"]);
+    c.step(synced(1));
+    expect(take(c).persist).toMatchObject({ height: 2, view: 1, viewChanging: false });
+  });
+
   it("a message left behind by two heights is dropped, and frees its sender's room", () => {
     const c = core(k0, { futurePerSenderMax: 1 });
     take(c);
