@@ -60,6 +60,18 @@ describe("future-message buffer, bounded per sender", () => {
     expect(s.future).toHaveLength(6);
   });
 
+  it("when full and two senders hold the most, the one that buffered first loses its oldest", () => {
+    const s = state(4, 4);
+    bufferFutureHeight(s, keys[1]!.nodeId, prepare(keys[1]!, 10));
+    bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, 20));
+    bufferFutureHeight(s, keys[1]!.nodeId, prepare(keys[1]!, 11));
+    bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, 21));
+    bufferFutureHeight(s, keys[3]!.nodeId, prepare(keys[3]!, 30)); // full, 2 and 2: keys[1] came first
+    expect(buffered(s, keys[1]!)).toEqual([11]);
+    expect(buffered(s, keys[0]!)).toEqual([20, 21]);
+    expect(buffered(s, keys[3]!)).toEqual([30]);
+  });
+
   it("an exact duplicate (a resend) is buffered once", () => {
     const s = state(1024, 4);
     const msg = prepare(keys[1]!, 5);

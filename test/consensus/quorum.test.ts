@@ -47,6 +47,7 @@ describe("quorum math (FISCO 3.x updateQuorum: f = floor((W-1)/3), quorum = W - 
     expect(set.quorum).toBe(5);
     expect(set.honest).toBe(3);
     expect(set.has(id(5))).toBe(false);
+    expect(set.has(id(4))).toBe(true);
     expect(set.weightOf(id(9))).toBe(0);
   });
 
@@ -61,5 +62,10 @@ describe("quorum math (FISCO 3.x updateQuorum: f = floor((W-1)/3), quorum = W - 
     [9, 0, 5, 7, 1],
   ])("leader of (h=%i, v=%i, period=%i, n=%i) is index %i", (h, v, p, n, idx) => {
     expect(leaderIndex(h, v, p, n)).toBe(idx);
+  });
+
+  it("no validators: no leader", () => {
+    expect(leaderIndex(3, 1, 1, 0)).toBe(-1);
+    expect(new ValidatorSet([]).leader(3, 1, 1)).toBeNull();
   });
 });

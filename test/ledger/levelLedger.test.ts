@@ -263,9 +263,26 @@ describe("LevelLedger: commit checks", () => {
     invalid.push(["other group", withHeader({ groupId: "group1" })]);
     const dup = buildCommit(3, head.hash, [txs[0]!, txs[0]!]);
     invalid.push(["duplicate tx", dup]);
+    // What the operator reads: the reason of each refusal (meta.reason is the message's tail).
+    const reasons: Record<string, RegExp> = {
+      "no certificate": /^no commit certificate$/,
+      "certificate for another hash": /^certificate is for block 0x[0-9a-f]{64}, not 0x[0-9a-f]{64}$/,
+      "certificate for another height": /^certificate is for height 4$/,
+      "missing receipt": /^1 receipts for 2 transactions$/,
+      "receipts swapped": /^receipt 0 is not for transaction 0x[0-9a-f]{64}$/,
+      "wrong txRoot": /^header txRoot does not match the transactions$/,
+      "wrong receiptRoot": /^header receiptRoot does not match the receipts$/,
+      "other chain":
+        /^block is for chain id \d+ group "group0", the ledger holds chain id \d+ group "group0"$/,
+      "other group":
+        /^block is for chain id \d+ group "group1", the ledger holds chain id \d+ group "group0"$/,
+      "duplicate tx": /^transaction 0x[0-9a-f]{64} appears twice$/,
+    };
     for (const [what, input] of invalid) {
       const err = await expectLedgerError(ledger.commitBlock(input), "LEDGER_INVALID_COMMIT");
-      expect(err.message, what).toMatch(/cannot commit block 3/);
+      expect(err.message, what).toMatch(/cannot commit block 3: /);
+      expect(err.meta, what).toMatchObject({ number: 3 });
+      expect(String(err.meta?.reason), what).toMatch(reasons[what]!);
     }
     expect(ledger.head()).toEqual(head);
     expect(await ledger.getTransaction(txs[0]!.hash)).toBeNull();
@@ -276,7 +293,14 @@ describe("LevelLedger: commit checks", () => {
 
   it("refuses a non-genesis first block on an empty store", async () => {
     const ledger = await openLedger();
-    await expectLedgerError(ledger.commitBlock(buildCommit(1, null, [])), "LEDGER_NOT_NEXT_BLOCK");
+    const err = await expectLedgerError(
+      ledger.commitBlock(buildCommit(1, null, [])),
+      "LEDGER_NOT_NEXT_BLOCK",
+    );
+    expect(err.message).toBe(
+      "cannot commit block 1: the ledger head is empty (no genesis), the next block must be 0",
+    );
+    expect(err.meta).toEqual({ number: 1, expected: 0 });
     await ledger.close();
     await expectLedgerError(ledger.commitBlock(buildCommit(0, null, [])), "LEDGER_CLOSED");
   });
@@ -420,5 +444,26 @@ describe("LevelLedger: open errors", () => {
     } finally {
       await rm(foreignDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("LevelLedger: counters and genesis", () => {
+  it("counts transactions and failed ones per committed block, and keeps them and the genesis hash across a reopen", async () => {
+    let ledger = await openLedger();
+    await ledger.commitBlock(buildCommit(0, null, []));
+    const genesis = ledger.head()!.hash;
+    expect(ledger.genesisHash()).toEqual(genesis);
+    const key = generatePrivateKey();
+    await ledger.commitBlock(buildCommit(1, genesis, [nativeTx(key), nativeTx(key)])); // receipt 1 failed
+    await ledger.commitBlock(
+      buildCommit(2, ledger.head()!.hash, [nativeTx(key), nativeTx(key), nativeTx(key)]),
+    );
+    expect(ledger.totalTransactionCount()).toBe(5);
+    expect(ledger.failedTransactionCount()).toBe(2);
+    await ledger.close();
+    ledger = await openLedger();
+    expect(ledger.totalTransactionCount()).toBe(5);
+    expect(ledger.failedTransactionCount()).toBe(2);
+    expect(ledger.genesisHash()).toEqual(genesis);
   });
 });

@@ -17,6 +17,11 @@ export const modules: Record<string, MutationModule> = {
     ],
     tests: [
       "test/consensus/core.test.ts",
+      "test/consensus/coreCatchUp.test.ts",
+      "test/consensus/coreViewChange.test.ts",
+      "test/consensus/coreFuture.test.ts",
+      "test/consensus/coreState.test.ts",
+      "test/consensus/round.test.ts",
       "test/consensus/quorum.test.ts",
       "test/consensus/futureBuffer.test.ts",
       "test/consensus/certificate.test.ts",
@@ -32,7 +37,7 @@ export const modules: Record<string, MutationModule> = {
   },
   driver: {
     mutate: ["src/consensus/driver.ts"],
-    tests: ["test/consensus/driver.test.ts"],
+    tests: ["test/consensus/driver.test.ts", "test/consensus/driverPropose.test.ts"],
   },
   codec: {
     mutate: ["src/codec/**/*.ts", "!src/codec/index.ts", "!src/codec/options.ts"],
@@ -43,6 +48,7 @@ export const modules: Record<string, MutationModule> = {
       "test/codec/golden.test.ts",
       "test/codec/properties.test.ts",
       "test/codec/roundTrip.test.ts",
+      "test/codec/senderCache.test.ts",
     ],
   },
   "txpool-admission": {

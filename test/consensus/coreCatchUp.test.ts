@@ -1,0 +1,329 @@
+import { describe, expect, it } from "vitest";
+import { defaultPbftConfig, type HardState, PbftCore, type PbftMessage } from "../../src/consensus/index.js";
+import {
+  block,
+  core,
+  deliver,
+  GENESIS,
+  keys,
+  newView,
+  outsider,
+  prePrepare,
+  reasons,
+  reg,
+  signed,
+  take,
+  ticksUntilViewChange,
+  types,
+  viewChange,
+  vote,
+} from "./coreHelpers.js";
+
+const [k0, k1, k2, k3] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+const { blockHash } = block(1);
+/** The core does not read the certificate of a synced block (the chain verified it). */
+const emptyCert = { height: 1, view: 0, blockHash, signatures: [] };
+
+/** Node 2 voted Prepare and Commit for block(1) in view 0 (not yet committed: only its own commit). */
+function committedVoteAtNode2(config = {}): PbftCore {
+  const c = core(k2, config);
+  deliver(c, prePrepare(1, k1));
+  c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+  take(c);
+  deliver(c, vote("prepare", k1, blockHash));
+  expect(types(deliver(c, vote("prepare", k0, blockHash)))).toEqual(["commit"]);
+  return c;
+}
+
+/** Node 2 decided block(1) at height 1 and is at height 2. */
+function decidedAtNode2(config = {}): PbftCore {
+  const c = committedVoteAtNode2(config);
+  deliver(c, vote("commit", k1, blockHash));
+  expect(deliver(c, vote("commit", k0, blockHash)).commits).toHaveLength(1);
+  return c;
+}
+
+function tickN(c: PbftCore, n: number): PbftMessage[][] {
+  const out: PbftMessage[][] = [];
+  for (let i = 0; i < n; i++) {
+    c.tick();
+    out.push(take(c).messages.map((m) => m.msg));
+  }
+  return out;
+}
+
+describe("PbftCore catch-up: resending own messages", () => {
+  it("every resendTicks a replica resends its Prepare and Commit of the view, the same messages", () => {
+    const c = core(k2, { resendTicks: 3, viewTimeoutTicks: 100 });
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    const prepare = take(c).messages[0]!.msg;
+    deliver(c, vote("prepare", k1, blockHash));
+    const commit = deliver(c, vote("prepare", k0, blockHash)).messages[0]!.msg;
+    const sent = tickN(c, 6);
+    expect(sent.map((m) => m.length)).toEqual([0, 0, 2, 0, 0, 2]);
+    expect(sent[2]).toEqual([prepare, commit]);
+  });
+
+  it("the leader also resends its PrePrepare", () => {
+    const c = core(k1, { resendTicks: 2, viewTimeoutTicks: 100 });
+    take(c);
+    c.step({ type: "proposal", height: 1, ...block(1) });
+    const sent = take(c).messages.map((m) => m.msg);
+    expect(sent.map((m) => m.type)).toEqual(["prePrepare", "prepare"]);
+    expect(tickN(c, 2)[1]).toEqual(sent);
+  });
+
+  it("in a view change it resends only its ViewChange", () => {
+    const c = core(k2, { resendTicks: 4, viewTimeoutTicks: 10 });
+    take(c);
+    ticksUntilViewChange(c, 10);
+    const sent = tickN(c, 4);
+    expect(sent[3]!.map((m) => m.type)).toEqual(["viewChange"]);
+    expect(sent[3]![0]).toMatchObject({ toView: 1, sender: k2.nodeId });
+  });
+
+  it("after a restart in a view change it sends its ViewChange again", () => {
+    const hs: HardState = {
+      height: 1,
+      view: 2,
+      viewChanging: true,
+      prePrepareVote: null,
+      prepareVote: null,
+      commitVote: null,
+      prepared: null,
+      newViewHash: null,
+    };
+    const r = take(core(k2, {}, hs));
+    expect(types(r)).toEqual(["viewChange"]);
+    expect(r.messages[0]!.msg).toMatchObject({ toView: 2, height: 1 });
+  });
+
+  it("after a restart with a Commit vote it sends that Commit again, and counts it", () => {
+    const hs: HardState = {
+      height: 1,
+      view: 0,
+      viewChanging: false,
+      prePrepareVote: null,
+      prepareVote: blockHash,
+      commitVote: blockHash,
+      prepared: null,
+      newViewHash: null,
+    };
+    const c = core(k2, {}, hs);
+    const r = take(c);
+    expect(types(r)).toEqual(["prepare", "commit"]);
+    expect(r.messages[1]!.msg).toMatchObject({ blockHash, view: 0 });
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    take(c);
+    deliver(c, vote("commit", k1, blockHash));
+    expect(deliver(c, vote("commit", k0, blockHash)).commits).toHaveLength(1); // own + 2
+  });
+});
+
+describe("PbftCore catch-up: helping a peer one height behind", () => {
+  it("answers a message of the last height with its Commit, once per peer until resendTicks pass", () => {
+    const c = decidedAtNode2({ resendTicks: 5, viewTimeoutTicks: 100 });
+    const r = deliver(c, vote("prepare", k3, blockHash));
+    expect(reasons(r)).toEqual(["OLD_HEIGHT"]);
+    expect(r.messages).toHaveLength(1);
+    expect(r.messages[0]!.to).toEqual(k3.nodeId);
+    expect(r.messages[0]!.msg).toMatchObject({ type: "commit", height: 1, sender: k2.nodeId, blockHash });
+    expect(deliver(c, vote("commit", k3, blockHash)).messages).toHaveLength(0); // helped already
+    expect(deliver(c, vote("prepare", k0, blockHash)).messages[0]?.to).toEqual(k0.nodeId);
+    tickN(c, 1);
+    expect(deliver(c, vote("prepare", k3, blockHash)).messages).toHaveLength(0); // not yet resendTicks
+    tickN(c, 4);
+    expect(deliver(c, vote("prepare", k3, blockHash)).messages).toHaveLength(1);
+    const older = signed(k1, { type: "prepare", height: 0, view: 0, blockHash } as never) as PbftMessage;
+    expect(deliver(c, older).messages).toHaveLength(0); // two heights behind: our Commit is of no use to it
+  });
+
+  it("does not help after a sync (it has no Commit of that height)", () => {
+    const c = core(k2);
+    take(c);
+    c.step({ type: "synced", height: 1, blockHash, certificate: emptyCert });
+    expect(take(c).persist?.height).toBe(2);
+    const r = deliver(c, vote("prepare", k3, blockHash));
+    expect(reasons(r)).toEqual(["OLD_HEIGHT"]);
+    expect(r.messages).toHaveLength(0);
+  });
+
+  it("a synced event of another height is stale", () => {
+    const c = core(k2);
+    take(c);
+    c.step({ type: "synced", height: 2, blockHash, certificate: emptyCert });
+    expect(reasons(take(c))).toEqual(["STALE_EVENT"]);
+    expect(c.status().height).toBe(1);
+  });
+});
+
+describe("PbftCore catch-up: helping a peer in an older view", () => {
+  const vcs = () => [viewChange(k0, 1), viewChange(k2, 1), viewChange(k3, 1)];
+
+  it("sends it the NewView and its own votes of the new view, once", () => {
+    const c = core(k0);
+    take(c);
+    const nv = newView(k2, 1, vcs());
+    deliver(c, nv);
+    const pp = prePrepare(3, k2, 1);
+    deliver(c, pp);
+    c.step({ type: "blockExecuted", height: 1, blockHash: block(3).blockHash, valid: true });
+    const prepare = take(c).messages[0]!.msg;
+    const r = deliver(c, vote("prepare", k3, blockHash, 0));
+    expect(reasons(r)).toEqual(["OLD_VIEW"]);
+    expect(r.messages.every((m) => m.to === k3.nodeId)).toBe(true);
+    expect(r.messages.map((m) => m.msg)).toEqual([nv, pp, prepare]);
+    expect(deliver(c, viewChange(k3, 0 as never)).messages).toHaveLength(0);
+  });
+
+  it("an old-view ViewChange also gets the NewView", () => {
+    const c = core(k0);
+    take(c);
+    deliver(c, newView(k2, 1, vcs()));
+    const r = deliver(c, { ...viewChange(k1, 1) });
+    expect(reasons(r)).toEqual(["OLD_VIEW"]);
+    expect(r.messages.map((m) => m.msg.type)).toEqual(["newView"]);
+  });
+
+  it("without a NewView (restarted in view 2) it has nothing to send", () => {
+    const hs: HardState = {
+      height: 1,
+      view: 2,
+      viewChanging: false,
+      prePrepareVote: null,
+      prepareVote: null,
+      commitVote: null,
+      prepared: null,
+      newViewHash: null,
+    };
+    const c = core(k0, {}, hs);
+    take(c);
+    const r = deliver(c, vote("prepare", k3, blockHash, 0));
+    expect(reasons(r)).toEqual(["OLD_VIEW"]);
+    expect(r.messages).toHaveLength(0);
+  });
+
+  it("does not answer its own old messages, nor while it is changing views itself", () => {
+    const c = core(k0);
+    take(c);
+    deliver(c, newView(k2, 1, vcs()));
+    expect(deliver(c, vote("prepare", k0, blockHash, 0)).messages).toHaveLength(0);
+    ticksUntilViewChange(c, 100);
+    expect(c.status()).toMatchObject({ view: 2, viewChanging: true });
+    expect(deliver(c, vote("prepare", k3, blockHash, 0)).messages).toHaveLength(0);
+  });
+});
+
+describe("PbftCore catch-up: fetching a decided block it lacks", () => {
+  it("a commit quorum for a block it never executed asks to fetch from the voters, then waits fetchCooldownTicks", () => {
+    const c = core(k2, { fetchCooldownTicks: 5, viewTimeoutTicks: 100 });
+    take(c);
+    c.step({ type: "message", from: k0.nodeId, msg: vote("commit", k0, blockHash) });
+    c.step({ type: "message", from: k1.nodeId, msg: vote("commit", k1, blockHash) });
+    c.step({ type: "message", from: k3.nodeId, msg: vote("commit", k3, blockHash) });
+    const r = take(c);
+    expect(r.commits).toHaveLength(0);
+    expect(r.fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
+    expect(c.status().height).toBe(1);
+
+    // Within the cooldown: no new request; after it, the next commit quorum asks again.
+    c.tick();
+    take(c);
+    expect(deliver(c, vote("commit", k2, blockHash)).fetchBlocks).toBeNull();
+    for (let t = 0; t < 4; t++) c.tick();
+    take(c);
+    c.step({ type: "message", from: k3.nodeId, msg: vote("commit", k3, blockHash, 1) });
+    c.step({ type: "message", from: k1.nodeId, msg: vote("commit", k1, blockHash, 1) });
+    c.step({ type: "message", from: k0.nodeId, msg: vote("commit", k0, blockHash, 1) });
+    expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k3.nodeId] });
+    c.step({ type: "synced", height: 1, blockHash, certificate: emptyCert });
+    expect(take(c).persist?.height).toBe(2);
+  });
+
+  it("more commits in the same round add their senders to the request, once each", () => {
+    const c = core(k2, { viewTimeoutTicks: 100 });
+    take(c);
+    for (const k of [k0, k1, k3])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash, 1) });
+    for (const k of [k3, k1, k0, k2])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash) });
+    expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId, k3.nodeId] });
+  });
+
+  it("asks at most 8 peers in one request", () => {
+    const many = Array.from({ length: 12 }, (_, i) => reg.create(42, 10 + i));
+    const set = many.map((k) => ({ nodeId: k.nodeId, weight: 1 }));
+    const c = new PbftCore(
+      { ...defaultPbftConfig, nodeId: many[0]!.nodeId, viewTimeoutTicks: 100 },
+      { crypto: reg.cryptoFor(many[0]!) },
+      { committedHeight: 0, committedHash: GENESIS, validators: set, hardState: null },
+    );
+    take(c);
+    // quorum of 12 is 9: one view per sender group, each reaching a quorum names its first voter.
+    for (let view = 0; view < 10; view++) {
+      const voters = [...many.slice(view), ...many.slice(0, view)].slice(0, 9);
+      for (const k of voters)
+        c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash, view) });
+    }
+    const peers = take(c).fetchBlocks?.peers ?? [];
+    expect(peers).toHaveLength(8);
+    expect(peers).toEqual(many.slice(0, 8).map((k) => k.nodeId));
+  });
+});
+
+describe("PbftCore: events that do not fit the state", () => {
+  it("a proposal: of another height, at a replica, twice, or against a NewView's block", () => {
+    const leader = core(k1);
+    expect(take(leader).requestProposal).toMatchObject({ height: 1, view: 0 });
+    leader.step({ type: "proposal", height: 2, ...block(1) });
+    expect(reasons(take(leader))).toEqual(["STALE_EVENT"]);
+    leader.step({ type: "proposal", height: 1, ...block(1) });
+    expect(types(take(leader))).toEqual(["prePrepare", "prepare"]);
+    leader.step({ type: "proposal", height: 1, ...block(2) });
+    expect(reasons(take(leader))).toEqual(["ALREADY_VOTED"]);
+
+    const replica = core(k2);
+    take(replica);
+    replica.step({ type: "proposal", height: 1, ...block(1) });
+    expect(reasons(take(replica))).toEqual(["NOT_LEADER"]);
+  });
+
+  it("blockExecuted: of another block is stale, a second one a duplicate", () => {
+    const c = core(k2);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash: block(2).blockHash, valid: true });
+    expect(reasons(take(c))).toEqual(["STALE_EVENT"]);
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    expect(types(take(c))).toEqual(["prepare"]);
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    expect(reasons(take(c))).toEqual(["DUPLICATE"]);
+  });
+
+  it("an observer (not a validator) follows the votes to a commit without voting", () => {
+    const c = core(outsider);
+    take(c);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    expect(take(c).messages).toHaveLength(0);
+    for (const k of [k0, k1, k2]) expect(deliver(c, vote("prepare", k, blockHash)).messages).toHaveLength(0);
+    deliver(c, vote("commit", k0, blockHash));
+    deliver(c, vote("commit", k1, blockHash));
+    const r = deliver(c, vote("commit", k3, blockHash));
+    expect(r.commits).toHaveLength(1);
+    expect(r.commits[0]!.certificate.signatures).toHaveLength(3);
+    expect(c.status().height).toBe(2);
+  });
+
+  it("a Prepare from a validator that already voted another block conflicts", () => {
+    const c = core(k2);
+    deliver(c, prePrepare(1, k1));
+    deliver(c, vote("prepare", k0, blockHash));
+    expect(reasons(deliver(c, vote("prepare", k0, block(2).blockHash)))).toEqual(["CONFLICTING_VOTE"]);
+    expect(reasons(deliver(c, vote("prepare", k0, blockHash)))).toEqual(["DUPLICATE"]);
+    expect(reasons(deliver(c, { ...vote("commit", k3, blockHash), signature: new Uint8Array(64) }))).toEqual([
+      "BAD_SIGNATURE",
+    ]);
+  });
+});

@@ -1,0 +1,285 @@
+import { describe, expect, it } from "vitest";
+import type { NewView, PrePrepare, ViewChange } from "../../src/consensus/index.js";
+import {
+  block,
+  core,
+  deliver,
+  GENESIS,
+  keys,
+  newView,
+  outsider,
+  prePrepare,
+  preparedCert,
+  reasons,
+  take,
+  ticksUntilViewChange,
+  types,
+  viewChange,
+  vote,
+} from "./coreHelpers.js";
+
+const [k0, k1, k2, k3] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
+
+/** Node 2 has prepared block(1) in view 0 (PrePrepare from node 1, executed, prepares of nodes 0, 1 and its own). */
+function preparedAtNode2() {
+  const c = core(k2, { viewTimeoutTicks: 10 });
+  const { blockHash } = block(1);
+  deliver(c, prePrepare(1, k1));
+  c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+  take(c);
+  deliver(c, vote("prepare", k1, blockHash));
+  const r = deliver(c, vote("prepare", k0, blockHash));
+  expect(types(r)).toEqual(["commit"]);
+  return c;
+}
+
+describe("PbftCore view change: the new leader", () => {
+  it("with a quorum of ViewChanges and nothing prepared: sends a NewView of those ViewChanges and asks for a proposal", () => {
+    const c = core(k2); // leader of (1, 1)
+    take(c);
+    expect(ticksUntilViewChange(c, 50)).toBe(10);
+    expect(deliver(c, viewChange(k0, 1)).messages).toHaveLength(0); // 2 of 3
+    const r = deliver(c, viewChange(k3, 1));
+    expect(reasons(r)).toEqual([]);
+    expect(types(r)).toEqual(["newView"]);
+    const nv = r.messages[0]!.msg as NewView;
+    expect(r.messages[0]!.to).toBeNull();
+    expect(nv).toMatchObject({ height: 1, view: 1, sender: k2.nodeId });
+    expect(nv.viewChanges.map((vc) => vc.sender).sort()).toEqual([k0, k2, k3].map((k) => k.nodeId).sort());
+    expect(r.requestProposal).toEqual({ height: 1, view: 1, parentHash: GENESIS });
+    expect(r.persist).toMatchObject({ view: 1, viewChanging: false, newViewHash: null });
+    expect(c.status()).toMatchObject({ view: 1, viewChanging: false });
+
+    // Another replica accepts that NewView and enters view 1.
+    const other = core(k0);
+    take(other);
+    const r2 = deliver(other, nv);
+    expect(reasons(r2)).toEqual([]);
+    expect(other.status()).toMatchObject({ view: 1, viewChanging: false });
+    expect(r2.persist).toMatchObject({ view: 1, viewChanging: false, newViewHash: null });
+  });
+
+  it("re-proposes the block it prepared: PrePrepare of the same block in the new view, executed again", () => {
+    const c = preparedAtNode2();
+    expect(ticksUntilViewChange(c, 50)).toBe(10);
+    deliver(c, viewChange(k0, 1));
+    const r = deliver(c, viewChange(k3, 1));
+    expect(types(r)).toEqual(["newView", "prePrepare"]);
+    const nv = r.messages[0]!.msg as NewView;
+    const own = nv.viewChanges.find((vc) => vc.sender === k2.nodeId)!;
+    expect(own.prepared).toMatchObject({ height: 1, view: 0, blockHash: block(1).blockHash });
+    const pp = r.messages[1]!.msg as PrePrepare;
+    expect(pp).toMatchObject({ height: 1, view: 1, sender: k2.nodeId, blockHash: block(1).blockHash });
+    expect(r.execute).toEqual([{ height: 1, view: 1, ...block(1) }]);
+    expect(r.requestProposal).toBeNull();
+    expect(r.persist?.newViewHash).toEqual(block(1).blockHash);
+
+    // A replica entering this NewView must take only that block in view 1.
+    const other = core(k0);
+    take(other);
+    expect(deliver(other, nv).persist?.newViewHash).toEqual(block(1).blockHash);
+    expect(deliver(other, pp).execute).toHaveLength(1);
+  });
+
+  it("picks the prepared certificate of the highest view among the ViewChanges", () => {
+    const c = core(k3); // leader of (1, 2)
+    take(c);
+    deliver(c, viewChange(k0, 2, preparedCert(1, 0)));
+    const joined = deliver(c, viewChange(k1, 2, preparedCert(2, 1)));
+    expect(joined.viewChangeStarted).toMatchObject({ toView: 2, cause: "joinHigherView" });
+    expect(types(joined)).toEqual(["viewChange", "newView", "prePrepare"]);
+    expect((joined.messages[2]!.msg as PrePrepare).blockHash).toEqual(block(2).blockHash);
+    expect(joined.persist?.newViewHash).toEqual(block(2).blockHash);
+  });
+
+  it("a replica that is not the new leader sends no NewView on a quorum", () => {
+    const c = core(k0);
+    take(c);
+    ticksUntilViewChange(c, 50);
+    deliver(c, viewChange(k1, 1));
+    const r = deliver(c, viewChange(k3, 1));
+    expect(types(r)).toEqual([]);
+    expect(c.status()).toMatchObject({ view: 1, viewChanging: true });
+  });
+});
+
+describe("PbftCore view change: checking ViewChanges", () => {
+  it.each([
+    [
+      "a second ViewChange of a sender for the same view",
+      (c: ReturnType<typeof core>) => {
+        deliver(c, viewChange(k0, 1));
+        return viewChange(k0, 1);
+      },
+      "DUPLICATE",
+    ],
+    [
+      "a bad signature",
+      () => ({ ...viewChange(k0, 1), signature: new Uint8Array(64).fill(3) }),
+      "BAD_SIGNATURE",
+    ],
+    [
+      "a prepared certificate of the target view",
+      () => viewChange(k0, 1, preparedCert(1, 1)),
+      "BAD_CERTIFICATE",
+    ],
+    [
+      "a prepared certificate without quorum",
+      () => viewChange(k0, 1, preparedCert(1, 0, [k0, k1])),
+      "BAD_CERTIFICATE",
+    ],
+  ])("%s is rejected", (_name, make, reason) => {
+    const c = core(k2);
+    take(c);
+    ticksUntilViewChange(c, 50);
+    const msg = make(c) as ViewChange;
+    const r = deliver(c, msg);
+    expect(reasons(r)).toEqual([reason]);
+    expect(r.messages).toHaveLength(0);
+  });
+
+  it("a valid prepared certificate from a view below the target is accepted and counts", () => {
+    const c = core(k2);
+    take(c);
+    ticksUntilViewChange(c, 50);
+    expect(reasons(deliver(c, viewChange(k0, 1, preparedCert(1, 0))))).toEqual([]);
+    const r = deliver(c, viewChange(k3, 1));
+    expect(types(r)).toEqual(["newView", "prePrepare"]);
+  });
+
+  it("one ViewChange for a higher view (less than f + 1) does not move a node", () => {
+    const c = core(k2);
+    take(c);
+    const r = deliver(c, viewChange(k0, 5));
+    expect(r.viewChangeStarted).toBeNull();
+    expect(c.status()).toMatchObject({ view: 0, viewChanging: false });
+  });
+
+  it("joins the lowest view that f + 1 others ask for", () => {
+    const c = core(k0);
+    take(c);
+    deliver(c, viewChange(k1, 4));
+    const r = deliver(c, viewChange(k2, 2));
+    expect(r.viewChangeStarted).toMatchObject({ toView: 2, cause: "joinHigherView" });
+    expect((r.messages[0]!.msg as ViewChange).toView).toBe(2);
+  });
+
+  it("a ViewChange for the current view while not changing views is old (the peer missed the NewView)", () => {
+    const c = core(k2);
+    take(c);
+    expect(reasons(deliver(c, { ...viewChange(k0, 0) }))).toEqual(["OLD_VIEW"]);
+  });
+});
+
+describe("PbftCore view change: checking a NewView (at node 0, view 1, leader node 2)", () => {
+  const vcs = () => [viewChange(k0, 1), viewChange(k2, 1), viewChange(k3, 1)];
+
+  it.each([
+    ["from a node that is not the view's leader", () => newView(k3, 1, vcs()), "WRONG_LEADER"],
+    [
+      "with a bad signature",
+      () => ({ ...newView(k2, 1, vcs()), signature: new Uint8Array(64) }),
+      "BAD_SIGNATURE",
+    ],
+    ["with ViewChanges of less than a quorum", () => newView(k2, 1, vcs().slice(0, 2)), "BAD_NEW_VIEW"],
+    [
+      "with a ViewChange for another view",
+      () => newView(k2, 1, [viewChange(k0, 1), viewChange(k2, 1), viewChange(k3, 2)]),
+      "BAD_NEW_VIEW",
+    ],
+    [
+      "with one signer twice",
+      () => newView(k2, 1, [viewChange(k0, 1), viewChange(k2, 1), viewChange(k2, 1)]),
+      "BAD_NEW_VIEW",
+    ],
+    [
+      "with a ViewChange of a non-validator",
+      () => newView(k2, 1, [viewChange(k0, 1), viewChange(k2, 1), viewChange(outsider, 1)]),
+      "BAD_NEW_VIEW",
+    ],
+    [
+      "with more ViewChanges than validators",
+      () => newView(k2, 1, [...vcs(), viewChange(k1, 1), viewChange(outsider, 1)]),
+      "BAD_NEW_VIEW",
+    ],
+    [
+      "with a ViewChange of another height",
+      () => newView(k2, 1, [viewChange(k0, 1), viewChange(k2, 1), { ...viewChange(k3, 1), height: 2 }]),
+      "BAD_NEW_VIEW",
+    ],
+    [
+      "with a badly signed ViewChange",
+      () =>
+        newView(k2, 1, [
+          viewChange(k0, 1),
+          viewChange(k2, 1),
+          { ...viewChange(k3, 1), signature: new Uint8Array(64) },
+        ]),
+      "BAD_SIGNATURE",
+    ],
+    [
+      "with a ViewChange carrying a bad prepared certificate",
+      () =>
+        newView(k2, 1, [viewChange(k0, 1), viewChange(k2, 1), viewChange(k3, 1, preparedCert(1, 0, [k3]))]),
+      "BAD_CERTIFICATE",
+    ],
+  ])("%s is rejected", (_name, make, reason) => {
+    const c = core(k0);
+    take(c);
+    const r = deliver(c, make());
+    expect(reasons(r)).toEqual([reason]);
+    expect(c.status()).toMatchObject({ view: 0, viewChanging: false });
+  });
+
+  it("entering it replays the buffered messages of that view", () => {
+    const c = core(k0);
+    take(c);
+    const pp = prePrepare(5, k2, 1);
+    expect(deliver(c, pp).execute).toHaveLength(0); // view 1 > 0: buffered
+    const r = deliver(c, newView(k2, 1, vcs()));
+    expect(r.execute).toEqual([{ height: 1, view: 1, ...block(5) }]);
+  });
+
+  it("a NewView of the view it is already in (not changing) is a duplicate", () => {
+    const c = core(k0);
+    take(c);
+    deliver(c, newView(k2, 1, vcs()));
+    expect(reasons(deliver(c, newView(k2, 1, vcs())))).toEqual(["DUPLICATE"]);
+  });
+
+  it("while changing to view 1, its NewView is entered and the own votes of view 0 are forgotten", () => {
+    const c = preparedAtNode2();
+    ticksUntilViewChange(c, 50); // node 2 now in view 1, changing; leader of view 2 is node 3
+    ticksUntilViewChange(c, 50); // not moving alone
+    const vcs2 = [viewChange(k0, 2), viewChange(k1, 2), viewChange(k3, 2)];
+    const r = deliver(c, newView(k3, 2, vcs2));
+    expect(reasons(r)).toEqual([]);
+    expect(r.persist).toMatchObject({ view: 2, viewChanging: false, prepareVote: null, commitVote: null });
+    // It may now prepare a different block in view 2.
+    const r2 = deliver(c, prePrepare(7, k3, 2));
+    expect(r2.execute).toHaveLength(1);
+  });
+});
+
+describe("PbftCore view change: timer", () => {
+  it("the doubling of the view timeout stops at viewTimeoutDoublingsMax", () => {
+    const c = core(k0, { viewTimeoutTicks: 10, viewTimeoutDoublingsMax: 1 });
+    take(c);
+    deliver(c, viewChange(k1, 2));
+    deliver(c, viewChange(k2, 2)); // joins view 2 with a quorum asking for it: the timer runs
+    expect(c.status()).toMatchObject({ view: 2, viewChanging: true });
+    expect(ticksUntilViewChange(c, 100)).toBe(20); // 10 · 2^min(2, 1)
+  });
+
+  it("a node outside the validator set never starts a view change and sends nothing on ticks", () => {
+    const c = core(outsider, { resendTicks: 3 });
+    take(c);
+    for (let t = 0; t < 50; t++) {
+      c.tick();
+      const r = take(c);
+      expect(r.viewChangeStarted).toBeNull();
+      expect(r.messages).toHaveLength(0);
+    }
+    expect(c.status()).toMatchObject({ view: 0, viewChanging: false });
+  });
+});
