@@ -1,11 +1,21 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { Interface, Wallet } from "ethers";
+import { type AbstractProvider, Interface, Wallet } from "ethers";
 import { rpc, waitFor } from "./harness.js";
 
 /** Helpers shared by the e2e tests: signing with ethers, JSON-RPC batches, chain comparison across nodes. */
 
 export const CHAIN_ID = 20200n;
+
+/**
+ * ethers' `tx.wait()` polls for the receipt once and only then starts its block poller, whose first poll just records
+ * the height: a block committed between the two is never announced. This chain seals no empty blocks, so on an idle
+ * chain that wait hangs until its timeout (seen in CI). One block listener for the provider's life keeps the poller
+ * running from before the first send, so every commit is announced (docs/rpc.md, "Client notes").
+ */
+export async function keepBlockPoller(provider: AbstractProvider): Promise<void> {
+  await provider.on("block", () => {});
+}
 export const GAS_PRICE = 1_000_000_000n;
 /** Committee governance (src/execution/governance): node changes are proposals. */
 export const COMMITTEE = "0x0000000000000000000000000000000000010001";

@@ -9,7 +9,14 @@ import { NodeKey, saveNodeKey } from "../../src/crypto/index.js";
 import { governance } from "../../src/execution/index.js";
 import { nodeIdToPeerId } from "../../src/network/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { assertSameChain, blockNumber, signTx, waitAllAtLeast, waitReceipts } from "./chainUtil.js";
+import {
+  assertSameChain,
+  blockNumber,
+  keepBlockPoller,
+  signTx,
+  waitAllAtLeast,
+  waitReceipts,
+} from "./chainUtil.js";
 import { freePortRun, ProcessTestnet, rpc, waitFor } from "./harness.js";
 
 /**
@@ -87,6 +94,7 @@ describe("e2e: committee governance and permissions", () => {
     startNewcomer();
     provider = new JsonRpcProvider(urls[0], undefined, { cacheTimeout: -1, staticNetwork: true });
     provider.pollingInterval = 200;
+    await keepBlockPoller(provider);
   }, 240_000);
 
   afterAll(async () => {
@@ -254,13 +262,13 @@ describe("e2e: committee governance and permissions", () => {
     await governed("createResetAdminProposal", [users[5]!.address, helloAddress]);
     const setSelector = new Interface(hello.abi as never).getFunction("set")!.selector;
     const auth = new Contract(CONTRACT_AUTH, authAbi, users[5]!.connect(provider));
-    await (await auth.setMethodAuthType!(helloAddress, setSelector, 2)).wait();
-    await (await auth.closeMethodAuth!(helloAddress, setSelector, users[6]!.address)).wait();
+    await (await auth.setMethodAuthType!(helloAddress, setSelector, 2)).wait(1, 60_000);
+    await (await auth.closeMethodAuth!(helloAddress, setSelector, users[6]!.address)).wait(1, 60_000);
     const helloAs = (w: Wallet) => new Contract(helloAddress, hello.abi as never, w.connect(provider));
     await expect(helloAs(users[6]!).set!("blocked")).rejects.toThrow(
       /method ACL: .* may not call .* \(deny-list mode/,
     );
-    await (await helloAs(users[7]!).set!("allowed")).wait();
+    await (await helloAs(users[7]!).set!("allowed")).wait(1, 60_000);
     expect(await helloAs(users[6]!).get!()).toBe("allowed");
 
     // 10) A frozen account's tx is refused at RPC with the rule; accepted again after unfreeze.

@@ -13,6 +13,7 @@ import {
   WebSocketProvider,
 } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keepBlockPoller } from "../chainUtil.js";
 import { ACCOUNT, type ClientNet, deferred, untilEvent, within } from "./net.js";
 
 /** The Asset contract as ethers sees it (methods looked up by name at run time). */
@@ -36,10 +37,12 @@ export function ethersSuite(getNet: () => ClientNet): void {
     let tokenAddress: string;
     const to = () => getAddress(net.accounts[ACCOUNT.recipient]!.address);
 
-    beforeAll(() => {
+    beforeAll(async () => {
       net = getNet();
-      // Documented advice for instant-finality chains: no 250 ms request cache, short polling.
+      // Documented advice for instant-finality chains: no 250 ms request cache, short polling, a block poller that
+      // runs before the first send.
       provider = new JsonRpcProvider(net.url, undefined, { cacheTimeout: -1, pollingInterval: 250 });
+      await keepBlockPoller(provider);
       wallet = new Wallet(net.accounts[ACCOUNT.ethers]!.privateKey, provider);
     });
 

@@ -2,6 +2,7 @@ import http from "node:http";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { keepBlockPoller } from "../chainUtil.js";
 import { rpc } from "../harness.js";
 import { ACCOUNT, type ClientNet, within } from "./net.js";
 
@@ -355,6 +356,7 @@ export function hostileSuite(getNet: () => ClientNet): void {
       expect(await rpc<string>(net.url, "eth_blockNumber")).toMatch(/^0x[0-9a-f]+$/);
       const provider = new JsonRpcProvider(net.url, undefined, { cacheTimeout: -1, pollingInterval: 250 });
       try {
+        await keepBlockPoller(provider);
         const wallet = new Wallet(net.accounts[ACCOUNT.hostile]!.privateKey, provider);
         const tx = await wallet.sendTransaction({ to: addr, value: 1n });
         const receipt = await tx.wait(1, 60_000);
