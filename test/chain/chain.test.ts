@@ -257,8 +257,12 @@ describe("Chain", () => {
       code: "CHAIN_ROOT_MISMATCH",
     });
     // the bounds themselves pass: one ms after the parent, and exactly at the drift limit
-    await expect(verify({ ...h, timestampMs: genesisTs + 1 })).resolves.toBeDefined();
-    await expect(verify({ ...h, timestampMs: nowMs + 15_000 })).resolves.toBeDefined();
+    await expect(verify({ ...h, timestampMs: genesisTs + 1 })).resolves.toMatchObject({
+      header: { number: 1 },
+    });
+    await expect(verify({ ...h, timestampMs: nowMs + 15_000 })).resolves.toMatchObject({
+      header: { number: 1 },
+    });
   });
 
   it("a replica resolves pooled txs locally and fetches only the missing ones; commit works from the compact payload", async () => {
@@ -288,7 +292,9 @@ describe("Chain", () => {
 
     // c lacks all txs and cannot fetch: invalid for now.
     const c = await openChain("c", makeGenesis(sealer), { fetchTxs: async () => [] });
-    await expect(b.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).resolves.toBeDefined();
+    await expect(b.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).resolves.toMatchObject({
+      header: { number: built.block.header.number },
+    });
     await expect(c.chain.verifyBlock(payload, built.hash, { nowMs: Date.now() })).rejects.toMatchObject({
       code: "CHAIN_MISSING_TXS",
     });
@@ -342,7 +348,7 @@ describe("Chain", () => {
     // The honest proposal verifies on the same node.
     await expect(
       c.chain.verifyBlock(a.chain.encodeProposal(built.block), built.hash, { nowMs: Date.now() }),
-    ).resolves.toBeDefined();
+    ).resolves.toMatchObject({ header: { number: built.block.header.number } });
     // Garbage payloads are typed codec errors.
     await expect(
       c.chain.verifyBlock(new Uint8Array([0xff, 0xff]), built.hash, { nowMs: 0 }),

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Level } from "level";
 import { afterEach, describe, expect, it } from "vitest";
-import { Bucket, bytesKey, numberKey, receiptKey } from "../../src/ledger/buckets.js";
+import { Bucket, bytesKey, numberKey, readU64, receiptKey } from "../../src/ledger/buckets.js";
 import { LedgerError, LevelLedger } from "../../src/ledger/index.js";
 import { decodeHashList } from "../../src/ledger/records.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -99,7 +99,8 @@ async function expectOnDisk(dir: string, head: number): Promise<void> {
         [header, hash, body, certificate, hashList].every((v) => v !== undefined),
         `records of block ${m}`,
       ).toBe(true);
-      expect(await raw.get(bytesKey(Bucket.hashToNumber, hash!)), `hashToNumber of block ${m}`).toBeDefined();
+      const number = await raw.get(bytesKey(Bucket.hashToNumber, hash!));
+      expect(number && readU64(number, 0), `hashToNumber of block ${m}`).toBe(m);
       const txHashes = decodeHashList(hashList!);
       expect(txHashes, `tx hashes of block ${m}`).toHaveLength(txCountOf(m));
       const found = await raw.getMany([

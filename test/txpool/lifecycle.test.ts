@@ -146,7 +146,7 @@ describe("TxPool.seal", () => {
     const fresh = await pool.add(signNative(wallet(0), 10, { blockLimit: 500 }));
     chain.currentHeight = 12;
     expect(hashes(pool.seal(10))).toEqual(hashes([fresh]));
-    expect(pool.get(stale.hash)).toBeDefined(); // dropped by the next commit, not by seal
+    expect(pool.get(stale.hash)).toBe(stale); // dropped by the next commit, not by seal
   });
 });
 
@@ -183,7 +183,7 @@ describe("TxPool.onBlockCommitted", () => {
     const elsewhere = await makePool().pool.add(await signEth(w, { nonce: 0, gasPrice: 2n }));
     pool.onBlockCommitted([elsewhere], 11);
     expect(pool.get(pooled.hash)).toBeUndefined();
-    expect(pool.get(other.hash)).toBeDefined();
+    expect(pool.get(other.hash)).toBe(other);
     expect(pool.stats().stale).toBe(1);
     expect(await pool.pendingNonce(hexToBytes(w.address))).toBe(2n);
   });
@@ -200,8 +200,8 @@ describe("TxPool TTL", () => {
     clock.ms += 300_000;
     expect(pool.pruneExpired()).toBe(1);
     expect(pool.get(old1.hash)).toBeUndefined();
-    expect(pool.get(old2.hash)).toBeDefined(); // in flight
-    expect(pool.get(young.hash)).toBeDefined();
+    expect(pool.get(old2.hash)).toBe(old2); // in flight
+    expect(pool.get(young.hash)).toBe(young);
     clock.ms += 300_001;
     pool.releaseSealed();
     expect(pool.seal(10)).toEqual([]); // seal prunes first
