@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { CliError, parseFlags } from "../src/cli/args.js";
 
 interface CpuProfileNode {
   id: number;
@@ -131,16 +132,18 @@ function mainThreadProfiles(dir: string): string[] {
   return out;
 }
 
+const USAGE = "npx tsx bench/profile.ts DIR_OR_FILES… [--top 30]";
+
 function main(argv: string[]): void {
-  let topN = 30;
+  const { values, positionals } = parseFlags(argv, { top: { type: "string", default: "30" } }, USAGE);
+  const topN = Number(values.top);
+  if (!Number.isSafeInteger(topN) || topN < 1)
+    throw new CliError("CLI_USAGE", "--top must be an integer >= 1");
+  if (positionals.length === 0) throw new CliError("CLI_USAGE", `no profile given\n\nusage:\n${USAGE}`);
   const files: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--top") topN = Number(argv[++i]);
-    else {
-      const p = argv[i]!;
-      if (statSync(p).isDirectory()) files.push(...mainThreadProfiles(p));
-      else files.push(p);
-    }
+  for (const p of positionals) {
+    if (statSync(p).isDirectory()) files.push(...mainThreadProfiles(p));
+    else files.push(p);
   }
   for (const f of files) {
     const s = summarizeProfile(f, topN);
@@ -155,4 +158,11 @@ function main(argv: string[]): void {
   }
 }
 
-if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  try {
+    main(process.argv.slice(2));
+  } catch (err) {
+    console.error(err instanceof CliError ? err.message : err);
+    process.exitCode = err instanceof CliError ? 2 : 1;
+  }
+}

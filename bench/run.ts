@@ -2,6 +2,7 @@ import "../src/util/polyfill.js";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CliError, parseFlags } from "../src/cli/args.js";
 import {
   type BenchReport,
   machineInfo,
@@ -33,31 +34,30 @@ const USAGE = `npm run bench -- [options]
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-function parseFlags(argv: string[]): Map<string, string | true> {
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}"\n\n${USAGE}`);
-    const eq = a.indexOf("=");
-    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) flags.set(a.slice(2), argv[++i]!);
-    else flags.set(a.slice(2), true);
-  }
-  return flags;
-}
+const FLAGS = {
+  targets: { type: "string" },
+  workload: { type: "string", default: "transfer,erc20,native" },
+  n: { type: "string" },
+  concurrency: { type: "string" },
+  senders: { type: "string" },
+  repeat: { type: "string" },
+  overload: { type: "string" },
+  "txpool-count-max": { type: "string" },
+  profile: { type: "string" },
+  out: { type: "string", default: "bench/results" },
+  "plots-to": { type: "string" },
+  keep: { type: "boolean", default: false },
+  "no-progress": { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+} as const;
 
-function int(flags: Map<string, string | true>, name: string, dflt: number, min = 1): number {
-  const v = flags.get(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+/** An integer flag, or `dflt` when it is not given. */
+function int(value: string | undefined, name: string, dflt: number, min = 1): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new CliError("CLI_USAGE", `--${name} must be an integer >= ${min}`);
   return n;
-}
-
-function str(flags: Map<string, string | true>, name: string, dflt: string): string {
-  const v = flags.get(name);
-  if (v === true) throw new Error(`--${name} needs a value`);
-  return v ?? dflt;
 }
 
 export function parseDurationMs(s: string): number {
@@ -68,36 +68,39 @@ export function parseDurationMs(s: string): number {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv);
-  if (flags.has("help")) {
+  const flags = parseFlags(argv, FLAGS, USAGE).values;
+  if (flags.help) {
     console.log(USAGE);
     return;
   }
-  const outDir = path.resolve(ROOT, str(flags, "out", "bench/results"));
-  const plotsTo = flags.has("plots-to") ? path.resolve(ROOT, str(flags, "plots-to", "")) : null;
+  const outDir = path.resolve(ROOT, flags.out);
+  const plotsTo = flags["plots-to"] ? path.resolve(ROOT, flags["plots-to"]) : null;
   await mkdir(outDir, { recursive: true });
   if (plotsTo) await mkdir(plotsTo, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const profileDir = flags.has("profile") ? path.resolve(ROOT, str(flags, "profile", "")) : undefined;
+  const profileDir = flags.profile ? path.resolve(ROOT, flags.profile) : undefined;
   const machine = machineInfo();
   console.log(
     `machine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${process.version}, load ${machine.loadAvg.join(" ")}`,
   );
 
-  if (flags.has("overload")) {
-    const durationMs = parseDurationMs(str(flags, "overload", "300s"));
-    const targets = expandTargets(str(flags, "targets", "consort1").split(","));
+  if (flags.overload !== undefined) {
+    const durationMs = parseDurationMs(flags.overload);
+    const targets = expandTargets((flags.targets ?? "consort1").split(","));
     const results: OverloadResult[] = [];
     for (const t of targets) {
       results.push(
         await runOverload({
           target: t,
           durationMs,
-          concurrency: int(flags, "concurrency", 64),
-          txpoolCountMax: flags.has("txpool-count-max") ? int(flags, "txpool-count-max", 0) : undefined,
+          concurrency: int(flags.concurrency, "concurrency", 64),
+          txpoolCountMax:
+            flags["txpool-count-max"] !== undefined
+              ? int(flags["txpool-count-max"], "txpool-count-max", 0)
+              : undefined,
           cpuProfileDir: profileDir,
-          keepDir: flags.has("keep"),
-          progress: !flags.has("no-progress"),
+          keepDir: flags.keep,
+          progress: !flags["no-progress"],
         }),
       );
     }
@@ -135,22 +138,20 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const workloads = str(flags, "workload", "transfer,erc20,native")
-    .split(",")
-    .map((w) => {
-      if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload "${w}"`);
-      return w as Workload;
-    });
+  const workloads = flags.workload.split(",").map((w) => {
+    if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload "${w}"`);
+    return w as Workload;
+  });
   const report: BenchReport = await runBench({
-    targets: expandTargets(str(flags, "targets", "consort1,consort4,anvil,ganache").split(",")),
+    targets: expandTargets((flags.targets ?? "consort1,consort4,anvil,ganache").split(",")),
     workloads,
-    n: int(flags, "n", 2000),
-    concurrency: int(flags, "concurrency", 32),
-    senders: int(flags, "senders", 64),
-    repeat: int(flags, "repeat", 1),
+    n: int(flags.n, "n", 2000),
+    concurrency: int(flags.concurrency, "concurrency", 32),
+    senders: int(flags.senders, "senders", 64),
+    repeat: int(flags.repeat, "repeat", 1),
     cpuProfileDir: profileDir,
-    keepDir: flags.has("keep"),
-    progress: !flags.has("no-progress"),
+    keepDir: flags.keep,
+    progress: !flags["no-progress"],
     machine,
   });
   const file = path.join(outDir, `bench-${stamp}.json`);
@@ -202,7 +203,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exit(1);
+    const usage = err instanceof CliError;
+    console.error(err instanceof Error ? (usage ? err.message : (err.stack ?? err.message)) : String(err));
+    process.exit(usage ? 2 : 1);
   },
 );

@@ -12,6 +12,7 @@
 import "../src/util/polyfill.js";
 import { type Abi, encodeFunctionData } from "viem";
 import { loadArtifact } from "../contracts/artifacts.js";
+import { CliError, parseFlags } from "../src/cli/args.js";
 import { decodeTransaction } from "../src/codec/index.js";
 import {
   type BlockContext,
@@ -37,6 +38,20 @@ const USAGE = `npm run bench:worst-block -- [options]
   --only "a;b"          only these patterns (names as printed, separated by ;)
   --no-yield            the stock interpreter that never yields (to measure the yielding overhead)
   --no-full-block       skip the final full block of the worst pattern at the default block_gas_limit`;
+
+const FLAGS = {
+  budget: { type: "string", default: "20000000" },
+  "tx-gas": { type: "string", default: "5000000" },
+  only: { type: "string" },
+  "no-yield": { type: "boolean", default: false },
+  "no-full-block": { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+} as const;
+
+function bigIntFlag(value: string, name: string): bigint {
+  if (!/^[1-9][0-9]*$/.test(value)) throw new CliError("CLI_USAGE", `--${name} must be a positive integer`);
+  return BigInt(value);
+}
 
 /** Init code that deploys `runtime` as is: CODECOPY it to memory 0 and RETURN it. */
 function deployCode(runtime: Uint8Array): Uint8Array {
@@ -156,18 +171,15 @@ interface Row {
 }
 
 async function main(argv: string[]): Promise<void> {
-  if (argv.includes("--help")) {
+  const flags = parseFlags(argv, FLAGS, USAGE).values;
+  if (flags.help) {
     console.log(USAGE);
     return;
   }
-  const flag = (name: string, dflt: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-  };
-  const budget = BigInt(flag("budget", "20000000"));
-  const txGas = BigInt(flag("tx-gas", "5000000"));
-  const only = argv.includes("--only") ? flag("only", "").split(";") : null;
-  const yieldOn = !argv.includes("--no-yield");
+  const budget = bigIntFlag(flags.budget, "budget");
+  const txGas = bigIntFlag(flags["tx-gas"], "tx-gas");
+  const only = flags.only !== undefined ? flags.only.split(";") : null;
+  const yieldOn = !flags["no-yield"];
   const machine = machineInfo();
   console.log(
     `machine: ${machine.cpus}× ${machine.cpuModel}, node ${machine.node}, load ${machine.loadAvg.join(" ")}; ` +
@@ -298,7 +310,7 @@ async function main(argv: string[]): Promise<void> {
         `\nworst: ${worst.name}; 1 s of it is ${(suggested / 1e6).toFixed(1)} Mgas ` +
           `(default block_gas_limit ${blockGasLimit}, tx_gas_limit ${txGasLimit})`,
       );
-      if (!argv.includes("--no-full-block")) {
+      if (!flags["no-full-block"]) {
         const p = all.find((x) => x.name === worst.name)!;
         const full = await run(p.name, blockOf(p, blockGasLimit, txGasLimit));
         console.log(
@@ -313,6 +325,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+  console.error(err instanceof CliError ? err.message : err);
+  process.exit(err instanceof CliError ? 2 : 1);
 });
