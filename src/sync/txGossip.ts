@@ -21,11 +21,20 @@ export interface TxGossipOptions {
   /** Delay before that catch-up send, so the peer has finished starting (subscribed its handlers). */
   catchUpDelayMs: number;
   /**
-   * Batches from one peer being admitted at once; more are dropped (ignored: not relayed, no blame) until one
-   * finishes. A batch is up to TX_BATCH_TXS_MAX signature recoveries and state reads: this bounds the work one
-   * peer can queue on us. 4: an honest member flushes one batch per flushIntervalMs, admitted well within that.
+   * Batches from one peer being admitted at once. A batch is up to TX_BATCH_TXS_MAX signature recoveries and state
+   * reads: this bounds the work one peer can put on us at a time.
    */
   peerBatchesInFlightMax: number;
+  /**
+   * Further batches of that peer wait their turn, up to this many and peerBatchesQueuedBytesMax bytes; only beyond
+   * that are they dropped. A dropped batch is lost for this node (gossipsub has marked it seen, so no other peer's
+   * copy gets in): under CPU load an honest member's batches, one per flushIntervalMs, can outpace admission, and
+   * dropping them left txs that no validator held (a nonce gap nobody could seal past).
+   */
+  peerBatchesQueuedMax: number;
+  peerBatchesQueuedBytesMax: number;
+  /** At most one warning per this interval about dropped batches (with the count since the last one). */
+  dropWarnIntervalMs: number;
 }
 
 export const defaultTxGossipOptions: TxGossipOptions = {
@@ -37,7 +46,18 @@ export const defaultTxGossipOptions: TxGossipOptions = {
   catchUpTxsMax: 10_000,
   catchUpDelayMs: 1000,
   peerBatchesInFlightMax: 4,
+  // 64 batches at one per 50 ms: 3 s of an honest member's flushes while this node's admission is stalled.
+  peerBatchesQueuedMax: 64,
+  peerBatchesQueuedBytesMax: 8 * 1024 * 1024,
+  dropWarnIntervalMs: 10_000,
 };
+
+/** One peer's admission slots: batches being admitted, and the batches waiting for a slot (FIFO). */
+interface PeerSlots {
+  busy: number;
+  waiting: { bytes: number; wake: (admit: boolean) => void }[];
+  waitingBytes: number;
+}
 
 /**
  * Spreads transactions submitted to this node to every member in batches (gossipsub costs per message, not per
@@ -45,7 +65,8 @@ export const defaultTxGossipOptions: TxGossipOptions = {
  * itself forwards messages through the mesh, once this handler accepted them.
  *
  * What a peer can make us do is bounded: batches of at most TX_BATCH_TXS_MAX txs (decoding checks it), at most
- * peerBatchesInFlightMax of its batches admitted at once (beyond: dropped), and a batch that does not decode or
+ * peerBatchesInFlightMax of its batches admitted at once, a bounded FIFO of its batches waiting for that (beyond
+ * it: dropped, ignored without blame), and a batch that does not decode or
  * carries a tx that can never be valid (bad signature, wrong chain or group, oversized) is rejected: not relayed,
  * and the peer penalized by the network (repeat offenders are banned). Honest members only publish txs their own
  * pool admitted, so they never send such a batch.
@@ -57,15 +78,20 @@ export class TxGossip {
   private unsubscribe: (() => void)[] = [];
   /** Pending catch-up sends, by peer (at most one per connected peer). */
   private readonly catchUpTimers = new Map<string, NodeJS.Timeout>();
-  /** Batches being admitted, by peer (hex node ID). */
-  private readonly inFlight = new Map<string, number>();
+  /** Admission slots by peer (hex node ID); absent while the peer has nothing in admission. */
+  private readonly slots = new Map<string, PeerSlots>();
+  private stopped = false;
+  private lastDropWarnMs: number | null = null;
+  private droppedSinceWarn = 0;
   readonly counters = {
     batchesOut: 0,
     batchesIn: 0,
     txsIn: 0,
     dropped: 0,
     catchUpTxsOut: 0,
-    /** Peer batches dropped because that peer had peerBatchesInFlightMax in admission. */
+    /** Peer batches that waited for one of that peer's admission slots. */
+    batchesQueued: 0,
+    /** Peer batches dropped because that peer's admission queue was full. */
     batchesDropped: 0,
     /** Peer batches rejected (malformed, or carrying a tx that can never be valid). */
     batchesRejected: 0,
@@ -86,10 +112,12 @@ export class TxGossip {
   }
 
   stop(): void {
+    this.stopped = true;
+    for (const slots of this.slots.values()) for (const w of slots.waiting.splice(0)) w.wake(false);
     if (this.timer) clearInterval(this.timer);
     for (const t of this.catchUpTimers.values()) clearTimeout(t);
     this.catchUpTimers.clear();
-    for (const u of this.unsubscribe) u();
+    for (const u of this.unsubscribe.splice(0)) u();
     this.flush();
   }
 
@@ -163,11 +191,6 @@ export class TxGossip {
 
   private async receive(from: Uint8Array, data: Uint8Array): Promise<"accept" | "ignore" | "reject"> {
     const peer = bytesToHex(from);
-    const busy = this.inFlight.get(peer) ?? 0;
-    if (busy >= this.opts.peerBatchesInFlightMax) {
-      this.counters.batchesDropped++;
-      return "ignore";
-    }
     let raws: Uint8Array[];
     try {
       raws = decodeTxBatch(data);
@@ -176,16 +199,14 @@ export class TxGossip {
       this.deps.logger.debug({ from: peer, err: errorMessage(err) }, "malformed tx batch");
       return "reject";
     }
+    if (!(await this.acquireSlot(peer, data.length))) return "ignore";
     this.counters.batchesIn++;
     this.counters.txsIn += raws.length;
-    this.inFlight.set(peer, busy + 1);
     let results: AddResult[];
     try {
       results = await this.deps.txpool.addBatch(raws, { origin: "peer" });
     } finally {
-      const n = (this.inFlight.get(peer) ?? 1) - 1;
-      if (n > 0) this.inFlight.set(peer, n);
-      else this.inFlight.delete(peer);
+      this.releaseSlot(peer);
     }
     // Individual rejections (already known, nonce too low after a commit, a full pool…) are normal in gossip: no
     // blame. A tx that can never be valid is: an honest member checked it before sending it on.
@@ -201,5 +222,66 @@ export class TxGossip {
       return "reject";
     }
     return "accept";
+  }
+
+  /**
+   * Takes one of the peer's admission slots, waiting in its FIFO when all are busy. False when the batch is dropped
+   * (the FIFO is full, or the node stops while it waits).
+   */
+  private async acquireSlot(peer: string, bytes: number): Promise<boolean> {
+    if (this.stopped) return false;
+    let slots = this.slots.get(peer);
+    if (slots === undefined) {
+      slots = { busy: 0, waiting: [], waitingBytes: 0 };
+      this.slots.set(peer, slots);
+    }
+    if (slots.busy < this.opts.peerBatchesInFlightMax) {
+      slots.busy++;
+      return true;
+    }
+    if (
+      slots.waiting.length >= this.opts.peerBatchesQueuedMax ||
+      slots.waitingBytes + bytes > this.opts.peerBatchesQueuedBytesMax
+    ) {
+      this.noteDropped(peer, slots);
+      return false;
+    }
+    this.counters.batchesQueued++;
+    slots.waitingBytes += bytes;
+    const waiting = slots.waiting;
+    return new Promise<boolean>((wake) => waiting.push({ bytes, wake }));
+  }
+
+  /** Hands the slot to the peer's next waiting batch, or frees it. */
+  private releaseSlot(peer: string): void {
+    const slots = this.slots.get(peer);
+    if (slots === undefined) return;
+    const next = slots.waiting.shift();
+    if (next !== undefined) {
+      slots.waitingBytes -= next.bytes;
+      next.wake(true);
+      return;
+    }
+    slots.busy--;
+    if (slots.busy === 0) this.slots.delete(peer);
+  }
+
+  /** A dropped batch loses its txs for this node: an operator must see it (rate-limited). */
+  private noteDropped(peer: string, slots: PeerSlots): void {
+    this.counters.batchesDropped++;
+    this.droppedSinceWarn++;
+    const now = Date.now();
+    if (this.lastDropWarnMs !== null && now - this.lastDropWarnMs < this.opts.dropWarnIntervalMs) return;
+    this.deps.logger.warn(
+      {
+        peer,
+        dropped: this.droppedSinceWarn,
+        waiting: slots.waiting.length,
+        waitingBytes: slots.waitingBytes,
+      },
+      "tx gossip from a peer dropped: its admission queue is full (this node admits txs slower than they arrive)",
+    );
+    this.lastDropWarnMs = now;
+    this.droppedSinceWarn = 0;
   }
 }

@@ -1,9 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultTxGossipOptions, TxGossip } from "../../src/sync/index.js";
+import { defaultTxGossipOptions, TxGossip, type TxGossipOptions } from "../../src/sync/index.js";
 import { encodeTxBatch } from "../../src/sync/wire.js";
 import type { AddResult, TxPoolInterface } from "../../src/txpool/index.js";
-import { silentLogger } from "../../src/util/logger.js";
-import { connectAll, hasNode, startNodes, type TestNode, waitFor } from "../network/helpers.js";
+import { bytesToHex } from "../../src/util/hex.js";
+import {
+  captureLogger,
+  connectAll,
+  hasNode,
+  type LogEntry,
+  startNodes,
+  type TestNode,
+  waitFor,
+} from "../network/helpers.js";
 import { makePool, signEth, signNative, wallet } from "../txpool/helpers.js";
 
 /**
@@ -38,14 +46,15 @@ function gatedPool() {
 
 async function setup(
   txpool: TxPoolInterface,
+  options: Partial<TxGossipOptions> = {},
+  logs: LogEntry[] = [],
 ): Promise<{ flooder: TestNode; receiver: TestNode; gossip: TxGossip }> {
   nodes = await startNodes(2, { penaltyHalfLifeMs: 1e12, gossipRejectPoints: 10, penaltyThreshold: 1000 });
   const [flooder, receiver] = nodes as [TestNode, TestNode];
-  gossip = new TxGossip(defaultTxGossipOptions, {
-    transport: receiver.transport,
-    txpool,
-    logger: silentLogger(),
-  });
+  gossip = new TxGossip(
+    { ...defaultTxGossipOptions, ...options },
+    { transport: receiver.transport, txpool, logger: captureLogger(logs) },
+  );
   gossip.start();
   flooder.transport.subscribe("txs", () => "ignore");
   await connectAll(nodes);
@@ -60,22 +69,67 @@ async function setup(
 }
 
 describe("TxGossip under a flooding peer", () => {
-  it("admits at most peerBatchesInFlightMax of one peer's batches at once and drops the rest, without blame", async () => {
+  it("admits peerBatchesInFlightMax of one peer's batches at once, queues the next ones, drops beyond the queue, without blame", async () => {
     const { pool, gated, open } = gatedPool();
-    const { flooder, receiver, gossip: g } = await setup(gated);
-    const max = defaultTxGossipOptions.peerBatchesInFlightMax;
-    for (let i = 0; i < 10; i++) {
+    const logs: LogEntry[] = [];
+    const bounds = { peerBatchesInFlightMax: 2, peerBatchesQueuedMax: 3 };
+    const { flooder, receiver, gossip: g } = await setup(gated, bounds, logs);
+    for (let i = 0; i < 7; i++) {
       await flooder.transport.publish("txs", encodeTxBatch([signNative(wallet(i), 10)]));
     }
-    await waitFor("10 batches seen", () => g.counters.batchesIn + g.counters.batchesDropped === 10);
-    expect(g.counters.batchesIn).toBe(max);
-    expect(g.counters.batchesDropped).toBe(10 - max);
+    await waitFor(
+      "7 batches seen",
+      () => g.counters.batchesIn + g.counters.batchesQueued + g.counters.batchesDropped === 7,
+    );
+    expect(g.counters).toMatchObject({ batchesIn: 2, batchesQueued: 3, batchesDropped: 2 });
+    // One warning for the burst (rate-limited), naming the peer and the queue.
+    const warnings = logs.filter((l) => l.level === "warn");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toMatch(/tx gossip from a peer dropped: its admission queue is full/);
+    expect(warnings[0]!.obj).toMatchObject({ peer: bytesToHex(flooder.key.nodeId), dropped: 1, waiting: 3 });
     open();
-    await waitFor("admitted", () => pool.size() === max);
+    // Every queued batch is admitted once a slot frees up: 2 + 3 txs, none lost.
+    await waitFor("admitted", () => pool.size() === 5);
+    expect(g.counters.batchesIn).toBe(5);
     expect(receiver.transport.penaltyPoints(flooder.key.nodeId)).toBe(0);
     // Room again once admitted.
     await flooder.transport.publish("txs", encodeTxBatch([signNative(wallet(20), 10)]));
-    await waitFor("admitted after the burst", () => pool.size() === max + 1);
+    await waitFor("admitted after the burst", () => pool.size() === 6);
+    expect(g.counters.batchesDropped).toBe(2);
+  });
+
+  it("bounds the bytes a peer's queue holds", async () => {
+    const { pool, gated, open } = gatedPool();
+    const first = encodeTxBatch([signNative(wallet(1), 10)]);
+    const bounds = {
+      peerBatchesInFlightMax: 1,
+      peerBatchesQueuedMax: 10,
+      peerBatchesQueuedBytesMax: first.length * 2,
+    };
+    const { flooder, gossip: g } = await setup(gated, bounds);
+    for (let i = 1; i <= 4; i++)
+      await flooder.transport.publish("txs", encodeTxBatch([signNative(wallet(i), 10)]));
+    await waitFor(
+      "4 batches seen",
+      () => g.counters.batchesIn + g.counters.batchesQueued + g.counters.batchesDropped === 4,
+    );
+    expect(g.counters).toMatchObject({ batchesIn: 1, batchesQueued: 2, batchesDropped: 1 });
+    open();
+    await waitFor("admitted", () => pool.size() === 3);
+  });
+
+  it("wakes the batches still queued when it stops, without admitting them", async () => {
+    const { pool, gated, open } = gatedPool();
+    const { flooder, gossip: g } = await setup(gated, { peerBatchesInFlightMax: 1, peerBatchesQueuedMax: 4 });
+    for (let i = 1; i <= 3; i++)
+      await flooder.transport.publish("txs", encodeTxBatch([signNative(wallet(i), 10)]));
+    await waitFor("3 batches seen", () => g.counters.batchesIn + g.counters.batchesQueued === 3);
+    g.stop();
+    open();
+    await waitFor("the batch in admission finishes", () => pool.size() === 1);
+    await new Promise((r) => setImmediate(r));
+    expect(pool.size()).toBe(1);
+    expect(g.counters.batchesIn).toBe(1);
   });
 
   it("rejects and penalizes undecodable batches and batches carrying a tx that can never be valid", async () => {
