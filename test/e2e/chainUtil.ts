@@ -80,7 +80,12 @@ export interface RpcReceipt {
 export async function waitReceipts(url: string, hashes: string[], timeoutMs: number): Promise<RpcReceipt[]> {
   const found = new Map<string, RpcReceipt>();
   await waitFor(
-    `${hashes.length} receipts on ${url}`,
+    // Evaluated at timeout: how far it got and which txs never committed (to look up in the nodes' logs).
+    () =>
+      `${hashes.length} receipts on ${url} (${found.size} found; missing: ${hashes
+        .filter((h) => !found.has(h))
+        .slice(0, 5)
+        .join(", ")}…)`,
     async () => {
       const missing = hashes.filter((h) => !found.has(h));
       for (let i = 0; i < missing.length; i += 200) {

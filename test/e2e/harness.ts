@@ -159,7 +159,7 @@ export async function rpc<T = unknown>(url: string, method: string, params: unkn
 
 /** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   check: () => Promise<T | undefined | false>,
   timeoutMs = 30_000,
 ): Promise<T> {
@@ -174,7 +174,9 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+      throw new Error(
+        `timed out waiting for ${typeof what === "function" ? what() : what}${lastError ? `: ${String(lastError)}` : ""}`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
