@@ -37,6 +37,9 @@ export interface MetricsSources {
   sync: {
     status(): { syncing: boolean; currentBlock: number; highestBlock: number };
   };
+  txGossip: {
+    counters: { batchesIn: number; batchesQueued: number; batchesDropped: number; batchesRejected: number };
+  };
   rpc: { stats(): { wsConnections: number } } | null;
   readiness(): Readiness;
 }

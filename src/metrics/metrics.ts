@@ -307,6 +307,25 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
     },
 
     // ------------------------------------------------------------ sync and readiness
+    txGossip: {
+      batches: new Counter({
+        ...reg,
+        name: "consort_txgossip_batches_total",
+        help:
+          "Tx batches from peers: result=admitted, queued (waited for one of the peer's admission slots), dropped " +
+          "(that peer's queue was full: those txs are lost for this node), rejected (malformed or carrying an invalid tx)",
+        labelNames: ["result"] as const,
+        collect() {
+          const s = src();
+          if (!s) return;
+          const c = s.txGossip.counters;
+          counterSync.sync(this, "txgossip_batches", { result: "admitted" }, c.batchesIn);
+          counterSync.sync(this, "txgossip_batches", { result: "queued" }, c.batchesQueued);
+          counterSync.sync(this, "txgossip_batches", { result: "dropped" }, c.batchesDropped);
+          counterSync.sync(this, "txgossip_batches", { result: "rejected" }, c.batchesRejected);
+        },
+      }),
+    },
     sync: {
       lag: new Gauge({
         ...reg,

@@ -13,7 +13,7 @@ import {
 } from "../metrics/index.js";
 import type { Libp2pTransport } from "../network/index.js";
 import type { RpcServer } from "../rpc/index.js";
-import type { BlockSync } from "../sync/index.js";
+import type { BlockSync, TxGossip } from "../sync/index.js";
 import type { TxPool } from "../txpool/index.js";
 import type { NodeId } from "../types/index.js";
 import { errorMessage } from "../util/errors.js";
@@ -35,6 +35,7 @@ export interface MonitoredParts {
   transport: Libp2pTransport;
   consensus: ConsensusDriver;
   sync: BlockSync;
+  gossip: TxGossip;
   rpc: RpcServer | null;
 }
 
@@ -128,6 +129,7 @@ export function bindNodeMetrics(
       stats: () => transport.stats(),
     },
     sync: { status: () => sync.status() },
+    txGossip: parts.gossip,
     rpc: parts.rpc,
     readiness,
   });

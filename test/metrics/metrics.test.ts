@@ -14,7 +14,13 @@ import { silentLogger } from "../../src/util/logger.js";
 import { hasMetric, metricNamesInPromQL, parsePromText } from "./promText.js";
 
 function fakeSources(over: { rejected?: Record<string, number>; bans?: number; ready?: boolean } = {}) {
-  const state = { height: 7, rejected: over.rejected ?? {}, bans: over.bans ?? 0, ready: over.ready ?? true };
+  const state = {
+    height: 7,
+    rejected: over.rejected ?? {},
+    bans: over.bans ?? 0,
+    ready: over.ready ?? true,
+    gossip: { batchesIn: 0, batchesQueued: 0, batchesDropped: 0, batchesRejected: 0 },
+  };
   const sources: MetricsSources = {
     chain: {
       height: () => state.height,
@@ -40,6 +46,11 @@ function fakeSources(over: { rejected?: Record<string, number>; bans?: number; r
       }),
     },
     sync: { status: () => ({ syncing: false, currentBlock: state.height, highestBlock: 9 }) },
+    txGossip: {
+      get counters() {
+        return state.gossip;
+      },
+    },
     rpc: { stats: () => ({ wsConnections: 1 }) },
     readiness: () => ({
       ready: state.ready,
@@ -85,7 +96,12 @@ describe("createConsortMetrics", () => {
     expect(text.value("consort_p2p_bans_total")).toBe(1);
     state.rejected = { TXPOOL_NONCE_TOO_LOW: 5, TXPOOL_FULL: 1 };
     state.bans = 1;
+    state.gossip = { batchesIn: 9, batchesQueued: 4, batchesDropped: 2, batchesRejected: 1 };
     text = parsePromText(await metrics.register.metrics());
+    expect(text.value("consort_txgossip_batches_total", { result: "admitted" })).toBe(9);
+    expect(text.value("consort_txgossip_batches_total", { result: "queued" })).toBe(4);
+    expect(text.value("consort_txgossip_batches_total", { result: "dropped" })).toBe(2);
+    expect(text.value("consort_txgossip_batches_total", { result: "rejected" })).toBe(1);
     expect(text.value("consort_txpool_refusals_total", { reason: "TXPOOL_NONCE_TOO_LOW" })).toBe(5);
     expect(text.value("consort_txpool_refusals_total", { reason: "TXPOOL_FULL" })).toBe(1);
     expect(text.value("consort_p2p_bans_total")).toBe(1);
