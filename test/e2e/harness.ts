@@ -15,6 +15,8 @@ export class NodeCrashedError extends Error {
 
 /** Set by the live ProcessTestnet: `waitFor` gives up at once when one of its nodes crashed. */
 let crashCheck: (() => void) | null = null;
+/** Set by the live ProcessTestnet: what its nodes warned about, printed when a `waitFor` times out. */
+let timeoutReport: (() => void) | null = null;
 
 /** A real multi-process testnet on 127.0.0.1 in a temp folder; `close()` kills what it started and removes the folder. */
 export class ProcessTestnet {
@@ -62,6 +64,7 @@ export class ProcessTestnet {
     }
     const net = new ProcessTestnet(testnet, tmpDir);
     crashCheck = () => net.assertNoCrash();
+    timeoutReport = () => net.printWarnings();
     return net;
   }
 
@@ -137,8 +140,30 @@ export class ProcessTestnet {
     clearTimeout(timer);
   }
 
+  /**
+   * The last warnings and errors of each node's log, on stderr: the test folder (and its logs) is removed when the
+   * test ends, so a timeout in CI would otherwise leave nothing to read.
+   */
+  printWarnings(linesPerNodeMax = 15): void {
+    for (const node of this.testnet.nodes) {
+      let log = "";
+      try {
+        log = readFileSync(path.join(node.dir, "node.log"), "utf8");
+      } catch {
+        continue;
+      }
+      const warnings = log.split("\n").filter((l) => /\b(WARN|ERROR|FATAL)\b/.test(l));
+      if (warnings.length === 0) continue;
+      const shown = warnings.slice(-linesPerNodeMax).map((l) => l.slice(0, 400));
+      console.error(
+        `--- ${node.name}: last ${shown.length} of ${warnings.length} warnings/errors\n${shown.join("\n")}`,
+      );
+    }
+  }
+
   async close(): Promise<void> {
     crashCheck = null;
+    timeoutReport = null;
     await Promise.all(this.processes.map((_, i) => this.kill(i)));
     if (!process.env.KEEP_E2E) await rm(this.tmpDir, { recursive: true, force: true });
     else console.log(`kept ${this.tmpDir}`);
@@ -173,10 +198,12 @@ export async function waitFor<T>(
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
+      timeoutReport?.();
       throw new Error(
         `timed out waiting for ${typeof what === "function" ? what() : what}${lastError ? `: ${String(lastError)}` : ""}`,
       );
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
