@@ -37,7 +37,11 @@ export const modules: Record<string, MutationModule> = {
   },
   driver: {
     mutate: ["src/consensus/driver.ts"],
-    tests: ["test/consensus/driver.test.ts", "test/consensus/driverPropose.test.ts"],
+    tests: [
+      "test/consensus/driver.test.ts",
+      "test/consensus/driverPropose.test.ts",
+      "test/consensus/driverLifecycle.test.ts",
+    ],
   },
   codec: {
     mutate: ["src/codec/**/*.ts", "!src/codec/index.ts", "!src/codec/options.ts"],
