@@ -107,15 +107,17 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void
 
 /** Polls (real timers, so it works next to faked setInterval and Date) until `cond` holds; fails after `timeoutMs`. */
 export async function until(cond: () => boolean, what = "condition", timeoutMs = 3000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
+  const deadline = realNowMs() + timeoutMs;
   while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (realNowMs() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => realSetTimeout(r, 2));
   }
 }
 
 const realSetTimeout = globalThis.setTimeout;
+/** The real clock, also while a test fakes `performance`. */
+export const realNowMs = performance.now.bind(performance);
 
 /**
  * Waits until the driver's serialized loop is idle (no drain running, nothing queued) for a few turns of the
@@ -124,9 +126,9 @@ const realSetTimeout = globalThis.setTimeout;
 export async function settled(driver: ConsensusDriver): Promise<void> {
   const loop = driver as unknown as { draining: boolean; queue: unknown[] };
   let quiet = 0;
-  const deadline = performance.now() + 3000;
+  const deadline = realNowMs() + 3000;
   while (quiet < 5) {
-    if (performance.now() > deadline) throw new Error("driver did not settle");
+    if (realNowMs() > deadline) throw new Error("driver did not settle");
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => realSetTimeout(r, 1));
     quiet = !loop.draining && loop.queue.length === 0 ? quiet + 1 : 0;

@@ -41,6 +41,8 @@ export const modules: Record<string, MutationModule> = {
       "test/consensus/driver.test.ts",
       "test/consensus/driverPropose.test.ts",
       "test/consensus/driverLifecycle.test.ts",
+      "test/consensus/driverRound.test.ts",
+      "test/consensus/driverProposal.test.ts",
     ],
   },
   codec: {
