@@ -106,7 +106,7 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void
 }
 
 /** Polls (real timers, so it works next to faked setInterval and Date) until `cond` holds; fails after `timeoutMs`. */
-export async function until(cond: () => boolean, what = "condition", timeoutMs = 3000): Promise<void> {
+export async function until(cond: () => boolean, what = "condition", timeoutMs = 5000): Promise<void> {
   const deadline = realNowMs() + timeoutMs;
   while (!cond()) {
     if (realNowMs() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -186,6 +186,7 @@ describe("ConsensusDriver: proposing", () => {
     const blockHash = keccak256(new TextEncoder().encode("synced block 1"));
     p.driver.synced(1, blockHash, { height: 1, view: 0, blockHash, signatures: [] });
     await until(() => p.driver.status()!.height === 2, "height 2");
+    await settled(p.driver); // the request for height 2 is in place
     release();
     await until(() => p.pool.released.length === 1, "the txs given back");
     await settled(p.driver);

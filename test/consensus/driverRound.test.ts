@@ -3,7 +3,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Commit, HardState, PrePrepare, Prepare } from "../../src/consensus/index.js";
+import type {
+  Commit,
+  HardState,
+  NewView,
+  PrePrepare,
+  Prepare,
+  ViewChange,
+} from "../../src/consensus/index.js";
 import type { NodeKey } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { parseWithBytes } from "../../src/util/jsonBytes.js";
@@ -222,5 +229,43 @@ describe("ConsensusDriver: a replica's round", () => {
     r.net.deliver(keys[2]!, voteOf("prepare", keys[2]!, prePrepareOf().hash, 3));
     await until(() => r.fetches.length > 0, "fetchBlocks");
     expect(r.fetches).toEqual([{ fromHeight: 1, peers: [hex(keys[2]!.nodeId)] }]);
+  });
+
+  it("a leader's pending request is dropped when another leader's block commits that height", async () => {
+    // This node (keys[1]) leads height 1 view 0 but has no txs; the view times out and keys[2] leads view 1.
+    r = rig(dir, keys[1]!, keys);
+    r.pool.work = true;
+    await r.driver.start();
+    await tick(5);
+    const own = r.net.ofType("viewChange")[0]!.msg as ViewChange;
+    const vcs = [
+      own,
+      ...[keys[2]!, keys[3]!].map((k) =>
+        signedBy<ViewChange>(k, { type: "viewChange", height: 1, toView: 1, prepared: null }),
+      ),
+    ];
+    const newLeader = keys[2]!;
+    r.net.deliver(
+      newLeader,
+      signedBy<NewView>(newLeader, { type: "newView", height: 1, view: 1, viewChanges: vcs }),
+    );
+    const { payload, hash } = fakePayload(1, [transfer(9)]);
+    r.net.deliver(
+      newLeader,
+      signedBy<PrePrepare>(newLeader, { type: "prePrepare", height: 1, view: 1, blockHash: hash, payload }),
+    );
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare in view 1");
+    const vote = (type: "prepare" | "commit", k: NodeKey) =>
+      signedBy<Prepare | Commit>(k, { type, height: 1, view: 1, blockHash: hash });
+    for (const k of [keys[2]!, keys[3]!]) r.net.deliver(k, vote("prepare", k));
+    for (const k of [keys[2]!, keys[3]!]) r.net.deliver(k, vote("commit", k));
+    await until(() => r.chain.heightNow === 1, "block 1");
+    await settled(r.driver);
+    expect(r.driver.status()).toMatchObject({ height: 2, view: 0 });
+    // keys[2] leads height 2: a tx arriving now must not revive the old request for height 1.
+    r.pool.work = null;
+    r.pool.add(transfer(1));
+    await tick(2);
+    expect(r.chain.builds).toEqual([]);
   });
 });
