@@ -275,4 +275,30 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     await settled(r.driver);
     expect(latencies).toHaveLength(1);
   });
+
+  it("a changed leader period waits until the core is at the chain's next height, in view 0", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
+    const behind = make(keys[0]!, keys);
+    await behind.driver.start();
+    // Sync stored blocks 1..3 (one of them set the period) and has not reported them yet: the core stays.
+    behind.chain.heightNow = 3;
+    behind.chain.config = { ...behind.chain.config, consensusLeaderPeriod: 2 };
+    behind.net.deliver(keys[2]!, prepareOf(keys[2]!));
+    await settled(behind.driver);
+    expect(behind.driver.status()).toMatchObject({ height: 1, view: 0 });
+    expect(behind.logger.find("leader period changed")).toEqual([]);
+
+    const changing = make(keys[0]!, keys, { options: { stateFile: path.join(dir, "changing.json") } });
+    changing.pool.work = true;
+    await changing.driver.start();
+    for (let i = 0; i < 5; i++) {
+      vi.advanceTimersByTime(10);
+      await settled(changing.driver);
+    }
+    expect(changing.driver.status()).toMatchObject({ height: 1, view: 1 });
+    changing.chain.config = { ...changing.chain.config, consensusLeaderPeriod: 2 };
+    changing.net.deliver(keys[2]!, prepareOf(keys[2]!));
+    await settled(changing.driver);
+    expect(changing.logger.find("leader period changed")).toEqual([]);
+  });
 });

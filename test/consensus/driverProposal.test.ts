@@ -2,10 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Prepare } from "../../src/consensus/index.js";
 import { keccak256 } from "../../src/crypto/index.js";
 import type { Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { keys, type Rig, rig, settled, transfer, until } from "./driverHelpers.js";
+import { keys, type Rig, rig, settled, signedBy, transfer, until } from "./driverHelpers.js";
 
 /**
  * The leader's side of the driver: a lone validator (a quorum of one, it commits what it proposes) sealing the
@@ -221,5 +222,34 @@ describe("ConsensusDriver: proposing", () => {
     expect(p.logger.find("leader period changed")).toEqual([
       { level: "info", obj: { height: 2, leaderPeriod: 2 }, msg: "leader period changed" },
     ]);
+  });
+
+  it("drops ticks while its queue is full (a tick is an input like any other)", async () => {
+    // A view timeout of one tick: any tick that reaches the core starts a view change.
+    r = rig(dir, keys[0]!, [keys[0]!], {
+      txs: [transfer(1)],
+      options: { queueMax: 2, viewTimeoutMs: 10 },
+    });
+    const p = r;
+    const release = p.chain.hold("commit");
+    await p.driver.start();
+    await until(() => p.chain.commits.length === 1, "the commit call");
+    p.pool.work = true;
+    const other = keys[2]!;
+    const prepare = signedBy<Prepare>(other, {
+      type: "prepare",
+      height: 2,
+      view: 0,
+      blockHash: new Uint8Array(32),
+    });
+    expect([p.net.deliver(other, prepare), p.net.deliver(other, prepare)]).toEqual(["accept", "accept"]);
+    vi.advanceTimersByTime(100); // ten ticks while the queue is full
+    release();
+    await until(() => p.chain.heightNow === 1, "block 1");
+    await settled(p.driver);
+    expect(p.net.ofType("viewChange")).toEqual([]);
+    vi.advanceTimersByTime(10);
+    await settled(p.driver);
+    expect(p.net.ofType("viewChange")).toHaveLength(1);
   });
 });
