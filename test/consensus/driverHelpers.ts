@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { decodeTransaction, encodeNativeTx } from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
@@ -6,6 +7,7 @@ import {
   type ConsensusChain,
   type ConsensusLimits,
   type ConsensusPool,
+  type HardState,
   messageDigest,
   type PbftMessage,
 } from "../../src/consensus/index.js";
@@ -24,6 +26,7 @@ import type {
   ValidatorInfo,
 } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
+import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import type { Logger } from "../../src/util/logger.js";
 
 /** Shared by the consensus driver's tests: validator keys, a genesis, native transfers and a small pool. */
@@ -168,16 +171,24 @@ export interface SentMessage {
   to: string | null;
   topic: string;
   msg: PbftMessage;
+  /** The hard state file's contents at the moment of sending (null: no file), when the transport watches one. */
+  persisted: HardState | null;
 }
 
-/** A transport that records what the driver sends and lets the test deliver peer messages. */
-export function fakeTransport() {
+/**
+ * A transport that records what the driver sends (with the hard state file as it was at that moment, the
+ * write-ahead check) and lets the test deliver peer messages.
+ */
+export function fakeTransport(stateFile: string | null = null) {
   const sent: SentMessage[] = [];
   const subscribed: string[] = [];
   let handler: ((from: NodeId, data: Uint8Array) => unknown) | null = null;
   const state = { unsubscribed: 0, failSends: false };
   const record = (to: NodeId | null, topic: string, data: Uint8Array): Promise<void> => {
-    sent.push({ to: to === null ? null : bytesToHex(to), topic, msg: decodePbftMessage(data) });
+    let persisted: HardState | null = null;
+    if (stateFile !== null && existsSync(stateFile))
+      persisted = parseWithBytes<HardState>(readFileSync(stateFile, "utf8"));
+    sent.push({ to: to === null ? null : bytesToHex(to), topic, msg: decodePbftMessage(data), persisted });
     return state.failSends ? Promise.reject(new Error("no route to peer")) : Promise.resolve();
   };
   const transport = {
@@ -409,11 +420,11 @@ export function rig(
 ): Rig {
   const chain = opts.chain ?? new FakeChain(validatorsOf(validators));
   const pool = new FakePool(opts.txs);
-  const net = fakeTransport();
+  const stateFile = opts.options?.stateFile ?? path.join(dir, "consensus-state.json");
+  const net = fakeTransport(stateFile);
   const logger = spyLogger();
   const fatal: unknown[] = [];
   const fetches: Rig["fetches"] = [];
-  const stateFile = opts.options?.stateFile ?? path.join(dir, "consensus-state.json");
   const driver = new ConsensusDriver(
     { tickMs: 10, viewTimeoutMs: 50, minSealTimeMs: 0, queueMax: 1000, ...opts.options, stateFile },
     {

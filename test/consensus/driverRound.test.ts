@@ -1,19 +1,10 @@
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type {
-  Commit,
-  HardState,
-  NewView,
-  PrePrepare,
-  Prepare,
-  ViewChange,
-} from "../../src/consensus/index.js";
+import type { Commit, NewView, PrePrepare, Prepare, ViewChange } from "../../src/consensus/index.js";
 import type { NodeKey } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import { fakePayload, keys, type Rig, rig, settled, signedBy, transfer, until } from "./driverHelpers.js";
 
 /**
@@ -69,12 +60,13 @@ describe("ConsensusDriver: a replica's round", () => {
       topic: "consensus",
       msg: { type: "prepare", height: 1, view: 0, blockHash: hash, sender: keys[0]!.nodeId },
     });
-    const hard = parseWithBytes<HardState>(readFileSync(r.stateFile, "utf8"));
-    expect(hex(hard.prepareVote!)).toBe(hex(hash));
+    // Write-ahead: the vote was on disk when it left (save, then send).
+    expect(hex(r.net.ofType("prepare")[0]!.persisted!.prepareVote!)).toBe(hex(hash));
 
     for (const k of [keys[2]!, keys[3]!]) r.net.deliver(k, voteOf("prepare", k, hash));
     await until(() => r.net.ofType("commit").length === 1, "our commit");
     expect(r.net.ofType("commit")[0]).toMatchObject({ to: null, topic: "consensus" });
+    expect(hex(r.net.ofType("commit")[0]!.persisted!.commitVote!)).toBe(hex(hash));
 
     const releaseCommit = r.chain.hold("commit");
     for (const k of [keys[2]!, keys[3]!]) r.net.deliver(k, voteOf("commit", k, hash));
