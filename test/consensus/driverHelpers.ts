@@ -201,7 +201,11 @@ export function fakeTransport(stateFile: string | null = null) {
       };
     },
     publish: (topic: string, data: Uint8Array) => record(null, topic, data),
-    sendDirect: (to: NodeId, topic: string, data: Uint8Array) => record(to, topic, data),
+    // A direct send needs a peer: a null one would be the driver's bug (a broadcast sent the wrong way).
+    sendDirect: (to: NodeId, topic: string, data: Uint8Array) => {
+      if (!(to instanceof Uint8Array)) throw new TypeError("sendDirect without a peer");
+      return record(to, topic, data);
+    },
   } as unknown as Transport;
   return {
     transport,

@@ -66,6 +66,7 @@ describe("ConsensusDriver: proposing", () => {
     // No tick in between: only the pool's "added" event can make it propose.
     p.pool.add(transfer(3));
     await until(() => p.chain.heightNow === 2, "block 2");
+    await settled(p.driver); // asked for block 3 with an empty pool: only the next arrival can make it propose
     p.pool.add(transfer(4));
     await until(() => p.chain.heightNow === 3, "block 3");
     expect(p.chain.builds.map((b) => hashes(b.txs))).toEqual([
@@ -194,6 +195,22 @@ describe("ConsensusDriver: proposing", () => {
     expect(p.pool.released).toEqual([hashes([transfer(1)])]);
     expect(p.chain.commits).toEqual([]);
     expect(p.logger.find("proposing")).toEqual([]);
+  });
+
+  it("a leader waiting for txs stays asked to propose through Readies that do not ask again", async () => {
+    const p = make([]);
+    await p.driver.start();
+    await settled(p.driver);
+    // A refused message makes a Ready with only a rejection in it.
+    const outsider = keys[3]!;
+    p.net.deliver(
+      outsider,
+      signedBy<Prepare>(outsider, { type: "prepare", height: 1, view: 0, blockHash: new Uint8Array(32) }),
+    );
+    await until(() => p.logger.find("consensus input ignored").length > 0, "the rejection");
+    await settled(p.driver);
+    p.pool.add(transfer(1));
+    await until(() => p.chain.heightNow === 1, "block 1");
   });
 
   it("a tx arriving as it stops is not built", async () => {
