@@ -37,7 +37,13 @@ export const modules: Record<string, MutationModule> = {
   },
   driver: {
     mutate: ["src/consensus/driver.ts"],
-    tests: ["test/consensus/driver.test.ts", "test/consensus/driverPropose.test.ts"],
+    tests: [
+      "test/consensus/driver.test.ts",
+      "test/consensus/driverPropose.test.ts",
+      "test/consensus/driverLifecycle.test.ts",
+      "test/consensus/driverRound.test.ts",
+      "test/consensus/driverProposal.test.ts",
+    ],
   },
   codec: {
     mutate: ["src/codec/**/*.ts", "!src/codec/index.ts", "!src/codec/options.ts"],
