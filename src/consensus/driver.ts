@@ -6,7 +6,7 @@ import { ConsensusPhaseTracker } from "../metrics/index.js";
 import type { Transport } from "../network/index.js";
 import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
 import { writeFileAtomic } from "../util/atomicFile.js";
-import { errorMessage, isDiskFull } from "../util/errors.js";
+import { assert, errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { parseWithBytes, stringifyWithBytes } from "../util/jsonBytes.js";
 import type { Logger } from "../util/logger.js";
@@ -204,7 +204,9 @@ export class ConsensusDriver {
   }
 
   private kick(): void {
-    if (this.draining || this.stopped) return;
+    // Before start() there is no core: what arrives waits in the queue, and start() drains it. (Kicking then looped
+    // on microtasks forever, since the drain returned at once with the item still queued.)
+    if (this.draining || this.stopped || this.core === null) return;
     this.draining = true;
     void this.drain().finally(() => {
       this.draining = false;
@@ -214,7 +216,7 @@ export class ConsensusDriver {
 
   private async drain(): Promise<void> {
     let core = this.core;
-    if (!core) return;
+    assert(core !== null, "drain runs only after start() created the core");
     try {
       await this.handleReady(core);
       for (let item = this.queue.shift(); item && !this.stopped; item = this.queue.shift()) {

@@ -260,6 +260,24 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     );
   });
 
+  it("a block synced before start() waits in the queue (no busy loop) and start() takes it", async () => {
+    const r = make(keys[0]!, keys);
+    // src/node starts sync before consensus: a synced block may arrive while the driver reads its hard state.
+    r.driver.synced(
+      1,
+      blockHash,
+      { height: 1, view: 0, blockHash, signatures: [] },
+      validatorsOf(keys.slice(0, 3)),
+    );
+    await turns(); // with the old kick() this never returned: it re-kicked on microtasks forever
+    expect(r.driver.status()).toBeNull();
+    await r.driver.start();
+    await until(() => r.driver.status()!.height === 2, "height 2");
+    expect(r.driver.status()!.validators.map((v) => hex(v.nodeId))).toEqual(
+      keys.slice(0, 3).map((k) => hex(k.nodeId)),
+    );
+  });
+
   it("feeds the phase metrics: a committed block observes its commit latency", async () => {
     const latencies: number[] = [];
     const metrics = {
