@@ -50,12 +50,17 @@ export const modules: Record<string, MutationModule> = {
     mutate: ["src/codec/**/*.ts", "!src/codec/index.ts", "!src/codec/options.ts"],
     tests: [
       "test/codec/block.test.ts",
+      "test/codec/blockRefusals.test.ts",
       "test/codec/compactBlock.test.ts",
       "test/codec/ethTx.test.ts",
+      "test/codec/ethTxRefusals.test.ts",
+      "test/codec/fields.test.ts",
       "test/codec/golden.test.ts",
+      "test/codec/nativeTxRefusals.test.ts",
       "test/codec/properties.test.ts",
       "test/codec/roundTrip.test.ts",
       "test/codec/senderCache.test.ts",
+      "test/codec/transaction.test.ts",
     ],
   },
   "txpool-admission": {
