@@ -245,8 +245,18 @@ describe("certificate", () => {
       const bad = { ...certificate, ...overrides } as CommitCertificate;
       expectRefusal(() => encodeCertificate(bad), code, C, field, `${C}.${field}: ${text}`);
     }
+    for (const notObject of [null, "certificate"]) {
+      expectRefusal(
+        () => encodeCertificate(notObject as never),
+        "CODEC_INVALID_FIELD",
+        C,
+        "",
+        `${C}: not an object`,
+      );
+    }
+    // In a block, null is "no certificate"; anything else must be one.
     expectRefusal(
-      () => encodeCertificate(null as never),
+      () => encodeBlock({ header, transactions: [], certificate: "certificate" as never }),
       "CODEC_INVALID_FIELD",
       C,
       "",
@@ -354,7 +364,15 @@ describe("block", () => {
       "transactions",
       `${B}.transactions: 200001 entries exceed 200000`,
     );
-    expectRefusal(() => encodeBlock(null as never), "CODEC_INVALID_FIELD", B, "", `${B}: not an object`);
+    for (const notObject of [null, "block"]) {
+      expectRefusal(
+        () => encodeBlock(notObject as never),
+        "CODEC_INVALID_FIELD",
+        B,
+        "",
+        `${B}: not an object`,
+      );
+    }
     // The header and the certificate are checked with their own rules.
     expect(
       refusal(() => encodeBlock({ header: { ...header, view: -1 }, transactions: [], certificate })).meta,
@@ -368,18 +386,30 @@ describe("block", () => {
     });
   });
 
-  it("encode refuses a block over blockBytesMax", () => {
-    // 513 txs of 128 KiB (one shared buffer): 64 MiB + framing.
-    const big = { ...signed(), raw: new Uint8Array(codecLimits.txBytesMax) };
-    const transactions = Array.from({ length: 513 }, () => big);
-    const err = refusal(() => encodeBlock({ header, transactions, certificate: null }));
-    expect(err.code).toBe("CODEC_TOO_LARGE");
-    expect(err.meta).toEqual({ type: B, field: "" });
-    expect(err.message).toMatch(/^Block: 67\d{6} bytes exceeds 67108864$/);
-    // 511 of them fit (64 MiB minus 128 KiB plus framing).
-    expect(
-      encodeBlock({ header, transactions: transactions.slice(0, 511), certificate: null }).length,
-    ).toBeLessThan(codecLimits.blockBytesMax);
+  it("encode accepts a block of exactly blockBytesMax bytes and refuses one more", () => {
+    // 511 txs of 128 KiB (one shared buffer) and a last one sized so that the block is exactly 64 MiB. The sizes
+    // add up: each entry's framing depends only on its raw length (3-byte varints from 16 KiB to 2 MiB).
+    const tx = signed();
+    const full = { ...tx, raw: new Uint8Array(codecLimits.txBytesMax) };
+    const sizeOf = (transactions: Block["transactions"]) =>
+      encodeBlock({ header, transactions, certificate: null }).length;
+    const empty = sizeOf([]);
+    const fullEntry = sizeOf([full]) - empty;
+    const lastEntry = (rawLength: number) => sizeOf([{ ...tx, raw: new Uint8Array(rawLength) }]) - empty;
+    const lastRaw = 100_000 + codecLimits.blockBytesMax - (empty + 511 * fullEntry + lastEntry(100_000));
+    const block = (rawLength: number): Block => ({
+      header,
+      transactions: [...Array.from({ length: 511 }, () => full), { ...tx, raw: new Uint8Array(rawLength) }],
+      certificate: null,
+    });
+    expect(encodeBlock(block(lastRaw)).length).toBe(codecLimits.blockBytesMax);
+    expectRefusal(
+      () => encodeBlock(block(lastRaw + 1)),
+      "CODEC_TOO_LARGE",
+      B,
+      "",
+      `${B}: 67108865 bytes exceeds 67108864`,
+    );
   });
 
   it("decode refuses each bad entry, naming the transaction", () => {
@@ -544,17 +574,42 @@ describe("receipt", () => {
       const bad = { ...receipt, ...overrides } as Receipt;
       expectRefusal(() => encodeReceipt(bad), code, R, field, `${R}.${field}: ${text}`);
     }
-    expectRefusal(() => encodeReceipt(null as never), "CODEC_INVALID_FIELD", R, "", `${R}: not an object`);
-    // Output and one log's data at their bounds: 16 MiB plus framing, over receiptBytesMax.
-    const huge = {
+    for (const notObject of [null, "receipt"]) {
+      expectRefusal(
+        () => encodeReceipt(notObject as never),
+        "CODEC_INVALID_FIELD",
+        R,
+        "",
+        `${R}: not an object`,
+      );
+      expectRefusal(
+        () => encodeReceipt({ ...receipt, logs: [log, notObject as never] }),
+        "CODEC_INVALID_FIELD",
+        R,
+        "logs[1]",
+        `${R}.logs[1]: not an object`,
+      );
+    }
+  });
+
+  it("encode accepts a receipt of exactly receiptBytesMax bytes and refuses one more", () => {
+    // One log with 8 MiB of data, and an output sized so that the receipt is exactly 16 MiB (its length varint
+    // is 4 bytes for every size tried here).
+    const withOutput = (length: number): Receipt => ({
       ...receipt,
-      output: new Uint8Array(codecLimits.receiptOutputBytesMax),
+      output: new Uint8Array(length),
       logs: [{ ...log, data: new Uint8Array(codecLimits.logDataBytesMax) }],
-    };
-    const err = refusal(() => encodeReceipt(huge));
-    expect(err.code).toBe("CODEC_TOO_LARGE");
-    expect(err.meta).toEqual({ type: R, field: "" });
-    expect(err.message).toMatch(/^Receipt: 167\d{5} bytes exceeds 16777216$/);
+    });
+    const outputLength =
+      8_000_000 + codecLimits.receiptBytesMax - encodeReceipt(withOutput(8_000_000)).length;
+    expect(encodeReceipt(withOutput(outputLength)).length).toBe(codecLimits.receiptBytesMax);
+    expectRefusal(
+      () => encodeReceipt(withOutput(outputLength + 1)),
+      "CODEC_TOO_LARGE",
+      R,
+      "",
+      `${R}: 16777217 bytes exceeds 16777216`,
+    );
   });
 
   it("decode refuses each bad field, naming the log", () => {
@@ -677,13 +732,15 @@ describe("compact block", () => {
       const bad = { header, transactions } as never;
       expectRefusal(() => encodeCompactBlock(bad), code, K, field, `${K}.${field}: ${text}`);
     }
-    expectRefusal(
-      () => encodeCompactBlock(null as never),
-      "CODEC_INVALID_FIELD",
-      K,
-      "",
-      `${K}: not an object`,
-    );
+    for (const notObject of [null, "compact"]) {
+      expectRefusal(
+        () => encodeCompactBlock(notObject as never),
+        "CODEC_INVALID_FIELD",
+        K,
+        "",
+        `${K}: not an object`,
+      );
+    }
   });
 
   it("decode refuses each bad entry, naming it, and any non-canonical form", () => {

@@ -1,6 +1,6 @@
 import { RLP } from "@ethereumjs/rlp";
 import { Transaction as EthersTransaction, Wallet } from "ethers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { decodeEthereumTx } from "../../src/codec/ethTx.js";
 import { decodeTransaction } from "../../src/codec/index.js";
 import { keccak256, privateKeyToAddress, SECP256K1_N, secp256k1Sign } from "../../src/crypto/index.js";
@@ -118,23 +118,59 @@ describe("published vectors", () => {
     expect(signLegacy155(legacyFields(), 1n)).toEqual(raw);
   });
 
-  it("EIP-155 with chain id 0 (v = 35 or 36) is a chain-0 transaction, not a pre-EIP-155 one", () => {
-    const raw = signLegacy155(legacyFields(), 0n);
-    const tx = decodeTransaction(raw);
-    expect(tx.chainId).toBe(0n);
-    expect([35n, 36n]).toContain(tx.v);
-    expect(bytesToHex(tx.sender)).toBe(SENDER);
-    // ethers refuses v = 35/36 outright ("non-canonical legacy v"); here it reads as chain 0, which every node path
-    // refuses, since each passes its own chain id (txpool, txResolver) or the header's (block decode).
-    expect(() => EthersTransaction.from(bytesToHex(raw))).toThrow(/non-canonical legacy v/);
-    expect(refusal(() => decodeTransaction(raw, { chainId: CHAIN_ID })).code).toBe("CODEC_WRONG_CHAIN_ID");
-    // v = 36 − recovery flips the recovery id: another sender (or none), never this one.
-    const flipped = withValue(raw, 6, q(tx.v === 35n ? 36n : 35n));
-    try {
-      expect(bytesToHex(decodeTransaction(flipped).sender)).not.toBe(SENDER);
-    } catch (err) {
-      expect((err as { code: string }).code).toBe("CODEC_INVALID_SIGNATURE");
+  it("EIP-155 with chain id 0 (v = 35 and v = 36) is a chain-0 transaction, not a pre-EIP-155 one", () => {
+    const byV = new Map<bigint, Uint8Array>();
+    for (let nonce = 0n; nonce < 64n && byV.size < 2; nonce++) {
+      const raw = signLegacy155(legacyFields(nonce), 0n);
+      byV.set(decodeTransaction(raw).v, raw);
     }
+    for (const v of [35n, 36n]) {
+      const raw = byV.get(v)!;
+      const tx = decodeTransaction(raw);
+      expect({ v: tx.v, chainId: tx.chainId, sender: bytesToHex(tx.sender) }).toEqual({
+        v,
+        chainId: 0n,
+        sender: SENDER,
+      });
+      // ethers refuses v = 35/36 outright ("non-canonical legacy v"); here it reads as chain 0, which every node
+      // path refuses, since each passes its own chain id (txpool, txResolver) or the header's (block decode).
+      expect(() => EthersTransaction.from(bytesToHex(raw))).toThrow(/non-canonical legacy v/);
+      expect(refusal(() => decodeTransaction(raw, { chainId: CHAIN_ID })).code).toBe("CODEC_WRONG_CHAIN_ID");
+      // The other v flips the recovery id: another sender (or none), never this one.
+      const flipped = withValue(raw, 6, q(v === 35n ? 36n : 35n));
+      try {
+        expect(bytesToHex(decodeTransaction(flipped).sender)).not.toBe(SENDER);
+      } catch (err) {
+        expect((err as { code: string }).code).toBe("CODEC_INVALID_SIGNATURE");
+      }
+    }
+  });
+
+  it("pre-EIP-155 legacy, v = 27 and v = 28: signed over the six fields, no chain id", () => {
+    const byV = new Map<bigint, Uint8Array>();
+    for (let nonce = 0n; nonce < 64n && byV.size < 2; nonce++) {
+      const fields = legacyFields(nonce);
+      const { recovery, r, s } = sign(keccak256(RLP.encode(fields)));
+      byV.set(27n + BigInt(recovery), RLP.encode([...fields, q(27n + BigInt(recovery)), r, s]));
+    }
+    for (const v of [27n, 28n]) {
+      const raw = byV.get(v)!;
+      const tx = decodeTransaction(raw);
+      expect({ v: tx.v, chainId: tx.chainId, sender: bytesToHex(tx.sender) }).toEqual({
+        v,
+        chainId: 0n,
+        sender: SENDER,
+      });
+      expect(EthersTransaction.from(bytesToHex(raw)).from?.toLowerCase()).toBe(SENDER);
+      expect(decodeTransaction(raw, { chainId: CHAIN_ID }).chainId).toBe(CHAIN_ID);
+    }
+  });
+
+  it("a fresh module decodes a chain-1 transaction first correctly (the chain id bytes cache starts empty)", async () => {
+    vi.resetModules();
+    const fresh = await import("../../src/codec/ethTx.js");
+    const tx = fresh.decodeEthereumTx(signLegacy155(legacyFields(), 1n));
+    expect(bytesToHex(tx.sender)).toBe(SENDER);
   });
 
   it("typed transactions signed here agree with ethers", async () => {
@@ -178,6 +214,14 @@ describe("refusals", () => {
       "AccessListTx",
       "",
       "AccessListTx: empty input",
+    );
+    // 0xc0 (an empty list) is a legacy tx, with no fields.
+    expectRefusal(
+      () => decodeTransaction(Uint8Array.of(0xc0)),
+      "CODEC_MALFORMED",
+      "LegacyTx",
+      "",
+      "LegacyTx: 0 fields, want 9",
     );
     for (const [first, hex] of [
       [0, "0x0"],

@@ -59,6 +59,7 @@ export const modules: Record<string, MutationModule> = {
       "test/codec/nativeTxRefusals.test.ts",
       "test/codec/properties.test.ts",
       "test/codec/roundTrip.test.ts",
+      "test/codec/schema.test.ts",
       "test/codec/senderCache.test.ts",
       "test/codec/transaction.test.ts",
     ],
