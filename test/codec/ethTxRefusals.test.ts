@@ -3,93 +3,31 @@ import { Transaction as EthersTransaction, Wallet } from "ethers";
 import { describe, expect, it } from "vitest";
 import { decodeEthereumTx } from "../../src/codec/ethTx.js";
 import { decodeTransaction } from "../../src/codec/index.js";
-import { keccak256, privateKeyToAddress, SECP256K1_N, secp256k1Sign } from "../../src/crypto/index.js";
-import { bigintToBytes, bytesToHex, concatBytes, hexToBytes } from "../../src/util/hex.js";
-import { refusal } from "./refusal.js";
+import { keccak256, privateKeyToAddress, SECP256K1_N } from "../../src/crypto/index.js";
+import { bytesToHex, concatBytes, hexToBytes } from "../../src/util/hex.js";
+import {
+  accessListFields,
+  CHAIN_ID,
+  EMPTY,
+  encodeList,
+  feeMarketFields,
+  fill,
+  KEY,
+  legacyFields,
+  q,
+  type Rlp,
+  SENDER,
+  sign,
+  signLegacy155,
+  signTyped,
+  valuesOf,
+  withValue,
+} from "./ethSigning.js";
+import { expectRefusal, refusal } from "./refusal.js";
 
 // Ethereum transactions: a published vector, and every refusal with its code, field and text. Transactions with
 // fields no wallet would sign (chain id 0 under EIP-155, 4096 access list entries, a short r) are signed here with
 // src/crypto over the signing hash the EIPs define, and cross-checked against ethers where ethers can parse them.
-
-type Rlp = Uint8Array | Rlp[];
-
-const KEY = hexToBytes("0x4646464646464646464646464646464646464646464646464646464646464646");
-const SENDER = "0x9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f"; // EIP-155's example key's address
-const CHAIN_ID = 20200n;
-const q = (n: bigint) => bigintToBytes(n);
-const fill = (n: number, b: number) => new Uint8Array(n).fill(b);
-const EMPTY = new Uint8Array(0);
-
-/** Legacy unsigned fields: nonce, gasPrice, gasLimit, to, value, input. */
-const legacyFields = (nonce = 9n): Rlp[] => [
-  q(nonce),
-  q(20n * 10n ** 9n),
-  q(21_000n),
-  fill(20, 0x35),
-  q(10n ** 18n),
-  EMPTY,
-];
-/** EIP-1559 unsigned fields: chainId, nonce, maxPriorityFee, maxFee, gasLimit, to, value, input, accessList. */
-const feeMarketFields = (nonce = 1n, accessList: Rlp[] = []): Rlp[] => [
-  q(CHAIN_ID),
-  q(nonce),
-  q(1n),
-  q(2n),
-  q(21_000n),
-  fill(20, 0x35),
-  q(1n),
-  EMPTY,
-  accessList,
-];
-/** EIP-2930 unsigned fields: chainId, nonce, gasPrice, gasLimit, to, value, input, accessList. */
-const accessListFields = (): Rlp[] => [
-  q(CHAIN_ID),
-  q(3n),
-  q(5n),
-  q(21_000n),
-  fill(20, 0x35),
-  EMPTY,
-  Uint8Array.of(1, 2),
-  [],
-];
-
-function sign(hash: Uint8Array) {
-  const { signature, recovery } = secp256k1Sign(hash, KEY);
-  const trim = (b: Uint8Array) => q(BigInt(bytesToHex(b)));
-  return { recovery, r: trim(signature.subarray(0, 32)), s: trim(signature.subarray(32)) };
-}
-
-/** EIP-155 legacy: v = chainId * 2 + 35 + recovery, signed over rlp(fields ++ [chainId, 0, 0]). */
-function signLegacy155(fields: Rlp[], chainId: bigint): Uint8Array {
-  const { recovery, r, s } = sign(keccak256(RLP.encode([...fields, q(chainId), EMPTY, EMPTY])));
-  return RLP.encode([...fields, q(chainId * 2n + 35n + BigInt(recovery)), r, s]);
-}
-
-/** A typed transaction: type || rlp(fields ++ [yParity, r, s]), signed over type || rlp(fields). */
-function signTyped(type: 1 | 2, fields: Rlp[]): Uint8Array {
-  const { recovery, r, s } = sign(keccak256(concatBytes(Uint8Array.of(type), RLP.encode(fields))));
-  return concatBytes(Uint8Array.of(type), RLP.encode([...fields, q(BigInt(recovery)), r, s]));
-}
-
-/** The RLP list of a raw tx (typed: without its type byte), and the inverse. */
-const valuesOf = (raw: Uint8Array): Rlp[] => RLP.decode(raw[0]! < 0xc0 ? raw.subarray(1) : raw) as Rlp[];
-const rebuild = (raw: Uint8Array, values: Rlp[]) =>
-  raw[0]! < 0xc0 ? concatBytes(raw.subarray(0, 1), RLP.encode(values)) : RLP.encode(values);
-function withValue(raw: Uint8Array, index: number, value: Rlp): Uint8Array {
-  const values = valuesOf(raw);
-  values[index] = value;
-  return rebuild(raw, values);
-}
-
-function expectRefusal(fn: () => unknown, code: string, type: string, field: string, message: string) {
-  const err = refusal(fn);
-  expect({ code: err.code, type: err.meta.type, field: err.meta.field, message: err.message }).toEqual({
-    code,
-    type,
-    field,
-    message,
-  });
-}
 
 describe("published vectors", () => {
   it("EIP-155's example transaction (chain 1): fields, v, r, s and sender", () => {
@@ -565,11 +503,3 @@ describe("refusals", () => {
     }
   });
 });
-
-/** An RLP list around items already encoded (which may be non-canonical). */
-function encodeList(encodedItems: Uint8Array[]): Uint8Array {
-  const body = concatBytes(...encodedItems);
-  if (body.length < 56) return concatBytes(Uint8Array.of(0xc0 + body.length), body);
-  const length = q(BigInt(body.length));
-  return concatBytes(Uint8Array.of(0xf7 + length.length), length, body);
-}
