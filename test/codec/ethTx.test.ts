@@ -7,6 +7,7 @@ import { CodecError, decodeTransaction } from "../../src/codec/index.js";
 import { SECP256K1_N } from "../../src/crypto/index.js";
 import type { Transaction } from "../../src/types/index.js";
 import { bigintToBytes, bytesToHex, concatBytes, hexToBytes } from "../../src/util/hex.js";
+import { fuzzRuns } from "./fuzz.js";
 
 const CHAIN_ID = 20200n;
 const wallet = new Wallet("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
@@ -259,7 +260,7 @@ describe("rejections", () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed & 0xff;
     };
-    for (let i = 0; i < 2000; i++) {
+    for (let i = 0; i < fuzzRuns(2000); i++) {
       const bytes = Uint8Array.from({ length: 1 + (i % 120) }, rand);
       if (i % 3 === 0) bytes[0] = 2;
       if (i % 3 === 1) bytes[0] = 0xf8;

@@ -17,9 +17,10 @@ import {
 } from "../../src/codec/index.js";
 import { generatePrivateKey, privateKeyToAddress } from "../../src/crypto/index.js";
 import type { Block, BlockHeader, CommitCertificate, Receipt } from "../../src/types/index.js";
+import { fuzzRuns } from "./fuzz.js";
 import { signTx, type TxSpec } from "./txFactory.js";
 
-const NUM_RUNS = 60;
+const NUM_RUNS = fuzzRuns(60);
 const KEYS = Array.from({ length: 3 }, () => generatePrivateKey());
 
 const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: length });
@@ -179,7 +180,7 @@ describe("codec round trips (fast-check)", () => {
         for (const tx of b.transactions)
           expect(decodeTransaction(tx.raw, { chainId: b.header.chainId })).toEqual(tx);
       }),
-      { numRuns: 20 },
+      { numRuns: fuzzRuns(20) },
     );
   });
 });
@@ -197,7 +198,7 @@ describe("random and mutated bytes give CodecError only", () => {
   ];
   for (const [name, decode] of decoders) {
     it(`random bytes → ${name}`, () => {
-      fc.assert(expectOnlyCodecErrors(decode), { numRuns: 300 });
+      fc.assert(expectOnlyCodecErrors(decode), { numRuns: fuzzRuns(300) });
     });
   }
 
@@ -226,7 +227,7 @@ describe("random and mutated bytes give CodecError only", () => {
             }
           }
         }),
-        { numRuns: 40 },
+        { numRuns: fuzzRuns(40) },
       );
     }
   });

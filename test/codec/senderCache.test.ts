@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decodeBlock, decodeTransaction, encodeBlock, SenderCache } from "../../src/codec/index.js";
+import {
+  decodeBlock,
+  decodeTransaction,
+  encodeBlock,
+  SENDER_CACHE_ENTRIES_DEFAULT,
+  SenderCache,
+} from "../../src/codec/index.js";
 import { keccak256, privateKeyToAddress, secp256k1RecoveryCount } from "../../src/crypto/index.js";
 import type { BlockHeader } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
@@ -52,6 +58,55 @@ describe("SenderCache", () => {
   it("refuses a bound that is not a positive integer", () => {
     expect(() => new SenderCache(0)).toThrow(expect.objectContaining({ code: "CODEC_INVALID_FIELD" }));
     expect(() => new SenderCache(1.5)).toThrow(expect.objectContaining({ code: "CODEC_INVALID_FIELD" }));
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+      expect(() => new SenderCache(bad)).toThrow(
+        expect.objectContaining({
+          code: "CODEC_INVALID_FIELD",
+          message: `sender cache bound must be a positive integer, got ${bad}`,
+          meta: { field: "entriesMax" },
+        }),
+      );
+    }
+    expect(new SenderCache().entriesMax).toBe(SENDER_CACHE_ENTRIES_DEFAULT);
+    expect(SENDER_CACHE_ENTRIES_DEFAULT).toBe(100_000);
+  });
+
+  it("a bound of 1 keeps the last sender set", () => {
+    const cache = new SenderCache(1);
+    cache.set(hashOf(1), addressOf(1));
+    expect(cache.get(hashOf(1))).toEqual(addressOf(1));
+    cache.set(hashOf(2), addressOf(2));
+    expect(cache.stats().entries).toBe(1);
+    expect(cache.get(hashOf(1))).toBeUndefined();
+    expect(cache.get(hashOf(2))).toEqual(addressOf(2));
+  });
+
+  it("setting a known hash again replaces its sender and makes it the newest", () => {
+    const cache = new SenderCache(2);
+    cache.set(hashOf(1), addressOf(1));
+    cache.set(hashOf(2), addressOf(2));
+    cache.set(hashOf(1), addressOf(9));
+    expect(cache.stats().entries).toBe(2);
+    cache.set(hashOf(3), addressOf(3)); // evicts 2, the oldest now
+    expect(cache.get(hashOf(2))).toBeUndefined();
+    expect(cache.get(hashOf(1))).toEqual(addressOf(9));
+    expect(cache.get(hashOf(3))).toEqual(addressOf(3));
+  });
+
+  it("keeps a copy of the sender, and keys by the hash's own bytes (a view into a larger buffer works)", () => {
+    const cache = new SenderCache();
+    const sender = addressOf(5);
+    const block = new Uint8Array(96);
+    block.set(hashOf(1), 0);
+    block.set(hashOf(2), 32);
+    block.set(hashOf(3), 64);
+    cache.set(block.subarray(32, 64), sender);
+    sender.fill(0);
+    expect(cache.get(hashOf(2))).toEqual(addressOf(5));
+    expect(cache.get(hashOf(1))).toBeUndefined();
+    expect(cache.get(hashOf(3))).toBeUndefined();
+    expect(cache.get(block.subarray(32, 64))).toEqual(addressOf(5));
+    expect(cache.stats()).toEqual({ entries: 1, hits: 2, misses: 2 });
   });
 
   for (const type of [0, 2, 0x7c] as const) {

@@ -37,6 +37,7 @@ const outDir = `reports/mutation/${name}`;
 mkdirSync(outDir, { recursive: true });
 // Read by test/mutate/vitest.config.ts in Stryker's sandbox (the workers inherit the environment).
 process.env.MUTATE_TESTS = mod.tests.join(",");
+process.env.MUTATE_ISOLATE = mod.isolate === false ? "0" : "1";
 
 // The commit the sandbox is copied from (read before the run: commits made during a long run are not in it).
 const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();

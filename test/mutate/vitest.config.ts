@@ -15,6 +15,9 @@ export default defineConfig({
     include: files,
     exclude: ["test/e2e/**", "test/bench/**", "**/node_modules/**"],
     pool: "forks",
+    isolate: process.env.MUTATE_ISOLATE !== "0", // per module, see MutationModule.isolate
+    // Tests that try random inputs (fast-check) try fewer, with a fixed seed, in mutation runs (test/codec/fuzz.ts).
+    env: { MUTATION_RUN: "1" },
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },
