@@ -12,33 +12,19 @@ import {
 } from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
 import { commitDigest } from "../../src/consensus/index.js";
-import { keccak256, NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
+import { keccak256, NodeKey } from "../../src/crypto/index.js";
 import { Executor, readAccount, type StateReader } from "../../src/execution/index.js";
 import { encodeConfigEntry, systemConfigKey } from "../../src/execution/stateLayout.js";
 import { LevelLedger } from "../../src/ledger/index.js";
 import type { CommitCertificate, Hash, NodeId, Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { type Logger, silentLogger } from "../../src/util/logger.js";
+import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
 
-const ADMIN_KEY = keccak256(new TextEncoder().encode("chain test admin"));
+const ADMIN_KEY = testAdminKey("chain test admin");
 
 function makeGenesis(sealer: NodeKey, timestampMs = 1_700_000_000_000): GenesisConfig {
-  return {
-    chainId: 20200n,
-    groupId: "group0",
-    timestampMs,
-    sealers: [{ nodeId: sealer.nodeId, weight: 1 }],
-    observers: [],
-    committee: { governors: [{ address: privateKeyToAddress(ADMIN_KEY), weight: 1 }] },
-    alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
-    systemConfig: {
-      tx_count_limit: "1000",
-      tx_gas_limit: "2000000",
-      block_gas_limit: "2000000",
-      consensus_leader_period: "1",
-      min_gas_price: "0",
-    },
-  };
+  return testGenesis([sealer], ADMIN_KEY, { timestampMs });
 }
 
 function certify(key: NodeKey, height: number, view: number, blockHash: Hash): CommitCertificate {

@@ -13,7 +13,7 @@ import {
 } from "../../src/consensus/index.js";
 import type { ConsensusDriverOptions } from "../../src/consensus/options.js";
 import { decodePbftMessage, encodePbftMessage } from "../../src/consensus/pbft/wire.js";
-import { keccak256, NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
+import { keccak256, NodeKey } from "../../src/crypto/index.js";
 import type { ConsortMetrics } from "../../src/metrics/index.js";
 import type { Transport } from "../../src/network/index.js";
 import type { TxPoolInterface } from "../../src/txpool/index.js";
@@ -28,24 +28,16 @@ import type {
 import { bytesToHex } from "../../src/util/hex.js";
 import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import type { Logger } from "../../src/util/logger.js";
+import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
 
 /** Shared by the consensus driver's tests: validator keys, a genesis, native transfers and a small pool. */
 
-export const ADMIN_KEY = keccak256(new TextEncoder().encode("driver persist test admin"));
+export const ADMIN_KEY = testAdminKey("driver persist test admin");
 
 export const keys = [1, 2, 3, 4].map((i) => NodeKey.fromSeed(new Uint8Array(32).fill(i)));
 
 export function genesisOf(sealers: NodeKey[]): GenesisConfig {
-  return {
-    chainId: 20200n,
-    groupId: "group0",
-    timestampMs: 1_700_000_000_000,
-    sealers: sealers.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
-    observers: [],
-    committee: { governors: [{ address: privateKeyToAddress(ADMIN_KEY), weight: 1 }] },
-    alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
-    systemConfig: {},
-  };
+  return testGenesis(sealers, ADMIN_KEY, { systemConfig: {} });
 }
 
 export function transfer(i: number): Transaction {

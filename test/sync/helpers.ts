@@ -10,33 +10,19 @@ import { Chain } from "../../src/chain/index.js";
 import { decodeBlock, decodeTransaction, encodeNativeTx, hashHeader } from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
 import { commitDigest } from "../../src/consensus/index.js";
-import { keccak256, type NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
+import { keccak256, type NodeKey } from "../../src/crypto/index.js";
 import { Executor } from "../../src/execution/index.js";
 import { LevelLedger } from "../../src/ledger/index.js";
 import { NetworkError, type RequestHandler, type Transport } from "../../src/network/index.js";
 import type { Block, CommitCertificate, Hash, NodeId, Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
+import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
 
-const ADMIN_KEY = keccak256(new TextEncoder().encode("block sync test admin"));
+const ADMIN_KEY = testAdminKey("block sync test admin");
 
 export function makeGenesis(sealers: NodeKey[]): GenesisConfig {
-  return {
-    chainId: 20200n,
-    groupId: "group0",
-    timestampMs: 1_700_000_000_000,
-    sealers: sealers.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
-    observers: [],
-    committee: { governors: [{ address: privateKeyToAddress(ADMIN_KEY), weight: 1 }] },
-    alloc: [{ address: privateKeyToAddress(ADMIN_KEY), balance: 10n ** 20n }],
-    systemConfig: {
-      tx_count_limit: "1000",
-      tx_gas_limit: "2000000",
-      block_gas_limit: "2000000",
-      consensus_leader_period: "1",
-      min_gas_price: "0",
-    },
-  };
+  return testGenesis(sealers, ADMIN_KEY);
 }
 
 export function transfer(nonce: number, to = 7): Transaction {
