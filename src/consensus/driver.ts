@@ -1,16 +1,15 @@
-import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { keccak256, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import type { ConsortMetrics } from "../metrics/index.js";
 import { ConsensusPhaseTracker } from "../metrics/index.js";
 import type { Transport } from "../network/index.js";
 import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
-import { writeFileAtomic } from "../util/atomicFile.js";
 import { assert, errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
-import { parseWithBytes, stringifyWithBytes } from "../util/jsonBytes.js";
 import type { Logger } from "../util/logger.js";
-import type { ConsensusChain, ConsensusPool } from "./interface.js";
+import { systemClock } from "./clock.js";
+import { HardStateFile } from "./hardStateFile.js";
+import type { ConsensusChain, ConsensusClock, ConsensusPool, HardStateStore } from "./interface.js";
 import type { ConsensusDriverOptions } from "./options.js";
 import {
   type CommitBlockAction,
@@ -25,17 +24,26 @@ import {
 } from "./pbft/core/index.js";
 import { decodePbftMessage, encodePbftMessage } from "./pbft/wire.js";
 
+/** The part of the transport consensus uses: the "consensus" topic, broadcast and direct. */
+export type ConsensusTransport = Pick<Transport, "subscribe" | "publish" | "sendDirect">;
+
 export interface ConsensusDriverDeps {
   chain: ConsensusChain;
   txpool: ConsensusPool;
-  transport: Transport;
-  nodeKey: NodeKey;
+  transport: ConsensusTransport;
+  nodeKey: Pick<NodeKey, "nodeId" | "sign">;
   logger: Logger;
   metrics?: ConsortMetrics | null;
   /** Asked when the core learns it is behind (sync fetches, verifies and commits, then reports back). */
   fetchBlocks(fromHeight: number, peers: NodeId[]): void;
   /** The driver halted on an error it cannot continue after: the composition root stops the node. */
   onFatal(err: unknown): void;
+  /** Default: the wall clock and Node's timers. The simulator passes its virtual clock. */
+  clock?: ConsensusClock;
+  /** Default: the file `stateFile` (atomic, fsynced). The simulator passes a store that survives its crashes. */
+  hardStateStore?: HardStateStore;
+  /** How peers' votes are checked and digests made. Default: Ed25519 node ids over keccak256 digests. */
+  verifier?: Pick<PbftCrypto, "verify" | "hash">;
 }
 
 /** The view clock pauses while this node executes a proposal, for at most this many view timeouts. */
@@ -52,7 +60,6 @@ export class ConsensusDriver {
   private core: PbftCore | null = null;
   private readonly queue: QueueItem[] = [];
   private draining = false;
-  private timer: NodeJS.Timeout | null = null;
   private proposing: RequestProposalAction | null = null;
   private stopped = false;
   private unsubscribe: (() => void)[] = [];
@@ -60,23 +67,31 @@ export class ConsensusDriver {
   private proposeScheduled = false;
   readonly counters = { queueDropped: 0, messagesIn: 0, messagesOut: 0, viewChanges: 0, commits: 0 };
   private readonly phases: ConsensusPhaseTracker | null;
+  private readonly clock: ConsensusClock;
+  private readonly hardStateStore: HardStateStore;
+  /** Cancels the repeating tick (null: not started, or stopped). */
+  private cancelTick: (() => void) | null = null;
+  /** The drain in progress (stop() waits for it). */
+  private drained: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly opts: ConsensusDriverOptions,
     private readonly deps: ConsensusDriverDeps,
   ) {
     this.phases = deps.metrics ? new ConsensusPhaseTracker(deps.metrics.consensus) : null;
+    this.clock = deps.clock ?? systemClock;
+    this.hardStateStore = deps.hardStateStore ?? new HardStateFile(opts.stateFile);
   }
 
   async start(): Promise<void> {
-    const hardState = await this.loadHardState();
+    const hardState = await this.hardStateStore.load();
     this.core = this.createCore(hardState);
     this.unsubscribe.push(
       this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data)),
       // A leader waiting for txs seals as soon as they arrive, not on its next tick (latency of a lone tx).
       this.deps.txpool.onAdded(() => this.schedulePropose()),
     );
-    this.timer = setInterval(() => this.onTick(), this.opts.tickMs);
+    this.cancelTick = this.clock.every(this.opts.tickMs, () => this.onTick());
     const status = this.core.status();
     this.deps.logger.info(
       { height: status.height, view: status.view, sealer: this.isSealer() },
@@ -88,10 +103,13 @@ export class ConsensusDriver {
   /** A core at the head: the committed block, its validator set and leader period, and the persisted votes. */
   private createCore(hardState: HardState | null): PbftCore {
     const head = this.deps.chain.head();
+    const verifier = this.deps.verifier;
     const crypto: PbftCrypto = {
       sign: (digest) => this.deps.nodeKey.sign(digest),
-      verify: (nodeId, digest, signature) => verifyNodeSignature(nodeId, digest, signature),
-      hash: keccak256,
+      verify: verifier
+        ? verifier.verify
+        : (nodeId, digest, signature) => verifyNodeSignature(nodeId, digest, signature),
+      hash: verifier ? verifier.hash : keccak256,
     };
     this.leaderPeriod = this.deps.chain.systemConfig().consensusLeaderPeriod;
     return new PbftCore(
@@ -130,10 +148,16 @@ export class ConsensusDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.stopTicking();
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
-    while (this.draining) await new Promise((r) => setTimeout(r, 10));
+    // A drain stops at its next step once `stopped` is set; a block it is committing lands first.
+    while (this.draining) await this.drained;
+  }
+
+  private stopTicking(): void {
+    this.cancelTick?.();
+    this.cancelTick = null;
   }
 
   status(): ReturnType<PbftCore["status"]> | null {
@@ -190,7 +214,7 @@ export class ConsensusDriver {
     // CPU's doing, not the leader's fault: the view clock stops, or a large block on a loaded machine would
     // trigger view changes that throw the work away and start over.
     // Bounded: a leader whose block runs longer than 10 view timeouts is treated as faulty after all.
-    const workingMs = Date.now() - this.workStartedAtMs;
+    const workingMs = this.clock.nowMs() - this.workStartedAtMs;
     const executingOwnWork =
       (this.executing > 0 || this.building) &&
       workingMs < this.opts.viewTimeoutMs * EXECUTION_PAUSE_TIMEOUTS_MAX;
@@ -208,7 +232,7 @@ export class ConsensusDriver {
     // on microtasks forever, since the drain returned at once with the item still queued.)
     if (this.draining || this.stopped || this.core === null) return;
     this.draining = true;
-    void this.drain().finally(() => {
+    this.drained = this.drain().finally(() => {
       this.draining = false;
       if (this.queue.length > 0 && !this.stopped) this.kick();
     });
@@ -247,7 +271,7 @@ export class ConsensusDriver {
         : "CONSENSUS FAILURE: halting",
     );
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.stopTicking();
     this.deps.onFatal(err);
   }
 
@@ -258,7 +282,7 @@ export class ConsensusDriver {
     this.phases?.onReady(ready);
     try {
       for (const c of ready.commits) await this.commit(c);
-      if (ready.persist) await this.saveHardState(ready.persist);
+      if (ready.persist) await this.hardStateStore.save(ready.persist);
       for (const m of ready.messages) this.send(m.to, encodePbftMessage(m.msg));
       for (const e of ready.execute) void this.execute(e);
       if (ready.requestProposal) {
@@ -304,7 +328,7 @@ export class ConsensusDriver {
   }
 
   private async commit(c: CommitBlockAction): Promise<void> {
-    const started = performance.now();
+    const started = this.clock.monotonicMs();
     const committed = await this.deps.chain.commit(c.blockHash, c.certificate, c.payload, {
       compact: true,
     });
@@ -318,7 +342,7 @@ export class ConsensusDriver {
         hash: bytesToHex(c.blockHash),
         txs: committed.block.transactions.length,
         signers: c.certificate.signatures.length,
-        commitMs: Math.round(performance.now() - started),
+        commitMs: Math.round(this.clock.monotonicMs() - started),
       },
       "block committed",
     );
@@ -330,9 +354,9 @@ export class ConsensusDriver {
   private async execute(e: ExecuteBlockAction): Promise<void> {
     let valid = true;
     let nextValidators: ValidatorInfo[] | undefined;
-    if (this.executing++ === 0) this.workStartedAtMs = Date.now();
+    if (this.executing++ === 0) this.workStartedAtMs = this.clock.nowMs();
     try {
-      await this.deps.chain.verifyBlock(e.payload, e.blockHash, { nowMs: Date.now() });
+      await this.deps.chain.verifyBlock(e.payload, e.blockHash, { nowMs: this.clock.nowMs() });
       nextValidators = await this.nextValidatorsOf(e.blockHash);
     } catch (err) {
       valid = false;
@@ -354,7 +378,7 @@ export class ConsensusDriver {
   private schedulePropose(): void {
     if (!this.proposing || this.building || this.proposeScheduled || this.stopped) return;
     this.proposeScheduled = true;
-    setImmediate(() => {
+    this.clock.soon(() => {
       this.proposeScheduled = false;
       if (!this.stopped) void this.tryPropose();
     });
@@ -367,7 +391,7 @@ export class ConsensusDriver {
     const { txCountLimit: limit, blockGasLimit } = this.deps.chain.systemConfig();
     const pending = this.deps.txpool.size();
     if (pending === 0) return;
-    const now = Date.now();
+    const now = this.clock.nowMs();
     if (pending < limit) {
       this.firstPendingAtMs ??= now;
       if (now - this.firstPendingAtMs < this.opts.minSealTimeMs) return;
@@ -375,7 +399,7 @@ export class ConsensusDriver {
     const candidates = this.deps.txpool.seal(limit, blockGasLimit);
     if (candidates.length === 0) return;
     this.building = true;
-    this.workStartedAtMs = Date.now();
+    this.workStartedAtMs = now;
     let proposed = false;
     try {
       const { block, hash, executed } = await this.deps.chain.buildBlock(candidates, {
@@ -434,19 +458,4 @@ export class ConsensusDriver {
 
   private building = false;
   private firstPendingAtMs: number | null = null;
-
-  private async loadHardState(): Promise<HardState | null> {
-    let text: string;
-    try {
-      text = await readFile(this.opts.stateFile, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw err;
-    }
-    return parseWithBytes<HardState>(text);
-  }
-
-  private async saveHardState(state: HardState): Promise<void> {
-    await writeFileAtomic(this.opts.stateFile, new TextEncoder().encode(stringifyWithBytes(state)));
-  }
 }

@@ -5,6 +5,7 @@
  * simulator may pass its own.
  */
 import type { Block, CommitCertificate, Hash, NodeId, Transaction, ValidatorInfo } from "../types/index.js";
+import type { HardState } from "./pbft/core/index.js";
 
 /** The head's settings that consensus reads (from the on-chain system config). */
 export interface ConsensusLimits {
@@ -56,4 +57,27 @@ export interface ConsensusPool {
   park(hashes: Hash[]): void;
   drop(hashes: Hash[]): number;
   onAdded(listener: (txs: Transaction[]) => void): () => void;
+}
+
+/**
+ * Time as the driver sees it: the wall clock and Node's timers in the node, a virtual clock in the simulator
+ * (so the simulator runs this very driver, deterministically).
+ */
+export interface ConsensusClock {
+  /** Milliseconds since the epoch: block timestamps, how long txs have waited, how long own work has run. */
+  nowMs(): number;
+  /** A monotonic clock in milliseconds, for durations in logs. */
+  monotonicMs(): number;
+  /** Calls `onTick` every `intervalMs` until the returned function is called. */
+  every(intervalMs: number, onTick: () => void): () => void;
+  /** Runs `task` after the current turn of the event loop (the driver coalesces bursts into one such run). */
+  soon(task: () => void): void;
+}
+
+/** Where the driver keeps its votes: saved durably before any message of the same Ready leaves the node. */
+export interface HardStateStore {
+  /** The last saved state, or null before the first save. */
+  load(): Promise<HardState | null>;
+  /** Resolves once the state is durable (fsynced): a crash after that cannot lose it. */
+  save(state: HardState): Promise<void>;
 }
