@@ -1,6 +1,12 @@
 /** Consensus module public surface (see pbft/). */
 
-export type { ConsensusChain, ConsensusLimits, ConsensusPool } from "./interface.js";
+export type {
+  ConsensusChain,
+  ConsensusClock,
+  ConsensusLimits,
+  ConsensusPool,
+  HardStateStore,
+} from "./interface.js";
 export {
   type ConsensusDriverOptions,
   ConsensusOptionsError,

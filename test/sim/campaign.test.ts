@@ -1,7 +1,8 @@
 /**
  * Seed campaigns (VOPR style): f Byzantine validators of random kinds (silent, equivocating leader,
  * conflicting votes, bad signatures, replay, invalid blocks) plus loss, duplication, reordering, delay,
- * partitions that heal and crash/restart from persisted state. Then heal and require liveness.
+ * partitions that heal and crash/restart from persisted state, every node running the real ConsensusDriver.
+ * Then heal and require liveness.
  * A failure prints `reproduce with: SEED=<seed> npm run sim -- --n <n>`.
  */
 import { describe, expect, it } from "vitest";
@@ -12,8 +13,8 @@ const SEEDS = Number(process.env.SIM_SEEDS ?? 300);
 describe("sim campaigns: zero safety violations, liveness after heal", () => {
   it.each([4, 7])(
     `n=%i, ${SEEDS} seeds`,
-    (n) => {
-      const s = runCampaign(1, SEEDS, n);
+    async (n) => {
+      const s = await runCampaign(1, SEEDS, n);
       expect(s.failures.map(formatFailure)).toEqual([]);
       expect(s.viewChanges).toBeGreaterThan(0);
     },

@@ -20,7 +20,7 @@ export function runSeed(
   n: number,
   overrides: Partial<SimOptions> = {},
   profile: SimProfile = "standard",
-): SimResult {
+): Promise<SimResult> {
   return new Cluster(campaignOptions(seed, n, overrides, profile)).run();
 }
 
@@ -32,14 +32,20 @@ export function formatFailure(r: SimResult): string {
   const lines = [`seed ${r.seed} n=${r.n} FAILED (byzantine: ${r.byzantine.join(" ") || "none"})`];
   for (const v of r.safetyViolations) lines.push(`  safety: ${v}`);
   for (const v of r.doubleVotes) lines.push(`  double vote: ${v}`);
+  for (const v of r.halts) lines.push(`  halt: ${v}`);
   if (r.livenessFailure) lines.push(`  liveness: ${r.livenessFailure}`);
   lines.push(`  ${reproduceLine(r)}`);
   return lines.join("\n");
 }
 
+const FAILURES_KEPT = 100;
+
 export interface CampaignSummary {
   n: number;
+  /** Seeds run (fewer than asked when the time budget ran out). */
   seeds: number;
+  /** Seeds that failed; the first FAILURES_KEPT of them are in `failures`. */
+  failed: number;
   failures: SimResult[];
   ticks: number;
   messages: number;
@@ -47,18 +53,27 @@ export interface CampaignSummary {
   elapsedMs: number;
 }
 
-export function runCampaign(
+export interface CampaignOptions {
+  overrides?: Partial<SimOptions>;
+  profile?: SimProfile;
+  onFailure?: (r: SimResult) => void;
+  /** Called after each seed with the summary so far (the CLI prints progress from it). */
+  onSeed?: (s: CampaignSummary) => void;
+  /** Stop starting new seeds after this long (the summary says how many ran). */
+  budgetMs?: number;
+}
+
+export async function runCampaign(
   firstSeed: number,
   seeds: number,
   n: number,
-  overrides: Partial<SimOptions> = {},
-  onFailure: (r: SimResult) => void = () => {},
-  profile: SimProfile = "standard",
-): CampaignSummary {
+  o: CampaignOptions = {},
+): Promise<CampaignSummary> {
   const started = performance.now();
   const summary: CampaignSummary = {
     n,
-    seeds,
+    seeds: 0,
+    failed: 0,
     failures: [],
     ticks: 0,
     messages: 0,
@@ -66,14 +81,19 @@ export function runCampaign(
     elapsedMs: 0,
   };
   for (let s = firstSeed; s < firstSeed + seeds; s++) {
-    const r = runSeed(s, n, overrides, profile);
+    if (o.budgetMs !== undefined && performance.now() - started > o.budgetMs) break;
+    const r = await runSeed(s, n, o.overrides, o.profile);
+    summary.seeds++;
     summary.ticks += r.ticks;
     summary.messages += r.messagesSent;
     summary.viewChanges += r.viewChanges;
     if (!r.ok) {
-      summary.failures.push(r);
-      onFailure(r);
+      summary.failed++;
+      if (summary.failures.length < FAILURES_KEPT) summary.failures.push(r);
+      o.onFailure?.(r);
     }
+    summary.elapsedMs = performance.now() - started;
+    o.onSeed?.(summary);
   }
   summary.elapsedMs = performance.now() - started;
   return summary;

@@ -5,8 +5,8 @@ import { formatFailure, runCampaign } from "./campaign.js";
 const SEEDS = Number(process.env.SIM_SEEDS ?? 300);
 
 describe("sim campaign n=10", () => {
-  it(`n=10, ${SEEDS} seeds`, () => {
-    const s = runCampaign(1, SEEDS, 10);
+  it(`n=10, ${SEEDS} seeds`, async () => {
+    const s = await runCampaign(1, SEEDS, 10);
     expect(s.failures.map(formatFailure)).toEqual([]);
     expect(s.viewChanges).toBeGreaterThan(0);
   }, 600_000);

@@ -11,8 +11,8 @@ const SEEDS = Number(process.env.SIM_HARSH_SEEDS ?? 100);
 describe("harsh sim campaign", () => {
   it.each([4, 7])(
     `n=%i`,
-    (n) => {
-      const s = runCampaign(1, n === 4 ? SEEDS : Math.ceil(SEEDS / 3), n, {}, () => {}, "harsh");
+    async (n) => {
+      const s = await runCampaign(1, n === 4 ? SEEDS : Math.ceil(SEEDS / 3), n, { profile: "harsh" });
       expect(s.failures.map(formatFailure)).toEqual([]);
     },
     600_000,

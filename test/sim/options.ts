@@ -59,8 +59,6 @@ export interface SimOptions {
   /** TEST ONLY: restart crashed nodes without their persisted hard state (breaks write-ahead). */
   dropPersistence: boolean;
   crypto: "fast" | "ed25519";
-  /** Send every message through the protobuf wire codec. */
-  wire: boolean;
   validatorChanges: ValidatorChange[];
   viewTimeoutTicks: number;
   leaderPeriod: number;
@@ -85,7 +83,6 @@ export function defaultSimOptions(seed: number, n: number): SimOptions {
     restartTicksMax: 30,
     dropPersistence: false,
     crypto: "fast",
-    wire: false,
     validatorChanges: [],
     viewTimeoutTicks: 25,
     leaderPeriod: 1,

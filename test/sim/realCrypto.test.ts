@@ -1,4 +1,4 @@
-/** The production path: real Ed25519 (node:crypto) signatures and every message through the protobuf codec. */
+/** The production path: real Ed25519 (node:crypto) signatures (every message goes through the protobuf codec anyway). */
 import { describe, expect, it } from "vitest";
 import { formatFailure, runSeed } from "./campaign.js";
 
@@ -11,8 +11,8 @@ describe("sim with Ed25519 and the wire codec", () => {
     [7, 5],
   ])(
     "n=%i seed %i",
-    (n, seed) => {
-      const r = runSeed(seed, n, { crypto: "ed25519", wire: true });
+    async (n, seed) => {
+      const r = await runSeed(seed, n, { crypto: "ed25519" });
       expect(r.ok, formatFailure(r)).toBe(true);
       expect(Math.min(...r.heights.filter((_h, i) => i < n))).toBeGreaterThan(0);
     },

@@ -9,7 +9,7 @@ import { formatFailure } from "./campaign.js";
 import { Cluster, type SimResult } from "./cluster.js";
 import { defaultSimOptions } from "./options.js";
 
-function run(seed: number, dropPersistence: boolean): SimResult {
+function run(seed: number, dropPersistence: boolean): Promise<SimResult> {
   const o = defaultSimOptions(seed, 4);
   o.byzantine = ["equivocate"];
   o.byzantineIndexes = [1];
@@ -22,20 +22,20 @@ function run(seed: number, dropPersistence: boolean): SimResult {
 }
 
 describe("write-ahead", () => {
-  it("restarted replicas never double-vote and never fork (100 seeds)", () => {
+  it("restarted replicas never double-vote and never fork (100 seeds)", async () => {
     for (let seed = 1; seed <= 100; seed++) {
-      const r = run(seed, false);
+      const r = await run(seed, false);
       expect(r.doubleVotes, `seed ${seed}`).toEqual([]);
       expect(r.safetyViolations, `seed ${seed}`).toEqual([]);
       expect(r.livenessFailure, `seed ${seed}`).toBeNull();
     }
   }, 300_000);
 
-  it("without write-ahead the simulator finds a double vote and a safety violation", () => {
+  it("without write-ahead the simulator finds a double vote and a safety violation", async () => {
     let found: SimResult | null = null;
     let doubleVoteSeeds = 0;
     for (let seed = 1; seed <= 300 && found === null; seed++) {
-      const r = run(seed, true);
+      const r = await run(seed, true);
       if (r.doubleVotes.length > 0) doubleVoteSeeds++;
       if (r.safetyViolations.length > 0) found = r;
     }
