@@ -3,7 +3,13 @@
  * honest node decided at that height, extend the node's own chain, be valid, and carry a certificate that verifies
  * under that height's validator set; and no honest node signs two different hashes for one (type, height, view).
  */
-import { type PbftCrypto, type PbftMessage, toHex, verifyCertificate } from "../../src/consensus/index.js";
+import {
+  equalBytes,
+  type PbftCrypto,
+  type PbftMessage,
+  toHex,
+  verifyCertificate,
+} from "../../src/consensus/index.js";
 import type { CommitCertificate, ValidatorInfo } from "../../src/types/index.js";
 import { decodeToyBlock } from "./block.js";
 
@@ -62,8 +68,9 @@ export class SafetyChecker {
 
   /** Honest nodes never sign two different hashes for one (type, height, view): the double-vote checker. */
   recordVote(nd: CheckedNode, msg: PbftMessage): void {
-    if (nd.byz || toHex(msg.sender) !== toHex(nd.nodeId)) return;
+    if (nd.byz) return;
     if (msg.type !== "prePrepare" && msg.type !== "prepare" && msg.type !== "commit") return;
+    if (!equalBytes(msg.sender, nd.nodeId)) return;
     const key = `${nd.index}/${msg.type}/${msg.height}/${msg.view}`;
     const hex = toHex(msg.blockHash);
     const known = this.votesSigned.get(key);

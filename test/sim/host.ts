@@ -6,7 +6,12 @@
  */
 
 import { ConsensusDriver, type ConsensusTransport } from "../../src/consensus/driver.js";
-import type { ConsensusClock, HardStateStore, PbftCrypto } from "../../src/consensus/index.js";
+import {
+  type ConsensusClock,
+  type HardStateStore,
+  type PbftCrypto,
+  toHex,
+} from "../../src/consensus/index.js";
 import type { HardState } from "../../src/consensus/pbft/core/index.js";
 import type { NodeId } from "../../src/types/index.js";
 import type { Logger } from "../../src/util/logger.js";
@@ -46,6 +51,13 @@ export class SimNode {
   get nodeId(): Uint8Array {
     return this.key.nodeId;
   }
+
+  /** The node id in hex, computed once (the network looks targets up by it). */
+  get hexId(): string {
+    this.hexIdCache ??= toHex(this.key.nodeId);
+    return this.hexIdCache;
+  }
+  private hexIdCache: string | null = null;
 
   get height(): number {
     return this.chain.length - 1;

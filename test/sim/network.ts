@@ -68,7 +68,7 @@ export class SimNetwork {
       this.w.log(`t=${this.w.now} node${nd.index} ${to ? "send" : "bcast"} ${describe(msg)}`);
     this.w.onSend?.(nd, msg);
     const toHexId = to === null ? null : toHex(to);
-    const targets = this.w.nodes.filter((x) => (toHexId === null ? x !== nd : toHex(x.nodeId) === toHexId));
+    const targets = this.w.nodes.filter((x) => (toHexId === null ? x !== nd : x.hexId === toHexId));
     for (const [target, bytes] of byzantineOutput(this.w, nd, targets, msg, data))
       this.transmit(nd, target, bytes);
     // "Crash right after sending a Commit": the rest of that Ready (and all later work) is lost.
