@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { decodeTransaction, encodeNativeTx } from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
-import { ConsensusDriver } from "../../src/consensus/driver.js";
+import { ConsensusDriver, type ConsensusDriverDeps } from "../../src/consensus/driver.js";
 import {
   type ConsensusChain,
   type ConsensusLimits,
@@ -412,6 +412,8 @@ export function rig(
     options?: Partial<ConsensusDriverOptions>;
     chain?: FakeChain;
     metrics?: ConsortMetrics;
+    /** The driver's seams (clock, hard state store, verifier); default: the node's own. */
+    seams?: Pick<ConsensusDriverDeps, "clock" | "hardStateStore" | "verifier">;
   } = {},
 ): Rig {
   const chain = opts.chain ?? new FakeChain(validatorsOf(validators));
@@ -432,6 +434,7 @@ export function rig(
       metrics: opts.metrics ?? null,
       fetchBlocks: (fromHeight, peers) => fetches.push({ fromHeight, peers: peers.map(bytesToHex) }),
       onFatal: (err) => fatal.push(err),
+      ...opts.seams,
     },
   );
   return { driver, chain, pool, net, logger, fatal, fetches, stateFile };
