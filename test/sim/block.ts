@@ -1,8 +1,7 @@
 /**
  * Toy blocks for the simulator: payload = height u64 | parent 32 B | proposer u32 | nonce u32 | valid u8.
- * blockHash = sha256(payload). "Execution" checks height, parent, hash and the valid flag.
+ * blockHash = sha256(payload). "Execution" (SimChain.verifyBlock) checks height, parent, hash and the valid flag.
  */
-import { equalBytes } from "../../src/consensus/index.js";
 import { sha256 } from "./simCrypto.js";
 
 export const TOY_BLOCK_BYTES = 8 + 32 + 4 + 4 + 1;
@@ -41,16 +40,4 @@ export function decodeToyBlock(payload: Uint8Array): ToyBlock | null {
 
 export function toyBlockHash(payload: Uint8Array): Uint8Array {
   return sha256(payload);
-}
-
-/** What a replica's driver checks when executing a proposed block on its head. */
-export function executeToyBlock(
-  payload: Uint8Array,
-  blockHash: Uint8Array,
-  height: number,
-  headHash: Uint8Array,
-): boolean {
-  const b = decodeToyBlock(payload);
-  if (b === null || !b.valid || b.height !== height) return false;
-  return equalBytes(b.parentHash, headHash) && equalBytes(toyBlockHash(payload), blockHash);
 }
