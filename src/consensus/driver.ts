@@ -97,6 +97,8 @@ export class ConsensusDriver {
     return new PbftCore(
       {
         ...defaultPbftConfig,
+        // Off until the chain builds and verifies on an executed, uncommitted parent (issue 14, in progress).
+        pipeline: false,
         nodeId: this.deps.nodeKey.nodeId,
         leaderPeriod: this.leaderPeriod,
         viewTimeoutTicks: Math.max(1, Math.round(this.opts.viewTimeoutMs / this.opts.tickMs)),

@@ -200,7 +200,10 @@ describe("ConsensusPhaseTracker", () => {
         to: null,
         msg: { type, height: 5, view: 0, blockHash: b, sender: b, signature: b },
       }) as Ready["messages"][0];
-    tracker.onReady({ ...emptyReady(), execute: [{ height: 5, view: 0, blockHash: b, payload: b }] });
+    tracker.onReady({
+      ...emptyReady(),
+      execute: [{ height: 5, view: 0, parentHash: b, blockHash: b, payload: b }],
+    });
     now += 40;
     tracker.onReady({ ...emptyReady(), messages: [vote("prepare")] });
     now += 10;

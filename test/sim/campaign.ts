@@ -44,6 +44,7 @@ export interface CampaignSummary {
   ticks: number;
   messages: number;
   viewChanges: number;
+  pipelined: number;
   elapsedMs: number;
 }
 
@@ -63,6 +64,7 @@ export function runCampaign(
     ticks: 0,
     messages: 0,
     viewChanges: 0,
+    pipelined: 0,
     elapsedMs: 0,
   };
   for (let s = firstSeed; s < firstSeed + seeds; s++) {
@@ -70,6 +72,7 @@ export function runCampaign(
     summary.ticks += r.ticks;
     summary.messages += r.messagesSent;
     summary.viewChanges += r.viewChanges;
+    summary.pipelined += r.pipelined;
     if (!r.ok) {
       summary.failures.push(r);
       onFailure(r);

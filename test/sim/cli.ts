@@ -49,7 +49,7 @@ if (process.env.SEED !== undefined && values.seeds === undefined) {
   );
   console.log(
     `${profile} n=${n} seeds=${s.seeds} failures=${s.failures.length} ticks=${s.ticks} messages=${s.messages} ` +
-      `viewChanges=${s.viewChanges} elapsed=${(s.elapsedMs / 1000).toFixed(1)}s ` +
+      `viewChanges=${s.viewChanges} pipelined=${s.pipelined} elapsed=${(s.elapsedMs / 1000).toFixed(1)}s ` +
       `cpu=${(process.cpuUsage(cpuStart).user / 1e6).toFixed(1)}s`,
   );
   if (s.failures.length) process.exitCode = 1;

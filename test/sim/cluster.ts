@@ -68,6 +68,8 @@ export interface SimResult {
   heights: number[];
   messagesSent: number;
   viewChanges: number;
+  /** Early proposals adopted with their execution (pipelining at work), summed over the nodes' last cores. */
+  pipelined: number;
   byzantine: string[];
 }
 
@@ -211,11 +213,20 @@ export class Cluster {
     }
     for (const e of r.execute) {
       this.later(nd, this.rng.int(1, 2), (core) => {
+        // On the head, or (pipelining) on the block the core executed valid one height above it.
+        const onHead = nd.height === e.height - 1 && equal(e.parentHash, nd.chain[nd.height]!.hash);
+        const onExecuted = nd.height === e.height - 2;
         const valid =
-          executeToyBlock(e.payload, e.blockHash, e.height, nd.chain[nd.height]!.hash) &&
-          nd.height === e.height - 1;
+          executeToyBlock(e.payload, e.blockHash, e.height, e.parentHash) && (onHead || onExecuted);
         const nextValidators = this.nextValidators(e.height);
-        core.step({ type: "blockExecuted", height: e.height, blockHash: e.blockHash, valid, nextValidators });
+        core.step({
+          type: "blockExecuted",
+          height: e.height,
+          parentHash: e.parentHash,
+          blockHash: e.blockHash,
+          valid,
+          nextValidators,
+        });
       });
     }
     if (r.requestProposal) this.scheduleProposal(nd, r.requestProposal.height, r.requestProposal.parentHash);
@@ -246,7 +257,7 @@ export class Cluster {
 
   private scheduleProposal(nd: SimNode, height: number, parentHash: Uint8Array): void {
     this.later(nd, 1, (core) => {
-      if (nd.height !== height - 1) return;
+      if (nd.height !== height - 1 && nd.height !== height - 2) return;
       const valid = nd.byz !== "invalidBlock";
       const payload = encodeToyBlock({
         height,
@@ -256,7 +267,14 @@ export class Cluster {
         valid,
       });
       const nextValidators = this.nextValidators(height);
-      core.step({ type: "proposal", height, blockHash: toyBlockHash(payload), payload, nextValidators });
+      core.step({
+        type: "proposal",
+        height,
+        parentHash,
+        blockHash: toyBlockHash(payload),
+        payload,
+        nextValidators,
+      });
     });
   }
 
@@ -269,6 +287,9 @@ export class Cluster {
     certificate: CommitCertificate,
     how: string,
   ): void {
+    if (how === "commit" && height <= nd.height && equal(nd.chain[height]!.hash, hash)) {
+      return; // sync applied it first (as Chain.commit, which returns null then)
+    }
     if (height !== nd.height + 1) {
       this.violation(`node${nd.index} ${how} h=${height} but its chain is at ${nd.height}`, nd);
       return;
@@ -580,7 +601,9 @@ export class Cluster {
 
   result(livenessFailure: string | null = null): SimResult {
     let viewChanges = 0;
+    let pipelined = 0;
     for (const nd of this.nodes) viewChanges += nd.core?.counters.viewChanges ?? 0;
+    for (const nd of this.nodes) pipelined += nd.core?.counters.pipelined ?? 0;
     return {
       seed: this.opts.seed,
       profile: this.opts.profile,
@@ -593,6 +616,7 @@ export class Cluster {
       heights: this.nodes.map((nd) => nd.height),
       messagesSent: this.messagesSent,
       viewChanges,
+      pipelined,
       byzantine: this.nodes.filter((nd) => nd.byz).map((nd) => `node${nd.index}:${nd.byz}`),
     };
   }

@@ -16,6 +16,14 @@ import { assert } from "../../../util/errors.js";
 import { equalBytes, toHex, unreachable } from "./bytes.js";
 import { helpLaggingPeer, helpPeerInOldView, requestFetch, resendOwnMessages } from "./catchUp.js";
 import { bufferFutureHeight, bufferFutureView, takeReplayable } from "./futureBuffer.js";
+import {
+  type NextAtNewHeight,
+  onCurrentBlockValid,
+  stepNextExecuted,
+  stepNextPrePrepare,
+  stepNextProposal,
+  takeNext,
+} from "./pipeline.js";
 import { ValidatorSet } from "./quorum.js";
 import { Round, type Tally } from "./round.js";
 import { signPrePrepare, signViewChange, signVote, verifySignature } from "./signing.js";
@@ -162,12 +170,18 @@ export class PbftCore {
       commitVote: this.s.votes.commit,
       prepared: this.s.prepared,
       newViewHash: this.s.requiredHash,
+      nextPrePrepareVote: this.s.nextVote,
     };
   }
 
   // ------------------------------------------------------------------ restart
 
   private restore(hs: HardState | null): void {
+    if (hs !== null && hs.height === this.s.height - 1) {
+      // Block hs.height committed after the hard state was saved: only a pipelined proposal carries over.
+      this.restoreNextVote(hs.nextPrePrepareVote ?? null);
+      return;
+    }
     if (hs === null || hs.height < this.s.height) return;
     assert(
       hs.height === this.s.height,
@@ -180,6 +194,7 @@ export class PbftCore {
     this.s.prepared = hs.prepared;
     this.s.requiredHash = hs.newViewHash;
     this.s.proposalRequested = hs.prePrepareVote !== null;
+    this.s.nextVote = hs.nextPrePrepareVote ?? null;
     if (!isValidator(this.s)) return;
     const weight = this.s.validators.weightOfKey(this.s.self);
     if (this.s.viewChanging) {
@@ -200,6 +215,14 @@ export class PbftCore {
     }
   }
 
+  /** This node proposed at (height, 0) ahead of time before it crashed: it proposes nothing else there. */
+  private restoreNextVote(vote: Hash | null): void {
+    if (vote === null) return;
+    this.s.votes.prePrepare = vote;
+    this.s.proposalRequested = true;
+    this.s.dirty = true;
+  }
+
   // ------------------------------------------------------------------ messages: admission
 
   private stepMessage(from: NodeId, msg: PbftMessage): void {
@@ -214,6 +237,7 @@ export class PbftCore {
       return;
     }
     if (msg.height > this.s.height) {
+      if (msg.type === "prePrepare" && stepNextPrePrepare(this.s, from, msg)) return;
       bufferFutureHeight(this.s, from, msg);
       return;
     }
@@ -315,9 +339,22 @@ export class PbftCore {
   }
 
   private stepProposal(ev: Extract<PbftEvent, { type: "proposal" }>): void {
+    if (ev.height === this.s.height + 1) {
+      stepNextProposal(this.s, ev);
+      return;
+    }
     const r = { type: ev.type, height: ev.height, view: this.s.view };
     if (ev.height !== this.s.height || this.s.viewChanging) {
       rejectEvent(this.s, "STALE_EVENT", r);
+      return;
+    }
+    if (ev.parentHash !== undefined && !equalBytes(ev.parentHash, this.s.parentHash)) {
+      // Built ahead of time on a block that was not decided: ask again, on the decided one.
+      rejectEvent(this.s, "STALE_EVENT", r);
+      if (this.s.votes.prePrepare === null) {
+        this.s.proposalRequested = false;
+        maybeRequestProposal(this.s);
+      }
       return;
     }
     if (!isLeader(this.s)) {
@@ -340,9 +377,14 @@ export class PbftCore {
   }
 
   private stepBlockExecuted(ev: Extract<PbftEvent, { type: "blockExecuted" }>): void {
+    if (ev.height === this.s.height + 1) {
+      stepNextExecuted(this.s, ev);
+      return;
+    }
     const pp = this.s.round.prePrepare;
     const r = { type: ev.type, height: ev.height, view: this.s.view };
-    if (ev.height !== this.s.height || !pp || !equalBytes(pp.blockHash, ev.blockHash)) {
+    const onParent = ev.parentHash === undefined || equalBytes(ev.parentHash, this.s.parentHash);
+    if (ev.height !== this.s.height || !pp || !equalBytes(pp.blockHash, ev.blockHash) || !onParent) {
       rejectEvent(this.s, "STALE_EVENT", r);
       return;
     }
@@ -364,6 +406,7 @@ export class PbftCore {
     this.s.round.execution = "valid";
     this.s.round.nextValidators = nextValidators;
     if (this.s.validBlocks.size < 64) this.s.validBlocks.set(toHex(blockHash), { payload, nextValidators });
+    onCurrentBlockValid(this.s);
   }
 
   private castPrepare(): void {
@@ -498,8 +541,37 @@ export class PbftCore {
     this.s.proposalRequested = false;
     this.s.ticksInView = 0;
     this.s.dirty = true;
+    const next = takeNext(this.s, blockHash, nextValidators !== null);
+    this.adoptNext(next);
     maybeRequestProposal(this.s);
     this.replayFuture();
+  }
+
+  /** Pipelining: the proposal for this height that came (or was made) while the last one was being decided. */
+  private adoptNext({ adopt, restep }: NextAtNewHeight): void {
+    if (restep !== null) {
+      this.s.counters.pipelineRestepped++;
+      this.stepMessage(restep.from, restep.msg);
+      return;
+    }
+    if (adopt === null) return;
+    const pp = adopt.prePrepare;
+    this.s.round.prePrepare = pp;
+    this.s.counters.pipelined++;
+    if (adopt.equivocated) {
+      startViewChange(this.s, 1, "equivocation");
+      return;
+    }
+    if (adopt.execution === "valid") {
+      this.markValid(pp.blockHash, pp.payload, adopt.nextValidators);
+      this.castPrepare();
+    } else if (adopt.execution === "invalid") {
+      this.s.round.execution = "invalid";
+      startViewChange(this.s, 1, "invalidBlock");
+    } else {
+      // Still executing on the decided block: its blockExecuted comes as for any PrePrepare of this height.
+      this.s.round.execution = "pending";
+    }
   }
 
   // ------------------------------------------------------------------ future messages
