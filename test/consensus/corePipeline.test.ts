@@ -83,7 +83,11 @@ describe("PbftCore pipelining: the next leader", () => {
     expect(after.messages.map((m) => [m.msg.type, m.msg.height])).toContainEqual(["prepare", 2]);
     expect(after.requestProposal).toBeNull(); // it proposed at (2, 0) already
     // Its signature at (2, 0) is now the current height's vote in the hard state.
-    expect(after.persist).toMatchObject({ height: 2, prePrepareVote: b2.blockHash, nextPrePrepareVote: null });
+    expect(after.persist).toMatchObject({
+      height: 2,
+      prePrepareVote: b2.blockHash,
+      nextPrePrepareVote: null,
+    });
     expect(c.counters.pipelined).toBe(1);
   });
 
