@@ -3,13 +3,14 @@
  * No I/O, no timers, no randomness: the same inputs give the same outputs. See types.ts `Ready` for the
  * ordering contract the driver must follow (commits, then persist, then send).
  *
- * One height at a time. The view restarts at 0 on every height; leader = (floor(height / leaderPeriod) + view)
- * mod n over the validator list. Phases: PrePrepare → (execute) → Prepare quorum = prepared → Commit quorum.
+ * One height decided at a time (the next one may be proposed and executed beside it: pipeline.ts). The view
+ * restarts at 0 on every height; leader = (floor(height / leaderPeriod) + view) mod n over the validator list.
+ * Phases: PrePrepare → (execute) → Prepare quorum = prepared → Commit quorum.
  *
- * This file holds the public API, admission of messages, the normal case and the height lifecycle. The state
- * lives in one `CoreState` (state.ts) that the other modules of this folder take as their first argument:
- * view change (viewChange.ts), catch-up help (catchUp.ts), the future-message buffer (futureBuffer.ts) and
- * signing (signing.ts).
+ * This file holds the public API, admission of messages, the normal case and the height lifecycle. The state lives
+ * in one `CoreState` (state.ts) that the other modules of this folder take as their first argument: view change
+ * (viewChange.ts), pipelining (pipeline.ts), catch-up help (catchUp.ts), the future-message buffer
+ * (futureBuffer.ts), the hard state (restore.ts) and signing (signing.ts).
  */
 import type { CommitCertificate, Hash, NodeId, ValidatorInfo } from "../../../types/index.js";
 import { assert } from "../../../util/errors.js";
@@ -25,15 +26,18 @@ import {
   takeNext,
 } from "./pipeline.js";
 import { ValidatorSet } from "./quorum.js";
+import { hardStateOf, restoreHardState } from "./restore.js";
 import { Round, type Tally } from "./round.js";
-import { signPrePrepare, signViewChange, signVote, verifySignature } from "./signing.js";
+import { signPrePrepare, signVote, verifySignature } from "./signing.js";
 import {
   acceptPrePrepare,
   broadcast,
   type CoreState,
+  type CoreStatus,
   createState,
   EVIDENCE_MAX,
   emptyReady,
+  hasOutput,
   isLeader,
   isValidator,
   maybeRequestProposal,
@@ -42,6 +46,7 @@ import {
   type PbftCounters,
   reject,
   rejectEvent,
+  statusOf,
 } from "./state.js";
 import type {
   Commit,
@@ -71,7 +76,7 @@ export class PbftCore {
     assert(config.viewTimeoutTicks >= 1, "viewTimeoutTicks >= 1");
     this.s = createState(config, deps, start);
     this.counters = this.s.counters;
-    this.restore(start.hardState);
+    restoreHardState(this.s, start.hardState);
     maybeRequestProposal(this.s);
   }
 
@@ -113,18 +118,7 @@ export class PbftCore {
   }
 
   hasReady(): boolean {
-    const o = this.s.out;
-    return (
-      this.s.dirty ||
-      o.commits.length > 0 ||
-      o.messages.length > 0 ||
-      o.execute.length > 0 ||
-      o.requestProposal !== null ||
-      o.fetchBlocks !== null ||
-      o.viewChangeStarted !== null ||
-      o.rejections.length > 0 ||
-      o.evidence.length > 0
-    );
+    return hasOutput(this.s);
   }
 
   /** Takes the accumulated outputs. Handle them in the documented order, then call advance(ready). */
@@ -144,83 +138,12 @@ export class PbftCore {
   }
 
   /** Read-only status for RPC (getPbftView, getConsensusStatus) and tests. */
-  status(): {
-    height: number;
-    view: number;
-    viewChanging: boolean;
-    leader: NodeId | null;
-    validators: readonly ValidatorInfo[];
-  } {
-    return {
-      height: this.s.height,
-      view: this.s.view,
-      viewChanging: this.s.viewChanging,
-      leader: this.s.validators.leader(this.s.height, this.s.view, this.s.cfg.leaderPeriod),
-      validators: this.s.validators.list,
-    };
+  status(): CoreStatus {
+    return statusOf(this.s);
   }
 
   hardState(): HardState {
-    return {
-      height: this.s.height,
-      view: this.s.view,
-      viewChanging: this.s.viewChanging,
-      prePrepareVote: this.s.votes.prePrepare,
-      prepareVote: this.s.votes.prepare,
-      commitVote: this.s.votes.commit,
-      prepared: this.s.prepared,
-      newViewHash: this.s.requiredHash,
-      nextPrePrepareVote: this.s.nextVote,
-    };
-  }
-
-  // ------------------------------------------------------------------ restart
-
-  private restore(hs: HardState | null): void {
-    if (hs !== null && hs.height === this.s.height - 1) {
-      // Block hs.height committed after the hard state was saved: only a pipelined proposal carries over.
-      this.restoreNextVote(hs.nextPrePrepareVote ?? null);
-      return;
-    }
-    if (hs === null || hs.height < this.s.height) return;
-    assert(
-      hs.height === this.s.height,
-      "hard state is ahead of the committed height: commits must be durable first",
-    );
-    this.s.view = hs.view;
-    this.s.viewChanging = hs.viewChanging;
-    this.s.round = new Round(this.s.height, this.s.view);
-    this.s.votes = { prePrepare: hs.prePrepareVote, prepare: hs.prepareVote, commit: hs.commitVote };
-    this.s.prepared = hs.prepared;
-    this.s.requiredHash = hs.newViewHash;
-    this.s.proposalRequested = hs.prePrepareVote !== null;
-    this.s.nextVote = hs.nextPrePrepareVote ?? null;
-    if (!isValidator(this.s)) return;
-    const weight = this.s.validators.weightOfKey(this.s.self);
-    if (this.s.viewChanging) {
-      const vc = signViewChange(this.s, this.s.view);
-      this.s.viewChanges.add(this.s.self, vc);
-      broadcast(this.s, vc);
-      return;
-    }
-    if (this.s.votes.prepare) {
-      const prepare = signVote(this.s, "prepare", this.s.votes.prepare) as Prepare;
-      this.s.round.prepares.add(this.s.self, prepare, weight);
-      broadcast(this.s, prepare);
-    }
-    if (this.s.votes.commit) {
-      const commit = signVote(this.s, "commit", this.s.votes.commit) as Commit;
-      this.s.commits.votes(this.s.view).add(this.s.self, commit, weight);
-      broadcast(this.s, commit);
-    }
-  }
-
-  /** This node proposed at (height, 0) ahead of time before it crashed: it proposes nothing else there. */
-  private restoreNextVote(vote: Hash | null): void {
-    if (vote === null) return;
-    this.s.votes.prePrepare = vote;
-    this.s.proposalRequested = true;
-    this.s.dirty = true;
+    return hardStateOf(this.s);
   }
 
   // ------------------------------------------------------------------ messages: admission

@@ -225,3 +225,37 @@ export function rejectEvent(
   s.counters.rejected++;
   if (s.out.rejections.length < s.cfg.rejectionsMax) s.out.rejections.push({ reason, ...r });
 }
+
+/** Something for the driver: outputs, or a hard state to persist. */
+export function hasOutput(s: CoreState): boolean {
+  const o = s.out;
+  return (
+    s.dirty ||
+    o.commits.length > 0 ||
+    o.messages.length > 0 ||
+    o.execute.length > 0 ||
+    o.requestProposal !== null ||
+    o.fetchBlocks !== null ||
+    o.viewChangeStarted !== null ||
+    o.rejections.length > 0 ||
+    o.evidence.length > 0
+  );
+}
+
+export interface CoreStatus {
+  height: number;
+  view: number;
+  viewChanging: boolean;
+  leader: NodeId | null;
+  validators: readonly ValidatorInfo[];
+}
+
+export function statusOf(s: CoreState): CoreStatus {
+  return {
+    height: s.height,
+    view: s.view,
+    viewChanging: s.viewChanging,
+    leader: s.validators.leader(s.height, s.view, s.cfg.leaderPeriod),
+    validators: s.validators.list,
+  };
+}
