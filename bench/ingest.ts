@@ -179,7 +179,7 @@ async function startNode(flags: Flags, label: string): Promise<Node> {
     await mkdir(flags.profileDir, { recursive: true });
     child = spawnProfiledNode(node.configFile, logFile, flags.profileDir, label);
   } else {
-    child = spawnNode(node.configFile, logFile, { FORCE_COLOR: "0" });
+    child = spawnNode(node.configFile, logFile, { FORCE_COLOR: "0" }, "compiled");
   }
   const stop = () => stopChildren([child], dir, flags.keep);
   try {

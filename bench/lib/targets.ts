@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawnNode, waitForRpc } from "../../src/cli/dev.js";
+import { compiledMain, spawnNode, waitForRpc } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, devAccountKey, generateTestnet } from "../../src/cli/testnet.js";
 import { privateKeyToAddress } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
@@ -139,7 +139,7 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
     track(
       opts.cpuProfileDir
         ? spawnProfiledNode(n.configFile, path.join(n.dir, "node.log"), opts.cpuProfileDir, n.name)
-        : spawnNode(n.configFile, path.join(n.dir, "node.log"), env),
+        : spawnNode(n.configFile, path.join(n.dir, "node.log"), env, "compiled"),
     ),
   );
   const stop = () => stopChildren(children, dir, opts.keepDir);
@@ -171,7 +171,7 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
 /**
  * `consort start` under `node --cpu-prof` (not allowed in NODE_OPTIONS, so not through spawnNode): V8 writes
  * DIR/<name>/CPU.….cpuprofile when the node exits (SIGTERM → graceful close → process.exit). One file per thread
- * (tsx's module-loader worker writes one too): the largest is the main thread.
+ * (the precompile worker writes one too): the largest is the main thread. The compiled node, as `npm start` runs.
  */
 export function spawnProfiledNode(
   configFile: string,
@@ -179,16 +179,13 @@ export function spawnProfiledNode(
   profileDir: string,
   name: string,
 ): ChildProcess {
-  const main = path.join(ROOT, "src/cli/main.ts");
   const child = spawn(
     process.execPath,
     [
       "--cpu-prof",
       "--cpu-prof-dir",
       path.join(profileDir, name),
-      "--import",
-      "tsx",
-      main,
+      compiledMain(),
       "start",
       "--config",
       configFile,

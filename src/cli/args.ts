@@ -1,7 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { ConsortError, errorMessage } from "../util/errors.js";
 
-export type CliErrorCode = "CLI_USAGE";
+export type CliErrorCode = "CLI_USAGE" | "CLI_NOT_BUILT";
 
 export class CliError extends ConsortError<CliErrorCode> {}
 

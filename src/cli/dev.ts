@@ -11,14 +11,23 @@ import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from ".
 const COMPILED = import.meta.url.endsWith(".js");
 const MAIN = fileURLToPath(new URL(COMPILED ? "./main.js" : "./main.ts", import.meta.url));
 const NODE_ARGS = COMPILED ? [MAIN] : ["--import", "tsx", MAIN];
+/** dist/cli/main.js, from the sources or from dist itself (benchmarks measure what `npm start` runs). */
+export const COMPILED_MAIN = fileURLToPath(
+  new URL(COMPILED ? "./main.js" : "../../dist/cli/main.js", import.meta.url),
+);
 
-/** Spawns `consort start --config FILE` as a child process running the same code as this process (dist or tsx). */
+/**
+ * Spawns `consort start --config FILE` as a child process running the same code as this process (dist or tsx), or
+ * the compiled node (`runtime: "compiled"`; `npm run build` first) whatever this process runs.
+ */
 export function spawnNode(
   configFile: string,
   logFile: string | null,
   extraEnv: NodeJS.ProcessEnv = {},
+  runtime: "same" | "compiled" = "same",
 ): ChildProcess {
-  const child = spawn(process.execPath, [...NODE_ARGS, "start", "--config", configFile], {
+  const args = runtime === "compiled" ? [compiledMain()] : NODE_ARGS;
+  const child = spawn(process.execPath, [...args, "start", "--config", configFile], {
     stdio: ["ignore", logFile ? "pipe" : "inherit", logFile ? "pipe" : "inherit"],
     env: { ...process.env, ...extraEnv },
   });
@@ -28,6 +37,14 @@ export function spawnNode(
     child.stderr?.pipe(out);
   }
   return child;
+}
+
+/** The compiled entry point; a clear error when the build is missing. */
+export function compiledMain(): string {
+  if (!existsSync(COMPILED_MAIN)) {
+    throw new CliError("CLI_NOT_BUILT", `${COMPILED_MAIN} is missing: run \`npm run build\` first`);
+  }
+  return COMPILED_MAIN;
 }
 
 /**

@@ -15,8 +15,10 @@ import {
   type CommitBlockAction,
   defaultPbftConfig,
   type ExecuteBlockAction,
+  equalBytes,
   type HardState,
   PbftCore,
+  type PbftCounters,
   type PbftCrypto,
   type PbftEvent,
   type Ready,
@@ -115,6 +117,8 @@ export class ConsensusDriver {
     return new PbftCore(
       {
         ...defaultPbftConfig,
+        // Off by default until the node's chain builds and verifies on an executed, uncommitted parent (issue 14).
+        pipeline: this.opts.pipeline ?? false,
         nodeId: this.deps.nodeKey.nodeId,
         leaderPeriod: this.leaderPeriod,
         viewTimeoutTicks: Math.max(1, Math.round(this.opts.viewTimeoutMs / this.opts.tickMs)),
@@ -162,6 +166,11 @@ export class ConsensusDriver {
 
   status(): ReturnType<PbftCore["status"]> | null {
     return this.core?.status() ?? null;
+  }
+
+  /** The core's counters (view changes, pipelined proposals adopted…) since this driver started; null before. */
+  coreCounters(): PbftCounters | null {
+    return this.core?.counters ?? null;
   }
 
   /** Sync applied block `height` (certificate verified): the core moves on. */
@@ -356,7 +365,11 @@ export class ConsensusDriver {
     let nextValidators: ValidatorInfo[] | undefined;
     if (this.executing++ === 0) this.workStartedAtMs = this.clock.nowMs();
     try {
-      await this.deps.chain.verifyBlock(e.payload, e.blockHash, { nowMs: this.clock.nowMs() });
+      const block = await this.deps.chain.verifyBlock(e.payload, e.blockHash, { nowMs: this.clock.nowMs() });
+      // The core asked for execution on e.parentHash (the head, or with pipelining an executed block): a block
+      // that extends another one is invalid for this round, however valid it is where it belongs.
+      if (!equalBytes(block.header.parentHash, e.parentHash))
+        throw new Error("the block extends another parent");
       nextValidators = await this.nextValidatorsOf(e.blockHash);
     } catch (err) {
       valid = false;
@@ -366,7 +379,14 @@ export class ConsensusDriver {
     }
     this.enqueue({
       kind: "event",
-      event: { type: "blockExecuted", height: e.height, blockHash: e.blockHash, valid, nextValidators },
+      event: {
+        type: "blockExecuted",
+        height: e.height,
+        parentHash: e.parentHash,
+        blockHash: e.blockHash,
+        valid,
+        nextValidators,
+      },
     });
   }
 
@@ -406,6 +426,7 @@ export class ConsensusDriver {
         proposer: this.deps.nodeKey.nodeId,
         view: request.view,
         nowMs: now,
+        parentHash: request.parentHash,
       });
       this.dropRejected(executed.rejected);
       if (this.proposing !== request || block.transactions.length === 0) return;
@@ -422,6 +443,7 @@ export class ConsensusDriver {
         event: {
           type: "proposal",
           height: request.height,
+          parentHash: request.parentHash,
           blockHash: hash,
           payload: this.deps.chain.encodeProposal(block),
           nextValidators,

@@ -16,9 +16,14 @@ export interface ConsensusDriverOptions {
   stateFile: string;
   /** Bound of the inbound event queue; peer messages beyond it are dropped (and counted). */
   queueMax: number;
+  /**
+   * Pipelined PBFT (a window of two heights, pbft/PROTOCOL.md). Default off: the chain must build and verify on an
+   * executed, uncommitted parent (the simulator's does).
+   */
+  pipeline?: boolean;
 }
 
-export type ConsensusTiming = Omit<ConsensusDriverOptions, "stateFile">;
+export type ConsensusTiming = Omit<ConsensusDriverOptions, "stateFile" | "pipeline">;
 
 export const defaultConsensusDriverOptions: ConsensusTiming = {
   tickMs: 100,

@@ -18,11 +18,12 @@ interface Marks {
 /**
  * Derives consensus phase timings from the Ready batches the driver already handles (the pure core emits no
  * metrics): a PrePrepare (our own as leader, or an executeBlock for a replica) opens a round; our Prepare ends
- * "execute"; our Commit ends "prepare"; the block's commit ends "commit" and gives the commit latency. Holds one
- * round at a time (bounded); a view change restarts the marks at the next PrePrepare.
+ * "execute"; our Commit ends "prepare"; the block's commit ends "commit" and gives the commit latency. Holds the rounds of at most
+ * two heights (pipelining proposes and executes h + 1 while h is in its rounds); a view change restarts a height's
+ * marks at its next PrePrepare.
  */
 export class ConsensusPhaseTracker {
-  private marks: Marks | null = null;
+  private readonly marks = new Map<number, Marks>();
 
   constructor(
     private readonly sink: PhaseSink,
@@ -34,7 +35,7 @@ export class ConsensusPhaseTracker {
     if (ready.viewChangeStarted) this.sink.viewChanges.inc({ reason: ready.viewChangeStarted.cause });
     for (const e of ready.execute) this.open(e.height, e.view, now);
     for (const { msg } of ready.messages) {
-      const m = this.marks;
+      const m = this.marks.get(msg.height);
       if (msg.type === "prePrepare") this.open(msg.height, msg.view, now);
       else if (msg.type === "prepare" && m && sameRound(m, msg) && m.prepareSentMs === null) {
         m.prepareSentMs = now;
@@ -45,18 +46,19 @@ export class ConsensusPhaseTracker {
       }
     }
     for (const c of ready.commits) {
-      const m = this.marks;
-      if (!m || m.height !== c.height) continue;
+      const m = this.marks.get(c.height);
+      for (const height of this.marks.keys()) if (height <= c.height) this.marks.delete(height);
+      if (!m) continue;
       if (m.commitSentMs !== null) this.observe("commit", now - m.commitSentMs);
       this.sink.commitLatency.observe((now - m.prePrepareMs) / 1000);
-      this.marks = null;
     }
   }
 
   private open(height: number, view: number, now: number): void {
-    const m = this.marks;
-    if (m && m.height === height && m.view === view) return;
-    this.marks = { height, view, prePrepareMs: now, prepareSentMs: null, commitSentMs: null };
+    const m = this.marks.get(height);
+    if (m && m.view === view) return;
+    this.marks.set(height, { height, view, prePrepareMs: now, prepareSentMs: null, commitSentMs: null });
+    for (const h of this.marks.keys()) if (h < height - 1) this.marks.delete(h);
   }
 
   private observe(phase: string, ms: number): void {

@@ -65,7 +65,9 @@ describe("PbftCore: normal case at a replica", () => {
     const pp = prePrepare(1);
     const { blockHash } = block(1);
     const r1 = deliver(core, pp);
-    expect(r1.execute).toEqual([{ height: 1, view: 0, blockHash, payload: block(1).payload }]);
+    expect(r1.execute).toEqual([
+      { height: 1, view: 0, parentHash: GENESIS, blockHash, payload: block(1).payload },
+    ]);
     expect(r1.messages).toHaveLength(0);
 
     core.step({ type: "blockExecuted", height: 1, blockHash, valid: true });

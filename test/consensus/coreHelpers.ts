@@ -36,6 +36,20 @@ export function core(
   );
 }
 
+/** A core restarted after block `committedHeight` (hash `committedHash`) was committed. */
+export function coreAfter(
+  me: SimKey,
+  committedHeight: number,
+  committedHash: Uint8Array,
+  hardState: HardState | null,
+): PbftCore {
+  return new PbftCore(
+    { ...defaultPbftConfig, nodeId: me.nodeId, viewTimeoutTicks: 10, resendTicks: 1000 },
+    { crypto: reg.cryptoFor(me) },
+    { committedHeight, committedHash, validators, hardState },
+  );
+}
+
 export function signed<M extends PbftMessage>(key: SimKey, msg: Omit<M, "signature" | "sender">): M {
   const full = { ...msg, sender: key.nodeId, signature: new Uint8Array(32) } as unknown as M;
   return { ...full, signature: key.sign(messageDigest(sha256, full)) };

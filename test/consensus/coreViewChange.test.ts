@@ -70,7 +70,7 @@ describe("PbftCore view change: the new leader", () => {
     expect(own.prepared).toMatchObject({ height: 1, view: 0, blockHash: block(1).blockHash });
     const pp = r.messages[1]!.msg as PrePrepare;
     expect(pp).toMatchObject({ height: 1, view: 1, sender: k2.nodeId, blockHash: block(1).blockHash });
-    expect(r.execute).toEqual([{ height: 1, view: 1, ...block(1) }]);
+    expect(r.execute).toEqual([{ height: 1, view: 1, parentHash: GENESIS, ...block(1) }]);
     expect(r.requestProposal).toBeNull();
     expect(r.persist?.newViewHash).toEqual(block(1).blockHash);
 
@@ -237,7 +237,7 @@ describe("PbftCore view change: checking a NewView (at node 0, view 1, leader no
     const pp = prePrepare(5, k2, 1);
     expect(deliver(c, pp).execute).toHaveLength(0); // view 1 > 0: buffered
     const r = deliver(c, newView(k2, 1, vcs()));
-    expect(r.execute).toEqual([{ height: 1, view: 1, ...block(5) }]);
+    expect(r.execute).toEqual([{ height: 1, view: 1, parentHash: GENESIS, ...block(5) }]);
   });
 
   it("a NewView of the view it is already in (not changing) is a duplicate", () => {

@@ -250,7 +250,10 @@ export class FakeChain implements ConsensusChain {
   heightNow = 0;
   headHash: Hash = new Uint8Array(32);
   config: ConsensusLimits = { txCountLimit: 100, blockGasLimit: 30_000_000n, consensusLeaderPeriod: 1 };
-  readonly builds: { txs: Transaction[]; opts: { proposer: NodeId; view: number; nowMs: number } }[] = [];
+  readonly builds: {
+    txs: Transaction[];
+    opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash };
+  }[] = [];
   readonly verifies: { expectedHash: Hash; opts: { nowMs: number } }[] = [];
   readonly commits: { blockHash: Hash; certificate: CommitCertificate; opts: { compact: boolean } }[] = [];
   /** What the next buildBlock's executor refuses (by tx), and whether it may be retried. */
@@ -258,6 +261,8 @@ export class FakeChain implements ConsensusChain {
   buildError: Error | null = null;
   verifyError: Error | null = null;
   commitError: Error | null = null;
+  /** The parent a verified block names (null: the head, as a block proposed on the head does). */
+  verifiedParent: Hash | null = null;
   /** commit answers null: sync committed that height first. */
   commitReturnsNull = false;
   /** The validator set after the next built or verified block (undefined: unchanged). */
@@ -291,7 +296,10 @@ export class FakeChain implements ConsensusChain {
   systemConfig() {
     return this.config;
   }
-  async buildBlock(txs: Transaction[], opts: { proposer: NodeId; view: number; nowMs: number }) {
+  async buildBlock(
+    txs: Transaction[],
+    opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash },
+  ) {
     this.builds.push({ txs, opts });
     await this.gates.build;
     if (this.buildError) throw this.buildError;
@@ -313,7 +321,8 @@ export class FakeChain implements ConsensusChain {
     await this.gates.verify;
     if (this.verifyError) throw this.verifyError;
     if (bytesToHex(keccak256(payload)) !== bytesToHex(expectedHash)) throw new Error("block hash mismatch");
-    return { transactions: new Array(txCountOf(payload)) } as unknown as Block;
+    const header = { parentHash: this.verifiedParent ?? this.headHash };
+    return { header, transactions: new Array(txCountOf(payload)) } as unknown as Block;
   }
   async commit(
     blockHash: Hash,

@@ -200,7 +200,10 @@ describe("ConsensusPhaseTracker", () => {
         to: null,
         msg: { type, height: 5, view: 0, blockHash: b, sender: b, signature: b },
       }) as Ready["messages"][0];
-    tracker.onReady({ ...emptyReady(), execute: [{ height: 5, view: 0, blockHash: b, payload: b }] });
+    tracker.onReady({
+      ...emptyReady(),
+      execute: [{ height: 5, view: 0, parentHash: b, blockHash: b, payload: b }],
+    });
     now += 40;
     tracker.onReady({ ...emptyReady(), messages: [vote("prepare")] });
     now += 10;
@@ -217,6 +220,33 @@ describe("ConsensusPhaseTracker", () => {
     expect(t.value("consort_consensus_phase_duration_seconds_sum", { phase: "commit" })).toBeCloseTo(0.005);
     expect(t.value("consort_consensus_commit_latency_seconds_sum")).toBeCloseTo(0.055);
     expect(t.value("consort_consensus_view_changes_total", { reason: "timeout" })).toBe(1);
+  });
+
+  it("keeps timing height h while the early proposal of h + 1 is executed beside it (pipelining)", async () => {
+    const metrics = createConsortMetrics(new Registry(), { processMetrics: false });
+    let now = 1000;
+    const tracker = new ConsensusPhaseTracker(metrics.consensus, () => now);
+    const b = new Uint8Array(32);
+    const msg = (type: "prepare" | "commit", height: number) =>
+      ({
+        to: null,
+        msg: { type, height, view: 0, blockHash: b, sender: b, signature: b },
+      }) as Ready["messages"][0];
+    const execute = (height: number) => ({ height, view: 0, parentHash: b, blockHash: b, payload: b });
+    tracker.onReady({ ...emptyReady(), execute: [execute(5)] });
+    now += 40;
+    tracker.onReady({ ...emptyReady(), messages: [msg("prepare", 5)], execute: [execute(6)] });
+    now += 10;
+    tracker.onReady({ ...emptyReady(), messages: [msg("commit", 5)] });
+    now += 5;
+    const commit5 = { height: 5, blockHash: b, payload: b, certificate: {} as never, nextValidators: null };
+    tracker.onReady({ ...emptyReady(), commits: [commit5], messages: [msg("prepare", 6)] });
+    const t = parsePromText(await metrics.register.metrics());
+    expect(t.value("consort_consensus_phase_duration_seconds_sum", { phase: "prepare" })).toBeCloseTo(0.01);
+    expect(t.value("consort_consensus_commit_latency_seconds_sum")).toBeCloseTo(0.055);
+    // Height 6 opened 40 ms in and sent its Prepare 15 ms later: its own "execute" sample.
+    expect(t.value("consort_consensus_phase_duration_seconds_count", { phase: "execute" })).toBe(2);
+    expect(t.value("consort_consensus_phase_duration_seconds_sum", { phase: "execute" })).toBeCloseTo(0.055);
   });
 });
 

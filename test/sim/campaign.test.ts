@@ -17,6 +17,8 @@ describe("sim campaigns: zero safety violations, liveness after heal", () => {
       const s = await runCampaign(1, SEEDS, n);
       expect(s.failures.map(formatFailure)).toEqual([]);
       expect(s.viewChanges).toBeGreaterThan(0);
+      // Pipelining is on by default: early proposals must be adopted, or the window is not at work.
+      expect(s.pipelined).toBeGreaterThan(s.seeds);
     },
     600_000,
   );

@@ -50,6 +50,7 @@ export interface CampaignSummary {
   ticks: number;
   messages: number;
   viewChanges: number;
+  pipelined: number;
   elapsedMs: number;
 }
 
@@ -78,6 +79,7 @@ export async function runCampaign(
     ticks: 0,
     messages: 0,
     viewChanges: 0,
+    pipelined: 0,
     elapsedMs: 0,
   };
   for (let s = firstSeed; s < firstSeed + seeds; s++) {
@@ -87,6 +89,7 @@ export async function runCampaign(
     summary.ticks += r.ticks;
     summary.messages += r.messagesSent;
     summary.viewChanges += r.viewChanges;
+    summary.pipelined += r.pipelined;
     if (!r.ok) {
       summary.failed++;
       if (summary.failures.length < FAILURES_KEPT) summary.failures.push(r);

@@ -9,5 +9,7 @@ describe("sim campaign n=10", () => {
     const s = await runCampaign(1, SEEDS, 10);
     expect(s.failures.map(formatFailure)).toEqual([]);
     expect(s.viewChanges).toBeGreaterThan(0);
+    // Pipelining is on by default: early proposals must be adopted, or the window is not at work.
+    expect(s.pipelined).toBeGreaterThan(s.seeds);
   }, 600_000);
 });

@@ -40,7 +40,7 @@ function summaryLine(s: CampaignSummary, first: number): string {
   const rate = s.seeds / Math.max(s.elapsedMs / 1000, 1e-3);
   return (
     `${profile} n=${n} seeds ${first}..${first + s.seeds - 1} (${s.seeds}) failures=${s.failed} ` +
-    `ticks=${s.ticks} messages=${s.messages} viewChanges=${s.viewChanges} ` +
+    `ticks=${s.ticks} messages=${s.messages} viewChanges=${s.viewChanges} pipelined=${s.pipelined} ` +
     `elapsed=${(s.elapsedMs / 1000).toFixed(1)}s rate=${rate.toFixed(1)} seeds/s`
   );
 }

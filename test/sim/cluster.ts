@@ -43,6 +43,8 @@ export interface SimResult {
   heights: number[];
   messagesSent: number;
   viewChanges: number;
+  /** Early proposals adopted with their execution (pipelining at work), summed over the nodes' drivers. */
+  pipelined: number;
   byzantine: string[];
 }
 
@@ -127,6 +129,9 @@ export class Cluster implements HostWorld, NetWorld {
   get dropPersistence(): boolean {
     return this.opts.dropPersistence;
   }
+  get pipeline(): boolean {
+    return this.opts.pipeline;
+  }
   get safetyViolations(): string[] {
     return this.checker.safetyViolations;
   }
@@ -158,6 +163,7 @@ export class Cluster implements HostWorld, NetWorld {
     this.log(`t=${this.now} crash node${nd.index} (h=${nd.height}) for ${downTicks} ticks`);
     host.kill();
     nd.pastViewChanges += host.driver.counters.viewChanges;
+    nd.pastPipelined += host.driver.coreCounters()?.pipelined ?? 0;
     nd.host = null;
     nd.epoch++;
     nd.restartAt = this.now + downTicks;
@@ -181,9 +187,14 @@ export class Cluster implements HostWorld, NetWorld {
       validatorsAt: (h) => this.validatorsAt(h),
       validatorChangeAt: (h) => this.changes.get(h),
       commit: (entry, height) => {
-        if (!host.alive) return false;
+        if (!host.alive) return "down";
+        if (height <= nd.height) {
+          if (toHex(nd.chain[height]!.hash) !== toHex(entry.hash))
+            this.checker.violation(nd, `node${nd.index} commit h=${height} differs from the block it synced`);
+          return "known";
+        }
         this.checker.applyBlock(nd, entry, height, this.verifier, "commit");
-        return true;
+        return "applied";
       },
     };
   }
@@ -345,7 +356,9 @@ export class Cluster implements HostWorld, NetWorld {
 
   result(livenessFailure: string | null = null): SimResult {
     let viewChanges = 0;
+    let pipelined = 0;
     for (const nd of this.nodes) viewChanges += nd.viewChanges();
+    for (const nd of this.nodes) pipelined += nd.pipelined();
     const { safetyViolations, doubleVotes } = this.checker;
     return {
       seed: this.opts.seed,
@@ -364,6 +377,7 @@ export class Cluster implements HostWorld, NetWorld {
       heights: this.nodes.map((nd) => nd.height),
       messagesSent: this.network.messagesSent,
       viewChanges,
+      pipelined,
       byzantine: this.nodes.filter((nd) => nd.byz).map((nd) => `node${nd.index}:${nd.byz}`),
     };
   }

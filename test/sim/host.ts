@@ -34,8 +34,9 @@ export class SimNode {
   restartAt: number | null = null;
   /** The running incarnation; null while crashed. */
   host: SimHost | null = null;
-  /** View changes counted by earlier incarnations' drivers. */
+  /** View changes and adopted early proposals counted by earlier incarnations' cores. */
   pastViewChanges = 0;
+  pastPipelined = 0;
   /** Byzantine replay: recent messages this node received (wire bytes); equivocate: its own two proposals. */
   readonly seen: Uint8Array[] = [];
   readonly ownProposals: Uint8Array[] = [];
@@ -66,6 +67,10 @@ export class SimNode {
   viewChanges(): number {
     return this.pastViewChanges + (this.host?.driver.counters.viewChanges ?? 0);
   }
+
+  pipelined(): number {
+    return this.pastPipelined + (this.host?.driver.coreCounters()?.pipelined ?? 0);
+  }
 }
 
 /** What an incarnation needs of the simulated world (the Cluster). */
@@ -74,6 +79,7 @@ export interface HostWorld {
   readonly verifier: PbftCrypto;
   readonly viewTimeoutTicks: number;
   readonly dropPersistence: boolean;
+  readonly pipeline: boolean;
   /** The chain's view of the world for this node, bound to this incarnation. */
   chainWorld(nd: SimNode, host: SimHost): ChainWorld;
   /** Runs `task` after the current turn (the simulator's "setImmediate"). */
@@ -102,6 +108,7 @@ export class SimHost {
         viewTimeoutMs: world.viewTimeoutTicks * SIM_TICK_MS,
         minSealTimeMs: 0,
         queueMax: 10_000,
+        pipeline: world.pipeline,
         stateFile: `sim/node${node.index}/consensus-state.json`,
       },
       {

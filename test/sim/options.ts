@@ -62,6 +62,8 @@ export interface SimOptions {
   validatorChanges: ValidatorChange[];
   viewTimeoutTicks: number;
   leaderPeriod: number;
+  /** Pipelined PBFT in every driver (on: the simulator's chain builds and verifies on uncommitted parents). */
+  pipeline: boolean;
   verbose: boolean;
   log: (line: string) => void;
 }
@@ -86,6 +88,7 @@ export function defaultSimOptions(seed: number, n: number): SimOptions {
     validatorChanges: [],
     viewTimeoutTicks: 25,
     leaderPeriod: 1,
+    pipeline: true,
     verbose: false,
     log: () => {},
   };

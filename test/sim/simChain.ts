@@ -31,8 +31,11 @@ export interface ChainWorld {
   validatorsAt(height: number): ValidatorInfo[];
   /** The new validator set when the block at `height` changes it. */
   validatorChangeAt(height: number): ValidatorInfo[] | undefined;
-  /** A decided block reaches the node's chain (checked by the safety checker); false when the node is down. */
-  commit(entry: ChainEntry, height: number): boolean;
+  /**
+   * A decided block reaches the node's chain (checked by the safety checker): "applied"; "known" when the chain
+   * has that height already (sync was first; a different block there is reported); "down" when the node crashed.
+   */
+  commit(entry: ChainEntry, height: number): "applied" | "known" | "down";
 }
 
 interface Executed {
@@ -121,7 +124,7 @@ export class SimChain implements ConsensusChain {
       if (parentHeight === null || parentHeight + 1 !== b.height)
         throw new Error("the block does not extend a block executed here");
       this.remember(expectedHash, { height: b.height, payload });
-      return { header: { number: b.height }, transactions: [] } as unknown as Block;
+      return { header: { number: b.height, parentHash: b.parentHash }, transactions: [] } as unknown as Block;
     });
   }
 
@@ -132,11 +135,11 @@ export class SimChain implements ConsensusChain {
     payload: Uint8Array | undefined,
     _opts: { compact: boolean },
   ): Promise<{ block: Block } | null> {
-    if (certificate.height <= this.height()) return Promise.resolve(null);
     const known = this.executed.get(toHex(blockHash));
     const bytes = payload ?? known?.payload ?? new Uint8Array(0);
-    if (!this.world.commit({ hash: blockHash, payload: bytes, certificate }, certificate.height))
-      return new Promise(() => {}); // crashed: the driver that asked is gone
+    const outcome = this.world.commit({ hash: blockHash, payload: bytes, certificate }, certificate.height);
+    if (outcome === "down") return new Promise(() => {}); // crashed: the driver that asked is gone
+    if (outcome === "known") return Promise.resolve(null);
     this.forgetUpTo(this.height());
     return Promise.resolve({ block: { transactions: [] } as unknown as Block });
   }

@@ -9,6 +9,8 @@ import type { PbftMessage } from "./types.js";
 
 /** Re-broadcasts what this node signed in the current phase (identical bytes: receivers see duplicates). */
 export function resendOwnMessages(s: CoreState): void {
+  const nextPp = s.next?.prePrepare;
+  if (nextPp && equalBytes(nextPp.sender, s.cfg.nodeId)) broadcast(s, nextPp);
   if (s.viewChanging) {
     const vc = s.viewChanges.forView(s.view).find((m) => equalBytes(m.sender, s.cfg.nodeId));
     if (vc) broadcast(s, vc);

@@ -22,6 +22,7 @@ export {
   totalWeight,
   ValidatorSet,
 } from "./quorum.js";
+export type { CoreStatus } from "./state.js";
 export type * from "./types.js";
 export { defaultPbftConfig } from "./types.js";
 export { checkMessageShape } from "./validate.js";

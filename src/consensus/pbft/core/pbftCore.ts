@@ -3,29 +3,41 @@
  * No I/O, no timers, no randomness: the same inputs give the same outputs. See types.ts `Ready` for the
  * ordering contract the driver must follow (commits, then persist, then send).
  *
- * One height at a time. The view restarts at 0 on every height; leader = (floor(height / leaderPeriod) + view)
- * mod n over the validator list. Phases: PrePrepare → (execute) → Prepare quorum = prepared → Commit quorum.
+ * One height decided at a time (the next one may be proposed and executed beside it: pipeline.ts). The view
+ * restarts at 0 on every height; leader = (floor(height / leaderPeriod) + view) mod n over the validator list.
+ * Phases: PrePrepare → (execute) → Prepare quorum = prepared → Commit quorum.
  *
- * This file holds the public API, admission of messages, the normal case and the height lifecycle. The state
- * lives in one `CoreState` (state.ts) that the other modules of this folder take as their first argument:
- * view change (viewChange.ts), catch-up help (catchUp.ts), the future-message buffer (futureBuffer.ts) and
- * signing (signing.ts).
+ * This file holds the public API, admission of messages, the normal case and the height lifecycle. The state lives
+ * in one `CoreState` (state.ts) that the other modules of this folder take as their first argument: view change
+ * (viewChange.ts), pipelining (pipeline.ts), catch-up help (catchUp.ts), the future-message buffer
+ * (futureBuffer.ts), the hard state (restore.ts) and signing (signing.ts).
  */
 import type { CommitCertificate, Hash, NodeId, ValidatorInfo } from "../../../types/index.js";
 import { assert } from "../../../util/errors.js";
 import { equalBytes, toHex, unreachable } from "./bytes.js";
 import { helpLaggingPeer, helpPeerInOldView, requestFetch, resendOwnMessages } from "./catchUp.js";
 import { bufferFutureHeight, bufferFutureView, takeReplayable } from "./futureBuffer.js";
+import {
+  type NextAtNewHeight,
+  onCurrentBlockValid,
+  stepNextExecuted,
+  stepNextPrePrepare,
+  stepNextProposal,
+  takeNext,
+} from "./pipeline.js";
 import { ValidatorSet } from "./quorum.js";
+import { hardStateOf, restoreHardState } from "./restore.js";
 import { Round, type Tally } from "./round.js";
-import { signPrePrepare, signViewChange, signVote, verifySignature } from "./signing.js";
+import { signPrePrepare, signVote, verifySignature } from "./signing.js";
 import {
   acceptPrePrepare,
   broadcast,
   type CoreState,
+  type CoreStatus,
   createState,
   EVIDENCE_MAX,
   emptyReady,
+  hasOutput,
   isLeader,
   isValidator,
   maybeRequestProposal,
@@ -34,6 +46,7 @@ import {
   type PbftCounters,
   reject,
   rejectEvent,
+  statusOf,
 } from "./state.js";
 import type {
   Commit,
@@ -63,7 +76,7 @@ export class PbftCore {
     assert(config.viewTimeoutTicks >= 1, "viewTimeoutTicks >= 1");
     this.s = createState(config, deps, start);
     this.counters = this.s.counters;
-    this.restore(start.hardState);
+    restoreHardState(this.s, start.hardState);
     maybeRequestProposal(this.s);
   }
 
@@ -105,18 +118,7 @@ export class PbftCore {
   }
 
   hasReady(): boolean {
-    const o = this.s.out;
-    return (
-      this.s.dirty ||
-      o.commits.length > 0 ||
-      o.messages.length > 0 ||
-      o.execute.length > 0 ||
-      o.requestProposal !== null ||
-      o.fetchBlocks !== null ||
-      o.viewChangeStarted !== null ||
-      o.rejections.length > 0 ||
-      o.evidence.length > 0
-    );
+    return hasOutput(this.s);
   }
 
   /** Takes the accumulated outputs. Handle them in the documented order, then call advance(ready). */
@@ -136,68 +138,12 @@ export class PbftCore {
   }
 
   /** Read-only status for RPC (getPbftView, getConsensusStatus) and tests. */
-  status(): {
-    height: number;
-    view: number;
-    viewChanging: boolean;
-    leader: NodeId | null;
-    validators: readonly ValidatorInfo[];
-  } {
-    return {
-      height: this.s.height,
-      view: this.s.view,
-      viewChanging: this.s.viewChanging,
-      leader: this.s.validators.leader(this.s.height, this.s.view, this.s.cfg.leaderPeriod),
-      validators: this.s.validators.list,
-    };
+  status(): CoreStatus {
+    return statusOf(this.s);
   }
 
   hardState(): HardState {
-    return {
-      height: this.s.height,
-      view: this.s.view,
-      viewChanging: this.s.viewChanging,
-      prePrepareVote: this.s.votes.prePrepare,
-      prepareVote: this.s.votes.prepare,
-      commitVote: this.s.votes.commit,
-      prepared: this.s.prepared,
-      newViewHash: this.s.requiredHash,
-    };
-  }
-
-  // ------------------------------------------------------------------ restart
-
-  private restore(hs: HardState | null): void {
-    if (hs === null || hs.height < this.s.height) return;
-    assert(
-      hs.height === this.s.height,
-      "hard state is ahead of the committed height: commits must be durable first",
-    );
-    this.s.view = hs.view;
-    this.s.viewChanging = hs.viewChanging;
-    this.s.round = new Round(this.s.height, this.s.view);
-    this.s.votes = { prePrepare: hs.prePrepareVote, prepare: hs.prepareVote, commit: hs.commitVote };
-    this.s.prepared = hs.prepared;
-    this.s.requiredHash = hs.newViewHash;
-    this.s.proposalRequested = hs.prePrepareVote !== null;
-    if (!isValidator(this.s)) return;
-    const weight = this.s.validators.weightOfKey(this.s.self);
-    if (this.s.viewChanging) {
-      const vc = signViewChange(this.s, this.s.view);
-      this.s.viewChanges.add(this.s.self, vc);
-      broadcast(this.s, vc);
-      return;
-    }
-    if (this.s.votes.prepare) {
-      const prepare = signVote(this.s, "prepare", this.s.votes.prepare) as Prepare;
-      this.s.round.prepares.add(this.s.self, prepare, weight);
-      broadcast(this.s, prepare);
-    }
-    if (this.s.votes.commit) {
-      const commit = signVote(this.s, "commit", this.s.votes.commit) as Commit;
-      this.s.commits.votes(this.s.view).add(this.s.self, commit, weight);
-      broadcast(this.s, commit);
-    }
+    return hardStateOf(this.s);
   }
 
   // ------------------------------------------------------------------ messages: admission
@@ -214,6 +160,7 @@ export class PbftCore {
       return;
     }
     if (msg.height > this.s.height) {
+      if (msg.type === "prePrepare" && stepNextPrePrepare(this.s, from, msg)) return;
       bufferFutureHeight(this.s, from, msg);
       return;
     }
@@ -315,9 +262,22 @@ export class PbftCore {
   }
 
   private stepProposal(ev: Extract<PbftEvent, { type: "proposal" }>): void {
+    if (ev.height === this.s.height + 1) {
+      stepNextProposal(this.s, ev);
+      return;
+    }
     const r = { type: ev.type, height: ev.height, view: this.s.view };
     if (ev.height !== this.s.height || this.s.viewChanging) {
       rejectEvent(this.s, "STALE_EVENT", r);
+      return;
+    }
+    if (ev.parentHash !== undefined && !equalBytes(ev.parentHash, this.s.parentHash)) {
+      // Built ahead of time on a block that was not decided: ask again, on the decided one.
+      rejectEvent(this.s, "STALE_EVENT", r);
+      if (this.s.votes.prePrepare === null) {
+        this.s.proposalRequested = false;
+        maybeRequestProposal(this.s);
+      }
       return;
     }
     if (!isLeader(this.s)) {
@@ -340,9 +300,14 @@ export class PbftCore {
   }
 
   private stepBlockExecuted(ev: Extract<PbftEvent, { type: "blockExecuted" }>): void {
+    if (ev.height === this.s.height + 1) {
+      stepNextExecuted(this.s, ev);
+      return;
+    }
     const pp = this.s.round.prePrepare;
     const r = { type: ev.type, height: ev.height, view: this.s.view };
-    if (ev.height !== this.s.height || !pp || !equalBytes(pp.blockHash, ev.blockHash)) {
+    const onParent = ev.parentHash === undefined || equalBytes(ev.parentHash, this.s.parentHash);
+    if (ev.height !== this.s.height || !pp || !equalBytes(pp.blockHash, ev.blockHash) || !onParent) {
       rejectEvent(this.s, "STALE_EVENT", r);
       return;
     }
@@ -364,6 +329,7 @@ export class PbftCore {
     this.s.round.execution = "valid";
     this.s.round.nextValidators = nextValidators;
     if (this.s.validBlocks.size < 64) this.s.validBlocks.set(toHex(blockHash), { payload, nextValidators });
+    onCurrentBlockValid(this.s);
   }
 
   private castPrepare(): void {
@@ -498,8 +464,37 @@ export class PbftCore {
     this.s.proposalRequested = false;
     this.s.ticksInView = 0;
     this.s.dirty = true;
+    const next = takeNext(this.s, blockHash, nextValidators !== null);
+    this.adoptNext(next);
     maybeRequestProposal(this.s);
     this.replayFuture();
+  }
+
+  /** Pipelining: the proposal for this height that came (or was made) while the last one was being decided. */
+  private adoptNext({ adopt, restep }: NextAtNewHeight): void {
+    if (restep !== null) {
+      this.s.counters.pipelineRestepped++;
+      this.stepMessage(restep.from, restep.msg);
+      return;
+    }
+    if (adopt === null) return;
+    const pp = adopt.prePrepare;
+    this.s.round.prePrepare = pp;
+    this.s.counters.pipelined++;
+    if (adopt.equivocated) {
+      startViewChange(this.s, 1, "equivocation");
+      return;
+    }
+    if (adopt.execution === "valid") {
+      this.markValid(pp.blockHash, pp.payload, adopt.nextValidators);
+      this.castPrepare();
+    } else if (adopt.execution === "invalid") {
+      this.s.round.execution = "invalid";
+      startViewChange(this.s, 1, "invalidBlock");
+    } else {
+      // Still executing on the decided block: its blockExecuted comes as for any PrePrepare of this height.
+      this.s.round.execution = "pending";
+    }
   }
 
   // ------------------------------------------------------------------ future messages

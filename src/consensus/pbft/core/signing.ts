@@ -22,6 +22,13 @@ export function signPrePrepare(s: CoreState, blockHash: Hash, payload: Uint8Arra
   return { type: "prePrepare", ...fields, signature: sign(s, prePrepareDigest(s.hash, fields)) };
 }
 
+/** Pipelining: the leader's PrePrepare for (height + 1, view 0); the caller records it in `nextVote` first. */
+export function signNextPrePrepare(s: CoreState, blockHash: Hash, payload: Uint8Array): PrePrepare {
+  assert(s.nextVote === null || equalBytes(s.nextVote, blockHash), "one proposal per view");
+  const fields = { height: s.height + 1, view: 0, blockHash, payload, sender: s.cfg.nodeId };
+  return { type: "prePrepare", ...fields, signature: sign(s, prePrepareDigest(s.hash, fields)) };
+}
+
 export function signVote(s: CoreState, type: "prepare" | "commit", blockHash: Hash): Prepare | Commit {
   const digest =
     type === "prepare"

@@ -3,10 +3,10 @@
  * signing), plus the small steps they all use: role checks, outputs (broadcast, rejections), proposals.
  * Everything here is pure: it only reads and writes the state object.
  */
-import type { Hash, NodeId } from "../../../types/index.js";
+import type { Hash, NodeId, ValidatorInfo } from "../../../types/index.js";
 import { toHex } from "./bytes.js";
 import { ValidatorSet } from "./quorum.js";
-import { CommitStore, Round, type ValidBlock, ViewChangeStore } from "./round.js";
+import { CommitStore, type Execution, Round, type ValidBlock, ViewChangeStore } from "./round.js";
 import type {
   Commit,
   NewView,
@@ -34,12 +34,32 @@ export interface Votes {
   commit: Hash | null;
 }
 
+/**
+ * Pipelining: the leader's PrePrepare for (height + 1, view 0) received (or made) while this node is still at
+ * `height`, and its execution on top of the block this node executed valid at `height` (pipeline.ts).
+ */
+export interface NextProposal {
+  /** The transport peer it came from (to step it again as a plain message if it cannot be adopted). */
+  from: NodeId;
+  prePrepare: PrePrepare;
+  /** The block it is being (or was) executed on; null = not executed yet. */
+  parentHash: Hash | null;
+  execution: Execution;
+  nextValidators: ValidatorInfo[] | null;
+  /** The leader signed two different PrePrepares for (height + 1, 0): change view there at once. */
+  equivocated: boolean;
+}
+
 /** Counters for metrics and tests. */
 export interface PbftCounters {
   futureDropped: number;
   rejected: number;
   viewChanges: number;
   commits: number;
+  /** Pipelining: early proposals adopted at the new height with their execution (the window at work). */
+  pipelined: number;
+  /** Pipelining: early proposals stepped again as plain PrePrepares (built on a block that was not decided). */
+  pipelineRestepped: number;
 }
 
 export const VERIFIED_CACHE_MAX = 4096;
@@ -69,6 +89,12 @@ export interface CoreState {
   readonly commits: CommitStore;
   readonly validBlocks: Map<string, ValidBlock>;
   proposalRequested: boolean;
+  /** Pipelining: the proposal for height + 1 this node received or made ahead of time (null = none). */
+  next: NextProposal | null;
+  /** Pipelining: the block hash this node signed as leader of (height + 1, 0) (persisted: never another). */
+  nextVote: Hash | null;
+  /** Pipelining: a requestProposal for height + 1 is out, on this parent (its answer is awaited); null = none. */
+  nextRequestParent: Hash | null;
   viewChangeQuorumSeen: boolean;
   ticksInView: number;
   now: number;
@@ -107,6 +133,9 @@ export function createState(config: PbftConfig, deps: PbftDeps, start: PbftStart
     commits: new CommitStore(),
     validBlocks: new Map<string, ValidBlock>(),
     proposalRequested: false,
+    next: null,
+    nextVote: null,
+    nextRequestParent: null,
     viewChangeQuorumSeen: false,
     ticksInView: 0,
     now: 0,
@@ -118,7 +147,14 @@ export function createState(config: PbftConfig, deps: PbftDeps, start: PbftStart
     verified: new Set<string>(),
     out: emptyReady(),
     dirty: false,
-    counters: { futureDropped: 0, rejected: 0, viewChanges: 0, commits: 0 },
+    counters: {
+      futureDropped: 0,
+      rejected: 0,
+      viewChanges: 0,
+      commits: 0,
+      pipelined: 0,
+      pipelineRestepped: 0,
+    },
   };
 }
 
@@ -151,6 +187,7 @@ export function acceptPrePrepare(s: CoreState, msg: PrePrepare): void {
   s.out.execute.push({
     height: msg.height,
     view: msg.view,
+    parentHash: s.parentHash,
     blockHash: msg.blockHash,
     payload: msg.payload,
   });
@@ -187,4 +224,38 @@ export function rejectEvent(
 ): void {
   s.counters.rejected++;
   if (s.out.rejections.length < s.cfg.rejectionsMax) s.out.rejections.push({ reason, ...r });
+}
+
+/** Something for the driver: outputs, or a hard state to persist. */
+export function hasOutput(s: CoreState): boolean {
+  const o = s.out;
+  return (
+    s.dirty ||
+    o.commits.length > 0 ||
+    o.messages.length > 0 ||
+    o.execute.length > 0 ||
+    o.requestProposal !== null ||
+    o.fetchBlocks !== null ||
+    o.viewChangeStarted !== null ||
+    o.rejections.length > 0 ||
+    o.evidence.length > 0
+  );
+}
+
+export interface CoreStatus {
+  height: number;
+  view: number;
+  viewChanging: boolean;
+  leader: NodeId | null;
+  validators: readonly ValidatorInfo[];
+}
+
+export function statusOf(s: CoreState): CoreStatus {
+  return {
+    height: s.height,
+    view: s.view,
+    viewChanging: s.viewChanging,
+    leader: s.validators.leader(s.height, s.view, s.cfg.leaderPeriod),
+    validators: s.validators.list,
+  };
 }

@@ -84,6 +84,8 @@ export type PbftEvent =
   | {
       type: "proposal";
       height: number;
+      /** The parent it was built on (the requestProposal's parentHash); absent = the committed head. */
+      parentHash?: Hash;
       blockHash: Hash;
       payload: Uint8Array;
       /** Set when executing this block changed the validator set (takes effect at height + 1). */
@@ -93,6 +95,8 @@ export type PbftEvent =
   | {
       type: "blockExecuted";
       height: number;
+      /** The block it was executed on (the executeBlock action's parentHash); absent = the committed head. */
+      parentHash?: Hash;
       blockHash: Hash;
       valid: boolean;
       nextValidators?: ValidatorInfo[];
@@ -123,6 +127,11 @@ export interface HardState {
   prepared: PreparedCertificate | null;
   /** The block the NewView of `view` mandates (its highest prepared certificate); null = the leader is free. */
   newViewHash: Hash | null;
+  /**
+   * Pipelining: the block this node, as leader of (height + 1, view 0), proposed ahead of time on top of the block
+   * it executed at `height`. Never another one at (height + 1, 0), even after a restart. Absent in older files.
+   */
+  nextPrePrepareVote?: Hash | null;
 }
 
 /** One outbound message: `to` null = broadcast to every validator (the driver may also send to observers). */
@@ -143,6 +152,11 @@ export interface CommitBlockAction {
 export interface ExecuteBlockAction {
   height: number;
   view: number;
+  /**
+   * Execute on top of this block: the committed head, or (pipelining) the block this node executed valid at
+   * height - 1 and has not committed yet. A payload whose parent is another block is invalid.
+   */
+  parentHash: Hash;
   blockHash: Hash;
   payload: Uint8Array;
 }
@@ -150,6 +164,7 @@ export interface ExecuteBlockAction {
 export interface RequestProposalAction {
   height: number;
   view: number;
+  /** Build on this block: the committed head, or (pipelining) this node's executed, uncommitted block at height - 1. */
   parentHash: Hash;
 }
 
@@ -260,6 +275,12 @@ export interface PbftConfig {
   fetchCooldownTicks: number;
   /** Bound of Ready.rejections. */
   rejectionsMax: number;
+  /**
+   * Pipelining (a window of two heights, PROTOCOL.md): the leader of (h + 1, view 0) builds and proposes h + 1 on
+   * top of the block it executed at h before h commits, and replicas execute it on top of theirs. Votes on h + 1
+   * still wait for h's commit.
+   */
+  pipeline: boolean;
 }
 
 export const defaultPbftConfig: Omit<PbftConfig, "nodeId"> = {
@@ -273,6 +294,7 @@ export const defaultPbftConfig: Omit<PbftConfig, "nodeId"> = {
   resendTicks: 10,
   fetchCooldownTicks: 20,
   rejectionsMax: 64,
+  pipeline: true,
 };
 
 /** Where a (re)started core begins: the ledger head, its validator set, and the persisted hard state. */
