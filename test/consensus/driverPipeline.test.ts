@@ -1,0 +1,76 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { PrePrepare } from "../../src/consensus/index.js";
+import { bytesToHex } from "../../src/util/hex.js";
+import { fakePayload, keys, type Rig, rig, settled, signedBy, transfer, until } from "./driverHelpers.js";
+
+/**
+ * The driver's part of pipelined PBFT (pbft/PROTOCOL.md, "Pipelining"): it builds h + 1 on the executed block the
+ * core names, answers with that parent, and refuses a block that extends another parent than the one the core
+ * asked to execute on. keys[1] leads height 1, keys[2] height 2 (leader period 1, four validators).
+ */
+
+const hex = bytesToHex;
+
+function prePrepareAt1() {
+  const { payload, hash } = fakePayload(1, [transfer(1)]);
+  return {
+    hash,
+    msg: signedBy<PrePrepare>(keys[1]!, { type: "prePrepare", height: 1, view: 0, blockHash: hash, payload }),
+  };
+}
+
+describe("ConsensusDriver: pipelining", () => {
+  let dir: string;
+  const rigs: Rig[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "consort-driver-pipeline-"));
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    for (const r of rigs.splice(0)) await r.driver.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the next leader builds h+1 on the executed, uncommitted block of h and proposes it before h commits", async () => {
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: true } });
+    rigs.push(r);
+    await r.driver.start();
+    const { hash, msg } = prePrepareAt1();
+    r.net.deliver(keys[1]!, msg);
+    await until(() => r.net.ofType("prePrepare").length === 1, "the early PrePrepare of height 2");
+    expect(r.chain.builds).toHaveLength(1);
+    expect(hex(r.chain.builds[0]!.opts.parentHash!)).toBe(hex(hash));
+    expect(r.net.ofType("prePrepare")[0]!.msg).toMatchObject({ height: 2, view: 0 });
+    // Height 1 is not committed: the chain is still at genesis and the core still at height 1.
+    expect(r.chain.heightNow).toBe(0);
+    expect(r.driver.status()!.height).toBe(1);
+    expect(r.driver.coreCounters()!.pipelined).toBe(0);
+  });
+
+  it("without the option the core waits for the commit (the node's default until its chain can build ahead)", async () => {
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)] });
+    rigs.push(r);
+    await r.driver.start();
+    r.net.deliver(keys[1]!, prePrepareAt1().msg);
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
+    await settled(r.driver);
+    expect(r.chain.builds).toEqual([]);
+  });
+
+  it("a block that extends another parent than the one the core named is invalid: no vote, a view change", async () => {
+    const r = rig(dir, keys[0]!, keys, { options: { pipeline: true } });
+    rigs.push(r);
+    r.chain.verifiedParent = new Uint8Array(32).fill(5);
+    await r.driver.start();
+    r.net.deliver(keys[1]!, prePrepareAt1().msg);
+    await until(() => r.logger.find("proposal rejected").length === 1, "the rejection");
+    expect(r.logger.find("proposal rejected")[0]!.obj.err).toBe("the block extends another parent");
+    await until(() => r.net.ofType("viewChange").length === 1, "the view change");
+    expect(r.net.ofType("prepare")).toEqual([]);
+  });
+});
