@@ -22,10 +22,13 @@ export interface ConsensusChain {
   validators(): ValidatorInfo[];
   isSealer(nodeId: NodeId): boolean;
   systemConfig(): ConsensusLimits;
-  /** Leader: execute `txs` on the head state (dropping invalid ones) into a block. */
+  /**
+   * Leader: execute `txs` on the head state (dropping invalid ones) into a block; with `parentHash`, on the state
+   * after that executed, uncommitted block instead (pipelined PBFT; throws when the chain cannot build on it).
+   */
   buildBlock(
     txs: Transaction[],
-    opts: { proposer: NodeId; view: number; nowMs: number },
+    opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash },
   ): Promise<{
     block: Block;
     hash: Hash;
