@@ -9,6 +9,7 @@ import { encodeCompactBlock, hashHeader } from "../../src/codec/index.js";
 import { NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
 import { Executor, governance, readAccount, readStorage } from "../../src/execution/index.js";
 import type { LevelLedger } from "../../src/ledger/index.js";
+import { TxPool } from "../../src/txpool/index.js";
 import type { Block, BlockHeader, Hash, Transaction } from "../../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -149,6 +150,39 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
       expect((await readAccount(node.ledger, ADMIN)).nonce).toBe(2n);
       expect(await readStorage(node.ledger, contract, new Uint8Array(32))).toEqual(h.hash);
     }
+  });
+
+  it("a real pool seals a sender's nonce n into h and n+1 into h+1 while h is in flight; both execute", async () => {
+    const leader = await openChain("leader");
+    const pool = new TxPool(
+      { chainId: genesis.chainId, groupId: genesis.groupId },
+      {
+        state: {
+          getAccountNonce: async (a) => (await readAccount(leader.ledger, a)).nonce,
+          getBalance: async (a) => (await readAccount(leader.ledger, a)).balance,
+        },
+        chain: {
+          height: () => leader.chain.height(),
+          hasNativeNonce: (n) => leader.ledger.hasNativeNonce(n),
+        },
+        txGasLimit: () => leader.chain.systemConfig().txGasLimit,
+        logger: silentLogger(),
+      },
+    );
+    leader.chain.onCommit((c) => pool.onBlockCommitted(c.block.transactions, c.block.header.number));
+    for (const n of [0, 1, 2]) await pool.add((await ethTx({ nonce: n, to: RECIPIENT, value: 1n })).raw);
+
+    const h = await build(leader.chain, pool.seal(1));
+    const h1 = await build(leader.chain, pool.seal(10), h.hash);
+    expect(h.block.transactions.map((t) => t.nonce)).toEqual([0n]);
+    expect(h1.block.transactions.map((t) => t.nonce)).toEqual([1n, 2n]);
+    expect(h1.executed.rejected).toEqual([]);
+    await commit(leader.chain, h);
+    expect(pool.stats()).toMatchObject({ count: 2, inFlight: 2 }); // h+1's txs wait for their block
+    expect(pool.seal(10)).toEqual([]);
+    await commit(leader.chain, h1);
+    expect(pool.size()).toBe(0);
+    expect((await readAccount(leader.ledger, RECIPIENT)).balance).toBe(3n);
   });
 
   it("a native nonce used in h may not be reused in h+1: the leader leaves it out, a replica refuses it", async () => {
