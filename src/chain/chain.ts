@@ -37,6 +37,7 @@ import { ChainError } from "./errors.js";
 import { type ExecutedProposal, ExecutedProposals } from "./executedProposals.js";
 import { genesisBlock } from "./genesisBlock.js";
 import { ParentView, resolveParent, unknownParent } from "./parentView.js";
+import { RunningVerifications } from "./runningVerifications.js";
 import { TxResolver } from "./txResolver.js";
 
 export interface CommittedBlock {
@@ -71,6 +72,7 @@ export { TIMESTAMP_DRIFT_MS_MAX };
  */
 export class Chain {
   private readonly executed = new ExecutedProposals();
+  private readonly verifying = new RunningVerifications();
   private readonly listeners: CommitListener[] = [];
   private readonly txs: TxResolver;
   private nodes: ConsensusNodes | null = null;
@@ -282,12 +284,15 @@ export class Chain {
     if (header.chainId !== this.genesis.chainId || header.groupId !== this.genesis.groupId) {
       throw new ChainError("CHAIN_BAD_PARENT", `block ${header.number} is for another chain or group`);
     }
-    const parent = await resolveParent(this.deps.ledger, this.executed, header.parentHash, header.number);
-    checkExtends(header, parent, opts.nowMs, (id) => this.isSealer(id));
-    const txs = await transactions();
-    checkNotInParent(header, txs, parent);
-    checkBlockGasLimit(header, txs, this.systemConfig().blockGasLimit, this.deps.logger);
-    return this.executeAndRemember({ header, transactions: txs, certificate: null }, hash, parent);
+    return this.verifying.run(hash, async () => {
+      await this.verifying.settled(header.parentHash); // its parent may be executing right now (pipelined)
+      const parent = await resolveParent(this.deps.ledger, this.executed, header.parentHash, header.number);
+      checkExtends(header, parent, opts.nowMs, (id) => this.isSealer(id));
+      const txs = await transactions();
+      checkNotInParent(header, txs, parent);
+      checkBlockGasLimit(header, txs, this.systemConfig().blockGasLimit, this.deps.logger);
+      return this.executeAndRemember({ header, transactions: txs, certificate: null }, hash, parent);
+    });
   }
 
   private async executeAndRemember(block: Block, hash: Hash, parent: ParentView): Promise<Block> {

@@ -262,6 +262,36 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     expect(await commit(replica.chain, next)).not.toBeNull();
   });
 
+  it("h+1 arriving while h still executes waits for h, then executes on it", async () => {
+    const leader = await openChain("leader");
+    const replicaExec = new CountingExecutor();
+    const replica = await openChain("replica", {
+      executor: replicaExec,
+      fetchTxs: fetchFrom(leader.chain),
+    });
+    const h = await build(leader.chain, [nativeTx(nonce(70), 100)]);
+    const h1 = await build(leader.chain, [nativeTx(nonce(71), 100)], h.hash);
+
+    let open = (): void => {};
+    replicaExec.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const verifyingH = verify(replica.chain, leader.chain, h);
+    while (replicaExec.blocks === 0) await new Promise((resolve) => setImmediate(resolve));
+    let h1Settled = false;
+    const verifyingH1 = verify(replica.chain, leader.chain, h1).finally(() => {
+      h1Settled = true;
+    });
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(h1Settled).toBe(false); // not refused for want of a parent: waiting for it
+    expect(replicaExec.blocks).toBe(1);
+    replicaExec.gate = null;
+    open();
+    await expect(verifyingH).resolves.toMatchObject({ header: { number: 1 } });
+    await expect(verifyingH1).resolves.toMatchObject({ header: { number: 2 } });
+    expect(replicaExec.blocks).toBe(2);
+  });
+
   it("h' committed while h+1 executes on h: the stale execution is refused and not cached", async () => {
     const leader = await openChain("leader");
     const replicaExec = new CountingExecutor();
