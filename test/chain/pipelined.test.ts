@@ -185,14 +185,16 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     expect((await readAccount(leader.ledger, RECIPIENT)).balance).toBe(3n);
   });
 
-  it("a native nonce used in h may not be reused in h+1: the leader leaves it out, a replica refuses it", async () => {
+  it("a native nonce used in h may not be reused in h+1 (and blockLimit counts from h): the leader leaves it out, a replica refuses it", async () => {
     const honest = await openChain("honest");
     const h = await build(honest.chain, [nativeTx(nonce(9), 100)]);
     const again = nativeTx(nonce(9), 101); // another tx (another blockLimit), the same nonce
-    const h1 = await build(honest.chain, [again, nativeTx(nonce(10), 100)], h.hash);
+    const expiring = nativeTx(nonce(11), 1); // valid in block 1 (on the head), expired on parent 1
+    const h1 = await build(honest.chain, [again, nativeTx(nonce(10), 100), expiring], h.hash);
     expect(h1.block.transactions).toHaveLength(1);
     expect(h1.executed.rejected).toEqual([
-      expect.objectContaining({ code: "NATIVE_NONCE_REUSED", retryable: false }),
+      expect.objectContaining({ tx: again, code: "NATIVE_NONCE_REUSED", retryable: false }),
+      expect.objectContaining({ tx: expiring, code: "BLOCK_LIMIT_EXPIRED" }),
     ]);
 
     const dishonest = await openChain("dishonest", { executor: new NoReplayCheckExecutor() });
