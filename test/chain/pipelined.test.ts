@@ -152,6 +152,21 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     }
   });
 
+  it("two blocks deep: h+2 on h+1 on h, all verified before any commits; each commit keeps the rest", async () => {
+    const leader = await openChain("leader");
+    const replica = await openChain("replica", { fetchTxs: fetchFrom(leader.chain) });
+    const h = await build(leader.chain, [await ethTx({ nonce: 0, to: RECIPIENT, value: 1n })]);
+    const h1 = await build(leader.chain, [await ethTx({ nonce: 1, to: RECIPIENT, value: 2n })], h.hash);
+    const h2 = await build(leader.chain, [await ethTx({ nonce: 2, to: RECIPIENT, value: 4n })], h1.hash);
+    expect(h2.block.transactions).toHaveLength(1);
+    for (const block of [h, h1, h2]) await verify(replica.chain, leader.chain, block);
+    for (const node of [leader, replica]) {
+      for (const block of [h, h1, h2]) expect(await commit(node.chain, block)).not.toBeNull();
+      expect(node.chain.head()).toEqual({ number: 3, hash: h2.hash });
+      expect((await readAccount(node.ledger, RECIPIENT)).balance).toBe(7n);
+    }
+  });
+
   it("a real pool seals a sender's nonce n into h and n+1 into h+1 while h is in flight; both execute", async () => {
     const leader = await openChain("leader");
     const pool = new TxPool(
