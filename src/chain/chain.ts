@@ -253,9 +253,14 @@ export class Chain {
    * ledger, then one fetch from the proposer / peers), check it extends its parent (the head, or pipelined, a block
    * executed here: see parentView), execute it on the state after the parent and compare every root.
    * Throws ChainError / CodecError / ExecutionError when the block is invalid (CHAIN_MISSING_TXS: txs it lists
-   * could not be found — invalid for now).
+   * could not be found — invalid for now). With `parentHash` (consensus: the parent it executes the block on), a
+   * header naming another parent is CHAIN_BAD_PARENT.
    */
-  async verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block> {
+  async verifyBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number; parentHash?: Hash },
+  ): Promise<Block> {
     const compact = decodeCompactBlock(payload);
     return this.verifyDecoded(compact.header, expectedHash, opts, () => this.txs.resolve(compact));
   }
@@ -269,7 +274,7 @@ export class Chain {
   private async verifyDecoded(
     header: BlockHeader,
     expectedHash: Hash,
-    opts: { nowMs: number },
+    opts: { nowMs: number; parentHash?: Hash },
     transactions: () => Promise<Transaction[]>,
   ): Promise<Block> {
     const hash = hashHeader(header);
@@ -277,6 +282,12 @@ export class Chain {
       throw new ChainError(
         "CHAIN_ROOT_MISMATCH",
         "proposal payload does not hash to the proposed block hash",
+      );
+    }
+    if (opts.parentHash !== undefined && !bytesEqual(header.parentHash, opts.parentHash)) {
+      throw new ChainError(
+        "CHAIN_BAD_PARENT",
+        `block ${header.number} has parent ${bytesToHex(header.parentHash)}, not the expected ${bytesToHex(opts.parentHash)}`,
       );
     }
     const cached = this.executed.get(hash);

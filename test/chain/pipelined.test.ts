@@ -253,6 +253,17 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     const hPrime = await build(leader.chain, [nativeTx(nonce(31), 100)], undefined, 1);
     const h1 = await build(leader.chain, [nativeTx(nonce(32), 100)], h.hash, 0);
     for (const block of [h, hPrime, h1]) await verify(replica.chain, leader.chain, block);
+    // Consensus names the parent it executes on: h+1 on h' is refused, even though h+1 is cached (on h).
+    const h1Payload = leader.chain.encodeProposal(h1.block);
+    await expect(
+      replica.chain.verifyBlock(h1Payload, h1.hash, { nowMs: Date.now(), parentHash: hPrime.hash }),
+    ).rejects.toMatchObject({
+      code: "CHAIN_BAD_PARENT",
+      message: expect.stringContaining("not the expected"),
+    });
+    await expect(
+      replica.chain.verifyBlock(h1Payload, h1.hash, { nowMs: Date.now(), parentHash: h.hash }),
+    ).resolves.toMatchObject({ header: { number: 2 } });
 
     // Out of order: h+1 cannot commit before its parent.
     await expect(commit(replica.chain, h1)).rejects.toMatchObject({
