@@ -68,7 +68,9 @@ export { TIMESTAMP_DRIFT_MS_MAX };
 /**
  * The chain as consensus, sync and RPC see it: the ledger (committed blocks, flat state) plus the executor.
  * Builds proposals (leader), verifies them by executing (replicas), commits them with their certificate, and
- * answers "who validates height h" and "what is the system config" from committed state.
+ * answers "who validates height h" and "what is the system config" from committed state. A block builds and
+ * verifies on the head or (pipelined PBFT) on an executed, uncommitted parent (parentView.ts); it commits on the
+ * head only.
  */
 export class Chain {
   private readonly executed = new ExecutedProposals();
