@@ -22,17 +22,27 @@ export interface ConsensusChain {
   validators(): ValidatorInfo[];
   isSealer(nodeId: NodeId): boolean;
   systemConfig(): ConsensusLimits;
-  /** Leader: execute `txs` on the head state (dropping invalid ones) into a block. */
+  /**
+   * Leader: execute `txs` on the head state (dropping invalid ones) into a block; with `parentHash`, on the state
+   * after that executed, uncommitted block instead (pipelined PBFT; throws when the chain cannot build on it).
+   */
   buildBlock(
     txs: Transaction[],
-    opts: { proposer: NodeId; view: number; nowMs: number },
+    opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash },
   ): Promise<{
     block: Block;
     hash: Hash;
     executed: { rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[] };
   }>;
-  /** Replica: decode, resolve, execute and compare a proposal; throws when it is invalid. */
-  verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block>;
+  /**
+   * Replica: decode, resolve, execute and compare a proposal (on its header's parent: the head or an executed,
+   * uncommitted block); throws when it is invalid, or when its parent is not `parentHash` if given.
+   */
+  verifyBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number; parentHash?: Hash },
+  ): Promise<Block>;
   /** Null when the height was committed already (by sync). */
   commit(
     blockHash: Hash,
