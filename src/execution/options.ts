@@ -51,6 +51,6 @@ export const defaultExecutorOptions: ExecutorOptions = {
   callYieldIntervalMs: 5,
   blockYieldIntervalMs: 5,
   prefetchConcurrency: 64,
-  stateCacheEntries: 200_000,
-  stateCacheBytes: 64 * 1024 * 1024,
+  stateCacheEntries: 100_000,
+  stateCacheBytes: 32 * 1024 * 1024,
 };
