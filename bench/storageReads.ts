@@ -137,6 +137,8 @@ async function main(argv: string[]): Promise<void> {
     // those keys (the most any prefetch could save); then the changes are applied (synced batch) as a node does.
     const noCache = new Executor({ stateCacheEntries: 0 }, { logger: silentLogger() });
     const cached = chain.executor;
+    /** CPU ms per variant, blocks after the first two (JIT warm-up). */
+    const cpuMs = new Map<string, number[]>();
     for (let b = 0; b < blocks; b++) {
       const txs = signed[b]!;
       const ctx = chain.ctx();
@@ -151,6 +153,7 @@ async function main(argv: string[]): Promise<void> {
         await run();
         const wallMs = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
+        if (b >= 2) cpuMs.set(label, [...(cpuMs.get(label) ?? []), (cpu.user + cpu.system) / 1000]);
         const reads = [...state.counts.entries()].map(([k, n]) => `${k} ${n}`).join(", ");
         console.log(
           `  ${label}: ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU, ${wallMs.toFixed(1)} ms wall; ` +
@@ -176,6 +179,13 @@ async function main(argv: string[]): Promise<void> {
       await state.apply(out.stateChanges);
       chain.number++;
       chain.stateRoot = out.stateRoot;
+    }
+    for (const [label, values] of cpuMs) {
+      const sorted = [...values].sort((x, y) => x - y);
+      const mean = values.reduce((x, y) => x + y, 0) / values.length;
+      console.log(
+        `${label}: mean ${mean.toFixed(1)} ms CPU per block of ${txCount} (median ${sorted[sorted.length >> 1]!.toFixed(1)}; blocks 3-${blocks})`,
+      );
     }
   } finally {
     await level.close();
