@@ -1,6 +1,7 @@
 import { getCreateAddress } from "ethers";
 import { type Abi, encodeDeployData, encodeFunctionData, type Hex } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
+import { decodeTransaction } from "../../src/codec/index.js";
 import {
   type ExecutedBlock,
   Executor,
@@ -9,6 +10,7 @@ import {
   type StateReader,
 } from "../../src/execution/index.js";
 import { StateCache } from "../../src/execution/stateCache.js";
+import { decodeAccount } from "../../src/execution/stateLayout.js";
 import type { Transaction } from "../../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -247,5 +249,52 @@ describe("executor with the state cache and the batched prefetch", () => {
     expect(result(next)).toEqual(
       result(await plain.executeBlock(state, ctx(3, onB.stateRoot), a3!, "verify")),
     );
+  });
+
+  it("prefetches accounts, the recipient's code and access-list slots in batched reads, with the same result", async () => {
+    const [setup] = await tokenBlocks(0);
+    const level = await LevelState.open();
+    opened.push(level);
+    const chain = await TestChain.create(
+      level,
+      genesisSpec(
+        [addr(admin)],
+        users.map((w) => ({ address: addr(w), balance: 10n ** 20n })),
+      ),
+      { stateCacheEntries: 0 },
+    );
+    await chain.block(setup!);
+    const holder = holders[0]!;
+    const slot = (n: number) => new Uint8Array(32).fill(n);
+    const raw = await holder.signTransaction({
+      type: 2,
+      chainId: 20200n,
+      nonce: 0,
+      to: bytesToHex(token),
+      data: bytesToHex(transfer(holders[1]!.address, 1n)),
+      gasLimit: 200_000n,
+      maxFeePerGas: 0n,
+      maxPriorityFeePerGas: 0n,
+      // One slot nobody reads: a useless prefetch.
+      accessList: [{ address: bytesToHex(token), storageKeys: [bytesToHex(slot(7))] }],
+    });
+    const tx = decodeTransaction(hexToBytes(raw));
+    const batched = new Set<string>();
+    const counting: StateReader = {
+      getState: (k) => level.getState(k),
+      getManyState: (keys) => {
+        for (const k of keys) batched.add(bytesToHex(k));
+        return level.getManyState(keys);
+      },
+    };
+    const withPrefetch = await chain.executor.executeBlock(counting, chain.ctx(), [tx], "verify");
+    const without = await chain.executor.executeBlock(withoutGetMany(level), chain.ctx(), [tx], "verify");
+    expect(result(withPrefetch)).toEqual(result(without));
+    expect(withPrefetch.receipts[0]!.status).toBe(1);
+    const tokenAccount = (await level.getState(hexToBytes(`0x01${bytesToHex(token).slice(2)}`)))!;
+    const codeHash = bytesToHex(decodeAccount(tokenAccount).codeHash).slice(2);
+    expect(batched).toContain(`0x01${bytesToHex(addr(holder)).slice(2)}`);
+    expect(batched).toContain(`0x02${codeHash}`);
+    expect(batched).toContain(`0x03${bytesToHex(token).slice(2)}${bytesToHex(slot(7)).slice(2)}`);
   });
 });
