@@ -35,6 +35,12 @@ const rootKey = (root: Hash): string =>
  * root by applying the changes of the block that produced it (recorded when that block was executed, whichever
  * executed it: build, verify or sync); any other root (a view change's different block, a fork, a restart) empties
  * it. Concurrent executions on other roots bypass it. Bounded in entries and bytes (least recently used out).
+ *
+ * What it relies on: the reader given to an execution presents the state at its `parentStateRoot`. If that state
+ * moves underneath (a commit lands while the block runs, a race Chain already refuses the result of), the values read
+ * afterwards are filed under a root that the commit has just made an ancestor of the head, which no later block
+ * executes on; moving forward to the committed block's root applies its changes over them (after one commit they
+ * are then right again; Chain's pipelining keeps the reader's lineage, ParentView in src/chain).
  */
 export class StateCache {
   private root: string | null = null;
