@@ -216,7 +216,11 @@ async function main(argv: string[]): Promise<void> {
       systemConfig: { tx_gas_limit: BENCH_LIMIT, block_gas_limit: BENCH_LIMIT },
     });
     await state.apply(genesis.stateChanges);
-    const executor = new Executor({ blockYieldIntervalMs: yieldOn ? 5 : null }, { logger: silentLogger() });
+    // No state cache: the same blocks run again and again here, and an attacker would touch fresh keys anyway.
+    const executor = new Executor(
+      { blockYieldIntervalMs: yieldOn ? 5 : null, stateCacheEntries: 0 },
+      { logger: silentLogger() },
+    );
     let number = 0;
     let parentStateRoot = genesis.stateRoot;
     const ctx = (): BlockContext => ({
