@@ -19,6 +19,7 @@ import {
   DEFAULT_SYSTEM_CONFIG_VALUES,
   Executor,
   genesisState,
+  REPRICED_PARAMS,
 } from "../src/execution/index.js";
 import type { Transaction } from "../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../src/util/hex.js";
@@ -80,14 +81,22 @@ const BN_G2 =
   "12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa";
 const BN_ORDER_MINUS_1 = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000000n;
 
+/** Raw endless-loop contracts (JUMPDEST, body × n, PUSH0 JUMP), deployed in the setup block. */
+const LOOPS = {
+  /** The cheapest opcodes: GAS POP (2 + 2 gas). */
+  loop: loopCode([0x5a, 0x50], 100),
+  /** KECCAK256 of 4 KiB of memory, again and again: the per-word cost (memory is paid once). */
+  keccakLong: loopCode([0x61, 0x10, 0x00, 0x5f, 0x20, 0x50], 10),
+};
+
 interface Pattern {
   name: string;
-  /** "burner" = GasBurner.<fn>(args); "loop" = a raw endless-loop contract. */
-  target: "burner" | "loop";
+  /** "burner" = GasBurner.<fn>(args); otherwise one of the raw LOOPS. */
+  target: "burner" | keyof typeof LOOPS;
   data: Uint8Array;
 }
 
-function patterns(burnerAbi: Abi): Pattern[] {
+function patterns(burnerAbi: Abi, txGas: bigint): Pattern[] {
   const call = (fn: string, args: unknown[] = []) =>
     hexToBytes(encodeFunctionData({ abi: burnerAbi, functionName: fn, args }));
   const precompile = (name: string, address: number, inputHex: string): Pattern => ({
@@ -95,15 +104,23 @@ function patterns(burnerAbi: Abi): Pattern[] {
     target: "burner",
     data: call("callLoop", [`0x${address.toString(16).padStart(40, "0")}`, `0x${inputHex}`]),
   });
+  // The largest single calls that 90 % of a tx's gas pays for, at the schedule's prices (src/execution/gasSchedule.ts).
+  const callGas = (txGas * 9n) / 10n;
+  const price = (name: string) => BigInt(REPRICED_PARAMS.find((p) => p.name === name)!.consort);
+  const blakeRounds = Number(callGas / price("blake2RoundGas"));
+  const pairs = Math.max(1, Number((callGas - price("bn254PairingGas")) / price("bn254PairingWordGas")));
   const blake2fInput = (rounds: number) =>
     `${rounds.toString(16).padStart(8, "0")}${"00".repeat(64 + 128 + 16)}01`;
   return [
     { name: "endless loop (Solidity)", target: "burner", data: call("spin") },
     { name: "cheapest opcodes (GAS POP)", target: "loop", data: new Uint8Array(0) },
     { name: "KECCAK256 32 B", target: "burner", data: call("hashes") },
+    { name: "KECCAK256 4 KiB", target: "keccakLong", data: new Uint8Array(0) },
     { name: "SSTORE fresh slots", target: "burner", data: call("stores") },
     { name: "memory expansion", target: "burner", data: call("grow") },
     { name: "cold account reads", target: "burner", data: call("coldReads") },
+    // A message to an account without code: the per-message cost of this EVM, with no precompile work at all.
+    precompile("call to an account without code", 0xc0de, ""),
     precompile("ecrecover (0x01)", 1, word(1n) + word(27n) + word(SECP_GX) + word(1n)),
     precompile("sha256 32 B (0x02)", 2, word(7n)),
     precompile("ripemd160 32 B (0x03)", 3, word(7n)),
@@ -123,9 +140,9 @@ function patterns(burnerAbi: Abi): Pattern[] {
     precompile("bn256 pairing, 2 pairs (0x08)", 8, BN_G1 + BN_G2 + BN_G1 + BN_G2),
     precompile("blake2f 10000 rounds (0x09)", 9, blake2fInput(10_000)),
     precompile("blake2f 1 round (0x09)", 9, blake2fInput(1)),
-    // One call as large as a 1,000,000-gas tx allows: a precompile runs to its end without yielding.
-    precompile("one blake2f call of 900000 rounds (0x09)", 9, blake2fInput(900_000)),
-    precompile("one bn256 pairing call of 24 pairs (0x08)", 8, (BN_G1 + BN_G2).repeat(24)),
+    // One call as large as a tx of --tx-gas allows: a precompile runs to its end without yielding.
+    precompile(`one blake2f call of ${blakeRounds} rounds (0x09)`, 9, blake2fInput(blakeRounds)),
+    precompile(`one bn256 pairing call of ${pairs} pairs (0x08)`, 8, (BN_G1 + BN_G2).repeat(pairs)),
   ];
 }
 
@@ -199,7 +216,11 @@ async function main(argv: string[]): Promise<void> {
       systemConfig: { tx_gas_limit: BENCH_LIMIT, block_gas_limit: BENCH_LIMIT },
     });
     await state.apply(genesis.stateChanges);
-    const executor = new Executor({ blockYieldIntervalMs: yieldOn ? 5 : null }, { logger: silentLogger() });
+    // No state cache: the same blocks run again and again here, and an attacker would touch fresh keys anyway.
+    const executor = new Executor(
+      { blockYieldIntervalMs: yieldOn ? 5 : null, stateCacheEntries: 0 },
+      { logger: silentLogger() },
+    );
     let number = 0;
     let parentStateRoot = genesis.stateRoot;
     const ctx = (): BlockContext => ({
@@ -231,7 +252,9 @@ async function main(argv: string[]): Promise<void> {
     const burner = loadArtifact("GasBurner");
     const setup = [
       sign(admin, 0n, null, hexToBytes(burner.bytecode), 10_000_000n),
-      sign(admin, 1n, null, deployCode(loopCode([0x5a, 0x50], 100)), 10_000_000n),
+      ...Object.values(LOOPS).map((code, i) =>
+        sign(admin, BigInt(i + 1), null, deployCode(code), 10_000_000n),
+      ),
     ];
     const deployed = await executor.executeBlock(state, ctx(), setup, "build");
     if (deployed.receipts.some((r) => r.status !== 1 || r.contractAddress === null)) {
@@ -240,9 +263,10 @@ async function main(argv: string[]): Promise<void> {
     await state.apply(deployed.stateChanges);
     number++;
     parentStateRoot = deployed.stateRoot;
-    const addresses = {
+    const addresses: Record<Pattern["target"], string> = {
       burner: bytesToHex(deployed.receipts[0]!.contractAddress!),
       loop: bytesToHex(deployed.receipts[1]!.contractAddress!),
+      keccakLong: bytesToHex(deployed.receipts[2]!.contractAddress!),
     };
 
     let senderIndex = 0;
@@ -278,7 +302,7 @@ async function main(argv: string[]): Promise<void> {
     };
 
     // Warm-up: lazy module loading and JIT of every path, not measured.
-    const all = patterns(burner.abi as Abi).filter((p) => only === null || only.includes(p.name));
+    const all = patterns(burner.abi as Abi, txGas).filter((p) => only === null || only.includes(p.name));
     for (const p of all) await run(p.name, blockOf(p, 300_000n, 300_000n));
 
     const rows: Row[] = [];

@@ -3,12 +3,14 @@ import type { GenesisConfig } from "../config/index.js";
 import { type CertificateCheck, verifyCertificate } from "../consensus/index.js";
 import { keccak256, verifyNodeSignature } from "../crypto/index.js";
 import {
+  type BlockContext,
   type ConsensusNodes,
   type ExecutedBlock,
   type Executor,
   proposerCoinbase,
   readConsensusNodes,
   readSystemConfig,
+  type StateReader,
   type SystemConfig,
 } from "../execution/index.js";
 import type { Ledger, LedgerHead } from "../ledger/index.js";
@@ -24,13 +26,19 @@ import type {
 import { assert } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import {
+  checkBlockGasLimit,
+  checkExtends,
+  checkNotInParent,
+  checkRoots,
+  TIMESTAMP_DRIFT_MS_MAX,
+} from "./blockChecks.js";
 import { ChainError } from "./errors.js";
-import { ExecutedProposals } from "./executedProposals.js";
+import { type ExecutedProposal, ExecutedProposals } from "./executedProposals.js";
 import { genesisBlock } from "./genesisBlock.js";
+import { ParentView, resolveParent, unknownParent } from "./parentView.js";
+import { RunningVerifications } from "./runningVerifications.js";
 import { TxResolver } from "./txResolver.js";
-
-/** A proposal's timestamp may run ahead of this node's clock by at most this much. */
-export const TIMESTAMP_DRIFT_MS_MAX = 15_000;
 
 export interface CommittedBlock {
   block: Block;
@@ -55,13 +63,18 @@ export interface ChainDeps {
   senders?: SenderCache;
 }
 
+export { TIMESTAMP_DRIFT_MS_MAX };
+
 /**
  * The chain as consensus, sync and RPC see it: the ledger (committed blocks, flat state) plus the executor.
  * Builds proposals (leader), verifies them by executing (replicas), commits them with their certificate, and
- * answers "who validates height h" and "what is the system config" from committed state.
+ * answers "who validates height h" and "what is the system config" from committed state. A block builds and
+ * verifies on the head or (pipelined PBFT) on an executed, uncommitted parent (parentView.ts); it commits on the
+ * head only.
  */
 export class Chain {
   private readonly executed = new ExecutedProposals();
+  private readonly verifying = new RunningVerifications();
   private readonly listeners: CommitListener[] = [];
   private readonly txs: TxResolver;
   private nodes: ConsensusNodes | null = null;
@@ -113,14 +126,13 @@ export class Chain {
    * the first proposal outlast the view timeout. Pay it at start with a throwaway contract creation call.
    */
   private async warmUp(): Promise<void> {
-    const head = this.head();
     const started = performance.now();
     try {
-      const ctx = await this.blockContext({
-        number: head.number + 1,
-        timestampMs: Date.now(),
-        proposer: new Uint8Array(32),
-      });
+      const parent = await resolveParent(this.deps.ledger, this.executed, undefined);
+      const ctx = this.blockContext(
+        { number: parent.number + 1, timestampMs: Date.now(), proposer: new Uint8Array(32) },
+        parent,
+      );
       // init code PUSH1 0 PUSH1 0 RETURN: deploys empty code.
       await this.deps.executor.call(
         this.deps.ledger,
@@ -173,9 +185,10 @@ export class Chain {
     this.config = await readSystemConfig(this.deps.ledger, next);
   }
 
-  private async blockContext(header: Pick<BlockHeader, "number" | "timestampMs" | "proposer">) {
-    const parent = await this.deps.ledger.getHeader(header.number - 1);
-    assert(parent !== null, `parent of block ${header.number} missing`);
+  private blockContext(
+    header: Pick<BlockHeader, "number" | "timestampMs" | "proposer">,
+    parent: ParentView,
+  ): BlockContext {
     return {
       number: header.number,
       timestampMs: header.timestampMs,
@@ -183,10 +196,10 @@ export class Chain {
       chainId: this.genesis.chainId,
       groupId: this.genesis.groupId,
       gasLimit: this.systemConfig().blockGasLimit,
-      parentStateRoot: parent.stateRoot,
-      getBlockHash: (n: number) => this.deps.ledger.getBlockHash(n),
-      nativeNonceSeen: (nonce: Uint8Array) => this.deps.ledger.hasNativeNonce(nonce),
-      recentProposers: (count: number) => this.proposersBefore(header.number, count),
+      parentStateRoot: parent.header.stateRoot,
+      getBlockHash: (n: number) => parent.getBlockHash(n),
+      nativeNonceSeen: (nonce: Uint8Array) => parent.nativeNonceSeen(nonce),
+      recentProposers: (count: number) => parent.proposersBefore(header.number, count),
     };
   }
 
@@ -200,22 +213,29 @@ export class Chain {
     return out;
   }
 
-  /** Leader: execute `txs` on the head state (dropping invalid ones) and wrap the result in a block. */
+  /**
+   * Leader: execute `txs` (dropping invalid ones) on the state after `parentHash` (the head when omitted, or a block
+   * executed here: pipelined PBFT, see parentView) and wrap the result in a block. Txs the uncommitted parents carry
+   * already are left out (not rejected: they commit with their block or go back to the pool with it).
+   */
   async buildBlock(
     txs: Transaction[],
-    opts: { proposer: NodeId; view: number; nowMs: number },
+    opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash },
   ): Promise<{ block: Block; hash: Hash; executed: ExecutedBlock }> {
-    const head = this.head();
-    const parent = await this.deps.ledger.getHeader(head.number);
-    assert(parent !== null, "head header missing");
-    const timestampMs = Math.max(opts.nowMs, parent.timestampMs + 1);
-    const ctx = await this.blockContext({ number: head.number + 1, timestampMs, proposer: opts.proposer });
-    const executed = await this.deps.executor.executeBlock(this.deps.ledger, ctx, txs, "build");
+    const parent = await resolveParent(this.deps.ledger, this.executed, opts.parentHash);
+    const fresh =
+      parent.pending.length === 0 ? txs : txs.filter((tx) => !parent.pendingTx(bytesToHex(tx.hash)));
+    const timestampMs = Math.max(opts.nowMs, parent.header.timestampMs + 1);
+    const ctx = this.blockContext(
+      { number: parent.number + 1, timestampMs, proposer: opts.proposer },
+      parent,
+    );
+    const executed = await this.deps.executor.executeBlock(parent.state(), ctx, fresh, "build");
     const header: BlockHeader = {
       chainId: this.genesis.chainId,
       groupId: this.genesis.groupId,
-      number: head.number + 1,
-      parentHash: head.hash,
+      number: parent.number + 1,
+      parentHash: parent.hash,
       timestampMs,
       txRoot: executed.txRoot,
       receiptRoot: executed.receiptRoot,
@@ -226,17 +246,23 @@ export class Chain {
     };
     const block: Block = { header, transactions: executed.transactions, certificate: null };
     const hash = hashHeader(header);
-    this.executed.remember(hash, { block, executed });
+    await this.rememberIfParentLive(hash, { block, executed }, parent);
     return { block, hash, executed };
   }
 
   /**
    * Replica: decode a compact proposal (header + tx hashes and senders), resolve its txs (pool, executed cache,
-   * ledger, then one fetch from the proposer / peers), check it extends the head, execute it and compare every root.
+   * ledger, then one fetch from the proposer / peers), check it extends its parent (the head, or pipelined, a block
+   * executed here: see parentView), execute it on the state after the parent and compare every root.
    * Throws ChainError / CodecError / ExecutionError when the block is invalid (CHAIN_MISSING_TXS: txs it lists
-   * could not be found — invalid for now).
+   * could not be found — invalid for now). With `parentHash` (consensus: the parent it executes the block on), a
+   * header naming another parent is CHAIN_BAD_PARENT.
    */
-  async verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block> {
+  async verifyBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number; parentHash?: Hash },
+  ): Promise<Block> {
     const compact = decodeCompactBlock(payload);
     return this.verifyDecoded(compact.header, expectedHash, opts, () => this.txs.resolve(compact));
   }
@@ -250,7 +276,7 @@ export class Chain {
   private async verifyDecoded(
     header: BlockHeader,
     expectedHash: Hash,
-    opts: { nowMs: number },
+    opts: { nowMs: number; parentHash?: Hash },
     transactions: () => Promise<Transaction[]>,
   ): Promise<Block> {
     const hash = hashHeader(header);
@@ -260,100 +286,58 @@ export class Chain {
         "proposal payload does not hash to the proposed block hash",
       );
     }
+    if (opts.parentHash !== undefined && !bytesEqual(header.parentHash, opts.parentHash)) {
+      throw new ChainError(
+        "CHAIN_BAD_PARENT",
+        `block ${header.number} has parent ${bytesToHex(header.parentHash)}, not the expected ${bytesToHex(opts.parentHash)}`,
+      );
+    }
     const cached = this.executed.get(hash);
     if (cached) return cached.block;
-    await this.checkExtendsHead(header, opts.nowMs);
-    const txs = await transactions();
-    this.checkBlockGasLimit(header, txs);
-    return this.executeAndRemember({ header, transactions: txs, certificate: null }, hash);
+    if (header.chainId !== this.genesis.chainId || header.groupId !== this.genesis.groupId) {
+      throw new ChainError("CHAIN_BAD_PARENT", `block ${header.number} is for another chain or group`);
+    }
+    return this.verifying.run(hash, async () => {
+      await this.verifying.settled(header.parentHash); // its parent may be executing right now (pipelined)
+      const parent = await resolveParent(this.deps.ledger, this.executed, header.parentHash, header.number);
+      checkExtends(header, parent, opts.nowMs, (id) => this.isSealer(id));
+      const txs = await transactions();
+      checkNotInParent(header, txs, parent);
+      checkBlockGasLimit(header, txs, this.systemConfig().blockGasLimit, this.deps.logger);
+      return this.executeAndRemember({ header, transactions: txs, certificate: null }, hash, parent);
+    });
+  }
+
+  private async executeAndRemember(block: Block, hash: Hash, parent: ParentView): Promise<Block> {
+    const ctx = this.blockContext(block.header, parent);
+    const executed = await this.deps.executor.executeBlock(parent.state(), ctx, block.transactions, "verify");
+    checkRoots(block.header, executed);
+    await this.rememberIfParentLive(hash, { block, executed }, parent);
+    return block;
   }
 
   /**
-   * The summed gas limits of a proposal's txs may not exceed block_gas_limit: an honest leader never packs more
-   * (see TxPool.seal and the executor's build checks), so a block over it is the proposer's misbehaviour. Refused
-   * before executing anything, and logged as evidence.
+   * Caches an execution unless a commit meanwhile left its parent behind: a block committed at the parent's height
+   * that is not the parent (its state is not the one this block ran on) → CHAIN_UNKNOWN_PARENT. When the block's own
+   * height got committed meanwhile (sync), there is nothing to keep.
    */
-  private checkBlockGasLimit(header: BlockHeader, txs: Transaction[]): void {
-    const limit = this.systemConfig().blockGasLimit;
-    let sum = 0n;
-    for (const tx of txs) sum += tx.gasLimit;
-    if (sum <= limit) return;
-    const evidence = {
-      proposer: bytesToHex(header.proposer),
-      height: header.number,
-      view: header.view,
-      txs: txs.length,
-      gasLimitSum: sum.toString(),
-      blockGasLimit: limit.toString(),
-    };
-    this.deps.logger.warn(evidence, "proposer misbehaviour evidence: block over block_gas_limit");
-    throw new ChainError(
-      "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED",
-      `block ${header.number}: its txs' gas limits sum to ${sum}, over block_gas_limit ${limit}`,
-      evidence,
-    );
-  }
-
-  private async executeAndRemember(block: Block, hash: Hash): Promise<Block> {
-    const ctx = await this.blockContext(block.header);
-    const executed = await this.deps.executor.executeBlock(
-      this.deps.ledger,
-      ctx,
-      block.transactions,
-      "verify",
-    );
-    this.checkRoots(block.header, executed);
-    this.executed.remember(hash, { block, executed });
-    return block;
+  private async rememberIfParentLive(
+    hash: Hash,
+    proposal: Omit<ExecutedProposal, "hash">,
+    parent: ParentView,
+  ): Promise<void> {
+    const head = this.head();
+    const number = proposal.block.header.number;
+    if (number <= head.number) return;
+    if (this.executed.lineage(parent.hash, head) === null) {
+      throw await unknownParent(this.deps.ledger, parent.hash, head.number, number);
+    }
+    this.executed.remember(hash, proposal);
   }
 
   /** A tx by hash from the pool, the executed-but-uncommitted blocks or the ledger (what "txs" requests serve). */
   findTransaction(hash: Hash): Promise<Transaction | undefined> {
     return this.txs.find(hash);
-  }
-
-  private async checkExtendsHead(header: BlockHeader, nowMs: number): Promise<void> {
-    const head = this.head();
-    if (header.number !== head.number + 1) {
-      throw new ChainError("CHAIN_BAD_HEIGHT", `block ${header.number} does not follow head ${head.number}`);
-    }
-    if (!bytesEqual(header.parentHash, head.hash)) {
-      throw new ChainError(
-        "CHAIN_BAD_PARENT",
-        `block ${header.number} has parent ${bytesToHex(header.parentHash)}, head is ${bytesToHex(head.hash)}`,
-      );
-    }
-    if (header.chainId !== this.genesis.chainId || header.groupId !== this.genesis.groupId) {
-      throw new ChainError("CHAIN_BAD_PARENT", `block ${header.number} is for another chain or group`);
-    }
-    const parent = await this.deps.ledger.getHeader(head.number);
-    if (
-      !parent ||
-      header.timestampMs <= parent.timestampMs ||
-      header.timestampMs > nowMs + TIMESTAMP_DRIFT_MS_MAX
-    ) {
-      throw new ChainError(
-        "CHAIN_BAD_TIMESTAMP",
-        `block ${header.number} timestamp ${header.timestampMs} is out of range`,
-      );
-    }
-    if (!this.isSealer(header.proposer)) {
-      throw new ChainError("CHAIN_BAD_PROPOSER", `block ${header.number} proposer is not a sealer`);
-    }
-  }
-
-  private checkRoots(header: BlockHeader, executed: ExecutedBlock): void {
-    const mismatches: string[] = [];
-    if (!bytesEqual(header.stateRoot, executed.stateRoot)) mismatches.push("stateRoot");
-    if (!bytesEqual(header.txRoot, executed.txRoot)) mismatches.push("txRoot");
-    if (!bytesEqual(header.receiptRoot, executed.receiptRoot)) mismatches.push("receiptRoot");
-    if (header.gasUsed !== executed.gasUsed) mismatches.push("gasUsed");
-    if (mismatches.length > 0) {
-      throw new ChainError(
-        "CHAIN_ROOT_MISMATCH",
-        `block ${header.number}: ${mismatches.join(", ")} differ from local execution`,
-      );
-    }
   }
 
   /** Checks a commit certificate against the validator set in force at its height (the next height). */
@@ -410,10 +394,11 @@ export class Chain {
       proposal = this.executed.get(blockHash);
       assert(proposal !== undefined, "verified block not cached");
     }
+    this.checkParentIsHead(proposal);
     const block: Block = { ...proposal.block, certificate };
     // Read the node list and config in force after this block BEFORE the write, and swap them in right after
     // it: nobody sees the new height with the old sealers or system config.
-    const after = this.executed.stateAfter(blockHash, this.deps.ledger);
+    const after = this.stateAfterChange(blockHash);
     const next = after
       ? {
           nodes: await readConsensusNodes(after.state, after.height + 1),
@@ -425,7 +410,7 @@ export class Chain {
       receipts: proposal.executed.receipts,
       stateChanges: proposal.executed.stateChanges,
     });
-    this.executed.clear();
+    this.executed.pruneAfterCommit(blockHash, block.header.number);
     if (next) {
       this.nodes = next.nodes;
       this.config = next.config;
@@ -452,9 +437,38 @@ export class Chain {
    * list or the system config (undefined otherwise): consensus learns it before the block commits.
    */
   async nextValidators(blockHash: Hash): Promise<ValidatorInfoList | undefined> {
-    const after = this.executed.stateAfter(blockHash, this.deps.ledger);
+    const after = this.stateAfterChange(blockHash);
     if (!after) return undefined;
     return (await readConsensusNodes(after.state, after.height + 1)).sealers;
+  }
+
+  /**
+   * The state after an executed block that changed the node list or the system config (null otherwise): its
+   * changes and its uncommitted parents' over the committed state.
+   */
+  private stateAfterChange(blockHash: Hash): { height: number; state: StateReader } | null {
+    const proposal = this.executed.get(blockHash);
+    if (!proposal || !(proposal.executed.validatorsChanged || proposal.executed.configChanged)) return null;
+    const head = this.head();
+    // A block whose parents are gone never commits: its own changes over the committed state, as before pipelining.
+    const pending = this.executed.lineage(blockHash, head) ?? [proposal];
+    const view = new ParentView(this.deps.ledger, head, proposal.block.header, pending);
+    return { height: proposal.block.header.number, state: view.state() };
+  }
+
+  /** A block commits on the head only: its parent committed (not merely executed), and not replaced by another. */
+  private checkParentIsHead(proposal: ExecutedProposal): void {
+    const head = this.head();
+    const header = proposal.block.header;
+    if (header.number === head.number + 1 && bytesEqual(header.parentHash, head.hash)) return;
+    const parentState = this.executed.get(header.parentHash)
+      ? "is executed here but not committed: commit it first"
+      : "is not on this chain (replaced by a committed block, or unknown)";
+    throw new ChainError(
+      "CHAIN_PARENT_NOT_HEAD",
+      `block ${header.number} (${bytesToHex(proposal.hash)}) cannot commit on head ${head.number} (${bytesToHex(head.hash)}): its parent ${bytesToHex(header.parentHash)} ${parentState}`,
+      { number: header.number, headNumber: head.number },
+    );
   }
 
   /** What sync serves: the committed block as stored (with its certificate). */

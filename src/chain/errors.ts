@@ -9,6 +9,14 @@ export type ChainErrorCode =
   | "CHAIN_BAD_CERTIFICATE"
   | "CHAIN_BAD_PROPOSER"
   | "CHAIN_NOT_EXECUTED"
+  /** The parent is neither the head nor a block executed here (not yet, or replaced by a committed block). */
+  | "CHAIN_UNKNOWN_PARENT"
+  /** An uncommitted parent changes the validator set or the system config: build on it after its commit. */
+  | "CHAIN_PARENT_NOT_PIPELINEABLE"
+  /** Commit of a block whose parent is not the head (not committed yet, or replaced). */
+  | "CHAIN_PARENT_NOT_HEAD"
+  /** A pipelined block repeats a tx of its uncommitted parents. */
+  | "CHAIN_DUPLICATE_TX"
   /** The summed gas limits of a block's txs exceed block_gas_limit (the proposer misbehaved). */
   | "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED"
   /** A compact proposal lists txs this node has not got and could not fetch (invalid for now). */

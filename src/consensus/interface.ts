@@ -35,8 +35,15 @@ export interface ConsensusChain {
     hash: Hash;
     executed: { rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[] };
   }>;
-  /** Replica: decode, resolve, execute and compare a proposal; throws when it is invalid. */
-  verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block>;
+  /**
+   * Replica: decode, resolve, execute and compare a proposal (on its header's parent: the head or an executed,
+   * uncommitted block); throws when it is invalid, or when its parent is not `parentHash` if given.
+   */
+  verifyBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number; parentHash?: Hash },
+  ): Promise<Block>;
   /** Null when the height was committed already (by sync). */
   commit(
     blockHash: Hash,

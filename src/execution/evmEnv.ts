@@ -4,6 +4,7 @@ import { Address as EthAddress } from "@ethereumjs/util";
 import { keccak256, secp256k1Recover } from "../crypto/index.js";
 import type { Address, NodeId } from "../types/index.js";
 import { concatBytes } from "../util/hex.js";
+import { consortEvmParams, SCHEDULE_EIPS } from "./gasSchedule.js";
 import { governancePrecompiles, permissionHook, revertCode } from "./governance/index.js";
 import type { BlockContext } from "./interface.js";
 import type { ExecutorOptions } from "./options.js";
@@ -40,6 +41,9 @@ export interface BlockEnv {
 
 type EvmBlock = NonNullable<Parameters<EVM["runCall"]>[0]["block"]>;
 
+/** Consort's gas schedule (gasSchedule.ts), built once: part of consensus, the same for every EVM. */
+const SCHEDULE_PARAMS = consortEvmParams();
+
 /** What every EVM of an Executor shares. */
 export interface EvmConfig {
   hardfork: ExecutorOptions["hardfork"];
@@ -71,6 +75,7 @@ export async function createEnv(
   const common = createCustomCommon({ chainId }, Mainnet, {
     hardfork: config.hardfork,
     customCrypto: config.customCrypto,
+    eips: [...SCHEDULE_EIPS],
   });
   const precompileCtx = {
     overlay,
@@ -81,6 +86,7 @@ export async function createEnv(
   const getBlockHash = ctx.getBlockHash;
   const evm = await createEVM({
     common,
+    params: SCHEDULE_PARAMS,
     stateManager: sm,
     blockchain: {
       getBlock: async (n: number) => {

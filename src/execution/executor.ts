@@ -1,7 +1,7 @@
 import { receiptRootOf, txRootOf } from "../ledger/index.js";
 import type { Receipt, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
-import { bytesToHex } from "../util/hex.js";
+import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { applyTx } from "./applyTx.js";
 import { logsBloom } from "./bloom.js";
@@ -19,16 +19,30 @@ import type {
 import { defaultExecutorOptions, type ExecutorOptions } from "./options.js";
 import { StateOverlay } from "./overlay.js";
 import type { TxOutcome } from "./runEvm.js";
-import { accountKey, CONSENSUS_NODES_KEY, computeStateRoot, KEY_PREFIX } from "./stateLayout.js";
+import { StateCache } from "./stateCache.js";
+import {
+  accountKey,
+  CONSENSUS_NODES_KEY,
+  codeKey,
+  computeStateRoot,
+  decodeAccount,
+  EMPTY_CODE_HASH,
+  KEY_PREFIX,
+  storageKey,
+} from "./stateLayout.js";
 import { readSystemConfigFrom } from "./systemContracts.js";
 import { type EvmTracer, type ResultTracer, traceBlockTxs } from "./trace/index.js";
 import { type CheckState, checkTx, reject } from "./txChecks.js";
 import { EvmYielder } from "./yielder.js";
 
+/** Executed blocks the state cache remembers, to follow the chain from a parent to its child (pipelining). */
+const STATE_CACHE_BLOCKS = 8;
+
 /**
  * Executes blocks of transactions on the flat state (see stateLayout.ts) with @ethereumjs/evm's runCall:
  * one overlay per block, one state root per block, no fees. Instances hold no per-block state: blocks, calls
- * and estimates may run concurrently, each on its own overlay and EVM.
+ * and estimates may run concurrently, each on its own overlay and EVM. What they share is a cache of the committed
+ * state (stateCache.ts), keyed by state root, so it never answers for another state than the one a block runs on.
  *
  * Per transaction: checks (txChecks.ts: chain, nonce or native replay fields, gas limits, balance ≥ value), then
  * applyTx.ts: the sender's nonce increment (Ethereum txs only: native txs use no account nonce), then either the
@@ -42,11 +56,17 @@ export class Executor {
   private readonly opts: ExecutorOptions;
   private readonly log: Logger;
   private readonly evmConfig: EvmConfig;
+  private readonly stateCache: StateCache;
 
   constructor(opts: Partial<ExecutorOptions>, deps: { logger: Logger }) {
     this.opts = { ...defaultExecutorOptions, ...opts };
     this.log = deps.logger;
     this.evmConfig = evmConfigOf(this.opts);
+    this.stateCache = new StateCache({
+      entries: this.opts.stateCacheEntries,
+      bytes: this.opts.stateCacheBytes,
+      blocks: STATE_CACHE_BLOCKS,
+    });
   }
 
   async executeBlock(
@@ -56,7 +76,7 @@ export class Executor {
     mode: "build" | "verify",
   ): Promise<ExecutedBlock> {
     const startedMs = performance.now();
-    const overlay = new StateOverlay(state);
+    const overlay = new StateOverlay(state, this.stateCache.viewAt(blockCtx.parentStateRoot));
     const cfg = await readSystemConfigFrom((k) => overlay.get(k), blockCtx.number);
     // GASLIMIT shows the on-chain block_gas_limit, whatever the caller put in the context.
     const ctx: BlockContext = { ...blockCtx, gasLimit: cfg.blockGasLimit };
@@ -128,6 +148,7 @@ export class Executor {
 
     const stateChanges = await overlay.changes();
     const stateRoot = computeStateRoot(ctx.parentStateRoot, stateChanges);
+    this.stateCache.recordExecuted(ctx.parentStateRoot, stateRoot, stateChanges);
     let validatorsChanged = false;
     let configChanged = false;
     for (const [key] of stateChanges) {
@@ -225,13 +246,35 @@ export class Executor {
     return traceBlockTxs(this.evmConfig, this.opts, parentState, ctx, txs, targets, makeTracer, budgetMs);
   }
 
-  /** Loads the accounts the block will touch first with concurrent reads (results never depend on it). */
+  /**
+   * Loads what the block will surely read, in batches (results never depend on it): the senders' and recipients'
+   * accounts and the slots of the txs' access lists, then the recipients' code. Other slots are not derivable
+   * before running; the state cache holds those the previous blocks read.
+   */
   private async prefetch(overlay: StateOverlay, txs: Transaction[]): Promise<void> {
     const keys: string[] = [];
     for (const tx of txs) {
       keys.push(accountKey(tx.sender));
       if (tx.to !== null) keys.push(accountKey(tx.to));
+      if (tx.type === TxType.AccessList || tx.type === TxType.FeeMarket) {
+        for (const item of tx.accessList) {
+          for (const slot of item.storageKeys) keys.push(storageKey(item.address, slot));
+        }
+      }
     }
     await overlay.prefetch(keys, this.opts.prefetchConcurrency);
+    const codes: string[] = [];
+    for (const tx of txs) {
+      const raw = tx.to === null ? null : overlay.peek(accountKey(tx.to));
+      if (raw === null || raw === undefined) continue;
+      let codeHash: Uint8Array;
+      try {
+        codeHash = decodeAccount(raw).codeHash;
+      } catch {
+        continue; // a corrupt account fails where execution reads it, not here
+      }
+      if (!bytesEqual(codeHash, EMPTY_CODE_HASH)) codes.push(codeKey(codeHash));
+    }
+    await overlay.prefetch(codes, this.opts.prefetchConcurrency);
   }
 }

@@ -7,6 +7,7 @@ export {
 } from "./errors.js";
 export { proposerCoinbase } from "./evmEnv.js";
 export { Executor } from "./executor.js";
+export { REPRICED_PARAMS, type RepricedParam, SCHEDULE_EIPS } from "./gasSchedule.js";
 export { type GenesisSpec, genesisState } from "./genesis.js";
 export * as governance from "./governance/index.js";
 export type {

@@ -4,6 +4,8 @@ import type { RejectCode } from "./errors.js";
 /** Read access to the flat state of the last committed block (the Ledger satisfies it). */
 export interface StateReader {
   getState(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Many keys in one batched read (the ledger's LevelDB getMany), when the reader has it: used to prefetch. */
+  getManyState?(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
 }
 
 /** One flat-state write of a block: value null = delete. Same shape as the ledger's StateChange. */

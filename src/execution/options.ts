@@ -31,8 +31,15 @@ export interface ExecutorOptions {
    * depend on time. null: the stock interpreter, never yielding (for benchmarks comparing the overhead).
    */
   blockYieldIntervalMs: number | null;
-  /** Concurrent state reads when prefetching a block's sender and recipient accounts. */
+  /** Concurrent state reads when prefetching a block's accounts and slots from a reader without a batched read. */
   prefetchConcurrency: number;
+  /**
+   * Values of the committed state kept across blocks (stateCache.ts: accounts, code, storage slots), so a block
+   * does not read again from LevelDB what the previous blocks read or wrote. 0 disables the cache.
+   */
+  stateCacheEntries: number;
+  /** Bytes of values that cache keeps at most. */
+  stateCacheBytes: number;
 }
 
 export const defaultExecutorOptions: ExecutorOptions = {
@@ -44,4 +51,6 @@ export const defaultExecutorOptions: ExecutorOptions = {
   callYieldIntervalMs: 5,
   blockYieldIntervalMs: 5,
   prefetchConcurrency: 64,
+  stateCacheEntries: 100_000,
+  stateCacheBytes: 32 * 1024 * 1024,
 };

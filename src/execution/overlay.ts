@@ -1,6 +1,7 @@
 import { assert } from "../util/errors.js";
 import { ExecutionError } from "./errors.js";
 import type { StateChange, StateReader } from "./interface.js";
+import type { ParentStateCache } from "./stateCache.js";
 import { compareBytes, keyBytes } from "./stateLayout.js";
 
 /**
@@ -18,7 +19,11 @@ export class StateOverlay {
   private journal: [string, Uint8Array | null | undefined][] = [];
   private readonly marks: number[] = [];
 
-  constructor(private readonly reader: StateReader) {}
+  /** `shared`: values of the parent state known from earlier blocks (stateCache.ts); filled with what is read. */
+  constructor(
+    private readonly reader: StateReader,
+    private readonly shared: ParentStateCache | null = null,
+  ) {}
 
   /** The value at `key`, or undefined when it is not in memory yet (then use `get`). */
   peek(key: string): Uint8Array | null | undefined {
@@ -34,24 +39,55 @@ export class StateOverlay {
   }
 
   private async readBase(key: string): Promise<Uint8Array | null> {
+    const known = this.shared?.get(key);
+    if (known !== undefined) {
+      if (!this.base.has(key)) this.base.set(key, known);
+      return this.base.get(key) ?? null;
+    }
     let value: Uint8Array | undefined;
     try {
       value = await this.reader.getState(keyBytes(key));
     } catch (err) {
       throw new ExecutionError("EXEC_STATE_UNAVAILABLE", "state read failed", { key }, { cause: err });
     }
-    const v = value === undefined ? null : value;
+    return this.remember(key, value === undefined ? null : value);
+  }
+
+  private remember(key: string, v: Uint8Array | null): Uint8Array | null {
     // A concurrent read of the same key may have filled it meanwhile: the parent state is immutable, keep one.
-    if (!this.base.has(key)) this.base.set(key, v);
+    if (!this.base.has(key)) {
+      this.base.set(key, v);
+      this.shared?.set(key, v);
+    }
     return this.base.get(key) ?? null;
   }
 
-  /** Loads keys from the parent state with bounded concurrency (an optimization: never changes results). */
+  /**
+   * Loads keys from the parent state (an optimization: never changes results): those the shared cache knows, then
+   * the rest with one batched read when the reader has one (LevelDB getMany), else with bounded concurrency.
+   */
   async prefetch(keys: Iterable<string>, concurrency: number): Promise<void> {
-    await this.loadBase(
-      [...new Set(keys)].filter((k) => this.peek(k) === undefined),
-      concurrency,
-    );
+    const todo: string[] = [];
+    for (const k of new Set(keys)) {
+      if (this.peek(k) !== undefined) continue;
+      const known = this.shared?.get(k);
+      if (known !== undefined) this.base.set(k, known);
+      else todo.push(k);
+    }
+    if (todo.length === 0) return;
+    if (this.reader.getManyState === undefined) return this.loadBase(todo, concurrency);
+    let values: (Uint8Array | undefined)[];
+    try {
+      values = await this.reader.getManyState(todo.map(keyBytes));
+    } catch (err) {
+      throw new ExecutionError(
+        "EXEC_STATE_UNAVAILABLE",
+        "state read failed",
+        { keys: todo.length },
+        { cause: err },
+      );
+    }
+    for (let i = 0; i < todo.length; i++) this.remember(todo[i]!, values[i] ?? null);
   }
 
   private async loadBase(todo: string[], concurrency: number): Promise<void> {

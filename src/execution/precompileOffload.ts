@@ -8,6 +8,7 @@ import {
   type PrecompileInput,
 } from "@ethereumjs/evm";
 import { Address as EthAddress } from "@ethereumjs/util";
+import { consortEvmParams, SCHEDULE_EIPS } from "./gasSchedule.js";
 
 /**
  * A precompile runs to its end without yielding, and for modexp, the bn256 pairing and blake2f the length of ONE
@@ -99,7 +100,8 @@ class PrecompileWorker {
     if (this.worker !== null) return this.worker;
     try {
       const worker = new Worker(new URL("./precompileWorker.mjs", import.meta.url), {
-        workerData: { hardfork: this.hardfork },
+        // The worker's Common gets the same gas schedule as the EVMs (gas is charged by the precompile itself).
+        workerData: { hardfork: this.hardfork, params: consortEvmParams(), eips: [...SCHEDULE_EIPS] },
       });
       worker.unref();
       worker.on("message", (a: WorkerAnswer) => this.pending.get(a.id)?.resolve(a));

@@ -4,12 +4,13 @@
 // runtime (tsx, vitest, node) without a TypeScript loader.
 import { parentPort, workerData } from "node:worker_threads";
 import { createCustomCommon, Mainnet } from "@ethereumjs/common";
-import { getActivePrecompiles, NobleBN254, paramsEVM } from "@ethereumjs/evm";
+import { getActivePrecompiles, NobleBN254 } from "@ethereumjs/evm";
 
-// The gas parameters as an EVM sets them on its Common (createEVM: common.updateParams(paramsEVM)).
+// The gas parameters and EIPs as the node's EVMs have them (src/execution/gasSchedule.ts, sent by the main thread).
 const common = createCustomCommon({ chainId: 1 }, Mainnet, {
   hardfork: workerData.hardfork,
-  params: paramsEVM,
+  params: workerData.params,
+  eips: workerData.eips,
 });
 const precompiles = getActivePrecompiles(common);
 const evm = { _bn254: new NobleBN254() };

@@ -13,8 +13,13 @@ export interface EvmTicker {
 const JUMPDEST = 0x5b;
 /** JUMPDEST's gas (1 in every fork since Frontier). */
 const JUMPDEST_GAS = 1;
-/** The clock is read every this many JUMPDESTs (a loop iteration runs at least one). */
+/** The clock is read every this many JUMPDESTs (a loop iteration runs at least one)… */
 const JUMPDEST_CHECK_INTERVAL = 64;
+/**
+ * …or as soon as this much gas was used in the frame since the last read (~1-3 ms at the schedule's rates): a loop
+ * whose body is heavy (ten KECCAK256 of 4 KiB per JUMPDEST) otherwise held the event loop for ~0.5 s.
+ */
+const GAS_CHECK_INTERVAL = 30_000n;
 
 /**
  * Keeps block execution from holding the event loop: every `yieldIntervalMs` of running it lets timers and I/O
@@ -25,6 +30,8 @@ const JUMPDEST_CHECK_INTERVAL = 64;
  */
 export class EvmYielder implements EvmTicker {
   private jumpdests = 0;
+  /** The frame's gasLeft at the last clock read (frames differ: any increase also reads the clock). */
+  private gasAtCheck = 0n;
   private lastYieldMs = performance.now();
   /** How often the run yielded, and the longest stretch between two yields (ms): for logs and benchmarks. */
   yields = 0;
@@ -32,8 +39,12 @@ export class EvmYielder implements EvmTicker {
 
   constructor(private readonly yieldIntervalMs: number) {}
 
-  private onJumpdest(): Promise<void> | undefined {
-    if (++this.jumpdests % JUMPDEST_CHECK_INTERVAL !== 0) return undefined;
+  private onJumpdest(gasLeft: bigint): Promise<void> | undefined {
+    const used = this.gasAtCheck - gasLeft;
+    if (++this.jumpdests % JUMPDEST_CHECK_INTERVAL !== 0 && used >= 0n && used < GAS_CHECK_INTERVAL) {
+      return undefined;
+    }
+    this.gasAtCheck = gasLeft;
     return this.tick();
   }
 
@@ -56,7 +67,7 @@ export class EvmYielder implements EvmTicker {
         opcode: JUMPDEST,
         opcodeName: "JUMPDEST",
         baseFee: JUMPDEST_GAS,
-        logicFunction: () => this.onJumpdest(),
+        logicFunction: (runState) => this.onJumpdest(runState.gasLeft),
       },
     ];
   }

@@ -121,9 +121,13 @@ export interface Ledger {
   /** The configured state history window (blocks); 0 = head only. */
   stateHistoryBlocks(): number;
 
-  /** True if a native transaction with this nonce is in one of the last NATIVE_NONCE_WINDOW_BLOCKS blocks. */
-  hasNativeNonce(nonce: Uint8Array): Promise<boolean>;
-  hasNativeNonces(nonces: Uint8Array[]): Promise<boolean[]>;
+  /**
+   * True if a native transaction with this nonce is in one of the last NATIVE_NONCE_WINDOW_BLOCKS blocks: those up
+   * to the head, or with `windowEndHeight` (above the head: a pipelined block's uncommitted parent) those up to that
+   * height that are committed.
+   */
+  hasNativeNonce(nonce: Uint8Array, windowEndHeight?: number): Promise<boolean>;
+  hasNativeNonces(nonces: Uint8Array[], windowEndHeight?: number): Promise<boolean[]>;
   /** Transactions in all committed blocks (genesis included). */
   totalTransactionCount(): number;
   /** Committed transactions whose receipt failed (status 0), since this count was kept (store format of issue 16). */

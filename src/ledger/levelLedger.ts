@@ -409,14 +409,14 @@ export class LevelLedger implements Ledger {
     return this.opts.stateHistoryBlocks;
   }
 
-  async hasNativeNonce(nonce: Uint8Array): Promise<boolean> {
-    const [has] = await this.hasNativeNonces([nonce]);
+  async hasNativeNonce(nonce: Uint8Array, windowEndHeight?: number): Promise<boolean> {
+    const [has] = await this.hasNativeNonces([nonce], windowEndHeight);
     return has === true;
   }
 
-  async hasNativeNonces(nonces: Uint8Array[]): Promise<boolean[]> {
+  async hasNativeNonces(nonces: Uint8Array[], windowEndHeight?: number): Promise<boolean[]> {
     this.store.ensureOpen();
-    return this.nonces.has(nonces);
+    return this.nonces.has(nonces, windowEndHeight);
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -34,10 +34,11 @@ export class NonceWindow {
     this.head = head;
   }
 
-  async has(nonces: Uint8Array[]): Promise<boolean[]> {
+  /** The window ends at the head, or at `windowEndHeight` when given (blocks above the head count as absent). */
+  async has(nonces: Uint8Array[], windowEndHeight?: number): Promise<boolean[]> {
     const head = this.head();
     if (head === null || nonces.length === 0) return nonces.map(() => false);
-    const windowStart = head.number - this.windowBlocks + 1;
+    const windowStart = (windowEndHeight ?? head.number) - this.windowBlocks + 1;
     if (this.from <= Math.max(0, windowStart)) {
       return nonces.map((n) => {
         const m = this.window.get(nonceWindowKey(n));
@@ -50,7 +51,7 @@ export class NonceWindow {
       const v = values[i];
       if (v === undefined) return false;
       const m = this.store.decodeRecord(key, v, decodeNumber);
-      return m <= head.number && m > head.number - this.windowBlocks;
+      return m <= head.number && m >= windowStart;
     });
   }
 

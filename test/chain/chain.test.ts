@@ -2,100 +2,25 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Chain } from "../../src/chain/index.js";
-import {
-  decodeTransaction,
-  encodeBlock,
-  encodeCompactBlock,
-  encodeNativeTx,
-  hashHeader,
-} from "../../src/codec/index.js";
-import type { GenesisConfig } from "../../src/config/index.js";
-import { commitDigest } from "../../src/consensus/index.js";
-import { keccak256, NodeKey } from "../../src/crypto/index.js";
+import { encodeBlock, encodeCompactBlock, hashHeader } from "../../src/codec/index.js";
+import { NodeKey } from "../../src/crypto/index.js";
 import { Executor, readAccount, type StateReader } from "../../src/execution/index.js";
 import { encodeConfigEntry, systemConfigKey } from "../../src/execution/stateLayout.js";
-import { LevelLedger } from "../../src/ledger/index.js";
-import type { CommitCertificate, Hash, NodeId, Transaction } from "../../src/types/index.js";
+import type { LevelLedger } from "../../src/ledger/index.js";
+import type { Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { type Logger, silentLogger } from "../../src/util/logger.js";
-import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
+import { silentLogger } from "../../src/util/logger.js";
+import { certify, type ExtraDeps, fetchFrom, makeGenesis, nativeTx, openChainIn } from "./helpers.js";
 
-const ADMIN_KEY = testAdminKey("chain test admin");
-
-function makeGenesis(sealer: NodeKey, timestampMs = 1_700_000_000_000): GenesisConfig {
-  return testGenesis([sealer], ADMIN_KEY, { timestampMs });
-}
-
-function certify(key: NodeKey, height: number, view: number, blockHash: Hash): CommitCertificate {
-  return {
-    height,
-    view,
-    blockHash,
-    signatures: [
-      { nodeId: key.nodeId, signature: key.sign(commitDigest(keccak256, height, view, blockHash)) },
-    ],
-  };
-}
-
-function transfer(nonce: Uint8Array, blockLimit: number, gasLimit = 21000n) {
-  return decodeTransaction(
-    encodeNativeTx(
-      {
-        chainId: 20200n,
-        groupId: "group0",
-        nonce,
-        blockLimit,
-        to: new Uint8Array(20).fill(7),
-        value: 5n,
-        input: new Uint8Array(),
-        gasLimit,
-        gasPrice: 0n,
-      },
-      ADMIN_KEY,
-    ),
-  );
-}
-
-/** A fake "txs" fetch: serves raw txs by hash from another chain (pool-less here: its executed cache and ledger). */
-function fetchFrom(source: Chain, asked: string[][] = []) {
-  return async (hashes: Hash[], _proposer: NodeId): Promise<Uint8Array[]> => {
-    asked.push(hashes.map(bytesToHex));
-    const out: Uint8Array[] = [];
-    for (const h of hashes) {
-      const tx = await source.findTransaction(h);
-      if (tx) out.push(tx.raw);
-    }
-    return out;
-  };
-}
+const transfer = nativeTx;
 
 describe("Chain", () => {
   let dir: string;
   const open: LevelLedger[] = [];
   const sealer = NodeKey.generate();
 
-  interface ExtraDeps {
-    poolTx?: (hash: Hash) => Transaction | undefined;
-    fetchTxs?: (hashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
-    executor?: Executor;
-    logger?: Logger;
-  }
-
   async function openChain(sub: string, genesis = makeGenesis(sealer), extra: ExtraDeps = {}) {
-    const ledger = await LevelLedger.open(
-      { dataDir: path.join(dir, sub), chainId: 20200n, groupId: "group0" },
-      { logger: silentLogger() },
-    );
-    open.push(ledger);
-    const chain = new Chain(genesis, {
-      ledger,
-      executor: new Executor({}, { logger: silentLogger() }),
-      logger: silentLogger(),
-      ...extra,
-    });
-    await chain.init();
-    return { chain, ledger };
+    return openChainIn(dir, open, sub, genesis, extra);
   }
 
   beforeEach(async () => {
@@ -207,8 +132,13 @@ describe("Chain", () => {
     const verify = (header: typeof h, expected = hashHeader(header), at = nowMs) =>
       a.chain.verifyBlock(a.chain.encodeProposal({ ...built.block, header }), expected, { nowMs: at });
     const cases: [string, typeof h, string, RegExp][] = [
-      ["height", { ...h, number: 2 }, "CHAIN_BAD_HEIGHT", /does not follow head 0/],
-      ["parent", { ...h, parentHash: new Uint8Array(32).fill(1) }, "CHAIN_BAD_PARENT", /has parent/],
+      ["height", { ...h, number: 2 }, "CHAIN_BAD_HEIGHT", /does not follow its parent 0/],
+      [
+        "parent",
+        { ...h, parentHash: new Uint8Array(32).fill(1) },
+        "CHAIN_UNKNOWN_PARENT",
+        /has parent 0x0101.*: not the block committed at height 0 \(0x/,
+      ],
       ["chain id", { ...h, chainId: 1n }, "CHAIN_BAD_PARENT", /another chain or group/],
       ["group", { ...h, groupId: "group9" }, "CHAIN_BAD_PARENT", /another chain or group/],
       ["timestamp = parent's", { ...h, timestampMs: genesisTs }, "CHAIN_BAD_TIMESTAMP", /out of range/],
@@ -368,7 +298,7 @@ describe("Chain", () => {
     const logger = silentLogger();
     logger.warn = (obj: object, msg?: string) => warnings.push({ ...obj, msg });
     const replica = await openChain("replica", genesis, { fetchTxs: fetchFrom(leader.chain), logger });
-    const txs = [1, 2].map((i) => transfer(new Uint8Array([i]), 100, 60_000n));
+    const txs = [1, 2].map((i) => transfer(new Uint8Array([i]), 100, { gasLimit: 60_000n }));
     const built = await leader.chain.buildBlock(txs, { proposer: sealer.nodeId, view: 3, nowMs: Date.now() });
     expect(built.block.transactions).toHaveLength(2); // 120000 of gas limits: over the real 100000
     const err = await replica.chain

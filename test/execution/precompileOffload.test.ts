@@ -1,6 +1,7 @@
 import { createCustomCommon, Mainnet } from "@ethereumjs/common";
-import { getActivePrecompiles, NobleBN254, type PrecompileInput, paramsEVM } from "@ethereumjs/evm";
+import { getActivePrecompiles, NobleBN254, type PrecompileInput } from "@ethereumjs/evm";
 import { describe, expect, it } from "vitest";
+import { consortEvmParams, SCHEDULE_EIPS } from "../../src/execution/gasSchedule.js";
 import { isHeavyCall, offloadedPrecompiles } from "../../src/execution/precompileOffload.js";
 import { hexToBytes } from "../../src/util/hex.js";
 
@@ -9,7 +10,12 @@ import { hexToBytes } from "../../src/util/hex.js";
  * (issue 11): the results must be exactly the stock ones, wherever the call ran.
  */
 
-const common = createCustomCommon({ chainId: 1 }, Mainnet, { hardfork: "cancun", params: paramsEVM });
+// The Common as an EVM of the node has it: Consort's gas schedule (the worker must charge the same).
+const common = createCustomCommon({ chainId: 1 }, Mainnet, {
+  hardfork: "cancun",
+  params: consortEvmParams(),
+  eips: [...SCHEDULE_EIPS],
+});
 const stock = getActivePrecompiles(common);
 const offloaded = new Map(
   offloadedPrecompiles("cancun", common).map((p) => [p.address.toString().slice(2), p.function]),
@@ -67,7 +73,7 @@ describe("precompile offload", () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     try {
-      const input = { data: blake2f(200_000), gasLimit: 1_000_000n, common, _EVM: evm };
+      const input = { data: blake2f(200_000), gasLimit: 2_000_000n, common, _EVM: evm };
       await offloaded.get(at(9))!(input);
       // Run inline, the call would return before any timer could fire.
       expect(ticks).toBeGreaterThan(0);

@@ -1,0 +1,96 @@
+import type { ExecutedBlock } from "../execution/index.js";
+import type { BlockHeader, NodeId, Transaction } from "../types/index.js";
+import { bytesEqual, bytesToHex } from "../util/hex.js";
+import type { Logger } from "../util/logger.js";
+import { ChainError } from "./errors.js";
+import type { ParentView } from "./parentView.js";
+
+/** A proposal's timestamp may run ahead of this node's clock by at most this much. */
+export const TIMESTAMP_DRIFT_MS_MAX = 15_000;
+
+/** The header follows its parent: the next height, a later timestamp (not too far ahead of ours), a sealer. */
+export function checkExtends(
+  header: BlockHeader,
+  parent: ParentView,
+  nowMs: number,
+  isSealer: (nodeId: NodeId) => boolean,
+): void {
+  if (header.number !== parent.number + 1) {
+    throw new ChainError(
+      "CHAIN_BAD_HEIGHT",
+      `block ${header.number} does not follow its parent ${parent.number}`,
+    );
+  }
+  if (
+    header.timestampMs <= parent.header.timestampMs ||
+    header.timestampMs > nowMs + TIMESTAMP_DRIFT_MS_MAX
+  ) {
+    throw new ChainError(
+      "CHAIN_BAD_TIMESTAMP",
+      `block ${header.number} timestamp ${header.timestampMs} is out of range`,
+    );
+  }
+  if (!isSealer(header.proposer)) {
+    throw new ChainError("CHAIN_BAD_PROPOSER", `block ${header.number} proposer is not a sealer`);
+  }
+}
+
+/**
+ * A pipelined block may not carry a tx its uncommitted parents carry (the executor would refuse it too, by nonce:
+ * this names the cause).
+ */
+export function checkNotInParent(header: BlockHeader, txs: Transaction[], parent: ParentView): void {
+  if (parent.pending.length === 0) return;
+  const repeated = txs.find((tx) => parent.pendingTx(bytesToHex(tx.hash)));
+  if (repeated === undefined) return;
+  throw new ChainError(
+    "CHAIN_DUPLICATE_TX",
+    `block ${header.number} carries tx ${bytesToHex(repeated.hash)}, which its uncommitted parent chain carries already`,
+    { txHash: bytesToHex(repeated.hash) },
+  );
+}
+
+/**
+ * The summed gas limits of a proposal's txs may not exceed block_gas_limit: an honest leader never packs more
+ * (see TxPool.seal and the executor's build checks), so a block over it is the proposer's misbehaviour. Refused
+ * before executing anything, and logged as evidence.
+ */
+export function checkBlockGasLimit(
+  header: BlockHeader,
+  txs: Transaction[],
+  limit: bigint,
+  logger: Logger,
+): void {
+  let sum = 0n;
+  for (const tx of txs) sum += tx.gasLimit;
+  if (sum <= limit) return;
+  const evidence = {
+    proposer: bytesToHex(header.proposer),
+    height: header.number,
+    view: header.view,
+    txs: txs.length,
+    gasLimitSum: sum.toString(),
+    blockGasLimit: limit.toString(),
+  };
+  logger.warn(evidence, "proposer misbehaviour evidence: block over block_gas_limit");
+  throw new ChainError(
+    "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED",
+    `block ${header.number}: its txs' gas limits sum to ${sum}, over block_gas_limit ${limit}`,
+    evidence,
+  );
+}
+
+/** Every root and the gas used of the header equal those of local execution. */
+export function checkRoots(header: BlockHeader, executed: ExecutedBlock): void {
+  const mismatches: string[] = [];
+  if (!bytesEqual(header.stateRoot, executed.stateRoot)) mismatches.push("stateRoot");
+  if (!bytesEqual(header.txRoot, executed.txRoot)) mismatches.push("txRoot");
+  if (!bytesEqual(header.receiptRoot, executed.receiptRoot)) mismatches.push("receiptRoot");
+  if (header.gasUsed !== executed.gasUsed) mismatches.push("gasUsed");
+  if (mismatches.length > 0) {
+    throw new ChainError(
+      "CHAIN_ROOT_MISMATCH",
+      `block ${header.number}: ${mismatches.join(", ")} differ from local execution`,
+    );
+  }
+}
