@@ -15,7 +15,6 @@ import {
   type CommitBlockAction,
   defaultPbftConfig,
   type ExecuteBlockAction,
-  equalBytes,
   type HardState,
   PbftCore,
   type PbftCounters,
@@ -365,11 +364,12 @@ export class ConsensusDriver {
     let nextValidators: ValidatorInfo[] | undefined;
     if (this.executing++ === 0) this.workStartedAtMs = this.clock.nowMs();
     try {
-      const block = await this.deps.chain.verifyBlock(e.payload, e.blockHash, { nowMs: this.clock.nowMs() });
-      // The core asked for execution on e.parentHash (the head, or with pipelining an executed block): a block
-      // that extends another one is invalid for this round, however valid it is where it belongs.
-      if (!equalBytes(block.header.parentHash, e.parentHash))
-        throw new Error("the block extends another parent");
+      // On the parent the core names (the head, or with pipelining an executed block): a block that extends
+      // another one is invalid for this round, however valid it is where it belongs (the chain refuses it).
+      await this.deps.chain.verifyBlock(e.payload, e.blockHash, {
+        nowMs: this.clock.nowMs(),
+        parentHash: e.parentHash,
+      });
       nextValidators = await this.nextValidatorsOf(e.blockHash);
     } catch (err) {
       valid = false;

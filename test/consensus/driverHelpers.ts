@@ -254,7 +254,7 @@ export class FakeChain implements ConsensusChain {
     txs: Transaction[];
     opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash };
   }[] = [];
-  readonly verifies: { expectedHash: Hash; opts: { nowMs: number } }[] = [];
+  readonly verifies: { expectedHash: Hash; opts: { nowMs: number; parentHash?: Hash } }[] = [];
   readonly commits: { blockHash: Hash; certificate: CommitCertificate; opts: { compact: boolean } }[] = [];
   /** What the next buildBlock's executor refuses (by tx), and whether it may be retried. */
   rejectOnBuild: { tx: Transaction; retryable: boolean; reason: string }[] = [];
@@ -316,13 +316,19 @@ export class FakeChain implements ConsensusChain {
   encodeProposal(block: Block): Uint8Array {
     return fakePayload(block.header.number, block.transactions).payload;
   }
-  async verifyBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block> {
+  async verifyBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number; parentHash?: Hash },
+  ): Promise<Block> {
     this.verifies.push({ expectedHash, opts });
     await this.gates.verify;
     if (this.verifyError) throw this.verifyError;
     if (bytesToHex(keccak256(payload)) !== bytesToHex(expectedHash)) throw new Error("block hash mismatch");
-    const header = { parentHash: this.verifiedParent ?? this.headHash };
-    return { header, transactions: new Array(txCountOf(payload)) } as unknown as Block;
+    const parentHash = this.verifiedParent ?? this.headHash;
+    if (opts.parentHash && bytesToHex(opts.parentHash) !== bytesToHex(parentHash))
+      throw new Error("the block extends another parent");
+    return { header: { parentHash }, transactions: new Array(txCountOf(payload)) } as unknown as Block;
   }
   async commit(
     blockHash: Hash,

@@ -54,7 +54,9 @@ describe("ConsensusDriver: a replica's round", () => {
     const { hash, msg } = prePrepareOf();
     expect(r.net.deliver(keys[1]!, msg)).toBe("accept");
     await until(() => r.net.ofType("prepare").length === 1, "our prepare");
-    expect(r.chain.verifies).toEqual([{ expectedHash: hash, opts: { nowMs: 1_700_000_000_000 } }]);
+    // Executed on the parent the core names: the genesis head.
+    const opts = { nowMs: 1_700_000_000_000, parentHash: new Uint8Array(32) };
+    expect(r.chain.verifies).toEqual([{ expectedHash: hash, opts }]);
     expect(r.net.ofType("prepare")[0]).toMatchObject({
       to: null,
       topic: "consensus",

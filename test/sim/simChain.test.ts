@@ -67,7 +67,7 @@ describe("SimChain", () => {
     expect(await replica.nextValidators(b1.hash)).toBeUndefined();
   });
 
-  it("refuses a parent it never executed, a wrong hash, a height that does not follow, an invalid block", async () => {
+  it("refuses an unknown parent, a wrong hash, a height that does not follow, another parent, an invalid block", async () => {
     const chain = new SimChain(world());
     await expect(chain.buildBlock([tx], { ...opts, parentHash: sha256(Uint8Array.of(1)) })).rejects.toThrow(
       "parent block is unknown",
@@ -80,6 +80,9 @@ describe("SimChain", () => {
     await expect(chain.verifyBlock(skip, toyBlockHash(skip), { nowMs: 0 })).rejects.toThrow(
       "does not extend",
     );
+    // Valid on the genesis head, but consensus asked for execution on another parent.
+    const elsewhere = { nowMs: 0, parentHash: sha256(Uint8Array.of(2)) };
+    await expect(chain.verifyBlock(b1.payload, b1.hash, elsewhere)).rejects.toThrow("extends another parent");
     const bad = await build(new SimChain(world({ byz: "invalidBlock" })));
     await expect(chain.verifyBlock(bad.payload, bad.hash, { nowMs: 0 })).rejects.toThrow("invalid block");
   });

@@ -114,12 +114,21 @@ export class SimChain implements ConsensusChain {
     return payload;
   }
 
-  /** Checks the toy block on its parent (the head or an executed block) after 1-2 ticks of "execution". */
-  verifyBlock(payload: Uint8Array, expectedHash: Hash, _opts: { nowMs: number }): Promise<Block> {
+  /**
+   * Checks the toy block on its parent (the head or an executed block; the one consensus names when given) after
+   * 1-2 ticks of "execution".
+   */
+  verifyBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number; parentHash?: Hash },
+  ): Promise<Block> {
     return this.world.later(this.world.int(1, 2), () => {
       const b = decodeToyBlock(payload);
       if (b === null || !b.valid) throw new Error("invalid block");
       if (toHex(toyBlockHash(payload)) !== toHex(expectedHash)) throw new Error("block hash mismatch");
+      if (opts.parentHash && toHex(opts.parentHash) !== toHex(b.parentHash))
+        throw new Error("the block extends another parent");
       const parentHeight = this.heightOf(b.parentHash);
       if (parentHeight === null || parentHeight + 1 !== b.height)
         throw new Error("the block does not extend a block executed here");
