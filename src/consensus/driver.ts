@@ -5,12 +5,12 @@ import { ConsensusPhaseTracker } from "../metrics/index.js";
 import type { Transport } from "../network/index.js";
 import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
 import { assert, errorMessage, isDiskFull } from "../util/errors.js";
-import { bytesToHex } from "../util/hex.js";
+import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { systemClock } from "./clock.js";
 import { HardStateFile } from "./hardStateFile.js";
 import type { ConsensusChain, ConsensusClock, ConsensusPool, HardStateStore } from "./interface.js";
-import type { ConsensusDriverOptions } from "./options.js";
+import { type ConsensusDriverOptions, PIPELINE_DEFAULT } from "./options.js";
 import {
   type CommitBlockAction,
   defaultPbftConfig,
@@ -116,8 +116,8 @@ export class ConsensusDriver {
     return new PbftCore(
       {
         ...defaultPbftConfig,
-        // Off by default until the node's chain builds and verifies on an executed, uncommitted parent (issue 14).
-        pipeline: this.opts.pipeline ?? false,
+        // Pipelining: on unless the node config turns it off (PIPELINE_DEFAULT).
+        pipeline: this.opts.pipeline ?? PIPELINE_DEFAULT,
         nodeId: this.deps.nodeKey.nodeId,
         leaderPeriod: this.leaderPeriod,
         viewTimeoutTicks: Math.max(1, Math.round(this.opts.viewTimeoutMs / this.opts.tickMs)),
@@ -223,8 +223,10 @@ export class ConsensusDriver {
     // trigger view changes that throw the work away and start over.
     // Bounded: a leader whose block runs longer than 10 view timeouts is treated as faulty after all.
     const workingMs = this.clock.nowMs() - this.workStartedAtMs;
+    // Only work for the height the clock is timing counts: an early execution or build of the next height
+    // (pipelining) does not excuse the current one.
     const executingOwnWork =
-      (this.executing > 0 || this.building) &&
+      (this.executingAt.has(status.height) || this.buildingHeight === status.height) &&
       workingMs < this.opts.viewTimeoutMs * EXECUTION_PAUSE_TIMEOUTS_MAX;
     if (busy && !executingOwnWork && this.queue.length < this.opts.queueMax) this.enqueue({ kind: "tick" });
     if (this.proposing) void this.tryPropose();
@@ -310,6 +312,7 @@ export class ConsensusDriver {
       this.counters.viewChanges++;
       // A new leader will propose: our sealed-but-uncommitted txs are free to be sealed again.
       this.deps.txpool.releaseSealed();
+      this.held.clear();
       log.warn(ready.viewChangeStarted, "view change started");
     }
     for (const [a, b] of ready.evidence) {
@@ -341,6 +344,7 @@ export class ConsensusDriver {
       compact: true,
     });
     if (this.proposing && this.proposing.height <= c.height) this.proposing = null;
+    this.releaseHoldsUpTo(c.height, c.blockHash);
     if (committed === null) return; // sync got there first
     this.counters.commits++;
     this.deps.logger.info(
@@ -351,31 +355,40 @@ export class ConsensusDriver {
         txs: committed.block.transactions.length,
         signers: c.certificate.signatures.length,
         commitMs: Math.round(this.clock.monotonicMs() - started),
+        // Early proposals adopted so far (pipelining at work), since this driver started.
+        pipelined: this.core?.counters.pipelined ?? 0,
       },
       "block committed",
     );
   }
 
   private executing = 0;
+  /** Executions in progress by height (pipelining: the next height may execute beside the current one). */
+  private readonly executingAt = new Map<number, number>();
   private workStartedAtMs = 0;
 
   private async execute(e: ExecuteBlockAction): Promise<void> {
     let valid = true;
     let nextValidators: ValidatorInfo[] | undefined;
     if (this.executing++ === 0) this.workStartedAtMs = this.clock.nowMs();
+    this.executingAt.set(e.height, (this.executingAt.get(e.height) ?? 0) + 1);
     try {
       // On the parent the core names (the head, or with pipelining an executed block): a block that extends
       // another one is invalid for this round, however valid it is where it belongs (the chain refuses it).
-      await this.deps.chain.verifyBlock(e.payload, e.blockHash, {
+      const block = await this.deps.chain.verifyBlock(e.payload, e.blockHash, {
         nowMs: this.clock.nowMs(),
         parentHash: e.parentHash,
       });
       nextValidators = await this.nextValidatorsOf(e.blockHash);
+      this.holdTxsOf(e.height, e.blockHash, block.transactions);
     } catch (err) {
       valid = false;
       this.deps.logger.warn({ height: e.height, view: e.view, err: errorMessage(err) }, "proposal rejected");
     } finally {
       this.executing--;
+      const left = (this.executingAt.get(e.height) ?? 1) - 1;
+      if (left > 0) this.executingAt.set(e.height, left);
+      else this.executingAt.delete(e.height);
     }
     this.enqueue({
       kind: "event",
@@ -388,6 +401,34 @@ export class ConsensusDriver {
         nextValidators,
       },
     });
+  }
+
+  /** Txs this node holds in flight for proposals it executed (not sealed), by height: see holdTxsOf. */
+  private readonly held = new Map<number, { blockHash: Hash; txHashes: Hash[] }[]>();
+
+  /**
+   * The txs of a proposal executed valid here are held in flight in this node's pool (pipelining: the next leader
+   * builds h + 1 from what h does not carry). Released when another block commits at that height, or by a view
+   * change (which releases every in-flight tx).
+   */
+  private holdTxsOf(height: number, blockHash: Hash, txs: readonly { hash: Hash }[]): void {
+    if (txs.length === 0) return;
+    const txHashes = txs.map((tx) => tx.hash);
+    this.deps.txpool.hold(txHashes);
+    const atHeight = this.held.get(height) ?? [];
+    atHeight.push({ blockHash, txHashes });
+    this.held.set(height, atHeight);
+  }
+
+  /** Block `height` committed: holds for other proposals of that height (and below) go back to the pool. */
+  private releaseHoldsUpTo(height: number, committed: Hash): void {
+    for (const [h, holds] of this.held) {
+      if (h > height) continue;
+      for (const hold of holds) {
+        if (!bytesEqual(hold.blockHash, committed)) this.deps.txpool.releaseSealed(hold.txHashes);
+      }
+      this.held.delete(h);
+    }
   }
 
   /** The validator set for height h+1 when block h changed it, read from the executed (uncommitted) state. */
@@ -419,6 +460,7 @@ export class ConsensusDriver {
     const candidates = this.deps.txpool.seal(limit, blockGasLimit);
     if (candidates.length === 0) return;
     this.building = true;
+    this.buildingHeight = request.height;
     this.workStartedAtMs = now;
     let proposed = false;
     try {
@@ -456,6 +498,7 @@ export class ConsensusDriver {
       );
     } finally {
       this.building = false;
+      this.buildingHeight = null;
       // Sealed txs stay "in flight" in the pool until they commit; give back the ones that did not make a proposal.
       if (!proposed) this.deps.txpool.releaseSealed(candidates.map((t) => t.hash));
     }
@@ -479,5 +522,7 @@ export class ConsensusDriver {
   }
 
   private building = false;
+  /** The height of the block being built (pipelining: may be the next one). */
+  private buildingHeight: number | null = null;
   private firstPendingAtMs: number | null = null;
 }

@@ -65,6 +65,11 @@ export interface ConsensusPool {
   /** All in-flight txs sealable again when `hashes` is omitted. */
   releaseSealed(hashes?: Hash[]): void;
   park(hashes: Hash[]): void;
+  /**
+   * These pooled txs are in a proposal this node executed (it did not seal them): in flight, not sealed again, until
+   * they commit or are released. Pipelining: the next leader then builds h + 1 from the txs h does not carry.
+   */
+  hold(hashes: Hash[]): void;
   drop(hashes: Hash[]): number;
   onAdded(listener: (txs: Transaction[]) => void): () => void;
 }

@@ -73,6 +73,8 @@ export interface TxPoolInterface {
   drop(hashes: Hash[]): number;
   /** The executor refused these for now: not sealed again until the next block commits. */
   park(hashes: Hash[]): void;
+  /** In a proposal this node executed: in flight (not sealed again) until they commit or are released. */
+  hold(hashes: Hash[]): void;
   /** A tx is in flight or sealable now (not only nonce-gapped ones): consensus runs its view timer only then. */
   hasWork(): boolean;
   onBlockCommitted(txs: Transaction[], height: number): void;

@@ -264,6 +264,20 @@ export class TxPool implements TxPoolInterface {
     }
   }
 
+  /**
+   * Marks these pooled txs in flight: they are in a proposal this node executed but did not seal (a replica's view
+   * of the current block). Pipelining: the next leader builds h + 1 while h is not committed; without this it would
+   * seal h's txs again, only for the chain to leave them out, and propose a nearly empty block. Released as sealed
+   * txs are (releaseSealed), removed when they commit. Parked txs stay parked.
+   */
+  hold(hashes: Hash[]): void {
+    for (const h of hashes) {
+      const key = keyOf(h);
+      if (this.pool.get(key) === undefined || this.pool.parked.has(key)) continue;
+      this.pool.inFlight.add(key);
+    }
+  }
+
   /** Makes in-flight txs sealable again (their proposal failed); all of them when `hashes` is omitted. */
   releaseSealed(hashes?: Hash[]): void {
     if (hashes === undefined) {

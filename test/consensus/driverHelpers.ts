@@ -25,7 +25,7 @@ import type {
   Transaction,
   ValidatorInfo,
 } from "../../src/types/index.js";
-import { bytesToHex } from "../../src/util/hex.js";
+import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import type { Logger } from "../../src/util/logger.js";
 import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
@@ -73,6 +73,7 @@ export function fakePool(txs: Transaction[]): TxPoolInterface & { add(tx: Transa
     },
     releaseSealed: () => {},
     park: () => {},
+    hold: () => {},
     drop: () => 0,
     onAdded: (listener: (txs: Transaction[], origin: "local" | "peer") => void) => {
       listeners.push(listener);
@@ -236,8 +237,12 @@ export function fakePayload(
   return { payload, hash: keccak256(payload) };
 }
 
+function txHashesOf(payload: Uint8Array): string[] {
+  return (JSON.parse(new TextDecoder().decode(payload)) as { txs: string[] }).txs;
+}
+
 function txCountOf(payload: Uint8Array): number {
-  return (JSON.parse(new TextDecoder().decode(payload)) as { txs: string[] }).txs.length;
+  return txHashesOf(payload).length;
 }
 
 type Gate = "build" | "verify" | "commit";
@@ -328,7 +333,8 @@ export class FakeChain implements ConsensusChain {
     const parentHash = this.verifiedParent ?? this.headHash;
     if (opts.parentHash && bytesToHex(opts.parentHash) !== bytesToHex(parentHash))
       throw new Error("the block extends another parent");
-    return { header: { parentHash }, transactions: new Array(txCountOf(payload)) } as unknown as Block;
+    const transactions = txHashesOf(payload).map((h) => ({ hash: hexToBytes(h) }));
+    return { header: { parentHash }, transactions } as unknown as Block;
   }
   async commit(
     blockHash: Hash,
@@ -382,6 +388,10 @@ export class FakePool implements ConsensusPool {
   }
   park(hashes: Hash[]) {
     this.parked.push(hashes.map(bytesToHex));
+  }
+  readonly held: string[][] = [];
+  hold(hashes: Hash[]) {
+    this.held.push(hashes.map(bytesToHex));
   }
   drop(hashes: Hash[]) {
     this.dropped.push(hashes.map(bytesToHex));

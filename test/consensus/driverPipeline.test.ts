@@ -52,14 +52,38 @@ describe("ConsensusDriver: pipelining", () => {
     expect(r.driver.coreCounters()!.pipelined).toBe(0);
   });
 
-  it("without the option the core waits for the commit (the node's default until its chain can build ahead)", async () => {
-    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)] });
+  it("with the option off the core waits for the commit (an operator's choice; on by default)", async () => {
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: false } });
     rigs.push(r);
     await r.driver.start();
     r.net.deliver(keys[1]!, prePrepareAt1().msg);
     await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
     await settled(r.driver);
     expect(r.chain.builds).toEqual([]);
+  });
+
+  it("an early execution of h+1 does not stop h's view clock (only work for the timed height does)", async () => {
+    const r = rig(dir, keys[0]!, keys, { options: { pipeline: true } });
+    rigs.push(r);
+    r.pool.work = true;
+    await r.driver.start();
+    const first = prePrepareAt1();
+    r.net.deliver(keys[1]!, first.msg);
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
+    // keys[2]'s early proposal for height 2 executes here and does not finish; height 1 gets no more votes.
+    const release = r.chain.hold("verify");
+    const { payload, hash } = fakePayload(2, [transfer(2)]);
+    r.net.deliver(
+      keys[2]!,
+      signedBy<PrePrepare>(keys[2]!, { type: "prePrepare", height: 2, view: 0, blockHash: hash, payload }),
+    );
+    await until(() => r.chain.verifies.length === 2, "the early execution of height 2");
+    for (let i = 0; i < 8 && r.net.ofType("viewChange").length === 0; i++) {
+      vi.advanceTimersByTime(10);
+      await settled(r.driver);
+    }
+    expect(r.net.ofType("viewChange").map((s) => s.msg)).toMatchObject([{ height: 1, toView: 1 }]);
+    release();
   });
 
   it("a block that extends another parent than the one the core named is invalid: no vote, a view change", async () => {

@@ -83,7 +83,15 @@ describe("ConsensusDriver: a replica's round", () => {
     expect(r.logger.find("block committed")).toEqual([
       {
         level: "info",
-        obj: { height: 1, view: 0, hash: hex(hash), txs: 1, signers: 3, commitMs: expect.any(Number) },
+        obj: {
+          height: 1,
+          view: 0,
+          hash: hex(hash),
+          txs: 1,
+          signers: 3,
+          commitMs: expect.any(Number),
+          pipelined: 0,
+        },
         msg: "block committed",
       },
     ]);
@@ -226,6 +234,38 @@ describe("ConsensusDriver: a replica's round", () => {
     r.net.deliver(keys[2]!, voteOf("prepare", keys[2]!, prePrepareOf().hash, 3));
     await until(() => r.fetches.length > 0, "fetchBlocks");
     expect(r.fetches).toEqual([{ fromHeight: 1, peers: [hex(keys[2]!.nodeId)] }]);
+  });
+
+  it("holds the txs of a block it executed in the pool; another block committing that height gives them back", async () => {
+    // keys[0] executes keys[1]'s block X at view 0 (holds its tx), enters view 1 through keys[2]'s NewView (no view
+    // change of its own, so nothing releases the hold), executes and commits block Y: X's tx goes back to the pool.
+    await r.driver.start();
+    const x = prePrepareOf(0);
+    r.net.deliver(keys[1]!, x.msg);
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare of X");
+    expect(r.pool.held).toEqual([[hex(transfer(1).hash)]]);
+    const vcs = [keys[1]!, keys[2]!, keys[3]!].map((k) =>
+      signedBy<ViewChange>(k, { type: "viewChange", height: 1, toView: 1, prepared: null }),
+    );
+    r.net.deliver(
+      keys[2]!,
+      signedBy<NewView>(keys[2]!, { type: "newView", height: 1, view: 1, viewChanges: vcs }),
+    );
+    const { payload, hash } = fakePayload(1, [transfer(9)]);
+    r.net.deliver(
+      keys[2]!,
+      signedBy<PrePrepare>(keys[2]!, { type: "prePrepare", height: 1, view: 1, blockHash: hash, payload }),
+    );
+    await until(() => r.net.ofType("prepare").length === 2, "our prepare of Y in view 1");
+    expect(r.pool.held).toEqual([[hex(transfer(1).hash)], [hex(transfer(9).hash)]]);
+    const vote = (type: "prepare" | "commit", k: NodeKey) =>
+      signedBy<Prepare | Commit>(k, { type, height: 1, view: 1, blockHash: hash });
+    for (const k of [keys[2]!, keys[3]!]) r.net.deliver(k, vote("prepare", k));
+    for (const k of [keys[2]!, keys[3]!]) r.net.deliver(k, vote("commit", k));
+    await until(() => r.chain.heightNow === 1, "block Y");
+    await settled(r.driver);
+    // X's tx is sealable again; Y's committed with its block (the pool removes it), so it is not given back.
+    expect(r.pool.released).toEqual([[hex(transfer(1).hash)]]);
   });
 
   it("a leader's pending request is dropped when another leader's block commits that height", async () => {

@@ -202,6 +202,7 @@ export class SimPool implements ConsensusPool {
   }
   releaseSealed(_hashes?: Hash[]): void {}
   park(_hashes: Hash[]): void {}
+  hold(_hashes: Hash[]): void {}
   drop(hashes: Hash[]): number {
     return hashes.length;
   }

@@ -39,3 +39,23 @@ describe("TxPool sealing while the previous block is in flight", () => {
     expect(hashes(pool.seal(10))).toEqual(hashes([A1, N]));
   });
 });
+
+describe("TxPool.hold: txs of a proposal this node executed but did not seal", () => {
+  it("are in flight (not sealed again) until released; a parked tx stays parked; unknown hashes are ignored", async () => {
+    const { pool } = makePool();
+    const [a, b, c] = [wallet(0), wallet(1), wallet(2)];
+    const A0 = await pool.add(await signEth(a, { nonce: 0 }));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    const B0 = await pool.add(await signEth(b, { nonce: 0 }));
+    const C0 = await pool.add(await signEth(c, { nonce: 0 }));
+    pool.park([C0.hash]);
+    // Block h (another leader's) carries A0 and B0; C0 is parked here; a hash this pool lacks is ignored.
+    pool.hold([A0.hash, B0.hash, C0.hash, new Uint8Array(32).fill(7)]);
+    expect(pool.stats().inFlight).toBe(2);
+    // The next leader builds h+1 from what h does not carry: A's next nonce, not A0 or B0 again.
+    expect(hashes(pool.seal(10))).toEqual(hashes([A1]));
+    // h lost (another block committed at its height): its txs are sealable again.
+    pool.releaseSealed([A0.hash, B0.hash]);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A0, B0]));
+  });
+});
