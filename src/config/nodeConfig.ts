@@ -42,7 +42,10 @@ export interface NodeConfig {
     peers: string[];
   };
   /** Only the fields the file sets; every default (and range) is in src/consensus/options.ts. */
-  consensus: Partial<Pick<ConsensusTiming, "tickMs" | "viewTimeoutMs" | "minSealTimeMs">>;
+  consensus: Partial<Pick<ConsensusTiming, "tickMs" | "viewTimeoutMs" | "minSealTimeMs">> & {
+    /** Pipelined PBFT (src/consensus/options.ts has its default). */
+    pipeline?: boolean;
+  };
   /** Only the fields the file sets; every default is in src/txpool/options.ts. */
   txpool: {
     countMax?: number;
@@ -94,7 +97,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
     "allowUnprotectedTxs",
   ]);
   const p2p = root.section("p2p", ["listen", "peers"]);
-  const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs"]);
+  const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs", "pipeline"]);
   const txpool = root.section("txpool", [
     "countMax",
     "bytesMax",
@@ -142,6 +145,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       tickMs: setOnly(consensus, "tickMs", ...CONSENSUS_OPTION_RANGES.tickMs),
       viewTimeoutMs: setOnly(consensus, "viewTimeoutMs", ...CONSENSUS_OPTION_RANGES.viewTimeoutMs),
       minSealTimeMs: setOnly(consensus, "minSealTimeMs", ...CONSENSUS_OPTION_RANGES.minSealTimeMs),
+      pipeline: consensus.field("pipeline").optional<boolean | undefined>((b) => b.boolean(), undefined),
     },
     txpool: {
       countMax: setOnly(txpool, "countMax", 1, 10_000_000),

@@ -17,13 +17,16 @@ export interface ConsensusDriverOptions {
   /** Bound of the inbound event queue; peer messages beyond it are dropped (and counted). */
   queueMax: number;
   /**
-   * Pipelined PBFT (a window of two heights, pbft/PROTOCOL.md). Default off: the chain must build and verify on an
-   * executed, uncommitted parent (the simulator's does).
+   * Pipelined PBFT (a window of two heights, pbft/PROTOCOL.md): the next leader proposes h + 1 on its executed,
+   * uncommitted block of h. Default PIPELINE_DEFAULT. Safe to mix across nodes (a node that does not pipeline
+   * steps an early proposal once it gets to its height).
    */
   pipeline?: boolean;
 }
 
 export type ConsensusTiming = Omit<ConsensusDriverOptions, "stateFile" | "pipeline">;
+
+export const PIPELINE_DEFAULT = true;
 
 export const defaultConsensusDriverOptions: ConsensusTiming = {
   tickMs: 100,

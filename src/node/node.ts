@@ -184,6 +184,7 @@ export class ConsortNode {
       const consensus = new ConsensusDriver(
         {
           ...resolveConsensusTiming(config.consensus),
+          pipeline: config.consensus.pipeline,
           stateFile: path.join(config.dataDir, "consensus-state.json"),
         },
         {
