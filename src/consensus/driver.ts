@@ -10,7 +10,7 @@ import type { Logger } from "../util/logger.js";
 import { systemClock } from "./clock.js";
 import { HardStateFile } from "./hardStateFile.js";
 import type { ConsensusChain, ConsensusClock, ConsensusPool, HardStateStore } from "./interface.js";
-import type { ConsensusDriverOptions } from "./options.js";
+import { type ConsensusDriverOptions, PIPELINE_DEFAULT } from "./options.js";
 import {
   type CommitBlockAction,
   defaultPbftConfig,
@@ -116,8 +116,7 @@ export class ConsensusDriver {
     return new PbftCore(
       {
         ...defaultPbftConfig,
-        // Off by default until the node's chain builds and verifies on an executed, uncommitted parent (issue 14).
-        pipeline: this.opts.pipeline ?? false,
+        pipeline: this.opts.pipeline ?? PIPELINE_DEFAULT,
         nodeId: this.deps.nodeKey.nodeId,
         leaderPeriod: this.leaderPeriod,
         viewTimeoutTicks: Math.max(1, Math.round(this.opts.viewTimeoutMs / this.opts.tickMs)),

@@ -37,7 +37,8 @@ describe("ConsensusDriver: pipelining", () => {
   });
 
   it("the next leader builds h+1 on the executed, uncommitted block of h and proposes it before h commits", async () => {
-    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: true } });
+    // Pipelining is the default (PIPELINE_DEFAULT): no option needed.
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)] });
     rigs.push(r);
     await r.driver.start();
     const { hash, msg } = prePrepareAt1();
@@ -52,8 +53,8 @@ describe("ConsensusDriver: pipelining", () => {
     expect(r.driver.coreCounters()!.pipelined).toBe(0);
   });
 
-  it("without the option the core waits for the commit (the node's default until its chain can build ahead)", async () => {
-    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)] });
+  it("pipeline: false, the next leader waits for the commit of h before it builds h+1", async () => {
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: false } });
     rigs.push(r);
     await r.driver.start();
     r.net.deliver(keys[1]!, prePrepareAt1().msg);
