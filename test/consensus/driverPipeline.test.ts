@@ -37,7 +37,8 @@ describe("ConsensusDriver: pipelining", () => {
   });
 
   it("the next leader builds h+1 on the executed, uncommitted block of h and proposes it before h commits", async () => {
-    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: true } });
+    // Pipelining is the default (PIPELINE_DEFAULT): no option needed.
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)] });
     rigs.push(r);
     await r.driver.start();
     const { hash, msg } = prePrepareAt1();
