@@ -38,7 +38,7 @@ export const modules: Record<string, MutationModule> = {
   },
   "cert-check": {
     // The certificate check of the core, and the chain's checkCertificate (the lines of that method).
-    mutate: ["src/consensus/pbft/core/certificate.ts", "src/chain/chain.ts:360-363"],
+    mutate: ["src/consensus/pbft/core/certificate.ts", "src/chain/chain.ts:344-347"],
     tests: ["test/consensus/certificate.test.ts", "test/consensus/core.test.ts", "test/chain/chain.test.ts"],
   },
   driver: {
@@ -49,6 +49,8 @@ export const modules: Record<string, MutationModule> = {
       "test/consensus/driverLifecycle.test.ts",
       "test/consensus/driverRound.test.ts",
       "test/consensus/driverProposal.test.ts",
+      "test/consensus/driverSeams.test.ts",
+      "test/consensus/driverPipeline.test.ts",
     ],
   },
   codec: {
