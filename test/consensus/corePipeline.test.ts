@@ -29,6 +29,11 @@ function prePrepare2(blockHash = b2.blockHash, payload = b2.payload, key = k2): 
   return signed(key, { type: "prePrepare", height: 2, view: 0, blockHash, payload } as never);
 }
 
+/** The early execution of b2 on b1 finished (valid or not). */
+function executed2(c: PbftCore, valid: boolean, parentHash = b1.blockHash): void {
+  c.step({ type: "blockExecuted", height: 2, parentHash, blockHash: b2.blockHash, valid });
+}
+
 /** A core at height 1 that executed block b1 (proposed by node 1) valid and sent its Prepare. */
 function executedHeight1(me = k0, config = {}): PbftCore {
   const c = core(me, config);
@@ -134,13 +139,7 @@ describe("PbftCore pipelining: a replica", () => {
     const r = take(c);
     expect(r.execute).toEqual([{ height: 2, view: 0, parentHash: b1.blockHash, ...b2 }]);
     expect(types(r)).toEqual(["prepare"]); // of height 1
-    c.step({
-      type: "blockExecuted",
-      height: 2,
-      parentHash: b1.blockHash,
-      blockHash: b2.blockHash,
-      valid: true,
-    });
+    executed2(c, true);
     expect(take(c).messages).toEqual([]); // no vote on height 2 yet
     const after = commitQuorum(c);
     expect(after.commits.map((x) => x.height)).toEqual([1]);
@@ -155,13 +154,7 @@ describe("PbftCore pipelining: a replica", () => {
     take(c);
     expect(deliver(c, prePrepare2()).execute).toHaveLength(1);
     expect(commitQuorum(c).messages.filter((m) => m.msg.height === 2)).toEqual([]);
-    c.step({
-      type: "blockExecuted",
-      height: 2,
-      parentHash: b1.blockHash,
-      blockHash: b2.blockHash,
-      valid: true,
-    });
+    executed2(c, true);
     expect(take(c).messages.map((m) => [m.msg.type, m.msg.height])).toEqual([["prepare", 2]]);
   });
 
@@ -169,13 +162,7 @@ describe("PbftCore pipelining: a replica", () => {
     const c = executedHeight1();
     take(c);
     deliver(c, prePrepare2());
-    c.step({
-      type: "blockExecuted",
-      height: 2,
-      parentHash: b1.blockHash,
-      blockHash: b2.blockHash,
-      valid: false,
-    });
+    executed2(c, false);
     const r = commitQuorum(c);
     expect(r.viewChangeStarted).toEqual({ height: 2, toView: 1, cause: "invalidBlock" });
     expect(r.messages.filter((m) => m.msg.height === 2).map((m) => m.msg.type)).toEqual(["viewChange"]);
@@ -185,13 +172,7 @@ describe("PbftCore pipelining: a replica", () => {
     const c = executedHeight1();
     take(c);
     deliver(c, prePrepare2());
-    c.step({
-      type: "blockExecuted",
-      height: 2,
-      parentHash: b1.blockHash,
-      blockHash: b2.blockHash,
-      valid: true,
-    });
+    executed2(c, true);
     take(c);
     // Sync says another block was decided at height 1.
     const other = block(9).blockHash;
@@ -206,13 +187,7 @@ describe("PbftCore pipelining: a replica", () => {
     expect(r.messages.filter((m) => m.msg.type === "prepare")).toEqual([]);
     expect(c.counters.pipelineRestepped).toBe(1);
     // The stale answer of the early execution is not taken for the new one.
-    c.step({
-      type: "blockExecuted",
-      height: 2,
-      parentHash: b1.blockHash,
-      blockHash: b2.blockHash,
-      valid: true,
-    });
+    executed2(c, true);
     expect(reasons(take(c))).toEqual(["STALE_EVENT"]);
   });
 
