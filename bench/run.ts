@@ -29,6 +29,7 @@ const USAGE = `npm run bench -- [options]
   --profile DIR                               write V8 CPU profiles of the Consort nodes into DIR
   --out bench/results                         where the JSON result and SVG plots go
   --plots-to DIR                              also write the SVG plots there (e.g. docs/benchmarks)
+  --no-pipeline                               Consort nodes with consensus.pipeline false (one height at a time)
   --keep                                      keep the targets' temp folders (logs, data)
   --no-progress                               no progress line`;
 
@@ -47,6 +48,7 @@ const FLAGS = {
   out: { type: "string", default: "bench/results" },
   "plots-to": { type: "string" },
   keep: { type: "boolean", default: false },
+  "no-pipeline": { type: "boolean", default: false },
   "no-progress": { type: "boolean", default: false },
   help: { type: "boolean", default: false },
 } as const;
@@ -151,6 +153,7 @@ async function main(argv: string[]): Promise<void> {
     repeat: int(flags.repeat, "repeat", 1),
     cpuProfileDir: profileDir,
     keepDir: flags.keep,
+    pipeline: !flags["no-pipeline"],
     progress: !flags["no-progress"],
     machine,
   });

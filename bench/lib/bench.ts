@@ -38,6 +38,8 @@ export interface BenchConfig {
   repeat: number;
   cpuProfileDir?: string | undefined;
   keepDir?: boolean;
+  /** Consort's consensus.pipeline (default: the node's default, on). */
+  pipeline?: boolean;
   progress?: boolean;
 }
 
@@ -74,7 +76,11 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
       let target: RunningTarget | null = null;
       let session: BenchSession | null = null;
       try {
-        target = await startTarget(targetName, { cpuProfileDir: cfg.cpuProfileDir, keepDir: cfg.keepDir });
+        target = await startTarget(targetName, {
+          cpuProfileDir: cfg.cpuProfileDir,
+          keepDir: cfg.keepDir,
+          pipeline: cfg.pipeline,
+        });
         session = new BenchSession(target, cfg.senders, cfg.concurrency, cfg.progress ?? true);
         await session.open();
         for (const workload of workloads) {

@@ -74,6 +74,8 @@ export interface StartOptions {
   keepDir?: boolean;
   /** Consort txpool.countMax override (overload runs); default: the node's default. */
   txpoolCountMax?: number;
+  /** Consort consensus.pipeline; default: the node's default (on). */
+  pipeline?: boolean | undefined;
   startTimeoutMs?: number;
 }
 
@@ -131,6 +133,7 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
     cfg.rpc = { ...cfg.rpc, requestsPerSecond: 1_000_000 };
     cfg.log = { level: "info", pretty: false };
     if (opts.txpoolCountMax) cfg.txpool = { countMax: opts.txpoolCountMax };
+    if (opts.pipeline === false) cfg.consensus = { ...cfg.consensus, pipeline: false };
     await writeFile(node.configFile, `${JSON.stringify(cfg, null, 2)}\n`);
   }
   const env: NodeJS.ProcessEnv = { FORCE_COLOR: "0" };
