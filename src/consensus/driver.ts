@@ -5,10 +5,11 @@ import { ConsensusPhaseTracker } from "../metrics/index.js";
 import type { Transport } from "../network/index.js";
 import type { Hash, NodeId, ValidatorInfo } from "../types/index.js";
 import { assert, errorMessage, isDiskFull } from "../util/errors.js";
-import { bytesEqual, bytesToHex } from "../util/hex.js";
+import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { systemClock } from "./clock.js";
 import { HardStateFile } from "./hardStateFile.js";
+import { HeldTxs } from "./heldTxs.js";
 import type { ConsensusChain, ConsensusClock, ConsensusPool, HardStateStore } from "./interface.js";
 import { type ConsensusDriverOptions, PIPELINE_DEFAULT } from "./options.js";
 import {
@@ -68,6 +69,8 @@ export class ConsensusDriver {
   private proposeScheduled = false;
   readonly counters = { queueDropped: 0, messagesIn: 0, messagesOut: 0, viewChanges: 0, commits: 0 };
   private readonly phases: ConsensusPhaseTracker | null;
+  /** Txs of proposals this node executed, held in flight in its pool (heldTxs.ts). */
+  private readonly held: HeldTxs;
   private readonly clock: ConsensusClock;
   private readonly hardStateStore: HardStateStore;
   /** Cancels the repeating tick (null: not started, or stopped). */
@@ -80,6 +83,7 @@ export class ConsensusDriver {
     private readonly deps: ConsensusDriverDeps,
   ) {
     this.phases = deps.metrics ? new ConsensusPhaseTracker(deps.metrics.consensus) : null;
+    this.held = new HeldTxs(deps.txpool);
     this.clock = deps.clock ?? systemClock;
     this.hardStateStore = deps.hardStateStore ?? new HardStateFile(opts.stateFile);
   }
@@ -344,7 +348,7 @@ export class ConsensusDriver {
       compact: true,
     });
     if (this.proposing && this.proposing.height <= c.height) this.proposing = null;
-    this.releaseHoldsUpTo(c.height, c.blockHash);
+    this.held.releaseUpTo(c.height, c.blockHash);
     if (committed === null) return; // sync got there first
     this.counters.commits++;
     this.deps.logger.info(
@@ -380,7 +384,7 @@ export class ConsensusDriver {
         parentHash: e.parentHash,
       });
       nextValidators = await this.nextValidatorsOf(e.blockHash);
-      this.holdTxsOf(e.height, e.blockHash, block.transactions);
+      this.held.hold(e.height, e.blockHash, block.transactions);
     } catch (err) {
       valid = false;
       this.deps.logger.warn({ height: e.height, view: e.view, err: errorMessage(err) }, "proposal rejected");
@@ -401,34 +405,6 @@ export class ConsensusDriver {
         nextValidators,
       },
     });
-  }
-
-  /** Txs this node holds in flight for proposals it executed (not sealed), by height: see holdTxsOf. */
-  private readonly held = new Map<number, { blockHash: Hash; txHashes: Hash[] }[]>();
-
-  /**
-   * The txs of a proposal executed valid here are held in flight in this node's pool (pipelining: the next leader
-   * builds h + 1 from what h does not carry). Released when another block commits at that height, or by a view
-   * change (which releases every in-flight tx).
-   */
-  private holdTxsOf(height: number, blockHash: Hash, txs: readonly { hash: Hash }[]): void {
-    if (txs.length === 0) return;
-    const txHashes = txs.map((tx) => tx.hash);
-    this.deps.txpool.hold(txHashes);
-    const atHeight = this.held.get(height) ?? [];
-    atHeight.push({ blockHash, txHashes });
-    this.held.set(height, atHeight);
-  }
-
-  /** Block `height` committed: holds for other proposals of that height (and below) go back to the pool. */
-  private releaseHoldsUpTo(height: number, committed: Hash): void {
-    for (const [h, holds] of this.held) {
-      if (h > height) continue;
-      for (const hold of holds) {
-        if (!bytesEqual(hold.blockHash, committed)) this.deps.txpool.releaseSealed(hold.txHashes);
-      }
-      this.held.delete(h);
-    }
   }
 
   /** The validator set for height h+1 when block h changed it, read from the executed (uncommitted) state. */
