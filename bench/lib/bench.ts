@@ -1,4 +1,5 @@
 import os from "node:os";
+import { CpuMeter } from "./cpu.js";
 import { randomAddress, signNativeTx } from "./ethTx.js";
 import { BlockWatcher, type LoadResult, normalizeError, runLoad } from "./load.js";
 import { RpcClient } from "./rpc.js";
@@ -25,6 +26,11 @@ export interface RunRecord {
   loadAvgEnd: number;
   /** Peak RSS per chain process during this run (KiB). */
   peakRssKb: number[];
+  /**
+   * CPU (user + system) per committed tx while the txs were submitted and committed, in ms: summed over the chain's
+   * processes, and the client's own (submission, block polling). null when /proc could not be read.
+   */
+  cpuMsPerTx?: { chain: number | null; client: number };
   result: LoadResult | null;
   error: string | null;
 }
@@ -98,6 +104,7 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
           const rss = new RssSampler(target.pids, 500).start();
           try {
             const txs = await session.prepare(workload, cfg.n);
+            const cpu = new CpuMeter(target.pids);
             rec.result = await runLoad({
               label: `${targetName}/${workload}`,
               submitUrls: target.submitUrls,
@@ -107,6 +114,7 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
               progress: cfg.progress ?? true,
               kick: target.kick,
             });
+            rec.cpuMsPerTx = cpuPerTx(cpu.stop(), rec.result.committed);
           } catch (err) {
             rec.error = normalizeError(err);
             log(`  ${targetName}/${workload} failed: ${rec.error}`);
@@ -144,12 +152,21 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
   return { machine, config, runs };
 }
 
+function cpuPerTx(used: ReturnType<CpuMeter["stop"]>, committed: number): RunRecord["cpuMsPerTx"] {
+  const perTx = (ms: number) => (committed > 0 ? ms / committed : 0);
+  const chain = used.perProcessMs.includes(null)
+    ? null
+    : perTx(used.perProcessMs.reduce<number>((a, b) => a + (b ?? 0), 0));
+  return { chain, client: perTx(used.clientMs) };
+}
+
 function oneLine(r: RunRecord): string {
   const x = r.result!;
   return (
     `${r.target}/${r.workload}: committed ${x.committed}/${x.n}, ${x.e2eTps.toFixed(0)} tx/s ` +
     `(block window ${x.committedTps.toFixed(0)}), submit ${x.submitRate.toFixed(0)}/s, p50 ${x.latency.p50Ms.toFixed(0)} ms, ` +
     `p99 ${x.latency.p99Ms.toFixed(0)} ms, ${x.blocks.count} blocks, errors ${Object.values(x.errors).reduce((a, b) => a + b, 0)}, ` +
+    `CPU ms/tx chain ${r.cpuMsPerTx?.chain?.toFixed(2) ?? "?"} client ${r.cpuMsPerTx?.client.toFixed(2) ?? "?"}, ` +
     `load ${r.loadAvgStart}`
   );
 }

@@ -60,6 +60,7 @@ export function renderReport(r: {
         ),
         `${errs}${failed ? ` (+${failed} failed runs)` : ""}${ok.some((x) => x.timedOut) ? " timeout" : ""}`,
         fmt(peak / 1024),
+        fmt(median(c.runs.flatMap((x) => (x.cpuMsPerTx?.chain == null ? [] : [x.cpuMsPerTx.chain]))), 2),
         c.runs.map((x) => x.loadAvgStart.toFixed(1)).join("/"),
       ];
     });
@@ -82,6 +83,7 @@ export function renderReport(r: {
           "KiB/block",
           "errors",
           "peak RSS MiB",
+          "CPU ms/tx",
           "load1",
         ],
         rows,

@@ -1,6 +1,7 @@
 import { Transaction as EthTx } from "ethers";
 import { describe, expect, it } from "vitest";
 import { machineInfo, runBench } from "../../bench/lib/bench.js";
+import { readCpuMs } from "../../bench/lib/cpu.js";
 import { assetDeployData, benchSender, erc20TransferData, signLegacyTx } from "../../bench/lib/ethTx.js";
 import { renderReport } from "../../bench/lib/report.js";
 import { median, percentile } from "../../bench/lib/stats.js";
@@ -38,6 +39,17 @@ describe("bench helpers", () => {
     const data = assetDeployData("0x6000", "Bench", "BNCH", 10n);
     // code, 3 head words, name (length + 1 word), symbol (length + 1 word)
     expect((data.length - 2) / 2).toBe(2 + 32 * 3 + 64 + 64);
+  });
+
+  it("reads a process's CPU time from /proc, and null for a pid that does not exist", () => {
+    const before = readCpuMs(process.pid);
+    expect(before).not.toBeNull();
+    const spinUntil = performance.now() + 60;
+    while (performance.now() < spinUntil) {
+      // burn ~60 ms of CPU: at 10 ms per tick the counter must move
+    }
+    expect(readCpuMs(process.pid)!).toBeGreaterThan(before!);
+    expect(readCpuMs(2 ** 31 - 1)).toBeNull();
   });
 
   it("renders an SVG with one polyline per series", () => {
@@ -91,6 +103,10 @@ describe("bench harness against a 1-validator Consort", () => {
       expect(r.series.reduce((a, p) => a + p.committed, 0)).toBe(200);
       expect(run.peakRssKb.length).toBe(1);
       expect(run.peakRssKb[0]).toBeGreaterThan(10_000);
+      // A node that committed 200 txs used some CPU for them, and not 10 s per tx.
+      expect(run.cpuMsPerTx?.chain).toBeGreaterThan(0);
+      expect(run.cpuMsPerTx?.chain).toBeLessThan(10_000);
+      expect(run.cpuMsPerTx?.client).toBeGreaterThan(0);
     }
     const text = renderReport(report);
     expect(text).toContain("| transfer | consort1");
