@@ -1,5 +1,5 @@
 export { CryptoError, type CryptoErrorCode } from "./errors.js";
-export { KECCAK256_EMPTY, keccak256 } from "./keccak.js";
+export { KECCAK_BACKEND, KECCAK256_EMPTY, keccak256 } from "./keccak.js";
 export { type AccountKey, loadAccountKey, loadNodeKey, saveAccountKey, saveNodeKey } from "./keyFile.js";
 export { type MerkleProof, merkleLeafHash, merkleProof, merkleRoot, verifyMerkleProof } from "./merkle.js";
 export {

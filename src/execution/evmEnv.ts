@@ -50,11 +50,14 @@ export interface EvmConfig {
   customCrypto: CustomCrypto;
 }
 
-/** The EVM config for `opts`: the native ecrecover backend when `opts.nativeEcrecover`. */
+/**
+ * The EVM config for `opts`: the node's keccak (WebAssembly, ~7× the EVM's pure-JS one for KECCAK256 and CREATE2),
+ * and the native ecrecover backend when `opts.nativeEcrecover`.
+ */
 export function evmConfigOf(opts: ExecutorOptions): EvmConfig {
   return {
     hardfork: opts.hardfork,
-    customCrypto: opts.nativeEcrecover ? { ecrecover: nativeEcrecover } : {},
+    customCrypto: opts.nativeEcrecover ? { keccak256, ecrecover: nativeEcrecover } : { keccak256 },
   };
 }
 

@@ -1,4 +1,4 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "../crypto/index.js";
 import type { Hash, Log, NodeId, Receipt, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
 import { bytesToHex, toQuantity } from "../util/hex.js";
@@ -27,7 +27,7 @@ export function orBlooms(blooms: Uint8Array[]): Uint8Array {
  * the last 20 bytes of keccak256(nodeId).
  */
 export function nodeIdToMiner(nodeId: NodeId): string {
-  return bytesToHex(keccak_256(nodeId).subarray(12));
+  return bytesToHex(keccak256(nodeId).subarray(12));
 }
 
 export function hex(b: Uint8Array): string {

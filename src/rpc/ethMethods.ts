@@ -1,4 +1,4 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "../crypto/index.js";
 import { bigintToBytes, bytesToHex, toQuantity } from "../util/hex.js";
 import {
   type CallContext,
@@ -65,7 +65,7 @@ export const ethMethods = {
   net_listening: method([] as const, () => true),
   net_peerCount: method([] as const, (_a, ctx) => toQuantity(ctx.backend.peers().length)),
   web3_clientVersion: method([] as const, (_a, ctx) => ctx.backend.clientVersion),
-  web3_sha3: method([p.data("data", SHA3_MAX_BYTES)] as const, ([data]) => bytesToHex(keccak_256(data))),
+  web3_sha3: method([p.data("data", SHA3_MAX_BYTES)] as const, ([data]) => bytesToHex(keccak256(data))),
   eth_accounts: method([] as const, () => []),
   eth_syncing: method([] as const, (_a, ctx) => {
     const s = ctx.backend.syncStatus();

@@ -1,4 +1,4 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "../crypto/index.js";
 import type { Log } from "../types/index.js";
 import { bytesEqual } from "../util/hex.js";
 import { BLOOM_BYTES, formatEthLog, type Json } from "./ethFormat.js";
@@ -78,7 +78,7 @@ export function matchLog(c: LogCriteria, log: Log): boolean {
 
 function bloomHas(bloom: Uint8Array, value: Uint8Array): boolean {
   if (bloom.length !== BLOOM_BYTES) return true;
-  const h = keccak_256(value);
+  const h = keccak256(value);
   for (let i = 0; i < 6; i += 2) {
     const bit = ((h[i]! << 8) | h[i + 1]!) & 0x7ff;
     const byte = BLOOM_BYTES - 1 - (bit >> 3);

@@ -1,5 +1,5 @@
 import { RLP } from "@ethereumjs/rlp";
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "../crypto/index.js";
 import type { Hash } from "../types/index.js";
 import { ReceiptStatus } from "../types/index.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
@@ -75,7 +75,7 @@ export async function submitAndWait(
   raw: Uint8Array,
   timeoutMs: number,
 ): Promise<{ hash: Hash; waited: WaitResult | null }> {
-  const expected = keccak_256(raw);
+  const expected = keccak256(raw);
   const wait = ctx.receipts.wait(expected, timeoutMs);
   let hash: Hash;
   try {
