@@ -1,7 +1,7 @@
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_SYSTEM_CONFIG, devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
+import { devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
 import {
   generatePrivateKey,
   NodeKey,
@@ -9,6 +9,7 @@ import {
   saveAccountKey,
   saveNodeKey,
 } from "../crypto/index.js";
+import { DEFAULT_SYSTEM_CONFIG_VALUES } from "../execution/index.js";
 import { nodeIdToPeerId } from "../network/index.js";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
 import { bytesToHex } from "../util/hex.js";
@@ -144,7 +145,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
       })),
     },
     alloc: accounts.map((a) => ({ address: Buffer.from(a.address.slice(2), "hex"), balance: 10n ** 24n })),
-    systemConfig: { ...DEFAULT_SYSTEM_CONFIG },
+    systemConfig: { ...DEFAULT_SYSTEM_CONFIG_VALUES },
   };
   const genesisFile = path.join(opts.outDir, "genesis.json");
   await writeJson(genesisFile, genesisToJson(genesis));

@@ -23,20 +23,13 @@ export interface GenesisConfig {
   };
   /** Initial native balances (for value transfers and Ethereum tools). */
   alloc: { address: Address; balance: bigint }[];
-  /** System config keys → values (strings, as FISCO stores them). */
+  /**
+   * System config keys → values (strings, as FISCO stores them): only what the file sets. Execution owns the keys,
+   * their rules and their defaults (`DEFAULT_SYSTEM_CONFIG_VALUES` in src/execution/systemContracts.ts) and fills
+   * the rest when it builds the genesis state.
+   */
   systemConfig: Record<string, string>;
 }
-
-export const DEFAULT_SYSTEM_CONFIG: Readonly<Record<string, string>> = {
-  tx_count_limit: "1000",
-  // Chosen by measurement with the gas schedule (bench/worstBlock.ts, docs/limits.md): a block of the slowest gas
-  // executes in ~1 s (a loop of the cheapest opcodes, ~12 Mgas per CPU-second), and a block holding the largest tx
-  // still has room for others' (round-robin sealing can then serve them at once).
-  tx_gas_limit: "5000000",
-  block_gas_limit: "10000000",
-  consensus_leader_period: "1",
-  min_gas_price: "0",
-};
 
 const GENESIS_KEYS = [
   "chainId",
@@ -83,7 +76,7 @@ export function parseGenesis(json: unknown, file = "genesis.json"): GenesisConfi
       return { address: hexToBytes(address), balance: r.field("balance").bigint() };
     },
   );
-  const systemConfig = { ...DEFAULT_SYSTEM_CONFIG };
+  const systemConfig: Record<string, string> = {};
   for (const [key, value] of Object.entries(root.field("systemConfig").optional((s) => s.object(), {}))) {
     systemConfig[key] = new FieldReader(file, value, `systemConfig.${key}`).string({ maxLength: 256 });
   }

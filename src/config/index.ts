@@ -1,7 +1,6 @@
 export { assertRpcSafeForGenesis, devAccountAddresses, devAccountKey, isLoopbackHost } from "./devKeys.js";
 export { ConfigError, type ConfigErrorCode } from "./errors.js";
 export {
-  DEFAULT_SYSTEM_CONFIG,
   type GenesisConfig,
   genesisToJson,
   loadGenesis,

@@ -3,8 +3,10 @@ import { describe, expect, it } from "vitest";
 import type { GenesisConfig } from "../../src/config/index.js";
 import { keccak256 } from "../../src/crypto/index.js";
 import {
+  DEFAULT_SYSTEM_CONFIG_VALUES,
   Executor,
   type GenesisSpec,
+  genesisState,
   KEY_PREFIX,
   proposerCoinbase,
   readAccount,
@@ -139,5 +141,13 @@ describe("EVM environment", () => {
     };
     const spec: GenesisSpec = g;
     expect(spec.systemConfig.tx_count_limit).toBe("10");
+  });
+
+  it("fills the system config defaults itself: a genesis file without systemConfig gives the same state", () => {
+    const base = genesisSpec([addr(admin)], []);
+    const rootOf = (systemConfig: GenesisSpec["systemConfig"]) =>
+      bytesToHex(genesisState({ ...base, systemConfig }).stateRoot);
+    expect(rootOf({})).toBe(rootOf({ ...DEFAULT_SYSTEM_CONFIG_VALUES }));
+    expect(rootOf({ tx_count_limit: "999" })).not.toBe(rootOf({}));
   });
 });
