@@ -176,13 +176,17 @@ export class ConsensusDriver {
     return this.core?.counters ?? null;
   }
 
-  /** Sync applied block `height` (certificate verified): the core moves on. */
+  /**
+   * Sync applied block `height` (certificate verified): the core moves on, and the txs this node held for other
+   * proposals of that height go back to the pool now, not at the next commit by consensus.
+   */
   synced(
     height: number,
     blockHash: Hash,
     certificate: import("../types/index.js").CommitCertificate,
     nextValidators?: ValidatorInfo[],
   ): void {
+    this.held.releaseUpTo(height, blockHash);
     this.enqueue({
       kind: "event",
       event: { type: "synced", height, blockHash, certificate, nextValidators },

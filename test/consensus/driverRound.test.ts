@@ -268,6 +268,17 @@ describe("ConsensusDriver: a replica's round", () => {
     expect(r.pool.released).toEqual([[hex(transfer(1).hash)]]);
   });
 
+  it("a block of that height applied by sync also gives back the txs held for the block it replaces", async () => {
+    await r.driver.start();
+    r.net.deliver(keys[1]!, prePrepareOf(0).msg);
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare of X");
+    expect(r.pool.held).toEqual([[hex(transfer(1).hash)]]);
+    const { hash } = fakePayload(1, [transfer(9)]);
+    r.driver.synced(1, hash, { height: 1, view: 1, blockHash: hash, signatures: [] });
+    expect(r.pool.released).toEqual([[hex(transfer(1).hash)]]);
+    await settled(r.driver);
+  });
+
   it("a leader's pending request is dropped when another leader's block commits that height", async () => {
     // This node (keys[1]) leads height 1 view 0 but has no txs; the view times out and keys[2] leads view 1.
     r = rig(dir, keys[1]!, keys);
