@@ -27,8 +27,8 @@ import type {
 } from "../../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { parseWithBytes } from "../../src/util/jsonBytes.js";
-import type { Logger } from "../../src/util/logger.js";
 import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
+import { captureLogger } from "../fixtures/logger.js";
 
 /** Shared by the consensus driver's tests: validator keys, a genesis, native transfers and a small pool. */
 
@@ -129,34 +129,6 @@ export async function settled(driver: ConsensusDriver): Promise<void> {
     await new Promise((r) => realSetTimeout(r, 1));
     quiet = !loop.draining && loop.queue.length === 0 ? quiet + 1 : 0;
   }
-}
-
-export interface LogLine {
-  level: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
-  obj: Record<string, unknown>;
-  msg: string | undefined;
-}
-
-/** A logger that records every line (the core logs through it too). */
-export function spyLogger(): Logger & { lines: LogLine[]; find(msg: string): LogLine[] } {
-  const lines: LogLine[] = [];
-  const at =
-    (level: LogLine["level"]) =>
-    (obj: object, msg?: string): void => {
-      lines.push({ level, obj: obj as Record<string, unknown>, msg });
-    };
-  const logger = {
-    lines,
-    find: (msg: string) => lines.filter((l) => l.msg === msg),
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    fatal: at("fatal"),
-    child: () => logger,
-  };
-  return logger;
 }
 
 export interface SentMessage {
@@ -418,7 +390,7 @@ export interface Rig {
   chain: FakeChain;
   pool: FakePool;
   net: ReturnType<typeof fakeTransport>;
-  logger: ReturnType<typeof spyLogger>;
+  logger: ReturnType<typeof captureLogger>;
   fatal: unknown[];
   fetches: { fromHeight: number; peers: string[] }[];
   stateFile: string;
@@ -445,7 +417,7 @@ export function rig(
   const pool = new FakePool(opts.txs);
   const stateFile = opts.options?.stateFile ?? path.join(dir, "consensus-state.json");
   const net = fakeTransport(stateFile);
-  const logger = spyLogger();
+  const logger = captureLogger();
   const fatal: unknown[] = [];
   const fetches: Rig["fetches"] = [];
   const driver = new ConsensusDriver(
