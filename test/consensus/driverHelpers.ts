@@ -29,6 +29,7 @@ import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
 import { captureLogger } from "../fixtures/logger.js";
+import { consensusBlock } from "../sim/block.js";
 
 /** Shared by the consensus driver's tests: validator keys, a genesis, native transfers and a small pool. */
 
@@ -209,12 +210,10 @@ export function fakePayload(
   return { payload, hash: keccak256(payload) };
 }
 
-function txHashesOf(payload: Uint8Array): string[] {
-  return (JSON.parse(new TextDecoder().decode(payload)) as { txs: string[] }).txs;
-}
-
-function txCountOf(payload: Uint8Array): number {
-  return txHashesOf(payload).length;
+/** The txs of a fakePayload, as far as consensus sees them: their hashes. */
+function txsOf(payload: Uint8Array): { hash: Hash }[] {
+  const { txs } = JSON.parse(new TextDecoder().decode(payload)) as { txs: string[] };
+  return txs.map((h) => ({ hash: hexToBytes(h) }));
 }
 
 type Gate = "build" | "verify" | "commit";
@@ -283,11 +282,7 @@ export class FakeChain implements ConsensusChain {
     const rejected = this.rejectOnBuild.filter((r) => txs.includes(r.tx));
     const kept = txs.filter((t) => !rejected.some((r) => r.tx === t));
     const { hash } = fakePayload(this.heightNow + 1, kept);
-    const block = {
-      header: { number: this.heightNow + 1 },
-      transactions: kept,
-      certificate: null,
-    } as unknown as Block;
+    const block = consensusBlock(kept, { number: this.heightNow + 1 });
     return { block, hash, executed: { rejected } };
   }
   encodeProposal(block: Block): Uint8Array {
@@ -305,8 +300,7 @@ export class FakeChain implements ConsensusChain {
     const parentHash = this.verifiedParent ?? this.headHash;
     if (opts.parentHash && bytesToHex(opts.parentHash) !== bytesToHex(parentHash))
       throw new Error("the block extends another parent");
-    const transactions = txHashesOf(payload).map((h) => ({ hash: hexToBytes(h) }));
-    return { header: { parentHash }, transactions } as unknown as Block;
+    return consensusBlock(txsOf(payload), { parentHash });
   }
   async commit(
     blockHash: Hash,
@@ -321,7 +315,7 @@ export class FakeChain implements ConsensusChain {
     this.headHash = blockHash;
     if (this.nextSet) this.validatorSet = this.nextSet;
     if (this.commitReturnsNull) return null;
-    return { block: { transactions: new Array(payload ? txCountOf(payload) : 0) } as unknown as Block };
+    return { block: consensusBlock(payload ? txsOf(payload) : []) };
   }
   async nextValidators(_blockHash: Hash): Promise<ValidatorInfo[] | undefined> {
     return this.nextSet;
