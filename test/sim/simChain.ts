@@ -83,11 +83,7 @@ export class SimChain implements ConsensusChain {
   buildBlock(
     txs: Transaction[],
     opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash },
-  ): Promise<{
-    block: Block;
-    hash: Hash;
-    executed: { rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[] };
-  }> {
+  ): ReturnType<ConsensusChain["buildBlock"]> {
     const parentHash = opts.parentHash ?? this.head().hash;
     return this.world.later(1, () => {
       const parentHeight = this.heightOf(parentHash);
