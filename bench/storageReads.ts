@@ -9,22 +9,12 @@
  * cache (ExecutorOptions.stateCacheEntries), which knows the previous block's values.
  */
 import "../src/util/polyfill.js";
-import { getCreateAddress } from "ethers";
-import { type Abi, encodeDeployData, encodeFunctionData, type Hex } from "viem";
 import { CliError, parseFlags } from "../src/cli/args.js";
 import { Executor, type StateChange, type StateReader } from "../src/execution/index.js";
-import type { Transaction } from "../src/types/index.js";
 import { hexToBytes } from "../src/util/hex.js";
 import { silentLogger } from "../src/util/logger.js";
-import {
-  addr,
-  assetArtifact,
-  genesisSpec,
-  LevelState,
-  signEth,
-  TestChain,
-  wallets,
-} from "../test/execution/helpers.js";
+import { LevelState, TestChain } from "../test/execution/helpers.js";
+import { TokenFixture } from "../test/execution/tokenFixture.js";
 import { machineInfo } from "./lib/bench.js";
 
 const USAGE = `npx tsx bench/storageReads.ts [--txs 200] [--blocks 6]`;
@@ -82,57 +72,12 @@ async function main(argv: string[]): Promise<void> {
   const level = await LevelState.open();
   try {
     const state = new CountingState(level);
-    const users = wallets(txCount + 1, 9);
-    const admin = users[0]!;
-    const senders = users.slice(1);
-    const alloc = users.map((w) => ({ address: addr(w), balance: 10n ** 24n }));
-    const chain = await TestChain.create(state, genesisSpec([addr(admin)], alloc));
-    const asset = assetArtifact();
-    const abi = asset.abi as Abi;
-    const token = hexToBytes(getCreateAddress({ from: admin.address, nonce: 0 }));
-    const transfer = (to: string, amount: bigint) =>
-      hexToBytes(encodeFunctionData({ abi, functionName: "transfer", args: [to as Hex, amount] }));
-
+    const fixture = new TokenFixture(txCount, 9);
+    const chain = await TestChain.create(state, fixture.genesis(10n ** 24n));
     // Setup: the token, and a balance for every sender.
-    const setup: Transaction[] = [
-      await signEth(admin, {
-        to: null,
-        nonce: 0,
-        gasLimit: 3_000_000n,
-        data: hexToBytes(
-          encodeDeployData({ abi, bytecode: asset.bytecode as Hex, args: ["Bench", "B", 10n ** 30n] }),
-        ),
-      }),
-    ];
-    for (let i = 0; i < senders.length; i++) {
-      setup.push(
-        await signEth(admin, {
-          to: token,
-          nonce: 1 + i,
-          gasLimit: 100_000n,
-          data: transfer(senders[i]!.address, 10n ** 20n),
-        }),
-      );
-    }
-    await chain.block(setup);
-
-    // Each block: every sender pays another sender (a ring shifted per block), so balances are existing slots.
-    const signed: Transaction[][] = [];
-    for (let b = 0; b < blocks; b++) {
-      const txs: Transaction[] = [];
-      for (let i = 0; i < senders.length; i++) {
-        const to = senders[(i + 1 + b) % senders.length]!;
-        txs.push(
-          await signEth(senders[i]!, {
-            to: token,
-            nonce: b,
-            gasLimit: 100_000n,
-            data: transfer(to.address, 1n),
-          }),
-        );
-      }
-      signed.push(txs);
-    }
+    await chain.block(await fixture.setupBlock(10n ** 20n));
+    // Each block: every sender pays another sender (a ring turned a step per block), so balances are existing slots.
+    const signed = await fixture.ringBlocks(blocks);
     // Per block: (1) a dry run records the keys it reads; (2) the executor as is; (3) the same after ONE getMany of
     // those keys (the most any prefetch could save); then the changes are applied (synced batch) as a node does.
     const noCache = new Executor({ stateCacheEntries: 0 }, { logger: silentLogger() });
@@ -175,10 +120,7 @@ async function main(argv: string[]): Promise<void> {
       });
       await measure("executor's committed-state cache", () => cached.executeBlock(state, ctx, txs, "verify"));
       // Commit the block (the cached executor saw its changes as the parent of the next block).
-      const out = await cached.executeBlock(state, ctx, txs, "verify");
-      await state.apply(out.stateChanges);
-      chain.number++;
-      chain.stateRoot = out.stateRoot;
+      await chain.commit(await cached.executeBlock(state, ctx, txs, "verify"));
     }
     for (const [label, values] of cpuMs) {
       const sorted = [...values].sort((x, y) => x - y);

@@ -2,67 +2,42 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   commitDigest,
-  defaultPbftConfig,
   type HardState,
-  messageDigest,
-  PbftCore,
   type PbftMessage,
-  type Ready,
   verifyCertificate,
 } from "../../src/consensus/index.js";
 import type { CommitCertificate } from "../../src/types/index.js";
-import { encodeToyBlock, toyBlockHash } from "../sim/block.js";
-import { KeyRegistry, type SimKey, sha256 } from "../sim/simCrypto.js";
-
-const reg = new KeyRegistry("fast");
-const keys: SimKey[] = [0, 1, 2, 3].map((i) => reg.create(42, i));
-const outsider = reg.create(42, 99);
-const validators = keys.map((k) => ({ nodeId: k.nodeId, weight: 1 }));
-const GENESIS = new Uint8Array(32);
+import { type SimKey, sha256 } from "../sim/simCrypto.js";
+import {
+  block,
+  core as coreOf,
+  deliver,
+  GENESIS,
+  hardState,
+  k1,
+  k2,
+  keys,
+  outsider,
+  prePrepare,
+  reasons,
+  reg,
+  signed,
+  take,
+  ticksUntilViewChange,
+  validators,
+  vote,
+} from "./coreHelpers.js";
 
 /** Node 2 (a replica at height 1; leader of (1, 0) is node 1). */
-function replica(hardState: HardState | null = null, me = 2): PbftCore {
-  return new PbftCore(
-    { ...defaultPbftConfig, nodeId: keys[me]!.nodeId, viewTimeoutTicks: 10, resendTicks: 1000 },
-    { crypto: reg.cryptoFor(keys[me]!) },
-    { committedHeight: 0, committedHash: GENESIS, validators, hardState },
-  );
-}
-
-function signed<M extends PbftMessage>(key: SimKey, msg: Omit<M, "signature" | "sender">): M {
-  const full = { ...msg, sender: key.nodeId, signature: new Uint8Array(32) } as unknown as M;
-  return { ...full, signature: key.sign(messageDigest(sha256, full)) };
-}
-
-function block(nonce: number): { payload: Uint8Array; blockHash: Uint8Array } {
-  const payload = encodeToyBlock({ height: 1, parentHash: GENESIS, proposer: 1, nonce, valid: true });
-  return { payload, blockHash: toyBlockHash(payload) };
-}
-
-function prePrepare(nonce: number, key = keys[1]!, view = 0): PbftMessage {
-  return signed(key, { type: "prePrepare", height: 1, view, ...block(nonce) } as never);
-}
-
-function vote(type: "prepare" | "commit", key: SimKey, blockHash: Uint8Array, view = 0): PbftMessage {
-  return signed(key, { type, height: 1, view, blockHash } as never);
-}
-
-function take(core: PbftCore): Ready {
-  const r = core.ready();
-  core.advance(r);
-  return r;
-}
-
-function deliver(core: PbftCore, msg: PbftMessage, from = msg.sender): Ready {
-  core.step({ type: "message", from, msg });
-  return take(core);
+function replica(hs: HardState | null = null) {
+  return coreOf(k2, {}, hs);
 }
 
 describe("PbftCore: normal case at a replica", () => {
   it("PrePrepare → execute → Prepare (persisted first) → prepared → Commit → commitBlock with a valid certificate", () => {
     const core = replica();
     take(core);
-    const pp = prePrepare(1);
+    const pp = prePrepare(1, k1);
     const { blockHash } = block(1);
     const r1 = deliver(core, pp);
     expect(r1.execute).toEqual([
@@ -94,7 +69,7 @@ describe("PbftCore: normal case at a replica", () => {
   it("a commit quorum in any view decides a block this node executed", () => {
     const core = replica();
     const { blockHash } = block(1);
-    deliver(core, prePrepare(1));
+    deliver(core, prePrepare(1, k1));
     core.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
     take(core);
     for (const k of [keys[0]!, keys[1]!, keys[3]!])
@@ -104,22 +79,24 @@ describe("PbftCore: normal case at a replica", () => {
 });
 
 describe("PbftCore: bad peer input is rejected with a reason, never thrown", () => {
-  const reasons = (r: Ready) => r.rejections.map((x) => x.reason);
-
   it.each([
     ["non-validator", () => prePrepare(1, outsider), "NOT_VALIDATOR"],
     ["wrong leader", () => prePrepare(1, keys[3]!), "WRONG_LEADER"],
-    ["bad signature", () => ({ ...prePrepare(1), signature: new Uint8Array(32).fill(7) }), "BAD_SIGNATURE"],
-    ["absurd height", () => ({ ...prePrepare(1), height: 1e12 }), "FUTURE_HEIGHT_TOO_FAR"],
+    [
+      "bad signature",
+      () => ({ ...prePrepare(1, k1), signature: new Uint8Array(32).fill(7) }),
+      "BAD_SIGNATURE",
+    ],
+    ["absurd height", () => ({ ...prePrepare(1, k1), height: 1e12 }), "FUTURE_HEIGHT_TOO_FAR"],
     ["absurd view", () => prePrepare(1, keys[1]!, 1e9), "VIEW_TOO_FAR"],
-    ["negative view", () => ({ ...prePrepare(1), view: -1 }), "MALFORMED"],
-    ["unknown type", () => ({ ...prePrepare(1), type: "hello" }) as unknown as PbftMessage, "MALFORMED"],
+    ["negative view", () => ({ ...prePrepare(1, k1), view: -1 }), "MALFORMED"],
+    ["unknown type", () => ({ ...prePrepare(1, k1), type: "hello" }) as unknown as PbftMessage, "MALFORMED"],
     ["missing fields", () => ({ type: "prepare" }) as unknown as PbftMessage, "MALFORMED"],
     ["null", () => null as unknown as PbftMessage, "MALFORMED"],
     ["a string", () => "hello" as unknown as PbftMessage, "MALFORMED"],
     [
       "newView with null inside",
-      () => ({ ...prePrepare(1), type: "newView", viewChanges: [null] }) as unknown as PbftMessage,
+      () => ({ ...prePrepare(1, k1), type: "newView", viewChanges: [null] }) as unknown as PbftMessage,
       "MALFORMED",
     ],
   ])("%s", (_name, make, reason) => {
@@ -133,8 +110,8 @@ describe("PbftCore: bad peer input is rejected with a reason, never thrown", () 
 
   it("duplicates are ignored without re-verification", () => {
     const core = replica();
-    deliver(core, prePrepare(1));
-    expect(reasons(deliver(core, prePrepare(1)))).toEqual(["DUPLICATE"]);
+    deliver(core, prePrepare(1, k1));
+    expect(reasons(deliver(core, prePrepare(1, k1)))).toEqual(["DUPLICATE"]);
   });
 
   it("random objects as messages never throw", () => {
@@ -172,8 +149,8 @@ describe("PbftCore: bad peer input is rejected with a reason, never thrown", () 
 describe("PbftCore: view change triggers", () => {
   it("equivocating leader: evidence kept, view change at once", () => {
     const core = replica();
-    deliver(core, prePrepare(1));
-    const r = deliver(core, prePrepare(2));
+    deliver(core, prePrepare(1, k1));
+    const r = deliver(core, prePrepare(2, k1));
     expect(r.evidence).toHaveLength(1);
     expect(r.viewChangeStarted).toMatchObject({ toView: 1, cause: "equivocation" });
     expect(r.messages.map((m) => m.msg.type)).toEqual(["viewChange"]);
@@ -182,7 +159,7 @@ describe("PbftCore: view change triggers", () => {
 
   it("invalid block: view change at once", () => {
     const core = replica();
-    deliver(core, prePrepare(1));
+    deliver(core, prePrepare(1, k1));
     core.step({ type: "blockExecuted", height: 1, blockHash: block(1).blockHash, valid: false });
     expect(take(core).viewChangeStarted).toMatchObject({ toView: 1, cause: "invalidBlock" });
   });
@@ -190,18 +167,11 @@ describe("PbftCore: view change triggers", () => {
   it("timeout → view change; then the timer waits for a quorum of ViewChanges, and doubles", () => {
     const core = replica();
     take(core);
-    const ticksUntilViewChange = (max: number): number | null => {
-      for (let t = 1; t <= max; t++) {
-        core.tick();
-        if (take(core).viewChangeStarted) return t;
-      }
-      return null;
-    };
-    expect(ticksUntilViewChange(100)).toBe(10);
-    expect(ticksUntilViewChange(200)).toBeNull(); // alone in view 1: no racing ahead
+    expect(ticksUntilViewChange(core, 100)).toBe(10);
+    expect(ticksUntilViewChange(core, 200)).toBeNull(); // alone in view 1: no racing ahead
     for (const k of [keys[0]!, keys[3]!])
       deliver(core, signed(k, { type: "viewChange", height: 1, toView: 1, prepared: null } as never));
-    expect(ticksUntilViewChange(100)).toBe(20); // view 1: 10 · 2^1
+    expect(ticksUntilViewChange(core, 100)).toBe(20); // view 1: 10 · 2^1
   });
 
   it("f + 1 ViewChanges for a higher view make a node join it", () => {
@@ -220,36 +190,16 @@ describe("PbftCore: view change triggers", () => {
 describe("PbftCore: restart from hard state", () => {
   it("never prepares a different block in a view it already voted in", () => {
     const { blockHash } = block(1);
-    const hs: HardState = {
-      height: 1,
-      view: 0,
-      viewChanging: false,
-      prePrepareVote: null,
-      prepareVote: blockHash,
-      commitVote: null,
-      prepared: null,
-      newViewHash: null,
-    };
-    const core = replica(hs);
+    const core = replica(hardState({ prepareVote: blockHash }));
     const r0 = take(core);
     expect(r0.messages.map((m) => m.msg.type)).toEqual(["prepare"]); // re-sends the same vote
-    const r = deliver(core, prePrepare(2));
+    const r = deliver(core, prePrepare(2, k1));
     expect(r.rejections.map((x) => x.reason)).toEqual(["ALREADY_VOTED"]);
     expect(r.execute).toHaveLength(0);
   });
 
   it("remembers the block its view's NewView mandates (a forgetful replica could prepare another)", () => {
-    const hs: HardState = {
-      height: 1,
-      view: 2,
-      viewChanging: false,
-      prePrepareVote: null,
-      prepareVote: null,
-      commitVote: null,
-      prepared: null,
-      newViewHash: block(1).blockHash,
-    };
-    const core = replica(hs);
+    const core = replica(hardState({ view: 2, newViewHash: block(1).blockHash }));
     take(core);
     const r = deliver(core, prePrepare(2, keys[3]!, 2)); // the leader of (1, 2) is node 3
     expect(r.rejections.map((x) => x.reason)).toEqual(["NEW_VIEW_MISMATCH"]);
@@ -258,16 +208,7 @@ describe("PbftCore: restart from hard state", () => {
   });
 
   it("a hard state of an older height is ignored; of a newer height is a driver bug", () => {
-    const hs: HardState = {
-      height: 0,
-      view: 5,
-      viewChanging: true,
-      prePrepareVote: null,
-      prepareVote: null,
-      commitVote: null,
-      prepared: null,
-      newViewHash: null,
-    };
+    const hs = hardState({ height: 0, view: 5, viewChanging: true });
     expect(replica(hs).status().view).toBe(0);
     expect(() => replica({ ...hs, height: 3 })).toThrow(/hard state is ahead/);
   });

@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { defaultPbftConfig, type HardState, PbftCore, type PbftMessage } from "../../src/consensus/index.js";
+import { defaultPbftConfig, type PbftConfig, PbftCore, type PbftMessage } from "../../src/consensus/index.js";
 import {
   block,
   core,
   deliver,
   GENESIS,
-  keys,
+  hardState,
+  k0,
+  k1,
+  k2,
+  k3,
   newView,
   outsider,
   prePrepare,
+  preparedAtNode2,
   reasons,
   reg,
   signed,
@@ -19,25 +24,13 @@ import {
   vote,
 } from "./coreHelpers.js";
 
-const [k0, k1, k2, k3] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
 const { blockHash } = block(1);
 /** The core does not read the certificate of a synced block (the chain verified it). */
 const emptyCert = { height: 1, view: 0, blockHash, signatures: [] };
 
-/** Node 2 voted Prepare and Commit for block(1) in view 0 (not yet committed: only its own commit). */
-function committedVoteAtNode2(config = {}): PbftCore {
-  const c = core(k2, config);
-  deliver(c, prePrepare(1, k1));
-  c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
-  take(c);
-  deliver(c, vote("prepare", k1, blockHash));
-  expect(types(deliver(c, vote("prepare", k0, blockHash)))).toEqual(["commit"]);
-  return c;
-}
-
 /** Node 2 decided block(1) at height 1 and is at height 2. */
-function decidedAtNode2(config = {}): PbftCore {
-  const c = committedVoteAtNode2(config);
+function decidedAtNode2(config: Partial<PbftConfig> = {}): PbftCore {
+  const c = preparedAtNode2(config);
   deliver(c, vote("commit", k1, blockHash));
   expect(deliver(c, vote("commit", k0, blockHash)).commits).toHaveLength(1);
   return c;
@@ -84,33 +77,13 @@ describe("PbftCore catch-up: resending own messages", () => {
   });
 
   it("after a restart in a view change it sends its ViewChange again", () => {
-    const hs: HardState = {
-      height: 1,
-      view: 2,
-      viewChanging: true,
-      prePrepareVote: null,
-      prepareVote: null,
-      commitVote: null,
-      prepared: null,
-      newViewHash: null,
-    };
-    const r = take(core(k2, {}, hs));
+    const r = take(core(k2, {}, hardState({ view: 2, viewChanging: true })));
     expect(types(r)).toEqual(["viewChange"]);
     expect(r.messages[0]!.msg).toMatchObject({ toView: 2, height: 1 });
   });
 
   it("after a restart with a Commit vote it sends that Commit again, and counts it", () => {
-    const hs: HardState = {
-      height: 1,
-      view: 0,
-      viewChanging: false,
-      prePrepareVote: null,
-      prepareVote: blockHash,
-      commitVote: blockHash,
-      prepared: null,
-      newViewHash: null,
-    };
-    const c = core(k2, {}, hs);
+    const c = core(k2, {}, hardState({ prepareVote: blockHash, commitVote: blockHash }));
     const r = take(c);
     expect(types(r)).toEqual(["prepare", "commit"]);
     expect(r.messages[1]!.msg).toMatchObject({ blockHash, view: 0 });
@@ -188,17 +161,7 @@ describe("PbftCore catch-up: helping a peer in an older view", () => {
   });
 
   it("without a NewView (restarted in view 2) it has nothing to send", () => {
-    const hs: HardState = {
-      height: 1,
-      view: 2,
-      viewChanging: false,
-      prePrepareVote: null,
-      prepareVote: null,
-      commitVote: null,
-      prepared: null,
-      newViewHash: null,
-    };
-    const c = core(k0, {}, hs);
+    const c = core(k0, {}, hardState({ view: 2 }));
     take(c);
     const r = deliver(c, vote("prepare", k3, blockHash, 0));
     expect(reasons(r)).toEqual(["OLD_VIEW"]);

@@ -5,6 +5,10 @@ import {
   core,
   deliver,
   GENESIS,
+  k0,
+  k1,
+  k2,
+  k3,
   keys,
   newView,
   outsider,
@@ -14,8 +18,6 @@ import {
   take,
   viewChange,
 } from "./coreHelpers.js";
-
-const [k0, k1, k2, k3] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
 
 /** The core does not read the certificate of a synced block (the chain verified it). */
 function synced(height: number, blockHash = block(height).blockHash) {

@@ -2,6 +2,7 @@
  * A 4-validator cluster of PbftCore at height 1 for the core's unit tests: signed messages of every kind, prepared
  * certificates, and a replica of any node. Leader of (height 1, view v) is node (1 + v) mod 4.
  */
+import { expect } from "vitest";
 import {
   defaultPbftConfig,
   type HardState,
@@ -20,6 +21,7 @@ import { KeyRegistry, type SimKey, sha256 } from "../sim/simCrypto.js";
 
 export const reg = new KeyRegistry("fast");
 export const keys: SimKey[] = [0, 1, 2, 3].map((i) => reg.create(42, i));
+export const [k0, k1, k2, k3] = keys as [SimKey, SimKey, SimKey, SimKey];
 export const outsider = reg.create(42, 99);
 export const validators = keys.map((k) => ({ nodeId: k.nodeId, weight: 1 }));
 export const GENESIS = new Uint8Array(32);
@@ -34,6 +36,21 @@ export function core(
     { crypto: reg.cryptoFor(me) },
     { committedHeight: 0, committedHash: GENESIS, validators, hardState },
   );
+}
+
+/** A hard state at height 1, view 0 with nothing voted, but for `over`. */
+export function hardState(over: Partial<HardState>): HardState {
+  return {
+    height: 1,
+    view: 0,
+    viewChanging: false,
+    prePrepareVote: null,
+    prepareVote: null,
+    commitVote: null,
+    prepared: null,
+    newViewHash: null,
+    ...over,
+  };
 }
 
 /** A core restarted after block `committedHeight` (hash `committedHash`) was committed. */
@@ -118,4 +135,19 @@ export function ticksUntilViewChange(c: PbftCore, max: number): number | null {
     if (take(c).viewChangeStarted) return t;
   }
   return null;
+}
+
+/**
+ * Node 2 has prepared block(1) in view 0 and sent its Commit (PrePrepare from node 1, executed, Prepares of nodes
+ * 0, 1 and its own); not decided: only its own Commit counts.
+ */
+export function preparedAtNode2(config: Partial<PbftConfig> = {}): PbftCore {
+  const c = core(k2, config);
+  const { blockHash } = block(1);
+  deliver(c, prePrepare(1, k1));
+  c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+  take(c);
+  deliver(c, vote("prepare", k1, blockHash));
+  expect(types(deliver(c, vote("prepare", k0, blockHash)))).toEqual(["commit"]);
+  return c;
 }

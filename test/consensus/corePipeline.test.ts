@@ -11,6 +11,10 @@ import {
   coreAfter,
   deliver,
   GENESIS,
+  k0,
+  k1,
+  k2,
+  k3,
   keys,
   prePrepare,
   reasons,
@@ -20,7 +24,6 @@ import {
   vote,
 } from "./coreHelpers.js";
 
-const [k0, k1, k2, k3] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
 const b1 = block(1);
 /** The payload is opaque to the core: a height-2 block needs only another hash. */
 const b2 = block(2);

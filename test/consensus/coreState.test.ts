@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { HardState } from "../../src/consensus/index.js";
 import {
   block,
   core,
   deliver,
+  hardState,
+  k0,
+  k1,
+  k2,
+  k3,
   keys,
   newView,
   prePrepare,
@@ -15,22 +19,7 @@ import {
   vote,
 } from "./coreHelpers.js";
 
-const [k0, k1, k2, k3] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
 const { blockHash } = block(1);
-
-function hardState(over: Partial<HardState>): HardState {
-  return {
-    height: 1,
-    view: 0,
-    viewChanging: false,
-    prePrepareVote: null,
-    prepareVote: null,
-    commitVote: null,
-    prepared: null,
-    newViewHash: null,
-    ...over,
-  };
-}
 
 describe("PbftCore: what a fresh or restarted core asks for", () => {
   it("a fresh replica has nothing to persist or do; the leader of (1, 0) asks for a proposal", () => {

@@ -5,33 +5,21 @@ import {
   core,
   deliver,
   GENESIS,
-  keys,
+  k0,
+  k1,
+  k2,
+  k3,
   newView,
   outsider,
   prePrepare,
+  preparedAtNode2,
   preparedCert,
   reasons,
   take,
   ticksUntilViewChange,
   types,
   viewChange,
-  vote,
 } from "./coreHelpers.js";
-
-const [k0, k1, k2, k3] = keys as [(typeof keys)[0], (typeof keys)[0], (typeof keys)[0], (typeof keys)[0]];
-
-/** Node 2 has prepared block(1) in view 0 (PrePrepare from node 1, executed, prepares of nodes 0, 1 and its own). */
-function preparedAtNode2() {
-  const c = core(k2, { viewTimeoutTicks: 10 });
-  const { blockHash } = block(1);
-  deliver(c, prePrepare(1, k1));
-  c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
-  take(c);
-  deliver(c, vote("prepare", k1, blockHash));
-  const r = deliver(c, vote("prepare", k0, blockHash));
-  expect(types(r)).toEqual(["commit"]);
-  return c;
-}
 
 describe("PbftCore view change: the new leader", () => {
   it("with a quorum of ViewChanges and nothing prepared: sends a NewView of those ViewChanges and asks for a proposal", () => {

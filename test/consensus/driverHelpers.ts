@@ -27,8 +27,9 @@ import type {
 } from "../../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { parseWithBytes } from "../../src/util/jsonBytes.js";
-import type { Logger } from "../../src/util/logger.js";
 import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
+import { captureLogger } from "../fixtures/logger.js";
+import { consensusBlock } from "../sim/block.js";
 
 /** Shared by the consensus driver's tests: validator keys, a genesis, native transfers and a small pool. */
 
@@ -131,34 +132,6 @@ export async function settled(driver: ConsensusDriver): Promise<void> {
   }
 }
 
-export interface LogLine {
-  level: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
-  obj: Record<string, unknown>;
-  msg: string | undefined;
-}
-
-/** A logger that records every line (the core logs through it too). */
-export function spyLogger(): Logger & { lines: LogLine[]; find(msg: string): LogLine[] } {
-  const lines: LogLine[] = [];
-  const at =
-    (level: LogLine["level"]) =>
-    (obj: object, msg?: string): void => {
-      lines.push({ level, obj: obj as Record<string, unknown>, msg });
-    };
-  const logger = {
-    lines,
-    find: (msg: string) => lines.filter((l) => l.msg === msg),
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    fatal: at("fatal"),
-    child: () => logger,
-  };
-  return logger;
-}
-
 export interface SentMessage {
   /** null: published to all; otherwise the hex node id it was sent to. */
   to: string | null;
@@ -237,12 +210,10 @@ export function fakePayload(
   return { payload, hash: keccak256(payload) };
 }
 
-function txHashesOf(payload: Uint8Array): string[] {
-  return (JSON.parse(new TextDecoder().decode(payload)) as { txs: string[] }).txs;
-}
-
-function txCountOf(payload: Uint8Array): number {
-  return txHashesOf(payload).length;
+/** The txs of a fakePayload, as far as consensus sees them: their hashes. */
+function txsOf(payload: Uint8Array): { hash: Hash }[] {
+  const { txs } = JSON.parse(new TextDecoder().decode(payload)) as { txs: string[] };
+  return txs.map((h) => ({ hash: hexToBytes(h) }));
 }
 
 type Gate = "build" | "verify" | "commit";
@@ -311,11 +282,7 @@ export class FakeChain implements ConsensusChain {
     const rejected = this.rejectOnBuild.filter((r) => txs.includes(r.tx));
     const kept = txs.filter((t) => !rejected.some((r) => r.tx === t));
     const { hash } = fakePayload(this.heightNow + 1, kept);
-    const block = {
-      header: { number: this.heightNow + 1 },
-      transactions: kept,
-      certificate: null,
-    } as unknown as Block;
+    const block = consensusBlock(kept, { number: this.heightNow + 1 });
     return { block, hash, executed: { rejected } };
   }
   encodeProposal(block: Block): Uint8Array {
@@ -333,8 +300,7 @@ export class FakeChain implements ConsensusChain {
     const parentHash = this.verifiedParent ?? this.headHash;
     if (opts.parentHash && bytesToHex(opts.parentHash) !== bytesToHex(parentHash))
       throw new Error("the block extends another parent");
-    const transactions = txHashesOf(payload).map((h) => ({ hash: hexToBytes(h) }));
-    return { header: { parentHash }, transactions } as unknown as Block;
+    return consensusBlock(txsOf(payload), { parentHash });
   }
   async commit(
     blockHash: Hash,
@@ -349,7 +315,7 @@ export class FakeChain implements ConsensusChain {
     this.headHash = blockHash;
     if (this.nextSet) this.validatorSet = this.nextSet;
     if (this.commitReturnsNull) return null;
-    return { block: { transactions: new Array(payload ? txCountOf(payload) : 0) } as unknown as Block };
+    return { block: consensusBlock(payload ? txsOf(payload) : []) };
   }
   async nextValidators(_blockHash: Hash): Promise<ValidatorInfo[] | undefined> {
     return this.nextSet;
@@ -418,7 +384,7 @@ export interface Rig {
   chain: FakeChain;
   pool: FakePool;
   net: ReturnType<typeof fakeTransport>;
-  logger: ReturnType<typeof spyLogger>;
+  logger: ReturnType<typeof captureLogger>;
   fatal: unknown[];
   fetches: { fromHeight: number; peers: string[] }[];
   stateFile: string;
@@ -445,7 +411,7 @@ export function rig(
   const pool = new FakePool(opts.txs);
   const stateFile = opts.options?.stateFile ?? path.join(dir, "consensus-state.json");
   const net = fakeTransport(stateFile);
-  const logger = spyLogger();
+  const logger = captureLogger();
   const fatal: unknown[] = [];
   const fetches: Rig["fetches"] = [];
   const driver = new ConsensusDriver(

@@ -149,7 +149,7 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     expect(r.fatal).toHaveLength(1);
     expect(r.fatal[0]).toMatchObject({ code: "ENOENT" });
     expect(r.net.sent).toEqual([]);
-    const fatal = r.logger.lines.filter((l) => l.level === "fatal");
+    const fatal = r.logger.entries.filter((l) => l.level === "fatal");
     expect(fatal).toEqual([
       {
         level: "fatal",
@@ -166,7 +166,7 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     await r.driver.start();
     await until(() => r.fatal.length > 0, "onFatal");
     expect(r.fatal).toEqual([r.chain.commitError]);
-    expect(r.logger.lines.filter((l) => l.level === "fatal")).toEqual([
+    expect(r.logger.entries.filter((l) => l.level === "fatal")).toEqual([
       {
         level: "fatal",
         obj: { err: "write failed", dataDir: dir },
@@ -184,7 +184,7 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     r.driver.halt(first);
     r.driver.halt(new Error("again"));
     expect(r.fatal).toEqual([first]);
-    expect(r.logger.lines.filter((l) => l.level === "fatal")).toHaveLength(1);
+    expect(r.logger.entries.filter((l) => l.level === "fatal")).toHaveLength(1);
     expect(vi.getTimerCount()).toBe(0);
     r.driver.synced(1, blockHash, { height: 1, view: 0, blockHash, signatures: [] });
     await turns();

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ConsensusClock, HardState, HardStateStore, PrePrepare } from "../../src/consensus/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
+import { hardState } from "./coreHelpers.js";
 import { fakePayload, keys, type Rig, rig, settled, signedBy, transfer, until } from "./driverHelpers.js";
 
 /**
@@ -100,16 +101,7 @@ describe("ConsensusDriver: seams for clock and hard state", () => {
   });
 
   it("resumes from the injected store's state on start", async () => {
-    const resumed: HardState = {
-      height: 1,
-      view: 3,
-      viewChanging: true,
-      prePrepareVote: null,
-      prepareVote: null,
-      commitVote: null,
-      prepared: null,
-      newViewHash: null,
-    };
+    const resumed = hardState({ view: 3, viewChanging: true });
     mem.saves.push({ state: resumed, sentBefore: 0 });
     await r.driver.start();
     expect(r.driver.status()).toMatchObject({ height: 1, view: 3, viewChanging: true });

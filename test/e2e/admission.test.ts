@@ -40,18 +40,17 @@ describe("e2e: member-only admission", () => {
 
   beforeAll(async () => {
     net = await ProcessTestnet.create({ validators: 4 });
-    await net.startAll(120_000);
 
     // A fresh key made with `consort keygen`, and a config that points at the validators and the testnet's genesis.
+    // Made before the validators start: keygen loads the whole CLI through tsx, and beside four starting nodes on a
+    // loaded machine it once ran past its former 60 s bound.
     newcomerDir = path.join(net.testnet.outDir, "newcomer");
     await mkdir(newcomerDir, { recursive: true });
     const keyFile = path.join(newcomerDir, "node.key");
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ["--import", "tsx", MAIN, "keygen", "--out", keyFile],
-      {
-        timeout: 60_000,
-      },
+      { timeout: 120_000 },
     );
     newcomerId = stdout.trim();
     expect(newcomerId).toMatch(/^0x[0-9a-f]{64}$/);
@@ -73,6 +72,7 @@ describe("e2e: member-only admission", () => {
     };
     const configFile = path.join(newcomerDir, "node.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
+    await net.startAll(120_000);
     newcomerUrl = `http://127.0.0.1:${rpcPort}`;
     newcomer = spawnNode(configFile, path.join(newcomerDir, "node.log"), { FORCE_COLOR: "0" });
     // A newcomer that exits fails at once, and any failure shows its log (not just "fetch failed").
@@ -88,7 +88,7 @@ describe("e2e: member-only admission", () => {
       const log = await readLog(newcomerDir);
       throw new Error(`${String(err)}\nnewcomer log (tail):\n${log.slice(-3000)}`);
     });
-  }, 240_000);
+  }, 360_000);
 
   afterAll(async () => {
     if (newcomer && newcomer.exitCode === null && newcomer.signalCode === null) {
@@ -164,10 +164,11 @@ describe("e2e: member-only admission", () => {
       },
       120_000,
     );
+    // Against node 0, whose head the newcomer matched: another validator may not have committed that block yet.
     for (let h = 0; h <= (await blockNumber(newcomerUrl)); h++) {
       const q = ["eth_getBlockByNumber", [`0x${h.toString(16)}`, false]] as const;
       const [a, b] = await Promise.all([
-        rpc<{ hash: string; stateRoot: string }>(urls[1]!, q[0], [...q[1]]),
+        rpc<{ hash: string; stateRoot: string }>(urls[0]!, q[0], [...q[1]]),
         rpc<{ hash: string; stateRoot: string }>(newcomerUrl, q[0], [...q[1]]),
       ]);
       expect(b, `height ${h}`).toEqual(expect.objectContaining({ hash: a.hash, stateRoot: a.stateRoot }));
@@ -188,20 +189,23 @@ describe("e2e: member-only admission", () => {
     );
     const [removeReceipt] = await waitReceipts(urls[0]!, [remove], 120_000);
     expect(removeReceipt!.status).toBe("0x1");
+    const removedAt = Number(removeReceipt!.blockNumber);
     await waitFor(
       "the newcomer to be disconnected",
       async () => (await peerCount(newcomerUrl)) === 0,
       60_000,
     );
-    const frozenAt = await blockNumber(newcomerUrl);
+    // The removal block itself may land on the newcomer after its last peer hung up: as an observer it follows the
+    // votes, and it commits that block in the same moments as the validators that hang up on committing it (under
+    // load, after the last hang-up). No block after the removal may reach it.
     const later = [await transfer(urls[1]!), await transfer(urls[3]!)];
     await waitReceipts(urls[0]!, later, 120_000);
     const chainHeight = await blockNumber(urls[0]!);
-    expect(chainHeight).toBeGreaterThan(frozenAt);
+    expect(chainHeight).toBeGreaterThan(removedAt);
     const until2 = Date.now() + 8_000;
     while (Date.now() < until2) {
       expect(await peerCount(newcomerUrl)).toBe(0);
-      expect(await blockNumber(newcomerUrl)).toBe(frozenAt);
+      expect(await blockNumber(newcomerUrl)).toBeLessThanOrEqual(removedAt);
       await new Promise((r) => setTimeout(r, 1000));
     }
     // One log line names both the removal and this peer (the peer id alone also appears in earlier lines).

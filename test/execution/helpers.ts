@@ -201,10 +201,15 @@ export class TestChain {
   /** Executes (build mode by default) and commits the block. */
   async block(txs: Transaction[], mode: "build" | "verify" = "build"): Promise<ExecutedBlock> {
     const out = await this.executor.executeBlock(this.state, this.ctx(), txs, mode);
+    await this.commit(out);
+    return out;
+  }
+
+  /** Commits a block executed on this chain's head (however it was read): its changes applied, the head moved. */
+  async commit(out: ExecutedBlock): Promise<void> {
     await this.state.apply(out.stateChanges);
     this.number++;
     this.stateRoot = out.stateRoot;
-    return out;
   }
 
   callCtx(): BlockContext {

@@ -1,5 +1,3 @@
-import { getCreateAddress } from "ethers";
-import { type Abi, encodeDeployData, encodeFunctionData, type Hex } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodeTransaction } from "../../src/codec/index.js";
 import {
@@ -14,16 +12,8 @@ import { decodeAccount } from "../../src/execution/stateLayout.js";
 import type { Transaction } from "../../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
-import {
-  addr,
-  assetArtifact,
-  genesisSpec,
-  LevelState,
-  MemoryState,
-  signEth,
-  TestChain,
-  wallets,
-} from "./helpers.js";
+import { addr, LevelState, MemoryState, TestChain } from "./helpers.js";
+import { TokenFixture } from "./tokenFixture.js";
 
 /**
  * The executor's cache of the committed state (stateCache.ts) and the batched prefetch change no result: the same
@@ -100,14 +90,8 @@ describe("StateCache", () => {
   });
 });
 
-const users = wallets(21, 11);
-const admin = users[0]!;
-const holders = users.slice(1);
-const asset = assetArtifact();
-const abi = asset.abi as Abi;
-const token = hexToBytes(getCreateAddress({ from: admin.address, nonce: 0 }));
-const transfer = (to: string, amount: bigint) =>
-  hexToBytes(encodeFunctionData({ abi, functionName: "transfer", args: [to as Hex, amount] }));
+const fixture = new TokenFixture(20, 11);
+const { holders, token } = fixture;
 
 /** What must not depend on the cache or the prefetch. */
 function result(out: ExecutedBlock) {
@@ -124,43 +108,8 @@ function result(out: ExecutedBlock) {
  * holder i + 1 + b + variant (every balance a block writes is read by the next one).
  */
 async function tokenBlocks(count: number, variant = 0): Promise<Transaction[][]> {
-  const setup: Transaction[] = [
-    await signEth(admin, {
-      to: null,
-      nonce: 0,
-      gasLimit: 3_000_000n,
-      data: hexToBytes(
-        encodeDeployData({ abi, bytecode: asset.bytecode as Hex, args: ["T", "T", 10n ** 30n] }),
-      ),
-    }),
-  ];
-  for (let i = 0; i < holders.length; i++) {
-    setup.push(
-      await signEth(admin, {
-        to: token,
-        nonce: 1 + i,
-        gasLimit: 100_000n,
-        data: transfer(holders[i]!.address, 1000n),
-      }),
-    );
-  }
-  const blocks = [setup];
-  for (let b = 0; b < count; b++) {
-    const txs: Transaction[] = [];
-    for (let i = 0; i < holders.length; i++) {
-      const to = holders[(i + 1 + b + variant) % holders.length]!;
-      txs.push(
-        await signEth(holders[i]!, {
-          to: token,
-          nonce: b,
-          gasLimit: 100_000n,
-          data: transfer(to.address, BigInt(1 + ((i * 7 + b) % 5))),
-        }),
-      );
-    }
-    blocks.push(txs);
-  }
-  return blocks;
+  const setup = await fixture.setupBlock(1000n);
+  return [setup, ...(await fixture.ringBlocks(count, variant, (i, b) => BigInt(1 + ((i * 7 + b) % 5))))];
 }
 
 /** A state without a batched read: prefetch falls back to concurrent gets. */
@@ -177,22 +126,13 @@ describe("executor with the state cache and the batched prefetch", () => {
   const run = async (opts: Partial<ExecutorOptions>, blocks: Transaction[][], batched: boolean) => {
     const level = await LevelState.open();
     opened.push(level);
-    const chain = await TestChain.create(
-      level,
-      genesisSpec(
-        [addr(admin)],
-        users.map((w) => ({ address: addr(w), balance: 10n ** 20n })),
-      ),
-      opts,
-    );
+    const chain = await TestChain.create(level, fixture.genesis(10n ** 20n), opts);
     const reader = batched ? level : withoutGetMany(level);
     const results = [];
     for (const txs of blocks) {
       const out = await chain.executor.executeBlock(reader, chain.ctx(), txs, "verify");
       results.push(result(out));
-      await level.apply(out.stateChanges);
-      chain.number++;
-      chain.stateRoot = out.stateRoot;
+      await chain.commit(out);
     }
     return { results, chain, level };
   };
@@ -212,11 +152,7 @@ describe("executor with the state cache and the batched prefetch", () => {
     const [setup, a2, a3] = await tokenBlocks(2);
     const [, b2] = await tokenBlocks(1, 3);
     const state = new MemoryState();
-    const spec = genesisSpec(
-      [addr(admin)],
-      users.map((w) => ({ address: addr(w), balance: 10n ** 20n })),
-    );
-    const g = genesisState(spec);
+    const g = genesisState(fixture.genesis(10n ** 20n));
     await state.apply(g.stateChanges);
     const cached = new Executor({}, { logger: silentLogger() });
     const plain = new Executor({ stateCacheEntries: 0 }, { logger: silentLogger() });
@@ -255,14 +191,7 @@ describe("executor with the state cache and the batched prefetch", () => {
     const [setup] = await tokenBlocks(0);
     const level = await LevelState.open();
     opened.push(level);
-    const chain = await TestChain.create(
-      level,
-      genesisSpec(
-        [addr(admin)],
-        users.map((w) => ({ address: addr(w), balance: 10n ** 20n })),
-      ),
-      { stateCacheEntries: 0 },
-    );
+    const chain = await TestChain.create(level, fixture.genesis(10n ** 20n), { stateCacheEntries: 0 });
     await chain.block(setup!);
     const holder = holders[0]!;
     const slot = (n: number) => new Uint8Array(32).fill(n);
@@ -271,7 +200,7 @@ describe("executor with the state cache and the batched prefetch", () => {
       chainId: 20200n,
       nonce: 0,
       to: bytesToHex(token),
-      data: bytesToHex(transfer(holders[1]!.address, 1n)),
+      data: bytesToHex(fixture.transferData(holders[1]!, 1n)),
       gasLimit: 200_000n,
       maxFeePerGas: 0n,
       maxPriorityFeePerGas: 0n,

@@ -8,21 +8,9 @@
 import "../../src/util/polyfill.js";
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { getCreateAddress } from "ethers";
-import { type Abi, encodeDeployData, encodeFunctionData, type Hex } from "viem";
 import type { Transaction } from "../../src/types/index.js";
-import { hexToBytes } from "../../src/util/hex.js";
-import {
-  type AppliableState,
-  addr,
-  assetArtifact,
-  genesisSpec,
-  LevelState,
-  MemoryState,
-  signEth,
-  TestChain,
-  wallets,
-} from "./helpers.js";
+import { type AppliableState, addr, LevelState, MemoryState, signEth, TestChain } from "./helpers.js";
+import { TokenFixture } from "./tokenFixture.js";
 
 const TXS = 2000;
 const BLOCK = 500;
@@ -33,18 +21,14 @@ async function main(): Promise<void> {
   const level = useMemory ? null : await LevelState.open();
   const state: AppliableState = level ?? new MemoryState();
   try {
-    const users = wallets(SENDERS + 1, 7);
-    const admin = users[0]!;
-    const senders = users.slice(1);
-    const alloc = users.map((w) => ({ address: addr(w), balance: 10n ** 24n }));
+    const fixture = new TokenFixture(SENDERS, 7);
+    const senders = fixture.holders;
     const noYield = process.argv.includes("--no-yield");
     const chain = await TestChain.create(
       state,
-      genesisSpec([addr(admin)], alloc),
+      fixture.genesis(10n ** 24n),
       noYield ? { blockYieldIntervalMs: null } : {},
     );
-    const asset = assetArtifact();
-    const abi = asset.abi as Abi;
 
     console.log(`signing ${TXS * 2 + SENDERS + 1} txs with ethers…`);
     const transfers: Transaction[] = [];
@@ -55,48 +39,13 @@ async function main(): Promise<void> {
         await signEth(from, { to: addr(to), nonce: Math.floor(i / SENDERS), value: 1n, gasLimit: 21_000n }),
       );
     }
-    const setup: Transaction[] = [
-      await signEth(admin, {
-        to: null,
-        nonce: 0,
-        gasLimit: 3_000_000n,
-        data: hexToBytes(
-          encodeDeployData({ abi, bytecode: asset.bytecode as Hex, args: ["Bench", "B", 10n ** 30n] }),
-        ),
-      }),
-    ];
-    const contract = hexToBytes(getCreateAddress({ from: admin.address, nonce: 0 }));
-    for (let i = 0; i < SENDERS; i++) {
-      setup.push(
-        await signEth(admin, {
-          to: contract,
-          nonce: 1 + i,
-          gasLimit: 100_000n,
-          data: hexToBytes(
-            encodeFunctionData({
-              abi,
-              functionName: "transfer",
-              args: [senders[i]!.address as Hex, 10n ** 20n],
-            }),
-          ),
-        }),
-      );
-    }
+    const setup = await fixture.setupBlock(10n ** 20n);
     const tokenTransfers: Transaction[] = [];
     const nonceBase = Math.ceil(TXS / SENDERS);
     for (let i = 0; i < TXS; i++) {
       const from = senders[i % SENDERS]!;
       const to = senders[(i * 13 + 5) % SENDERS]!;
-      tokenTransfers.push(
-        await signEth(from, {
-          to: contract,
-          nonce: nonceBase + Math.floor(i / SENDERS),
-          gasLimit: 100_000n,
-          data: hexToBytes(
-            encodeFunctionData({ abi, functionName: "transfer", args: [to.address as Hex, 1n] }),
-          ),
-        }),
-      );
+      tokenTransfers.push(await fixture.transfer(from, nonceBase + Math.floor(i / SENDERS), to, 1n));
     }
 
     const run = async (label: string, txs: Transaction[]) => {

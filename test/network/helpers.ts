@@ -1,7 +1,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { Libp2pTransport, type Libp2pTransportInit, type NetworkKey } from "../../src/network/index.js";
 import type { NodeId } from "../../src/types/index.js";
-import type { Logger } from "../../src/util/logger.js";
+import { captureLogger, type LogEntry } from "../fixtures/logger.js";
 
 export const CHAIN_ID = 20200n;
 
@@ -10,35 +10,8 @@ export function makeKey(): NetworkKey {
   return { seed, nodeId: ed25519.getPublicKey(seed) };
 }
 
-export interface LogEntry {
-  level: string;
-  msg: string | undefined;
-  obj: Record<string, unknown>;
-}
-
-/** A Logger that records every line (all levels) for assertions. */
-export function captureLogger(
-  entries: LogEntry[] = [],
-  bindings: Record<string, unknown> = {},
-): Logger & {
-  entries: LogEntry[];
-} {
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      entries.push({ level, msg, obj: { ...bindings, ...(obj as Record<string, unknown>) } });
-    };
-  return {
-    entries,
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    fatal: at("fatal"),
-    child: (b) => captureLogger(entries, { ...bindings, ...b }),
-  };
-}
+// The recording logger lives in test/fixtures/logger.ts (shared with the driver tests and the simulator).
+export { captureLogger, type LogEntry };
 
 /** Polls `cond` every 25 ms until true; throws after `timeoutMs` with `what`. */
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -2,6 +2,7 @@
  * Toy blocks for the simulator: payload = height u64 | parent 32 B | proposer u32 | nonce u32 | valid u8.
  * blockHash = sha256(payload). "Execution" (SimChain.verifyBlock) checks height, parent, hash and the valid flag.
  */
+import type { Block } from "../../src/types/index.js";
 import { sha256 } from "./simCrypto.js";
 
 export const TOY_BLOCK_BYTES = 8 + 32 + 4 + 4 + 1;
@@ -40,4 +41,16 @@ export function decodeToyBlock(payload: Uint8Array): ToyBlock | null {
 
 export function toyBlockHash(payload: Uint8Array): Uint8Array {
   return sha256(payload);
+}
+
+/**
+ * A Block as the fake chains hand it to the consensus driver (SimChain here, FakeChain in the driver tests): the
+ * driver reads only a block's transactions (how many; their hashes, to hold them in the pool), so only those and
+ * the header fields the fake chain itself reads back are filled in. Nothing may encode or execute it.
+ */
+export function consensusBlock(
+  transactions: readonly { hash: Uint8Array }[],
+  header: { number?: number; parentHash?: Uint8Array } = {},
+): Block {
+  return { header, transactions } as unknown as Block;
 }

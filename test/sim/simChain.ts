@@ -14,7 +14,7 @@ import type {
   Transaction,
   ValidatorInfo,
 } from "../../src/types/index.js";
-import { decodeToyBlock, encodeToyBlock, toyBlockHash } from "./block.js";
+import { consensusBlock, decodeToyBlock, encodeToyBlock, toyBlockHash } from "./block.js";
 import type { ChainEntry } from "./checker.js";
 
 /** What a node's chain needs of the simulated world. */
@@ -83,11 +83,7 @@ export class SimChain implements ConsensusChain {
   buildBlock(
     txs: Transaction[],
     opts: { proposer: NodeId; view: number; nowMs: number; parentHash?: Hash },
-  ): Promise<{
-    block: Block;
-    hash: Hash;
-    executed: { rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[] };
-  }> {
+  ): ReturnType<ConsensusChain["buildBlock"]> {
     const parentHash = opts.parentHash ?? this.head().hash;
     return this.world.later(1, () => {
       const parentHeight = this.heightOf(parentHash);
@@ -102,7 +98,7 @@ export class SimChain implements ConsensusChain {
       });
       const hash = toyBlockHash(payload);
       this.remember(hash, { height, payload });
-      const block = { header: { number: height }, transactions: txs } as unknown as Block;
+      const block = consensusBlock(txs, { number: height });
       this.payloads.set(block, payload);
       return { block, hash, executed: { rejected: [] } };
     });
@@ -133,7 +129,7 @@ export class SimChain implements ConsensusChain {
       if (parentHeight === null || parentHeight + 1 !== b.height)
         throw new Error("the block does not extend a block executed here");
       this.remember(expectedHash, { height: b.height, payload });
-      return { header: { number: b.height, parentHash: b.parentHash }, transactions: [] } as unknown as Block;
+      return consensusBlock([], { number: b.height, parentHash: b.parentHash });
     });
   }
 
@@ -150,7 +146,7 @@ export class SimChain implements ConsensusChain {
     if (outcome === "down") return new Promise(() => {}); // crashed: the driver that asked is gone
     if (outcome === "known") return Promise.resolve(null);
     this.forgetUpTo(this.height());
-    return Promise.resolve({ block: { transactions: [] } as unknown as Block });
+    return Promise.resolve({ block: consensusBlock([]) });
   }
 
   /** A block sync applied: executed blocks at or below it are of no more use. */

@@ -3,6 +3,7 @@
  * hex), and it counts the leader equivocation evidence the driver reports.
  */
 import type { Logger } from "../../src/util/logger.js";
+import { entryLogger } from "../fixtures/logger.js";
 
 export interface SimLoggerOptions {
   onEvidence(): void;
@@ -13,22 +14,10 @@ export interface SimLoggerOptions {
 const EVIDENCE = "leader equivocation evidence";
 
 export function simLogger(o: SimLoggerOptions): Logger {
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      if (msg === EVIDENCE) o.onEvidence();
-      o.line?.(`${level} ${msg ?? ""} ${JSON.stringify(obj, shortBytes)}`);
-    };
-  const logger: Logger = {
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    fatal: at("fatal"),
-    child: () => logger,
-  };
-  return logger;
+  return entryLogger(({ level, msg, obj }) => {
+    if (msg === EVIDENCE) o.onEvidence();
+    o.line?.(`${level} ${msg ?? ""} ${JSON.stringify(obj, shortBytes)}`);
+  });
 }
 
 /** JSON replacer: byte strings (Buffers too, read before their toJSON) as 12 hex digits. */

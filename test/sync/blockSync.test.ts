@@ -9,7 +9,8 @@ import type { Chain } from "../../src/chain/index.js";
 import { NodeKey } from "../../src/crypto/index.js";
 import { serveBlocks } from "../../src/sync/blockServe.js";
 import { BlockSync, type BlockSyncOptions, defaultBlockSyncOptions } from "../../src/sync/index.js";
-import { captureLogger, connectAll, type LogEntry, startNodes, type TestNode } from "../network/helpers.js";
+import { captureLogger, type LogEntry } from "../fixtures/logger.js";
+import { connectAll, startNodes, type TestNode } from "../network/helpers.js";
 import {
   ChainFactory,
   copyBlocks,

@@ -20,7 +20,7 @@ import {
 } from "../../src/sync/wire.js";
 import type { Block } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { captureLogger, type LogEntry } from "../network/helpers.js";
+import { captureLogger, type LogEntry } from "../fixtures/logger.js";
 import { ChainFactory, certify, FakeNetwork, growChain, makeGenesis, storedBlock } from "./helpers.js";
 
 const sealers = Array.from({ length: 4 }, () => NodeKey.generate());

@@ -3,15 +3,8 @@ import { defaultTxGossipOptions, TxGossip, type TxGossipOptions } from "../../sr
 import { encodeTxBatch } from "../../src/sync/wire.js";
 import type { AddResult, TxPoolInterface } from "../../src/txpool/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import {
-  captureLogger,
-  connectAll,
-  hasNode,
-  type LogEntry,
-  startNodes,
-  type TestNode,
-  waitFor,
-} from "../network/helpers.js";
+import { captureLogger, type LogEntry } from "../fixtures/logger.js";
+import { connectAll, hasNode, startNodes, type TestNode, waitFor } from "../network/helpers.js";
 import { makePool, signEth, signNative, wallet } from "../txpool/helpers.js";
 
 /**
