@@ -293,20 +293,28 @@ export class ConsensusDriver {
     this.deps.onFatal(err);
   }
 
-  /** The ordering contract of Ready: commits → persist (fsync) → messages → async work. */
+  /**
+   * The ordering contract of Ready: commits → persist (fsync) → messages → async work. One overlap: the leader of
+   * h + 1 starts building its block on h's executed state while h's block is being written (the chain builds on an
+   * executed, uncommitted parent: pipelining). Only the build overlaps; its PrePrepare is a step of a later Ready,
+   * which the drain reaches after this one's commits are durable.
+   */
   private async handleReady(core: PbftCore): Promise<void> {
     if (!core.hasReady()) return;
     const ready = core.ready();
     this.phases?.onReady(ready);
     try {
-      for (const c of ready.commits) await this.commit(c);
+      if (ready.requestProposal) this.proposing = ready.requestProposal;
+      if (ready.commits.length > 0) {
+        this.committingUpTo = ready.commits[ready.commits.length - 1]!.height;
+        if (ready.requestProposal) void this.tryPropose();
+        for (const c of ready.commits) await this.commit(c);
+        this.committingUpTo = null;
+      }
       if (ready.persist) await this.hardStateStore.save(ready.persist);
       for (const m of ready.messages) this.send(m.to, encodePbftMessage(m.msg));
       for (const e of ready.execute) void this.execute(e);
-      if (ready.requestProposal) {
-        this.proposing = ready.requestProposal;
-        void this.tryPropose();
-      }
+      if (this.proposing && !this.building) void this.tryPropose();
       if (ready.fetchBlocks) this.deps.fetchBlocks(ready.fetchBlocks.fromHeight, ready.fetchBlocks.peers);
       this.logReady(ready);
     } finally {
@@ -472,9 +480,14 @@ export class ConsensusDriver {
         },
       });
     } catch (err) {
-      this.deps.logger.error(
+      // On a parent still being committed the chain may refuse (a block that changes the validator set or the
+      // system config is no parent before it commits): handleReady tries again once the commit is durable.
+      const onCommitting = this.committingUpTo !== null && request.height === this.committingUpTo + 1;
+      this.deps.logger[onCommitting ? "debug" : "error"](
         { height: request.height, err: errorMessage(err) },
-        "building a proposal failed",
+        onCommitting
+          ? "building on the block being committed failed: retried after its commit"
+          : "building a proposal failed",
       );
     } finally {
       this.building = false;
@@ -502,6 +515,8 @@ export class ConsensusDriver {
   }
 
   private building = false;
+  /** The height of the last block handleReady is committing right now; null when no commit is in flight. */
+  private committingUpTo: number | null = null;
   /** The height of the block being built (pipelining: may be the next one). */
   private buildingHeight: number | null = null;
   private firstPendingAtMs: number | null = null;

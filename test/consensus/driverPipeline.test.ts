@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { PrePrepare } from "../../src/consensus/index.js";
+import type { Commit, PrePrepare, Prepare } from "../../src/consensus/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { fakePayload, keys, type Rig, rig, settled, signedBy, transfer, until } from "./driverHelpers.js";
 
@@ -61,6 +61,34 @@ describe("ConsensusDriver: pipelining", () => {
     await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
     await settled(r.driver);
     expect(r.chain.builds).toEqual([]);
+  });
+
+  it("the leader of h+1 builds while h's block is written, and proposes only once it is durable", async () => {
+    // Without the early request (pipelining off) the request for height 2 comes with the commit of height 1.
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: false } });
+    rigs.push(r);
+    await r.driver.start();
+    const { hash, msg } = prePrepareAt1();
+    r.net.deliver(keys[1]!, msg);
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
+    const releaseCommit = r.chain.hold("commit");
+    const vote = (type: "prepare" | "commit", k: (typeof keys)[number]) =>
+      signedBy<Prepare | Commit>(k, { type, height: 1, view: 0, blockHash: hash });
+    for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("prepare", k));
+    for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("commit", k));
+    await until(
+      () => r.chain.commits.length === 1 && r.chain.builds.length === 1,
+      "the build beside the commit",
+    );
+    expect(hex(r.chain.builds[0]!.opts.parentHash!)).toBe(hex(hash));
+    // The commit is held: give the build's "proposal" event time to reach the queue; it must wait there.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.chain.heightNow).toBe(0);
+    expect(r.net.ofType("prePrepare")).toEqual([]);
+    releaseCommit();
+    await until(() => r.net.ofType("prePrepare").length === 1, "the PrePrepare of height 2 after the commit");
+    expect(r.chain.heightNow).toBe(1);
+    expect(r.net.ofType("prePrepare")[0]!.msg).toMatchObject({ height: 2, view: 0 });
   });
 
   it("an early execution of h+1 does not stop h's view clock (only work for the timed height does)", async () => {
