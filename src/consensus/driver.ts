@@ -22,9 +22,9 @@ import {
   type PbftCrypto,
   type PbftEvent,
   type Ready,
-  type RequestProposalAction,
 } from "./pbft/core/index.js";
 import { decodePbftMessage, encodePbftMessage } from "./pbft/wire.js";
+import { Proposer } from "./proposer.js";
 
 /** The part of the transport consensus uses: the "consensus" topic, broadcast and direct. */
 export type ConsensusTransport = Pick<Transport, "subscribe" | "publish" | "sendDirect">;
@@ -62,11 +62,10 @@ export class ConsensusDriver {
   private core: PbftCore | null = null;
   private readonly queue: QueueItem[] = [];
   private draining = false;
-  private proposing: RequestProposalAction | null = null;
+  private readonly proposer: Proposer;
   private stopped = false;
   private unsubscribe: (() => void)[] = [];
   /** A proposal attempt is scheduled for the next turn of the event loop (coalesces bursts of added txs). */
-  private proposeScheduled = false;
   readonly counters = { queueDropped: 0, messagesIn: 0, messagesOut: 0, viewChanges: 0, commits: 0 };
   private readonly phases: ConsensusPhaseTracker | null;
   /** Txs of proposals this node executed, held in flight in its pool (heldTxs.ts). */
@@ -86,6 +85,19 @@ export class ConsensusDriver {
     this.held = new HeldTxs(deps.txpool);
     this.clock = deps.clock ?? systemClock;
     this.hardStateStore = deps.hardStateStore ?? new HardStateFile(opts.stateFile);
+    this.proposer = new Proposer({
+      chain: deps.chain,
+      txpool: deps.txpool,
+      nodeId: deps.nodeKey.nodeId,
+      logger: deps.logger,
+      clock: this.clock,
+      minSealTimeMs: opts.minSealTimeMs,
+      onProposal: (event) => this.enqueue({ kind: "event", event }),
+      onWorkStarted: (atMs) => {
+        this.workStartedAtMs = atMs;
+      },
+      stopped: () => this.stopped,
+    });
   }
 
   async start(): Promise<void> {
@@ -94,7 +106,7 @@ export class ConsensusDriver {
     this.unsubscribe.push(
       this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data)),
       // A leader waiting for txs seals as soon as they arrive, not on its next tick (latency of a lone tx).
-      this.deps.txpool.onAdded(() => this.schedulePropose()),
+      this.deps.txpool.onAdded(() => this.proposer.schedule()),
     );
     this.cancelTick = this.clock.every(this.opts.tickMs, () => this.onTick());
     const status = this.core.status();
@@ -234,10 +246,10 @@ export class ConsensusDriver {
     // Only work for the height the clock is timing counts: an early execution or build of the next height
     // (pipelining) does not excuse the current one.
     const executingOwnWork =
-      (this.executingAt.has(status.height) || this.buildingHeight === status.height) &&
+      (this.executingAt.has(status.height) || this.proposer.buildingHeight === status.height) &&
       workingMs < this.opts.viewTimeoutMs * EXECUTION_PAUSE_TIMEOUTS_MAX;
     if (busy && !executingOwnWork && this.queue.length < this.opts.queueMax) this.enqueue({ kind: "tick" });
-    if (this.proposing) void this.tryPropose();
+    if (this.proposer.hasRequest) void this.proposer.tryPropose();
   }
 
   private enqueue(item: QueueItem): void {
@@ -304,17 +316,17 @@ export class ConsensusDriver {
     const ready = core.ready();
     this.phases?.onReady(ready);
     try {
-      if (ready.requestProposal) this.proposing = ready.requestProposal;
+      if (ready.requestProposal) this.proposer.request(ready.requestProposal);
       if (ready.commits.length > 0) {
-        this.committingUpTo = ready.commits[ready.commits.length - 1]!.height;
-        if (ready.requestProposal) void this.tryPropose();
+        this.proposer.committing(ready.commits[ready.commits.length - 1]!.height);
+        if (ready.requestProposal) void this.proposer.tryPropose();
         for (const c of ready.commits) await this.commit(c);
-        this.committingUpTo = null;
+        this.proposer.committing(null);
       }
       if (ready.persist) await this.hardStateStore.save(ready.persist);
       for (const m of ready.messages) this.send(m.to, encodePbftMessage(m.msg));
       for (const e of ready.execute) void this.execute(e);
-      if (this.proposing && !this.building) void this.tryPropose();
+      if (this.proposer.hasRequest && !this.proposer.building) void this.proposer.tryPropose();
       if (ready.fetchBlocks) this.deps.fetchBlocks(ready.fetchBlocks.fromHeight, ready.fetchBlocks.peers);
       this.logReady(ready);
     } finally {
@@ -359,7 +371,7 @@ export class ConsensusDriver {
     const committed = await this.deps.chain.commit(c.blockHash, c.certificate, c.payload, {
       compact: true,
     });
-    if (this.proposing && this.proposing.height <= c.height) this.proposing = null;
+    this.proposer.committed(c.height);
     this.held.releaseUpTo(c.height, c.blockHash);
     if (committed === null) return; // sync got there first
     this.counters.commits++;
@@ -395,7 +407,7 @@ export class ConsensusDriver {
         nowMs: this.clock.nowMs(),
         parentHash: e.parentHash,
       });
-      nextValidators = await this.nextValidatorsOf(e.blockHash);
+      nextValidators = await this.deps.chain.nextValidators(e.blockHash);
       this.held.hold(e.height, e.blockHash, block.transactions);
     } catch (err) {
       valid = false;
@@ -418,106 +430,4 @@ export class ConsensusDriver {
       },
     });
   }
-
-  /** The validator set for height h+1 when block h changed it, read from the executed (uncommitted) state. */
-  private nextValidatorsOf(blockHash: Hash): Promise<ValidatorInfo[] | undefined> {
-    return this.deps.chain.nextValidators(blockHash);
-  }
-
-  private schedulePropose(): void {
-    if (!this.proposing || this.building || this.proposeScheduled || this.stopped) return;
-    this.proposeScheduled = true;
-    this.clock.soon(() => {
-      this.proposeScheduled = false;
-      if (!this.stopped) void this.tryPropose();
-    });
-  }
-
-  /** Leader: seal pending transactions into a block once there are some (no empty blocks while idle). */
-  private async tryPropose(): Promise<void> {
-    const request = this.proposing;
-    if (!request || this.building) return;
-    const { txCountLimit: limit, blockGasLimit } = this.deps.chain.systemConfig();
-    const pending = this.deps.txpool.size();
-    if (pending === 0) return;
-    const now = this.clock.nowMs();
-    if (pending < limit) {
-      this.firstPendingAtMs ??= now;
-      if (now - this.firstPendingAtMs < this.opts.minSealTimeMs) return;
-    }
-    const candidates = this.deps.txpool.seal(limit, blockGasLimit);
-    if (candidates.length === 0) return;
-    this.building = true;
-    this.buildingHeight = request.height;
-    this.workStartedAtMs = now;
-    let proposed = false;
-    try {
-      const { block, hash, executed } = await this.deps.chain.buildBlock(candidates, {
-        proposer: this.deps.nodeKey.nodeId,
-        view: request.view,
-        nowMs: now,
-        parentHash: request.parentHash,
-      });
-      this.dropRejected(executed.rejected);
-      if (this.proposing !== request || block.transactions.length === 0) return;
-      this.proposing = null;
-      this.firstPendingAtMs = null;
-      const nextValidators = await this.nextValidatorsOf(hash);
-      this.deps.logger.debug(
-        { height: request.height, view: request.view, txs: block.transactions.length },
-        "proposing",
-      );
-      proposed = true;
-      this.enqueue({
-        kind: "event",
-        event: {
-          type: "proposal",
-          height: request.height,
-          parentHash: request.parentHash,
-          blockHash: hash,
-          payload: this.deps.chain.encodeProposal(block),
-          nextValidators,
-        },
-      });
-    } catch (err) {
-      // On a parent still being committed the chain may refuse (a block that changes the validator set or the
-      // system config is no parent before it commits): handleReady tries again once the commit is durable.
-      const onCommitting = this.committingUpTo !== null && request.height === this.committingUpTo + 1;
-      this.deps.logger[onCommitting ? "debug" : "error"](
-        { height: request.height, err: errorMessage(err) },
-        onCommitting
-          ? "building on the block being committed failed: retried after its commit"
-          : "building a proposal failed",
-      );
-    } finally {
-      this.building = false;
-      this.buildingHeight = null;
-      // Sealed txs stay "in flight" in the pool until they commit; give back the ones that did not make a proposal.
-      if (!proposed) this.deps.txpool.releaseSealed(candidates.map((t) => t.hash));
-    }
-  }
-
-  /**
-   * Txs the executor refused for good (bad nonce, replayed native nonce…) leave the pool; retryable ones (balance,
-   * nonce gap, block full) stay but are parked until the next commit: not left "in flight" (they are in no
-   * proposal) and not rebuilt every tick.
-   */
-  private dropRejected(rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[]): void {
-    const retry = rejected.filter((r) => r.retryable);
-    if (retry.length > 0) this.deps.txpool.park(retry.map((r) => r.tx.hash));
-    const dead = rejected.filter((r) => !r.retryable);
-    if (dead.length === 0) return;
-    this.deps.txpool.drop(dead.map((r) => r.tx.hash));
-    this.deps.logger.info(
-      { count: dead.length, reason: dead[0]!.reason },
-      "dropped transactions the executor refused",
-    );
-  }
-
-  private building = false;
-  /** The height of the last block handleReady is committing right now; null when no commit is in flight. */
-  private committingUpTo: number | null = null;
-  /** The height of the block being built (pipelining: may be the next one). */
-  private buildingHeight: number | null = null;
-  private firstPendingAtMs: number | null = null;
 }

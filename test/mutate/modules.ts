@@ -42,7 +42,7 @@ export const modules: Record<string, MutationModule> = {
     tests: ["test/consensus/certificate.test.ts", "test/consensus/core.test.ts", "test/chain/chain.test.ts"],
   },
   driver: {
-    mutate: ["src/consensus/driver.ts", "src/consensus/heldTxs.ts"],
+    mutate: ["src/consensus/driver.ts", "src/consensus/heldTxs.ts", "src/consensus/proposer.ts"],
     tests: [
       "test/consensus/driver.test.ts",
       "test/consensus/driverPropose.test.ts",

@@ -1,0 +1,164 @@
+import type { Hash, NodeId } from "../types/index.js";
+import { errorMessage } from "../util/errors.js";
+import type { Logger } from "../util/logger.js";
+import type { ConsensusChain, ConsensusClock, ConsensusPool } from "./interface.js";
+import type { PbftEvent, RequestProposalAction } from "./pbft/core/index.js";
+
+type ProposalEvent = Extract<PbftEvent, { type: "proposal" }>;
+
+export interface ProposerDeps {
+  chain: Pick<ConsensusChain, "systemConfig" | "buildBlock" | "encodeProposal" | "nextValidators">;
+  txpool: Pick<ConsensusPool, "size" | "seal" | "releaseSealed" | "park" | "drop">;
+  nodeId: NodeId;
+  logger: Logger;
+  clock: ConsensusClock;
+  /** A leader with fewer txs than a full block waits this long after the first one arrived (batching). */
+  minSealTimeMs: number;
+  /** A proposal is built: the driver steps it into the core. */
+  onProposal(event: ProposalEvent): void;
+  /** Building started (the view clock excuses this node's own work on the height it times). */
+  onWorkStarted(atMs: number): void;
+  stopped(): boolean;
+}
+
+/**
+ * The leader's side of the driver: once the core asks for a proposal (`request`), seal pending txs into a block as
+ * soon as there are some (no empty blocks while idle), build it on the parent the core names, and hand the result
+ * back as a "proposal" event. One build at a time; a request the core drops or replaces is not proposed.
+ */
+export class Proposer {
+  private requested: RequestProposalAction | null = null;
+  private scheduled = false;
+  private buildingFlag = false;
+  /** The height of the block being built (pipelining: may be the next one). */
+  private buildingAt: number | null = null;
+  private firstPendingAtMs: number | null = null;
+  /** The height of the last block the driver is committing right now; null when no commit is in flight. */
+  private committingUpTo: number | null = null;
+
+  constructor(private readonly deps: ProposerDeps) {}
+
+  /** The core asked for a proposal at `request.height` (replacing any earlier request). */
+  request(request: RequestProposalAction): void {
+    this.requested = request;
+  }
+
+  get hasRequest(): boolean {
+    return this.requested !== null;
+  }
+
+  get building(): boolean {
+    return this.buildingFlag;
+  }
+
+  get buildingHeight(): number | null {
+    return this.buildingAt;
+  }
+
+  /** Block `height` committed: a request for that height or below is void. */
+  committed(height: number): void {
+    if (this.requested && this.requested.height <= height) this.requested = null;
+  }
+
+  /** The driver is writing blocks up to `height` (null: done): a build on them may be refused meanwhile. */
+  committing(height: number | null): void {
+    this.committingUpTo = height;
+  }
+
+  /** Try soon (txs arrived): coalesces bursts of arrivals into one attempt. */
+  schedule(): void {
+    if (!this.requested || this.buildingFlag || this.scheduled || this.deps.stopped()) return;
+    this.scheduled = true;
+    this.deps.clock.soon(() => {
+      this.scheduled = false;
+      if (!this.deps.stopped()) void this.tryPropose();
+    });
+  }
+
+  /** Leader: seal pending transactions into a block once there are some (no empty blocks while idle). */
+  async tryPropose(): Promise<void> {
+    const request = this.requested;
+    if (!request || this.buildingFlag) return;
+    const { txCountLimit: limit, blockGasLimit } = this.deps.chain.systemConfig();
+    const pending = this.deps.txpool.size();
+    if (pending === 0) return;
+    const now = this.deps.clock.nowMs();
+    if (pending < limit) {
+      this.firstPendingAtMs ??= now;
+      if (now - this.firstPendingAtMs < this.deps.minSealTimeMs) return;
+    }
+    const candidates = this.deps.txpool.seal(limit, blockGasLimit);
+    if (candidates.length === 0) return;
+    this.buildingFlag = true;
+    this.buildingAt = request.height;
+    this.deps.onWorkStarted(now);
+    let proposed = false;
+    try {
+      proposed = await this.build(request, candidates, now);
+    } catch (err) {
+      // On a parent still being committed the chain may refuse (a block that changes the validator set or the
+      // system config is no parent before it commits): the driver tries again once the commit is durable.
+      const onCommitting = this.committingUpTo !== null && request.height === this.committingUpTo + 1;
+      this.deps.logger[onCommitting ? "debug" : "error"](
+        { height: request.height, err: errorMessage(err) },
+        onCommitting
+          ? "building on the block being committed failed: retried after its commit"
+          : "building a proposal failed",
+      );
+    } finally {
+      this.buildingFlag = false;
+      this.buildingAt = null;
+      // Sealed txs stay "in flight" in the pool until they commit; give back the ones that did not make a proposal.
+      if (!proposed) this.deps.txpool.releaseSealed(candidates.map((t) => t.hash));
+    }
+  }
+
+  /** Builds `candidates` for `request`; false when nothing is proposed (the request went away, or all were refused). */
+  private async build(
+    request: RequestProposalAction,
+    candidates: Parameters<ConsensusChain["buildBlock"]>[0],
+    nowMs: number,
+  ): Promise<boolean> {
+    const { block, hash, executed } = await this.deps.chain.buildBlock(candidates, {
+      proposer: this.deps.nodeId,
+      view: request.view,
+      nowMs,
+      parentHash: request.parentHash,
+    });
+    this.dropRejected(executed.rejected);
+    if (this.requested !== request || block.transactions.length === 0) return false;
+    this.requested = null;
+    this.firstPendingAtMs = null;
+    const nextValidators = await this.deps.chain.nextValidators(hash);
+    this.deps.logger.debug(
+      { height: request.height, view: request.view, txs: block.transactions.length },
+      "proposing",
+    );
+    this.deps.onProposal({
+      type: "proposal",
+      height: request.height,
+      parentHash: request.parentHash,
+      blockHash: hash,
+      payload: this.deps.chain.encodeProposal(block),
+      nextValidators,
+    });
+    return true;
+  }
+
+  /**
+   * Txs the executor refused for good (bad nonce, replayed native nonce…) leave the pool; retryable ones (balance,
+   * nonce gap, block full) stay but are parked until the next commit: not left "in flight" (they are in no
+   * proposal) and not rebuilt every tick.
+   */
+  private dropRejected(rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[]): void {
+    const retry = rejected.filter((r) => r.retryable);
+    if (retry.length > 0) this.deps.txpool.park(retry.map((r) => r.tx.hash));
+    const dead = rejected.filter((r) => !r.retryable);
+    if (dead.length === 0) return;
+    this.deps.txpool.drop(dead.map((r) => r.tx.hash));
+    this.deps.logger.info(
+      { count: dead.length, reason: dead[0]!.reason },
+      "dropped transactions the executor refused",
+    );
+  }
+}
