@@ -14,7 +14,7 @@ import {
 import { renderReport } from "./lib/report.js";
 import { renderSvg } from "./lib/svg.js";
 import { expandTargets, stopAllTargets } from "./lib/targets.js";
-import { WORKLOADS, type Workload } from "./lib/workloads.js";
+import { ERC20_GAS_LIMIT_DEFAULT, WORKLOADS, type Workload } from "./lib/workloads.js";
 
 const USAGE = `npm run bench -- [options]
 
@@ -23,6 +23,8 @@ const USAGE = `npm run bench -- [options]
   --n 2000                                    pre-signed transactions per run
   --concurrency 32                            requests in flight (keep-alive connections)
   --senders 64                                fresh funded senders for transfer/erc20
+  --erc20-gas 100000                          gas limit of each ERC20 transfer, or "estimate": eth_estimateGas of one
+                                              transfer on each target, as ethers, viem and web3.js fill it in
   --repeat 1                                  rounds; targets alternate within each round (A B A B), medians reported
   --overload 300s                             instead: sustained overload of Consort targets, RSS sampled
   --txpool-count-max N                        Consort txpool.countMax for the run (default: the node's default)
@@ -41,6 +43,7 @@ const FLAGS = {
   n: { type: "string" },
   concurrency: { type: "string" },
   senders: { type: "string" },
+  "erc20-gas": { type: "string" },
   repeat: { type: "string" },
   overload: { type: "string" },
   "txpool-count-max": { type: "string" },
@@ -150,6 +153,10 @@ async function main(argv: string[]): Promise<void> {
     n: int(flags.n, "n", 2000),
     concurrency: int(flags.concurrency, "concurrency", 32),
     senders: int(flags.senders, "senders", 64),
+    erc20GasLimit:
+      flags["erc20-gas"] === "estimate"
+        ? "estimate"
+        : int(flags["erc20-gas"], "erc20-gas", ERC20_GAS_LIMIT_DEFAULT, 21_000),
     repeat: int(flags.repeat, "repeat", 1),
     cpuProfileDir: profileDir,
     keepDir: flags.keep,

@@ -41,6 +41,8 @@ export interface BenchConfig {
   n: number;
   concurrency: number;
   senders: number;
+  /** Gas limit of each ERC20 transfer, or "estimate" (eth_estimateGas on the target, as wallets fill it in). */
+  erc20GasLimit?: number | "estimate";
   repeat: number;
   cpuProfileDir?: string | undefined;
   keepDir?: boolean;
@@ -87,7 +89,13 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
           keepDir: cfg.keepDir,
           pipeline: cfg.pipeline,
         });
-        session = new BenchSession(target, cfg.senders, cfg.concurrency, cfg.progress ?? true);
+        session = new BenchSession(
+          target,
+          cfg.senders,
+          cfg.concurrency,
+          cfg.progress ?? true,
+          cfg.erc20GasLimit,
+        );
         await session.open();
         for (const workload of workloads) {
           const rec: RunRecord = {

@@ -1,5 +1,6 @@
 import type { BenchReport, MachineInfo, OverloadResult, RunRecord } from "./bench.js";
 import { fmt, median, table } from "./stats.js";
+import { ERC20_GAS_LIMIT_DEFAULT } from "./workloads.js";
 
 interface Cell {
   target: string;
@@ -19,7 +20,8 @@ export function renderReport(r: {
   out.push(`machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}, ${m.platform}`);
   if (r.config) {
     out.push(
-      `config: n=${r.config.n}, concurrency=${r.config.concurrency}, senders=${r.config.senders}, rounds=${r.config.repeat}`,
+      `config: n=${r.config.n}, concurrency=${r.config.concurrency}, senders=${r.config.senders}, ` +
+        `erc20 gas=${r.config.erc20GasLimit ?? ERC20_GAS_LIMIT_DEFAULT}, rounds=${r.config.repeat}`,
     );
   }
   const cells: Cell[] = [];

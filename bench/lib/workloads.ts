@@ -24,6 +24,9 @@ const TOKEN_SUPPLY = 10n ** 30n;
  * One target's bench session: a block watcher, S fresh funded senders (funded from the target's dev account in a
  * setup phase, not measured), the deployed Asset token once an erc20 workload asked for it.
  */
+/** The ERC20 transfers' gas limit unless `--erc20-gas` says otherwise (~2x what one costs). */
+export const ERC20_GAS_LIMIT_DEFAULT = 100_000;
+
 export class BenchSession {
   readonly watcher: BlockWatcher;
   readonly senders: Sender[];
@@ -38,6 +41,7 @@ export class BenchSession {
     senderCount: number,
     readonly concurrency: number,
     private readonly progress: boolean,
+    private readonly erc20GasLimit: number | "estimate" = ERC20_GAS_LIMIT_DEFAULT,
   ) {
     this.watcher = new BlockWatcher(target.watchUrl);
     this.client = new RpcClient(target.submitUrls[0]!, 4);
@@ -99,6 +103,7 @@ export class BenchSession {
       case "erc20": {
         const token = await this.deployToken();
         const nonces = await this.senderNonces();
+        const gasLimit = await this.erc20Gas(token);
         return Array.from({ length: n }, (_, i) => {
           const s = i % this.senders.length;
           return signLegacyTx(
@@ -106,7 +111,7 @@ export class BenchSession {
               chainId: this.target.chainId,
               nonce: nonces[s]! + BigInt(Math.floor(i / this.senders.length)),
               gasPrice: this.gasPrice,
-              gasLimit: 100_000n,
+              gasLimit,
               to: token,
               value: 0n,
               data: erc20TransferData(randomAddress(), 1n),
@@ -135,6 +140,21 @@ export class BenchSession {
         );
       }
     }
+  }
+
+  /**
+   * The ERC20 transfers' gas limit: fixed, or what the target estimates for one transfer to a fresh address (every
+   * transfer of the run costs the same: a funded sender, a fresh recipient), as ethers, viem and web3.js fill it in.
+   */
+  private async erc20Gas(token: string): Promise<bigint> {
+    if (this.erc20GasLimit !== "estimate") return BigInt(this.erc20GasLimit);
+    const estimate = await this.client.call<string>("eth_estimateGas", [
+      { from: this.senders[0]!.address, to: token, data: erc20TransferData(randomAddress(), 1n) },
+    ]);
+    process.stderr.write(
+      `  ${this.target.name}: ERC20 transfer gas limit ${BigInt(estimate)} (eth_estimateGas)\n`,
+    );
+    return BigInt(estimate);
   }
 
   private async deployToken(): Promise<string> {
