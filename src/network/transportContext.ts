@@ -24,6 +24,12 @@ export interface TransportStats {
   bans: number;
   /** Stale gossipsub outbound streams re-opened (see gossipRepair.ts). */
   gossipStreamsRepaired: number;
+  /** Copies of accepted gossip forwarded on to mesh peers (GossipRelay). */
+  gossipForwards: number;
+  /** Copies not forwarded: the publisher had sent the message to that peer itself (a full mesh forwards none). */
+  gossipForwardsSkipped: number;
+  /** Own messages published a second time without naming recipients: a named recipient was not reached. */
+  gossipRepublished: number;
   messagesInFlight: number;
   requestsInFlight: number;
 }
