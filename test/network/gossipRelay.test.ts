@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { topicId } from "../../src/network/names.js";
+import { nodeIdToPeerId } from "../../src/network/peerId.js";
 import type { TransportNode } from "../../src/network/transportContext.js";
 import { CHAIN_ID, startNodes, type TestNode, waitFor } from "./helpers.js";
 
@@ -154,6 +155,30 @@ describe("gossip relay: forward only to members the publisher did not reach", ()
 
     await flushFrom(b, [a, c, d], got);
     expect([atC.count, atD.count]).toEqual([MESSAGES + 1, MESSAGES + 1]);
+  });
+
+  it("a named recipient that publish did not reach gets the message through a relay (one republish)", async () => {
+    nodes = await startNodes(3);
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    link([
+      [a, b],
+      [a, c],
+      [b, c],
+    ]);
+    const got = record(nodes);
+    await waitForMeshes([
+      [a, 2],
+      [b, 2],
+      [c, 2],
+    ]);
+    // a loses its gossipsub stream to b (the race gossipRepair.ts works around; repaired ticks later): b is still
+    // a subscriber, so the first frame names it, but gossipsub cannot send it there.
+    const outbound = (pubsubOf(a) as unknown as { streamsOutbound: Map<string, unknown> }).streamsOutbound;
+    expect(outbound.delete(nodeIdToPeerId(b.key.nodeId).toString())).toBe(true);
+    await a.transport.publish("txs", Uint8Array.of(7));
+    await waitFor("b gets it from c", () => got.get(b)?.includes(7) === true);
+    expect(a.transport.stats().gossipRepublished).toBe(1);
+    expect(c.transport.stats().gossipForwards).toBe(1); // the republished frame, to b only
   });
 
   it("a frame that names more recipients than it carries is rejected and its sender penalized", async () => {
