@@ -1,5 +1,4 @@
 import { noise } from "@chainsafe/libp2p-noise";
-import { yamux } from "@chainsafe/libp2p-yamux";
 import { gossipsub, StrictNoSign } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { ConnectionGater, PrivateKey } from "@libp2p/interface";
@@ -8,6 +7,7 @@ import { tcp } from "@libp2p/tcp";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { TOPIC_NAMES } from "./interface.js";
+import { coalescingYamux, type WindowUpdateCounters } from "./muxer.js";
 import { topicId } from "./names.js";
 import type { Libp2pTransportOptions } from "./options.js";
 import type { Services, TransportNode } from "./transportContext.js";
@@ -16,12 +16,17 @@ import type { Services, TransportNode } from "./transportContext.js";
 const GOSSIP_RPC_OVERHEAD_BYTES = 64 * 1024;
 
 /**
- * Builds (does not start) the libp2p node: TCP + noise + yamux, identify, ping, and gossipsub tuned for a small
+ * Builds (does not start) the libp2p node: TCP + noise + yamux (window updates coalesced: muxer.ts), identify, ping, and gossipsub tuned for a small
  * permissioned consortium (StrictNoSign, flood publish, full mesh, forwarding decided by GossipRelay).
  */
 export async function createTransportNode(
   opts: Libp2pTransportOptions,
-  init: { privateKey: PrivateKey; listen: string[]; connectionGater: ConnectionGater },
+  init: {
+    privateKey: PrivateKey;
+    listen: string[];
+    connectionGater: ConnectionGater;
+    windowUpdateCounters: WindowUpdateCounters;
+  },
 ): Promise<TransportNode> {
   const topics = TOPIC_NAMES.map((name) => topicId(opts.chainId, name));
   return createLibp2p<Services>({
@@ -29,7 +34,7 @@ export async function createTransportNode(
     addresses: { listen: init.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [coalescingYamux(init.windowUpdateCounters)],
     peerDiscovery: [],
     connectionGater: init.connectionGater,
     connectionManager: {

@@ -78,6 +78,8 @@ export class Libp2pTransport implements Transport {
     gossipForwards: 0,
     gossipForwardsSkipped: 0,
     gossipRepublished: 0,
+    windowUpdatesSent: 0,
+    windowUpdatesWithheld: 0,
     messagesInFlight: 0,
     requestsInFlight: 0,
   };
@@ -131,6 +133,7 @@ export class Libp2pTransport implements Transport {
       privateKey: await libp2pPrivateKey(this.key),
       listen: this.listenResolved ?? opts.listenAddresses,
       connectionGater: this.admission.gater(),
+      windowUpdateCounters: this.counters,
     });
     node.addEventListener("peer:identify", (evt) => this.admission.admit(evt.detail.connection, "identify"));
     node.addEventListener("connection:close", (evt) => this.admission.onConnectionClose(evt.detail));

@@ -30,6 +30,9 @@ export interface TransportStats {
   gossipForwardsSkipped: number;
   /** Own messages published a second time without naming recipients: a named recipient was not reached. */
   gossipRepublished: number;
+  /** yamux WINDOW_UPDATE frames sent, and those held back to be sent later in one (muxer.ts). */
+  windowUpdatesSent: number;
+  windowUpdatesWithheld: number;
   messagesInFlight: number;
   requestsInFlight: number;
 }
