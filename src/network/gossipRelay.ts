@@ -1,4 +1,5 @@
 import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
+import { errorMessage } from "../util/errors.js";
 import type { PeerAdmission } from "./admission.js";
 import { parseGossipFrame, recipientTag } from "./gossipFrame.js";
 import type { TransportContext, TransportNode } from "./transportContext.js";
@@ -36,7 +37,14 @@ export class GossipRelay {
   /** Listens on a freshly started node (a restart builds a new node: call again). */
   attach(node: TransportNode): void {
     const pubsub = node.services.pubsub as unknown as RelayPubsub;
-    node.services.pubsub.addEventListener("gossipsub:message", (evt) => this.relay(pubsub, evt.detail));
+    node.services.pubsub.addEventListener("gossipsub:message", (evt) => {
+      // A listener that throws would be an uncaught exception (EventTarget): a bug here must not stop the node.
+      try {
+        this.relay(pubsub, evt.detail);
+      } catch (err) {
+        this.ctx.log.error({ err: errorMessage(err) }, "gossip relay failed");
+      }
+    });
   }
 
   private relay(pubsub: RelayPubsub, message: GossipsubMessage): void {
