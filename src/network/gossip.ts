@@ -5,6 +5,8 @@ import type { NodeId } from "../types/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import type { PeerAdmission } from "./admission.js";
 import { GossipValidationError, NetworkError } from "./errors.js";
+import { encodeGossipFrame, parseGossipFrame } from "./gossipFrame.js";
+import { GossipRelay } from "./gossipRelay.js";
 import {
   type GossipCheck,
   type GossipHandler,
@@ -15,14 +17,6 @@ import {
 } from "./interface.js";
 import { topicId } from "./names.js";
 import { requireStarted, type TransportContext, type TransportNode } from "./transportContext.js";
-
-/**
- * Bytes in front of every gossip payload: a per-publish sequence number. gossipsub runs without per-message
- * signatures (StrictNoSign: PBFT messages and txs carry their own, noise authenticates the peer), so its message ID
- * is a hash of the data; the prefix keeps a deliberate re-publish of identical bytes (PBFT's resend of its own
- * votes) a new message instead of a duplicate that gossipsub would refuse to publish and peers would drop.
- */
-const GOSSIP_PREFIX_BYTES = 8;
 
 const REJECTION_LOG_PERIOD_MS = 60_000;
 const REJECTION_LOG_ENTRIES_MAX = 1024;
@@ -36,10 +30,10 @@ export interface Delivery {
 }
 
 /**
- * Gossip over gossipsub: publish with the sequence prefix, topic subscriptions, and the topic validator that first
- * runs the topic's GossipValidator (if the composition root gave one), then the subscribers, and turns the worst
- * verdict into accept / ignore / reject (a reject penalizes the peer it came from). gossipsub relays a message only
- * once this returned Accept: nothing invalid is forwarded.
+ * Gossip over gossipsub: publish in a frame that names the publisher's direct recipients (gossipFrame.ts), topic
+ * subscriptions, and the topic validator that first runs the topic's GossipValidator (if the composition root gave
+ * one), then the subscribers, and turns the worst verdict into accept / ignore / reject (a reject penalizes the peer
+ * it came from). A message is relayed (GossipRelay) only once this returned Accept: nothing invalid is forwarded.
  */
 export class GossipService {
   private readonly topicHandlers = new Map<TopicName, Set<GossipHandler>>();
@@ -47,12 +41,16 @@ export class GossipService {
   private readonly rejectionLoggedAtMs = new Map<string, number>();
   /** Sequence number put in front of each published payload (random start: a restart does not repeat IDs). */
   private publishSeq = randomBytes(8).readBigUInt64BE(0);
+  private readonly relay: GossipRelay;
 
   constructor(
     private readonly ctx: TransportContext,
     private readonly admission: PeerAdmission,
+    private readonly localNodeId: NodeId,
     private readonly validators: Partial<Record<TopicName, GossipValidator>> = {},
-  ) {}
+  ) {
+    this.relay = new GossipRelay(ctx, admission);
+  }
 
   async publish(topic: TopicName, data: Uint8Array): Promise<void> {
     const node = requireStarted(this.ctx);
@@ -64,12 +62,30 @@ export class GossipService {
         bytesMax: opts.gossipMessageBytesMax,
       });
     }
-    const framed = new Uint8Array(GOSSIP_PREFIX_BYTES + data.length);
-    this.publishSeq = BigInt.asUintN(64, this.publishSeq + 1n);
-    new DataView(framed.buffer).setBigUint64(0, this.publishSeq);
-    framed.set(data, GOSSIP_PREFIX_BYTES);
+    const id = topicId(opts.chainId, topic);
+    const pubsub = node.services.pubsub;
+    // Flood publish sends to every subscribed member: the frame names them (and us), so that relays skip them.
+    const direct = new Map<string, NodeId>();
+    for (const peerId of pubsub.getSubscribers(id)) {
+      const nodeId = this.admission.member(peerId.toString());
+      if (nodeId !== undefined) direct.set(peerId.toString(), nodeId);
+    }
     try {
-      await node.services.pubsub.publish(topicId(opts.chainId, topic), framed);
+      const { recipients } = await pubsub.publish(
+        id,
+        this.frame([this.localNodeId, ...direct.values()], data),
+      );
+      for (const peerId of recipients) direct.delete(peerId.toString());
+      if (direct.size > 0) {
+        // A named member was not sent the message (no outbound stream yet, a full buffer): no relay would forward
+        // it there. Once more, naming nobody but us: relays forward it to everyone as plain gossipsub would.
+        this.ctx.counters.gossipRepublished++;
+        this.ctx.log.debug(
+          { topic, missed: direct.size },
+          "gossip republished: a direct recipient was missed",
+        );
+        await pubsub.publish(id, this.frame([this.localNodeId], data));
+      }
     } catch (err) {
       throw new NetworkError(
         "NETWORK_PUBLISH_FAILED",
@@ -78,6 +94,12 @@ export class GossipService {
         { cause: err },
       );
     }
+  }
+
+  /** A frame with the next sequence number (gossipFrame.ts). */
+  private frame(recipients: NodeId[], data: Uint8Array): Uint8Array {
+    this.publishSeq = BigInt.asUintN(64, this.publishSeq + 1n);
+    return encodeGossipFrame(this.publishSeq, recipients, data);
   }
 
   subscribe(topic: TopicName, handler: GossipHandler): () => void {
@@ -105,8 +127,9 @@ export class GossipService {
     };
   }
 
-  /** Subscribes a freshly started node to every topic that has handlers. */
+  /** Subscribes a freshly started node to every topic that has handlers, and relays what it accepts. */
   subscribeAll(node: TransportNode): void {
+    this.relay.attach(node);
     for (const name of this.topicHandlers.keys()) this.subscribeTopic(node, name);
   }
 
@@ -224,10 +247,11 @@ export class GossipService {
     const from = this.admission.member(sourceKey);
     if (from === undefined || msg.type !== "unsigned")
       return this.rejectGossip(topic, source, "signed message under StrictNoSign");
-    if (msg.data.length < GOSSIP_PREFIX_BYTES) return this.rejectGossip(topic, source, "truncated");
-    if (msg.data.length - GOSSIP_PREFIX_BYTES > this.ctx.opts.gossipMessageBytesMax)
+    const frame = parseGossipFrame(msg.data);
+    if (typeof frame === "string") return this.rejectGossip(topic, source, frame);
+    if (frame.payload.length > this.ctx.opts.gossipMessageBytesMax)
       return this.rejectGossip(topic, source, "oversized");
-    const delivery = await this.deliver(topic, from, msg.data.subarray(GOSSIP_PREFIX_BYTES));
+    const delivery = await this.deliver(topic, from, frame.payload);
     if (delivery.verdict === "reject") return this.rejectGossip(topic, source, delivery.reason);
     return delivery.verdict === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
   }

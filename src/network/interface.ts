@@ -1,6 +1,6 @@
 import type { NodeId } from "../types/index.js";
 
-/** Gossip topics, one per chain: `/consort/<chainId>/<name>/1`. "txs" carries batches of transactions. */
+/** Gossip topics, one per chain: `/consort/<chainId>/<name>/2`. "txs" carries batches of transactions. */
 export type TopicName = "consensus" | "txs";
 export const TOPIC_NAMES: readonly TopicName[] = ["consensus", "txs"];
 

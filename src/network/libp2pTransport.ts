@@ -75,6 +75,11 @@ export class Libp2pTransport implements Transport {
     requestsDropped: 0,
     bans: 0,
     gossipStreamsRepaired: 0,
+    gossipForwards: 0,
+    gossipForwardsSkipped: 0,
+    gossipRepublished: 0,
+    windowUpdatesSent: 0,
+    windowUpdatesWithheld: 0,
     messagesInFlight: 0,
     requestsInFlight: 0,
   };
@@ -104,7 +109,7 @@ export class Libp2pTransport implements Transport {
     };
     this.admission = new PeerAdmission(ctx, this.localNodeId, (peerKey) => this.dialer.onAdmitted(peerKey));
     this.dialer = new StaticPeerDialer(ctx, this.admission, this.localNodeId);
-    this.gossip = new GossipService(ctx, this.admission, deps.gossipValidators);
+    this.gossip = new GossipService(ctx, this.admission, this.localNodeId, deps.gossipValidators);
     this.streams = new StreamService(ctx, this.admission, this.gossip);
     this.setAllowedNodes(opts.allowedNodes);
     this.setStaticPeers(opts.staticPeers);
@@ -128,6 +133,7 @@ export class Libp2pTransport implements Transport {
       privateKey: await libp2pPrivateKey(this.key),
       listen: this.listenResolved ?? opts.listenAddresses,
       connectionGater: this.admission.gater(),
+      windowUpdateCounters: this.counters,
     });
     node.addEventListener("peer:identify", (evt) => this.admission.admit(evt.detail.connection, "identify"));
     node.addEventListener("connection:close", (evt) => this.admission.onConnectionClose(evt.detail));

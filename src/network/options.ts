@@ -13,7 +13,7 @@ export interface NetworkKey {
 }
 
 export interface Libp2pTransportOptions {
-  /** Names topics and protocols: `/consort/<chainId>/<name>/1`. */
+  /** Names topics and protocols: `/consort/<chainId>/<name>/<version>` (names.ts). */
   chainId: bigint;
   /** TCP multiaddrs to listen on. Port 0 picks a free port; a restart (stop + start) keeps the bound port. */
   listenAddresses: string[];

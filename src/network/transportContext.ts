@@ -24,6 +24,15 @@ export interface TransportStats {
   bans: number;
   /** Stale gossipsub outbound streams re-opened (see gossipRepair.ts). */
   gossipStreamsRepaired: number;
+  /** Copies of accepted gossip forwarded on to mesh peers (GossipRelay). */
+  gossipForwards: number;
+  /** Copies not forwarded: the publisher had sent the message to that peer itself (a full mesh forwards none). */
+  gossipForwardsSkipped: number;
+  /** Own messages published a second time without naming recipients: a named recipient was not reached. */
+  gossipRepublished: number;
+  /** yamux WINDOW_UPDATE frames sent, and those held back to be sent later in one (muxer.ts). */
+  windowUpdatesSent: number;
+  windowUpdatesWithheld: number;
   messagesInFlight: number;
   requestsInFlight: number;
 }

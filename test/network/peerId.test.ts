@@ -52,8 +52,8 @@ describe("node IDs and peer IDs", () => {
   });
 
   it("names topics and protocols per chain", () => {
-    expect(topicId(20200n, "consensus")).toBe("/consort/20200/consensus/1");
-    expect(topicId(1n, "txs")).toBe("/consort/1/txs/1");
+    expect(topicId(20200n, "consensus")).toBe("/consort/20200/consensus/2");
+    expect(topicId(1n, "txs")).toBe("/consort/1/txs/2");
     expect(protocolId(20200n, "blocks")).toBe("/consort/20200/blocks/1");
   });
 });
