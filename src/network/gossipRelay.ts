@@ -8,8 +8,8 @@ import type { TransportContext, TransportNode } from "./transportContext.js";
  * What the relay needs of gossipsub 17.1 beyond its typed interface. `reportMessageValidationResult` and
  * `getMeshPeers` are public methods of the GossipSub class; `mcache.observeDuplicate` is internal (it records a
  * peer that already has a message, so that gossipsub's own forward skips it), and is guarded: without it the
- * relay forwards to every mesh peer, as gossipsub did before (more duplicates, nothing lost). @libp2p/gossipsub is
- * pinned in package.json (see gossipRepair.ts); test/network/gossipRelay.test.ts fails if an upgrade breaks this.
+ * relay forwards to every mesh peer, as gossipsub did before (more duplicates, nothing lost). Pinned: package.json
+ * names @libp2p/gossipsub 17.1.1 exactly; test/network/gossipRelay.test.ts fails if an upgrade breaks this.
  */
 interface RelayPubsub {
   getMeshPeers(topic: string): string[];

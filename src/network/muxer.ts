@@ -40,7 +40,8 @@ export interface WindowUpdateCounters {
  * Updates with flags (SYN, ACK, FIN, RST) go out at once, carrying any withheld credit.
  *
  * The muxer's `sendFrame` is an internal of @chainsafe/libp2p-yamux (each stream binds it when created); when it is
- * missing the muxer is left as it is.
+ * missing the muxer is left as it is. Pinned: package.json names @chainsafe/libp2p-yamux 8.0.1 exactly (no ^) while
+ * this file exists, so that an upgrade is a deliberate change that reruns test/network/muxer.test.ts.
  */
 export function coalescingYamux(counters: WindowUpdateCounters): () => StreamMuxerFactory {
   const createFactory = yamux();

@@ -115,13 +115,17 @@ describe("package.json dependencies match what the run-time code imports", () =>
     expect(both, "in both dependencies and devDependencies").toEqual([]);
   });
 
-  it("pins @libp2p/gossipsub exactly while src/network/gossipRepair.ts writes its private fields", () => {
-    const repair = path.join(ROOT, "src", "network", "gossipRepair.ts");
-    if (!existsSync(repair)) return;
-    const version = pkg.dependencies["@libp2p/gossipsub"];
+  it.each([
+    ["@libp2p/gossipsub", "gossipRepair.ts"],
+    ["@libp2p/gossipsub", "gossipRelay.ts"],
+    ["@chainsafe/libp2p-yamux", "muxer.ts"],
+  ])("pins %s exactly while src/network/%s uses its internals", (dependency, file) => {
+    const user = path.join(ROOT, "src", "network", file);
+    if (!existsSync(user)) return;
+    const version = pkg.dependencies[dependency];
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(readFileSync(repair, "utf8"), "gossipRepair.ts names the pinned version").toContain(
-      `@libp2p/gossipsub ${version}`,
+    expect(readFileSync(user, "utf8"), `${file} names the pinned version`).toContain(
+      `${dependency} ${version}`,
     );
   });
 });
