@@ -32,6 +32,11 @@ export interface MetricsSources {
       refusedOutbound: number;
       refusedDials: number;
       gossipRejected: number;
+      gossipForwards: number;
+      gossipForwardsSkipped: number;
+      gossipRepublished: number;
+      windowUpdatesSent: number;
+      windowUpdatesWithheld: number;
     };
   };
   sync: {

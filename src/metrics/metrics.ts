@@ -304,6 +304,35 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           counterSync.sync(this, "p2p_refused", { kind: "gossip" }, st.gossipRejected);
         },
       }),
+      relay: new Counter({
+        ...reg,
+        name: "consort_p2p_gossip_relay_total",
+        help:
+          "Gossip this node passed on: result=forwarded (to a member its publisher did not reach), skipped (the " +
+          "publisher named that member as reached), republished (a named member missed a publish of ours)",
+        labelNames: ["result"] as const,
+        collect() {
+          const s = src();
+          if (!s) return;
+          const st = s.network.stats();
+          counterSync.sync(this, "p2p_relay", { result: "forwarded" }, st.gossipForwards);
+          counterSync.sync(this, "p2p_relay", { result: "skipped" }, st.gossipForwardsSkipped);
+          counterSync.sync(this, "p2p_relay", { result: "republished" }, st.gossipRepublished);
+        },
+      }),
+      windowUpdates: new Counter({
+        ...reg,
+        name: "consort_p2p_yamux_window_updates_total",
+        help: "yamux receive-window credit: result=sent (frames), withheld (data frames whose credit waited for a batch)",
+        labelNames: ["result"] as const,
+        collect() {
+          const s = src();
+          if (!s) return;
+          const st = s.network.stats();
+          counterSync.sync(this, "p2p_window_updates", { result: "sent" }, st.windowUpdatesSent);
+          counterSync.sync(this, "p2p_window_updates", { result: "withheld" }, st.windowUpdatesWithheld);
+        },
+      }),
     },
 
     // ------------------------------------------------------------ sync and readiness

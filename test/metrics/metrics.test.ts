@@ -43,6 +43,11 @@ function fakeSources(over: { rejected?: Record<string, number>; bans?: number; r
         refusedOutbound: 0,
         refusedDials: 4,
         gossipRejected: 0,
+        gossipForwards: 3,
+        gossipForwardsSkipped: 7,
+        gossipRepublished: 1,
+        windowUpdatesSent: 2,
+        windowUpdatesWithheld: 40,
       }),
     },
     sync: { status: () => ({ syncing: false, currentBlock: state.height, highestBlock: 9 }) },
@@ -94,6 +99,11 @@ describe("createConsortMetrics", () => {
     let text = parsePromText(await metrics.register.metrics());
     expect(text.value("consort_txpool_refusals_total", { reason: "TXPOOL_NONCE_TOO_LOW" })).toBe(2);
     expect(text.value("consort_p2p_bans_total")).toBe(1);
+    expect(text.value("consort_p2p_gossip_relay_total", { result: "forwarded" })).toBe(3);
+    expect(text.value("consort_p2p_gossip_relay_total", { result: "skipped" })).toBe(7);
+    expect(text.value("consort_p2p_gossip_relay_total", { result: "republished" })).toBe(1);
+    expect(text.value("consort_p2p_yamux_window_updates_total", { result: "sent" })).toBe(2);
+    expect(text.value("consort_p2p_yamux_window_updates_total", { result: "withheld" })).toBe(40);
     state.rejected = { TXPOOL_NONCE_TOO_LOW: 5, TXPOOL_FULL: 1 };
     state.bans = 1;
     state.gossip = { batchesIn: 9, batchesQueued: 4, batchesDropped: 2, batchesRejected: 1 };
