@@ -192,11 +192,7 @@ export class LevelLedger implements Ledger {
     ops.push({ type: "put", key: metaKey(MetaKey.stateHistoryFrom), value: u64(historyFrom) });
     // Before the batch: readers of a block whose undo entries this batch prunes must see that they may be gone.
     this.history.raiseHistoryFrom(historyFrom);
-    try {
-      await this.store.db.batch(ops, { sync: true });
-    } catch (err) {
-      throw this.store.ioError(err);
-    }
+    await this.store.writeBatch(ops, { sync: true });
     this.history.commitLanded();
 
     this.headRecord = newHead;
