@@ -44,6 +44,7 @@ import {
   type TxIndexRecord,
 } from "./records.js";
 import { StateHistory } from "./stateHistory.js";
+import { StateReadCache } from "./stateReadCache.js";
 import { type BatchOp, type Db, LedgerStore } from "./store.js";
 
 interface CachedHeader {
@@ -79,6 +80,7 @@ export class LevelLedger implements Ledger {
   private readonly blocks: LruCache<number, LedgerBlock>;
   private readonly history: StateHistory;
   private readonly nonces: NonceWindow;
+  private readonly stateCache: StateReadCache;
   private headRecord: HeadRecord | null;
   private genesis: Hash | null;
   private commitTail: Promise<void> = Promise.resolve();
@@ -102,6 +104,7 @@ export class LevelLedger implements Ledger {
     this.genesis = genesis;
     this.history = new StateHistory(this.store, opts.stateHistoryBlocks, historyFrom, () => this.headRecord);
     this.nonces = new NonceWindow(this.store, opts.nativeNonceWindowBlocks, () => this.headRecord);
+    this.stateCache = new StateReadCache(opts.stateCacheBytes);
     this.headers = new LruCache(Math.max(1, opts.headerCacheSize));
     this.hashToNumber = new LruCache(Math.max(1, opts.headerCacheSize));
     this.blocks = new LruCache(Math.max(1, opts.blockCacheTxsMax), (b) => b.transactions.length + 1);
@@ -194,6 +197,7 @@ export class LevelLedger implements Ledger {
     this.history.raiseHistoryFrom(historyFrom);
     await this.store.writeBatch(ops, { sync: true });
     this.history.commitLanded();
+    this.stateCache.applyCommit(input.stateChanges);
 
     this.headRecord = newHead;
     this.nonces.remember(number, input.nativeNonces ?? nativeNoncesOf(transactions));
@@ -369,13 +373,31 @@ export class LevelLedger implements Ledger {
 
   async getState(key: Uint8Array): Promise<Uint8Array | undefined> {
     this.store.ensureOpen();
-    return this.store.get(bytesKey(Bucket.state, key));
+    const cached = this.stateCache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const ticket = this.stateCache.ticket();
+    const value = this.store.getSync(bytesKey(Bucket.state, key));
+    this.stateCache.fill(ticket, key, value);
+    return value;
   }
 
   async getManyState(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     this.store.ensureOpen();
-    if (keys.length === 0) return [];
-    return this.store.getMany(keys.map((k) => bytesKey(Bucket.state, k)));
+    const out: (Uint8Array | undefined)[] = new Array(keys.length);
+    const missing: number[] = [];
+    keys.forEach((key, i) => {
+      const cached = this.stateCache.get(key);
+      if (cached === undefined) missing.push(i);
+      else out[i] = cached ?? undefined;
+    });
+    if (missing.length === 0) return out;
+    const ticket = this.stateCache.ticket();
+    const read = await this.store.getMany(missing.map((i) => bytesKey(Bucket.state, keys[i]!)));
+    missing.forEach((i, j) => {
+      out[i] = read[j];
+      this.stateCache.fill(ticket, keys[i]!, read[j]);
+    });
+    return out;
   }
 
   async getStateAt(key: Uint8Array, blockNumber: number): Promise<Uint8Array | undefined> {
@@ -426,6 +448,7 @@ export class LevelLedger implements Ledger {
         this.headers.clear();
         this.hashToNumber.clear();
         this.blocks.clear();
+        this.stateCache.clear();
         this.log.info({ dataDir: this.dataDir, head: this.headRecord?.number ?? null }, "ledger closed");
       })();
     }

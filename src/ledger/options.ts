@@ -34,6 +34,11 @@ export interface LedgerOptions {
    * pruned over the next commits.
    */
   stateHistoryBlocks: number;
+  /**
+   * Bytes of committed state values kept in memory for single-key reads at the head (stateReadCache.ts: admission,
+   * permission checks, reads below a pipelined block's parents); 0 disables.
+   */
+  stateCacheBytes: number;
 }
 
 export type LedgerOpenOptions = Pick<LedgerOptions, "dataDir" | "chainId" | "groupId"> &
@@ -45,4 +50,5 @@ export const defaultLedgerOptions: Omit<LedgerOptions, "dataDir" | "chainId" | "
   verifyRootsOnCommit: true,
   nativeNonceWindowBlocks: NATIVE_NONCE_WINDOW_BLOCKS,
   stateHistoryBlocks: STATE_HISTORY_BLOCKS,
+  stateCacheBytes: 16 * 1024 * 1024,
 };
