@@ -148,7 +148,10 @@ export class LevelLedger implements Ledger {
     const ops: BatchOp[] = [];
     // Deletions first: a nonce of the pruned block reused by this block is put again further down the batch.
     await this.nonces.pushPruneOps(number, ops);
-    const historyFrom = await this.history.pushUndoOps(number, input.stateChanges, ops);
+    // The undo log's previous values: the cached head state (commits are serialized: it is this block's parent).
+    const historyFrom = await this.history.pushUndoOps(number, input.stateChanges, ops, (key) =>
+      this.stateCache.get(key),
+    );
     const failed = input.receipts.filter((r) => r.status === ReceiptStatus.Failed).length;
     const newHead: HeadRecord = {
       number,

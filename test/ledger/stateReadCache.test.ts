@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Bucket, bytesKey } from "../../src/ledger/buckets.js";
 import { LevelLedger } from "../../src/ledger/index.js";
 import { StateReadCache } from "../../src/ledger/stateReadCache.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -106,5 +107,20 @@ describe("LevelLedger: state reads through the cache", () => {
     expect(await ledger.getManyState([k("x"), k("y")])).toEqual([undefined, v("1")]);
     expect(await ledger.getState(k("z"))).toEqual(v("1"));
     expect(single).toHaveBeenCalledTimes(2);
+  });
+
+  it("takes the undo log's previous values from the cache (no read), and they are the committed ones", async () => {
+    const x = k("x");
+    await ledger.commitBlock(buildCommit(0, null, [], { stateChanges: [[x, v("0")]] }));
+    expect(await ledger.getState(x)).toEqual(v("0")); // cached
+    const store = (ledger as unknown as { store: { getMany: (keys: Uint8Array[]) => unknown } }).store;
+    const many = vi.spyOn(store, "getMany");
+    for (let n = 1; n <= 3; n++) {
+      await ledger.commitBlock(buildCommit(n, ledger.head()!.hash, [], { stateChanges: [[x, v(`${n}`)]] }));
+    }
+    // No batched read of x's previous value (its undo entries came from memory).
+    const stateX = Buffer.from(bytesKey(Bucket.state, x));
+    expect(many.mock.calls.flat(2).some((key) => stateX.equals(key as Uint8Array))).toBe(false);
+    for (let n = 0; n <= 3; n++) expect(await ledger.getStateAt(x, n)).toEqual(v(`${n}`));
   });
 });
