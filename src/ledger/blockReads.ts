@@ -18,7 +18,7 @@ import type {
   TxLookup,
 } from "./interface.js";
 import { LruCache } from "./lru.js";
-import type { LedgerOptions } from "./options.js";
+import { BODY_CACHE_BYTES, type LedgerOptions } from "./options.js";
 import {
   decodeHash,
   decodeHashList,
@@ -47,6 +47,8 @@ export class BlockReads {
   private readonly headers: LruCache<number, CachedHeader>;
   private readonly hashToNumber: LruCache<string, number>;
   private readonly blocks: LruCache<number, LedgerBlock>;
+  /** Stored bytes of recently committed blocks (the commit encoded them already). */
+  private readonly bodies = new LruCache<number, Uint8Array>(BODY_CACHE_BYTES, (b) => b.length);
 
   constructor(
     private readonly store: LedgerStore,
@@ -58,9 +60,10 @@ export class BlockReads {
     this.blocks = new LruCache(Math.max(1, opts.blockCacheTxsMax), (b) => b.transactions.length + 1);
   }
 
-  /** A block just committed (after its batch landed): readers find it in memory. */
-  remember(block: LedgerBlock): void {
+  /** A block just committed (after its batch landed) and its stored bytes: readers find them in memory. */
+  remember(block: LedgerBlock, bodyBytes: Uint8Array): void {
     const number = block.header.number;
+    this.bodies.set(number, bodyBytes);
     this.headers.set(number, { header: block.header, hash: block.hash });
     this.hashToNumber.set(bytesToHex(block.hash), number);
     this.blocks.set(number, block);
@@ -70,6 +73,7 @@ export class BlockReads {
     this.headers.clear();
     this.hashToNumber.clear();
     this.blocks.clear();
+    this.bodies.clear();
   }
 
   // ---------------------------------------------------------------- blocks
@@ -150,6 +154,8 @@ export class BlockReads {
   async getBlockBytes(ref: BlockRef): Promise<Uint8Array | null> {
     const n = await this.resolve(ref);
     if (n === null) return null;
+    const cached = this.bodies.get(n);
+    if (cached !== undefined) return cached;
     const key = numberKey(Bucket.body, n);
     return this.store.required(key, await this.store.get(key));
   }

@@ -90,12 +90,15 @@ export function checkCommit(
   return receiptBytes;
 }
 
-/** Every write of one block, head pointer last (the order within a LevelDB batch is irrelevant to atomicity). */
+/**
+ * Every write of one block, head pointer last (the order within a LevelDB batch is irrelevant to atomicity). Returns
+ * the block's stored bytes (encodeBlock, with its certificate).
+ */
 export function pushBlockOps(
   ops: BatchOp[],
   input: CommitInput,
   d: { hash: Hash; txHashes: Hash[]; receiptBytes: Uint8Array[]; newHead: HeadRecord },
-): void {
+): Uint8Array {
   const { block, stateChanges } = input;
   const { header, transactions, certificate } = block;
   const number = header.number;
@@ -103,7 +106,8 @@ export function pushBlockOps(
   put(numberKey(Bucket.header, number), encodeHeader(header));
   put(bytesKey(Bucket.hashToNumber, d.hash), u64(number));
   put(numberKey(Bucket.numberToHash, number), d.hash);
-  put(numberKey(Bucket.body, number), encodeBlock(block));
+  const body = encodeBlock(block);
+  put(numberKey(Bucket.body, number), body);
   put(numberKey(Bucket.certificate, number), encodeCertificate(certificate!));
   put(numberKey(Bucket.txHashes, number), encodeHashList(d.txHashes));
   transactions.forEach((tx, index) => {
@@ -126,6 +130,7 @@ export function pushBlockOps(
   }
   if (number === 0) put(metaKey(MetaKey.genesisHash), d.hash);
   put(HEAD_KEY, encodeHeadRecord(d.newHead));
+  return body;
 }
 
 export function nativeNoncesOf(txs: Transaction[]): Uint8Array[] {

@@ -160,7 +160,7 @@ export class LevelLedger implements Ledger {
       failedTxCount: (head?.failedTxCount ?? 0) + failed,
     };
     const txHashes = transactions.map((tx) => tx.hash);
-    pushBlockOps(ops, input, { hash, txHashes, receiptBytes, newHead });
+    const bodyBytes = pushBlockOps(ops, input, { hash, txHashes, receiptBytes, newHead });
     ops.push({ type: "put", key: metaKey(MetaKey.stateHistoryFrom), value: u64(historyFrom) });
     // Before the batch: readers of a block whose undo entries this batch prunes must see that they may be gone.
     this.history.raiseHistoryFrom(historyFrom);
@@ -171,7 +171,7 @@ export class LevelLedger implements Ledger {
     this.headRecord = newHead;
     this.nonces.remember(number, input.nativeNonces ?? nativeNoncesOf(transactions));
     if (number === 0) this.genesis = hash;
-    this.blockReads.remember({ hash, header, certificate: certificate!, txHashes, transactions });
+    this.blockReads.remember({ hash, header, certificate: certificate!, txHashes, transactions }, bodyBytes);
     this.log.debug(
       { number, txs: transactions.length, ops: ops.length, ms: Math.round(performance.now() - startMs) },
       "block committed",

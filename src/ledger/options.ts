@@ -4,6 +4,9 @@ export const NATIVE_NONCE_WINDOW_BLOCKS = 1000;
 /** At most this many old blocks' nonce lists are pruned per commit (the rest in the next commits). */
 export const NATIVE_NONCE_PRUNE_BLOCKS_MAX = 16;
 
+/** Bytes of recently committed blocks' stored bytes kept in memory (what sync serves and RPC measures). */
+export const BODY_CACHE_BYTES = 8 * 1024 * 1024;
+
 /** Default state history window: getStateAt answers for the last this-many blocks (plus the head). */
 export const STATE_HISTORY_BLOCKS = 1024;
 
