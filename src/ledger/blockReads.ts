@@ -47,6 +47,8 @@ export class BlockReads {
   private readonly headers: LruCache<number, CachedHeader>;
   private readonly hashToNumber: LruCache<string, number>;
   private readonly blocks: LruCache<number, LedgerBlock>;
+  /** Receipts of recently committed blocks, as committed (RPC's block and receipt reads follow a new block). */
+  private readonly receipts: LruCache<number, readonly Receipt[]>;
   /** Stored bytes of recently committed blocks (the commit encoded them already). */
   private readonly bodies = new LruCache<number, Uint8Array>(BODY_CACHE_BYTES, (b) => b.length);
 
@@ -58,12 +60,14 @@ export class BlockReads {
     this.headers = new LruCache(Math.max(1, opts.headerCacheSize));
     this.hashToNumber = new LruCache(Math.max(1, opts.headerCacheSize));
     this.blocks = new LruCache(Math.max(1, opts.blockCacheTxsMax), (b) => b.transactions.length + 1);
+    this.receipts = new LruCache(Math.max(1, opts.blockCacheTxsMax), (r) => r.length + 1);
   }
 
-  /** A block just committed (after its batch landed) and its stored bytes: readers find them in memory. */
-  remember(block: LedgerBlock, bodyBytes: Uint8Array): void {
+  /** A block just committed (after its batch landed), its receipts and stored bytes: readers find them in memory. */
+  remember(block: LedgerBlock, receipts: readonly Receipt[], bodyBytes: Uint8Array): void {
     const number = block.header.number;
     this.bodies.set(number, bodyBytes);
+    this.receipts.set(number, receipts);
     this.headers.set(number, { header: block.header, hash: block.hash });
     this.hashToNumber.set(bytesToHex(block.hash), number);
     this.blocks.set(number, block);
@@ -74,6 +78,7 @@ export class BlockReads {
     this.hashToNumber.clear();
     this.blocks.clear();
     this.bodies.clear();
+    this.receipts.clear();
   }
 
   // ---------------------------------------------------------------- blocks
@@ -173,9 +178,7 @@ export class BlockReads {
   async getReceipt(hash: Hash): Promise<ReceiptLookup | null> {
     const rec = await this.loadTxIndex(hash);
     if (rec === null) return null;
-    const key = receiptKey(rec.number, rec.index);
-    const receiptBytes = this.store.required(key, await this.store.get(key));
-    const receipt = this.store.decodeRecord(key, receiptBytes, decodeReceipt);
+    const receipt = this.receipts.get(rec.number)?.[rec.index] ?? (await this.loadReceipt(rec));
     const tx = this.txOf(hash, rec);
     const blockHash = (await this.loadHeader(rec.number)).hash;
     return { receipt, tx, blockNumber: rec.number, blockHash, index: rec.index };
@@ -184,11 +187,18 @@ export class BlockReads {
   async getBlockReceipts(ref: BlockRef): Promise<Receipt[]> {
     const n = await this.resolve(ref);
     if (n === null) return [];
+    const cached = this.receipts.get(n);
+    if (cached !== undefined) return [...cached];
     const keys = await this.receiptKeysOf(n);
     const values = await this.store.getMany(keys);
     return keys.map((key, i) =>
       this.store.decodeRecord(key, this.store.required(key, values[i]), decodeReceipt),
     );
+  }
+
+  private async loadReceipt(rec: TxIndexRecord): Promise<Receipt> {
+    const key = receiptKey(rec.number, rec.index);
+    return this.store.decodeRecord(key, this.store.required(key, await this.store.get(key)), decodeReceipt);
   }
 
   async getTxProof(hash: Hash): Promise<LedgerProof | null> {

@@ -171,7 +171,8 @@ export class LevelLedger implements Ledger {
     this.headRecord = newHead;
     this.nonces.remember(number, input.nativeNonces ?? nativeNoncesOf(transactions));
     if (number === 0) this.genesis = hash;
-    this.blockReads.remember({ hash, header, certificate: certificate!, txHashes, transactions }, bodyBytes);
+    const block = { hash, header, certificate: certificate!, txHashes, transactions };
+    this.blockReads.remember(block, input.receipts, bodyBytes);
     this.log.debug(
       { number, txs: transactions.length, ops: ops.length, ms: Math.round(performance.now() - startMs) },
       "block committed",

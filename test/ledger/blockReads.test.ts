@@ -48,4 +48,26 @@ describe("LevelLedger: stored bytes of recent blocks", () => {
     for (let n = 0; n <= 3; n++) expect(await reopened.getBlockBytes(n)).toEqual(live[n]);
     expect(await reopened.getBlockBytes(4)).toBeNull();
   });
+
+  it("serves a just-committed block's receipts from memory, equal to the stored ones", async () => {
+    const ledger = await openLedger();
+    const key = generatePrivateKey();
+    await ledger.commitBlock(buildCommit(0, null, []));
+    const commit = buildCommit(1, ledger.head()!.hash, [nativeTx(key), nativeTx(key), nativeTx(key)]);
+    await ledger.commitBlock(commit);
+    const store = (ledger as unknown as { store: { get: () => unknown; getMany: () => unknown } }).store;
+    const reads = [vi.spyOn(store, "get"), vi.spyOn(store, "getMany")];
+    const live = await ledger.getBlockReceipts(1);
+    live.pop(); // a caller's copy: the cached list stays whole
+    const lookups = await Promise.all(commit.block.transactions.map((tx) => ledger.getReceipt(tx.hash)));
+    expect(reads[1]).not.toHaveBeenCalled(); // (get: the tx index only)
+    expect(await ledger.getBlockReceipts(1)).toEqual(commit.receipts);
+
+    await ledger.close();
+    const reopened = await openLedger();
+    expect(await reopened.getBlockReceipts(1)).toEqual(commit.receipts);
+    for (const [i, tx] of commit.block.transactions.entries()) {
+      expect(await reopened.getReceipt(tx.hash)).toEqual(lookups[i]);
+    }
+  });
 });
