@@ -1,4 +1,4 @@
-import { encodeBlock, encodeCertificate, encodeHeader, encodeReceipt } from "../codec/index.js";
+import { encodeBlock, encodeCertificate, encodeHeader } from "../codec/index.js";
 import { keccak256, merkleRoot } from "../crypto/index.js";
 import type { Hash, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
@@ -13,6 +13,7 @@ import {
   encodeTxIndexRecord,
   type HeadRecord,
 } from "./records.js";
+import { encodedReceipt } from "./roots.js";
 import type { BatchOp } from "./store.js";
 
 // The block part of a commit batch: the checks of a commit input against the head, and the writes of one block.
@@ -78,7 +79,7 @@ export function checkCommit(
     if (!bytesEqual(receipts[i]!.txHash, tx.hash))
       throw invalid(`receipt ${i} is not for transaction ${hex}`);
   });
-  const receiptBytes = receipts.map(encodeReceipt);
+  const receiptBytes = receipts.map(encodedReceipt);
   if (ctx.verifyRootsOnCommit) {
     if (!bytesEqual(merkleRoot(transactions.map((tx) => tx.hash)), header.txRoot)) {
       throw invalid("header txRoot does not match the transactions");
