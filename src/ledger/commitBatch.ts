@@ -1,4 +1,4 @@
-import { encodeBlock, encodeCertificate, encodeHeader, encodeReceipt } from "../codec/index.js";
+import { encodeBlock, encodeCertificate, encodeHeader } from "../codec/index.js";
 import { keccak256, merkleRoot } from "../crypto/index.js";
 import type { Hash, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
@@ -13,6 +13,7 @@ import {
   encodeTxIndexRecord,
   type HeadRecord,
 } from "./records.js";
+import { encodedReceipt } from "./roots.js";
 import type { BatchOp } from "./store.js";
 
 // The block part of a commit batch: the checks of a commit input against the head, and the writes of one block.
@@ -78,7 +79,7 @@ export function checkCommit(
     if (!bytesEqual(receipts[i]!.txHash, tx.hash))
       throw invalid(`receipt ${i} is not for transaction ${hex}`);
   });
-  const receiptBytes = receipts.map(encodeReceipt);
+  const receiptBytes = receipts.map(encodedReceipt);
   if (ctx.verifyRootsOnCommit) {
     if (!bytesEqual(merkleRoot(transactions.map((tx) => tx.hash)), header.txRoot)) {
       throw invalid("header txRoot does not match the transactions");
@@ -90,12 +91,15 @@ export function checkCommit(
   return receiptBytes;
 }
 
-/** Every write of one block, head pointer last (the order within a LevelDB batch is irrelevant to atomicity). */
+/**
+ * Every write of one block, head pointer last (the order within a LevelDB batch is irrelevant to atomicity). Returns
+ * the block's stored bytes (encodeBlock, with its certificate).
+ */
 export function pushBlockOps(
   ops: BatchOp[],
   input: CommitInput,
   d: { hash: Hash; txHashes: Hash[]; receiptBytes: Uint8Array[]; newHead: HeadRecord },
-): void {
+): Uint8Array {
   const { block, stateChanges } = input;
   const { header, transactions, certificate } = block;
   const number = header.number;
@@ -103,7 +107,8 @@ export function pushBlockOps(
   put(numberKey(Bucket.header, number), encodeHeader(header));
   put(bytesKey(Bucket.hashToNumber, d.hash), u64(number));
   put(numberKey(Bucket.numberToHash, number), d.hash);
-  put(numberKey(Bucket.body, number), encodeBlock(block));
+  const body = encodeBlock(block);
+  put(numberKey(Bucket.body, number), body);
   put(numberKey(Bucket.certificate, number), encodeCertificate(certificate!));
   put(numberKey(Bucket.txHashes, number), encodeHashList(d.txHashes));
   transactions.forEach((tx, index) => {
@@ -126,6 +131,7 @@ export function pushBlockOps(
   }
   if (number === 0) put(metaKey(MetaKey.genesisHash), d.hash);
   put(HEAD_KEY, encodeHeadRecord(d.newHead));
+  return body;
 }
 
 export function nativeNoncesOf(txs: Transaction[]): Uint8Array[] {

@@ -1,22 +1,8 @@
-import {
-  decodeBlock,
-  decodeCertificate,
-  decodeHeader,
-  decodeReceipt,
-  decodeTransaction,
-  hashHeader,
-} from "../codec/index.js";
-import { keccak256, merkleProof } from "../crypto/index.js";
-import {
-  type BlockHeader,
-  type Hash,
-  type Receipt,
-  ReceiptStatus,
-  type Transaction,
-} from "../types/index.js";
-import { bytesEqual, bytesToHex } from "../util/hex.js";
+import { hashHeader } from "../codec/index.js";
+import { type BlockHeader, type Hash, type Receipt, ReceiptStatus } from "../types/index.js";
 import type { Logger } from "../util/logger.js";
-import { Bucket, bytesKey, MetaKey, metaKey, numberKey, receiptKey, u64 } from "./buckets.js";
+import { BlockReads } from "./blockReads.js";
+import { Bucket, bytesKey, MetaKey, metaKey, u64 } from "./buckets.js";
 import { checkCommit, nativeNoncesOf, pushBlockOps } from "./commitBatch.js";
 import { LedgerError } from "./errors.js";
 import type {
@@ -31,32 +17,16 @@ import type {
   ReceiptLookup,
   TxLookup,
 } from "./interface.js";
-import { LruCache } from "./lru.js";
 import { NonceWindow } from "./nonceWindow.js";
 import { loadHead, loadHistoryFrom, loadOrInitMeta, openDb, openError } from "./openMeta.js";
 import { defaultLedgerOptions, type LedgerOpenOptions, type LedgerOptions } from "./options.js";
-import {
-  decodeHash,
-  decodeHashList,
-  decodeNumber,
-  decodeTxIndexRecord,
-  type HeadRecord,
-  type TxIndexRecord,
-} from "./records.js";
+import type { HeadRecord } from "./records.js";
 import { StateHistory } from "./stateHistory.js";
+import { StateReadCache } from "./stateReadCache.js";
 import { type BatchOp, type Db, LedgerStore } from "./store.js";
-
-interface CachedHeader {
-  header: BlockHeader;
-  hash: Hash;
-}
 
 export interface LedgerDeps {
   logger: Logger;
-}
-
-function isHash(value: unknown): value is Hash {
-  return value instanceof Uint8Array && value.length === 32;
 }
 
 /**
@@ -65,7 +35,8 @@ function isHash(value: unknown): value is Hash {
  * never report anything above the in-memory head.
  *
  * Parts: store.ts (LevelDB handle, raw reads, errors), openMeta.ts (open checks), commitBatch.ts (commit checks and
- * block writes), stateHistory.ts (undo log, reads at a past block), nonceWindow.ts (native-nonce replay window).
+ * block writes), blockReads.ts (blocks, transactions, receipts, proofs), stateHistory.ts (undo log, reads at a past
+ * block), stateReadCache.ts (committed state values at the head), nonceWindow.ts (native-nonce replay window).
  */
 export class LevelLedger implements Ledger {
   readonly dataDir: string;
@@ -74,11 +45,10 @@ export class LevelLedger implements Ledger {
   private readonly store: LedgerStore;
   private readonly log: Logger;
   private readonly opts: LedgerOptions;
-  private readonly headers: LruCache<number, CachedHeader>;
-  private readonly hashToNumber: LruCache<string, number>;
-  private readonly blocks: LruCache<number, LedgerBlock>;
+  private readonly blockReads: BlockReads;
   private readonly history: StateHistory;
   private readonly nonces: NonceWindow;
+  private readonly stateCache: StateReadCache;
   private headRecord: HeadRecord | null;
   private genesis: Hash | null;
   private commitTail: Promise<void> = Promise.resolve();
@@ -102,9 +72,8 @@ export class LevelLedger implements Ledger {
     this.genesis = genesis;
     this.history = new StateHistory(this.store, opts.stateHistoryBlocks, historyFrom, () => this.headRecord);
     this.nonces = new NonceWindow(this.store, opts.nativeNonceWindowBlocks, () => this.headRecord);
-    this.headers = new LruCache(Math.max(1, opts.headerCacheSize));
-    this.hashToNumber = new LruCache(Math.max(1, opts.headerCacheSize));
-    this.blocks = new LruCache(Math.max(1, opts.blockCacheTxsMax), (b) => b.transactions.length + 1);
+    this.stateCache = new StateReadCache(opts.stateCacheBytes);
+    this.blockReads = new BlockReads(this.store, opts, () => this.headRecord);
   }
 
   /**
@@ -179,7 +148,10 @@ export class LevelLedger implements Ledger {
     const ops: BatchOp[] = [];
     // Deletions first: a nonce of the pruned block reused by this block is put again further down the batch.
     await this.nonces.pushPruneOps(number, ops);
-    const historyFrom = await this.history.pushUndoOps(number, input.stateChanges, ops);
+    // The undo log's previous values: the cached head state (commits are serialized: it is this block's parent).
+    const historyFrom = await this.history.pushUndoOps(number, input.stateChanges, ops, (key) =>
+      this.stateCache.get(key),
+    );
     const failed = input.receipts.filter((r) => r.status === ReceiptStatus.Failed).length;
     const newHead: HeadRecord = {
       number,
@@ -188,198 +160,100 @@ export class LevelLedger implements Ledger {
       failedTxCount: (head?.failedTxCount ?? 0) + failed,
     };
     const txHashes = transactions.map((tx) => tx.hash);
-    pushBlockOps(ops, input, { hash, txHashes, receiptBytes, newHead });
+    const bodyBytes = pushBlockOps(ops, input, { hash, txHashes, receiptBytes, newHead });
     ops.push({ type: "put", key: metaKey(MetaKey.stateHistoryFrom), value: u64(historyFrom) });
     // Before the batch: readers of a block whose undo entries this batch prunes must see that they may be gone.
     this.history.raiseHistoryFrom(historyFrom);
-    try {
-      await this.store.db.batch(ops, { sync: true });
-    } catch (err) {
-      throw this.store.ioError(err);
-    }
+    await this.store.writeBatch(ops, { sync: true });
     this.history.commitLanded();
+    this.stateCache.applyCommit(input.stateChanges);
 
     this.headRecord = newHead;
     this.nonces.remember(number, input.nativeNonces ?? nativeNoncesOf(transactions));
     if (number === 0) this.genesis = hash;
-    this.headers.set(number, { header, hash });
-    this.hashToNumber.set(bytesToHex(hash), number);
-    this.blocks.set(number, { hash, header, certificate: certificate!, txHashes, transactions });
+    const block = { hash, header, certificate: certificate!, txHashes, transactions };
+    this.blockReads.remember(block, input.receipts, bodyBytes);
     this.log.debug(
       { number, txs: transactions.length, ops: ops.length, ms: Math.round(performance.now() - startMs) },
       "block committed",
     );
   }
 
-  // ---------------------------------------------------------------- blocks
+  // ---------------------------------------------------------------- blocks, transactions, receipts (blockReads.ts)
 
-  async getBlockNumber(hash: Hash): Promise<number | null> {
-    this.store.ensureOpen();
-    return this.numberOfHash(hash);
+  getBlockNumber(hash: Hash): Promise<number | null> {
+    return this.blockReads.getBlockNumber(hash);
   }
 
-  async getBlockHash(number: number): Promise<Hash | null> {
-    const n = await this.resolve(number);
-    if (n === null) return null;
-    return (await this.loadHeader(n)).hash;
+  getBlockHash(number: number): Promise<Hash | null> {
+    return this.blockReads.getBlockHash(number);
   }
 
-  async getHeader(ref: BlockRef): Promise<BlockHeader | null> {
-    const n = await this.resolve(ref);
-    if (n === null) return null;
-    return (await this.loadHeader(n)).header;
+  getHeader(ref: BlockRef): Promise<BlockHeader | null> {
+    return this.blockReads.getHeader(ref);
   }
 
   getBlock(ref: BlockRef): Promise<LedgerBlock | null>;
   getBlock(ref: BlockRef, opts: { withTransactions: true }): Promise<LedgerBlock | null>;
   getBlock(ref: BlockRef, opts: { withTransactions: false }): Promise<BlockSummary | null>;
   getBlock(ref: BlockRef, opts?: { withTransactions?: boolean }): Promise<LedgerBlock | BlockSummary | null>;
-  async getBlock(
-    ref: BlockRef,
-    opts?: { withTransactions?: boolean },
-  ): Promise<LedgerBlock | BlockSummary | null> {
-    const n = await this.resolve(ref);
-    if (n === null) return null;
-    const cached = this.blocks.get(n);
-    if (opts?.withTransactions === false) {
-      if (cached !== undefined) {
-        return {
-          hash: cached.hash,
-          header: cached.header,
-          certificate: cached.certificate,
-          txHashes: cached.txHashes,
-        };
-      }
-      const { header, hash } = await this.loadHeader(n);
-      const certKey = numberKey(Bucket.certificate, n);
-      const hashesKey = numberKey(Bucket.txHashes, n);
-      const [certBytes, hashesBytes] = await this.store.getMany([certKey, hashesKey]);
-      const certificate = this.store.decodeRecord(
-        certKey,
-        this.store.required(certKey, certBytes),
-        decodeCertificate,
-      );
-      const txHashes = this.store.decodeRecord(
-        hashesKey,
-        this.store.required(hashesKey, hashesBytes),
-        decodeHashList,
-      );
-      return { hash, header, certificate, txHashes };
-    }
-    if (cached !== undefined) return cached;
-    const bodyKey = numberKey(Bucket.body, n);
-    const body = this.store.required(bodyKey, await this.store.get(bodyKey));
-    const decoded = this.store.decodeRecord(bodyKey, body, (b) => decodeBlock(b, { trustSenders: true }));
-    if (decoded.certificate === null) throw this.store.corrupt(bodyKey, "stored block has no certificate");
-    if (decoded.header.number !== n) {
-      throw this.store.corrupt(bodyKey, `stored block has number ${decoded.header.number}`);
-    }
-    const { hash } = await this.loadHeader(n);
-    const block: LedgerBlock = {
-      hash,
-      header: decoded.header,
-      certificate: decoded.certificate,
-      txHashes: decoded.transactions.map((tx) => tx.hash),
-      transactions: decoded.transactions,
-    };
-    this.blocks.set(n, block);
-    return block;
+  getBlock(ref: BlockRef, opts?: { withTransactions?: boolean }): Promise<LedgerBlock | BlockSummary | null> {
+    return this.blockReads.getBlock(ref, opts);
   }
 
-  async getBlockBytes(ref: BlockRef): Promise<Uint8Array | null> {
-    const n = await this.resolve(ref);
-    if (n === null) return null;
-    const key = numberKey(Bucket.body, n);
-    return this.store.required(key, await this.store.get(key));
+  getBlockBytes(ref: BlockRef): Promise<Uint8Array | null> {
+    return this.blockReads.getBlockBytes(ref);
   }
 
-  // ---------------------------------------------------------------- transactions and receipts
-
-  async getTransaction(hash: Hash): Promise<TxLookup | null> {
-    const rec = await this.loadTxIndex(hash);
-    if (rec === null) return null;
-    const tx = this.txOf(hash, rec);
-    const blockHash = (await this.loadHeader(rec.number)).hash;
-    return { tx, blockNumber: rec.number, blockHash, index: rec.index };
+  getTransaction(hash: Hash): Promise<TxLookup | null> {
+    return this.blockReads.getTransaction(hash);
   }
 
-  async getReceipt(hash: Hash): Promise<ReceiptLookup | null> {
-    const rec = await this.loadTxIndex(hash);
-    if (rec === null) return null;
-    const key = receiptKey(rec.number, rec.index);
-    const receiptBytes = this.store.required(key, await this.store.get(key));
-    const receipt = this.store.decodeRecord(key, receiptBytes, decodeReceipt);
-    const tx = this.txOf(hash, rec);
-    const blockHash = (await this.loadHeader(rec.number)).hash;
-    return { receipt, tx, blockNumber: rec.number, blockHash, index: rec.index };
+  getReceipt(hash: Hash): Promise<ReceiptLookup | null> {
+    return this.blockReads.getReceipt(hash);
   }
 
-  async getBlockReceipts(ref: BlockRef): Promise<Receipt[]> {
-    const n = await this.resolve(ref);
-    if (n === null) return [];
-    const keys = await this.receiptKeysOf(n);
-    const values = await this.store.getMany(keys);
-    return keys.map((key, i) =>
-      this.store.decodeRecord(key, this.store.required(key, values[i]), decodeReceipt),
-    );
+  getBlockReceipts(ref: BlockRef): Promise<Receipt[]> {
+    return this.blockReads.getBlockReceipts(ref);
   }
 
-  async getTxProof(hash: Hash): Promise<LedgerProof | null> {
-    const rec = await this.loadTxIndex(hash);
-    if (rec === null) return null;
-    const txHashes = await this.txHashesOf(rec.number);
-    const leaf = txHashes[rec.index];
-    if (leaf === undefined || !bytesEqual(leaf, hash)) {
-      throw this.store.corrupt(
-        bytesKey(Bucket.txIndex, hash),
-        `block ${rec.number} has no such tx at ${rec.index}`,
-      );
-    }
-    const { header, hash: blockHash } = await this.loadHeader(rec.number);
-    return {
-      blockNumber: rec.number,
-      blockHash,
-      index: rec.index,
-      leaf,
-      root: header.txRoot,
-      proof: merkleProof(txHashes, rec.index),
-    };
+  getTxProof(hash: Hash): Promise<LedgerProof | null> {
+    return this.blockReads.getTxProof(hash);
   }
 
-  async getReceiptProof(hash: Hash): Promise<LedgerProof | null> {
-    const rec = await this.loadTxIndex(hash);
-    if (rec === null) return null;
-    const keys = await this.receiptKeysOf(rec.number);
-    if (rec.index >= keys.length) {
-      throw this.store.corrupt(
-        bytesKey(Bucket.txIndex, hash),
-        `block ${rec.number} has no tx at ${rec.index}`,
-      );
-    }
-    const values = await this.store.getMany(keys);
-    const leaves = keys.map((key, i) => keccak256(this.store.required(key, values[i])));
-    const { header, hash: blockHash } = await this.loadHeader(rec.number);
-    return {
-      blockNumber: rec.number,
-      blockHash,
-      index: rec.index,
-      leaf: leaves[rec.index]!,
-      root: header.receiptRoot,
-      proof: merkleProof(leaves, rec.index),
-    };
+  getReceiptProof(hash: Hash): Promise<LedgerProof | null> {
+    return this.blockReads.getReceiptProof(hash);
   }
 
   // ---------------------------------------------------------------- state and nonces
 
   async getState(key: Uint8Array): Promise<Uint8Array | undefined> {
     this.store.ensureOpen();
-    return this.store.get(bytesKey(Bucket.state, key));
+    const cached = this.stateCache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const ticket = this.stateCache.ticket();
+    const value = this.store.getSync(bytesKey(Bucket.state, key));
+    this.stateCache.fill(ticket, key, value);
+    return value;
   }
 
   async getManyState(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     this.store.ensureOpen();
-    if (keys.length === 0) return [];
-    return this.store.getMany(keys.map((k) => bytesKey(Bucket.state, k)));
+    const out: (Uint8Array | undefined)[] = new Array(keys.length);
+    const missing: number[] = [];
+    keys.forEach((key, i) => {
+      const cached = this.stateCache.get(key);
+      if (cached === undefined) missing.push(i);
+      else out[i] = cached ?? undefined;
+    });
+    if (missing.length === 0) return out;
+    const ticket = this.stateCache.ticket();
+    const read = await this.store.getMany(missing.map((i) => bytesKey(Bucket.state, keys[i]!)));
+    missing.forEach((i, j) => {
+      out[i] = read[j];
+      this.stateCache.fill(ticket, keys[i]!, read[j]);
+    });
+    return out;
   }
 
   async getStateAt(key: Uint8Array, blockNumber: number): Promise<Uint8Array | undefined> {
@@ -427,95 +301,11 @@ export class LevelLedger implements Ledger {
       this.closing = (async () => {
         await this.commitTail;
         await this.store.db.close();
-        this.headers.clear();
-        this.hashToNumber.clear();
-        this.blocks.clear();
+        this.blockReads.clear();
+        this.stateCache.clear();
         this.log.info({ dataDir: this.dataDir, head: this.headRecord?.number ?? null }, "ledger closed");
       })();
     }
     return this.closing;
-  }
-
-  // ---------------------------------------------------------------- internals
-
-  /** A height within [0, head], or null. */
-  private async resolve(ref: BlockRef): Promise<number | null> {
-    this.store.ensureOpen();
-    if (typeof ref === "number") {
-      const head = this.headRecord;
-      return head !== null && Number.isSafeInteger(ref) && ref >= 0 && ref <= head.number ? ref : null;
-    }
-    return this.numberOfHash(ref);
-  }
-
-  private async numberOfHash(hash: Hash): Promise<number | null> {
-    if (!isHash(hash)) return null;
-    const hex = bytesToHex(hash);
-    let n = this.hashToNumber.get(hex);
-    if (n === undefined) {
-      const key = bytesKey(Bucket.hashToNumber, hash);
-      const v = await this.store.get(key);
-      if (v === undefined) return null;
-      n = this.store.decodeRecord(key, v, decodeNumber);
-      this.hashToNumber.set(hex, n);
-    }
-    const head = this.headRecord;
-    return head !== null && n <= head.number ? n : null;
-  }
-
-  /** Header and hash of a height known to be <= head (missing records are corruption). */
-  private async loadHeader(n: number): Promise<CachedHeader> {
-    const cached = this.headers.get(n);
-    if (cached !== undefined) return cached;
-    const headerKey = numberKey(Bucket.header, n);
-    const hashKey = numberKey(Bucket.numberToHash, n);
-    const [headerBytes, hashBytes] = await this.store.getMany([headerKey, hashKey]);
-    const header = this.store.decodeRecord(
-      headerKey,
-      this.store.required(headerKey, headerBytes),
-      decodeHeader,
-    );
-    const hash = this.store.decodeRecord(hashKey, this.store.required(hashKey, hashBytes), decodeHash);
-    if (header.number !== n) throw this.store.corrupt(headerKey, `stored header has number ${header.number}`);
-    const entry = { header, hash };
-    this.headers.set(n, entry);
-    return entry;
-  }
-
-  private async loadTxIndex(hash: Hash): Promise<TxIndexRecord | null> {
-    this.store.ensureOpen();
-    if (!isHash(hash)) return null;
-    const key = bytesKey(Bucket.txIndex, hash);
-    const v = await this.store.get(key);
-    if (v === undefined) return null;
-    const rec = this.store.decodeRecord(key, v, decodeTxIndexRecord);
-    const head = this.headRecord;
-    // An index entry above the in-memory head belongs to a commit whose batch landed a moment ago.
-    return head !== null && rec.number <= head.number ? rec : null;
-  }
-
-  private txOf(hash: Hash, rec: TxIndexRecord): Transaction {
-    const tx = this.blocks.get(rec.number)?.transactions[rec.index];
-    if (tx !== undefined) return tx;
-    const key = bytesKey(Bucket.txIndex, hash);
-    const decoded = this.store.decodeRecord(key, rec.raw, (raw) =>
-      decodeTransaction(raw, { sender: rec.sender }),
-    );
-    if (!bytesEqual(decoded.hash, hash)) throw this.store.corrupt(key, "stored transaction has another hash");
-    return decoded;
-  }
-
-  private async txHashesOf(n: number): Promise<Hash[]> {
-    const cached = this.blocks.get(n);
-    if (cached !== undefined) return cached.txHashes;
-    const key = numberKey(Bucket.txHashes, n);
-    return this.store.decodeRecord(key, this.store.required(key, await this.store.get(key)), decodeHashList);
-  }
-
-  private async receiptKeysOf(n: number): Promise<Uint8Array[]> {
-    const count = (await this.txHashesOf(n)).length;
-    const keys: Uint8Array[] = [];
-    for (let i = 0; i < count; i++) keys.push(receiptKey(n, i));
-    return keys;
   }
 }

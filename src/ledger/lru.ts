@@ -29,6 +29,11 @@ export class LruCache<K, V> {
     return entry.value;
   }
 
+  /** Whether `key` is cached (its recency unchanged). */
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
   set(key: K, value: V): void {
     this.delete(key);
     const weight = this.weightOf(value);

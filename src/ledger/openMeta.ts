@@ -32,6 +32,13 @@ export async function openDb(opts: LedgerOptions): Promise<Db> {
       { dataDir },
     );
   }
+  if (!Number.isSafeInteger(opts.stateCacheBytes) || opts.stateCacheBytes < 0) {
+    throw new LedgerError(
+      "LEDGER_OPEN_FAILED",
+      `invalid stateCacheBytes ${opts.stateCacheBytes}: expected an integer >= 0 (0 disables the cache)`,
+      { dataDir },
+    );
+  }
   try {
     await mkdir(dataDir, { recursive: true });
   } catch (err) {

@@ -4,6 +4,9 @@ export const NATIVE_NONCE_WINDOW_BLOCKS = 1000;
 /** At most this many old blocks' nonce lists are pruned per commit (the rest in the next commits). */
 export const NATIVE_NONCE_PRUNE_BLOCKS_MAX = 16;
 
+/** Bytes of recently committed blocks' stored bytes kept in memory (what sync serves and RPC measures). */
+export const BODY_CACHE_BYTES = 8 * 1024 * 1024;
+
 /** Default state history window: getStateAt answers for the last this-many blocks (plus the head). */
 export const STATE_HISTORY_BLOCKS = 1024;
 
@@ -34,6 +37,11 @@ export interface LedgerOptions {
    * pruned over the next commits.
    */
   stateHistoryBlocks: number;
+  /**
+   * Bytes of committed state values kept in memory for single-key reads at the head (stateReadCache.ts: admission,
+   * permission checks, reads below a pipelined block's parents); 0 disables.
+   */
+  stateCacheBytes: number;
 }
 
 export type LedgerOpenOptions = Pick<LedgerOptions, "dataDir" | "chainId" | "groupId"> &
@@ -45,4 +53,5 @@ export const defaultLedgerOptions: Omit<LedgerOptions, "dataDir" | "chainId" | "
   verifyRootsOnCommit: true,
   nativeNonceWindowBlocks: NATIVE_NONCE_WINDOW_BLOCKS,
   stateHistoryBlocks: STATE_HISTORY_BLOCKS,
+  stateCacheBytes: 16 * 1024 * 1024,
 };

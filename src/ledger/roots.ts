@@ -12,8 +12,23 @@ export function txRootOf(txs: readonly { hash: Hash }[]): Hash {
   return merkleRoot(txs.map((tx) => tx.hash));
 }
 
+/**
+ * Each receipt's encoding, made once: for its leaf when the block's receipt root is computed (execution), then for
+ * its record when the block is committed. Receipts are never mutated after execution; entries go with them.
+ */
+const encodings = new WeakMap<Receipt, Uint8Array>();
+
+export function encodedReceipt(receipt: Receipt): Uint8Array {
+  let bytes = encodings.get(receipt);
+  if (bytes === undefined) {
+    bytes = encodeReceipt(receipt);
+    encodings.set(receipt, bytes);
+  }
+  return bytes;
+}
+
 export function receiptLeaf(receipt: Receipt): Hash {
-  return keccak256(encodeReceipt(receipt));
+  return keccak256(encodedReceipt(receipt));
 }
 
 export function receiptRootOf(receipts: readonly Receipt[]): Hash {

@@ -38,9 +38,15 @@ export class StateHistory {
 
   /**
    * Adds to `ops` the undo entries of block `number` (the previous value of every key whose value it changes) and the
-   * pruning of blocks out of the window; returns the new stateHistoryFrom.
+   * pruning of blocks out of the window; returns the new stateHistoryFrom. `known`: a key's value at the head when
+   * known in memory (null = absent; undefined = read it from the store).
    */
-  async pushUndoOps(number: number, changes: StateChange[], ops: BatchOp[]): Promise<number> {
+  async pushUndoOps(
+    number: number,
+    changes: StateChange[],
+    ops: BatchOp[],
+    known: (key: Uint8Array) => Uint8Array | null | undefined = () => undefined,
+  ): Promise<number> {
     const window = this.window;
     const prunedThrough = await this.pruneUndo(window > 0 ? number - window : number, ops);
     // Genesis needs no undo (nothing before it is readable); window 0 writes none: history restarts later.
@@ -57,7 +63,7 @@ export class StateHistory {
       finals.set(bytesToHex(key), { key, value });
     }
     const entries = [...finals.values()];
-    const before = await this.store.getMany(entries.map((e) => bytesKey(Bucket.state, e.key)));
+    const before = await this.valuesBefore(entries, known);
     const changed: Uint8Array[] = [];
     entries.forEach(({ key, value }, i) => {
       const prev = before[i];
@@ -74,6 +80,26 @@ export class StateHistory {
       });
     }
     return Math.max(this.historyFrom, prunedThrough + 1);
+  }
+
+  /** The head's values of `entries`' keys: those `known` in memory, the others in one batched read. */
+  private async valuesBefore(
+    entries: { key: Uint8Array }[],
+    known: (key: Uint8Array) => Uint8Array | null | undefined,
+  ): Promise<(Uint8Array | undefined)[]> {
+    const before: (Uint8Array | undefined)[] = new Array(entries.length);
+    const unknown: number[] = [];
+    entries.forEach(({ key }, i) => {
+      const value = known(key);
+      if (value === undefined) unknown.push(i);
+      else before[i] = value ?? undefined;
+    });
+    if (unknown.length === 0) return before;
+    const read = await this.store.getMany(unknown.map((i) => bytesKey(Bucket.state, entries[i]!.key)));
+    unknown.forEach((i, j) => {
+      before[i] = read[j];
+    });
+    return before;
   }
 
   /** Before the batch: readers of a block whose undo entries this batch prunes must see that they may be gone. */

@@ -1,32 +1,20 @@
 import type { Chain } from "../chain/index.js";
 import { governance } from "../execution/index.js";
 import type { Transaction } from "../types/index.js";
-import { bytesToHex } from "../util/hex.js";
-
-/** Cached governance reads per committed head: plenty for a block's worth of admissions, bounded. */
-const CACHE_KEYS_MAX = 10_000;
 
 /**
  * The pool's admission check of on-chain permissions (the same rules execution applies, on the committed head):
  * frozen or abolished sender; for a deployment the deploy ACL; for a function call the target's status and method
  * ACL (the signer is msg.sender of a top-level call). Returns the refusal naming the rule, or null. Execution checks again,
  * so a stale answer can only delay a refusal, never let a refused tx through.
+ *
+ * Reads go to the ledger's state at the head, which answers repeated keys (a sender's status, a token's method ACL)
+ * from its committed-state cache; each commit updates it with the block's changes (src/ledger/stateReadCache.ts), so
+ * a governance change committed at h is seen by the admissions that follow. Nothing executed but uncommitted counts.
  */
 export function permissionCheck(chain: Chain): (tx: Transaction) => Promise<string | null> {
-  const cache = new Map<string, Uint8Array | null>();
-  let cachedHead = "";
-  const get = async (key: string): Promise<Uint8Array | null> => {
-    const head = bytesToHex(chain.head().hash);
-    if (head !== cachedHead || cache.size >= CACHE_KEYS_MAX) {
-      cache.clear();
-      cachedHead = head;
-    }
-    const hit = cache.get(key);
-    if (hit !== undefined) return hit;
-    const value = (await chain.ledger.getState(new Uint8Array(Buffer.from(key, "hex")))) ?? null;
-    if (bytesToHex(chain.head().hash) === cachedHead) cache.set(key, value);
-    return value;
-  };
+  const get = async (key: string): Promise<Uint8Array | null> =>
+    (await chain.ledger.getState(new Uint8Array(Buffer.from(key, "hex")))) ?? null;
   return async (tx) => {
     const sender = await governance.senderRefusal(get, tx.sender);
     if (sender !== null) return sender;

@@ -85,7 +85,7 @@ export const modules: Record<string, MutationModule> = {
   },
   "ledger-commit": {
     // checkCommit and the block's writes, and LevelLedger's commit section (commitBlock, commitNow).
-    mutate: ["src/ledger/commitBatch.ts", "src/ledger/levelLedger.ts:163-212"],
+    mutate: ["src/ledger/commitBatch.ts", "src/ledger/levelLedger.ts:132-180"],
     tests: ["test/ledger/levelLedger.test.ts"],
   },
   "chain-verify": {
