@@ -91,6 +91,23 @@ describe("ConsensusDriver: pipelining", () => {
     expect(r.net.ofType("prePrepare")[0]!.msg).toMatchObject({ height: 2, view: 0 });
   });
 
+  it("the leader's own build of the timed height pauses its view clock (a slow block is not a faulty leader)", async () => {
+    const r = rig(dir, keys[1]!, keys, { txs: [transfer(7)] }); // keys[1] leads height 1
+    rigs.push(r);
+    r.pool.work = true; // the view clock runs
+    const releaseBuild = r.chain.hold("build");
+    await r.driver.start();
+    await until(() => r.chain.builds.length === 1, "the build of height 1");
+    // viewTimeoutMs 50 / tickMs 10: 8 ticks are past the timeout, within the pause bound (10 timeouts).
+    for (let i = 0; i < 8; i++) {
+      vi.advanceTimersByTime(10);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect(r.net.ofType("viewChange")).toEqual([]);
+    releaseBuild();
+    await until(() => r.net.ofType("prePrepare").length === 1, "the PrePrepare of height 1");
+  });
+
   it("an early execution of h+1 does not stop h's view clock (only work for the timed height does)", async () => {
     const r = rig(dir, keys[0]!, keys, { options: { pipeline: true } });
     rigs.push(r);

@@ -51,6 +51,7 @@ export const modules: Record<string, MutationModule> = {
       "test/consensus/driverProposal.test.ts",
       "test/consensus/driverSeams.test.ts",
       "test/consensus/driverPipeline.test.ts",
+      "test/consensus/heldTxs.test.ts",
     ],
   },
   codec: {
