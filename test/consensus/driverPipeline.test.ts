@@ -91,6 +91,40 @@ describe("ConsensusDriver: pipelining", () => {
     expect(r.net.ofType("prePrepare")[0]!.msg).toMatchObject({ height: 2, view: 0 });
   });
 
+  it("a build refused on the block being committed is logged at debug and tried again once the commit lands", async () => {
+    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: false } });
+    rigs.push(r);
+    await r.driver.start();
+    const { hash, msg } = prePrepareAt1();
+    r.net.deliver(keys[1]!, msg);
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
+    const releaseCommit = r.chain.hold("commit");
+    r.chain.buildError = new Error("parent not pipelineable");
+    const vote = (type: "prepare" | "commit", k: (typeof keys)[number]) =>
+      signedBy<Prepare | Commit>(k, { type, height: 1, view: 0, blockHash: hash });
+    for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("prepare", k));
+    for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("commit", k));
+    await until(
+      () =>
+        r.logger.find("building on the block being committed failed: retried after its commit").length === 1,
+      "the debug line",
+    );
+    expect(
+      r.logger.find("building on the block being committed failed: retried after its commit")[0],
+    ).toMatchObject({
+      level: "debug",
+      obj: { height: 2, err: "parent not pipelineable" },
+    });
+    expect(r.logger.find("building a proposal failed")).toEqual([]);
+    r.chain.buildError = null;
+    // The fake pool does not take back released txs: one more pending tx, without an arrival event, so that only
+    // the retry after the commit can propose it.
+    r.pool.pending.push(transfer(8));
+    releaseCommit();
+    await until(() => r.net.ofType("prePrepare").length === 1, "the PrePrepare of height 2 after the commit");
+    expect(r.chain.builds).toHaveLength(2);
+  });
+
   it("the leader's own build of the timed height pauses its view clock (a slow block is not a faulty leader)", async () => {
     const r = rig(dir, keys[1]!, keys, { txs: [transfer(7)] }); // keys[1] leads height 1
     rigs.push(r);
