@@ -63,8 +63,11 @@ describe("ConsensusDriver: pipelining", () => {
     expect(r.chain.builds).toEqual([]);
   });
 
-  it("the leader of h+1 builds while h's block is written, and proposes only once it is durable", async () => {
-    // Without the early request (pipelining off) the request for height 2 comes with the commit of height 1.
+  /**
+   * keys[2], the leader of height 2 with pipelining off (so the request for height 2 comes with the commit of
+   * height 1), sees height 1 decided while its commit is held; `beforeVotes` runs just before the deciding votes.
+   */
+  async function decideHeight1WithCommitHeld(beforeVotes: (r: Rig) => void = () => {}) {
     const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: false } });
     rigs.push(r);
     await r.driver.start();
@@ -72,10 +75,16 @@ describe("ConsensusDriver: pipelining", () => {
     r.net.deliver(keys[1]!, msg);
     await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
     const releaseCommit = r.chain.hold("commit");
+    beforeVotes(r);
     const vote = (type: "prepare" | "commit", k: (typeof keys)[number]) =>
       signedBy<Prepare | Commit>(k, { type, height: 1, view: 0, blockHash: hash });
     for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("prepare", k));
     for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("commit", k));
+    return { r, hash, releaseCommit };
+  }
+
+  it("the leader of h+1 builds while h's block is written, and proposes only once it is durable", async () => {
+    const { r, hash, releaseCommit } = await decideHeight1WithCommitHeld();
     await until(
       () => r.chain.commits.length === 1 && r.chain.builds.length === 1,
       "the build beside the commit",
@@ -92,18 +101,9 @@ describe("ConsensusDriver: pipelining", () => {
   });
 
   it("a build refused on the block being committed is logged at debug and tried again once the commit lands", async () => {
-    const r = rig(dir, keys[2]!, keys, { txs: [transfer(7)], options: { pipeline: false } });
-    rigs.push(r);
-    await r.driver.start();
-    const { hash, msg } = prePrepareAt1();
-    r.net.deliver(keys[1]!, msg);
-    await until(() => r.net.ofType("prepare").length === 1, "our prepare at height 1");
-    const releaseCommit = r.chain.hold("commit");
-    r.chain.buildError = new Error("parent not pipelineable");
-    const vote = (type: "prepare" | "commit", k: (typeof keys)[number]) =>
-      signedBy<Prepare | Commit>(k, { type, height: 1, view: 0, blockHash: hash });
-    for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("prepare", k));
-    for (const k of [keys[1]!, keys[3]!]) r.net.deliver(k, vote("commit", k));
+    const { r, releaseCommit } = await decideHeight1WithCommitHeld((rig) => {
+      rig.chain.buildError = new Error("parent not pipelineable");
+    });
     await until(
       () =>
         r.logger.find("building on the block being committed failed: retried after its commit").length === 1,
