@@ -249,7 +249,7 @@ export class ConsensusDriver {
       (this.executingAt.has(status.height) || this.proposer.buildingHeight === status.height) &&
       workingMs < this.opts.viewTimeoutMs * EXECUTION_PAUSE_TIMEOUTS_MAX;
     if (busy && !executingOwnWork && this.queue.length < this.opts.queueMax) this.enqueue({ kind: "tick" });
-    if (this.proposer.hasRequest) void this.proposer.tryPropose();
+    void this.proposer.tryPropose(); // returns at once without a request, or while a build runs
   }
 
   private enqueue(item: QueueItem): void {
@@ -319,14 +319,14 @@ export class ConsensusDriver {
       if (ready.requestProposal) this.proposer.request(ready.requestProposal);
       if (ready.commits.length > 0) {
         this.proposer.committing(ready.commits[ready.commits.length - 1]!.height);
-        if (ready.requestProposal) void this.proposer.tryPropose();
+        void this.proposer.tryPropose(); // on h's executed state, beside its write
         for (const c of ready.commits) await this.commit(c);
         this.proposer.committing(null);
       }
       if (ready.persist) await this.hardStateStore.save(ready.persist);
       for (const m of ready.messages) this.send(m.to, encodePbftMessage(m.msg));
       for (const e of ready.execute) void this.execute(e);
-      if (this.proposer.hasRequest && !this.proposer.building) void this.proposer.tryPropose();
+      void this.proposer.tryPropose(); // also the retry of a build refused while h was being written
       if (ready.fetchBlocks) this.deps.fetchBlocks(ready.fetchBlocks.fromHeight, ready.fetchBlocks.peers);
       this.logReady(ready);
     } finally {

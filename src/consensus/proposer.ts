@@ -43,14 +43,6 @@ export class Proposer {
     this.requested = request;
   }
 
-  get hasRequest(): boolean {
-    return this.requested !== null;
-  }
-
-  get building(): boolean {
-    return this.buildingFlag;
-  }
-
   get buildingHeight(): number | null {
     return this.buildingAt;
   }
