@@ -8,7 +8,7 @@ import { assert, errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { systemClock } from "./clock.js";
-import { HardStateFile } from "./hardStateFile.js";
+import { HardStateLog } from "./hardStateLog.js";
 import { HeldTxs } from "./heldTxs.js";
 import type { ConsensusChain, ConsensusClock, ConsensusPool, HardStateStore } from "./interface.js";
 import { type ConsensusDriverOptions, PIPELINE_DEFAULT } from "./options.js";
@@ -42,7 +42,7 @@ export interface ConsensusDriverDeps {
   onFatal(err: unknown): void;
   /** Default: the wall clock and Node's timers. The simulator passes its virtual clock. */
   clock?: ConsensusClock;
-  /** Default: the file `stateFile` (atomic, fsynced). The simulator passes a store that survives its crashes. */
+  /** Default: the log file `stateFile` (HardStateLog: appended, fdatasynced). The simulator passes a store that survives its crashes. */
   hardStateStore?: HardStateStore;
   /** How peers' votes are checked and digests made. Default: Ed25519 node ids over keccak256 digests. */
   verifier?: Pick<PbftCrypto, "verify" | "hash">;
@@ -84,7 +84,7 @@ export class ConsensusDriver {
     this.phases = deps.metrics ? new ConsensusPhaseTracker(deps.metrics.consensus) : null;
     this.held = new HeldTxs(deps.txpool);
     this.clock = deps.clock ?? systemClock;
-    this.hardStateStore = deps.hardStateStore ?? new HardStateFile(opts.stateFile);
+    this.hardStateStore = deps.hardStateStore ?? new HardStateLog(opts.stateFile);
     this.proposer = new Proposer({
       chain: deps.chain,
       txpool: deps.txpool,

@@ -1,5 +1,12 @@
 /** Consensus module public surface (see pbft/). */
 
+export {
+  HardStateLog,
+  HardStateLogError,
+  type HardStateLogErrorCode,
+  LEGACY_HARD_STATE_FILE,
+  readHardStateLog,
+} from "./hardStateLog.js";
 export type {
   ConsensusChain,
   ConsensusClock,

@@ -12,7 +12,7 @@ export interface ConsensusDriverOptions {
    * arrived while the previous block was in consensus make the next block, so blocks still fill.
    */
   minSealTimeMs: number;
-  /** The hard state file (fsynced before any vote leaves this node). */
+  /** The hard state log (appended and fdatasynced before any vote leaves this node: hardStateLog.ts). */
   stateFile: string;
   /** Bound of the inbound event queue; peer messages beyond it are dropped (and counted). */
   queueMax: number;

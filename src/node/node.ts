@@ -185,7 +185,7 @@ export class ConsortNode {
         {
           ...resolveConsensusTiming(config.consensus),
           pipeline: config.consensus.pipeline,
-          stateFile: path.join(config.dataDir, "consensus-state.json"),
+          stateFile: path.join(config.dataDir, "consensus-state.wal"),
         },
         {
           chain,

@@ -1,11 +1,10 @@
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Chain } from "../../src/chain/index.js";
 import { ConsensusDriver } from "../../src/consensus/driver.js";
-import type { HardState } from "../../src/consensus/index.js";
+import { type HardState, readHardStateLog } from "../../src/consensus/index.js";
 import { commitDigest, prePrepareDigest, prepareDigest } from "../../src/consensus/pbft/core/digest.js";
 import { decodePbftMessage, encodePbftMessage } from "../../src/consensus/pbft/wire.js";
 import { keccak256, type NodeKey } from "../../src/crypto/index.js";
@@ -14,7 +13,6 @@ import { LevelLedger } from "../../src/ledger/index.js";
 import type { Transport } from "../../src/network/index.js";
 import type { Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import { silentLogger } from "../../src/util/logger.js";
 import { fakePool, genesisOf, keys, transfer } from "./driverHelpers.js";
 
@@ -63,13 +61,13 @@ describe("ConsensusDriver: hard state before messages", () => {
       logger: silentLogger(),
     });
     await chain.init();
-    const stateFile = path.join(dir, "consensus-state.json");
+    const stateFile = path.join(dir, "consensus-state.wal");
     const sent: Sent[] = [];
     const record = (data: Uint8Array): Promise<void> => {
       const msg = decodePbftMessage(data);
       let hard: HardState | null = null;
       try {
-        hard = parseWithBytes<HardState>(readFileSync(stateFile, "utf8"));
+        hard = readHardStateLog(stateFile);
       } catch {}
       const vote =
         msg.type === "prePrepare"

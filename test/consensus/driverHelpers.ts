@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { decodeTransaction, encodeNativeTx } from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
@@ -10,6 +10,7 @@ import {
   type HardState,
   messageDigest,
   type PbftMessage,
+  readHardStateLog,
 } from "../../src/consensus/index.js";
 import type { ConsensusDriverOptions } from "../../src/consensus/options.js";
 import { decodePbftMessage, encodePbftMessage } from "../../src/consensus/pbft/wire.js";
@@ -26,7 +27,6 @@ import type {
   ValidatorInfo,
 } from "../../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
-import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import { testAdminKey, testGenesis } from "../fixtures/genesis.js";
 import { captureLogger } from "../fixtures/logger.js";
 import { consensusBlock } from "../sim/block.js";
@@ -152,8 +152,7 @@ export function fakeTransport(stateFile: string | null = null) {
   const state = { unsubscribed: 0, failSends: false };
   const record = (to: NodeId | null, topic: string, data: Uint8Array): Promise<void> => {
     let persisted: HardState | null = null;
-    if (stateFile !== null && existsSync(stateFile))
-      persisted = parseWithBytes<HardState>(readFileSync(stateFile, "utf8"));
+    if (stateFile !== null && existsSync(stateFile)) persisted = readHardStateLog(stateFile);
     sent.push({ to: to === null ? null : bytesToHex(to), topic, msg: decodePbftMessage(data), persisted });
     return state.failSends ? Promise.reject(new Error("no route to peer")) : Promise.resolve();
   };
@@ -409,7 +408,7 @@ export function rig(
 ): Rig {
   const chain = opts.chain ?? new FakeChain(validatorsOf(validators));
   const pool = new FakePool(opts.txs);
-  const stateFile = opts.options?.stateFile ?? path.join(dir, "consensus-state.json");
+  const stateFile = opts.options?.stateFile ?? path.join(dir, "consensus-state.wal");
   const net = fakeTransport(stateFile);
   const logger = captureLogger();
   const fatal: unknown[] = [];

@@ -1,13 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { HardState, Prepare } from "../../src/consensus/index.js";
+import { type Prepare, readHardStateLog } from "../../src/consensus/index.js";
 import { keccak256, NodeKey } from "../../src/crypto/index.js";
 import type { ConsortMetrics } from "../../src/metrics/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { parseWithBytes } from "../../src/util/jsonBytes.js";
 import { keys, type Rig, rig, settled, signedBy, transfer, until, validatorsOf } from "./driverHelpers.js";
 
 /**
@@ -114,7 +113,7 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
       [null, "consensus", 1],
     ]);
     expect(r.driver.status()).toMatchObject({ height: 1, view: 1, viewChanging: true });
-    const hard = parseWithBytes<HardState>(readFileSync(r.stateFile, "utf8"));
+    const hard = readHardStateLog(r.stateFile);
     expect(hard).toMatchObject({ height: 1, view: 1, viewChanging: true });
     await r.driver.stop();
 
@@ -129,20 +128,20 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     const unreadable = make(keys[0]!, keys, { options: { stateFile: asDir } });
     await expect(unreadable.driver.start()).rejects.toMatchObject({ code: "EISDIR" });
 
-    const corruptFile = path.join(dir, "corrupt.json");
+    const corruptFile = path.join(dir, "corrupt.wal");
     await writeFile(corruptFile, '{"height": 1, "view"');
     const corrupt = make(keys[0]!, keys, { options: { stateFile: corruptFile } });
-    await expect(corrupt.driver.start()).rejects.toThrow(SyntaxError);
+    await expect(corrupt.driver.start()).rejects.toMatchObject({ code: "HARD_STATE_CORRUPT" });
 
     // A missing file is a fresh node.
-    const fresh = make(keys[0]!, keys, { options: { stateFile: path.join(dir, "none.json") } });
+    const fresh = make(keys[0]!, keys, { options: { stateFile: path.join(dir, "none.wal") } });
     await fresh.driver.start();
     expect(fresh.driver.status()).toMatchObject({ height: 1, view: 0 });
   });
 
   it("a hard state it cannot write halts it before the vote leaves the node", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
-    const stateFile = path.join(dir, "gone", "state.json");
+    const stateFile = path.join(dir, "gone", "state.wal");
     const r = make(keys[0]!, [keys[0]!], { txs: [transfer(1)], options: { stateFile } });
     await r.driver.start();
     await until(() => r.fatal.length > 0, "onFatal");

@@ -97,8 +97,8 @@ describe("fatal errors", () => {
     const exitCodes: number[] = [];
     const node = await startNode(net, lines, exitCodes);
     nodes.push(node);
-    // The hard state file becomes a non-empty directory: the first vote's fsynced save fails.
-    const stateFile = path.join(node.config.dataDir, "consensus-state.json");
+    // The hard state log becomes a non-empty directory: the first vote's fsynced save fails.
+    const stateFile = path.join(node.config.dataDir, "consensus-state.wal");
     await rm(stateFile, { force: true });
     await mkdir(path.join(stateFile, "blocker"), { recursive: true });
     const sender = net.accounts[1]!;
