@@ -167,6 +167,7 @@ export class Executor {
         ms: Math.round(performance.now() - startedMs),
         yields: yielder?.yields,
         longestRunMs: yielder === undefined ? undefined : Math.round(yielder.longestRunMs),
+        yieldedMs: yielder === undefined ? undefined : Math.round(yielder.awayMs),
       },
       "block executed",
     );

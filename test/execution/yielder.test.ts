@@ -47,4 +47,28 @@ describe("EvmYielder", () => {
     expect(results.slice(0, 62).every((r) => r === undefined)).toBe(true);
     expect(results[62]).toBeInstanceOf(Promise);
   });
+
+  it("runs longer slices after a yield that the loop kept long (≥ 80 % of the loop for the block), capped at 100 ms", async () => {
+    let nowMs = 1000;
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    const yielder = new EvmYielder(5);
+    /** Runs `ranMs`, ticks; when it yields, the loop keeps it `awayMs` before it resumes. */
+    const runThenTick = async (ranMs: number, awayMs: number): Promise<boolean> => {
+      nowMs += ranMs;
+      const wait = yielder.tick();
+      if (wait === undefined) return false;
+      nowMs += awayMs; // what the loop did meanwhile (read when the yield resumes)
+      await wait;
+      return true;
+    };
+    expect(await runThenTick(6, 20)).toBe(true); // the first slice is yieldIntervalMs; the loop took 20 ms
+    expect(await runThenTick(79, 0)).toBe(false); // now the slice is 4 × 20 = 80 ms
+    expect(await runThenTick(1, 300)).toBe(true); // 80 ms ran; the loop then held on to it for 300 ms…
+    expect(await runThenTick(99, 0)).toBe(false); // …but no slice is longer than 100 ms
+    expect(await runThenTick(1, 0)).toBe(true); // an idle loop (0 ms away): back to 5 ms slices
+    expect(await runThenTick(4, 0)).toBe(false);
+    expect(await runThenTick(1, 0)).toBe(true);
+    expect(yielder.yields).toBe(4);
+    expect(yielder.awayMs).toBe(320);
+  });
 });
