@@ -54,6 +54,13 @@ export interface TxPoolOptions {
   feesCharged: boolean;
   /** Upper bound of `pending()` views. */
   pendingViewMax: number;
+  /**
+   * Admissions (decode, sender recovery, checks) run at most this long per event-loop turn (LoopSlicer); the rest
+   * wait for the next turn. Ingestion is not on the critical path of consensus: under load, a proposal's
+   * execution, votes and disk reads get the loop between slices instead of queueing behind every batch and request
+   * that arrived. 0: no limit.
+   */
+  admissionSliceMs: number;
 }
 
 export const defaultTxPoolOptions: Omit<TxPoolOptions, "chainId" | "groupId"> = {
@@ -70,6 +77,7 @@ export const defaultTxPoolOptions: Omit<TxPoolOptions, "chainId" | "groupId"> = 
   priceBumpPercent: 10,
   feesCharged: false,
   pendingViewMax: 10_000,
+  admissionSliceMs: 4,
 };
 
 export type TxPoolOptionsInput = Pick<TxPoolOptions, "chainId" | "groupId"> & Partial<TxPoolOptions>;
@@ -94,7 +102,7 @@ export function resolveTxPoolOptions(input: TxPoolOptionsInput): TxPoolOptions {
       throw new TxPoolError("TXPOOL_OPTIONS", `txpool.${field} must be a positive integer`, { field });
     }
   }
-  for (const field of ["priceBumpPercent", "nonceGapMax"] as const) {
+  for (const field of ["priceBumpPercent", "nonceGapMax", "admissionSliceMs"] as const) {
     if (!Number.isSafeInteger(opts[field]) || opts[field] < 0) {
       throw new TxPoolError("TXPOOL_OPTIONS", `txpool.${field} must be a non-negative integer`, { field });
     }

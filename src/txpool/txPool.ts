@@ -4,6 +4,7 @@ import type { Address, EthereumTx, Hash, NativeTx, Transaction } from "../types/
 import { TxType } from "../types/index.js";
 import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
+import { LoopSlicer } from "../util/loopSlicer.js";
 import {
   alreadyKnown,
   checkBalance,
@@ -61,9 +62,12 @@ export class TxPool implements TxPoolInterface {
   private expiredCount = 0;
   private staleCount = 0;
   private evictedCount = 0;
+  /** Bounds the admission work of one event-loop turn (opts.admissionSliceMs). */
+  private readonly slicer: LoopSlicer | null;
 
   constructor(opts: TxPoolOptionsInput, deps: TxPoolDeps) {
     this.opts = resolveTxPoolOptions(opts);
+    this.slicer = this.opts.admissionSliceMs > 0 ? new LoopSlicer(this.opts.admissionSliceMs) : null;
     this.deps = deps;
     this.log = deps.logger;
     this.now = deps.now ?? Date.now;
@@ -123,7 +127,13 @@ export class TxPool implements TxPoolInterface {
     }
   }
 
-  private async admitNew(raw: Uint8Array, key: string, hash: Hash): Promise<Transaction> {
+  /** Admissions start within the event loop's slice for them (opts.admissionSliceMs). */
+  private admitNew(raw: Uint8Array, key: string, hash: Hash): Promise<Transaction> {
+    const admit = () => this.admitNow(raw, key, hash);
+    return this.slicer === null ? admit() : this.slicer.run(admit);
+  }
+
+  private async admitNow(raw: Uint8Array, key: string, hash: Hash): Promise<Transaction> {
     this.pruneExpired();
     let tx: Transaction;
     try {
