@@ -9,6 +9,8 @@ export {
   NODE_SIGNATURE_LENGTH,
   NodeKey,
   nodeKeyCacheSize,
+  VERIFIED_SIGNATURE_CACHE_SIZE_MAX,
+  verifiedSignatureCacheSize,
   verifyNodeSignature,
 } from "./nodeKey.js";
 export {

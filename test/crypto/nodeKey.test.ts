@@ -6,6 +6,8 @@ import {
   NODE_KEY_CACHE_SIZE_MAX,
   NodeKey,
   nodeKeyCacheSize,
+  VERIFIED_SIGNATURE_CACHE_SIZE_MAX,
+  verifiedSignatureCacheSize,
   verifyNodeSignature,
 } from "../../src/crypto/index.js";
 
@@ -61,5 +63,40 @@ describe("NodeKey (Ed25519)", () => {
     expect(nodeKeyCacheSize()).toBeLessThanOrEqual(NODE_KEY_CACHE_SIZE_MAX);
     const key = NodeKey.generate();
     expect(verifyNodeSignature(key.nodeId, msg, key.sign(msg))).toBe(true);
+  });
+
+  it("remembers a digest signature that verified, and only that exact (node, digest, signature) triple", () => {
+    const key = NodeKey.generate();
+    const other = NodeKey.generate();
+    const digest = new Uint8Array(randomBytes(32));
+    const sig = key.sign(digest);
+    const before = verifiedSignatureCacheSize();
+    expect(verifyNodeSignature(key.nodeId, digest, sig)).toBe(true);
+    expect(verifiedSignatureCacheSize()).toBe(Math.min(before + 1, VERIFIED_SIGNATURE_CACHE_SIZE_MAX));
+    expect(verifyNodeSignature(key.nodeId, digest, sig)).toBe(true); // remembered: not added twice
+    expect(verifiedSignatureCacheSize()).toBe(Math.min(before + 1, VERIFIED_SIGNATURE_CACHE_SIZE_MAX));
+    // The remembered signature proves nothing for another digest or another signer.
+    const otherDigest = digest.slice();
+    otherDigest[0] = (otherDigest[0] ?? 0) ^ 1;
+    expect(verifyNodeSignature(key.nodeId, otherDigest, sig)).toBe(false);
+    expect(verifyNodeSignature(other.nodeId, digest, sig)).toBe(false);
+    const tampered = sig.slice();
+    tampered[63] = (tampered[63] ?? 0) ^ 1;
+    expect(verifyNodeSignature(key.nodeId, digest, tampered)).toBe(false);
+    // Long messages are verified every time, never remembered.
+    const long = new Uint8Array(65);
+    const size = verifiedSignatureCacheSize();
+    expect(verifyNodeSignature(key.nodeId, long, key.sign(long))).toBe(true);
+    expect(verifiedSignatureCacheSize()).toBe(size);
+  });
+
+  it("keeps the verified-signature cache bounded", () => {
+    const key = NodeKey.generate();
+    for (let i = 0; i < VERIFIED_SIGNATURE_CACHE_SIZE_MAX + 10; i++) {
+      const digest = new Uint8Array(32);
+      new DataView(digest.buffer).setUint32(0, i);
+      expect(verifyNodeSignature(key.nodeId, digest, key.sign(digest))).toBe(true);
+    }
+    expect(verifiedSignatureCacheSize()).toBe(VERIFIED_SIGNATURE_CACHE_SIZE_MAX);
   });
 });
