@@ -1,4 +1,4 @@
-import type { ExecutedBlock } from "../execution/index.js";
+import { type ExecutedBlock, ExecutionError } from "../execution/index.js";
 import type { BlockHeader, NodeId, Transaction } from "../types/index.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
@@ -51,32 +51,22 @@ export function checkNotInParent(header: BlockHeader, txs: Transaction[], parent
 }
 
 /**
- * The summed gas limits of a proposal's txs may not exceed block_gas_limit: an honest leader never packs more
- * (see TxPool.seal and the executor's build checks), so a block over it is the proposer's misbehaviour. Refused
- * before executing anything, and logged as evidence.
+ * A proposal whose execution broke block_gas_limit (a tx whose gas limit exceeded what the block had left: the
+ * executor's BLOCK_GAS_LIMIT_REACHED, in verify mode EXEC_INVALID_BLOCK) is the proposer's misbehaviour: an honest
+ * leader's build leaves such a tx out. Logged as evidence; the caller rethrows (an invalid proposal).
  */
-export function checkBlockGasLimit(
-  header: BlockHeader,
-  txs: Transaction[],
-  limit: bigint,
-  logger: Logger,
-): void {
-  let sum = 0n;
-  for (const tx of txs) sum += tx.gasLimit;
-  if (sum <= limit) return;
-  const evidence = {
-    proposer: bytesToHex(header.proposer),
-    height: header.number,
-    view: header.view,
-    txs: txs.length,
-    gasLimitSum: sum.toString(),
-    blockGasLimit: limit.toString(),
-  };
-  logger.warn(evidence, "proposer misbehaviour evidence: block over block_gas_limit");
-  throw new ChainError(
-    "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED",
-    `block ${header.number}: its txs' gas limits sum to ${sum}, over block_gas_limit ${limit}`,
-    evidence,
+export function logGasLimitEvidence(header: BlockHeader, err: unknown, logger: Logger): void {
+  if (!(err instanceof ExecutionError) || err.code !== "EXEC_INVALID_BLOCK") return;
+  if (err.meta.code !== "BLOCK_GAS_LIMIT_REACHED") return;
+  logger.warn(
+    {
+      proposer: bytesToHex(header.proposer),
+      height: header.number,
+      view: header.view,
+      txIndex: err.meta.txIndex,
+      reason: err.meta.reason,
+    },
+    "proposer misbehaviour evidence: block over block_gas_limit",
   );
 }
 

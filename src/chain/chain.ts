@@ -27,10 +27,10 @@ import { assert } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import {
-  checkBlockGasLimit,
   checkExtends,
   checkNotInParent,
   checkRoots,
+  logGasLimitEvidence,
   TIMESTAMP_DRIFT_MS_MAX,
 } from "./blockChecks.js";
 import { ChainError } from "./errors.js";
@@ -303,8 +303,12 @@ export class Chain {
       checkExtends(header, parent, opts.nowMs, (id) => this.isSealer(id));
       const txs = await transactions();
       checkNotInParent(header, txs, parent);
-      checkBlockGasLimit(header, txs, this.systemConfig().blockGasLimit, this.deps.logger);
-      return this.executeAndRemember({ header, transactions: txs, certificate: null }, hash, parent);
+      try {
+        return await this.executeAndRemember({ header, transactions: txs, certificate: null }, hash, parent);
+      } catch (err) {
+        logGasLimitEvidence(header, err, this.deps.logger);
+        throw err;
+      }
     });
   }
 

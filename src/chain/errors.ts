@@ -18,7 +18,6 @@ export type ChainErrorCode =
   /** A pipelined block repeats a tx of its uncommitted parents. */
   | "CHAIN_DUPLICATE_TX"
   /** The summed gas limits of a block's txs exceed block_gas_limit (the proposer misbehaved). */
-  | "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED"
   /** A compact proposal lists txs this node has not got and could not fetch (invalid for now). */
   | "CHAIN_MISSING_TXS";
 

@@ -33,7 +33,7 @@ export interface ConsensusChain {
   ): Promise<{
     block: Block;
     hash: Hash;
-    executed: { rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[] };
+    executed: { rejected: { tx: { hash: Hash }; retryable: boolean; reason: string; code: string }[] };
   }>;
   /**
    * Replica: decode, resolve, execute and compare a proposal (on its header's parent: the head or an executed,

@@ -21,6 +21,12 @@ export interface ProposerDeps {
   stopped(): boolean;
 }
 
+/** Executor refusals that only say the block had no room left (src/execution/errors.ts). */
+const BLOCK_FULL_CODES: ReadonlySet<string> = new Set([
+  "BLOCK_GAS_LIMIT_REACHED",
+  "BLOCK_TX_COUNT_LIMIT_REACHED",
+]);
+
 /**
  * The leader's side of the driver: once the core asks for a proposal (`request`), seal pending txs into a block as
  * soon as there are some (no empty blocks while idle), build it on the parent the core names, and hand the result
@@ -71,7 +77,7 @@ export class Proposer {
   async tryPropose(): Promise<void> {
     const request = this.requested;
     if (!request || this.buildingFlag) return;
-    const { txCountLimit: limit, blockGasLimit } = this.deps.chain.systemConfig();
+    const { txCountLimit: limit } = this.deps.chain.systemConfig();
     const pending = this.deps.txpool.size();
     if (pending === 0) return;
     const now = this.deps.clock.nowMs();
@@ -79,7 +85,9 @@ export class Proposer {
       this.firstPendingAtMs ??= now;
       if (now - this.firstPendingAtMs < this.deps.minSealTimeMs) return;
     }
-    const candidates = this.deps.txpool.seal(limit, blockGasLimit);
+    // Up to tx_count_limit candidates, whatever their gas limits: which ones fit block_gas_limit depends on the gas
+    // they use (Ethereum's rule), so the build decides, and gives back the ones left over (dropRejected).
+    const candidates = this.deps.txpool.seal(limit);
     if (candidates.length === 0) return;
     this.buildingFlag = true;
     this.buildingAt = request.height;
@@ -139,11 +147,16 @@ export class Proposer {
 
   /**
    * Txs the executor refused for good (bad nonce, replayed native nonce…) leave the pool; retryable ones (balance,
-   * nonce gap, block full) stay but are parked until the next commit: not left "in flight" (they are in no
-   * proposal) and not rebuilt every tick.
+   * nonce gap) stay but are parked until the next commit: not left "in flight" (they are in no proposal) and not
+   * rebuilt every tick. Txs left over because the block was full are sealable again at once: the next block takes
+   * them.
    */
-  private dropRejected(rejected: { tx: { hash: Hash }; retryable: boolean; reason: string }[]): void {
-    const retry = rejected.filter((r) => r.retryable);
+  private dropRejected(
+    rejected: { tx: { hash: Hash }; retryable: boolean; reason: string; code: string }[],
+  ): void {
+    const full = rejected.filter((r) => BLOCK_FULL_CODES.has(r.code));
+    if (full.length > 0) this.deps.txpool.releaseSealed(full.map((r) => r.tx.hash));
+    const retry = rejected.filter((r) => r.retryable && !BLOCK_FULL_CODES.has(r.code));
     if (retry.length > 0) this.deps.txpool.park(retry.map((r) => r.tx.hash));
     const dead = rejected.filter((r) => !r.retryable);
     if (dead.length === 0) return;

@@ -88,7 +88,7 @@ export class Executor {
     const kept: Transaction[] = [];
     const rejected: RejectedTx[] = [];
     const receipts: Receipt[] = [];
-    const block: CheckState = { cumulativeGas: 0n, cumulativeGasLimit: 0n, nativeNonces: new Set<string>() };
+    const block: CheckState = { cumulativeGas: 0n, nativeNonces: new Set<string>() };
 
     for (let i = 0; i < txs.length; i++) {
       const tx = txs[i]!;
@@ -132,7 +132,6 @@ export class Executor {
       }
       if (tx.type === TxType.Native) block.nativeNonces.add(bytesToHex(tx.nonce));
       block.cumulativeGas += outcome.gasUsed;
-      block.cumulativeGasLimit += tx.gasLimit;
       kept.push(tx);
       receipts.push({
         txHash: tx.hash,

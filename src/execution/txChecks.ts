@@ -26,9 +26,8 @@ function isUnprotectedLegacy(tx: Transaction): boolean {
 
 /** Block-local state of the checks: what the txs kept so far used up. */
 export interface CheckState {
+  /** Gas used by the txs kept so far: a tx fits only if its gas limit is at most block_gas_limit minus this. */
   cumulativeGas: bigint;
-  /** Sum of the gas limits of the txs kept so far: block_gas_limit bounds it (what the block may burn). */
-  cumulativeGasLimit: bigint;
   /** Hex nonces of the native txs kept so far in this block. */
   nativeNonces: Set<string>;
 }
@@ -47,7 +46,7 @@ export async function checkTx(
   nativeBlockLimitRange: number,
 ): Promise<Rejection | null> {
   return (
-    checkStatic(ctx, cfg, tx, block.cumulativeGasLimit) ??
+    checkStatic(ctx, cfg, tx, block.cumulativeGas) ??
     (tx.type === TxType.Native
       ? await checkNativeReplay(ctx, tx, block.nativeNonces, nativeBlockLimitRange)
       : null) ??
@@ -67,7 +66,7 @@ function checkStatic(
   ctx: BlockContext,
   cfg: SystemConfig,
   tx: Transaction,
-  cumulativeGasLimit: bigint,
+  cumulativeGasUsed: bigint,
 ): Rejection | null {
   if (tx.chainId !== ctx.chainId && !isUnprotectedLegacy(tx)) {
     return reject("WRONG_CHAIN_ID", `chain id ${tx.chainId} is not ${ctx.chainId}`);
@@ -88,10 +87,12 @@ function checkStatic(
       `init code of ${tx.input.length} bytes exceeds ${MAX_INIT_CODE_SIZE}`,
     );
   }
-  if (cumulativeGasLimit + tx.gasLimit > cfg.blockGasLimit) {
+  // Ethereum's rule (yellow paper: a tx's gas limit is at most the block's gas limit minus the gas used before it):
+  // whatever each tx does, the block burns at most block_gas_limit, however generous the senders' limits.
+  if (tx.gasLimit > cfg.blockGasLimit - cumulativeGasUsed) {
     return reject(
       "BLOCK_GAS_LIMIT_REACHED",
-      `gas limit ${tx.gasLimit} does not fit the block: its txs' gas limits already sum to ${cumulativeGasLimit} of block_gas_limit ${cfg.blockGasLimit}`,
+      `gas limit ${tx.gasLimit} does not fit the block: ${cumulativeGasUsed} of block_gas_limit ${cfg.blockGasLimit} used already`,
     );
   }
   if (tx.type === TxType.FeeMarket && tx.maxPriorityFeePerGas > tx.maxFeePerGas) {

@@ -273,7 +273,7 @@ describe("Chain", () => {
     });
   });
 
-  it("refuses a proposal over block_gas_limit before executing it, and logs the proposer's misbehaviour", async () => {
+  it("refuses a proposal over block_gas_limit (a tx whose gas limit exceeds what is left), logging the proposer's misbehaviour", async () => {
     const base = makeGenesis(sealer);
     const genesis = {
       ...base,
@@ -298,21 +298,25 @@ describe("Chain", () => {
     const logger = silentLogger();
     logger.warn = (obj: object, msg?: string) => warnings.push({ ...obj, msg });
     const replica = await openChain("replica", genesis, { fetchTxs: fetchFrom(leader.chain), logger });
-    const txs = [1, 2].map((i) => transfer(new Uint8Array([i]), 100, { gasLimit: 60_000n }));
+    // Transfers use 21000 each and ask for 60000: after two, 58000 of the real 100000 is left, too little for a third.
+    const txs = [1, 2, 3].map((i) => transfer(new Uint8Array([i]), 100, { gasLimit: 60_000n }));
     const built = await leader.chain.buildBlock(txs, { proposer: sealer.nodeId, view: 3, nowMs: Date.now() });
-    expect(built.block.transactions).toHaveLength(2); // 120000 of gas limits: over the real 100000
+    expect(built.block.transactions).toHaveLength(3);
     const err = await replica.chain
       .verifyBlock(leader.chain.encodeProposal(built.block), built.hash, { nowMs: Date.now() })
       .catch((e) => e);
-    expect(err).toMatchObject({ code: "CHAIN_BLOCK_GAS_LIMIT_EXCEEDED" });
+    expect(err).toMatchObject({
+      code: "EXEC_INVALID_BLOCK",
+      meta: { code: "BLOCK_GAS_LIMIT_REACHED", txIndex: 2 },
+    });
     expect(warnings).toEqual([
       expect.objectContaining({
         msg: "proposer misbehaviour evidence: block over block_gas_limit",
         proposer: bytesToHex(sealer.nodeId),
         height: 1,
         view: 3,
-        gasLimitSum: "120000",
-        blockGasLimit: "100000",
+        txIndex: 2,
+        reason: expect.stringMatching(/42000 of block_gas_limit 100000 used already/),
       }),
     ]);
     // The honest leader packs only what fits.
@@ -322,7 +326,7 @@ describe("Chain", () => {
       view: 0,
       nowMs: Date.now(),
     });
-    expect(packed.block.transactions).toHaveLength(1);
+    expect(packed.block.transactions).toHaveLength(2);
   });
 
   it("refuses to start on a data directory created with another genesis", async () => {

@@ -232,7 +232,7 @@ export class FakeChain implements ConsensusChain {
   readonly verifies: { expectedHash: Hash; opts: { nowMs: number; parentHash?: Hash } }[] = [];
   readonly commits: { blockHash: Hash; certificate: CommitCertificate; opts: { compact: boolean } }[] = [];
   /** What the next buildBlock's executor refuses (by tx), and whether it may be retried. */
-  rejectOnBuild: { tx: Transaction; retryable: boolean; reason: string }[] = [];
+  rejectOnBuild: { tx: Transaction; retryable: boolean; reason: string; code: string }[] = [];
   buildError: Error | null = null;
   verifyError: Error | null = null;
   commitError: Error | null = null;

@@ -125,18 +125,21 @@ describe("ConsensusDriver: proposing", () => {
     expect(hashes(p.chain.builds[1]!.txs)).toEqual(hashes([transfer(2)]));
   });
 
-  it("parks txs the executor may retry, drops the dead ones and says so", async () => {
-    const txs = [1, 2, 3, 4].map(transfer);
+  it("parks txs the executor may retry, drops the dead ones and says so, gives back those a full block left over", async () => {
+    const txs = [1, 2, 3, 4, 5, 6].map(transfer);
     const p = make(txs);
     p.chain.rejectOnBuild = [
-      { tx: txs[0]!, retryable: true, reason: "insufficient balance" },
-      { tx: txs[1]!, retryable: false, reason: "nonce too low" },
-      { tx: txs[2]!, retryable: false, reason: "replayed" },
+      { tx: txs[0]!, retryable: true, reason: "insufficient balance", code: "INSUFFICIENT_BALANCE" },
+      { tx: txs[1]!, retryable: false, reason: "nonce too low", code: "NONCE_TOO_LOW" },
+      { tx: txs[2]!, retryable: false, reason: "replayed", code: "NATIVE_NONCE_USED" },
+      { tx: txs[4]!, retryable: true, reason: "block full", code: "BLOCK_GAS_LIMIT_REACHED" },
+      { tx: txs[5]!, retryable: true, reason: "block full", code: "BLOCK_TX_COUNT_LIMIT_REACHED" },
     ];
     await p.driver.start();
     await until(() => p.chain.heightNow === 1, "block 1");
     expect(p.pool.parked).toEqual([hashes([txs[0]!])]);
     expect(p.pool.dropped).toEqual([hashes([txs[1]!, txs[2]!])]);
+    expect(p.pool.released).toEqual([hashes([txs[4]!, txs[5]!])]); // sealable again for the next block
     expect(p.logger.find("dropped transactions the executor refused")).toEqual([
       {
         level: "info",
@@ -149,7 +152,12 @@ describe("ConsensusDriver: proposing", () => {
   it("a block left empty by the executor is not proposed; its txs go back", async () => {
     const txs = [transfer(1), transfer(2)];
     const p = make(txs);
-    p.chain.rejectOnBuild = txs.map((tx) => ({ tx, retryable: false, reason: "nonce too low" }));
+    p.chain.rejectOnBuild = txs.map((tx) => ({
+      tx,
+      retryable: false,
+      reason: "nonce too low",
+      code: "NONCE_TOO_LOW",
+    }));
     await p.driver.start();
     await until(() => p.pool.released.length === 1, "the txs given back");
     await settled(p.driver);

@@ -180,24 +180,32 @@ describe("value transfers", () => {
     await expect(chain.executor.executeBlock(chain.state, ctx, [broke], "verify")).rejects.toThrow(/balance/);
   });
 
-  it("enforces block_gas_limit on the sum of the txs' gas limits (not the gas they use)", async () => {
+  it("enforces block_gas_limit as Ethereum does: a tx fits if its gas limit is at most what the block has left", async () => {
     const spec = genesisSpec([addr(admin)], alloc);
     const chain = await TestChain.create(new MemoryState(), {
       ...spec,
       systemConfig: { ...spec.systemConfig, tx_gas_limit: 100_000, block_gas_limit: 150_000 },
     });
-    // Each uses 21000 gas (42000 in all) but asks for 100000: the second does not fit.
+    // Each uses 21000 gas. a and b ask for 100000 each (200000 of limits: over 150000, yet both fit: b finds
+    // 129000 left); c asks for 50000 (108000 left); d asks for 100000 with 87000 left: it does not fit.
     const a = await signEth(alice, { to: addr(bob), nonce: 0, value: 1n, gasLimit: 100_000n });
     const b = await signEth(bob, { to: addr(alice), nonce: 0, value: 1n, gasLimit: 100_000n });
     const c = await signEth(users[3]!, { to: addr(alice), nonce: 0, value: 1n, gasLimit: 50_000n });
+    const d = await signEth(users[4]!, { to: addr(alice), nonce: 0, value: 1n, gasLimit: 100_000n });
     // The context's gasLimit is ignored: the on-chain value rules (and is what GASLIMIT shows).
     const ctx = { ...chain.ctx(), gasLimit: 10n ** 12n };
-    const out = await chain.executor.executeBlock(chain.state, ctx, [a, b, c], "build");
-    expect(out.transactions).toEqual([a, c]);
-    expect(out.rejected[0]).toMatchObject({ code: "BLOCK_GAS_LIMIT_REACHED", retryable: true });
-    expect(out.rejected[0]!.reason).toMatch(/sum to 100000 of block_gas_limit 150000/);
-    const err = await chain.executor.executeBlock(chain.state, ctx, [a, b], "verify").catch((e) => e);
-    expect(err).toMatchObject({ code: "EXEC_INVALID_BLOCK", meta: { code: "BLOCK_GAS_LIMIT_REACHED" } });
+    const out = await chain.executor.executeBlock(chain.state, ctx, [a, b, c, d], "build");
+    expect(out.transactions).toEqual([a, b, c]);
+    expect(out.gasUsed).toBe(63_000n);
+    expect(out.rejected).toHaveLength(1);
+    expect(out.rejected[0]).toMatchObject({ tx: d, code: "BLOCK_GAS_LIMIT_REACHED", retryable: true });
+    expect(out.rejected[0]!.reason).toMatch(/63000 of block_gas_limit 150000 used already/);
+    await expect(chain.executor.executeBlock(chain.state, ctx, [a, b, c], "verify")).resolves.toBeDefined();
+    const err = await chain.executor.executeBlock(chain.state, ctx, [a, b, c, d], "verify").catch((e) => e);
+    expect(err).toMatchObject({
+      code: "EXEC_INVALID_BLOCK",
+      meta: { code: "BLOCK_GAS_LIMIT_REACHED", txIndex: 3 },
+    });
   });
 
   it("refuses a genesis whose tx_gas_limit exceeds block_gas_limit", () => {
