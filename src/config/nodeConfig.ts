@@ -42,7 +42,9 @@ export interface NodeConfig {
     peers: string[];
   };
   /** Only the fields the file sets; every default (and range) is in src/consensus/options.ts. */
-  consensus: Partial<Pick<ConsensusTiming, "tickMs" | "viewTimeoutMs" | "minSealTimeMs">> & {
+  consensus: Partial<
+    Pick<ConsensusTiming, "tickMs" | "viewTimeoutMs" | "minSealTimeMs" | "minBlockIntervalMs">
+  > & {
     /** Pipelined PBFT (src/consensus/options.ts has its default). */
     pipeline?: boolean;
   };
@@ -97,7 +99,13 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
     "allowUnprotectedTxs",
   ]);
   const p2p = root.section("p2p", ["listen", "peers"]);
-  const consensus = root.section("consensus", ["tickMs", "viewTimeoutMs", "minSealTimeMs", "pipeline"]);
+  const consensus = root.section("consensus", [
+    "tickMs",
+    "viewTimeoutMs",
+    "minSealTimeMs",
+    "minBlockIntervalMs",
+    "pipeline",
+  ]);
   const txpool = root.section("txpool", [
     "countMax",
     "bytesMax",
@@ -145,6 +153,11 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       tickMs: setOnly(consensus, "tickMs", ...CONSENSUS_OPTION_RANGES.tickMs),
       viewTimeoutMs: setOnly(consensus, "viewTimeoutMs", ...CONSENSUS_OPTION_RANGES.viewTimeoutMs),
       minSealTimeMs: setOnly(consensus, "minSealTimeMs", ...CONSENSUS_OPTION_RANGES.minSealTimeMs),
+      minBlockIntervalMs: setOnly(
+        consensus,
+        "minBlockIntervalMs",
+        ...CONSENSUS_OPTION_RANGES.minBlockIntervalMs,
+      ),
       pipeline: consensus.field("pipeline").optional<boolean | undefined>((b) => b.boolean(), undefined),
     },
     txpool: {

@@ -92,6 +92,7 @@ export class ConsensusDriver {
       logger: deps.logger,
       clock: this.clock,
       minSealTimeMs: opts.minSealTimeMs,
+      minBlockIntervalMs: opts.minBlockIntervalMs ?? 0,
       onProposal: (event) => this.enqueue({ kind: "event", event }),
       onWorkStarted: (atMs) => {
         this.workStartedAtMs = atMs;

@@ -14,6 +14,8 @@ export interface ProposerDeps {
   clock: ConsensusClock;
   /** A leader with fewer txs than a full block waits this long after the first one arrived (batching). */
   minSealTimeMs: number;
+  /** Builds start at least this long apart unless a full block waits (ConsensusDriverOptions.minBlockIntervalMs). */
+  minBlockIntervalMs: number;
   /** A proposal is built: the driver steps it into the core. */
   onProposal(event: ProposalEvent): void;
   /** Building started (the view clock excuses this node's own work on the height it times). */
@@ -39,6 +41,8 @@ export class Proposer {
   /** The height of the block being built (pipelining: may be the next one). */
   private buildingAt: number | null = null;
   private firstPendingAtMs: number | null = null;
+  /** When the last build started (ms), for minBlockIntervalMs. */
+  private lastBuildAtMs: number | null = null;
   /** The height of the last block the driver is committing right now; null when no commit is in flight. */
   private committingUpTo: number | null = null;
 
@@ -84,6 +88,8 @@ export class Proposer {
     if (pending < limit) {
       this.firstPendingAtMs ??= now;
       if (now - this.firstPendingAtMs < this.deps.minSealTimeMs) return;
+      // Retried on the next arrival or tick.
+      if (this.lastBuildAtMs !== null && now - this.lastBuildAtMs < this.deps.minBlockIntervalMs) return;
     }
     // Up to tx_count_limit candidates, whatever their gas limits: which ones fit block_gas_limit depends on the gas
     // they use (Ethereum's rule), so the build decides, and gives back the ones left over (dropRejected).
@@ -91,6 +97,7 @@ export class Proposer {
     if (candidates.length === 0) return;
     this.buildingFlag = true;
     this.buildingAt = request.height;
+    this.lastBuildAtMs = now;
     this.deps.onWorkStarted(now);
     let proposed = false;
     try {

@@ -25,8 +25,11 @@ const turns = async (n = 5) => {
 describe("ConsensusDriver: proposing", () => {
   let dir: string;
   let r: Rig | null = null;
-  const make = (txs: Transaction[], minSealTimeMs = 0) => {
-    r = rig(dir, keys[0]!, [keys[0]!], { txs, options: { minSealTimeMs, viewTimeoutMs: 100_000 } });
+  const make = (txs: Transaction[], minSealTimeMs = 0, minBlockIntervalMs = 0) => {
+    r = rig(dir, keys[0]!, [keys[0]!], {
+      txs,
+      options: { minSealTimeMs, minBlockIntervalMs, viewTimeoutMs: 100_000 },
+    });
     return r;
   };
   const tick = async (driverRig: Rig, n = 1) => {
@@ -96,6 +99,29 @@ describe("ConsensusDriver: proposing", () => {
     await until(() => p.chain.builds.length === 1, "the build");
     expect(p.chain.builds[0]!.opts.nowMs).toBe(NOW);
     expect(p.pool.seals).toEqual([2]);
+  });
+
+  it("starts a build minBlockIntervalMs after the previous one at the earliest, unless a full block waits", async () => {
+    const p = make([transfer(1)], 0, 100);
+    p.chain.config = { ...p.chain.config, txCountLimit: 3 };
+    await p.driver.start();
+    await until(() => p.chain.heightNow === 1, "block 1"); // the first build does not wait
+    p.pool.add(transfer(2));
+    await turns();
+    await tick(p, 9); // 90 ms after the first build
+    expect(p.chain.builds).toHaveLength(1);
+    await tick(p, 1);
+    await until(() => p.chain.heightNow === 2, "block 2");
+    expect(p.chain.builds[1]!.opts.nowMs).toBe(NOW + 100);
+    // A full block (tx_count_limit 3) is built at once, however recent the last build.
+    for (const i of [3, 4, 5]) p.pool.add(transfer(i));
+    await until(() => p.chain.heightNow === 3, "block 3");
+    expect(p.chain.builds[2]!.opts.nowMs).toBe(NOW + 100);
+    // Idle for longer than the interval: a lone tx goes at once.
+    await tick(p, 20);
+    p.pool.add(transfer(6));
+    await until(() => p.chain.heightNow === 4, "block 4");
+    expect(p.chain.builds[3]!.opts.nowMs).toBe(NOW + 300);
   });
 
   it("time spent idle does not count towards minSealTimeMs", async () => {
