@@ -4,7 +4,7 @@
  * Real chains on LevelDB; the peers answer through an in-memory "blocks" protocol (test/sync/helpers.ts), and one
  * test runs the same catch-up over real libp2p on loopback.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Chain } from "../../src/chain/index.js";
 import { NodeKey } from "../../src/crypto/index.js";
 import { serveBlocks } from "../../src/sync/blockServe.js";
@@ -152,6 +152,36 @@ describe("BlockSync with honest peers", () => {
     expect(behind?.obj).toMatchObject({ height: 2, peerHead: 3, peersAsked: 3, peersAnswered: 2 });
     await waitFor("the caught-up notice", () => logs.some((l) => l.msg === "caught up with peers"));
     expect(s.status()).toMatchObject({ currentBlock: 3, highestBlock: 3 });
+  });
+
+  it("skips a head poll when blocks were committed since the previous one (consensus carries the node)", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const peer = await factory.open("peer"); // keeps pace with the node: never ahead, nothing to fetch
+      net.connect(
+        honestId,
+        honest(() => peer),
+      );
+      const s = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
+      const poll = async () => {
+        await vi.advanceTimersByTimeAsync(50);
+        await s.idle();
+      };
+      await poll();
+      expect(net.requests).toHaveLength(1); // the first poll asks
+      for (let h = 1; h <= 3; h++) {
+        await copyBlocks(source, node, h); // consensus commits a block between two polls
+        await copyBlocks(source, peer, h);
+        await poll();
+      }
+      expect(net.requests).toHaveLength(1);
+      expect(s.counters.pollsSkipped).toBe(3);
+      await poll(); // no block since the last poll: it asks again
+      expect(net.requests).toHaveLength(2);
+      expect(synced).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a consensus fetch stuck on a dead connection does not keep the poll from catching up", async () => {
