@@ -113,6 +113,15 @@ describe("PbftCore catch-up: helping a peer one height behind", () => {
     expect(deliver(c, older).messages).toHaveLength(0); // two heights behind: our Commit is of no use to it
   });
 
+  it("does not answer a Commit of the last height: that is the tail of the quorum, which gossip completes", () => {
+    const c = decidedAtNode2({ resendTicks: 5, viewTimeoutTicks: 100 });
+    const late = deliver(c, vote("commit", k3, blockHash));
+    expect(reasons(late)).toEqual(["OLD_HEIGHT"]);
+    expect(late.messages).toHaveLength(0);
+    // The same peer still at its Prepare (or asking for a view change) is behind: it gets our Commit.
+    expect(deliver(c, vote("prepare", k3, blockHash)).messages[0]?.to).toEqual(k3.nodeId);
+  });
+
   it("does not help after a sync (it has no Commit of that height)", () => {
     const c = core(k2);
     take(c);

@@ -24,10 +24,17 @@ export function resendOwnMessages(s: CoreState): void {
   if (commit) broadcast(s, commit);
 }
 
-/** A peer one height behind: give it our Commit of that height (it may lack only that). */
+/**
+ * A peer one height behind: give it our Commit of that height (it may lack only that). Not in answer to its own
+ * Commit of that height: with 2f + 1 of n enough to commit, the last Commits of every height arrive after most nodes
+ * committed, and each one cost a direct stream per peer on every node for a Commit that gossip brings it anyway. A
+ * peer that really lacks ours re-sends its Commit to no avail, then asks for a view change: that message of the old
+ * height gets the help (or block sync catches it up).
+ */
 export function helpLaggingPeer(s: CoreState, msg: PbftMessage): void {
   const commit = s.lastCommit;
   if (!commit || msg.height !== commit.height) return;
+  if (msg.type === "commit") return;
   const key = `h:${toHex(msg.sender)}`;
   if (!markHelped(s, key)) return;
   s.out.messages.push({ to: msg.sender, msg: commit });
