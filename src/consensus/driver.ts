@@ -17,6 +17,7 @@ import {
   defaultPbftConfig,
   type ExecuteBlockAction,
   type HardState,
+  isBlankHardState,
   PbftCore,
   type PbftCounters,
   type PbftCrypto,
@@ -324,7 +325,7 @@ export class ConsensusDriver {
         for (const c of ready.commits) await this.commit(c);
         this.proposer.committing(null);
       }
-      if (ready.persist) await this.hardStateStore.save(ready.persist);
+      if (ready.persist && !isBlankHardState(ready.persist)) await this.hardStateStore.save(ready.persist);
       for (const m of ready.messages) this.send(m.to, encodePbftMessage(m.msg));
       for (const e of ready.execute) void this.execute(e);
       void this.proposer.tryPropose(); // also the retry of a build refused while h was being written

@@ -3,11 +3,21 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type Prepare, readHardStateLog } from "../../src/consensus/index.js";
+import { type PrePrepare, type Prepare, readHardStateLog } from "../../src/consensus/index.js";
 import { keccak256, NodeKey } from "../../src/crypto/index.js";
 import type { ConsortMetrics } from "../../src/metrics/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { keys, type Rig, rig, settled, signedBy, transfer, until, validatorsOf } from "./driverHelpers.js";
+import {
+  fakePayload,
+  keys,
+  type Rig,
+  rig,
+  settled,
+  signedBy,
+  transfer,
+  until,
+  validatorsOf,
+} from "./driverHelpers.js";
 
 /**
  * The consensus driver's life cycle and inputs, against in-memory fakes of its narrow interfaces (a real PbftCore
@@ -139,11 +149,32 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     expect(fresh.driver.status()).toMatchObject({ height: 1, view: 0 });
   });
 
+  it("writes no blank hard state (view 0, no vote): restarting from the previous one restores the same", async () => {
+    const r = make(keys[0]!, keys);
+    await r.driver.start();
+    await settled(r.driver);
+    expect(existsSync(r.stateFile)).toBe(false);
+    const { payload, hash } = fakePayload(1, [transfer(1)]);
+    r.net.deliver(
+      keys[1]!,
+      signedBy<PrePrepare>(keys[1]!, { type: "prePrepare", height: 1, view: 0, blockHash: hash, payload }),
+    );
+    await until(() => r.net.ofType("prepare").length === 1, "our prepare");
+    expect(readHardStateLog(r.stateFile)).toMatchObject({ height: 1, view: 0, prepareVote: hash });
+  });
+
   it("a hard state it cannot write halts it before the vote leaves the node", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
     const stateFile = path.join(dir, "gone", "state.wal");
-    const r = make(keys[0]!, [keys[0]!], { txs: [transfer(1)], options: { stateFile } });
-    await r.driver.start();
+    const r = make(keys[0]!, keys, { options: { stateFile } });
+    await r.driver.start(); // a blank hard state (height 1, view 0, no vote) is not written: nothing fails yet
+    expect(r.fatal).toEqual([]);
+    // A replica's first vote: the Prepare for the leader's block. Its save fails.
+    const { payload, hash } = fakePayload(1, [transfer(1)]);
+    r.net.deliver(
+      keys[1]!,
+      signedBy<PrePrepare>(keys[1]!, { type: "prePrepare", height: 1, view: 0, blockHash: hash, payload }),
+    );
     await until(() => r.fatal.length > 0, "onFatal");
     expect(r.fatal).toHaveLength(1);
     expect(r.fatal[0]).toMatchObject({ code: "ENOENT" });

@@ -22,6 +22,7 @@ export {
   totalWeight,
   ValidatorSet,
 } from "./quorum.js";
+export { isBlankHardState } from "./restore.js";
 export type { CoreStatus } from "./state.js";
 export type * from "./types.js";
 export { defaultPbftConfig } from "./types.js";

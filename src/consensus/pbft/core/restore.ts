@@ -22,6 +22,26 @@ export function hardStateOf(s: CoreState): HardState {
 }
 
 /**
+ * A hard state with nothing to remember: view 0 of its height, no vote, no lock, no early proposal (what a core
+ * holds right after committing the height below). The driver need not save it: a restart that finds the previous
+ * height's state instead restores exactly this (restoreHardState: an older state carries over only an early
+ * proposal, which a blank state has none of, and restoring one that a later view voided only keeps the node from
+ * proposing again at that height and view, the cautious side). Saving it cost one fdatasync per block per node.
+ */
+export function isBlankHardState(hs: HardState): boolean {
+  return (
+    hs.view === 0 &&
+    !hs.viewChanging &&
+    hs.prePrepareVote === null &&
+    hs.prepareVote === null &&
+    hs.commitVote === null &&
+    hs.prepared === null &&
+    hs.newViewHash === null &&
+    (hs.nextPrePrepareVote ?? null) === null
+  );
+}
+
+/**
  * Restart: the votes of the persisted hard state at the committed height + 1 (sent again, identical), or only a
  * pipelined early PrePrepare when the node crashed after committing the height the hard state was saved at.
  */
