@@ -38,7 +38,7 @@ export const modules: Record<string, MutationModule> = {
   },
   "cert-check": {
     // The certificate check of the core, and the chain's checkCertificate (the lines of that method).
-    mutate: ["src/consensus/pbft/core/certificate.ts", "src/chain/chain.ts:344-347"],
+    mutate: ["src/consensus/pbft/core/certificate.ts", "src/chain/chain.ts:348-351"],
     tests: ["test/consensus/certificate.test.ts", "test/consensus/core.test.ts", "test/chain/chain.test.ts"],
   },
   driver: {
@@ -91,7 +91,7 @@ export const modules: Record<string, MutationModule> = {
   },
   "chain-verify": {
     // Chain.verifyBlock and its helpers up to checkCertificate (verifyDecoded, gas limit, extends-head, roots).
-    mutate: ["src/chain/chain.ts:239-357"],
+    mutate: ["src/chain/chain.ts:239-361"],
     tests: ["test/chain/chain.test.ts"],
   },
 };
