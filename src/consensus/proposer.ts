@@ -41,8 +41,8 @@ export class Proposer {
   /** The height of the block being built (pipelining: may be the next one). */
   private buildingAt: number | null = null;
   private firstPendingAtMs: number | null = null;
-  /** When the last build started (ms), for minBlockIntervalMs. */
-  private lastBuildAtMs: number | null = null;
+  /** When the last build started (ms), for minBlockIntervalMs; -Infinity before the first. */
+  private lastBuildAtMs = Number.NEGATIVE_INFINITY;
   /** The height of the last block the driver is committing right now; null when no commit is in flight. */
   private committingUpTo: number | null = null;
 
@@ -89,7 +89,7 @@ export class Proposer {
       this.firstPendingAtMs ??= now;
       if (now - this.firstPendingAtMs < this.deps.minSealTimeMs) return;
       // Retried on the next arrival or tick.
-      if (this.lastBuildAtMs !== null && now - this.lastBuildAtMs < this.deps.minBlockIntervalMs) return;
+      if (now - this.lastBuildAtMs < this.deps.minBlockIntervalMs) return;
     }
     // Up to tx_count_limit candidates, whatever their gas limits: which ones fit block_gas_limit depends on the gas
     // they use (Ethereum's rule), so the build decides, and gives back the ones left over (dropRejected).
