@@ -21,6 +21,8 @@ export interface MetricsSources {
       rejected: Record<string, number>;
       expired: number;
       stale: number;
+      admissionsDeferred: number;
+      admissionsQueued: number;
     };
   };
   network: {

@@ -228,6 +228,25 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           counterSync.sync(this, "txpool_dropped", { reason: "stale" }, st.stale);
         },
       }),
+      admissionsDeferred: new Counter({
+        ...reg,
+        name: "consort_txpool_admissions_deferred_total",
+        help: "Admissions that waited for a later event-loop turn (at most txpool.admissionSliceMs of them per turn)",
+        collect() {
+          const s = src();
+          if (s)
+            counterSync.sync(this, "txpool_admissions_deferred", {}, s.txpool.stats().admissionsDeferred);
+        },
+      }),
+      admissionsQueued: new Gauge({
+        ...reg,
+        name: "consort_txpool_admissions_queued",
+        help: "Admissions waiting for an event-loop turn now",
+        collect() {
+          const s = src();
+          if (s) this.set(s.txpool.stats().admissionsQueued);
+        },
+      }),
     },
 
     // ------------------------------------------------------------ rpc

@@ -55,6 +55,10 @@ export interface TxPoolStats {
   stale: number;
   /** Evicted since start to make room in a full pool (the largest holder's newest tx; see makeRoom). */
   evicted: number;
+  /** Admissions since start that waited for a later event-loop turn (admissionSliceMs: the loop was contended). */
+  admissionsDeferred: number;
+  /** Admissions waiting for a turn now. */
+  admissionsQueued: number;
 }
 
 /**

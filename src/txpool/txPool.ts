@@ -417,6 +417,8 @@ export class TxPool implements TxPoolInterface {
       expired: this.expiredCount,
       stale: this.staleCount,
       evicted: this.evictedCount,
+      admissionsDeferred: this.slicer?.deferred ?? 0,
+      admissionsQueued: this.slicer?.queued ?? 0,
     };
   }
 

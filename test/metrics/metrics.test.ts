@@ -32,7 +32,16 @@ function fakeSources(over: { rejected?: Record<string, number>; bans?: number; r
       validators: () => ({ total: 4, reachable: 3 }),
     },
     txpool: {
-      stats: () => ({ count: 5, bytes: 550, senders: 2, rejected: state.rejected, expired: 1, stale: 0 }),
+      stats: () => ({
+        count: 5,
+        bytes: 550,
+        senders: 2,
+        rejected: state.rejected,
+        expired: 1,
+        stale: 0,
+        admissionsDeferred: 12,
+        admissionsQueued: 3,
+      }),
     },
     network: {
       peerCount: () => 2,
@@ -82,6 +91,8 @@ describe("createConsortMetrics", () => {
     expect(text.value("consort_consensus_view")).toBe(3);
     expect(text.value("consort_sync_lag_blocks")).toBe(2);
     expect(text.value("consort_txpool_bytes")).toBe(550);
+    expect(text.value("consort_txpool_admissions_deferred_total")).toBe(12);
+    expect(text.value("consort_txpool_admissions_queued")).toBe(3);
     expect(text.value("consort_node_ready")).toBe(1);
     expect(text.value("consort_chain_head_timestamp_seconds")).toBe(1_700_000_000);
     expect(hasMetric(text, "process_cpu_seconds_total")).toBe(true);
