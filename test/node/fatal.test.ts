@@ -1,5 +1,3 @@
-import { mkdir, rm } from "node:fs/promises";
-import path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsortNode, FATAL_EXIT_CODE } from "../../src/node/index.js";
@@ -92,15 +90,15 @@ describe("fatal errors", () => {
     await again.close();
   });
 
-  it("a consensus failure (the hard state cannot be written) reaches the composition root, which stops the node", async () => {
+  it("a consensus failure (a block it cannot store) reaches the composition root, which stops the node", async () => {
     const lines: LogLine[] = [];
     const exitCodes: number[] = [];
     const node = await startNode(net, lines, exitCodes);
     nodes.push(node);
-    // The hard state log becomes a non-empty directory: the first vote's fsynced save fails.
-    const stateFile = path.join(node.config.dataDir, "consensus-state.wal");
-    await rm(stateFile, { force: true });
-    await mkdir(path.join(stateFile, "blocker"), { recursive: true });
+    // The disk under the ledger fails: the next block's commit throws (injected at the chain; a lone validator
+    // writes no hard state, its votes ride with the commit). The driver halts before anything else is decided.
+    node.chain.commit = () =>
+      Promise.reject(Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" }));
     const sender = net.accounts[1]!;
     await fetch(rpcUrl(node), {
       method: "POST",
