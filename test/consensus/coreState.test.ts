@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { type HardState, isBlankHardState } from "../../src/consensus/pbft/core/index.js";
 import {
   block,
   core,
@@ -233,5 +234,43 @@ describe("PbftCore: configuration", () => {
     take(c);
     c.tick();
     expect(take(c).viewChangeStarted).toMatchObject({ toView: 1, cause: "timeout" });
+  });
+});
+
+describe("isBlankHardState: what the driver need not write", () => {
+  it("is true only for view 0 with no vote, lock, NewView block or early proposal", () => {
+    expect(isBlankHardState(hardState({ height: 7 }))).toBe(true);
+    expect(isBlankHardState({ ...hardState({ height: 7 }), nextPrePrepareVote: undefined })).toBe(true); // older files
+    const set: Partial<HardState>[] = [
+      { view: 1 },
+      { viewChanging: true },
+      { prePrepareVote: blockHash },
+      { prepareVote: blockHash },
+      { commitVote: blockHash },
+      { prepared: { height: 7, view: 0, blockHash, signatures: [] } as unknown as HardState["prepared"] },
+      { newViewHash: blockHash },
+      { nextPrePrepareVote: blockHash },
+    ];
+    for (const over of set)
+      expect(isBlankHardState(hardState({ height: 7, ...over })), JSON.stringify(Object.keys(over))).toBe(
+        false,
+      );
+  });
+
+  it("a core right after committing a height holds a blank state; after its first vote it does not", () => {
+    const c = core(k2);
+    take(c);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    const voted = take(c);
+    expect(voted.persist).not.toBeNull();
+    expect(isBlankHardState(voted.persist as HardState)).toBe(false);
+    deliver(c, vote("prepare", k1, blockHash));
+    deliver(c, vote("prepare", k3, blockHash));
+    deliver(c, vote("commit", k1, blockHash));
+    const committed = deliver(c, vote("commit", k3, blockHash));
+    expect(committed.commits).toHaveLength(1);
+    expect(committed.persist?.height).toBe(2);
+    expect(isBlankHardState(committed.persist as HardState)).toBe(true);
   });
 });

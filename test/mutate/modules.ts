@@ -33,6 +33,7 @@ export const modules: Record<string, MutationModule> = {
       "test/consensus/certificate.test.ts",
       "test/consensus/digest.test.ts",
       "test/consensus/validate.test.ts",
+      "test/consensus/corePipeline.test.ts",
       "test/sim/scenarios.test.ts",
     ],
   },
