@@ -70,8 +70,36 @@ describe("HardStateLog: the consensus hard state on disk", () => {
     writeFileSync(file, bytes);
     const err = await new HardStateLog(file).load().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HardStateLogError);
-    expect((err as HardStateLogError).code).toBe("HARD_STATE_CORRUPT");
+    expect(err).toMatchObject({ code: "HARD_STATE_CORRUPT", meta: { file, offset: 0 } });
+    expect((err as Error).message).toMatch(/bad record at byte 0 \(checksum\)/);
     expect(readFileSync(file)).toEqual(bytes); // nothing truncated
+  });
+
+  it("drops a last record whose length reached the disk but whose bytes did not (checksum fails at the end)", async () => {
+    const log = new HardStateLog(file);
+    await log.load();
+    await log.save(hardState({ height: 4 }));
+    const goodBytes = statSync(file).size;
+    await log.save(hardState({ height: 5 }));
+    const bytes = readFileSync(file);
+    bytes.fill(0x20, goodBytes + 8 + 2); // the second record's payload after 2 bytes: blanks, its length intact
+    writeFileSync(file, bytes);
+    expect(await new HardStateLog(file).load()).toEqual(hardState({ height: 4 }));
+    expect(statSync(file).size).toBe(goodBytes);
+  });
+
+  it("refuses a header that declares more than any record holds (damage, not a torn write), naming the offset", async () => {
+    const log = new HardStateLog(file);
+    await log.load();
+    await log.save(hardState({ height: 7 }));
+    const goodBytes = statSync(file).size;
+    const header = Buffer.alloc(8);
+    header.writeUInt32BE(0x7b226865, 0); // '{"he': a JSON file where a record header should be
+    appendFileSync(file, Buffer.concat([header, Buffer.alloc(32, 1)]));
+    const err = await new HardStateLog(file).load().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HardStateLogError);
+    expect(err).toMatchObject({ code: "HARD_STATE_CORRUPT", meta: { file, offset: goodBytes } });
+    expect((err as Error).message).toMatch(/bad record at byte \d+ \(length\)/);
   });
 
   it("rewrites itself holding only the latest state once it reaches compactBytes", async () => {

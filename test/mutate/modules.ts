@@ -95,4 +95,14 @@ export const modules: Record<string, MutationModule> = {
     mutate: ["src/chain/chain.ts:239-361"],
     tests: ["test/chain/chain.test.ts"],
   },
+  "loop-priority": {
+    // What keeps the critical path first on the event loop: the hard state log (synchronous WAL), the admission
+    // slicer and the block execution's yielder.
+    mutate: ["src/consensus/hardStateLog.ts", "src/util/loopSlicer.ts", "src/execution/yielder.ts"],
+    tests: [
+      "test/consensus/hardStateLog.test.ts",
+      "test/util/loopSlicer.test.ts",
+      "test/execution/yielder.test.ts",
+    ],
+  },
 };
