@@ -80,7 +80,7 @@ export class HardStateLog implements HardStateStore {
       this.sizeBytes = record.length;
       return;
     }
-    const created = !existsSync(this.file);
+    const created = this.sizeBytes === 0; // no stat per save: load() measured the file, saves keep count
     const fd = openSync(this.file, "a", 0o600);
     try {
       writeAll(fd, record);
