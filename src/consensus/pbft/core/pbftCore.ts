@@ -25,9 +25,8 @@ import {
   stepNextProposal,
   takeNext,
 } from "./pipeline.js";
-import { ValidatorSet } from "./quorum.js";
 import { hardStateOf, restoreHardState } from "./restore.js";
-import { Round, type Tally } from "./round.js";
+import type { Tally } from "./round.js";
 import { signPrePrepare, signVote, verifySignature } from "./signing.js";
 import {
   acceptPrePrepare,
@@ -37,12 +36,12 @@ import {
   createState,
   EVIDENCE_MAX,
   emptyReady,
+  enterNextHeight,
   hasOutput,
   isLeader,
   isValidator,
   maybeRequestProposal,
   messageView,
-  noVotes,
   type PbftCounters,
   reject,
   rejectEvent,
@@ -445,25 +444,9 @@ export class PbftCore {
     this.advanceHeight(ev.blockHash, ev.nextValidators ?? null);
   }
 
-  /** Block `height` is decided: move to height + 1, view 0. A validator change takes effect now. */
+  /** Block `height` is decided: move to height + 1 (state.ts), take over a pipelined proposal, replay the future. */
   private advanceHeight(blockHash: Hash, nextValidators: ValidatorInfo[] | null): void {
-    this.s.height++;
-    this.s.parentHash = blockHash;
-    if (nextValidators) this.s.validators = new ValidatorSet(nextValidators);
-    this.s.view = 0;
-    this.s.viewChanging = false;
-    this.s.votes = noVotes();
-    this.s.prepared = null;
-    this.s.round = new Round(this.s.height, 0);
-    this.s.requiredHash = null;
-    this.s.newViewMsg = null;
-    this.s.viewChanges.clear();
-    this.s.commits.clear();
-    this.s.validBlocks.clear();
-    this.s.helped.clear();
-    this.s.proposalRequested = false;
-    this.s.ticksInView = 0;
-    this.s.dirty = true;
+    enterNextHeight(this.s, blockHash, nextValidators);
     const next = takeNext(this.s, blockHash, nextValidators !== null);
     this.adoptNext(next);
     maybeRequestProposal(this.s);

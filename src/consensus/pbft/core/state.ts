@@ -158,6 +158,30 @@ export function createState(config: PbftConfig, deps: PbftDeps, start: PbftStart
   };
 }
 
+/**
+ * Block `s.height` is decided: the state of the next height, view 0, with no vote, lock or round left over. A
+ * validator change takes effect now. (What a pipelined proposal brings over is the caller's: pipeline.ts.)
+ */
+export function enterNextHeight(s: CoreState, blockHash: Hash, nextValidators: ValidatorInfo[] | null): void {
+  s.height++;
+  s.parentHash = blockHash;
+  if (nextValidators) s.validators = new ValidatorSet(nextValidators);
+  s.view = 0;
+  s.viewChanging = false;
+  s.votes = noVotes();
+  s.prepared = null;
+  s.round = new Round(s.height, 0);
+  s.requiredHash = null;
+  s.newViewMsg = null;
+  s.viewChanges.clear();
+  s.commits.clear();
+  s.validBlocks.clear();
+  s.helped.clear();
+  s.proposalRequested = false;
+  s.ticksInView = 0;
+  s.dirty = true;
+}
+
 export function emptyReady(): Ready {
   return {
     commits: [],
