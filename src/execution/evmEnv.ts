@@ -7,6 +7,7 @@ import { concatBytes } from "../util/hex.js";
 import { consortEvmParams, SCHEDULE_EIPS } from "./gasSchedule.js";
 import { governancePrecompiles, permissionHook, revertCode } from "./governance/index.js";
 import type { BlockContext } from "./interface.js";
+import "./jumpAnalysisCache.js"; // patches the interpreter's per-call code analysis into a per-(EVM, code) one
 import type { ExecutorOptions } from "./options.js";
 import type { StateOverlay } from "./overlay.js";
 import { offloadedPrecompiles } from "./precompileOffload.js";

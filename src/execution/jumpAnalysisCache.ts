@@ -1,0 +1,76 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { EVM } from "@ethereumjs/evm";
+
+/**
+ * @ethereumjs/evm analyses a contract's code before running it, on every call: each byte's opcode entry, the value of
+ * every PUSH as a bigint, the JUMPDEST map (`Interpreter._getValidJumpDestinations`). For an ERC20 transfer that is
+ * ~6 % of a node's main thread and much of its garbage (an array and a bigint per PUSH, per call), and a block calls
+ * the same few contracts again and again. The result depends only on the code and on the EVM (its opcode table and
+ * its active EIPs), and the interpreter only reads it, so it is remembered per (EVM, code object): an EVM lives for
+ * one block or call (evmEnv.ts), and the state gives the same code object for a code hash throughout it.
+ *
+ * The Interpreter is not exported by the package (its `exports` map), so its prototype is reached through the file
+ * next to the package's entry point and patched once. @ethereumjs/evm is pinned exactly in package.json while this
+ * patch exists; when the method is missing or changes arity, nothing is patched and the EVM analyses as before
+ * (`jumpAnalysisCacheActive` says which).
+ */
+
+interface Analysis {
+  jumps: Uint8Array;
+  pushes: Record<number, bigint>;
+  opcodesCached: unknown[];
+}
+
+interface InterpreterPrototype {
+  _getValidJumpDestinations(this: { _evm: EVM }, code: Uint8Array): Analysis;
+}
+
+const byEvm = new WeakMap<EVM, WeakMap<Uint8Array, Analysis>>();
+const counters = { analysed: 0, reused: 0 };
+
+/** Code analyses run (one per EVM and code object) and answered from the cache, since the process started. */
+export function jumpAnalysisStats(): { analysed: number; reused: number } {
+  return { ...counters };
+}
+
+async function interpreterPrototype(): Promise<InterpreterPrototype | null> {
+  try {
+    const require = createRequire(import.meta.url);
+    // The ESM entry (dist/esm/index.js) sits beside interpreter.js; the CJS one is what `require.resolve` names.
+    const cjsEntry = require.resolve("@ethereumjs/evm");
+    const esmDir = path.join(path.dirname(cjsEntry), "..", "esm");
+    const mod = (await import(pathToFileURL(path.join(esmDir, "interpreter.js")).href)) as {
+      Interpreter?: { prototype: InterpreterPrototype };
+    };
+    return mod.Interpreter?.prototype ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function install(proto: InterpreterPrototype | null): boolean {
+  const stock = proto?._getValidJumpDestinations;
+  if (proto === null || typeof stock !== "function" || stock.length !== 1) return false;
+  proto._getValidJumpDestinations = function cachedJumpDestinations(code) {
+    let forEvm = byEvm.get(this._evm);
+    if (forEvm === undefined) {
+      forEvm = new WeakMap();
+      byEvm.set(this._evm, forEvm);
+    }
+    let analysis = forEvm.get(code);
+    if (analysis === undefined) {
+      counters.analysed++;
+      analysis = stock.call(this, code);
+      forEvm.set(code, analysis);
+    } else {
+      counters.reused++;
+    }
+    return analysis;
+  };
+  return true;
+}
+
+/** True when the interpreter's code analysis is remembered per (EVM, code); false: the stock per-call analysis. */
+export const jumpAnalysisCacheActive: boolean = install(await interpreterPrototype());
