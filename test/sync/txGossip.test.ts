@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultTxGossipOptions, TxGossip, type TxGossipOptions } from "../../src/sync/index.js";
-import { encodeTxBatch } from "../../src/sync/wire.js";
+import { decodeTxBatch, encodeTxBatch } from "../../src/sync/wire.js";
 import type { AddResult, TxPoolInterface } from "../../src/txpool/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { captureLogger, type LogEntry } from "../fixtures/logger.js";
@@ -41,6 +41,7 @@ async function setup(
   txpool: TxPoolInterface,
   options: Partial<TxGossipOptions> = {},
   logs: LogEntry[] = [],
+  onPeerBatch: (batch: Uint8Array[]) => void = () => undefined,
 ): Promise<{ flooder: TestNode; receiver: TestNode; gossip: TxGossip }> {
   nodes = await startNodes(2, { penaltyHalfLifeMs: 1e12, gossipRejectPoints: 10, penaltyThreshold: 1000 });
   const [flooder, receiver] = nodes as [TestNode, TestNode];
@@ -49,7 +50,10 @@ async function setup(
     { transport: receiver.transport, txpool, logger: captureLogger(logs) },
   );
   gossip.start();
-  flooder.transport.subscribe("txs", () => "ignore");
+  flooder.transport.subscribe("txs", (_from, data) => {
+    onPeerBatch(decodeTxBatch(data).map((raw) => Uint8Array.from(raw)));
+    return "ignore";
+  });
   await connectAll(nodes);
   // Both directions carry gossipsub traffic once each has seen the other's subscription.
   await waitFor(
@@ -150,5 +154,38 @@ describe("TxGossip under a flooding peer", () => {
     expect(g.counters.batchesRejected).toBe(2);
     expect(points()).toBeCloseTo(20, 6);
     expect(pool.size()).toBe(1);
+  });
+});
+
+describe("TxGossip publishing local transactions", () => {
+  it("publishes the first tx after a quiet interval at once, and later ones together when the interval ends", async () => {
+    const { pool } = makePool();
+    const batches: Uint8Array[][] = [];
+    // (No catch-up send of the pool to the peer within the test: it would arrive on the same topic handler.)
+    const options = { flushIntervalMs: 3000, catchUpDelayMs: 60_000 };
+    const { gossip: g } = await setup(pool, options, [], (b) => batches.push(b));
+    const [first, second, third] = [1, 2, 3].map((i) => signNative(wallet(i), 10));
+    await pool.add(first!, { origin: "local" });
+    // Not held for the interval: a lone tx on a quiet node goes out in the turn it arrived.
+    await waitFor("the lone tx published", () => batches.length === 1, 1000);
+    expect(batches[0]).toEqual([first]);
+    await pool.add(second!, { origin: "local" });
+    await pool.add(third!, { origin: "local" });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(batches).toHaveLength(1);
+    await waitFor("the interval's batch published", () => batches.length === 2, 8000);
+    expect(batches[1]).toEqual([second, third]);
+    expect(g.counters.batchesOut).toBe(2);
+  });
+
+  it("does not publish peer txs again (their publisher reached every member)", async () => {
+    const { pool } = makePool();
+    const batches: Uint8Array[][] = [];
+    const { flooder, gossip: g } = await setup(pool, { flushIntervalMs: 10 }, [], (b) => batches.push(b));
+    await flooder.transport.publish("txs", encodeTxBatch([signNative(wallet(1), 10)]));
+    await waitFor("admitted", () => pool.size() === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(batches).toHaveLength(0);
+    expect(g.counters.batchesOut).toBe(0);
   });
 });
