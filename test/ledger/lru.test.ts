@@ -26,6 +26,9 @@ describe("LruCache", () => {
     expect(cache.weight).toBe(7);
     cache.set("b", [1]); // replacing re-weighs
     expect(cache.weight).toBe(4);
+    cache.set("exact", new Array(10).fill(0)); // exactly the bound: kept, alone
+    expect(cache.get("exact")).toHaveLength(10);
+    expect(cache.weight).toBe(10);
     cache.clear();
     expect(cache.size).toBe(0);
     expect(cache.weight).toBe(0);

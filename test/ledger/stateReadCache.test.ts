@@ -62,6 +62,11 @@ describe("StateReadCache", () => {
     const off = new StateReadCache(0);
     off.fill(off.ticket(), k("a"), v("1"));
     expect(off.get(k("a"))).toBeUndefined();
+
+    // Closing the ledger lets go of it all.
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(cache.get(k("a"))).toBeUndefined();
   });
 });
 

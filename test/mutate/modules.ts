@@ -90,6 +90,17 @@ export const modules: Record<string, MutationModule> = {
     mutate: ["src/ledger/commitBatch.ts", "src/ledger/levelLedger.ts:132-180"],
     tests: ["test/ledger/levelLedger.test.ts"],
   },
+  "ledger-reads": {
+    // What the ledger answers from memory: the committed-state read cache (never stale), recent blocks and receipts,
+    // and the byte-bounded LRU under both.
+    mutate: ["src/ledger/stateReadCache.ts", "src/ledger/blockReads.ts", "src/ledger/lru.ts"],
+    tests: [
+      "test/ledger/stateReadCache.test.ts",
+      "test/ledger/blockReads.test.ts",
+      "test/ledger/lru.test.ts",
+      "test/ledger/levelLedger.test.ts",
+    ],
+  },
   "chain-verify": {
     // Chain.verifyBlock and its helpers up to checkCertificate (verifyDecoded, gas limit, extends-head, roots).
     mutate: ["src/chain/chain.ts:239-361"],
