@@ -19,7 +19,7 @@ export interface BlockContext {
   /** COINBASE of the EVM (no fees are paid to it). See `proposerCoinbase(nodeId)`. */
   coinbase: Address;
   chainId: bigint;
-  /** Block gas limit: the sum of the transactions' gasLimit may not exceed it. */
+  /** Block gas limit: a tx fits while its gasLimit is at most what the block has left (Ethereum's rule; txChecks). */
   gasLimit: bigint;
   /** State root of the parent block (32 zero bytes before genesis). */
   parentStateRoot: Hash;
