@@ -21,6 +21,7 @@ import {
   signed,
   take,
   types,
+  viewChange,
   vote,
 } from "./coreHelpers.js";
 
@@ -37,6 +38,15 @@ function executed2(c: PbftCore, valid: boolean, parentHash = b1.blockHash): void
   c.step({ type: "blockExecuted", height: 2, parentHash, blockHash: b2.blockHash, valid });
 }
 
+/** An answer to a proposal request for height 2 that the core must refuse as stale, signing and persisting nothing. */
+function expectStaleProposal(c: PbftCore, parentHash: Uint8Array): void {
+  c.step({ type: "proposal", height: 2, parentHash, ...b2 });
+  const r = take(c);
+  expect(reasons(r)).toEqual(["STALE_EVENT"]);
+  expect(r.messages).toEqual([]);
+  expect(r.persist).toBeNull();
+}
+
 /** A core at height 1 that executed block b1 (proposed by node 1) valid and sent its Prepare. */
 function executedHeight1(me = k0, config = {}): PbftCore {
   const c = core(me, config);
@@ -44,6 +54,18 @@ function executedHeight1(me = k0, config = {}): PbftCore {
   deliver(c, prePrepare(1, k1));
   c.step({ type: "blockExecuted", height: 1, parentHash: GENESIS, blockHash: b1.blockHash, valid: true });
   return c;
+}
+
+/** Sync says another block than b1 was decided at height 1; returns its hash. */
+function syncedOther(c: PbftCore): Uint8Array {
+  const other = block(9).blockHash;
+  c.step({
+    type: "synced",
+    height: 1,
+    blockHash: other,
+    certificate: { height: 1, view: 0, blockHash: other, signatures: [] },
+  });
+  return other;
 }
 
 /** Commits of height 1 from three validators: the block is decided. */
@@ -102,11 +124,7 @@ describe("PbftCore pipelining: the next leader", () => {
   it("refuses an early proposal built on another parent (stale), and signs nothing", () => {
     const c = executedHeight1(k2);
     take(c);
-    c.step({ type: "proposal", height: 2, parentHash: GENESIS, ...b2 });
-    const r = take(c);
-    expect(reasons(r)).toEqual(["STALE_EVENT"]);
-    expect(r.messages).toEqual([]);
-    expect(r.persist).toBeNull();
+    expectStaleProposal(c, GENESIS);
   });
 
   it("after a restart it never proposes another block at (h + 1, 0)", () => {
@@ -177,14 +195,7 @@ describe("PbftCore pipelining: a replica", () => {
     deliver(c, prePrepare2());
     executed2(c, true);
     take(c);
-    // Sync says another block was decided at height 1.
-    const other = block(9).blockHash;
-    c.step({
-      type: "synced",
-      height: 1,
-      blockHash: other,
-      certificate: { height: 1, view: 0, blockHash: other, signatures: [] },
-    });
+    const other = syncedOther(c);
     const r = take(c);
     expect(r.execute).toEqual([{ height: 2, view: 0, parentHash: other, ...b2 }]);
     expect(r.messages.filter((m) => m.msg.type === "prepare")).toEqual([]);
@@ -211,5 +222,113 @@ describe("PbftCore pipelining: a replica", () => {
     const r = deliver(c, prePrepare2(b2.blockHash, b2.payload, k3));
     expect(reasons(r)).toEqual(["FUTURE_HEIGHT_BUFFERED"]);
     expect(r.execute).toEqual([]);
+  });
+});
+
+describe("PbftCore pipelining: what is not taken early", () => {
+  it("a second copy of the early PrePrepare is a duplicate: not executed again", () => {
+    const c = executedHeight1();
+    take(c);
+    expect(deliver(c, prePrepare2()).execute).toHaveLength(1);
+    const again = deliver(c, prePrepare2());
+    expect(reasons(again)).toEqual(["DUPLICATE"]);
+    expect(again.execute).toEqual([]);
+    expect(again.evidence).toEqual([]);
+  });
+
+  it("a PrePrepare of h + 2, or of (h + 1, view 1), from the next leader waits as a future message", () => {
+    const c = executedHeight1();
+    take(c);
+    const h3 = signed(k2, { type: "prePrepare", height: 3, view: 0, ...block(3) } as never);
+    const v1 = signed(k2, { type: "prePrepare", height: 2, view: 1, ...b2 } as never);
+    for (const msg of [h3, v1] as PbftMessage[]) {
+      const r = deliver(c, msg);
+      expect(reasons(r)).toEqual(["FUTURE_HEIGHT_BUFFERED"]);
+      expect(r.execute).toEqual([]);
+    }
+  });
+
+  it("nothing early while a view change runs at h: no request, no execution", () => {
+    const c = core(k2);
+    take(c);
+    deliver(c, prePrepare(1, k1));
+    // Two others moved to view 1: this node joins (f + 1).
+    deliver(c, viewChange(k0, 1));
+    expect(deliver(c, viewChange(k3, 1)).viewChangeStarted).toMatchObject({ toView: 1 });
+    c.step({ type: "blockExecuted", height: 1, parentHash: GENESIS, blockHash: b1.blockHash, valid: true });
+    expect(take(c).requestProposal).toBeNull();
+    // A replica whose block of h was executed valid before the view change started: the early PrePrepare waits.
+    const replica = executedHeight1();
+    take(replica);
+    deliver(replica, viewChange(k2, 1));
+    expect(deliver(replica, viewChange(k3, 1)).viewChangeStarted).toMatchObject({ toView: 1 });
+    expect(deliver(replica, prePrepare2()).execute).toEqual([]);
+  });
+
+  it("an early PrePrepare with a bad signature is refused and not executed", () => {
+    const c = executedHeight1();
+    take(c);
+    const forged = { ...prePrepare2(), signature: new Uint8Array(64) } as PbftMessage;
+    const r = deliver(c, forged);
+    expect(reasons(r)).toEqual(["BAD_SIGNATURE"]);
+    expect(r.execute).toEqual([]);
+    // The genuine one is still taken.
+    expect(deliver(c, prePrepare2()).execute).toHaveLength(1);
+  });
+
+  it("an early execution is answered once: a second answer, or one for no early proposal, is stale", () => {
+    const none = executedHeight1();
+    take(none);
+    executed2(none, true);
+    expect(reasons(take(none))).toEqual(["STALE_EVENT"]);
+
+    const c = executedHeight1();
+    take(c);
+    deliver(c, prePrepare2());
+    executed2(c, true);
+    expect(reasons(take(c))).toEqual([]);
+    executed2(c, false);
+    expect(reasons(take(c))).toEqual(["STALE_EVENT"]);
+    // The first answer stands: at h + 1 it votes for the block.
+    const r = commitQuorum(c);
+    expect(r.viewChangeStarted).toBeNull();
+    expect(r.messages.filter((m) => m.msg.height === 2).map((m) => m.msg.type)).toEqual(["prepare"]);
+  });
+
+  it("an early execution's answer counts only for the block and parent it ran on", () => {
+    const c = executedHeight1();
+    take(c);
+    deliver(c, prePrepare2());
+    const wrongBlock = { type: "blockExecuted", height: 2, parentHash: b1.blockHash, valid: true } as const;
+    c.step({ ...wrongBlock, blockHash: block(3).blockHash });
+    c.step({ type: "blockExecuted", height: 2, blockHash: b2.blockHash, valid: true }); // no parent named
+    c.step({ ...wrongBlock, parentHash: GENESIS, blockHash: b2.blockHash });
+    expect(reasons(take(c))).toEqual(["STALE_EVENT", "STALE_EVENT", "STALE_EVENT"]);
+    // Still pending: at h + 1 it waits for the real answer before voting.
+    expect(commitQuorum(c).messages.filter((m) => m.msg.height === 2)).toEqual([]);
+    executed2(c, true);
+    expect(take(c).messages.map((m) => [m.msg.type, m.msg.height])).toEqual([["prepare", 2]]);
+  });
+
+  it("a proposal of h + 1 nobody asked for is stale: nothing signed", () => {
+    const c = core(k2);
+    take(c);
+    deliver(c, prePrepare(1, k1));
+    // Block 1 is not executed yet, so no early request went out.
+    expectStaleProposal(c, b1.blockHash);
+  });
+
+  it("the early request still unanswered when h commits on that parent: not asked again; on another block: asked again", () => {
+    const waiting = executedHeight1(k2);
+    expect(take(waiting).requestProposal).toMatchObject({ height: 2 });
+    expect(commitQuorum(waiting).requestProposal).toBeNull();
+    // The answer arrives after the commit: proposed at the current height.
+    waiting.step({ type: "proposal", height: 2, parentHash: b1.blockHash, ...b2 });
+    expect(take(waiting).messages.map((m) => [m.msg.type, m.msg.height])).toContainEqual(["prePrepare", 2]);
+
+    const overtaken = executedHeight1(k2);
+    take(overtaken);
+    const other = syncedOther(overtaken);
+    expect(take(overtaken).requestProposal).toEqual({ height: 2, view: 0, parentHash: other });
   });
 });

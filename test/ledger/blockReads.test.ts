@@ -14,26 +14,26 @@ import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
 import { buildCommit, CHAIN_ID, GROUP_ID, nativeTx } from "./helpers.js";
 
+let dir: string;
+const open: LevelLedger[] = [];
+async function openLedger(opts: { blockCacheTxsMax?: number } = {}): Promise<LevelLedger> {
+  const ledger = await LevelLedger.open(
+    { dataDir: dir, chainId: CHAIN_ID, groupId: GROUP_ID, ...opts },
+    { logger: silentLogger() },
+  );
+  open.push(ledger);
+  return ledger;
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "consort-blockreads-"));
+});
+afterEach(async () => {
+  for (const l of open.splice(0)) await l.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
 describe("LevelLedger: stored bytes of recent blocks", () => {
-  let dir: string;
-  const open: LevelLedger[] = [];
-  const openLedger = async () => {
-    const ledger = await LevelLedger.open(
-      { dataDir: dir, chainId: CHAIN_ID, groupId: GROUP_ID },
-      { logger: silentLogger() },
-    );
-    open.push(ledger);
-    return ledger;
-  };
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "consort-blockreads-"));
-  });
-  afterEach(async () => {
-    for (const l of open.splice(0)) await l.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it("serves a just-committed block's bytes from memory, the same bytes as stored", async () => {
     const ledger = await openLedger();
     const key = generatePrivateKey();
@@ -79,16 +79,6 @@ describe("LevelLedger: stored bytes of recent blocks", () => {
 });
 
 describe("BlockReads: what it shows, what it keeps in memory, what it refuses", () => {
-  let dir: string;
-  const open: LevelLedger[] = [];
-  const openLedger = async (opts: { blockCacheTxsMax?: number } = {}) => {
-    const ledger = await LevelLedger.open(
-      { dataDir: dir, chainId: CHAIN_ID, groupId: GROUP_ID, ...opts },
-      { logger: silentLogger() },
-    );
-    open.push(ledger);
-    return ledger;
-  };
   const storeOf = (ledger: LevelLedger) => (ledger as unknown as { store: LedgerStore }).store;
   /** Blocks 0..count, two native txs each from block 1 on. */
   const commitChain = async (ledger: LevelLedger, count: number) => {
@@ -108,14 +98,6 @@ describe("BlockReads: what it shows, what it keeps in memory, what it refuses", 
     for (const [k, v] of puts) await raw.put(k, v);
     await raw.close();
   };
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "consort-blockreads-"));
-  });
-  afterEach(async () => {
-    for (const l of open.splice(0)) await l.close();
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it("shows nothing above the head it is given, by number, hash or tx hash", async () => {
     const ledger = await openLedger();
