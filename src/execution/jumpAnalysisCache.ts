@@ -11,6 +11,10 @@ import type { EVM } from "@ethereumjs/evm";
  * its active EIPs), and the interpreter only reads it, so it is remembered per (EVM, code object): an EVM lives for
  * one block or call (evmEnv.ts), and the state gives the same code object for a code hash throughout it.
  *
+ * Bounded per EVM by the bytes of code it remembers (CODE_BYTES_CACHED_MAX): an analysis takes up to ~40× its code
+ * (a pointer per byte, a bigint per PUSH), and a block that calls thousands of distinct large contracts (a cold CALL
+ * costs 2,600 gas) would otherwise keep gigabytes until it ends. Past the bound, code is analysed per call as before.
+ *
  * The Interpreter is not exported by the package (its `exports` map), so its prototype is reached through the file
  * next to the package's entry point and patched once. @ethereumjs/evm is pinned exactly in package.json while this
  * patch exists; when the method is missing or changes arity, nothing is patched and the EVM analyses as before
@@ -27,11 +31,22 @@ interface InterpreterPrototype {
   _getValidJumpDestinations(this: { _evm: EVM }, code: Uint8Array): Analysis;
 }
 
-const byEvm = new WeakMap<EVM, WeakMap<Uint8Array, Analysis>>();
-const counters = { analysed: 0, reused: 0 };
+/** Bytes of code whose analyses one EVM keeps: ~20 contracts of the 24 KiB maximum, hundreds of typical ones. */
+export const CODE_BYTES_CACHED_MAX = 512 * 1024;
 
-/** Code analyses run (one per EVM and code object) and answered from the cache, since the process started. */
-export function jumpAnalysisStats(): { analysed: number; reused: number } {
+interface EvmCache {
+  analyses: WeakMap<Uint8Array, Analysis>;
+  codeBytes: number;
+}
+
+const byEvm = new WeakMap<EVM, EvmCache>();
+const counters = { analysed: 0, reused: 0, uncached: 0 };
+
+/**
+ * Since the process started: analyses run and kept (one per EVM and code object), answered from the cache, and run
+ * without keeping them (the EVM's bound was reached).
+ */
+export function jumpAnalysisStats(): { analysed: number; reused: number; uncached: number } {
   return { ...counters };
 }
 
@@ -54,19 +69,24 @@ function install(proto: InterpreterPrototype | null): boolean {
   const stock = proto?._getValidJumpDestinations;
   if (proto === null || typeof stock !== "function" || stock.length !== 1) return false;
   proto._getValidJumpDestinations = function cachedJumpDestinations(code) {
-    let forEvm = byEvm.get(this._evm);
-    if (forEvm === undefined) {
-      forEvm = new WeakMap();
-      byEvm.set(this._evm, forEvm);
+    let cache = byEvm.get(this._evm);
+    if (cache === undefined) {
+      cache = { analyses: new WeakMap(), codeBytes: 0 };
+      byEvm.set(this._evm, cache);
     }
-    let analysis = forEvm.get(code);
-    if (analysis === undefined) {
-      counters.analysed++;
-      analysis = stock.call(this, code);
-      forEvm.set(code, analysis);
-    } else {
+    const known = cache.analyses.get(code);
+    if (known !== undefined) {
       counters.reused++;
+      return known;
     }
+    const analysis = stock.call(this, code);
+    if (cache.codeBytes + code.length > CODE_BYTES_CACHED_MAX) {
+      counters.uncached++;
+      return analysis;
+    }
+    counters.analysed++;
+    cache.codeBytes += code.length;
+    cache.analyses.set(code, analysis);
     return analysis;
   };
   return true;

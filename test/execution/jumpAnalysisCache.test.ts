@@ -2,7 +2,11 @@ import { createCustomCommon, Mainnet } from "@ethereumjs/common";
 import { createEVM, type EVM } from "@ethereumjs/evm";
 import { describe, expect, it } from "vitest";
 import { consortEvmParams, SCHEDULE_EIPS } from "../../src/execution/gasSchedule.js";
-import { jumpAnalysisCacheActive, jumpAnalysisStats } from "../../src/execution/jumpAnalysisCache.js";
+import {
+  CODE_BYTES_CACHED_MAX,
+  jumpAnalysisCacheActive,
+  jumpAnalysisStats,
+} from "../../src/execution/jumpAnalysisCache.js";
 
 /**
  * The interpreter's code analysis (opcode entries, PUSH values, JUMPDEST map) is remembered per (EVM, code object)
@@ -77,5 +81,29 @@ describe("jump analysis cache", () => {
     await run(evm, LOOP);
     await run(evm, LOOP.slice());
     expect(jumpAnalysisStats().analysed - before.analysed).toBe(2);
+  });
+
+  it("keeps at most CODE_BYTES_CACHED_MAX of code per EVM: past it, code is analysed per call", async () => {
+    const { evm, jumpdests } = await countingEvm();
+    // The loop, then STOPs up to 24 KiB (the largest deployable code): distinct code objects, same behaviour.
+    const big = () => {
+      const code = new Uint8Array(24 * 1024);
+      code.set(LOOP);
+      return code;
+    };
+    const fitting = Math.floor(CODE_BYTES_CACHED_MAX / (24 * 1024));
+    const codes = Array.from({ length: fitting + 2 }, big);
+    const before = jumpAnalysisStats();
+    for (const code of codes) await run(evm, code);
+    const kept = jumpAnalysisStats();
+    expect(kept.analysed - before.analysed).toBe(fitting);
+    expect(kept.uncached - before.uncached).toBe(2);
+    // A kept one is reused; one past the bound is analysed again on its next call, and runs the same.
+    await run(evm, codes[0]!);
+    await run(evm, codes[fitting + 1]!);
+    const after = jumpAnalysisStats();
+    expect(after.reused - kept.reused).toBe(1);
+    expect(after.uncached - kept.uncached).toBe(1);
+    expect(jumpdests.count).toBe(3 * (codes.length + 2));
   });
 });
