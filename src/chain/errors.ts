@@ -17,7 +17,6 @@ export type ChainErrorCode =
   | "CHAIN_PARENT_NOT_HEAD"
   /** A pipelined block repeats a tx of its uncommitted parents. */
   | "CHAIN_DUPLICATE_TX"
-  /** The summed gas limits of a block's txs exceed block_gas_limit (the proposer misbehaved). */
   /** A compact proposal lists txs this node has not got and could not fetch (invalid for now). */
   | "CHAIN_MISSING_TXS";
 

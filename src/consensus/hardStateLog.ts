@@ -45,8 +45,8 @@ export const defaultHardStateLogOptions: HardStateLogOptions = { compactBytes: 1
  * Why not one file replaced per save (write temp, fsync, rename, fsync folder): that is eight file operations, each
  * a libuv round trip back through the event loop. Under load (RPC and tx gossip keeping the loop busy) a save took
  * 100–500 ms, and every PBFT phase waits for one before it sends its vote: blocks committed a few times a second at
- * most. Here a save is two synchronous system calls (write, fdatasync: ~0.2 ms on this machine's disk) that block the
- * loop for their duration, and no round trip at all.
+ * most. Here a save is four synchronous system calls (open, write, fdatasync, close: ~0.2 ms on this machine's disk)
+ * that block the loop for their duration, and no round trip at all.
  *
  * Crash safety: `save` returns only after fdatasync, and the driver sends a vote only after its save returned. A crash
  * during a save leaves a torn record at the end: `load` drops it (that vote was never sent) and truncates the file so
@@ -140,15 +140,7 @@ function parseLog(bytes: Buffer, file: string): { state: HardState | null; valid
     try {
       state = parseWithBytes<HardState>(payload.toString("utf8"));
     } catch (err) {
-      throw new HardStateLogError(
-        "HARD_STATE_CORRUPT",
-        `${file}: bad record at byte ${offset} (not JSON)`,
-        {
-          file,
-          offset,
-        },
-        { cause: err },
-      );
+      throw corrupt(file, offset, "not JSON", err);
     }
     offset = end;
   }

@@ -231,7 +231,7 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
       admissionsDeferred: new Counter({
         ...reg,
         name: "consort_txpool_admissions_deferred_total",
-        help: "Admissions that waited for a later event-loop turn (at most txpool.admissionSliceMs of them per turn)",
+        help: "Admissions that waited for a later event-loop turn (admissions start for at most txpool.admissionSliceMs per turn)",
         collect() {
           const s = src();
           if (s)
