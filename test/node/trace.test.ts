@@ -61,8 +61,13 @@ beforeAll(async () => {
     gasPrice: 0n,
   });
   txHash = tx.hash;
-  await tx.wait(1, 30_000).catch(() => {});
-  const receipt = await provider.getTransactionReceipt(txHash);
+  // The tx reverts (status 0), so ethers' wait() throws CALL_EXCEPTION; and it may throw before the receipt is
+  // served (the flake this replaced): poll for the receipt itself, bounded.
+  let receipt = await provider.getTransactionReceipt(txHash);
+  for (const deadline = Date.now() + 30_000; receipt === null && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    receipt = await provider.getTransactionReceipt(txHash);
+  }
   expect(receipt?.status).toBe(0);
   gasUsed = receipt!.gasUsed;
   blockNumber = receipt!.blockNumber;
