@@ -79,9 +79,11 @@ describe("yamux window updates", () => {
     await waitFor("delivered", () => got.length === count);
     const after = b.transport.stats();
     // Every data frame b received asked for a window update (about one per message: yamux 8.0 without the
-    // wrapper sent ~50 here); 50 kB of credit is far below the 128 KiB at which it goes out.
+    // wrapper sent ~50 here); 50 kB of credit is far below the 128 KiB at which it goes out. The few updates
+    // that do go out carry flags: the SYN/ACK of streams libp2p opens meanwhile (identify, ping, gossipsub's
+    // streams), a handful that varies from run to run (CI once saw 6).
     expect(after.windowUpdatesWithheld - before.windowUpdatesWithheld).toBeGreaterThan(count / 2);
-    expect(after.windowUpdatesSent - before.windowUpdatesSent).toBeLessThan(5);
+    expect(after.windowUpdatesSent - before.windowUpdatesSent).toBeLessThan(count / 5);
   });
 
   it("transfers far beyond the stream window still complete, both ways", async () => {
