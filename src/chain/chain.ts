@@ -292,6 +292,12 @@ export class Chain {
         `block ${header.number} has parent ${bytesToHex(header.parentHash)}, not the expected ${bytesToHex(opts.parentHash)}`,
       );
     }
+    // The same block may be executing right now (consensus and sync): wait for it and reuse its execution.
+    let running = this.verifying.running(hash);
+    while (running !== undefined) {
+      await running;
+      running = this.verifying.running(hash);
+    }
     const cached = this.executed.get(hash);
     if (cached) return cached.block;
     if (header.chainId !== this.genesis.chainId || header.groupId !== this.genesis.groupId) {

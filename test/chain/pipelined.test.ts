@@ -5,7 +5,7 @@ import { getCreateAddress } from "ethers";
 import { encodeFunctionData } from "viem";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Chain } from "../../src/chain/index.js";
-import { encodeCompactBlock, hashHeader } from "../../src/codec/index.js";
+import { encodeBlock, encodeCompactBlock, hashHeader } from "../../src/codec/index.js";
 import { NodeKey, privateKeyToAddress } from "../../src/crypto/index.js";
 import { Executor, governance, readAccount, readStorage } from "../../src/execution/index.js";
 import type { LevelLedger } from "../../src/ledger/index.js";
@@ -318,6 +318,37 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     await expect(verifyingH).resolves.toMatchObject({ header: { number: 1 } });
     await expect(verifyingH1).resolves.toMatchObject({ header: { number: 2 } });
     expect(replicaExec.blocks).toBe(2);
+  });
+
+  it("sync commits h while consensus executes h: one execution serves both, and both succeed", async () => {
+    const leader = await openChain("leader");
+    const replicaExec = new CountingExecutor();
+    const replica = await openChain("replica", {
+      executor: replicaExec,
+      fetchTxs: fetchFrom(leader.chain),
+    });
+    const txs = Array.from({ length: 20 }, (_, i) => nativeTx(nonce(90, i), 100));
+    const h = await build(leader.chain, txs);
+
+    let open = (): void => {};
+    replicaExec.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const verifying = verify(replica.chain, leader.chain, h); // consensus: the compact proposal
+    while (replicaExec.blocks === 0) await new Promise((resolve) => setImmediate(resolve));
+    // Sync fetched the same block in full, with its certificate: it must not execute it again beside consensus
+    // (before: a second execution, whose commit moved the head under the first, which then found its own
+    // native nonces used and rejected a valid block).
+    const cert = certify(sealer, 1, h.block.header.view, h.hash);
+    const syncing = replica.chain.commit(h.hash, cert, encodeBlock(h.block), { compact: false });
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(replicaExec.blocks).toBe(1);
+    replicaExec.gate = null;
+    open();
+    await expect(verifying).resolves.toMatchObject({ header: { number: 1 } });
+    await expect(syncing).resolves.toMatchObject({ hash: h.hash });
+    expect(replicaExec.blocks).toBe(1);
+    expect(replica.chain.height()).toBe(1);
   });
 
   it("h' committed while h+1 executes on h: the stale execution is refused and not cached", async () => {
