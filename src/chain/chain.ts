@@ -198,7 +198,7 @@ export class Chain {
       gasLimit: this.systemConfig().blockGasLimit,
       parentStateRoot: parent.header.stateRoot,
       getBlockHash: (n: number) => parent.getBlockHash(n),
-      nativeNonceSeen: (nonce: Uint8Array) => parent.nativeNonceSeen(nonce),
+      nativeNoncesSeen: (nonces: Uint8Array[]) => parent.nativeNoncesSeen(nonces),
       recentProposers: (count: number) => parent.proposersBefore(header.number, count),
     };
   }

@@ -124,10 +124,16 @@ export class ParentView {
    * ending at the parent (not at the head: a node that committed the parent already asks the ledger the same
    * question, so both answer alike for the nonces of the block that leaves the window).
    */
-  async nativeNonceSeen(nonce: Uint8Array): Promise<boolean> {
-    const hex = bytesToHex(nonce);
-    if (this.pending.some((p) => replayKeysOf(p).nonces.has(hex))) return true;
-    return this.ledger.hasNativeNonce(nonce, this.number);
+  async nativeNoncesSeen(nonces: Uint8Array[]): Promise<boolean[]> {
+    const seen = nonces.map((nonce) => {
+      const hex = bytesToHex(nonce);
+      return this.pending.some((p) => replayKeysOf(p).nonces.has(hex));
+    });
+    const ask = nonces.filter((_, i) => !seen[i]);
+    if (ask.length === 0) return seen;
+    const answers = await this.ledger.hasNativeNonces(ask, this.number); // one read for the block
+    let next = 0;
+    return seen.map((pendingHas) => pendingHas || (answers[next++] as boolean));
   }
 
   /** True when a pending block carries the tx with this hash hex (a child may not carry it again). */

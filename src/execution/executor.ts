@@ -32,7 +32,7 @@ import {
 } from "./stateLayout.js";
 import { readSystemConfigFrom } from "./systemContracts.js";
 import { type EvmTracer, type ResultTracer, traceBlockTxs } from "./trace/index.js";
-import { type CheckState, checkTx, reject } from "./txChecks.js";
+import { type CheckState, checkTx, nativeNoncesSeenBefore, reject } from "./txChecks.js";
 import { EvmYielder } from "./yielder.js";
 
 /** Executed blocks the state cache remembers, to follow the chain from a parent to its child (pipelining). */
@@ -88,7 +88,11 @@ export class Executor {
     const kept: Transaction[] = [];
     const rejected: RejectedTx[] = [];
     const receipts: Receipt[] = [];
-    const block: CheckState = { cumulativeGas: 0n, nativeNonces: new Set<string>() };
+    const block: CheckState = {
+      cumulativeGas: 0n,
+      nativeNonces: new Set<string>(),
+      nativeNoncesSeenBefore: await nativeNoncesSeenBefore(ctx, txs),
+    };
 
     for (let i = 0; i < txs.length; i++) {
       const tx = txs[i]!;

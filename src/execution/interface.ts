@@ -27,8 +27,12 @@ export interface BlockContext {
   groupId?: string;
   /** BLOCKHASH source (the ledger's getBlockHash); without it BLOCKHASH returns zero. */
   getBlockHash?: (number: number) => Promise<Hash | null>;
-  /** Native-nonce replay check against earlier blocks (the ledger's hasNativeNonce). */
-  nativeNonceSeen?: (nonce: Uint8Array) => Promise<boolean>;
+  /**
+   * Native-nonce replay check against earlier blocks (the ledger's hasNativeNonces): asked once per block for all
+   * its native txs. Asked per tx, a ledger whose anti-replay window had outgrown memory answered each from LevelDB,
+   * one event-loop turn each: a 472-tx block took seconds, past the view timeout, and a loaded chain stalled.
+   */
+  nativeNoncesSeen?: (nonces: Uint8Array[]) => Promise<boolean[]>;
   /**
    * Proposers of the `count` blocks before this one, from their (hashed) headers: the liveness evidence of the
    * committee's quorum rule (governance/nodeSafety.ts). Absent: every current sealer counts as live.

@@ -1,6 +1,7 @@
 import { Address as EthAddress } from "@ethereumjs/util";
 import type { NativeTx, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
+import { assert } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { RejectCode } from "./errors.js";
 import type { BlockEnv } from "./evmEnv.js";
@@ -30,6 +31,8 @@ export interface CheckState {
   cumulativeGas: bigint;
   /** Hex nonces of the native txs kept so far in this block. */
   nativeNonces: Set<string>;
+  /** Hex nonces of this block's native txs that earlier blocks used (the context's nativeNoncesSeen, asked once). */
+  nativeNoncesSeenBefore: Set<string>;
 }
 
 /**
@@ -47,12 +50,25 @@ export async function checkTx(
 ): Promise<Rejection | null> {
   return (
     checkStatic(ctx, cfg, tx, block.cumulativeGas) ??
-    (tx.type === TxType.Native
-      ? await checkNativeReplay(ctx, tx, block.nativeNonces, nativeBlockLimitRange)
-      : null) ??
+    (tx.type === TxType.Native ? checkNativeReplay(ctx, tx, block, nativeBlockLimitRange) : null) ??
     (await checkSender(env, tx)) ??
     (await checkAccountStatus(env, tx))
   );
+}
+
+/** Hex nonces of the block's native txs that earlier blocks used: one question to the context for all of them. */
+export async function nativeNoncesSeenBefore(ctx: BlockContext, txs: Transaction[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  if (ctx.nativeNoncesSeen === undefined) return seen;
+  const nonces: Uint8Array[] = [];
+  for (const tx of txs) if (tx.type === TxType.Native) nonces.push(tx.nonce);
+  if (nonces.length === 0) return seen;
+  const answers = await ctx.nativeNoncesSeen(nonces);
+  assert(answers.length === nonces.length, "nativeNoncesSeen answered for other nonces than asked");
+  nonces.forEach((nonce, i) => {
+    if (answers[i]) seen.add(bytesToHex(nonce));
+  });
+  return seen;
 }
 
 /** A frozen or abolished account's transactions are refused (governance: account status). */
@@ -101,13 +117,13 @@ function checkStatic(
   return null;
 }
 
-/** Native txs: group id, blockLimit window and nonce reuse (in this block or, via the context, committed). */
-async function checkNativeReplay(
+/** Native txs: group id, blockLimit window and nonce reuse (in this block or in earlier ones). */
+function checkNativeReplay(
   ctx: BlockContext,
   tx: NativeTx,
-  nativeNonces: Set<string>,
+  block: CheckState,
   nativeBlockLimitRange: number,
-): Promise<Rejection | null> {
+): Rejection | null {
   if (ctx.groupId !== undefined && tx.groupId !== ctx.groupId) {
     return reject("WRONG_GROUP_ID", `group id "${tx.groupId}" is not "${ctx.groupId}"`);
   }
@@ -123,10 +139,7 @@ async function checkNativeReplay(
     );
   }
   const nonceHex = bytesToHex(tx.nonce);
-  if (
-    nativeNonces.has(nonceHex) ||
-    (ctx.nativeNonceSeen !== undefined && (await ctx.nativeNonceSeen(tx.nonce)))
-  ) {
+  if (block.nativeNonces.has(nonceHex) || block.nativeNoncesSeenBefore.has(nonceHex)) {
     return reject("NATIVE_NONCE_REUSED", `native nonce ${nonceHex} was already used`);
   }
   return null;

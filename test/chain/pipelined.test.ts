@@ -54,7 +54,7 @@ class NoReplayCheckExecutor extends Executor {
   }
 
   override executeBlock(...[state, ctx, ...rest]: Parameters<Executor["executeBlock"]>) {
-    return super.executeBlock(state, { ...ctx, nativeNonceSeen: undefined }, ...rest);
+    return super.executeBlock(state, { ...ctx, nativeNoncesSeen: undefined }, ...rest);
   }
 }
 

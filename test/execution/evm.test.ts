@@ -12,7 +12,7 @@ import {
   readAccount,
   readStorage,
 } from "../../src/execution/index.js";
-import { TxType } from "../../src/types/index.js";
+import { type Transaction, TxType } from "../../src/types/index.js";
 import { bytesToHex, concatBytes, hexToBytes } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
 import {
@@ -75,14 +75,24 @@ describe("EVM environment", () => {
     expect((await readAccount(chain.state, addr(alice))).balance).toBe(10n ** 20n - 5n);
   });
 
-  it("consults nativeNonceSeen for native replay protection across blocks", async () => {
+  it("asks nativeNoncesSeen once per block for native replay protection across blocks", async () => {
     const chain = await TestChain.create(new MemoryState(), genesisSpec([addr(admin)], alloc));
-    const tx = signNative(bob, { to: addr(alice), value: 1n });
+    const txs = Array.from({ length: 5 }, () => signNative(bob, { to: addr(alice), value: 1n }));
+    const tx = txs[3] as Transaction;
     if (tx.type !== TxType.Native) throw new Error("expected a native tx");
     const seen = new Set<string>([bytesToHex(tx.nonce)]);
-    const ctx = { ...chain.ctx(), nativeNonceSeen: async (n: Uint8Array) => seen.has(bytesToHex(n)) };
-    const out = await chain.executor.executeBlock(chain.state, ctx, [tx], "build");
-    expect(out.rejected.map((r) => r.code)).toEqual(["NATIVE_NONCE_REUSED"]);
+    const asked: number[] = [];
+    const ctx = {
+      ...chain.ctx(),
+      nativeNoncesSeen: async (nonces: Uint8Array[]) => {
+        asked.push(nonces.length);
+        return nonces.map((n) => seen.has(bytesToHex(n)));
+      },
+    };
+    const out = await chain.executor.executeBlock(chain.state, ctx, txs, "build");
+    expect(out.rejected.map((r) => [r.tx, r.code])).toEqual([[tx, "NATIVE_NONCE_REUSED"]]);
+    expect(out.transactions).toHaveLength(4);
+    expect(asked).toEqual([5]); // one read for the block (a ledger read per tx stalled a loaded chain)
     const other = await chain.executor.executeBlock(chain.state, { ...ctx, groupId: "other" }, [tx], "build");
     expect(other.rejected.map((r) => r.code)).toEqual(["WRONG_GROUP_ID"]);
   });
