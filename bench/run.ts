@@ -26,6 +26,8 @@ const USAGE = `npm run bench -- [options]
   --erc20-gas 100000                          gas limit of each ERC20 transfer, or "estimate": eth_estimateGas of one
                                               transfer on each target, as ethers, viem and web3.js fill it in
   --repeat 1                                  rounds; targets alternate within each round (A B A B), medians reported
+  --warmup 0                                  txs of each workload committed first, unmeasured, on every target
+                                              (0: a freshly started node, as the issue measures; e.g. 4000: warm JIT)
   --overload 300s                             instead: sustained overload of Consort targets, RSS sampled
   --txpool-count-max N                        Consort txpool.countMax for the run (default: the node's default)
   --profile DIR                               write V8 CPU profiles of the Consort nodes into DIR
@@ -46,6 +48,7 @@ const FLAGS = {
   "erc20-gas": { type: "string" },
   repeat: { type: "string" },
   overload: { type: "string" },
+  warmup: { type: "string" },
   "txpool-count-max": { type: "string" },
   profile: { type: "string" },
   out: { type: "string", default: "bench/results" },
@@ -158,6 +161,7 @@ async function main(argv: string[]): Promise<void> {
         ? "estimate"
         : int(flags["erc20-gas"], "erc20-gas", ERC20_GAS_LIMIT_DEFAULT, 21_000),
     repeat: int(flags.repeat, "repeat", 1),
+    warmup: int(flags.warmup, "warmup", 0, 0),
     cpuProfileDir: profileDir,
     keepDir: flags.keep,
     pipeline: !flags["no-pipeline"],

@@ -201,6 +201,25 @@ export class BenchSession {
     return token;
   }
 
+  /** n txs of `workload` sent as the measured ones will be (all endpoints, full concurrency), not measured. */
+  async warmUp(workload: Workload, n: number): Promise<void> {
+    const txs = await this.prepare(workload, n);
+    const r = await runLoad({
+      label: `${this.target.name}: warm-up ${workload}`,
+      submitUrls: this.target.submitUrls,
+      watcher: this.watcher,
+      txs,
+      concurrency: this.concurrency,
+      progress: false,
+      receiptSample: 0,
+      kick: this.target.kick,
+    });
+    this.setupResults.push(r);
+    if (r.committed !== txs.length) {
+      throw new Error(`${this.target.name}: warm-up ${workload} committed ${r.committed}/${txs.length}`);
+    }
+  }
+
   private async setup(label: string, txs: SignedTx[]): Promise<void> {
     const r = await runLoad({
       label: `${this.target.name}: ${label}`,
