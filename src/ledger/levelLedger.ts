@@ -71,7 +71,11 @@ export class LevelLedger implements Ledger {
     this.headRecord = headRecord;
     this.genesis = genesis;
     this.history = new StateHistory(this.store, opts.stateHistoryBlocks, historyFrom, () => this.headRecord);
-    this.nonces = new NonceWindow(this.store, opts.nativeNonceWindowBlocks, () => this.headRecord);
+    this.nonces = new NonceWindow(
+      this.store,
+      { windowBlocks: opts.nativeNonceWindowBlocks, memoryEntriesMax: opts.nativeNonceMemoryEntriesMax },
+      () => this.headRecord,
+    );
     this.stateCache = new StateReadCache(opts.stateCacheBytes);
     this.blockReads = new BlockReads(this.store, opts, () => this.headRecord);
   }

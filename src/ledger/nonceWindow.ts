@@ -3,9 +3,6 @@ import { NATIVE_NONCE_PRUNE_BLOCKS_MAX } from "./options.js";
 import { decodeFramedList, decodeNumber, type HeadRecord } from "./records.js";
 import { type BatchOp, type LedgerStore, view } from "./store.js";
 
-/** Bound of the in-memory native nonce window (~100 B each); beyond it the replay check reads LevelDB. */
-const NONCE_WINDOW_ENTRIES_MAX = 200_000;
-
 function nonceWindowKey(nonce: Uint8Array): string {
   return Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength).toString("latin1");
 }
@@ -17,10 +14,12 @@ function nonceWindowKey(nonce: Uint8Array): string {
 export class NonceWindow {
   private readonly store: LedgerStore;
   private readonly windowBlocks: number;
+  /** Bound of the in-memory window (LedgerOptions.nativeNonceMemoryEntriesMax); beyond it has() reads LevelDB. */
+  private readonly memoryEntriesMax: number;
   private readonly head: () => HeadRecord | null;
   /**
    * The native nonces of the newest blocks of the anti-replay window in memory (nonce as a latin1 string → block
-   * number), at most NONCE_WINDOW_ENTRIES_MAX: while they cover the whole window, has() reads no LevelDB.
+   * number), at most memoryEntriesMax: while they cover the whole window, has() reads no LevelDB.
    */
   private readonly window = new Map<string, number>();
   /** The nonce keys of each block in window, oldest block first (for pruning). */
@@ -28,9 +27,14 @@ export class NonceWindow {
   /** Every block from this one to the head has its nonces in window (older ones: ask LevelDB). */
   private from = Number.MAX_SAFE_INTEGER;
 
-  constructor(store: LedgerStore, nativeNonceWindowBlocks: number, head: () => HeadRecord | null) {
+  constructor(
+    store: LedgerStore,
+    bounds: { windowBlocks: number; memoryEntriesMax: number },
+    head: () => HeadRecord | null,
+  ) {
     this.store = store;
-    this.windowBlocks = nativeNonceWindowBlocks;
+    this.windowBlocks = bounds.windowBlocks;
+    this.memoryEntriesMax = bounds.memoryEntriesMax;
     this.head = head;
   }
 
@@ -80,19 +84,19 @@ export class NonceWindow {
 
   /**
    * Adds block `number`'s nonces (blocks arrive in order) to the in-memory window and drops the blocks that left the
-   * window, then the oldest ones while over NONCE_WINDOW_ENTRIES_MAX (their checks go to LevelDB until they expire).
+   * window, then the oldest ones while over memoryEntriesMax (their checks go to LevelDB until they expire).
    */
   remember(number: number, nonces: Uint8Array[]): void {
     const window = this.window;
     const oldestKept = number - this.windowBlocks + 1;
     const keys = nonces.map(nonceWindowKey);
     for (const [n, old] of this.byBlock) {
-      if (n >= oldestKept && window.size + keys.length <= NONCE_WINDOW_ENTRIES_MAX) break;
+      if (n >= oldestKept && window.size + keys.length <= this.memoryEntriesMax) break;
       for (const k of old) if (window.get(k) === n) window.delete(k);
       this.byBlock.delete(n);
       if (n >= oldestKept) this.from = Math.max(this.from, n + 1);
     }
-    if (keys.length > NONCE_WINDOW_ENTRIES_MAX) {
+    if (keys.length > this.memoryEntriesMax) {
       this.from = number + 1;
       return;
     }

@@ -31,6 +31,13 @@ export interface LedgerOptions {
    */
   nativeNonceWindowBlocks: number;
   /**
+   * Native nonces of the window kept in memory (~60 B each). While the window fits, a replay check reads no LevelDB;
+   * past it, every check does (admission: one read per native tx; a block: one batched read). The default holds the
+   * default window of full default blocks (1,000 blocks × tx_count_limit 1,000: ~60 MiB at most). At 200,000 a
+   * 4-validator chain under sustained native load fell from ~1,000 to ~650 tx/s once its window outgrew memory.
+   */
+  nativeNonceMemoryEntriesMax: number;
+  /**
    * State history window (blocks): each commit records the previous value of every key it changes, and getStateAt
    * answers for blocks head - stateHistoryBlocks .. head; older undo entries are pruned. 0 disables (head only).
    * Changing it on an existing store is safe: history restarts at the next commit if it was off, a smaller window is
@@ -52,6 +59,7 @@ export const defaultLedgerOptions: Omit<LedgerOptions, "dataDir" | "chainId" | "
   blockCacheTxsMax: 8192,
   verifyRootsOnCommit: true,
   nativeNonceWindowBlocks: NATIVE_NONCE_WINDOW_BLOCKS,
+  nativeNonceMemoryEntriesMax: 1_000_000,
   stateHistoryBlocks: STATE_HISTORY_BLOCKS,
   stateCacheBytes: 16 * 1024 * 1024,
 };

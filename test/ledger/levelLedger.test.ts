@@ -30,6 +30,7 @@ async function openLedger(
     groupId?: string;
     blockCacheTxsMax?: number;
     nativeNonceWindowBlocks?: number;
+    nativeNonceMemoryEntriesMax?: number;
   } = {},
 ): Promise<LevelLedger> {
   const ledger = await LevelLedger.open(
@@ -307,50 +308,58 @@ describe("LevelLedger: commit checks", () => {
 });
 
 describe("LevelLedger: native nonce index", () => {
-  it("answers for the last `window` blocks and prunes older entries, also after a window change", async () => {
-    const window = 10;
-    let ledger = await openLedger({ nativeNonceWindowBlocks: window });
-    const key = generatePrivateKey();
-    const nonceOf = (n: number) => new TextEncoder().encode(`nonce-${n}`);
-    const unseen = new TextEncoder().encode("never");
-    const last = window + 4;
-    for (let n = 0; n <= last; n++) {
-      // Blocks 1..5 carry one native tx each; the last block reuses the nonce of block 1 (expired by then).
-      const txs =
-        n >= 1 && n <= 5 ? [nativeTx(key, nonceOf(n))] : n === last ? [nativeTx(key, nonceOf(1))] : [];
-      await ledger.commitBlock(buildCommit(n, ledger.head()?.hash ?? null, txs, { stateChanges: [] }));
-      if (n === 5) {
-        expect(await ledger.hasNativeNonces([nonceOf(1), nonceOf(5), unseen])).toEqual([true, true, false]);
+  // Memory bound 2: the window outgrows memory at block 3 and the answers come from LevelDB, the same ones.
+  it.each([
+    ["the window in memory", undefined],
+    ["a memory bound of 2 nonces", 2],
+  ])(
+    "answers for the last `window` blocks and prunes older entries, also after a window change (%s)",
+    async (_, memoryMax) => {
+      const window = 10;
+      const bound = memoryMax === undefined ? {} : { nativeNonceMemoryEntriesMax: memoryMax };
+      let ledger = await openLedger({ nativeNonceWindowBlocks: window, ...bound });
+      const key = generatePrivateKey();
+      const nonceOf = (n: number) => new TextEncoder().encode(`nonce-${n}`);
+      const unseen = new TextEncoder().encode("never");
+      const last = window + 4;
+      for (let n = 0; n <= last; n++) {
+        // Blocks 1..5 carry one native tx each; the last block reuses the nonce of block 1 (expired by then).
+        const txs =
+          n >= 1 && n <= 5 ? [nativeTx(key, nonceOf(n))] : n === last ? [nativeTx(key, nonceOf(1))] : [];
+        await ledger.commitBlock(buildCommit(n, ledger.head()?.hash ?? null, txs, { stateChanges: [] }));
+        if (n === 5) {
+          expect(await ledger.hasNativeNonces([nonceOf(1), nonceOf(5), unseen])).toEqual([true, true, false]);
+        }
       }
-    }
-    // Head 14: the window is blocks 5..14. Blocks 1..4 are pruned; 5 is still in; nonce-1 is back via block 14.
-    const expected = [true, false, false, true, false];
-    const probe = [nonceOf(1), nonceOf(2), nonceOf(4), nonceOf(5), unseen];
-    expect(await ledger.hasNativeNonces(probe)).toEqual(expected);
-    expect(await ledger.hasNativeNonce(nonceOf(5))).toBe(true);
-    // Reopened with the same window: the in-memory window is rebuilt from the stored lists, same answers, and it
-    // keeps moving with new commits (block 15 pushes block 5 out).
-    await ledger.close();
-    ledger = await openLedger({ nativeNonceWindowBlocks: window });
-    expect(await ledger.hasNativeNonces(probe)).toEqual(expected);
-    await ledger.commitBlock(buildCommit(last + 1, ledger.head()!.hash, [], { stateChanges: [] }));
-    expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
-    expect(await nonceIndex()).toEqual({ nonces: ["nonce-1"], blocks: [14] });
+      // Head 14: the window is blocks 5..14. Blocks 1..4 are pruned; 5 is still in; nonce-1 is back via block 14.
+      const expected = [true, false, false, true, false];
+      const probe = [nonceOf(1), nonceOf(2), nonceOf(4), nonceOf(5), unseen];
+      expect(await ledger.hasNativeNonces(probe)).toEqual(expected);
+      expect(await ledger.hasNativeNonce(nonceOf(5))).toBe(true);
+      // Reopened with the same window: the in-memory window is rebuilt from the stored lists, same answers, and it
+      // keeps moving with new commits (block 15 pushes block 5 out).
+      await ledger.close();
+      ledger = await openLedger({ nativeNonceWindowBlocks: window, ...bound });
+      expect(await ledger.hasNativeNonces(probe)).toEqual(expected);
+      await ledger.commitBlock(buildCommit(last + 1, ledger.head()!.hash, [], { stateChanges: [] }));
+      expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
+      expect(await nonceIndex()).toEqual({ nonces: ["nonce-1"], blocks: [14] });
 
-    // Default window: the real FISCO constant.
-    expect(NATIVE_NONCE_WINDOW_BLOCKS).toBe(1000);
-    // A smaller window after a restart: the next commit prunes every older list, not just one block.
-    ledger = await openLedger({ nativeNonceWindowBlocks: 3 });
-    expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
-    await ledger.commitBlock(buildCommit(last + 2, ledger.head()!.hash, [], { stateChanges: [] }));
-    expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
-    // Three more empty blocks: block 14 leaves the 3-block window in memory and on disk.
-    for (let n = last + 3; n <= last + 5; n++) {
-      await ledger.commitBlock(buildCommit(n, ledger.head()!.hash, [], { stateChanges: [] }));
-    }
-    expect(await ledger.hasNativeNonces(probe)).toEqual([false, false, false, false, false]);
-    expect(await nonceIndex()).toEqual({ nonces: [], blocks: [] });
-  });
+      // Default window: the real FISCO constant.
+      expect(NATIVE_NONCE_WINDOW_BLOCKS).toBe(1000);
+      // A smaller window after a restart: the next commit prunes every older list, not just one block.
+      ledger = await openLedger({ nativeNonceWindowBlocks: 3, ...bound });
+      expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
+      await ledger.commitBlock(buildCommit(last + 2, ledger.head()!.hash, [], { stateChanges: [] }));
+      expect(await ledger.hasNativeNonces(probe)).toEqual([true, false, false, false, false]);
+      // Three more empty blocks: block 14 leaves the 3-block window in memory and on disk.
+      for (let n = last + 3; n <= last + 5; n++) {
+        await ledger.commitBlock(buildCommit(n, ledger.head()!.hash, [], { stateChanges: [] }));
+      }
+      expect(await ledger.hasNativeNonces(probe)).toEqual([false, false, false, false, false]);
+      expect(await nonceIndex()).toEqual({ nonces: [], blocks: [] });
+    },
+  );
 });
 
 /** The nonce index as stored: (closes the open ledgers first). */
