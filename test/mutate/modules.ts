@@ -102,9 +102,15 @@ export const modules: Record<string, MutationModule> = {
     ],
   },
   "chain-verify": {
-    // Chain.verifyBlock and its helpers up to checkCertificate (verifyDecoded, gas limit, extends-head, roots).
-    mutate: ["src/chain/chain.ts:239-361"],
-    tests: ["test/chain/chain.test.ts"],
+    // Chain.verifyBlock and its helpers up to checkCertificate (verifyDecoded, gas limit, extends-head, roots), and
+    // the running verifications that let h+1 wait for h and let consensus and sync share one execution of a block.
+    mutate: ["src/chain/chain.ts:239-367", "src/chain/runningVerifications.ts"],
+    tests: ["test/chain/chain.test.ts", "test/chain/pipelined.test.ts"],
+  },
+  "ledger-nonces": {
+    // The native-nonce anti-replay window: in memory while it fits, LevelDB past the bound, pruning.
+    mutate: ["src/ledger/nonceWindow.ts"],
+    tests: ["test/ledger/levelLedger.test.ts"],
   },
   "loop-priority": {
     // What keeps the critical path first on the event loop: the hard state log (synchronous WAL), the admission
