@@ -214,6 +214,28 @@ describe("PbftCore catch-up: fetching a decided block it lacks", () => {
     expect(take(c).persist?.height).toBe(2);
   });
 
+  it("a commit quorum for the block it is still executing waits for the execution instead of fetching it", () => {
+    const c = core(k2, { viewTimeoutTicks: 100 });
+    take(c);
+    deliver(c, prePrepare(1, k1)); // executing block(1) from here on
+    for (const k of [k0, k1, k3])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash) });
+    const r = take(c);
+    expect(r.fetchBlocks).toBeNull();
+    expect(r.commits).toHaveLength(0);
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    expect(take(c).commits.map((x) => x.height)).toEqual([1]);
+  });
+
+  it("a commit quorum for another block than the one executing still fetches it", () => {
+    const c = core(k2, { viewTimeoutTicks: 100 });
+    take(c);
+    deliver(c, prePrepare(1, k1));
+    const other = block(2).blockHash;
+    for (const k of [k0, k1, k3]) c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, other) });
+    expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
+  });
+
   it("more commits in the same round add their senders to the request, once each", () => {
     const c = core(k2, { viewTimeoutTicks: 100 });
     take(c);

@@ -324,6 +324,11 @@ export class PbftCore {
     this.checkCommitted(this.s.view);
   }
 
+  private executingBlock(blockHash: Hash): boolean {
+    const pp = this.s.round.prePrepare;
+    return this.s.round.execution === "pending" && pp !== null && equalBytes(pp.blockHash, blockHash);
+  }
+
   private markValid(blockHash: Hash, payload: Uint8Array, nextValidators: ValidatorInfo[] | null): void {
     this.s.round.execution = "valid";
     this.s.round.nextValidators = nextValidators;
@@ -413,6 +418,8 @@ export class PbftCore {
     if (vote === null) return;
     const block = this.s.validBlocks.get(toHex(vote.blockHash));
     if (!block) {
+      // Still executing that very block: its blockExecuted commits it. A fetch would only run it a second time.
+      if (this.executingBlock(vote.blockHash)) return;
       requestFetch(this.s, vote.sender);
       return;
     }
