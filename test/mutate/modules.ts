@@ -110,7 +110,7 @@ export const modules: Record<string, MutationModule> = {
   "ledger-nonces": {
     // The native-nonce anti-replay window: in memory while it fits, LevelDB past the bound, pruning.
     mutate: ["src/ledger/nonceWindow.ts"],
-    tests: ["test/ledger/levelLedger.test.ts"],
+    tests: ["test/ledger/nonceWindow.test.ts", "test/ledger/levelLedger.test.ts"],
   },
   "loop-priority": {
     // What keeps the critical path first on the event loop: the hard state log (synchronous WAL), the admission
