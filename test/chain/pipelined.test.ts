@@ -36,6 +36,18 @@ class CountingExecutor extends Executor {
   /** While set, executions wait for it (to commit something in the middle of one). */
   gate: Promise<void> | null = null;
 
+  /** Holds the executions that start from now on (to commit something in the middle of one) until `open()`. */
+  hold(): () => void {
+    let open = (): void => {};
+    this.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    return () => {
+      this.gate = null;
+      open();
+    };
+  }
+
   constructor() {
     super({}, { logger: silentLogger() });
   }
@@ -88,6 +100,14 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
   function commit(chain: Chain, block: { block: Block; hash: Hash }, payload?: Uint8Array) {
     const cert = certify(sealer, block.block.header.number, block.block.header.view, block.hash);
     return chain.commit(block.hash, cert, payload, { compact: true });
+  }
+
+  /** A leader and a replica that fetches txs from it and counts (and can hold) its executions. */
+  async function leaderAndReplica() {
+    const leader = await openChain("leader");
+    const replicaExec = new CountingExecutor();
+    const replica = await openChain("replica", { executor: replicaExec, fetchTxs: fetchFrom(leader.chain) });
+    return { leader, replica, replicaExec };
   }
 
   beforeEach(async () => {
@@ -291,19 +311,11 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
   });
 
   it("h+1 arriving while h still executes waits for h, then executes on it", async () => {
-    const leader = await openChain("leader");
-    const replicaExec = new CountingExecutor();
-    const replica = await openChain("replica", {
-      executor: replicaExec,
-      fetchTxs: fetchFrom(leader.chain),
-    });
+    const { leader, replica, replicaExec } = await leaderAndReplica();
     const h = await build(leader.chain, [nativeTx(nonce(70), 100)]);
     const h1 = await build(leader.chain, [nativeTx(nonce(71), 100)], h.hash);
 
-    let open = (): void => {};
-    replicaExec.gate = new Promise((resolve) => {
-      open = resolve;
-    });
+    const open = replicaExec.hold();
     const verifyingH = verify(replica.chain, leader.chain, h);
     while (replicaExec.blocks === 0) await new Promise((resolve) => setImmediate(resolve));
     let h1Settled = false;
@@ -313,7 +325,6 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(h1Settled).toBe(false); // not refused for want of a parent: waiting for it
     expect(replicaExec.blocks).toBe(1);
-    replicaExec.gate = null;
     open();
     await expect(verifyingH).resolves.toMatchObject({ header: { number: 1 } });
     await expect(verifyingH1).resolves.toMatchObject({ header: { number: 2 } });
@@ -321,19 +332,11 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
   });
 
   it("sync commits h while consensus executes h: one execution serves both, and both succeed", async () => {
-    const leader = await openChain("leader");
-    const replicaExec = new CountingExecutor();
-    const replica = await openChain("replica", {
-      executor: replicaExec,
-      fetchTxs: fetchFrom(leader.chain),
-    });
+    const { leader, replica, replicaExec } = await leaderAndReplica();
     const txs = Array.from({ length: 20 }, (_, i) => nativeTx(nonce(90, i), 100));
     const h = await build(leader.chain, txs);
 
-    let open = (): void => {};
-    replicaExec.gate = new Promise((resolve) => {
-      open = resolve;
-    });
+    const open = replicaExec.hold();
     const verifying = verify(replica.chain, leader.chain, h); // consensus: the compact proposal
     while (replicaExec.blocks === 0) await new Promise((resolve) => setImmediate(resolve));
     // Sync fetched the same block in full, with its certificate: it must not execute it again beside consensus
@@ -343,7 +346,6 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     const syncing = replica.chain.commit(h.hash, cert, encodeBlock(h.block), { compact: false });
     for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(replicaExec.blocks).toBe(1);
-    replicaExec.gate = null;
     open();
     await expect(verifying).resolves.toMatchObject({ header: { number: 1 } });
     await expect(syncing).resolves.toMatchObject({ hash: h.hash });
@@ -352,28 +354,19 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
   });
 
   it("h' committed while h+1 executes on h: the stale execution is refused and not cached", async () => {
-    const leader = await openChain("leader");
-    const replicaExec = new CountingExecutor();
-    const replica = await openChain("replica", {
-      executor: replicaExec,
-      fetchTxs: fetchFrom(leader.chain),
-    });
+    const { leader, replica, replicaExec } = await leaderAndReplica();
     const h = await build(leader.chain, [nativeTx(nonce(40), 100)], undefined, 0);
     const hPrime = await build(leader.chain, [nativeTx(nonce(41), 100)], undefined, 1);
     const h1 = await build(leader.chain, [nativeTx(nonce(42), 100)], h.hash);
     await verify(replica.chain, leader.chain, h);
     await verify(replica.chain, leader.chain, hPrime);
 
-    let open = (): void => {};
-    replicaExec.gate = new Promise((resolve) => {
-      open = resolve;
-    });
+    const open = replicaExec.hold();
     const executions = replicaExec.blocks;
     const verifying = verify(replica.chain, leader.chain, h1);
     while (replicaExec.blocks === executions) await new Promise((resolve) => setImmediate(resolve));
     await commit(replica.chain, hPrime); // cached: no execution, not held by the gate
     open();
-    replicaExec.gate = null;
     await expect(verifying).rejects.toMatchObject({ code: "CHAIN_UNKNOWN_PARENT" });
     await expect(verify(replica.chain, leader.chain, h1)).rejects.toMatchObject({
       code: "CHAIN_UNKNOWN_PARENT",
