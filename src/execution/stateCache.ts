@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { Hash } from "../types/index.js";
 import type { StateChange } from "./interface.js";
 
@@ -44,20 +45,33 @@ const rootKey = (root: Hash): string =>
  */
 export class StateCache {
   private root: string | null = null;
-  /** Key (hex, stateLayout.ts) → value at `root`; Map order = least recently used first. */
-  private readonly values = new Map<string, Uint8Array | null>();
-  private bytes = 0;
+  /**
+   * Key (hex, stateLayout.ts) → value at `root` (boxed: null = absent), least recently used out. lru-cache: a Map
+   * refreshed by delete-and-set on every hit made hot keys (a token's code and slots, busy senders) walk chains of
+   * their own dead copies until V8 rehashed the table.
+   */
+  private readonly values: LRUCache<string, { value: Uint8Array | null }> | null;
   /** Result root → the block that produced it (its parent root and changes), oldest first. */
   private readonly executed = new Map<string, ExecutedStep>();
 
-  constructor(private readonly limits: StateCacheLimits) {}
+  constructor(private readonly limits: StateCacheLimits) {
+    this.values =
+      limits.entries <= 0
+        ? null
+        : new LRUCache({
+            max: limits.entries,
+            maxSize: Math.max(1, limits.bytes),
+            // A value counts its bytes (at least 1: lru-cache sizes are positive; an absent key is 1).
+            sizeCalculation: (entry) => Math.max(1, entry.value?.length ?? 0),
+          });
+  }
 
   get size(): number {
-    return this.values.size;
+    return this.values?.size ?? 0;
   }
 
   get sizeBytes(): number {
-    return this.bytes;
+    return this.values?.calculatedSize ?? 0;
   }
 
   /**
@@ -65,7 +79,7 @@ export class StateCache {
    * (through recorded blocks, or by emptying it).
    */
   viewAt(parentRoot: Hash): ParentStateCache | null {
-    if (this.limits.entries <= 0) return null;
+    if (this.values === null) return null;
     const root = rootKey(parentRoot);
     this.moveTo(root);
     return {
@@ -100,8 +114,7 @@ export class StateCache {
       at = step.parent;
     }
     if (this.root === null || at !== this.root) {
-      this.values.clear();
-      this.bytes = 0;
+      this.values?.clear();
     } else {
       for (let i = path.length - 1; i >= 0; i--) {
         for (const [k, v] of path[i]!.changes) this.store(Buffer.from(k).toString("hex"), v);
@@ -111,28 +124,11 @@ export class StateCache {
   }
 
   private lookup(key: string): Uint8Array | null | undefined {
-    const value = this.values.get(key);
-    if (value === undefined) return undefined;
-    // Most recently used last.
-    this.values.delete(key);
-    this.values.set(key, value);
-    return value;
+    return this.values?.get(key)?.value;
   }
 
+  /** A value larger than the byte bound is not kept (lru-cache refuses it and drops the key's older value). */
   private store(key: string, value: Uint8Array | null): void {
-    const size = value?.length ?? 0;
-    if (size > this.limits.bytes) return;
-    const old = this.values.get(key);
-    if (old !== undefined) {
-      this.bytes -= old?.length ?? 0;
-      this.values.delete(key);
-    }
-    this.values.set(key, value);
-    this.bytes += size;
-    while (this.values.size > this.limits.entries || this.bytes > this.limits.bytes) {
-      const [k, v] = this.values.entries().next().value as [string, Uint8Array | null];
-      this.values.delete(k);
-      this.bytes -= v?.length ?? 0;
-    }
+    this.values?.set(key, { value });
   }
 }

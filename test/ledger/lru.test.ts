@@ -33,4 +33,19 @@ describe("LruCache", () => {
     expect(cache.size).toBe(0);
     expect(cache.weight).toBe(0);
   });
+
+  it("caches null values, has() leaves recency alone, and a bound of 0 caches nothing", () => {
+    const cache = new LruCache<string, string | null>(2);
+    cache.set("absent", null); // an absent state key is an answer too
+    cache.set("x", "1");
+    expect(cache.get("absent")).toBeNull();
+    expect(cache.has("x")).toBe(true); // x stays the least recently used
+    cache.set("y", "2");
+    expect([cache.has("x"), cache.get("absent"), cache.get("y")]).toEqual([false, null, "2"]);
+    cache.delete("y");
+    expect([cache.size, cache.weight]).toEqual([1, 1]);
+    const off = new LruCache<string, string>(0);
+    off.set("a", "1");
+    expect([off.get("a"), off.size]).toEqual([undefined, 0]);
+  });
 });
