@@ -38,6 +38,21 @@ async function trace<T>(method: string, params: unknown[]): Promise<T> {
   return r.result as T;
 }
 
+/**
+ * The receipt of `hash`, polled (bounded). Not ethers' wait()/waitForDeployment(): they check once, then wait for a
+ * NEW block; a lone validator makes no empty blocks, so when the tx's block came between the check and the start of
+ * ethers' block polling, nothing else ever came (the setup hung until the hook timeout, under a loaded full run).
+ */
+async function receiptOf(hash: string) {
+  let receipt = await provider.getTransactionReceipt(hash);
+  for (const deadline = Date.now() + 30_000; receipt === null && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    receipt = await provider.getTransactionReceipt(hash);
+  }
+  if (receipt === null) throw new Error(`no receipt for ${hash} within 30 s`);
+  return receipt;
+}
+
 beforeAll(async () => {
   net = await SingleNodeNet.create();
   node = await net.start();
@@ -47,12 +62,12 @@ beforeAll(async () => {
   const c1 = await new ContractFactory(callee.abi as never, callee.bytecode, wallet).deploy({
     gasLimit: 1_000_000n,
   });
-  await c1.waitForDeployment();
+  expect((await receiptOf(c1.deploymentTransaction()!.hash)).status).toBe(1);
   calleeAddress = (await c1.getAddress()).toLowerCase();
   const c2 = await new ContractFactory(caller.abi as never, caller.bytecode, wallet).deploy(calleeAddress, {
     gasLimit: 1_000_000n,
   });
-  await c2.waitForDeployment();
+  expect((await receiptOf(c2.deploymentTransaction()!.hash)).status).toBe(1);
   callerAddress = (await c2.getAddress()).toLowerCase();
   const tx = await wallet.sendTransaction({
     to: callerAddress,
@@ -61,16 +76,10 @@ beforeAll(async () => {
     gasPrice: 0n,
   });
   txHash = tx.hash;
-  // The tx reverts (status 0), so ethers' wait() throws CALL_EXCEPTION; and it may throw before the receipt is
-  // served (the flake this replaced): poll for the receipt itself, bounded.
-  let receipt = await provider.getTransactionReceipt(txHash);
-  for (const deadline = Date.now() + 30_000; receipt === null && Date.now() < deadline; ) {
-    await new Promise((r) => setTimeout(r, 50));
-    receipt = await provider.getTransactionReceipt(txHash);
-  }
-  expect(receipt?.status).toBe(0);
-  gasUsed = receipt!.gasUsed;
-  blockNumber = receipt!.blockNumber;
+  const receipt = await receiptOf(txHash); // it reverts (status 0): ethers' wait() would throw CALL_EXCEPTION
+  expect(receipt.status).toBe(0);
+  gasUsed = receipt.gasUsed;
+  blockNumber = receipt.blockNumber;
 });
 
 afterAll(async () => {
