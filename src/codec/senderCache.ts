@@ -2,7 +2,7 @@ import { LRUCache } from "lru-cache";
 import type { Address, Hash } from "../types/index.js";
 import { CodecError } from "./errors.js";
 
-/** Default bound of a node's sender cache: as many txs as a full default pool (txpool.countMax, 100,000), ~150 B each. */
+/** Default bound of a node's sender cache: a full default pool's txs (txpool.countMax, 100,000), ~150 B each. */
 export const SENDER_CACHE_ENTRIES_DEFAULT = 100_000;
 
 export interface SenderCacheStats {
