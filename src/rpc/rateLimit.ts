@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { RpcRateLimitOptions } from "./options.js";
 
 interface Bucket {
@@ -6,23 +7,25 @@ interface Bucket {
 }
 
 /**
- * Token bucket per client key (IP). The map is bounded: it keeps insertion order = recency (a touched client is
- * re-inserted), and forgets the least recently seen client beyond `clientsMax`.
+ * Token bucket per client key (IP). Bounded: beyond `clientsMax` the least recently seen client is forgotten
+ * (lru-cache; a Map refreshed by delete-and-set on every request made a busy client's key walk a chain of its own
+ * dead copies until V8 rehashed the table).
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: LRUCache<string, Bucket>;
 
   constructor(
     private readonly opts: RpcRateLimitOptions,
     private readonly nowMs: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.buckets = new LRUCache({ max: opts.clientsMax });
+  }
 
   /** Take `cost` tokens for `client`; false when the client is over its limit (nothing taken then). */
   take(client: string, cost = 1): boolean {
     const now = this.nowMs();
-    let b = this.buckets.get(client);
+    let b = this.buckets.get(client); // refreshes its recency
     if (b) {
-      this.buckets.delete(client);
       b.tokens = Math.min(
         this.opts.burst,
         b.tokens + ((now - b.updatedMs) / 1000) * this.opts.requestsPerSecond,
@@ -30,12 +33,8 @@ export class RateLimiter {
       b.updatedMs = now;
     } else {
       b = { tokens: this.opts.burst, updatedMs: now };
-      if (this.buckets.size >= this.opts.clientsMax) {
-        const oldest = this.buckets.keys().next();
-        if (!oldest.done) this.buckets.delete(oldest.value);
-      }
+      this.buckets.set(client, b); // forgets the least recently seen client beyond clientsMax
     }
-    this.buckets.set(client, b);
     if (b.tokens < cost) return false;
     b.tokens -= cost;
     return true;
