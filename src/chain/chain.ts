@@ -292,12 +292,8 @@ export class Chain {
         `block ${header.number} has parent ${bytesToHex(header.parentHash)}, not the expected ${bytesToHex(opts.parentHash)}`,
       );
     }
-    // The same block may be executing right now (consensus and sync): wait for it and reuse its execution.
-    let running = this.verifying.running(hash);
-    while (running !== undefined) {
-      await running;
-      running = this.verifying.running(hash);
-    }
+    // The same block may be executing right now (consensus and sync): wait for it, then reuse its execution.
+    while (this.verifying.has(hash)) await this.verifying.settled(hash);
     const cached = this.executed.get(hash);
     if (cached) return cached.block;
     if (header.chainId !== this.genesis.chainId || header.groupId !== this.genesis.groupId) {
