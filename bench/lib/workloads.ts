@@ -203,30 +203,20 @@ export class BenchSession {
 
   /** n txs of `workload` sent as the measured ones will be (all endpoints, full concurrency), not measured. */
   async warmUp(workload: Workload, n: number): Promise<void> {
-    const txs = await this.prepare(workload, n);
-    const r = await runLoad({
-      label: `${this.target.name}: warm-up ${workload}`,
-      submitUrls: this.target.submitUrls,
-      watcher: this.watcher,
-      txs,
-      concurrency: this.concurrency,
-      progress: false,
-      receiptSample: 0,
-      kick: this.target.kick,
-    });
-    this.setupResults.push(r);
-    if (r.committed !== txs.length) {
-      throw new Error(`${this.target.name}: warm-up ${workload} committed ${r.committed}/${txs.length}`);
-    }
+    await this.setup(`warm-up ${workload}`, await this.prepare(workload, n), { asMeasured: true });
   }
 
-  private async setup(label: string, txs: SignedTx[]): Promise<void> {
+  /**
+   * Sends `txs` unmeasured and requires all committed: through the first endpoint at up to 16 in flight, or
+   * `asMeasured` (a warm-up) through every endpoint at the run's concurrency.
+   */
+  private async setup(label: string, txs: SignedTx[], opts: { asMeasured?: boolean } = {}): Promise<void> {
     const r = await runLoad({
       label: `${this.target.name}: ${label}`,
-      submitUrls: this.target.submitUrls.slice(0, 1),
+      submitUrls: opts.asMeasured ? this.target.submitUrls : this.target.submitUrls.slice(0, 1),
       watcher: this.watcher,
       txs,
-      concurrency: Math.min(this.concurrency, 16),
+      concurrency: opts.asMeasured ? this.concurrency : Math.min(this.concurrency, 16),
       progress: false,
       stallTimeoutMs: 60_000,
       receiptSample: 0,
