@@ -41,6 +41,22 @@ export interface CallContext {
   quotaKey: string;
   logger: Logger;
   metrics?: ConsortMetrics | null;
+  /**
+   * A batch's calls read the head number once, as the batch found it on arrival (set by the dispatcher; see
+   * headNumber). Undefined for a single call.
+   */
+  batchHead?: number;
+}
+
+/**
+ * The head number a call reports and resolves "latest" to. Within a batch it is the head when the batch arrived:
+ * a batch is answered in order, and a block can commit while an earlier call of it reads the ledger. ethers'
+ * `tx.wait()` sends [eth_getTransactionReceipt, eth_blockNumber] in one batch and waits for a block after the one
+ * that batch reports: had the tx's block committed between the two calls, it would report that block with a null
+ * receipt and wait, on a chain that seals no empty block, for good.
+ */
+export function headNumber(ctx: CallContext): number {
+  return ctx.batchHead ?? ctx.backend.headNumber();
 }
 
 /** A method's params and handler, as the tables declare them (see `method`). */
@@ -70,7 +86,7 @@ export function method<const P extends readonly ParamParser<unknown>[]>(
 export function resolveBlockNumber(ctx: CallContext, tag: BlockTag): number {
   if (typeof tag === "number") return tag;
   if (tag === "earliest") return 0;
-  return ctx.backend.headNumber();
+  return headNumber(ctx);
 }
 
 /** The state a read (balance, nonce, call, …) runs on. A future block number is refused like geth does. */
@@ -242,7 +258,7 @@ export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
     if (!block) throw new RpcError("RPC_NOT_FOUND", "unknown block");
     await scanBlock(ctx, q.criteria, block, out, max + 1);
   } else {
-    const head = ctx.backend.headNumber();
+    const head = headNumber(ctx);
     const from = resolveBlockNumber(ctx, q.fromBlock);
     const to = Math.min(resolveBlockNumber(ctx, q.toBlock), head);
     if (from > to) {

@@ -61,9 +61,10 @@ export async function handleBody(
       );
     }
     if (limiter && !limiter.take(ctx.quotaKey, body.length)) return overLimit(null, ctx);
+    const batchCaller: Caller = { ...caller, ctx: { ...ctx, batchHead: ctx.backend.headNumber() } };
     const out: JsonRpcResponse[] = [];
     for (const item of body) {
-      const r = await handleCall(item, caller, methods);
+      const r = await handleCall(item, batchCaller, methods);
       if (r) out.push(r);
     }
     return out.length > 0 ? out : undefined;

@@ -6,6 +6,7 @@ import {
   estimateGas,
   filterTag,
   getLogs,
+  headNumber,
   type MethodImpl,
   method,
   parseCallRequest,
@@ -26,7 +27,7 @@ const FEE_HISTORY_MAX_BLOCKS = 1024;
 
 async function blockByTag(ctx: CallContext, tag: BlockTag, full: boolean): Promise<RpcBlock | null> {
   const n = resolveBlockNumber(ctx, tag);
-  if (n > ctx.backend.headNumber()) return null;
+  if (n > headNumber(ctx)) return null;
   return ctx.backend.getBlock(n, full);
 }
 
@@ -79,7 +80,7 @@ export const ethMethods = {
   eth_mining: method([] as const, () => false),
   eth_hashrate: method([] as const, () => "0x0"),
 
-  eth_blockNumber: method([] as const, (_a, ctx) => toQuantity(ctx.backend.headNumber())),
+  eth_blockNumber: method([] as const, (_a, ctx) => toQuantity(headNumber(ctx))),
   eth_getBlockByNumber: method(
     [p.blockTag(), p.optBool("full transactions", false)] as const,
     async ([tag, full], ctx) => {
@@ -187,7 +188,7 @@ export const ethMethods = {
     [p.uint("block count"), p.blockTag("newest block"), p.any("reward percentiles", true)] as const,
     async ([count, newestTag, percentiles], ctx) => {
       const pct = parsePercentiles(percentiles);
-      const newest = Math.min(resolveBlockNumber(ctx, newestTag), ctx.backend.headNumber());
+      const newest = Math.min(resolveBlockNumber(ctx, newestTag), headNumber(ctx));
       const blocks = Math.min(count, FEE_HISTORY_MAX_BLOCKS, newest + 1);
       const oldest = newest - blocks + 1;
       const gasLimit = ctx.backend.blockGasLimit();

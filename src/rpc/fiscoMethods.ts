@@ -3,7 +3,7 @@ import type { Hash, Receipt, Transaction } from "../types/index.js";
 import { ReceiptStatus, TxType } from "../types/index.js";
 import { bigintToBytes, bytesEqual, bytesToHex } from "../util/hex.js";
 import { backendCall, isRevert } from "./callLimit.js";
-import { type CallContext, type MethodImpl, method } from "./context.js";
+import { type CallContext, headNumber, type MethodImpl, method } from "./context.js";
 import { RpcError } from "./errors.js";
 import type { RpcBlock, RpcTxLocation } from "./interface.js";
 import { type ParamParser, p, paramFail, parseData, parseFixedData } from "./params.js";
@@ -193,7 +193,7 @@ async function receiptWithProof(ctx: CallContext, hash: Hash, requireProof: bool
 export const fiscoMethods = {
   getBlockNumber: method([group(), nodeName()] as const, ([g], ctx) => {
     checkGroup(ctx, g);
-    return ctx.backend.headNumber();
+    return headNumber(ctx);
   }),
   getBlockByNumber: method(
     [
