@@ -18,7 +18,8 @@ export interface MetricsSources {
       count: number;
       bytes: number;
       senders: number;
-      rejected: Record<string, number>;
+      /** By origin (local: RPC, peer: gossip), then by error code. */
+      rejected: Record<"local" | "peer", Record<string, number>>;
       expired: number;
       stale: number;
       admissionsDeferred: number;

@@ -205,13 +205,17 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
       refusals: new Counter({
         ...reg,
         name: "consort_txpool_refusals_total",
-        help: "Transactions the pool refused, by error code (TXPOOL_NONCE_TOO_LOW, TXPOOL_FULL, …)",
-        labelNames: ["reason"] as const,
+        help:
+          "Transactions the pool refused, by error code (TXPOOL_NONCE_TOO_LOW, TXPOOL_FULL, …) and origin " +
+          "(local: a client's, over RPC; peer: relayed by a peer)",
+        labelNames: ["reason", "origin"] as const,
         collect() {
           const s = src();
           if (!s) return;
-          for (const [reason, total] of Object.entries(s.txpool.stats().rejected)) {
-            counterSync.sync(this, "txpool_refusals", { reason }, total);
+          for (const [origin, byCode] of Object.entries(s.txpool.stats().rejected)) {
+            for (const [reason, total] of Object.entries(byCode)) {
+              counterSync.sync(this, "txpool_refusals", { reason, origin }, total);
+            }
           }
         },
       }),

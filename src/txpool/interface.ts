@@ -48,8 +48,11 @@ export interface TxPoolStats {
   senders: number;
   nativeCount: number;
   inFlight: number;
-  /** Rejections since start, by error code. */
-  rejected: Record<string, number>;
+  /**
+   * Rejections since start, by where the tx came from and error code: a client's (RPC, `local`) or a peer's
+   * (gossip, `peer`; e.g. NONCE_TOO_LOW for a copy arriving after its block committed here, which is normal).
+   */
+  rejected: Record<TxOrigin, Record<string, number>>;
   /** Dropped since start: expired (TTL), stale (nonce/blockLimit after a commit). */
   expired: number;
   stale: number;

@@ -56,7 +56,7 @@ export class TxPool implements TxPoolInterface {
   /** Admissions in progress by hash: a concurrent duplicate waits for the first and is "already known". */
   private readonly adding = new Map<string, Promise<Transaction>>();
   private readonly listeners = new Set<TxAddedListener>();
-  private readonly rejected: Record<string, number> = {};
+  private readonly rejected: Record<TxOrigin, Record<string, number>> = { local: {}, peer: {} };
   /** Incremented on each committed block. */
   private epoch = 0;
   private expiredCount = 0;
@@ -77,16 +77,18 @@ export class TxPool implements TxPoolInterface {
 
   /** Validates and adds one signed raw tx. Throws TxPoolError (geth wording) when refused. */
   async add(raw: Uint8Array, opts: { origin?: TxOrigin } = {}): Promise<Transaction> {
-    const tx = await this.admitRaw(raw);
-    this.emit([tx], opts.origin ?? "local");
+    const origin = opts.origin ?? "local";
+    const tx = await this.admitRaw(raw, origin);
+    this.emit([tx], origin);
     return tx;
   }
 
   /** Adds many raw txs (gossip); one result per input, in order; never throws for a bad tx. One event. */
   async addBatch(raws: Uint8Array[], opts: { origin?: TxOrigin } = {}): Promise<AddResult[]> {
+    const origin = opts.origin ?? "peer";
     const results = await Promise.all(
       raws.map((raw) =>
-        this.admitRaw(raw).then(
+        this.admitRaw(raw, origin).then(
           (tx): AddResult => ({ ok: true, tx }),
           (error: unknown): AddResult => ({
             ok: false,
@@ -97,14 +99,14 @@ export class TxPool implements TxPoolInterface {
     );
     const added: Transaction[] = [];
     for (const r of results) if (r.ok) added.push(r.tx);
-    if (added.length > 0) this.emit(added, opts.origin ?? "peer");
+    if (added.length > 0) this.emit(added, origin);
     return results;
   }
 
-  private async admitRaw(raw: Uint8Array): Promise<Transaction> {
+  private async admitRaw(raw: Uint8Array, origin: TxOrigin): Promise<Transaction> {
     if (raw.length > this.opts.txBytesMax) {
       const message = `oversized data: transaction size ${raw.length}, limit ${this.opts.txBytesMax}`;
-      throw this.count(reject("TXPOOL_OVERSIZED", message, { size: raw.length }));
+      throw this.count(reject("TXPOOL_OVERSIZED", message, { size: raw.length }), origin);
     }
     const hash = keccak256(raw);
     const key = keyOf(hash);
@@ -123,7 +125,7 @@ export class TxPool implements TxPoolInterface {
         this.adding.delete(key);
       }
     } catch (err) {
-      throw this.count(err);
+      throw this.count(err, origin);
     }
   }
 
@@ -413,7 +415,7 @@ export class TxPool implements TxPoolInterface {
       senders: this.pool.senders.size,
       nativeCount: this.pool.nativeCount,
       inFlight: this.pool.inFlight.size,
-      rejected: { ...this.rejected },
+      rejected: { local: { ...this.rejected.local }, peer: { ...this.rejected.peer } },
       expired: this.expiredCount,
       stale: this.staleCount,
       evicted: this.evictedCount,
@@ -442,10 +444,11 @@ export class TxPool implements TxPoolInterface {
     }
   }
 
-  private count(err: unknown): unknown {
+  private count(err: unknown, origin: TxOrigin): unknown {
     if (err instanceof TxPoolError) {
-      this.rejected[err.code] = (this.rejected[err.code] ?? 0) + 1;
-      this.log.trace({ code: err.code, err: err.message }, "tx rejected");
+      const byCode = this.rejected[origin];
+      byCode[err.code] = (byCode[err.code] ?? 0) + 1;
+      this.log.trace({ code: err.code, origin, err: err.message }, "tx rejected");
     }
     return err;
   }

@@ -13,10 +13,12 @@ import {
 import { silentLogger } from "../../src/util/logger.js";
 import { hasMetric, metricNamesInPromQL, parsePromText } from "./promText.js";
 
-function fakeSources(over: { rejected?: Record<string, number>; bans?: number; ready?: boolean } = {}) {
+type Rejected = { local: Record<string, number>; peer: Record<string, number> };
+
+function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean } = {}) {
   const state = {
     height: 7,
-    rejected: over.rejected ?? {},
+    rejected: over.rejected ?? { local: {}, peer: {} },
     bans: over.bans ?? 0,
     ready: over.ready ?? true,
     gossip: { batchesIn: 0, batchesQueued: 0, batchesDropped: 0, batchesRejected: 0 },
@@ -105,17 +107,26 @@ describe("createConsortMetrics", () => {
 
   it("mirrors a module's monotonic counts into counters by their increase since the last scrape", async () => {
     const metrics = createConsortMetrics(new Registry(), { processMetrics: false });
-    const { sources, state } = fakeSources({ rejected: { TXPOOL_NONCE_TOO_LOW: 2 }, bans: 1 });
+    const { sources, state } = fakeSources({
+      rejected: { local: { TXPOOL_NONCE_TOO_LOW: 2 }, peer: { TXPOOL_NONCE_TOO_LOW: 6 } },
+      bans: 1,
+    });
     metrics.setSources(sources);
     let text = parsePromText(await metrics.register.metrics());
-    expect(text.value("consort_txpool_refusals_total", { reason: "TXPOOL_NONCE_TOO_LOW" })).toBe(2);
+    const refusals = (reason: string, origin: string) =>
+      text.value("consort_txpool_refusals_total", { reason, origin });
+    expect(refusals("TXPOOL_NONCE_TOO_LOW", "local")).toBe(2);
+    expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);
     expect(text.value("consort_p2p_bans_total")).toBe(1);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "forwarded" })).toBe(3);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "skipped" })).toBe(7);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "republished" })).toBe(1);
     expect(text.value("consort_p2p_yamux_window_updates_total", { result: "sent" })).toBe(2);
     expect(text.value("consort_p2p_yamux_window_updates_total", { result: "withheld" })).toBe(40);
-    state.rejected = { TXPOOL_NONCE_TOO_LOW: 5, TXPOOL_FULL: 1 };
+    state.rejected = {
+      local: { TXPOOL_NONCE_TOO_LOW: 5, TXPOOL_FULL: 1 },
+      peer: { TXPOOL_NONCE_TOO_LOW: 6 },
+    };
     state.bans = 1;
     state.gossip = { batchesIn: 9, batchesQueued: 4, batchesDropped: 2, batchesRejected: 1 };
     text = parsePromText(await metrics.register.metrics());
@@ -123,8 +134,10 @@ describe("createConsortMetrics", () => {
     expect(text.value("consort_txgossip_batches_total", { result: "queued" })).toBe(4);
     expect(text.value("consort_txgossip_batches_total", { result: "dropped" })).toBe(2);
     expect(text.value("consort_txgossip_batches_total", { result: "rejected" })).toBe(1);
-    expect(text.value("consort_txpool_refusals_total", { reason: "TXPOOL_NONCE_TOO_LOW" })).toBe(5);
-    expect(text.value("consort_txpool_refusals_total", { reason: "TXPOOL_FULL" })).toBe(1);
+    expect(refusals("TXPOOL_NONCE_TOO_LOW", "local")).toBe(5);
+    expect(refusals("TXPOOL_FULL", "local")).toBe(1);
+    expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);
+    expect(refusals("TXPOOL_FULL", "peer")).toBeUndefined();
     expect(text.value("consort_p2p_bans_total")).toBe(1);
   });
 

@@ -341,7 +341,7 @@ describe("single node: transaction rejections", () => {
     expect(e1.message).toBe("txpool is full");
     const e2 = await poolReject(signNative(keyOf(flooder), node.chain.height()));
     expect(e2.code).toBe("TXPOOL_FULL");
-    expect(node.txpool.stats().rejected.TXPOOL_FULL).toBeGreaterThanOrEqual(2);
+    expect(node.txpool.stats().rejected.local.TXPOOL_FULL).toBeGreaterThanOrEqual(2);
     // Only unsealable txs pooled: the view timer stays off (no view change storm while they wait for the gap).
     const views = node.consensus.counters.viewChanges;
     await new Promise((r) => setTimeout(r, 1500));

@@ -291,15 +291,19 @@ describe("TxPool admission: every rejection with its code and geth wording", () 
     expect(byBytes.pool.stats().bytes).toBeLessThanOrEqual(one.length * 2 + 10);
   });
 
-  it("counts rejections by code in stats()", async () => {
+  it("counts rejections by origin (RPC: local, gossip: peer) and code in stats()", async () => {
     const { pool } = makePool();
     const raw = await signEth(wallet(0));
     await pool.add(raw);
     await rejection(pool.add(raw));
     await rejection(pool.add(new Uint8Array([1, 2, 3])));
+    const [again, bad, oversized] = await pool.addBatch([raw, new Uint8Array([4]), new Uint8Array(200_000)]);
+    expect([again!.ok, bad!.ok, oversized!.ok]).toEqual([false, false, false]);
     const s = pool.stats();
-    expect(s.rejected.TXPOOL_ALREADY_KNOWN).toBe(1);
-    expect(s.rejected.TXPOOL_INVALID).toBe(1);
+    expect(s.rejected).toEqual({
+      local: { TXPOOL_ALREADY_KNOWN: 1, TXPOOL_INVALID: 1 },
+      peer: { TXPOOL_ALREADY_KNOWN: 1, TXPOOL_INVALID: 1, TXPOOL_OVERSIZED: 1 },
+    });
     expect(s.count).toBe(1);
   });
 

@@ -35,7 +35,7 @@ describe("TxPool per-sender share", () => {
     await refusal(pool, signNative(w, 10), "TXPOOL_SENDER_LIMIT", /account limit exceeded/);
     await pool.add(await signEth(wallet(1), { nonce: 0 }));
     expect(pool.size()).toBe(4);
-    expect(pool.stats().rejected.TXPOOL_SENDER_LIMIT).toBe(2);
+    expect(pool.stats().rejected.local.TXPOOL_SENDER_LIMIT).toBe(2);
   });
 
   it("a same-nonce replacement does not count twice against the share", async () => {
