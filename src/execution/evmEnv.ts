@@ -4,6 +4,7 @@ import { Address as EthAddress } from "@ethereumjs/util";
 import { keccak256, secp256k1Recover } from "../crypto/index.js";
 import type { Address, NodeId } from "../types/index.js";
 import { concatBytes } from "../util/hex.js";
+import { fastEipLookup } from "./evmHotPaths.js"; // also patches runInterpreter and MSTORE (see there)
 import { consortEvmParams, SCHEDULE_EIPS } from "./gasSchedule.js";
 import { governancePrecompiles, permissionHook, revertCode } from "./governance/index.js";
 import type { BlockContext } from "./interface.js";
@@ -81,6 +82,7 @@ export async function createEnv(
     customCrypto: config.customCrypto,
     eips: [...SCHEDULE_EIPS],
   });
+  fastEipLookup(common);
   const precompileCtx = {
     overlay,
     blockNumber: ctx.number,

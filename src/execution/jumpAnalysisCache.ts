@@ -1,7 +1,5 @@
-import { createRequire } from "node:module";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 import type { EVM } from "@ethereumjs/evm";
+import { importEvmFile } from "./evmInternals.js";
 
 /**
  * @ethereumjs/evm analyses a contract's code before running it, on every call: each byte's opcode entry, the value of
@@ -16,7 +14,7 @@ import type { EVM } from "@ethereumjs/evm";
  * costs 2,600 gas) would otherwise keep gigabytes until it ends. Past the bound, code is analysed per call as before.
  *
  * The Interpreter is not exported by the package (its `exports` map), so its prototype is reached through the file
- * next to the package's entry point and patched once. @ethereumjs/evm is pinned exactly in package.json while this
+ * next to the package's entry point (evmInternals.ts) and patched once. @ethereumjs/evm is pinned exactly in package.json while this
  * patch exists; when the method is missing or changes arity, nothing is patched and the EVM analyses as before
  * (`jumpAnalysisCacheActive` says which).
  */
@@ -51,18 +49,8 @@ export function jumpAnalysisStats(): { analysed: number; reused: number; uncache
 }
 
 async function interpreterPrototype(): Promise<InterpreterPrototype | null> {
-  try {
-    const require = createRequire(import.meta.url);
-    // The ESM entry (dist/esm/index.js) sits beside interpreter.js; the CJS one is what `require.resolve` names.
-    const cjsEntry = require.resolve("@ethereumjs/evm");
-    const esmDir = path.join(path.dirname(cjsEntry), "..", "esm");
-    const mod = (await import(pathToFileURL(path.join(esmDir, "interpreter.js")).href)) as {
-      Interpreter?: { prototype: InterpreterPrototype };
-    };
-    return mod.Interpreter?.prototype ?? null;
-  } catch {
-    return null;
-  }
+  const mod = await importEvmFile<{ Interpreter?: { prototype: InterpreterPrototype } }>("interpreter.js");
+  return mod?.Interpreter?.prototype ?? null;
 }
 
 function install(proto: InterpreterPrototype | null): boolean {
