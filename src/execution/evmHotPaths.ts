@@ -23,8 +23,7 @@ import { importEvmFile, sourceFingerprint } from "./evmInternals.js";
 
 /** Fingerprints of the @ethereumjs/evm 10.1.3 functions the copies below were made from. */
 const STOCK_RUN_INTERPRETER = "1f4905264075376d";
-const STOCK_MSTORE = "29edc93190b4e005";
-const STOCK_LOG = "edb80da68f1ea91c";
+const STOCK_WORD_HANDLERS = { mstore: "29edc93190b4e005", log: "edb80da68f1ea91c" };
 
 const MSTORE = 0x52;
 /** LOG0..LOG4 share one handler. */
@@ -34,17 +33,17 @@ const UINT64_LIMIT = 1n << 64n;
 // biome-ignore lint/suspicious/noExplicitAny: the EVM's internal fields and message objects are untyped here
 type Loose = any;
 
-interface EvmModule {
+export interface EvmModule {
   EVM?: { prototype: { runInterpreter?: unknown } };
   defaultBlock?: () => unknown;
 }
-interface InterpreterModule {
+export interface InterpreterModule {
   Interpreter?: new (...args: Loose[]) => Loose;
 }
-interface ErrorsModule {
+export interface ErrorsModule {
   EVMError?: { errorMessages: { REVERT: string; INVALID_EOF_FORMAT: string } };
 }
-interface FunctionsModule {
+export interface FunctionsModule {
   handlers?: Map<number, (runState: Loose, common: Common) => unknown>;
 }
 
@@ -64,10 +63,14 @@ export function writeWord(word: bigint, out: DataView): void {
   out.setBigUint64(24, word);
 }
 
-function installWordHandlers(fns: FunctionsModule | null): boolean {
+/** Replaces MSTORE's and LOG's handlers in the EVM's handler table; false (nothing replaced) unless stock. Exported for tests. */
+export function installWordHandlers(
+  fns: FunctionsModule | null,
+  stock: { mstore: string; log: string } = STOCK_WORD_HANDLERS,
+): boolean {
   const handlers = fns?.handlers;
-  if (handlers === undefined || sourceFingerprint(handlers.get(MSTORE)) !== STOCK_MSTORE) return false;
-  if (LOG_OPCODES.some((op) => sourceFingerprint(handlers.get(op)) !== STOCK_LOG)) return false;
+  if (handlers === undefined || sourceFingerprint(handlers.get(MSTORE)) !== stock.mstore) return false;
+  if (LOG_OPCODES.some((op) => sourceFingerprint(handlers.get(op)) !== stock.log)) return false;
   const word = new Uint8Array(32);
   const view = new DataView(word.buffer);
   handlers.set(MSTORE, function mstore(runState) {
@@ -91,10 +94,12 @@ function installWordHandlers(fns: FunctionsModule | null): boolean {
   return true;
 }
 
-function installRunInterpreter(
+/** Replaces EVM.prototype.runInterpreter; false (nothing replaced) unless stock. Exported for tests. */
+export function installRunInterpreter(
   evmModule: EvmModule | null,
   interpreterModule: InterpreterModule | null,
   errorsModule: ErrorsModule | null,
+  stock: string = STOCK_RUN_INTERPRETER,
 ): boolean {
   const proto = evmModule?.EVM?.prototype;
   const defaultBlock = evmModule?.defaultBlock;
@@ -108,7 +113,7 @@ function installRunInterpreter(
   ) {
     return false;
   }
-  if (sourceFingerprint(proto.runInterpreter) !== STOCK_RUN_INTERPRETER) return false;
+  if (sourceFingerprint(proto.runInterpreter) !== stock) return false;
   // The stock method, line for line, but for `runState` (see above).
   proto.runInterpreter = async function runInterpreter(this: Loose, message: Loose, opts: Loose = {}) {
     let contract = await this.stateManager.getAccount(message.to ?? createZeroAddress());

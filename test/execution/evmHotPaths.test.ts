@@ -1,8 +1,16 @@
 import { createCustomCommon, Hardfork, Mainnet } from "@ethereumjs/common";
 import { createEVM, type EVM } from "@ethereumjs/evm";
-import { Address, bigIntToBytes, setLengthLeft } from "@ethereumjs/util";
+import { Account, Address, bigIntToBytes, createZeroAddress, setLengthLeft } from "@ethereumjs/util";
 import { describe, expect, it } from "vitest";
-import { evmHotPathsActive, fastEipLookup, writeWord } from "../../src/execution/evmHotPaths.js";
+import {
+  evmHotPathsActive,
+  type FunctionsModule,
+  fastEipLookup,
+  installRunInterpreter,
+  installWordHandlers,
+  writeWord,
+} from "../../src/execution/evmHotPaths.js";
+import { importEvmFile, sourceFingerprint } from "../../src/execution/evmInternals.js";
 import { consortEvmParams, SCHEDULE_EIPS } from "../../src/execution/gasSchedule.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 
@@ -47,6 +55,76 @@ async function runCode(code: number[], gasLimit = 1_000_000n) {
 describe("EVM hot paths", () => {
   it("are installed on this @ethereumjs/evm (pinned while they exist)", () => {
     expect(evmHotPathsActive).toEqual({ runInterpreter: true, wordHandlers: true });
+  });
+
+  it("replace the stock functions: the EVM's handler table and prototype hold the copies", async () => {
+    const fns = await importEvmFile<FunctionsModule>("opcodes/functions.js");
+    expect(fns?.handlers?.get(0x52)?.name).toBe("mstore");
+    for (const op of [0xa0, 0xa1, 0xa2, 0xa3, 0xa4]) expect(fns?.handlers?.get(op)?.name).toBe("log");
+    const e = await evm();
+    expect(String((e as unknown as { runInterpreter: unknown }).runInterpreter)).toContain("merged ??=");
+  });
+
+  it("install only over the functions they were copied from (by source fingerprint), all or nothing", () => {
+    const stockMstore = () => 1;
+    const stockLog = () => 2;
+    const other = () => 3;
+    const stock = { mstore: sourceFingerprint(stockMstore)!, log: sourceFingerprint(stockLog)! };
+    const table = (mstore: () => number, logs: (() => number)[]) =>
+      new Map<number, () => number>([
+        [0x52, mstore],
+        ...logs.map((f, i): [number, () => number] => [0xa0 + i, f]),
+      ]);
+    const logs = [stockLog, stockLog, stockLog, stockLog, stockLog];
+    expect(installWordHandlers(null, stock)).toBe(false);
+    expect(installWordHandlers({}, stock)).toBe(false);
+    const changedMstore = table(other, logs);
+    expect(installWordHandlers({ handlers: changedMstore }, stock)).toBe(false);
+    expect(changedMstore.get(0x52)).toBe(other);
+    expect(changedMstore.get(0xa0)).toBe(stockLog);
+    const changedLog = table(stockMstore, [stockLog, stockLog, stockLog, stockLog, other]);
+    expect(installWordHandlers({ handlers: changedLog }, stock)).toBe(false);
+    expect(changedLog.get(0x52)).toBe(stockMstore);
+    expect(changedLog.get(0xa0)).toBe(stockLog);
+    const stockTable = table(stockMstore, logs);
+    expect(installWordHandlers({ handlers: stockTable }, stock)).toBe(true);
+    expect(stockTable.get(0x52)?.name).toBe("mstore");
+    for (let op = 0xa0; op <= 0xa4; op++) expect(stockTable.get(op)?.name).toBe("log");
+
+    const stockRun = async () => {};
+    const runStock = sourceFingerprint(stockRun)!;
+    const evmModule = (runInterpreter: unknown) => ({
+      EVM: { prototype: { runInterpreter } },
+      defaultBlock: () => ({}),
+    });
+    const interpreter = { Interpreter: class {} };
+    const errors = {
+      EVMError: { errorMessages: { REVERT: "revert", INVALID_EOF_FORMAT: "invalid EOF format" } },
+    };
+    const changed = evmModule(other);
+    expect(installRunInterpreter(changed, interpreter, errors, runStock)).toBe(false);
+    expect(changed.EVM.prototype.runInterpreter).toBe(other);
+    expect(installRunInterpreter(null, interpreter, errors, runStock)).toBe(false);
+    expect(installRunInterpreter({ defaultBlock: () => ({}) }, interpreter, errors, runStock)).toBe(false);
+    expect(installRunInterpreter(evmModule(stockRun), null, errors, runStock)).toBe(false);
+    expect(installRunInterpreter(evmModule(stockRun), interpreter, null, runStock)).toBe(false);
+    expect(
+      installRunInterpreter(
+        { EVM: { prototype: { runInterpreter: stockRun } } },
+        interpreter,
+        errors,
+        runStock,
+      ),
+    ).toBe(false);
+    expect(installRunInterpreter(evmModule(stockRun), {}, errors, runStock)).toBe(false);
+    expect(installRunInterpreter(evmModule(stockRun), interpreter, {}, runStock)).toBe(false);
+    const installed = evmModule(stockRun);
+    expect(installRunInterpreter(installed, interpreter, errors, runStock)).toBe(true);
+    expect(installed.EVM.prototype.runInterpreter).not.toBe(stockRun);
+
+    const notACommon = { isActivatedEIP: other };
+    fastEipLookup(notACommon as never);
+    expect(notACommon.isActivatedEIP).toBe(other);
   });
 
   it("writeWord gives setLengthLeft(bigIntToBytes(word), 32) for words across the whole range", () => {
@@ -150,8 +228,70 @@ describe("EVM hot paths", () => {
     expect(bytesToHex(res.execResult.returnValue)).toBe(bytesToHex(setLengthLeft(caller.bytes, 32)));
   });
 
+  it("runInterpreter fills a bare message's missing fields as the stock method does", async () => {
+    const e = await evm();
+    const internal = e as unknown as {
+      _tx: unknown;
+      runInterpreter(
+        message: unknown,
+      ): Promise<Record<string, unknown> & { runState: Record<string, unknown> }>;
+    };
+    internal._tx = { gasPrice: 3n, origin: undefined };
+    const bare = await internal.runInterpreter({ code: Uint8Array.from([0x00]), gasLimit: 100n });
+    const rs = bare.runState;
+    const zero = createZeroAddress().toString();
+    expect(String(rs.address)).toBe(zero);
+    expect(String(rs.caller)).toBe(zero);
+    expect(String(rs.origin)).toBe(zero);
+    expect(bytesToHex(rs.callData as Uint8Array)).toBe("0x00");
+    expect([rs.callValue, rs.isStatic, rs.isCreate, rs.depth, rs.gasPrice]).toEqual([
+      0n,
+      false,
+      false,
+      0,
+      3n,
+    ]);
+    expect((rs.block as { header: { number: bigint } }).header.number).toBe(0n);
+    expect(rs.blobVersionedHashes).toEqual([]);
+    expect((rs.contract as Account).balance).toBe(0n);
+    expect(bare.selfdestruct).toBeInstanceOf(Map);
+    expect(bare.createdAddresses).toBeUndefined();
+
+    // An existing account, the caller as origin, a static create with data, value and depth, the selfdestruct and
+    // created-address sets carried through.
+    const at = new Address(hexToBytes(`0x${"ab".repeat(20)}`));
+    const caller = new Address(hexToBytes(`0x${"cd".repeat(20)}`));
+    await e.stateManager.putAccount(at, new Account(0n, 5n));
+    const selfdestruct = new Set<string>(["0x01"]);
+    const createdAddresses = new Set<string>(["0x02"]);
+    const full = await internal.runInterpreter({
+      code: Uint8Array.from([0x00]),
+      gasLimit: 100n,
+      to: at,
+      caller,
+      data: Uint8Array.from([1, 2]),
+      value: 7n,
+      isStatic: true,
+      isCreate: true,
+      depth: 2,
+      selfdestruct,
+      createdAddresses,
+      blobVersionedHashes: [new Uint8Array(32)],
+    });
+    expect(String(full.runState.address)).toBe(at.toString());
+    expect(String(full.runState.origin)).toBe(caller.toString());
+    expect([full.runState.isStatic, full.runState.isCreate, full.runState.depth]).toEqual([true, true, 2]);
+    expect(full.runState.callValue).toBe(7n);
+    expect((full.runState.blobVersionedHashes as unknown[]).length).toBe(1);
+    expect((full.runState.contract as Account).balance).toBe(5n);
+    expect(full.selfdestruct).toBe(selfdestruct);
+    expect(full.createdAddresses).toBe(createdAddresses);
+    expect(full.executionGasUsed).toBe(0n);
+  });
+
   it("fastEipLookup answers as the stock lookup, also after the hardfork changes", () => {
     const fast = common();
+    expect(Object.hasOwn(fast, "isActivatedEIP")).toBe(true); // replaced on this Common
     const stock = createCustomCommon({ chainId: 1 }, Mainnet, {
       hardfork: "cancun",
       eips: [...SCHEDULE_EIPS],

@@ -107,6 +107,11 @@ export const modules: Record<string, MutationModule> = {
     mutate: ["src/chain/chain.ts:239-367", "src/chain/runningVerifications.ts"],
     tests: ["test/chain/chain.test.ts", "test/chain/pipelined.test.ts"],
   },
+  "evm-hot-paths": {
+    // Copies of @ethereumjs/evm code (runInterpreter, MSTORE, LOG) and the EIP lookup: they must equal the stock.
+    mutate: ["src/execution/evmHotPaths.ts"],
+    tests: ["test/execution/evmHotPaths.test.ts"],
+  },
   "ledger-nonces": {
     // The native-nonce anti-replay window: in memory while it fits, LevelDB past the bound, pruning.
     mutate: ["src/ledger/nonceWindow.ts"],
