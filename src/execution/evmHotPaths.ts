@@ -63,7 +63,10 @@ export function writeWord(word: bigint, out: DataView): void {
   out.setBigUint64(24, word);
 }
 
-/** Replaces MSTORE's and LOG's handlers in the EVM's handler table; false (nothing replaced) unless stock. Exported for tests. */
+/**
+ * Replaces MSTORE's and LOG's handlers in the EVM's handler table; false (nothing replaced) unless all are stock.
+ * Exported for tests.
+ */
 export function installWordHandlers(
   fns: FunctionsModule | null,
   stock: { mstore: string; log: string } = STOCK_WORD_HANDLERS,

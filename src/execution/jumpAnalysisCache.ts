@@ -14,9 +14,9 @@ import { importEvmFile } from "./evmInternals.js";
  * costs 2,600 gas) would otherwise keep gigabytes until it ends. Past the bound, code is analysed per call as before.
  *
  * The Interpreter is not exported by the package (its `exports` map), so its prototype is reached through the file
- * next to the package's entry point (evmInternals.ts) and patched once. @ethereumjs/evm is pinned exactly in package.json while this
- * patch exists; when the method is missing or changes arity, nothing is patched and the EVM analyses as before
- * (`jumpAnalysisCacheActive` says which).
+ * next to the package's entry point (evmInternals.ts) and patched once. @ethereumjs/evm is pinned exactly in
+ * package.json while this patch exists; when the method is missing or changes arity, nothing is patched and the EVM
+ * analyses as before (`jumpAnalysisCacheActive` says which).
  */
 
 interface Analysis {

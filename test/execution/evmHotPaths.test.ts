@@ -191,7 +191,7 @@ describe("EVM hot paths", () => {
     }
   });
 
-  it("runInterpreter's result: gas, return data, logs cleared on failure, and the merged runState on demand", async () => {
+  it("runInterpreter's result: gas, return data, logs cleared on failure, the merged runState on demand", async () => {
     // REVERT(0, 0) after LOG0: reverted, its gas kept, no logs.
     const reverted = await runCode([...push1(0), ...push1(0), 0xa0, ...push1(0), ...push1(0), 0xfd]);
     expect(reverted.exceptionError?.error).toBe("revert");
