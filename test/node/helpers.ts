@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { RLP } from "@ethereumjs/rlp";
-import { Wallet } from "ethers";
+import { type JsonRpcProvider, type TransactionReceipt, Wallet } from "ethers";
 import { type Abi, decodeErrorResult, encodeDeployData, encodeFunctionData, type Hex } from "viem";
 import { loadArtifact } from "../../contracts/artifacts.js";
 import { Chain } from "../../src/chain/index.js";
@@ -170,6 +170,21 @@ export async function waitReceipts(
     await waitFor(`commit listeners of block ${top}`, () => seen.height >= top, timeoutMs, 5);
   }
   return hashes.map((_, i) => found.get(i)!);
+}
+
+/**
+ * The receipt of `hash`, polled every 50 ms for at most 30 s. Not ethers' wait(): it checks once, then waits for a
+ * NEW block, and a chain that makes no empty blocks may never make one when the tx's block came between that check
+ * and the first poll of ethers' block poller (docs/rpc.md); nor waitForDeployment(), which waits the same way.
+ */
+export async function pollReceipt(provider: JsonRpcProvider, hash: string): Promise<TransactionReceipt> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const receipt = await provider.getTransactionReceipt(hash);
+    if (receipt) return receipt;
+    if (Date.now() > deadline) throw new Error(`no receipt for ${hash} within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** One JSON-RPC call; returns the whole response body (result or error). */

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import path from "node:path";
-import { FetchRequest, JsonRpcProvider, type TransactionReceipt, Wallet } from "ethers";
+import { FetchRequest, JsonRpcProvider, Wallet } from "ethers";
 import { createPublicClient, createWalletClient, defineChain, http, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { ConsortNode } from "../../src/node/index.js";
 import { initCa, issueCertificate } from "../../src/rpc/ca.js";
 import { silentLogger } from "../../src/util/logger.js";
 import { TestTokens } from "../rpc/tokens.js";
-import { CHAIN_ID, rpcUrl, SingleNodeNet } from "./helpers.js";
+import { CHAIN_ID, pollReceipt, rpcUrl, SingleNodeNet } from "./helpers.js";
 
 /**
  * Acceptance (issue 13) on a real in-process node: ethers and viem with bearer tokens (submit: read and send; read:
@@ -35,23 +35,15 @@ const chain = defineChain({
 function ethersProvider(url: string, token?: string): JsonRpcProvider {
   const req = new FetchRequest(url);
   if (token) req.setHeader("authorization", `Bearer ${token}`);
-  const provider = new JsonRpcProvider(req, Number(CHAIN_ID), { staticNetwork: true, batchMaxCount: 1 });
+  // cacheTimeout -1, as docs/rpc.md advises: with ethers' 250-ms cache, getBlockNumber() right after a send can
+  // answer the height the send itself read, below the block that already holds the tx.
+  const provider = new JsonRpcProvider(req, Number(CHAIN_ID), {
+    staticNetwork: true,
+    batchMaxCount: 1,
+    cacheTimeout: -1,
+  });
   provider.pollingInterval = 100;
   return provider;
-}
-
-/**
- * Polls for the receipt. (ethers' tx.wait() waits for a block event after its first receipt check; on a chain that
- * makes no empty blocks it can miss the only block when the tx commits between the check and the first poll.)
- */
-async function receiptOf(provider: JsonRpcProvider, hash: string): Promise<TransactionReceipt> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await provider.getTransactionReceipt(hash);
-    if (r) return r;
-    if (Date.now() > deadline) throw new Error(`no receipt for ${hash} within 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 function viemTransport(url: string, token?: string) {
@@ -86,7 +78,7 @@ describe("JSON-RPC with bearer tokens (real node)", () => {
     const submitter = ethersProvider(url, await tokens.issue("acme", ["read", "submit"]));
     const wallet = new Wallet(net.testnet.accounts[1]!.privateKey, submitter);
     const tx = await wallet.sendTransaction({ to: TO, value: 1000n, gasLimit: 21_000n, gasPrice: 0n });
-    const receipt = await receiptOf(submitter, tx.hash);
+    const receipt = await pollReceipt(submitter, tx.hash);
     expect(receipt.status).toBe(1);
     expect(await submitter.getBlockNumber()).toBeGreaterThanOrEqual(receipt.blockNumber);
 
@@ -193,11 +185,17 @@ describe("JSON-RPC over HTTPS with client certificates (real node)", () => {
     expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const req = new FetchRequest(url);
     req.getUrlFunc = FetchRequest.createGetUrlFunc({ agent });
-    const provider = new JsonRpcProvider(req, Number(CHAIN_ID), { staticNetwork: true, batchMaxCount: 1 });
+    // cacheTimeout -1, as docs/rpc.md advises: with ethers' 250-ms cache, getBlockNumber() right after a send can
+    // answer the height the send itself read, below the block that already holds the tx.
+    const provider = new JsonRpcProvider(req, Number(CHAIN_ID), {
+      staticNetwork: true,
+      batchMaxCount: 1,
+      cacheTimeout: -1,
+    });
     provider.pollingInterval = 100;
     const wallet = new Wallet(net.testnet.accounts[4]!.privateKey, provider);
     const tx = await wallet.sendTransaction({ to: TO, value: 7n, gasLimit: 21_000n, gasPrice: 0n });
-    expect((await receiptOf(provider, tx.hash)).status).toBe(1);
+    expect((await pollReceipt(provider, tx.hash)).status).toBe(1);
     expect(await provider.getBalance(TO)).toBeGreaterThanOrEqual(7n);
   });
 

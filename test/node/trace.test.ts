@@ -2,7 +2,7 @@ import { ContractFactory, Interface, JsonRpcProvider, type Wallet } from "ethers
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../contracts/artifacts.js";
 import type { ConsortNode } from "../../src/node/index.js";
-import { rpcRaw, rpcUrl, SingleNodeNet } from "./helpers.js";
+import { pollReceipt, rpcRaw, rpcUrl, SingleNodeNet } from "./helpers.js";
 
 /**
  * debug_trace* on a real node, against geth's documented output (eth/tracers/logger and native/call.go): a
@@ -38,21 +38,6 @@ async function trace<T>(method: string, params: unknown[]): Promise<T> {
   return r.result as T;
 }
 
-/**
- * The receipt of `hash`, polled (bounded). Not ethers' wait()/waitForDeployment(): they check once, then wait for a
- * NEW block; a lone validator makes no empty blocks, so when the tx's block came between the check and the start of
- * ethers' block polling, nothing else ever came (the setup hung until the hook timeout, under a loaded full run).
- */
-async function receiptOf(hash: string) {
-  let receipt = await provider.getTransactionReceipt(hash);
-  for (const deadline = Date.now() + 30_000; receipt === null && Date.now() < deadline; ) {
-    await new Promise((r) => setTimeout(r, 50));
-    receipt = await provider.getTransactionReceipt(hash);
-  }
-  if (receipt === null) throw new Error(`no receipt for ${hash} within 30 s`);
-  return receipt;
-}
-
 beforeAll(async () => {
   net = await SingleNodeNet.create();
   node = await net.start();
@@ -62,12 +47,12 @@ beforeAll(async () => {
   const c1 = await new ContractFactory(callee.abi as never, callee.bytecode, wallet).deploy({
     gasLimit: 1_000_000n,
   });
-  expect((await receiptOf(c1.deploymentTransaction()!.hash)).status).toBe(1);
+  expect((await pollReceipt(provider, c1.deploymentTransaction()!.hash)).status).toBe(1);
   calleeAddress = (await c1.getAddress()).toLowerCase();
   const c2 = await new ContractFactory(caller.abi as never, caller.bytecode, wallet).deploy(calleeAddress, {
     gasLimit: 1_000_000n,
   });
-  expect((await receiptOf(c2.deploymentTransaction()!.hash)).status).toBe(1);
+  expect((await pollReceipt(provider, c2.deploymentTransaction()!.hash)).status).toBe(1);
   callerAddress = (await c2.getAddress()).toLowerCase();
   const tx = await wallet.sendTransaction({
     to: callerAddress,
@@ -76,7 +61,7 @@ beforeAll(async () => {
     gasPrice: 0n,
   });
   txHash = tx.hash;
-  const receipt = await receiptOf(txHash); // it reverts (status 0): ethers' wait() would throw CALL_EXCEPTION
+  const receipt = await pollReceipt(provider, txHash); // it reverts (status 0): ethers' wait() would throw CALL_EXCEPTION
   expect(receipt.status).toBe(0);
   gasUsed = receipt.gasUsed;
   blockNumber = receipt.blockNumber;
