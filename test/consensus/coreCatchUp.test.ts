@@ -236,6 +236,19 @@ describe("PbftCore catch-up: fetching a decided block it lacks", () => {
     expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
   });
 
+  it("a commit quorum for the block its own execution refused fetches the quorum's copy", () => {
+    // Execution is no longer pending: nothing here would ever commit that block, the certified copy must come from
+    // a peer (this replica's execution disagrees with the quorum's).
+    const c = core(k2, { viewTimeoutTicks: 100 });
+    take(c);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: false });
+    take(c);
+    for (const k of [k0, k1, k3])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash) });
+    expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
+  });
+
   it("more commits in the same round add their senders to the request, once each", () => {
     const c = core(k2, { viewTimeoutTicks: 100 });
     take(c);
