@@ -13,7 +13,7 @@ import {
 } from "./lib/bench.js";
 import { renderReport } from "./lib/report.js";
 import { renderSvg } from "./lib/svg.js";
-import { expandTargets, stopAllTargets } from "./lib/targets.js";
+import { expandTargets, SUBMIT_TO, type SubmitTo, stopAllTargets } from "./lib/targets.js";
 import { ERC20_GAS_LIMIT_DEFAULT, WORKLOADS, type Workload } from "./lib/workloads.js";
 
 const USAGE = `npm run bench -- [options]
@@ -34,6 +34,8 @@ const USAGE = `npm run bench -- [options]
   --out bench/results                         where the JSON result and SVG plots go
   --plots-to DIR                              also write the SVG plots there (e.g. docs/benchmarks)
   --no-pipeline                               Consort nodes with consensus.pipeline false (one height at a time)
+  --submit-to all                             consort4's endpoints that take the load: all (round-robin over the four
+                                              validators' RPC) or one (the first validator's only)
   --keep                                      keep the targets' temp folders (logs, data)
   --no-progress                               no progress line`;
 
@@ -55,6 +57,7 @@ const FLAGS = {
   "plots-to": { type: "string" },
   keep: { type: "boolean", default: false },
   "no-pipeline": { type: "boolean", default: false },
+  "submit-to": { type: "string", default: "all" },
   "no-progress": { type: "boolean", default: false },
   help: { type: "boolean", default: false },
 } as const;
@@ -87,6 +90,13 @@ async function main(argv: string[]): Promise<void> {
   if (plotsTo) await mkdir(plotsTo, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const profileDir = flags.profile ? path.resolve(ROOT, flags.profile) : undefined;
+  const submitTo = flags["submit-to"] as SubmitTo;
+  if (!SUBMIT_TO.includes(submitTo)) {
+    throw new CliError(
+      "CLI_USAGE",
+      `--submit-to must be one of ${SUBMIT_TO.join(", ")}: ${flags["submit-to"]}`,
+    );
+  }
   const machine = machineInfo();
   console.log(
     `machine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${process.version}, load ${machine.loadAvg.join(" ")}`,
@@ -106,6 +116,7 @@ async function main(argv: string[]): Promise<void> {
             flags["txpool-count-max"] !== undefined
               ? int(flags["txpool-count-max"], "txpool-count-max", 0)
               : undefined,
+          submitTo,
           cpuProfileDir: profileDir,
           keepDir: flags.keep,
           progress: !flags["no-progress"],
@@ -165,6 +176,7 @@ async function main(argv: string[]): Promise<void> {
     cpuProfileDir: profileDir,
     keepDir: flags.keep,
     pipeline: !flags["no-pipeline"],
+    submitTo,
     progress: !flags["no-progress"],
     machine,
   });

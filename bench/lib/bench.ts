@@ -4,7 +4,7 @@ import { randomAddress, signNativeTx } from "./ethTx.js";
 import { BlockWatcher, type LoadResult, normalizeError, runLoad } from "./load.js";
 import { RpcClient } from "./rpc.js";
 import { RssSampler } from "./rss.js";
-import { type RunningTarget, startTarget, type TargetName } from "./targets.js";
+import { type RunningTarget, type SubmitTo, startTarget, type TargetName } from "./targets.js";
 import { BenchSession, type Workload } from "./workloads.js";
 
 export interface MachineInfo {
@@ -48,6 +48,8 @@ export interface BenchConfig {
   keepDir?: boolean;
   /** Consort's consensus.pipeline (default: the node's default, on). */
   pipeline?: boolean;
+  /** consort4's RPC endpoints that take the load: all four round-robin (default), or the first one (StartOptions). */
+  submitTo?: SubmitTo;
   /**
    * Txs of each workload sent (same senders, same concurrency) and committed before the measured ones, on every
    * target: 0 (the default) measures a freshly started node, as the issue's figures do; more measures a node whose
@@ -94,6 +96,7 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
           cpuProfileDir: cfg.cpuProfileDir,
           keepDir: cfg.keepDir,
           pipeline: cfg.pipeline,
+          submitTo: cfg.submitTo,
         });
         session = new BenchSession(
           target,
@@ -231,6 +234,7 @@ export async function runOverload(opts: {
   durationMs: number;
   concurrency: number;
   txpoolCountMax?: number | undefined;
+  submitTo?: SubmitTo | undefined;
   cpuProfileDir?: string | undefined;
   keepDir?: boolean;
   progress?: boolean;
@@ -241,6 +245,7 @@ export async function runOverload(opts: {
     cpuProfileDir: opts.cpuProfileDir,
     keepDir: opts.keepDir,
     txpoolCountMax: opts.txpoolCountMax,
+    submitTo: opts.submitTo,
   });
   const watcher = new BlockWatcher(target.watchUrl, 100);
   const status = new RpcClient(target.watchUrl, 1);

@@ -21,7 +21,8 @@ export function renderReport(r: {
   if (r.config) {
     out.push(
       `config: n=${r.config.n}, concurrency=${r.config.concurrency}, senders=${r.config.senders}, ` +
-        `erc20 gas=${r.config.erc20GasLimit ?? ERC20_GAS_LIMIT_DEFAULT}, rounds=${r.config.repeat}`,
+        `erc20 gas=${r.config.erc20GasLimit ?? ERC20_GAS_LIMIT_DEFAULT}, rounds=${r.config.repeat}, ` +
+        `submit to=${r.config.submitTo ?? "all"}`,
     );
   }
   const cells: Cell[] = [];

@@ -76,7 +76,20 @@ export interface StartOptions {
   txpoolCountMax?: number;
   /** Consort consensus.pipeline; default: the node's default (on). */
   pipeline?: boolean | undefined;
+  /**
+   * Where a several-validator Consort target takes the load: every validator's RPC, round-robin ("all", the
+   * default), or the first validator's only ("one", as the issue's own figures were taken).
+   */
+  submitTo?: SubmitTo | undefined;
   startTimeoutMs?: number;
+}
+
+export type SubmitTo = "all" | "one";
+export const SUBMIT_TO: readonly SubmitTo[] = ["all", "one"];
+
+/** The RPC endpoints that take a run's txs (StartOptions.submitTo): every one, or the first. */
+export function submitUrlsFor(rpcUrls: string[], submitTo: SubmitTo = "all"): string[] {
+  return submitTo === "one" ? rpcUrls.slice(0, 1) : rpcUrls;
 }
 
 const FUNDER_BALANCE = 10n ** 27n;
@@ -159,7 +172,10 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
   return {
     name,
     kind: "consort" as const,
-    submitUrls: testnet.nodes.map((n) => n.rpcUrl),
+    submitUrls: submitUrlsFor(
+      testnet.nodes.map((n) => n.rpcUrl),
+      opts.submitTo,
+    ),
     watchUrl: testnet.nodes[0]!.rpcUrl,
     chainId: defaultTestnetOptions.chainId,
     funderKey: devAccountKey(0),

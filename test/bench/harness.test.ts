@@ -6,6 +6,7 @@ import { assetDeployData, benchSender, erc20TransferData, signLegacyTx } from ".
 import { renderReport } from "../../bench/lib/report.js";
 import { median, percentile } from "../../bench/lib/stats.js";
 import { renderSvg } from "../../bench/lib/svg.js";
+import { submitUrlsFor } from "../../bench/lib/targets.js";
 
 describe("bench helpers", () => {
   it("percentile and median", () => {
@@ -50,6 +51,13 @@ describe("bench helpers", () => {
     }
     expect(readCpuMs(process.pid)!).toBeGreaterThan(before!);
     expect(readCpuMs(2 ** 31 - 1)).toBeNull();
+  });
+
+  it("sends to every endpoint round-robin, or to the first one only (--submit-to)", () => {
+    const urls = ["http://a", "http://b", "http://c", "http://d"];
+    expect(submitUrlsFor(urls)).toEqual(urls);
+    expect(submitUrlsFor(urls, "all")).toEqual(urls);
+    expect(submitUrlsFor(urls, "one")).toEqual(["http://a"]);
   });
 
   it("renders an SVG with one polyline per series", () => {
@@ -110,5 +118,9 @@ describe("bench harness against a 1-validator Consort", () => {
     }
     const text = renderReport(report);
     expect(text).toContain("| transfer | consort1");
+    expect(text).toContain("rounds=1, submit to=all");
+    expect(renderReport({ ...report, config: { ...report.config, submitTo: "one" } })).toContain(
+      "submit to=one",
+    );
   });
 });
