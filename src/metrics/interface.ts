@@ -48,6 +48,10 @@ export interface MetricsSources {
   txGossip: {
     counters: { batchesIn: number; batchesQueued: number; batchesDropped: number; batchesRejected: number };
   };
+  /** The raw txs of compact proposals, asked of peers and served to them ("txs" protocol). */
+  txFetch: {
+    counters: { requestsSent: number; txsFetched: number; requestsServed: number; txsServed: number };
+  };
   rpc: { stats(): { wsConnections: number } } | null;
   readiness(): Readiness;
 }

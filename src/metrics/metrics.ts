@@ -377,6 +377,34 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           counterSync.sync(this, "txgossip_batches", { result: "rejected" }, c.batchesRejected);
         },
       }),
+      fetchedTxs: new Counter({
+        ...reg,
+        name: "consort_txfetch_txs_total",
+        help:
+          "Txs of compact proposals: fetched (a proposal listed them before gossip brought them here: each costs a " +
+          "round trip before the block can run) and served (sent to a peer that lacked them)",
+        labelNames: ["result"] as const,
+        collect() {
+          const s = src();
+          if (!s) return;
+          const c = s.txFetch.counters;
+          counterSync.sync(this, "txfetch_txs", { result: "fetched" }, c.txsFetched);
+          counterSync.sync(this, "txfetch_txs", { result: "served" }, c.txsServed);
+        },
+      }),
+      fetchRequests: new Counter({
+        ...reg,
+        name: "consort_txfetch_requests_total",
+        help: "Requests for proposal txs: sent (to the proposer first, then other peers) and served",
+        labelNames: ["result"] as const,
+        collect() {
+          const s = src();
+          if (!s) return;
+          const c = s.txFetch.counters;
+          counterSync.sync(this, "txfetch_requests", { result: "sent" }, c.requestsSent);
+          counterSync.sync(this, "txfetch_requests", { result: "served" }, c.requestsServed);
+        },
+      }),
     },
     sync: {
       lag: new Gauge({

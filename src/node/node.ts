@@ -71,6 +71,7 @@ export class ConsortNode {
     readonly consensus: ConsensusDriver,
     readonly sync: BlockSync,
     readonly gossip: TxGossip,
+    readonly txFetch: TxFetch,
     readonly rpc: RpcServer | null,
     private readonly logger: Logger,
     readonly metrics: ConsortMetrics,
@@ -174,12 +175,13 @@ export class ConsortNode {
           transport.setAllowedNodes([...chain.validators().map((v) => v.nodeId), ...chain.observers()]);
       });
       // Serves the raw txs of compact proposals to replicas that lack them ("txs" protocol).
-      txFetch = new TxFetch(defaultTxFetchOptions, {
+      const fetcher = new TxFetch(defaultTxFetchOptions, {
         transport,
         lookup: (hash) => chain.findTransaction(hash),
         logger: log.child({ module: "txfetch" }),
       });
-      txFetch.start();
+      txFetch = fetcher;
+      fetcher.start();
       let blockSync: BlockSync | null = null;
       const consensus = new ConsensusDriver(
         {
@@ -250,6 +252,7 @@ export class ConsortNode {
         consensus,
         blockSync,
         gossip,
+        fetcher,
         rpc,
         log,
         metrics,

@@ -13,7 +13,7 @@ import {
 } from "../metrics/index.js";
 import type { Libp2pTransport } from "../network/index.js";
 import type { RpcServer } from "../rpc/index.js";
-import type { BlockSync, TxGossip } from "../sync/index.js";
+import type { BlockSync, TxFetch, TxGossip } from "../sync/index.js";
 import type { TxPool } from "../txpool/index.js";
 import type { NodeId } from "../types/index.js";
 import { errorMessage } from "../util/errors.js";
@@ -36,6 +36,7 @@ export interface MonitoredParts {
   consensus: ConsensusDriver;
   sync: BlockSync;
   gossip: TxGossip;
+  txFetch: TxFetch;
   rpc: RpcServer | null;
 }
 
@@ -130,6 +131,7 @@ export function bindNodeMetrics(
     },
     sync: { status: () => sync.status() },
     txGossip: parts.gossip,
+    txFetch: parts.txFetch,
     rpc: parts.rpc,
     readiness,
   });

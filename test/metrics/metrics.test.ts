@@ -22,6 +22,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     bans: over.bans ?? 0,
     ready: over.ready ?? true,
     gossip: { batchesIn: 0, batchesQueued: 0, batchesDropped: 0, batchesRejected: 0 },
+    fetch: { requestsSent: 0, txsFetched: 0, requestsServed: 0, txsServed: 0 },
   };
   const sources: MetricsSources = {
     chain: {
@@ -65,6 +66,11 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     txGossip: {
       get counters() {
         return state.gossip;
+      },
+    },
+    txFetch: {
+      get counters() {
+        return state.fetch;
       },
     },
     rpc: { stats: () => ({ wsConnections: 1 }) },
@@ -134,6 +140,12 @@ describe("createConsortMetrics", () => {
     expect(text.value("consort_txgossip_batches_total", { result: "queued" })).toBe(4);
     expect(text.value("consort_txgossip_batches_total", { result: "dropped" })).toBe(2);
     expect(text.value("consort_txgossip_batches_total", { result: "rejected" })).toBe(1);
+    state.fetch = { requestsSent: 3, txsFetched: 41, requestsServed: 2, txsServed: 17 };
+    text = parsePromText(await metrics.register.metrics());
+    expect(text.value("consort_txfetch_txs_total", { result: "fetched" })).toBe(41);
+    expect(text.value("consort_txfetch_txs_total", { result: "served" })).toBe(17);
+    expect(text.value("consort_txfetch_requests_total", { result: "sent" })).toBe(3);
+    expect(text.value("consort_txfetch_requests_total", { result: "served" })).toBe(2);
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "local")).toBe(5);
     expect(refusals("TXPOOL_FULL", "local")).toBe(1);
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);
