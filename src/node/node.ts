@@ -175,13 +175,12 @@ export class ConsortNode {
           transport.setAllowedNodes([...chain.validators().map((v) => v.nodeId), ...chain.observers()]);
       });
       // Serves the raw txs of compact proposals to replicas that lack them ("txs" protocol).
-      const fetcher = new TxFetch(defaultTxFetchOptions, {
+      txFetch = new TxFetch(defaultTxFetchOptions, {
         transport,
         lookup: (hash) => chain.findTransaction(hash),
         logger: log.child({ module: "txfetch" }),
       });
-      txFetch = fetcher;
-      fetcher.start();
+      txFetch.start();
       let blockSync: BlockSync | null = null;
       const consensus = new ConsensusDriver(
         {
@@ -252,7 +251,7 @@ export class ConsortNode {
         consensus,
         blockSync,
         gossip,
-        fetcher,
+        txFetch,
         rpc,
         log,
         metrics,
