@@ -14,6 +14,13 @@ export {
   verifyNodeSignature,
 } from "./nodeKey.js";
 export {
+  RECOVERY_PENDING_MAX_DEFAULT,
+  RECOVERY_THREADS_MAX,
+  RecoveryThreads,
+  type RecoveryThreadsOptions,
+  type RecoveryThreadsStats,
+} from "./recoveryThreads.js";
+export {
   generatePrivateKey,
   isLowS,
   nobleSecp256k1PublicKey,

@@ -117,7 +117,12 @@ export function secp256k1Sign(msgHash: Uint8Array, privateKey: Uint8Array): Reco
 /** Public-key recoveries attempted by this process (the native path): what "recover once per node" is checked by. */
 let recoveryCount = 0;
 
-/** How many secp256k1 recoveries this process has attempted so far (tests, metrics). */
+/** Adds recoveries made on this process's worker threads (RecoveryThreads) to the count. */
+export function countThreadRecoveries(count: number): void {
+  recoveryCount += count;
+}
+
+/** How many secp256k1 recoveries this process has attempted so far, on any of its threads (tests, metrics). */
 export function secp256k1RecoveryCount(): number {
   return recoveryCount;
 }
@@ -184,6 +189,15 @@ export function publicKeyToAddress(publicKey: Uint8Array): Address {
 
 export function privateKeyToAddress(privateKey: Uint8Array): Address {
   return publicKeyToAddress(secp256k1PublicKey(privateKey, false));
+}
+
+/**
+ * The checks `secp256k1Recover` makes of its input (hash 32 bytes, r||s in range, recovery id 0/1), for a caller
+ * that recovers elsewhere (RecoveryThreads). Throws CryptoError.
+ */
+export function checkRecoveryInput(msgHash: Uint8Array, signature: Uint8Array, recovery: number): void {
+  checkHash(msgHash);
+  checkSignature(signature, recovery);
 }
 
 /** Recovers the signer's address (native binding). Throws CRYPTO_INVALID_SIGNATURE when recovery fails. */

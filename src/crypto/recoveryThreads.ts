@@ -1,0 +1,249 @@
+import { Worker } from "node:worker_threads";
+import type { Address, Hash } from "../types/index.js";
+import { CryptoError } from "./errors.js";
+import { checkRecoveryInput, countThreadRecoveries, recoverAddress } from "./secp256k1.js";
+
+/** Bytes of one request in a batch: message hash (32), r||s (64), recovery id (1). */
+const ITEM_BYTES = 97;
+/** Bytes of one answer: a status byte (1 = recovered), the address (20). */
+const ANSWER_BYTES = 21;
+/** Requests in one message to a worker at most: one message per turn of a busy loop, not one per tx. */
+const BATCH_ITEMS_MAX = 256;
+
+/** Thread counts accepted (0: every recovery on the calling thread). */
+export const RECOVERY_THREADS_MAX = 16;
+/** Default bound of recoveries queued or in flight; past it a recovery runs on the calling thread (backpressure). */
+export const RECOVERY_PENDING_MAX_DEFAULT = 8192;
+
+export interface RecoveryThreadsOptions {
+  /** Worker threads (0..RECOVERY_THREADS_MAX); 0 recovers on the calling thread. */
+  threads: number;
+  /** Recoveries queued or in flight at most (default RECOVERY_PENDING_MAX_DEFAULT). */
+  pendingMax?: number;
+  /** Told once when a worker fails (it did not start, crashed or exited): its work and all later work run inline. */
+  onWorkerFailure?: (err: Error) => void;
+}
+
+export interface RecoveryThreadsStats {
+  threads: number;
+  /** Recoveries answered by a worker thread. */
+  inThreads: number;
+  /** Recoveries made on the calling thread: no usable worker, the pending bound reached, or after close. */
+  inline: number;
+  /** Messages sent to the workers (each up to BATCH_ITEMS_MAX recoveries). */
+  batches: number;
+}
+
+interface Waiting {
+  msgHash: Hash;
+  signature: Uint8Array;
+  recovery: number;
+  resolve: (address: Address) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Batches sent and not answered, by message id. */
+  batches: Map<number, Waiting[]>;
+  inFlight: number;
+  dead: boolean;
+}
+
+/**
+ * Recovers transaction senders on worker threads, so the event loop that serves RPC, gossip and consensus does not
+ * spend ~65 µs of native secp256k1 on each transaction it admits (the largest single item of a busy validator's
+ * main thread: docs/benchmarks.md). Requests made in one event-loop turn go to a worker as one message (the
+ * least-loaded one), answered in order; the caller's promise gets the address or a CRYPTO_INVALID_SIGNATURE error,
+ * as `recoverAddress` would give. Same binding, same checks in both places: a sender never depends on where it
+ * was recovered. Workers start on first use and never keep the process alive on their own. When a worker fails,
+ * its unanswered requests and every later one are recovered inline; so are requests past `pendingMax`, and after
+ * `close`.
+ */
+export class RecoveryThreads {
+  readonly threads: number;
+  private readonly pendingMax: number;
+  private readonly onWorkerFailure: (err: Error) => void;
+  private slots: Slot[] | null = null;
+  private queue: Waiting[] = [];
+  private flushScheduled = false;
+  private pending = 0;
+  private nextBatchId = 0;
+  private closed = false;
+  private failureReported = false;
+  private counts = { inThreads: 0, inline: 0, batches: 0 };
+
+  constructor(opts: RecoveryThreadsOptions) {
+    const { threads, pendingMax = RECOVERY_PENDING_MAX_DEFAULT } = opts;
+    if (!Number.isSafeInteger(threads) || threads < 0 || threads > RECOVERY_THREADS_MAX) {
+      throw new CryptoError(
+        "CRYPTO_INVALID_INPUT",
+        `recovery threads must be an integer in 0..${RECOVERY_THREADS_MAX}, got ${threads}`,
+        { threads },
+      );
+    }
+    if (!Number.isSafeInteger(pendingMax) || pendingMax < 1) {
+      throw new CryptoError(
+        "CRYPTO_INVALID_INPUT",
+        `pendingMax must be a positive integer, got ${pendingMax}`,
+        {
+          pendingMax,
+        },
+      );
+    }
+    this.threads = threads;
+    this.pendingMax = pendingMax;
+    this.onWorkerFailure = opts.onWorkerFailure ?? (() => {});
+  }
+
+  /** The signer's address, as `recoverAddress` gives it; rejects with CRYPTO_INVALID_SIGNATURE when not recoverable. */
+  recoverAddress(msgHash: Hash, signature: Uint8Array, recovery: number): Promise<Address> {
+    try {
+      checkRecoveryInput(msgHash, signature, recovery);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.closed || this.pending >= this.pendingMax || this.liveSlots().length === 0) {
+      return this.inline(msgHash, signature, recovery);
+    }
+    this.pending++;
+    return new Promise<Address>((resolve, reject) => {
+      this.queue.push({ msgHash, signature, recovery, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // At the end of this turn: the requests of every request and gossip batch this turn handled go together.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  stats(): RecoveryThreadsStats {
+    return { threads: this.threads, ...this.counts };
+  }
+
+  /** Stops the workers; what they had not answered, and every later request, is recovered inline. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    const slots = this.slots ?? [];
+    await Promise.all(
+      slots.map(async (slot) => {
+        this.retire(slot);
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  private inline(msgHash: Hash, signature: Uint8Array, recovery: number): Promise<Address> {
+    this.counts.inline++;
+    try {
+      return Promise.resolve(recoverAddress(msgHash, signature, recovery));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Recovers on this thread what was queued or sent (its `pending` count already taken back). */
+  private settleInline(items: Waiting[]): void {
+    for (const w of items) this.inline(w.msgHash, w.signature, w.recovery).then(w.resolve, w.reject);
+  }
+
+  private liveSlots(): Slot[] {
+    if (this.slots === null) this.slots = this.start();
+    return this.slots.filter((slot) => !slot.dead);
+  }
+
+  private start(): Slot[] {
+    const slots: Slot[] = [];
+    for (let i = 0; i < this.threads; i++) {
+      let worker: Worker;
+      try {
+        worker = new Worker(new URL("./recoveryWorker.mjs", import.meta.url));
+      } catch (err) {
+        this.reportFailure(err);
+        break;
+      }
+      worker.unref();
+      const slot: Slot = { worker, batches: new Map(), inFlight: 0, dead: false };
+      worker.on("message", (answer: { id: number; answers: Uint8Array }) => this.onAnswer(slot, answer));
+      worker.on("error", (err) => this.onDeath(slot, err));
+      worker.on("exit", (code) => this.onDeath(slot, new Error(`recovery worker exited (code ${code})`)));
+      slots.push(slot);
+    }
+    return slots;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      const slot = this.leastLoaded();
+      const items = this.queue.splice(0, BATCH_ITEMS_MAX);
+      if (slot === null) {
+        this.pending -= items.length;
+        this.settleInline(items);
+        continue;
+      }
+      const packed = new Uint8Array(items.length * ITEM_BYTES);
+      items.forEach((w, i) => {
+        packed.set(w.msgHash, i * ITEM_BYTES);
+        packed.set(w.signature, i * ITEM_BYTES + 32);
+        packed[i * ITEM_BYTES + 96] = w.recovery;
+      });
+      const id = this.nextBatchId++;
+      if (slot.batches.size === 0) slot.worker.ref(); // an answer is awaited: keep the process alive for it
+      slot.batches.set(id, items);
+      slot.inFlight += items.length;
+      this.counts.batches++;
+      slot.worker.postMessage({ id, items: packed }, [packed.buffer]);
+    }
+  }
+
+  private leastLoaded(): Slot | null {
+    if (this.closed) return null;
+    let best: Slot | null = null;
+    for (const slot of this.liveSlots()) if (best === null || slot.inFlight < best.inFlight) best = slot;
+    return best;
+  }
+
+  private onAnswer(slot: Slot, { id, answers }: { id: number; answers: Uint8Array }): void {
+    const items = slot.batches.get(id);
+    if (items === undefined) return;
+    this.forget(slot, id, items);
+    this.counts.inThreads += items.length;
+    countThreadRecoveries(items.length);
+    items.forEach((w, i) => {
+      const at = i * ANSWER_BYTES;
+      if (answers[at] === 1) w.resolve(answers.slice(at + 1, at + ANSWER_BYTES));
+      else w.reject(new CryptoError("CRYPTO_INVALID_SIGNATURE", "public key could not be recovered"));
+    });
+  }
+
+  private forget(slot: Slot, id: number, items: Waiting[]): void {
+    slot.batches.delete(id);
+    slot.inFlight -= items.length;
+    this.pending -= items.length;
+    if (slot.batches.size === 0) slot.worker.unref();
+  }
+
+  private onDeath(slot: Slot, err: Error): void {
+    if (slot.dead) return;
+    if (!this.closed) this.reportFailure(err);
+    this.retire(slot);
+  }
+
+  /** The slot takes no more work; what it had not answered is recovered inline. */
+  private retire(slot: Slot): void {
+    slot.dead = true;
+    for (const [id, items] of [...slot.batches]) {
+      this.forget(slot, id, items);
+      this.settleInline(items);
+    }
+  }
+
+  private reportFailure(err: unknown): void {
+    if (this.failureReported) return;
+    this.failureReported = true;
+    this.onWorkerFailure(err instanceof Error ? err : new Error(String(err)));
+  }
+}
