@@ -37,6 +37,57 @@ export interface DecodeTxOptions {
    * other check still runs), a miss records the recovered sender.
    */
   senders?: SenderCache;
+  /**
+   * Leave the recovery to the caller (decodeTransactionAsync, which recovers on a thread): the decoder runs every
+   * other check, stores what recovering takes here and returns a tx whose sender is PENDING_SENDER.
+   */
+  deferRecovery?: DeferredRecovery;
+}
+
+/** The inputs of the one recovery a decode left to its caller (DecodeTxOptions.deferRecovery). */
+export interface DeferredRecovery {
+  request?: RecoveryRequest;
+}
+
+export interface RecoveryRequest {
+  /** The decoder's name of the tx type, for the error when the recovery fails. */
+  type: string;
+  /** The 32-byte hash the sender signed. */
+  msgHash: Hash;
+  /** 64 B r || s, range- and low-s-checked by the decoder. */
+  signature: Uint8Array;
+  recovery: number;
+}
+
+/** The sender of a decoded tx whose recovery was deferred: never leaves decodeTransactionAsync. */
+export const PENDING_SENDER: Address = new Uint8Array(20);
+
+/**
+ * The tx's sender: the trusted one, a placeholder while the caller recovers it (deferRecovery), or recovered here.
+ * Shared by every transaction type's decoder.
+ */
+export function senderOf(
+  msgHash: Hash,
+  signature: Uint8Array,
+  recovery: number,
+  type: string,
+  opts: DecodeTxOptions,
+): Address {
+  if (opts.sender !== undefined) {
+    if (!(opts.sender instanceof Uint8Array) || opts.sender.length !== 20) {
+      fail("CODEC_INVALID_FIELD", type, "sender", "trusted sender must be 20 bytes");
+    }
+    return opts.sender;
+  }
+  if (opts.deferRecovery !== undefined) {
+    opts.deferRecovery.request = { type, msgHash, signature, recovery };
+    return PENDING_SENDER;
+  }
+  try {
+    return recoverAddress(msgHash, signature, recovery);
+  } catch (err) {
+    fail("CODEC_INVALID_SIGNATURE", type, "signature", "sender could not be recovered", err);
+  }
 }
 
 const TYPE_NAMES: Record<number, string> = { 0: "LegacyTx", 1: "AccessListTx", 2: "FeeMarketTx" };
@@ -124,26 +175,6 @@ function signatureField(values: RlpValue[], rIndex: number, type: string): Signa
   return { r, s, sig64 };
 }
 
-function recoverSender(
-  hash: Uint8Array,
-  sig: Signature,
-  recovery: number,
-  type: string,
-  opts: DecodeTxOptions,
-) {
-  if (opts.sender !== undefined) {
-    if (!(opts.sender instanceof Uint8Array) || opts.sender.length !== 20) {
-      fail("CODEC_INVALID_FIELD", type, "sender", "trusted sender must be 20 bytes");
-    }
-    return opts.sender;
-  }
-  try {
-    return recoverAddress(hash, sig.sig64, recovery);
-  } catch (err) {
-    fail("CODEC_INVALID_SIGNATURE", type, "signature", "sender could not be recovered", err);
-  }
-}
-
 function checkChainId(chainId: bigint, opts: DecodeTxOptions, type: string): void {
   if (opts.chainId !== undefined && chainId !== opts.chainId) {
     throw new CodecError("CODEC_WRONG_CHAIN_ID", `${type}: chain id ${chainId}, want ${opts.chainId}`, {
@@ -201,7 +232,7 @@ function decodeLegacy(raw: Uint8Array, opts: DecodeTxOptions): EthereumTx {
   } else {
     fail("CODEC_INVALID_SIGNATURE", type, "v", `invalid v ${v}`);
   }
-  const sender = recoverSender(keccak256(message), sig, recovery, type, opts);
+  const sender = senderOf(keccak256(message), sig.sig64, recovery, type, opts);
   return {
     type: TxType.Legacy,
     raw,
@@ -252,7 +283,7 @@ function decodeTyped(raw: Uint8Array, txType: 1 | 2, opts: DecodeTxOptions): Eth
   if (yParity > 1n) fail("CODEC_INVALID_SIGNATURE", type, "yParity", `invalid y-parity ${yParity}`);
   const sig = signatureField(values, i, type);
   const message = concatBytes(Uint8Array.of(txType), RLP.encode(values.slice(0, fieldCount - 3)));
-  const sender = recoverSender(keccak256(message), sig, Number(yParity), type, opts);
+  const sender = senderOf(keccak256(message), sig.sig64, Number(yParity), type, opts);
   const common = {
     raw,
     hash: opts.hash ?? keccak256(raw),

@@ -28,4 +28,4 @@ export {
 export { type CodecLimits, codecLimits } from "./options.js";
 export { CONSORT_PROTO } from "./schema.js";
 export { SENDER_CACHE_ENTRIES_DEFAULT, SenderCache, type SenderCacheStats } from "./senderCache.js";
-export { decodeTransaction } from "./transaction.js";
+export { decodeTransaction, decodeTransactionAsync, type SenderRecoverer } from "./transaction.js";

@@ -1,8 +1,8 @@
-import { isLowS, keccak256, recoverAddress, secp256k1Sign } from "../crypto/index.js";
+import { isLowS, keccak256, secp256k1Sign } from "../crypto/index.js";
 import type { Address, NativeTx } from "../types/index.js";
 import { TxType } from "../types/index.js";
 import { bytesEqual, bytesToBigint, concatBytes } from "../util/hex.js";
-import type { DecodeTxOptions } from "./ethTx.js";
+import { type DecodeTxOptions, senderOf } from "./ethTx.js";
 import {
   checkNumber,
   checkOptionalAddress,
@@ -116,19 +116,7 @@ export function decodeNativeTx(raw: Uint8Array, opts: DecodeTxOptions = {}): Nat
   if (opts.chainId !== undefined && fields.chainId !== opts.chainId) {
     fail("CODEC_WRONG_CHAIN_ID", TYPE, "chainId", `chain id ${fields.chainId}, want ${opts.chainId}`);
   }
-  let sender: Address;
-  if (opts.sender !== undefined) {
-    if (!(opts.sender instanceof Uint8Array) || opts.sender.length !== 20) {
-      fail("CODEC_INVALID_FIELD", TYPE, "sender", "trusted sender must be 20 bytes");
-    }
-    sender = opts.sender;
-  } else {
-    try {
-      sender = recoverAddress(keccak256(prefixed), sig64, recovery);
-    } catch (err) {
-      fail("CODEC_INVALID_SIGNATURE", TYPE, "signature", "sender could not be recovered", err);
-    }
-  }
+  const sender = senderOf(keccak256(prefixed), sig64, recovery, TYPE, opts);
   return {
     type: TxType.Native,
     raw,

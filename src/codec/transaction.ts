@@ -1,7 +1,7 @@
 import { keccak256 } from "../crypto/index.js";
-import type { Transaction } from "../types/index.js";
+import type { Address, Hash, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
-import { type DecodeTxOptions, decodeEthereumTx } from "./ethTx.js";
+import { type DecodeTxOptions, type DeferredRecovery, decodeEthereumTx } from "./ethTx.js";
 import { fail } from "./fields.js";
 import { decodeNativeTx, NATIVE_TX_TYPE_BYTE } from "./nativeTx.js";
 import { codecLimits } from "./options.js";
@@ -14,14 +14,7 @@ import { codecLimits } from "./options.js";
  * compactTx): it shares no memory with the input.
  */
 export function decodeTransaction(raw: Uint8Array, opts: DecodeTxOptions = {}): Transaction {
-  if (!(raw instanceof Uint8Array)) fail("CODEC_MALFORMED", "Transaction", "", "input is not bytes");
-  if (raw.length === 0) fail("CODEC_TRUNCATED", "Transaction", "", "empty input");
-  if (raw.length > codecLimits.txBytesMax) {
-    fail("CODEC_TOO_LARGE", "Transaction", "", `${raw.length} bytes exceeds ${codecLimits.txBytesMax}`);
-  }
-  // Buffers (LevelDB, fastify) share memory and slice into views: decode a plain copy (compactTx copies again, but
-  // the decoders' checks compare against `raw`, and Buffer subclasses behave differently in places).
-  const bytes = raw.constructor === Uint8Array ? raw : new Uint8Array(raw);
+  const bytes = checkedBytes(raw);
   const cache = opts.senders;
   if (cache === undefined || opts.sender !== undefined) return compactTx(decodeBytes(bytes, opts));
   const hash = opts.hash ?? keccak256(bytes);
@@ -31,6 +24,53 @@ export function decodeTransaction(raw: Uint8Array, opts: DecodeTxOptions = {}): 
   const tx = decodeBytes(bytes, { ...opts, hash });
   cache.set(hash, tx.sender);
   return compactTx(tx);
+}
+
+/** Recovers a signer's address somewhere else than the calling thread (src/crypto RecoveryThreads). */
+export interface SenderRecoverer {
+  /** Rejects when the signature yields no public key. */
+  recoverAddress(msgHash: Hash, signature: Uint8Array, recovery: number): Promise<Address>;
+}
+
+/**
+ * decodeTransaction with the sender recovered by `recoverer` (on a worker thread): the same checks, errors,
+ * cache use and result; only the recovery leaves the calling thread. A cache hit or a trusted sender answers
+ * without it.
+ */
+export async function decodeTransactionAsync(
+  raw: Uint8Array,
+  opts: DecodeTxOptions,
+  recoverer: SenderRecoverer,
+): Promise<Transaction> {
+  const bytes = checkedBytes(raw);
+  const cache = opts.senders;
+  if (opts.sender !== undefined) return compactTx(decodeBytes(bytes, opts));
+  const hash = opts.hash ?? keccak256(bytes);
+  const known = cache?.get(hash);
+  if (known !== undefined) return compactTx(decodeBytes(bytes, { ...opts, hash, sender: known }));
+  const deferred: DeferredRecovery = {};
+  const tx = decodeBytes(bytes, { ...opts, hash, deferRecovery: deferred });
+  const request = deferred.request;
+  if (request === undefined) throw new Error("invariant: a decode without a sender left no recovery");
+  try {
+    tx.sender = await recoverer.recoverAddress(request.msgHash, request.signature, request.recovery);
+  } catch (err) {
+    fail("CODEC_INVALID_SIGNATURE", request.type, "signature", "sender could not be recovered", err);
+  }
+  cache?.set(hash, tx.sender);
+  return compactTx(tx);
+}
+
+/** The input as a plain Uint8Array of an acceptable size; throws CodecError. */
+function checkedBytes(raw: Uint8Array): Uint8Array {
+  if (!(raw instanceof Uint8Array)) fail("CODEC_MALFORMED", "Transaction", "", "input is not bytes");
+  if (raw.length === 0) fail("CODEC_TRUNCATED", "Transaction", "", "empty input");
+  if (raw.length > codecLimits.txBytesMax) {
+    fail("CODEC_TOO_LARGE", "Transaction", "", `${raw.length} bytes exceeds ${codecLimits.txBytesMax}`);
+  }
+  // Buffers (LevelDB, fastify) share memory and slice into views: decode a plain copy (compactTx copies again, but
+  // the decoders' checks compare against `raw`, and Buffer subclasses behave differently in places).
+  return raw.constructor === Uint8Array ? raw : new Uint8Array(raw);
 }
 
 function decodeBytes(bytes: Uint8Array, opts: DecodeTxOptions): Transaction {

@@ -1,6 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { codecLimits, decodeTransaction, SenderCache } from "../../src/codec/index.js";
-import { keccak256, privateKeyToAddress, secp256k1RecoveryCount } from "../../src/crypto/index.js";
+import {
+  CodecError,
+  codecLimits,
+  decodeTransaction,
+  decodeTransactionAsync,
+  SenderCache,
+  type SenderRecoverer,
+} from "../../src/codec/index.js";
+import {
+  keccak256,
+  privateKeyToAddress,
+  recoverAddress,
+  secp256k1RecoveryCount,
+} from "../../src/crypto/index.js";
 import type { Transaction } from "../../src/types/index.js";
 import { hexToBytes } from "../../src/util/hex.js";
 import { refusal } from "./refusal.js";
@@ -127,5 +139,87 @@ describe("decodeTransaction with a sender cache", () => {
       "CODEC_WRONG_CHAIN_ID",
     );
     expect(cache.stats()).toEqual({ entries: 0, hits: 0, misses: 1 });
+  });
+});
+
+/** A SenderRecoverer that recovers on this thread (as the worker does) and records what it was asked. */
+function recordingRecoverer(fail = false): SenderRecoverer & { asked: Uint8Array[] } {
+  const asked: Uint8Array[] = [];
+  return {
+    asked,
+    recoverAddress: async (msgHash, signature, recovery) => {
+      asked.push(msgHash);
+      if (fail) throw new Error("no key");
+      return recoverAddress(msgHash, signature, recovery);
+    },
+  };
+}
+
+async function asyncRefusal(promise: Promise<unknown>): Promise<CodecError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CodecError);
+  return err as CodecError;
+}
+
+describe("decodeTransactionAsync (the sender recovered by a SenderRecoverer: a worker thread in the pool)", () => {
+  it.each([0, 1, 2, 0x7c] as const)(
+    "type %s: the same tx as decodeTransaction, one recovery asked",
+    async (type) => {
+      const raw = signTx(spec(type), CHAIN_ID, KEY);
+      const recoverer = recordingRecoverer();
+      const tx = await decodeTransactionAsync(raw, { chainId: CHAIN_ID }, recoverer);
+      expect(tx).toEqual(decodeTransaction(raw, { chainId: CHAIN_ID }));
+      expect(tx.sender).toEqual(privateKeyToAddress(KEY));
+      expect(recoverer.asked).toHaveLength(1);
+      // One buffer of its own, as decodeTransaction returns it.
+      expect(tx.sender.buffer).toBe(tx.raw.buffer);
+    },
+  );
+
+  it("records the recovered sender in the cache; a hit or a trusted sender asks the recoverer nothing", async () => {
+    const cache = new SenderCache();
+    const raw = signTx(spec(2), CHAIN_ID, KEY);
+    const recoverer = recordingRecoverer();
+    await decodeTransactionAsync(raw, { senders: cache }, recoverer);
+    expect(cache.stats()).toMatchObject({ entries: 1, misses: 1 });
+    const again = await decodeTransactionAsync(raw, { senders: cache }, recoverer);
+    expect(again.sender).toEqual(privateKeyToAddress(KEY));
+    const trusted = new Uint8Array(20).fill(3);
+    expect((await decodeTransactionAsync(raw, { sender: trusted }, recoverer)).sender).toEqual(trusted);
+    expect(recoverer.asked).toHaveLength(1);
+    expect(cache.stats()).toMatchObject({ entries: 1, hits: 1 });
+  });
+
+  it("a failed recovery is CODEC_INVALID_SIGNATURE naming the tx type, and nothing is cached", async () => {
+    const cache = new SenderCache();
+    for (const [type, name] of [
+      [0, "LegacyTx"],
+      [2, "FeeMarketTx"],
+      [0x7c, "NativeTx"],
+    ] as const) {
+      const raw = signTx(spec(type), CHAIN_ID, KEY);
+      const err = await asyncRefusal(
+        decodeTransactionAsync(raw, { senders: cache }, recordingRecoverer(true)),
+      );
+      expect({ code: err.code, type: err.meta.type, field: err.meta.field }).toEqual({
+        code: "CODEC_INVALID_SIGNATURE",
+        type: name,
+        field: "signature",
+      });
+    }
+    expect(cache.stats().entries).toBe(0);
+  });
+
+  it("refuses what decodeTransaction refuses before asking for a recovery", async () => {
+    const recoverer = recordingRecoverer();
+    const raw = signTx(spec(1), CHAIN_ID, KEY);
+    const wrongChain = await asyncRefusal(decodeTransactionAsync(raw, { chainId: 1n }, recoverer));
+    expect(wrongChain.code).toBe("CODEC_WRONG_CHAIN_ID");
+    const empty = await asyncRefusal(decodeTransactionAsync(new Uint8Array(0), {}, recoverer));
+    expect(empty.code).toBe("CODEC_TRUNCATED");
+    expect(recoverer.asked).toHaveLength(0);
   });
 });
