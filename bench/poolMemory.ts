@@ -85,6 +85,7 @@ async function main(): Promise<void> {
       `${((after - before) / 1024 / 1024).toFixed(1)} MiB = ${Math.round((after - before) / pool.size())} B per tx ` +
       `(heapUsed ${(m.heapUsed / 1048576).toFixed(0)} MiB, arrayBuffers ${(m.arrayBuffers / 1048576).toFixed(0)} MiB)`,
   );
+  await pool.close();
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import {
   type ConsensusTiming,
   resolveConsensusTiming,
 } from "../consensus/options.js";
+import { RECOVERY_THREADS_MAX } from "../crypto/index.js";
 import { parseRpcSecurity, RPC_SECURITY_KEYS, type RpcSecuritySettings } from "../rpc/config.js";
 import type { LogLevel } from "../util/logger.js";
 import { readJsonFile } from "./genesis.js";
@@ -56,6 +57,7 @@ export interface NodeConfig {
     senderBytesMax?: number;
     nonceGapMax?: number;
     nativeSenderCountMax?: number;
+    recoveryThreads?: number;
   };
   ledger: {
     /** Blocks whose state stays readable (eth_getBalance / eth_call at past heights); 0 keeps only the head's. */
@@ -113,6 +115,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
     "senderBytesMax",
     "nonceGapMax",
     "nativeSenderCountMax",
+    "recoveryThreads",
   ]);
   const ledger = root.section("ledger", ["stateHistoryBlocks"]);
   const log = root.section("log", ["level", "pretty"]);
@@ -167,6 +170,7 @@ export function parseNodeConfig(json: unknown, file: string): NodeConfig {
       senderBytesMax: setOnly(txpool, "senderBytesMax", 1024, 2 ** 40),
       nonceGapMax: setOnly(txpool, "nonceGapMax", 0, 1_000_000),
       nativeSenderCountMax: setOnly(txpool, "nativeSenderCountMax", 1, 10_000_000),
+      recoveryThreads: setOnly(txpool, "recoveryThreads", 0, RECOVERY_THREADS_MAX),
     },
     ledger: {
       stateHistoryBlocks: int(ledger, "stateHistoryBlocks", 0, 1_000_000, 1024),

@@ -24,6 +24,8 @@ export interface MetricsSources {
       stale: number;
       admissionsDeferred: number;
       admissionsQueued: number;
+      /** Sender recoveries on the recovery threads and on the event loop; null without threads. */
+      recoveries: { inThreads: number; inline: number } | null;
     };
   };
   network: {

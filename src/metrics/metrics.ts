@@ -251,6 +251,18 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           if (s) this.set(s.txpool.stats().admissionsQueued);
         },
       }),
+      recoveries: new Counter({
+        ...reg,
+        name: "consort_txpool_recoveries_total",
+        help: "Sender recoveries of admitted txs: where=thread (txpool.recoveryThreads) or inline (on the event loop: no usable thread, or the recovery queue full)",
+        labelNames: ["where"] as const,
+        collect() {
+          const r = src()?.txpool.stats().recoveries;
+          if (!r) return;
+          counterSync.sync(this, "txpool_recoveries", { where: "thread" }, r.inThreads);
+          counterSync.sync(this, "txpool_recoveries", { where: "inline" }, r.inline);
+        },
+      }),
     },
 
     // ------------------------------------------------------------ rpc

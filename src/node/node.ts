@@ -326,6 +326,7 @@ export class ConsortNode {
     this.gossip.stop();
     await this.transport.stop();
     await this.sync.idle(); // a block that sync is committing must not meet a closed ledger
+    await this.txpool.close();
     await this.ledger.close();
     if (this.metricsServer) await this.metricsServer.stop();
     this.logger.info({}, "node stopped");

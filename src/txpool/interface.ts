@@ -1,4 +1,5 @@
 import type { SenderCache } from "../codec/index.js";
+import type { RecoveryThreadsStats } from "../crypto/index.js";
 import type { Address, Hash, Transaction } from "../types/index.js";
 import type { Logger } from "../util/logger.js";
 import type { TxPoolError } from "./errors.js";
@@ -62,6 +63,8 @@ export interface TxPoolStats {
   admissionsDeferred: number;
   /** Admissions waiting for a turn now. */
   admissionsQueued: number;
+  /** Sender recoveries on the recovery threads and inline since start; null without threads (recoveryThreads 0). */
+  recoveries: RecoveryThreadsStats | null;
 }
 
 /**

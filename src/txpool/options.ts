@@ -1,3 +1,5 @@
+import { availableParallelism } from "node:os";
+import { RECOVERY_THREADS_MAX } from "../crypto/index.js";
 import { definedOnly } from "../util/objects.js";
 import { TxPoolError } from "./errors.js";
 
@@ -61,6 +63,12 @@ export interface TxPoolOptions {
    * that arrived. 0: no limit.
    */
   admissionSliceMs: number;
+  /**
+   * Worker threads that recover the senders of admitted txs (RecoveryThreads, src/crypto): the native recovery is
+   * ~65 µs of every tx, the largest single item of a busy node's event loop, which also serves RPC, gossip and
+   * consensus. 0: recover on the event loop. The default takes one of the machine's other cores when it has one.
+   */
+  recoveryThreads: number;
 }
 
 export const defaultTxPoolOptions: Omit<TxPoolOptions, "chainId" | "groupId"> = {
@@ -78,6 +86,7 @@ export const defaultTxPoolOptions: Omit<TxPoolOptions, "chainId" | "groupId"> = 
   feesCharged: false,
   pendingViewMax: 10_000,
   admissionSliceMs: 4,
+  recoveryThreads: availableParallelism() > 1 ? 1 : 0,
 };
 
 export type TxPoolOptionsInput = Pick<TxPoolOptions, "chainId" | "groupId"> & Partial<TxPoolOptions>;
@@ -106,6 +115,17 @@ export function resolveTxPoolOptions(input: TxPoolOptionsInput): TxPoolOptions {
     if (!Number.isSafeInteger(opts[field]) || opts[field] < 0) {
       throw new TxPoolError("TXPOOL_OPTIONS", `txpool.${field} must be a non-negative integer`, { field });
     }
+  }
+  if (
+    !Number.isSafeInteger(opts.recoveryThreads) ||
+    opts.recoveryThreads < 0 ||
+    opts.recoveryThreads > RECOVERY_THREADS_MAX
+  ) {
+    throw new TxPoolError(
+      "TXPOOL_OPTIONS",
+      `txpool.recoveryThreads must be an integer in 0..${RECOVERY_THREADS_MAX}`,
+      { field: "recoveryThreads" },
+    );
   }
   const notAbove = [
     ["senderCountMax", "countMax"],

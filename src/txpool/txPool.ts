@@ -1,5 +1,5 @@
-import { decodeTransaction } from "../codec/index.js";
-import { keccak256 } from "../crypto/index.js";
+import { decodeTransaction, decodeTransactionAsync } from "../codec/index.js";
+import { keccak256, RecoveryThreads } from "../crypto/index.js";
 import type { Address, EthereumTx, Hash, NativeTx, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
 import { errorMessage } from "../util/errors.js";
@@ -64,6 +64,8 @@ export class TxPool implements TxPoolInterface {
   private evictedCount = 0;
   /** Bounds the admission work of one event-loop turn (opts.admissionSliceMs). */
   private readonly slicer: LoopSlicer | null;
+  /** Recovers admitted txs' senders off the event loop (opts.recoveryThreads), or null: on it. */
+  private readonly recovery: RecoveryThreads | null;
 
   constructor(opts: TxPoolOptionsInput, deps: TxPoolDeps) {
     this.opts = resolveTxPoolOptions(opts);
@@ -71,6 +73,22 @@ export class TxPool implements TxPoolInterface {
     this.deps = deps;
     this.log = deps.logger;
     this.now = deps.now ?? Date.now;
+    this.recovery =
+      this.opts.recoveryThreads > 0
+        ? new RecoveryThreads({
+            threads: this.opts.recoveryThreads,
+            onWorkerFailure: (err) =>
+              this.log.error(
+                { err: errorMessage(err) },
+                "sender recovery worker failed: recovering senders on the event loop from now on",
+              ),
+          })
+        : null;
+  }
+
+  /** Stops the recovery threads (admissions still running finish on the event loop). */
+  async close(): Promise<void> {
+    await this.recovery?.close();
   }
 
   // ---------------------------------------------------------------- admission
@@ -138,8 +156,12 @@ export class TxPool implements TxPoolInterface {
   private async admitNow(raw: Uint8Array, key: string, hash: Hash): Promise<Transaction> {
     this.pruneExpired();
     let tx: Transaction;
+    const decodeOpts = { chainId: this.opts.chainId, hash, senders: this.deps.senders };
     try {
-      tx = decodeTransaction(raw, { chainId: this.opts.chainId, hash, senders: this.deps.senders });
+      tx =
+        this.recovery === null
+          ? decodeTransaction(raw, decodeOpts)
+          : await decodeTransactionAsync(raw, decodeOpts, this.recovery);
     } catch (err) {
       throw invalidTx(err);
     }
@@ -421,6 +443,7 @@ export class TxPool implements TxPoolInterface {
       evicted: this.evictedCount,
       admissionsDeferred: this.slicer?.deferred ?? 0,
       admissionsQueued: this.slicer?.queued ?? 0,
+      recoveries: this.recovery?.stats() ?? null,
     };
   }
 

@@ -218,6 +218,7 @@ describe("Chain on an executed, uncommitted parent (pipelined PBFT)", () => {
     await commit(leader.chain, h1);
     expect(pool.size()).toBe(0);
     expect((await readAccount(leader.ledger, RECIPIENT)).balance).toBe(3n);
+    await pool.close();
   });
 
   it("a native nonce used in h may not be reused in h+1 (and blockLimit counts from h): the leader leaves it out, a replica refuses it", async () => {

@@ -105,6 +105,8 @@ describe("node config", () => {
     [{ dataDir: "d", consensus: { tickMs: 5 } }, "consensus.tickMs: must be >= 10"],
     [{ dataDir: "d", log: { level: "loud" } }, "log.level: expected trace|debug"],
     [{ dataDir: "d", rcp: {} }, "rcp: unknown field"],
+    [{ dataDir: "d", txpool: { recoveryThreads: 17 } }, "txpool.recoveryThreads: must be <= 16"],
+    [{ dataDir: "d", txpool: { recoveryThreads: -1 } }, "txpool.recoveryThreads: must be >= 0"],
   ])("refuses %j naming the field", (json, message) => {
     expect(() => parseNodeConfig(json, "node.json")).toThrowError(
       expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringContaining(message) }),
@@ -148,7 +150,8 @@ describe("example configs in configs/", () => {
 
   it("show the txpool defaults (one default per bound, in src/txpool/options.ts)", async () => {
     const node = await loadNodeConfig(path.join(import.meta.dirname, "../../configs/node.example.json"));
-    const shown = Object.entries(node.txpool);
+    // recoveryThreads is left out: its default follows the machine's cores (docs/txpool.md).
+    const shown = Object.entries(node.txpool).filter(([, value]) => value !== undefined);
     expect(shown.length).toBeGreaterThan(0);
     for (const [key, value] of shown) {
       expect([key, value]).toEqual([key, defaultTxPoolOptions[key as keyof typeof defaultTxPoolOptions]]);
@@ -164,6 +167,7 @@ describe("example configs in configs/", () => {
       senderBytesMax: undefined,
       nonceGapMax: undefined,
       nativeSenderCountMax: undefined,
+      recoveryThreads: undefined,
     });
     const opts = resolveTxPoolOptions({ chainId: 1n, groupId: "g", ...cfg.txpool });
     expect(opts.countMax).toBe(defaultTxPoolOptions.countMax);

@@ -22,6 +22,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     bans: over.bans ?? 0,
     ready: over.ready ?? true,
     gossip: { batchesIn: 0, batchesQueued: 0, batchesDropped: 0, batchesRejected: 0 },
+    recoveries: { inThreads: 40, inline: 2 } as { inThreads: number; inline: number } | null,
     fetch: { requestsSent: 0, txsFetched: 0, requestsServed: 0, txsServed: 0 },
   };
   const sources: MetricsSources = {
@@ -44,6 +45,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
         stale: 0,
         admissionsDeferred: 12,
         admissionsQueued: 3,
+        recoveries: state.recoveries,
       }),
     },
     network: {
@@ -101,6 +103,8 @@ describe("createConsortMetrics", () => {
     expect(text.value("consort_txpool_bytes")).toBe(550);
     expect(text.value("consort_txpool_admissions_deferred_total")).toBe(12);
     expect(text.value("consort_txpool_admissions_queued")).toBe(3);
+    expect(text.value("consort_txpool_recoveries_total", { where: "thread" })).toBe(40);
+    expect(text.value("consort_txpool_recoveries_total", { where: "inline" })).toBe(2);
     expect(text.value("consort_node_ready")).toBe(1);
     expect(text.value("consort_chain_head_timestamp_seconds")).toBe(1_700_000_000);
     expect(hasMetric(text, "process_cpu_seconds_total")).toBe(true);
@@ -146,6 +150,10 @@ describe("createConsortMetrics", () => {
     expect(text.value("consort_txfetch_txs_total", { result: "served" })).toBe(17);
     expect(text.value("consort_txfetch_requests_total", { result: "sent" })).toBe(3);
     expect(text.value("consort_txfetch_requests_total", { result: "served" })).toBe(2);
+    state.recoveries = { inThreads: 95, inline: 3 };
+    text = parsePromText(await metrics.register.metrics());
+    expect(text.value("consort_txpool_recoveries_total", { where: "thread" })).toBe(95);
+    expect(text.value("consort_txpool_recoveries_total", { where: "inline" })).toBe(3);
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "local")).toBe(5);
     expect(refusals("TXPOOL_FULL", "local")).toBe(1);
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);

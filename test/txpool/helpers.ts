@@ -78,12 +78,16 @@ export interface Harness {
   clock: ManualClock;
 }
 
+/**
+ * A pool on in-memory state. Its senders are recovered on the calling thread unless `opts.recoveryThreads` says
+ * otherwise (the rules under test do not depend on where; recoveryThreads.test.ts checks that, and closes its pools).
+ */
 export function makePool(opts: Partial<TxPoolOptionsInput> = {}, deps: Partial<TxPoolDeps> = {}): Harness {
   const state = new MemoryState();
   const chain = new MemoryChain();
   const clock = new ManualClock();
   const pool = new TxPool(
-    { chainId: CHAIN_ID, groupId: GROUP_ID, ...opts },
+    { chainId: CHAIN_ID, groupId: GROUP_ID, recoveryThreads: 0, ...opts },
     { state, chain, txGasLimit: () => TX_GAS_LIMIT, logger: silentLogger(), now: clock.now, ...deps },
   );
   return { pool, state, chain, clock };
