@@ -7,8 +7,14 @@ import { checkRecoveryInput, countThreadRecoveries, recoverAddress } from "./sec
 const ITEM_BYTES = 97;
 /** Bytes of one answer: a status byte (1 = recovered), the address (20). */
 const ANSWER_BYTES = 21;
-/** Requests in one message to a worker at most: one message per turn of a busy loop, not one per tx. */
+/** Requests in one message to a worker at most. */
 const BATCH_ITEMS_MAX = 256;
+/**
+ * Messages a worker holds unanswered at most. A message costs the event loop ~20 µs whatever it carries; under load
+ * a request (an RPC call) often comes alone in its loop turn, so the requests wait while the worker is busy with
+ * two messages and go out together with its next answer: few large messages when busy, one at once when idle.
+ */
+const BATCHES_IN_FLIGHT_MAX = 2;
 
 /** Thread counts accepted (0: every recovery on the calling thread). */
 export const RECOVERY_THREADS_MAX = 16;
@@ -178,12 +184,14 @@ export class RecoveryThreads {
     this.flushScheduled = false;
     while (this.queue.length > 0) {
       const slot = this.leastLoaded();
-      const items = this.queue.splice(0, BATCH_ITEMS_MAX);
       if (slot === null) {
+        const items = this.queue.splice(0);
         this.pending -= items.length;
         this.settleInline(items);
-        continue;
+        return;
       }
+      if (slot.batches.size >= BATCHES_IN_FLIGHT_MAX) return; // the next answer flushes
+      const items = this.queue.splice(0, BATCH_ITEMS_MAX);
       const packed = new Uint8Array(items.length * ITEM_BYTES);
       items.forEach((w, i) => {
         packed.set(w.msgHash, i * ITEM_BYTES);
@@ -199,10 +207,19 @@ export class RecoveryThreads {
     }
   }
 
+  /** The live worker with the fewest unanswered messages (then requests), or null: recover inline. */
   private leastLoaded(): Slot | null {
     if (this.closed) return null;
     let best: Slot | null = null;
-    for (const slot of this.liveSlots()) if (best === null || slot.inFlight < best.inFlight) best = slot;
+    for (const slot of this.liveSlots()) {
+      if (
+        best === null ||
+        slot.batches.size < best.batches.size ||
+        (slot.batches.size === best.batches.size && slot.inFlight < best.inFlight)
+      ) {
+        best = slot;
+      }
+    }
     return best;
   }
 
@@ -212,6 +229,7 @@ export class RecoveryThreads {
     this.forget(slot, id, items);
     this.counts.inThreads += items.length;
     countThreadRecoveries(items.length);
+    if (this.queue.length > 0 && !this.flushScheduled) this.flush();
     items.forEach((w, i) => {
       const at = i * ANSWER_BYTES;
       if (answers[at] === 1) w.resolve(answers.slice(at + 1, at + ANSWER_BYTES));
@@ -230,6 +248,7 @@ export class RecoveryThreads {
     if (slot.dead) return;
     if (!this.closed) this.reportFailure(err);
     this.retire(slot);
+    if (this.queue.length > 0 && !this.flushScheduled) this.flush(); // to another worker, or inline
   }
 
   /** The slot takes no more work; what it had not answered is recovered inline. */

@@ -74,6 +74,22 @@ describe("RecoveryThreads", () => {
     expect(secp256k1RecoveryCount() - before).toBe(300);
   });
 
+  it("while a worker holds two messages, requests of later turns wait and go out together", async () => {
+    const busy = signed(512, "busy");
+    const trickle = signed(10, "trickle");
+    const t = threads({ threads: 1 });
+    const first = busy.map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery)); // 2 messages of 256
+    const later: Promise<Address>[] = [];
+    for (const s of trickle) {
+      await new Promise((resolve) => setImmediate(resolve)); // one request a turn, as RPC calls come under load
+      later.push(t.recoverAddress(s.msgHash, s.signature, s.recovery));
+    }
+    expect((await Promise.all(later)).map(hex)).toEqual(trickle.map((s) => hex(s.address)));
+    await Promise.all(first);
+    // ~35 ms of recoveries in the first two messages; the ten turns take well under 1 ms.
+    expect(t.stats()).toMatchObject({ inThreads: 522, batches: 3 });
+  });
+
   it("rejects an unrecoverable signature as recoverAddress does, and answers the rest of its batch", async () => {
     const bad = unrecoverable();
     const good = signed(3, "beside the bad one");
