@@ -28,6 +28,10 @@ export interface RecoveryThreadsOptions {
   pendingMax?: number;
   /** Told once when a worker fails (it did not start, crashed or exited): its work and all later work run inline. */
   onWorkerFailure?: (err: Error) => void;
+  /** The worker script (default: recoveryWorker.mjs beside this module). Tests give stand-ins that speak its protocol. */
+  workerUrl?: URL;
+  /** Passed to each worker as its workerData (for a stand-in). */
+  workerData?: unknown;
 }
 
 export interface RecoveryThreadsStats {
@@ -70,6 +74,8 @@ export class RecoveryThreads {
   readonly threads: number;
   private readonly pendingMax: number;
   private readonly onWorkerFailure: (err: Error) => void;
+  private readonly workerUrl: URL;
+  private readonly workerData: unknown;
   private slots: Slot[] | null = null;
   private queue: Waiting[] = [];
   private flushScheduled = false;
@@ -100,6 +106,8 @@ export class RecoveryThreads {
     this.threads = threads;
     this.pendingMax = pendingMax;
     this.onWorkerFailure = opts.onWorkerFailure ?? (() => {});
+    this.workerUrl = opts.workerUrl ?? new URL("./recoveryWorker.mjs", import.meta.url);
+    this.workerData = opts.workerData;
   }
 
   /** The signer's address, as `recoverAddress` gives it; rejects with CRYPTO_INVALID_SIGNATURE when not recoverable. */
@@ -165,7 +173,7 @@ export class RecoveryThreads {
     for (let i = 0; i < this.threads; i++) {
       let worker: Worker;
       try {
-        worker = new Worker(new URL("./recoveryWorker.mjs", import.meta.url));
+        worker = new Worker(this.workerUrl, { workerData: this.workerData });
       } catch (err) {
         this.reportFailure(err);
         break;

@@ -1,4 +1,3 @@
-import type { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   keccak256,
@@ -47,6 +46,8 @@ function unrecoverable(): Signed {
 }
 
 const hex = (a: Uint8Array) => Buffer.from(a).toString("hex");
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const STAND_IN = new URL("./fixtures/standInRecoveryWorker.mjs", import.meta.url);
 const opened: RecoveryThreads[] = [];
 
 function threads(opts: ConstructorParameters<typeof RecoveryThreads>[0]): RecoveryThreads {
@@ -75,19 +76,22 @@ describe("RecoveryThreads", () => {
   });
 
   it("while a worker holds two messages, requests of later turns wait and go out together", async () => {
-    const busy = signed(512, "busy");
-    const trickle = signed(10, "trickle");
-    const t = threads({ threads: 1 });
-    const first = busy.map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery)); // 2 messages of 256
+    const items = signed(12, "trickle");
+    const slow = { mode: "slow", delayMs: 300 }; // each message answered 300 ms after it arrives
+    const t = threads({ threads: 1, workerUrl: STAND_IN, workerData: slow });
+    const first = items.slice(0, 2).map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery));
+    await nextTurn(); // the first two went out as one message
+    const second = t.recoverAddress(items[2]!.msgHash, items[2]!.signature, items[2]!.recovery);
+    await nextTurn(); // the second message: two unanswered now
     const later: Promise<Address>[] = [];
-    for (const s of trickle) {
-      await new Promise((resolve) => setImmediate(resolve)); // one request a turn, as RPC calls come under load
-      later.push(t.recoverAddress(s.msgHash, s.signature, s.recovery));
+    for (const s of items.slice(3)) {
+      later.push(t.recoverAddress(s.msgHash, s.signature, s.recovery)); // one request a turn, as RPC calls come
+      await nextTurn();
     }
-    expect((await Promise.all(later)).map(hex)).toEqual(trickle.map((s) => hex(s.address)));
-    await Promise.all(first);
-    // ~35 ms of recoveries in the first two messages; the ten turns take well under 1 ms.
-    expect(t.stats()).toMatchObject({ inThreads: 522, batches: 3 });
+    expect(t.stats().batches).toBe(2); // the nine wait for an answer
+    const got = await Promise.all([...first, second, ...later]);
+    expect(got.map(hex)).toEqual(items.map((s) => hex(s.address)));
+    expect(t.stats()).toMatchObject({ inThreads: 12, batches: 3 }); // and went out together
   });
 
   it("rejects an unrecoverable signature as recoverAddress does, and answers the rest of its batch", async () => {
@@ -136,22 +140,46 @@ describe("RecoveryThreads", () => {
   it("answers a dead worker's requests inline, reports it once, and recovers inline from then on", async () => {
     const items = signed(40, "crash");
     const failures: Error[] = [];
-    const t = threads({ threads: 1, onWorkerFailure: (err) => failures.push(err) });
-    // Start the worker and let it answer once.
-    await t.recoverAddress(items[0]!.msgHash, items[0]!.signature, items[0]!.recovery);
-    const worker = (t as unknown as { slots: { worker: Worker }[] }).slots[0]!.worker;
-    const pending = items.map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery));
-    // The requests go out at this turn's end (an immediate queued before this one); the worker dies right after.
-    setImmediate(() => void worker.terminate());
-    const got = await Promise.all(pending);
+    const t = threads({
+      threads: 1,
+      workerUrl: STAND_IN,
+      workerData: { mode: "crash" }, // exits on its first message
+      onWorkerFailure: (err) => failures.push(err),
+    });
+    const got = await Promise.all(items.map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery)));
     expect(got.map(hex)).toEqual(items.map((s) => hex(s.address)));
-    expect(failures).toHaveLength(1);
-    expect(failures[0]!.message).toMatch(/recovery worker exited/);
-    expect(t.stats().inline).toBe(40);
+    expect(failures.map((e) => e.message)).toEqual(["recovery worker exited (code 3)"]);
+    expect(t.stats()).toMatchObject({ inThreads: 0, inline: 40, batches: 1 });
 
     const later = await t.recoverAddress(items[1]!.msgHash, items[1]!.signature, items[1]!.recovery);
     expect(hex(later)).toBe(hex(items[1]!.address));
-    expect(t.stats()).toMatchObject({ inThreads: 1, inline: 41 });
+    expect(t.stats()).toMatchObject({ inThreads: 0, inline: 41, batches: 1 });
+  });
+
+  it("requests waiting for a worker that dies are recovered inline without another request to wake them", async () => {
+    const items = signed(3, "waiting");
+    const t = threads({ threads: 1, workerUrl: STAND_IN, workerData: { mode: "slowCrash", delayMs: 300 } });
+    const all: Promise<Address>[] = [];
+    for (const s of items) {
+      all.push(t.recoverAddress(s.msgHash, s.signature, s.recovery));
+      await nextTurn(); // two messages go out; the third request waits for an answer that never comes
+    }
+    expect(t.stats().batches).toBe(2);
+    expect((await Promise.all(all)).map(hex)).toEqual(items.map((s) => hex(s.address)));
+    expect(t.stats()).toMatchObject({ inThreads: 0, inline: 3, batches: 2 });
+  });
+
+  it("a worker that cannot start is a failure too: everything is recovered inline", async () => {
+    const [s] = signed(1, "no script");
+    const failures: Error[] = [];
+    const t = threads({
+      threads: 2,
+      workerUrl: new URL("./fixtures/missing.mjs", import.meta.url),
+      onWorkerFailure: (err) => failures.push(err),
+    });
+    expect(hex(await t.recoverAddress(s!.msgHash, s!.signature, s!.recovery))).toBe(hex(s!.address));
+    expect(failures).toHaveLength(1); // reported once, though both failed
+    expect(t.stats()).toMatchObject({ inThreads: 0, inline: 1 });
   });
 
   it("close answers what is queued inline, and later requests too", async () => {
