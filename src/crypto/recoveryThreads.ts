@@ -64,7 +64,8 @@ interface Slot {
  * Recovers transaction senders on worker threads, so the event loop that serves RPC, gossip and consensus does not
  * spend ~65 µs of native secp256k1 on each transaction it admits (the largest single item of a busy validator's
  * main thread: docs/benchmarks.md). Requests made in one event-loop turn go to a worker as one message (the
- * least-loaded one), answered in order; the caller's promise gets the address or a CRYPTO_INVALID_SIGNATURE error,
+ * least-loaded one; while every worker holds BATCHES_IN_FLIGHT_MAX unanswered, they wait for the next answer),
+ * answered in order; the caller's promise gets the address or a CRYPTO_INVALID_SIGNATURE error,
  * as `recoverAddress` would give. Same binding, same checks in both places: a sender never depends on where it
  * was recovered. Workers start on first use and never keep the process alive on their own. When a worker fails,
  * its unanswered requests and every later one are recovered inline; so are requests past `pendingMax`, and after
@@ -117,7 +118,7 @@ export class RecoveryThreads {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.closed || this.pending >= this.pendingMax || this.liveSlots().length === 0) {
+    if (this.closed || this.pending >= this.pendingMax || !this.workerSlots().some((slot) => !slot.dead)) {
       return this.inline(msgHash, signature, recovery);
     }
     this.pending++;
@@ -163,9 +164,10 @@ export class RecoveryThreads {
     for (const w of items) this.inline(w.msgHash, w.signature, w.recovery).then(w.resolve, w.reject);
   }
 
-  private liveSlots(): Slot[] {
+  /** Every worker slot, dead ones included (started on first use). */
+  private workerSlots(): Slot[] {
     if (this.slots === null) this.slots = this.start();
-    return this.slots.filter((slot) => !slot.dead);
+    return this.slots;
   }
 
   private start(): Slot[] {
@@ -219,7 +221,8 @@ export class RecoveryThreads {
   private leastLoaded(): Slot | null {
     if (this.closed) return null;
     let best: Slot | null = null;
-    for (const slot of this.liveSlots()) {
+    for (const slot of this.workerSlots()) {
+      if (slot.dead) continue;
       if (
         best === null ||
         slot.batches.size < best.batches.size ||
