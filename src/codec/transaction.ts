@@ -1,6 +1,7 @@
 import { keccak256 } from "../crypto/index.js";
 import type { Address, Hash, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
+import { assert } from "../util/errors.js";
 import { type DecodeTxOptions, type DeferredRecovery, decodeEthereumTx } from "./ethTx.js";
 import { fail } from "./fields.js";
 import { decodeNativeTx, NATIVE_TX_TYPE_BYTE } from "./nativeTx.js";
@@ -51,7 +52,7 @@ export async function decodeTransactionAsync(
   const deferred: DeferredRecovery = {};
   const tx = decodeBytes(bytes, { ...opts, hash, deferRecovery: deferred });
   const request = deferred.request;
-  if (request === undefined) throw new Error("invariant: a decode without a sender left no recovery");
+  assert(request !== undefined, "a decode without a trusted sender leaves its recovery");
   try {
     tx.sender = await recoverer.recoverAddress(request.msgHash, request.signature, request.recovery);
   } catch (err) {
