@@ -1,49 +1,11 @@
-// Worker thread of src/crypto/recoveryThreads.ts: recovers transaction senders (secp256k1 public key, then the
-// address: the last 20 bytes of its keccak-256) with the same native libsecp256k1 binding the main thread uses, so
-// the node's event loop does not spend ~65 µs of every transaction on it. Plain JavaScript: it loads in any runtime
-// (tsx, vitest, node) without a TypeScript loader.
+// Worker thread of src/crypto/recoveryThreads.ts: recovers transaction senders (recoverBatch.mjs), so the node's
+// event loop does not spend ~65 µs of every transaction on it.
 //
-// Request:  { id, items }    items: n × 97 bytes (32-byte message hash, 64-byte r||s, 1-byte recovery id)
-// Answer:   { id, answers }  answers: n × 21 bytes (1 = recovered, then the 20-byte address; 0 = not recoverable)
-import { createRequire } from "node:module";
+// Request: { id, items }    Answer: { id, answers }    (the byte layouts: recoverBatch.mjs)
 import { parentPort } from "node:worker_threads";
-import { keccak_256 } from "@noble/hashes/sha3.js";
-import { createKeccak } from "hash-wasm";
-
-const native = createRequire(import.meta.url)("secp256k1/bindings");
-const ITEM_BYTES = 97;
-const ANSWER_BYTES = 21;
-
-// keccak in WebAssembly where it loads (as src/crypto/keccak.ts), else @noble/hashes.
-let keccak = (data) => keccak_256(data);
-try {
-  const hasher = await createKeccak(256);
-  keccak = (data) => {
-    hasher.init();
-    hasher.update(data);
-    return hasher.digest("binary");
-  };
-} catch {
-  // keep @noble/hashes
-}
+import { recoverBatch } from "./recoverBatch.mjs";
 
 parentPort.on("message", ({ id, items }) => {
-  const count = items.length / ITEM_BYTES;
-  const answers = new Uint8Array(count * ANSWER_BYTES);
-  for (let i = 0; i < count; i++) {
-    const at = i * ITEM_BYTES;
-    try {
-      const publicKey = native.ecdsaRecover(
-        items.subarray(at + 32, at + 96),
-        items[at + 96],
-        items.subarray(at, at + 32),
-        false,
-      );
-      answers.set(keccak(publicKey.subarray(1)).subarray(12), i * ANSWER_BYTES + 1);
-      answers[i * ANSWER_BYTES] = 1;
-    } catch {
-      // answers[i * ANSWER_BYTES] stays 0: the main thread rejects this item.
-    }
-  }
+  const answers = recoverBatch(items);
   parentPort.postMessage({ id, answers }, [answers.buffer]);
 });

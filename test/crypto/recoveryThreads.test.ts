@@ -3,11 +3,11 @@ import {
   keccak256,
   privateKeyToAddress,
   RecoveryThreads,
-  recoverAddress,
   secp256k1RecoveryCount,
   secp256k1Sign,
 } from "../../src/crypto/index.js";
 import type { Address } from "../../src/types/index.js";
+import { unrecoverableSignature } from "./signatures.js";
 
 // RecoveryThreads: senders recovered on worker threads must be exactly what recoverAddress gives on the event loop,
 // failures must be the same errors, and a worker that dies, a full queue or a closed pool must fall back to the
@@ -29,20 +29,10 @@ function signed(count: number, seed: string): Signed[] {
   });
 }
 
-/** An r||s in range (r, s in 1..n-1) from which no public key can be recovered: r is no point's x-coordinate. */
+/** A request no key recovers from (see unrecoverableSignature). */
 function unrecoverable(): Signed {
-  const msgHash = keccak256(new TextEncoder().encode("no key"));
-  for (let r = 1; r < 256; r++) {
-    const signature = new Uint8Array(64);
-    signature[31] = r;
-    signature[63] = 1;
-    try {
-      recoverAddress(msgHash, signature, 0);
-    } catch {
-      return { msgHash, signature, recovery: 0, address: new Uint8Array(20) };
-    }
-  }
-  throw new Error("no unrecoverable r below 256");
+  const { msgHash, signature } = unrecoverableSignature();
+  return { msgHash, signature, recovery: 0, address: new Uint8Array(20) };
 }
 
 const hex = (a: Uint8Array) => Buffer.from(a).toString("hex");

@@ -1,8 +1,8 @@
 import { RLP } from "@ethereumjs/rlp";
 import { afterEach, describe, expect, it } from "vitest";
-import { recoverAddress } from "../../src/crypto/index.js";
 import type { TxPool } from "../../src/txpool/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
+import { unrecoverableSignature } from "../crypto/signatures.js";
 import { makePool, signEth, wallet } from "./helpers.js";
 
 // The pool with txpool.recoveryThreads: senders recovered on worker threads, with the results, refusals and
@@ -23,19 +23,8 @@ afterEach(async () => {
 /** A legacy tx re-encoded with an r that is no curve point's x (s = 1): in range, but no key recovers from it. */
 function unrecoverable(raw: Uint8Array): Uint8Array {
   const fields = RLP.decode(raw) as Uint8Array[];
-  const v = fields[6]!;
-  const msgHash = new Uint8Array(32).fill(1);
-  for (let r = 1; r < 256; r++) {
-    const signature = new Uint8Array(64);
-    signature[31] = r;
-    signature[63] = 1;
-    try {
-      recoverAddress(msgHash, signature, 0);
-    } catch {
-      return RLP.encode([...fields.slice(0, 6), v, Uint8Array.of(r), Uint8Array.of(1)]);
-    }
-  }
-  throw new Error("no unrecoverable r below 256");
+  const { r } = unrecoverableSignature();
+  return RLP.encode([...fields.slice(0, 7), Uint8Array.of(r), Uint8Array.of(1)]);
 }
 
 describe("TxPool with recovery threads", () => {
