@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   keccak256,
@@ -125,6 +127,18 @@ describe("RecoveryThreads", () => {
     const b = await Promise.all(items.map((s) => bounded.recoverAddress(s.msgHash, s.signature, s.recovery)));
     expect(b.map(hex)).toEqual(items.map((s) => hex(s.address)));
     expect(bounded.stats()).toMatchObject({ inThreads: 2, inline: 3 });
+    // Answered requests no longer count against the bound.
+    const c = await Promise.all(
+      items.slice(0, 2).map((s) => bounded.recoverAddress(s.msgHash, s.signature, s.recovery)),
+    );
+    expect(c.map(hex)).toEqual(items.slice(0, 2).map((s) => hex(s.address)));
+    expect(bounded.stats()).toMatchObject({ inThreads: 4, inline: 3 });
+
+    // Inline, an unrecoverable signature rejects as in a thread.
+    const bad = unrecoverable();
+    await expect(none.recoverAddress(bad.msgHash, bad.signature, bad.recovery)).rejects.toMatchObject({
+      code: "CRYPTO_INVALID_SIGNATURE",
+    });
   });
 
   it("answers a dead worker's requests inline, reports it once, and recovers inline from then on", async () => {
@@ -168,8 +182,55 @@ describe("RecoveryThreads", () => {
       onWorkerFailure: (err) => failures.push(err),
     });
     expect(hex(await t.recoverAddress(s!.msgHash, s!.signature, s!.recovery))).toBe(hex(s!.address));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the second worker's error comes too
     expect(failures).toHaveLength(1); // reported once, though both failed
+    expect(failures[0]!.message).toMatch(/Cannot find module/); // the worker's own error, not only its exit
     expect(t.stats()).toMatchObject({ inThreads: 0, inline: 1 });
+  });
+
+  it("a worker script the Worker constructor refuses outright: reported, everything inline", async () => {
+    const [s] = signed(1, "refused script");
+    const failures: Error[] = [];
+    const t = threads({
+      threads: 1,
+      workerUrl: new URL("https://example.invalid/worker.mjs"), // not a file: refused before anything is fetched
+      onWorkerFailure: (err) => failures.push(err),
+    });
+    expect(hex(await t.recoverAddress(s!.msgHash, s!.signature, s!.recovery))).toBe(hex(s!.address));
+    expect(failures).toHaveLength(1);
+    expect(t.stats()).toMatchObject({ inThreads: 0, inline: 1, batches: 0 });
+  });
+
+  it("when one of two workers dies, the other takes the work", async () => {
+    const items = signed(6, "one of two");
+    const failures: Error[] = [];
+    const t = threads({
+      threads: 2,
+      workerUrl: STAND_IN,
+      workerData: { mode: "crashFirst", flag: new SharedArrayBuffer(4) },
+      onWorkerFailure: (err) => failures.push(err),
+    });
+    const first = await t.recoverAddress(items[0]!.msgHash, items[0]!.signature, items[0]!.recovery);
+    expect(hex(first)).toBe(hex(items[0]!.address)); // its worker died: answered inline
+    expect(failures).toHaveLength(1);
+    const rest = await Promise.all(
+      items.slice(1).map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery)),
+    );
+    expect(rest.map(hex)).toEqual(items.slice(1).map((s) => hex(s.address)));
+    expect(t.stats()).toMatchObject({ inThreads: 5, inline: 1 });
+  });
+
+  it("sends to the worker with the fewest unanswered messages", async () => {
+    const items = signed(5, "least loaded");
+    const t = threads({ threads: 2, workerUrl: STAND_IN, workerData: { mode: "slow", delayMs: 300 } });
+    const all: Promise<Address>[] = [];
+    for (const s of items) {
+      all.push(t.recoverAddress(s.msgHash, s.signature, s.recovery)); // one request a turn
+      await nextTurn();
+    }
+    expect(t.stats().batches).toBe(4); // two per worker; the fifth waits for an answer
+    expect((await Promise.all(all)).map(hex)).toEqual(items.map((s) => hex(s.address)));
+    expect(t.stats()).toMatchObject({ inThreads: 5, batches: 5 });
   });
 
   it("close answers what is queued inline, and later requests too", async () => {
@@ -186,13 +247,60 @@ describe("RecoveryThreads", () => {
     await t.close();
   });
 
+  it("close answers the requests a worker holds inline, at once", async () => {
+    const items = signed(2, "in flight at close");
+    const t = threads({ threads: 1, workerUrl: STAND_IN, workerData: { mode: "slow", delayMs: 300 } });
+    const held = items.map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery));
+    await nextTurn(); // sent: the worker holds them for 300 ms
+    expect(t.stats().batches).toBe(1);
+    await t.close();
+    expect((await Promise.all(held)).map(hex)).toEqual(items.map((s) => hex(s.address)));
+    expect(t.stats()).toMatchObject({ inThreads: 0, inline: 2 });
+  });
+
+  it("an awaited recovery keeps the process alive; idle workers do not (a process ends on its own)", () => {
+    // Top-level await on a thread's answer, nothing else pending: the process must wait for it, then exit by itself
+    // although the worker is still running (idle workers are unreferenced).
+    const fixture = fileURLToPath(new URL("./fixtures/awaitOneRecovery.ts", import.meta.url));
+    const run = spawnSync(process.execPath, ["--import", "tsx", fixture], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.error).toBeUndefined(); // not killed by the timeout: it exited on its own
+    expect(run.status).toBe(0);
+    const [verdict, stats] = run.stdout.trim().split("\n");
+    expect(verdict).toBe("recovered");
+    expect(JSON.parse(stats!)).toMatchObject({ inThreads: 1, inline: 0 });
+  });
+
+  it("accepts 0..16 threads and any positive pendingMax", () => {
+    for (const [threads, pendingMax] of [
+      [16, 1],
+      [0, 1],
+    ] as const) {
+      expect(new RecoveryThreads({ threads, pendingMax }).stats()).toMatchObject({ threads });
+    }
+  });
+
   it.each([-1, 17, 1.5, Number.NaN])("refuses %s threads", (bad) => {
     expect(() => new RecoveryThreads({ threads: bad })).toThrowError(
-      expect.objectContaining({ code: "CRYPTO_INVALID_INPUT", message: expect.stringContaining("0..16") }),
+      expect.objectContaining({
+        code: "CRYPTO_INVALID_INPUT",
+        message: expect.stringContaining("0..16"),
+        meta: { threads: bad },
+      }),
     );
   });
 
   it("refuses a pendingMax that is not a positive integer", () => {
-    expect(() => new RecoveryThreads({ threads: 1, pendingMax: 0 })).toThrowError(/pendingMax/);
+    for (const bad of [0, -3, 2.5]) {
+      expect(() => new RecoveryThreads({ threads: 1, pendingMax: bad })).toThrowError(
+        expect.objectContaining({
+          code: "CRYPTO_INVALID_INPUT",
+          message: `pendingMax must be a positive integer, got ${bad}`,
+          meta: { pendingMax: bad },
+        }),
+      );
+    }
   });
 });

@@ -117,6 +117,12 @@ export const modules: Record<string, MutationModule> = {
     mutate: ["src/ledger/nonceWindow.ts"],
     tests: ["test/ledger/nonceWindow.test.ts", "test/ledger/levelLedger.test.ts"],
   },
+  "recovery-threads": {
+    // Sender recovery on worker threads (the main thread's side: batching, the message cap, fallbacks). The worker's
+    // own script is plain JS loaded in another thread, where a mutant could not be switched on: not mutated.
+    mutate: ["src/crypto/recoveryThreads.ts"],
+    tests: ["test/crypto/recoveryThreads.test.ts", "test/txpool/recoveryThreads.test.ts"],
+  },
   "loop-priority": {
     // What keeps the critical path first on the event loop: the hard state log (synchronous WAL), the admission
     // slicer and the block execution's yielder.
