@@ -191,6 +191,14 @@ describe("decodeTransactionAsync (the sender recovered by a SenderRecoverer: a w
     expect((await decodeTransactionAsync(raw, { sender: trusted }, recoverer)).sender).toEqual(trusted);
     expect(recoverer.asked).toHaveLength(1);
     expect(cache.stats()).toMatchObject({ entries: 1, hits: 1 });
+    // A hit recovers nothing on this thread either, and still runs every other check.
+    const before = secp256k1RecoveryCount();
+    await decodeTransactionAsync(raw, { senders: cache }, recoverer);
+    expect(secp256k1RecoveryCount()).toBe(before);
+    const wrongChain = await asyncRefusal(
+      decodeTransactionAsync(raw, { senders: cache, chainId: 1n }, recoverer),
+    );
+    expect(wrongChain.code).toBe("CODEC_WRONG_CHAIN_ID");
   });
 
   it("a failed recovery is CODEC_INVALID_SIGNATURE naming the tx type, and nothing is cached", async () => {
@@ -209,6 +217,7 @@ describe("decodeTransactionAsync (the sender recovered by a SenderRecoverer: a w
         type: name,
         field: "signature",
       });
+      expect(err.message).toMatch(/sender could not be recovered/);
     }
     expect(cache.stats().entries).toBe(0);
   });
