@@ -60,7 +60,7 @@ export interface RecoveryRequest {
 }
 
 /** The sender of a decoded tx whose recovery was deferred: never leaves decodeTransactionAsync. */
-export const PENDING_SENDER: Address = new Uint8Array(20);
+const PENDING_SENDER: Address = new Uint8Array(20);
 
 /**
  * The tx's sender: the trusted one, a placeholder while the caller recovers it (deferRecovery), or recovered here.
