@@ -260,7 +260,9 @@ describe("RecoveryThreads", () => {
 
   it("an awaited recovery keeps the process alive; idle workers do not (a process ends on its own)", () => {
     // Top-level await on a thread's answer, nothing else pending: the process must wait for it, then exit by itself
-    // although the worker is still running (idle workers are unreferenced).
+    // although the worker is still running (idle workers are unreferenced). On Node 20 a message in flight to a
+    // worker already keeps the loop alive, so the first half guards the behaviour, not our `ref()` alone; the
+    // second half fails if an answered worker stays referenced.
     const fixture = fileURLToPath(new URL("./fixtures/awaitOneRecovery.ts", import.meta.url));
     const run = spawnSync(process.execPath, ["--import", "tsx", fixture], {
       encoding: "utf8",
