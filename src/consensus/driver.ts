@@ -327,7 +327,10 @@ export class ConsensusDriver {
       }
       if (ready.persist && !isBlankHardState(ready.persist)) await this.hardStateStore.save(ready.persist);
       for (const m of ready.messages) this.send(m.to, encodePbftMessage(m.msg));
-      for (const e of ready.execute) void this.execute(e);
+      for (const e of ready.execute) {
+        this.proposer.proposalSeen(this.clock.nowMs());
+        void this.execute(e);
+      }
       void this.proposer.tryPropose(); // also the retry of a build refused while h was being written
       if (ready.fetchBlocks) this.deps.fetchBlocks(ready.fetchBlocks.fromHeight, ready.fetchBlocks.peers);
       this.logReady(ready);

@@ -13,12 +13,14 @@ export interface ConsensusDriverOptions {
    */
   minSealTimeMs: number;
   /**
-   * A leader starts building a block at least this long after it started building the previous one, unless a full
-   * block waits. On an idle chain the previous build is long past, so a lone tx is sealed at once; under load it
-   * makes blocks of the txs of this interval at least, not of the few that arrived while a fast round ran: each
-   * block costs the same fixed work (commit, roots, votes, disk syncs), and a lone validator at ~2,000 tx/s sealed
-   * blocks of ~40 txs every ~20 ms, spending a fifth more CPU per tx than with ~200-tx blocks.
-   * Unset (tests, the simulator): 0.
+   * A leader starts building a block at least this long after the chain's previous proposal began (its own last
+   * build, or the last proposal of another leader this node took for execution), unless a full block waits. On an
+   * idle chain the previous proposal is long past, so a lone tx is sealed at once; under load it makes blocks of
+   * the txs of this interval at least, not of the few that arrived while a fast round ran: each block costs the
+   * same fixed work on every node (commit, roots, votes, signatures, disk syncs). A lone validator at ~2,000 tx/s
+   * sealed blocks of ~40 txs every ~20 ms, spending a fifth more CPU per tx than with ~200-tx blocks; four
+   * validators, whose leaders take turns, sealed a block per round (~120 ms under load) while each leader's own
+   * previous build was four heights back. Unset (tests, the simulator): 0.
    */
   minBlockIntervalMs?: number;
   /** The hard state log (appended and fdatasynced before any vote leaves this node: hardStateLog.ts). */
@@ -81,6 +83,15 @@ export function resolveConsensusTiming(set: Partial<ConsensusTiming>): Consensus
       "CONSENSUS_OPTIONS",
       `must be at least 5 ticks (5 × consensus.tickMs = ${opts.tickMs * 5} ms)`,
       { field: "viewTimeoutMs" },
+    );
+  }
+  // A leader waits up to minSealTimeMs + minBlockIntervalMs to fill a block: it must still propose well within the
+  // view timeout, or every block it builds under load would be thrown away by a view change.
+  if (opts.minSealTimeMs + opts.minBlockIntervalMs > opts.viewTimeoutMs / 2) {
+    throw new ConsensusOptionsError(
+      "CONSENSUS_OPTIONS",
+      `minSealTimeMs + minBlockIntervalMs (${opts.minSealTimeMs + opts.minBlockIntervalMs} ms) must be at most half of viewTimeoutMs (${opts.viewTimeoutMs} ms)`,
+      { field: "minBlockIntervalMs" },
     );
   }
   return opts;

@@ -14,7 +14,10 @@ export interface ProposerDeps {
   clock: ConsensusClock;
   /** A leader with fewer txs than a full block waits this long after the first one arrived (batching). */
   minSealTimeMs: number;
-  /** Builds start at least this long apart unless a full block waits (ConsensusDriverOptions.minBlockIntervalMs). */
+  /**
+   * A build starts at least this long after the last proposal this node made or took for execution, unless a full
+   * block waits (ConsensusDriverOptions.minBlockIntervalMs).
+   */
   minBlockIntervalMs: number;
   /** A proposal is built: the driver steps it into the core. */
   onProposal(event: ProposalEvent): void;
@@ -41,8 +44,12 @@ export class Proposer {
   /** The height of the block being built (pipelining: may be the next one). */
   private buildingAt: number | null = null;
   private firstPendingAtMs: number | null = null;
-  /** When the last build started (ms), for minBlockIntervalMs; -Infinity before the first. */
-  private lastBuildAtMs = Number.NEGATIVE_INFINITY;
+  /**
+   * When the last proposal began (ms), for minBlockIntervalMs: this node's last build, or the last proposal of
+   * another leader it took for execution (`proposalSeen`). -Infinity before the first. Leaders take turns, so a
+   * leader's own previous build is usually several heights back: only the chain's last proposal spaces blocks.
+   */
+  private lastProposalAtMs = Number.NEGATIVE_INFINITY;
   /** The height of the last block the driver is committing right now; null when no commit is in flight. */
   private committingUpTo: number | null = null;
 
@@ -67,6 +74,14 @@ export class Proposer {
     this.committingUpTo = height;
   }
 
+  /**
+   * A proposal of another leader was taken for execution at `atMs` (the core checked its sender and signature, so
+   * only a validator's proposal at its own turn counts: one per height and view).
+   */
+  proposalSeen(atMs: number): void {
+    if (atMs > this.lastProposalAtMs) this.lastProposalAtMs = atMs;
+  }
+
   /** Try soon (txs arrived): coalesces bursts of arrivals into one attempt. */
   schedule(): void {
     if (!this.requested || this.buildingFlag || this.scheduled || this.deps.stopped()) return;
@@ -89,7 +104,7 @@ export class Proposer {
       this.firstPendingAtMs ??= now;
       if (now - this.firstPendingAtMs < this.deps.minSealTimeMs) return;
       // Retried on the next arrival or tick.
-      if (now - this.lastBuildAtMs < this.deps.minBlockIntervalMs) return;
+      if (now - this.lastProposalAtMs < this.deps.minBlockIntervalMs) return;
     }
     // Up to tx_count_limit candidates, whatever their gas limits: which ones fit block_gas_limit depends on the gas
     // they use (Ethereum's rule), so the build decides, and gives back the ones left over (dropRejected).
@@ -97,7 +112,7 @@ export class Proposer {
     if (candidates.length === 0) return;
     this.buildingFlag = true;
     this.buildingAt = request.height;
-    this.lastBuildAtMs = now;
+    this.lastProposalAtMs = now;
     this.deps.onWorkStarted(now);
     let proposed = false;
     try {

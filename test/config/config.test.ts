@@ -89,6 +89,11 @@ describe("node config", () => {
     });
   });
 
+  it("lets a leader wait up to half the view timeout to fill a block", () => {
+    const set = { viewTimeoutMs: 1000, minSealTimeMs: 400, minBlockIntervalMs: 100 };
+    expect(resolveConsensusTiming(set)).toMatchObject(set);
+  });
+
   it.each([
     [{}, "dataDir: expected a string"],
     [{ dataDir: "d", rpc: { port: 70000 } }, "rpc.port: must be <= 65535"],
@@ -103,6 +108,15 @@ describe("node config", () => {
       "consensus.viewTimeoutMs: must be at least 5 ticks",
     ],
     [{ dataDir: "d", consensus: { tickMs: 5 } }, "consensus.tickMs: must be >= 10"],
+    // A leader filling a block must still propose within half the view timeout (with the default interval, 100 ms).
+    [
+      { dataDir: "d", consensus: { viewTimeoutMs: 1000, minSealTimeMs: 401 } },
+      "consensus.minBlockIntervalMs: minSealTimeMs + minBlockIntervalMs (501 ms) must be at most half of viewTimeoutMs (1000 ms)",
+    ],
+    [
+      { dataDir: "d", consensus: { viewTimeoutMs: 1000, minBlockIntervalMs: 501 } },
+      "consensus.minBlockIntervalMs: minSealTimeMs + minBlockIntervalMs (501 ms) must be at most half",
+    ],
     [{ dataDir: "d", log: { level: "loud" } }, "log.level: expected trace|debug"],
     [{ dataDir: "d", rcp: {} }, "rcp: unknown field"],
     [{ dataDir: "d", txpool: { recoveryThreads: 17 } }, "txpool.recoveryThreads: must be <= 16"],

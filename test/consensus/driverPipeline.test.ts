@@ -125,6 +125,28 @@ describe("ConsensusDriver: pipelining", () => {
     expect(r.chain.builds).toHaveLength(2);
   });
 
+  it("the next leader starts its build minBlockIntervalMs after the proposal it took for execution", async () => {
+    // Leaders take turns: keys[2] has never built, yet the chain's last proposal (keys[1]'s, height 1) is recent,
+    // and it is that one which spaces blocks (each costs every node the same fixed work).
+    const now = Date.now();
+    const r = rig(dir, keys[2]!, keys, {
+      txs: [transfer(7)],
+      options: { minBlockIntervalMs: 100, viewTimeoutMs: 1000 },
+    });
+    rigs.push(r);
+    await r.driver.start();
+    r.net.deliver(keys[1]!, prePrepareAt1().msg);
+    await until(() => r.chain.verifies.length === 1, "the execution of height 1");
+    for (let i = 0; i < 9; i++) {
+      vi.advanceTimersByTime(10);
+      await settled(r.driver);
+    }
+    expect(r.chain.builds).toEqual([]); // 90 ms after height 1's proposal
+    vi.advanceTimersByTime(10);
+    await until(() => r.chain.builds.length === 1, "the build of height 2");
+    expect(r.chain.builds[0]!.opts.nowMs).toBe(now + 100);
+  });
+
   it("the leader's own build of the timed height pauses its view clock (a slow block is not a faulty leader)", async () => {
     const r = rig(dir, keys[1]!, keys, { txs: [transfer(7)] }); // keys[1] leads height 1
     rigs.push(r);
