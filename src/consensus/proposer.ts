@@ -26,6 +26,14 @@ export interface ProposerDeps {
   stopped(): boolean;
 }
 
+/**
+ * How long ago `sinceMs` was. A wall clock stepped back (NTP) puts it in the future: that is no reason to wait, or a
+ * leader would hold its block until the clock caught up and lose the round to a view change.
+ */
+function waitedMs(nowMs: number, sinceMs: number): number {
+  return nowMs >= sinceMs ? nowMs - sinceMs : Number.POSITIVE_INFINITY;
+}
+
 /** Executor refusals that only say the block had no room left (src/execution/errors.ts). */
 const BLOCK_FULL_CODES: ReadonlySet<string> = new Set([
   "BLOCK_GAS_LIMIT_REACHED",
@@ -79,7 +87,7 @@ export class Proposer {
    * only a validator's proposal at its own turn counts: one per height and view).
    */
   proposalSeen(atMs: number): void {
-    if (atMs > this.lastProposalAtMs) this.lastProposalAtMs = atMs;
+    this.lastProposalAtMs = atMs;
   }
 
   /** Try soon (txs arrived): coalesces bursts of arrivals into one attempt. */
@@ -102,9 +110,9 @@ export class Proposer {
     const now = this.deps.clock.nowMs();
     if (pending < limit) {
       this.firstPendingAtMs ??= now;
-      if (now - this.firstPendingAtMs < this.deps.minSealTimeMs) return;
       // Retried on the next arrival or tick.
-      if (now - this.lastProposalAtMs < this.deps.minBlockIntervalMs) return;
+      if (waitedMs(now, this.firstPendingAtMs) < this.deps.minSealTimeMs) return;
+      if (waitedMs(now, this.lastProposalAtMs) < this.deps.minBlockIntervalMs) return;
     }
     // Up to tx_count_limit candidates, whatever their gas limits: which ones fit block_gas_limit depends on the gas
     // they use (Ethereum's rule), so the build decides, and gives back the ones left over (dropRejected).

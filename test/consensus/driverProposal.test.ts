@@ -124,6 +124,26 @@ describe("ConsensusDriver: proposing", () => {
     expect(p.chain.builds[3]!.opts.nowMs).toBe(NOW + 300);
   });
 
+  it("a wall clock stepped back holds no block (minBlockIntervalMs, minSealTimeMs)", async () => {
+    const p = make([transfer(1)], 0, 100);
+    await p.driver.start();
+    await until(() => p.chain.heightNow === 1, "block 1");
+    vi.setSystemTime(NOW - 60_000); // NTP steps the clock back a minute: the last build is "in the future"
+    p.pool.add(transfer(2));
+    await until(() => p.chain.heightNow === 2, "block 2 at once");
+    expect(p.chain.builds[1]!.opts.nowMs).toBe(NOW - 60_000);
+    await p.driver.stop();
+
+    const q = make([], 100);
+    await q.driver.start();
+    vi.setSystemTime(NOW);
+    q.pool.add(transfer(1)); // the first pending tx, at NOW
+    await turns();
+    vi.setSystemTime(NOW - 60_000);
+    await tick(q, 1);
+    await until(() => q.chain.builds.length === 1, "the build despite minSealTimeMs");
+  });
+
   it("time spent idle does not count towards minSealTimeMs", async () => {
     const p = make([], 100);
     await p.driver.start();
