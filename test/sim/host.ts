@@ -8,6 +8,7 @@
 import { ConsensusDriver, type ConsensusTransport } from "../../src/consensus/driver.js";
 import {
   type ConsensusClock,
+  defaultConsensusDriverOptions,
   type HardStateStore,
   type PbftCrypto,
   toHex,
@@ -107,6 +108,8 @@ export class SimHost {
         tickMs: SIM_TICK_MS,
         viewTimeoutMs: world.viewTimeoutTicks * SIM_TICK_MS,
         minSealTimeMs: 0,
+        // The node's default (100 ms: one tick here): a leader waits a tick after the last proposal it saw.
+        minBlockIntervalMs: defaultConsensusDriverOptions.minBlockIntervalMs,
         queueMax: 10_000,
         pipeline: world.pipeline,
         stateFile: `sim/node${node.index}/consensus-state.json`,

@@ -183,8 +183,9 @@ export class SimPool implements ConsensusPool {
 
   constructor(private readonly nodeIndex: number) {}
 
+  /** One short of a full block, as under a node's steady load: a leader waits out minBlockIntervalMs. */
   size(): number {
-    return LIMITS_TX_COUNT;
+    return LIMITS_TX_COUNT - 1;
   }
   hasWork(): boolean {
     return true;
