@@ -29,34 +29,56 @@ export interface ProfileSummary {
   areas: { area: string; selfMs: number; pctOfBusy: number }[];
 }
 
+/**
+ * Our own modules under `dirs` (e.g. "rpc" or "chain|sync|node"), from the TypeScript sources (tsx) or the compiled
+ * `dist/` (npm start, the bench, docker). Paths of dependencies start with "~/" by then (node_modules is cut).
+ */
+function ours(dirs: string): string {
+  return `^[^~ ]\\S*\\/(?:src|dist)\\/(?:${dirs})\\/`;
+}
+
+/** An area's pattern: our modules under `dirs`, or what else matches `others` (a regex source). */
+function area(dirs: string, others: string | null = null): RegExp {
+  return new RegExp(others === null ? ours(dirs) : `${ours(dirs)}|${others}`);
+}
+
 /** Ordered: first match wins. Matched against "url functionName". */
 const AREAS: [string, RegExp][] = [
   ["idle", /^\s*\(idle\)|\(program\)$/],
   ["GC", /\(garbage collector\)/],
   [
-    "module loading + dynamic import() (tsx loader thread)",
+    "module loading, worker messages (postMessage)",
     /modules\/|postMessage|MessageChannel|receiveMessageOnPort|makeAsyncRequest|makeSyncRequest|waitForWorker|compileSourceTextModule|wrapSafe|cjs-module-lexer|\/tsx\/|source_map|readFileUtf8|compileForInternalLoader|oninit/,
   ],
   [
     "rpc (fastify, JSON)",
-    /src\/rpc\/|fastify|find-my-way|avvio|light-my-request|fast-json-stringify|secure-json-parse|JSON\.parse|JSON\.stringify|\/ws\//,
+    area(
+      "rpc",
+      String.raw`fastify|find-my-way|avvio|light-my-request|fast-json-stringify|secure-json-parse|JSON\.parse|JSON\.stringify|\/ws\/`,
+    ),
   ],
-  ["codec (RLP, protobuf)", /src\/codec\/|protobufjs|@ethereumjs\/rlp/],
+  ["codec (RLP, protobuf)", area("codec", String.raw`protobufjs|@ethereumjs\/rlp`)],
   [
     "crypto (keccak, secp256k1, ed25519)",
-    /src\/crypto\/|@noble\/|secp256k1|keccak|ed25519|internal\/crypto|getKeyObjectHandle|verifyOneShot|signOneShot/,
+    area(
+      "crypto",
+      String.raw`@noble\/|secp256k1|keccak|ed25519|internal\/crypto|getKeyObjectHandle|verifyOneShot|signOneShot`,
+    ),
   ],
-  ["txpool", /src\/txpool\//],
-  ["consensus (PBFT)", /src\/consensus\//],
-  ["execution (EVM, state)", /src\/execution\/|@ethereumjs\/(evm|vm|statemanager|util|common|tx|mpt|trie)/],
+  ["txpool", area("txpool")],
+  ["consensus (PBFT)", area("consensus")],
+  [
+    "execution (EVM, state)",
+    area("execution", String.raw`@ethereumjs\/(evm|vm|statemanager|util|common|tx|mpt|trie)`),
+  ],
   [
     "storage (LevelDB)",
-    /src\/ledger\/|classic-level|abstract-level|level-transcoder|module-error|maybe-combine-errors/,
+    area("ledger", "classic-level|abstract-level|level-transcoder|module-error|maybe-combine-errors"),
   ],
-  ["chain / sync / node", /src\/chain\/|src\/sync\/|src\/node\//],
+  ["chain / sync / node", area("chain|sync|node")],
   [
     "network (libp2p)",
-    /libp2p|@chainsafe|multiformats|uint8arraylist|it-|yamux|noise|gossipsub|protons|src\/network\//,
+    area("network", "libp2p|@chainsafe|multiformats|uint8arraylist|it-|yamux|noise|gossipsub|protons"),
   ],
   ["logging (pino)", /pino|sonic-boom|thread-stream/],
   ["socket writes (HTTP replies, libp2p)", /writev|writeBuffer/],
