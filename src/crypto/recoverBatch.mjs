@@ -10,8 +10,9 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { createKeccak } from "hash-wasm";
 
 const native = createRequire(import.meta.url)("secp256k1/bindings");
-export const ITEM_BYTES = 97;
-export const ANSWER_BYTES = 21;
+// The same layout as ITEM_BYTES / ANSWER_BYTES in recoveryThreads.ts (the other side of the message).
+const ITEM_BYTES = 97;
+const ANSWER_BYTES = 21;
 
 // keccak in WebAssembly where it loads (as src/crypto/keccak.ts), else @noble/hashes.
 let keccak = (data) => keccak_256(data);

@@ -3,7 +3,7 @@ import type { Address, Hash } from "../types/index.js";
 import { CryptoError } from "./errors.js";
 import { checkRecoveryInput, countThreadRecoveries, recoverAddress } from "./secp256k1.js";
 
-/** Bytes of one request in a batch: message hash (32), r||s (64), recovery id (1). */
+/** Bytes of one request in a batch: message hash (32), r||s (64), recovery id (1). recoverBatch.mjs reads them. */
 const ITEM_BYTES = 97;
 /** Bytes of one answer: a status byte (1 = recovered), the address (20). */
 const ANSWER_BYTES = 21;
