@@ -11,6 +11,10 @@ export const systemClock: ConsensusClock = {
     const timer = setInterval(onTick, intervalMs);
     return () => clearInterval(timer);
   },
+  after(delayMs, task) {
+    const timer = setTimeout(task, delayMs);
+    return () => clearTimeout(timer);
+  },
   soon(task) {
     setImmediate(task);
   },

@@ -179,6 +179,7 @@ export class ConsensusDriver {
   private stopTicking(): void {
     this.cancelTick?.();
     this.cancelTick = null;
+    this.proposer.stop();
   }
 
   status(): ReturnType<PbftCore["status"]> | null {

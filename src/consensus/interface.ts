@@ -85,6 +85,8 @@ export interface ConsensusClock {
   monotonicMs(): number;
   /** Calls `onTick` every `intervalMs` until the returned function is called. */
   every(intervalMs: number, onTick: () => void): () => void;
+  /** Calls `task` once, `delayMs` from now, unless the returned function is called first. */
+  after(delayMs: number, task: () => void): () => void;
   /** Runs `task` after the current turn of the event loop (the driver coalesces bursts into one such run). */
   soon(task: () => void): void;
 }

@@ -60,6 +60,8 @@ export class Proposer {
   private lastProposalAtMs = Number.NEGATIVE_INFINITY;
   /** The height of the last block the driver is committing right now; null when no commit is in flight. */
   private committingUpTo: number | null = null;
+  /** The one retry armed for when the current wait ends (null: none). */
+  private retry: { atMs: number; cancel: () => void } | null = null;
 
   constructor(private readonly deps: ProposerDeps) {}
 
@@ -90,6 +92,12 @@ export class Proposer {
     this.lastProposalAtMs = atMs;
   }
 
+  /** The driver stops: no retry fires after it. */
+  stop(): void {
+    this.retry?.cancel();
+    this.retry = null;
+  }
+
   /** Try soon (txs arrived): coalesces bursts of arrivals into one attempt. */
   schedule(): void {
     if (!this.requested || this.buildingFlag || this.scheduled || this.deps.stopped()) return;
@@ -110,9 +118,11 @@ export class Proposer {
     const now = this.deps.clock.nowMs();
     if (pending < limit) {
       this.firstPendingAtMs ??= now;
-      // Retried on the next arrival or tick.
-      if (waitedMs(now, this.firstPendingAtMs) < this.deps.minSealTimeMs) return;
-      if (waitedMs(now, this.lastProposalAtMs) < this.deps.minBlockIntervalMs) return;
+      const waitMs = Math.max(
+        this.deps.minSealTimeMs - waitedMs(now, this.firstPendingAtMs),
+        this.deps.minBlockIntervalMs - waitedMs(now, this.lastProposalAtMs),
+      );
+      if (waitMs > 0) return this.retryIn(now, waitMs);
     }
     // Up to tx_count_limit candidates, whatever their gas limits: which ones fit block_gas_limit depends on the gas
     // they use (Ethereum's rule), so the build decides, and gives back the ones left over (dropRejected).
@@ -141,6 +151,24 @@ export class Proposer {
       // Sealed txs stay "in flight" in the pool until they commit; give back the ones that did not make a proposal.
       if (!proposed) this.deps.txpool.releaseSealed(candidates.map((t) => t.hash));
     }
+  }
+
+  /**
+   * Tries again when the wait ends, not on the next tick: the last txs of a burst would otherwise wait up to a tick
+   * (100 ms) past the interval. An earlier retry already armed covers a later one (it waits again for the rest).
+   */
+  private retryIn(nowMs: number, waitMs: number): void {
+    const atMs = nowMs + waitMs;
+    if (this.retry && this.retry.atMs <= atMs) return;
+    this.retry?.cancel();
+    const retry = {
+      atMs,
+      cancel: this.deps.clock.after(waitMs, () => {
+        if (this.retry === retry) this.retry = null;
+        if (!this.deps.stopped()) void this.tryPropose();
+      }),
+    };
+    this.retry = retry;
   }
 
   /** Builds `candidates` for `request`; false when nothing is proposed (the request went away, or all were refused). */

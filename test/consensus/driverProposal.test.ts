@@ -12,7 +12,7 @@ import { keys, type Rig, rig, settled, signedBy, transfer, until } from "./drive
  * The leader's side of the driver: a lone validator (a quorum of one, it commits what it proposes) sealing the
  * pool into blocks. What it seals and when (minSealTimeMs, a full block at once, idle time not counted), what it
  * gives back to the pool, parks and drops, one build at a time, a build made stale by sync, failures, and the
- * leader period taking effect. Time is fake (setInterval and Date); the view timeout is far away.
+ * leader period taking effect. Time is fake (timers and Date); the view timeout is far away.
  */
 
 const hex = bytesToHex;
@@ -41,7 +41,7 @@ describe("ConsensusDriver: proposing", () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "consort-driver-proposal-"));
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "Date"] });
     vi.setSystemTime(NOW);
   });
   afterEach(async () => {
@@ -82,7 +82,7 @@ describe("ConsensusDriver: proposing", () => {
     expect(p.driver.counters.commits).toBe(3);
   });
 
-  it("waits minSealTimeMs after the first pending tx, retrying on ticks", async () => {
+  it("waits minSealTimeMs after the first pending tx", async () => {
     const p = make([transfer(1)], 100);
     await p.driver.start();
     await tick(p, 9);

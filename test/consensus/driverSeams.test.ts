@@ -13,13 +13,14 @@ import { fakePayload, keys, type Rig, rig, settled, signedBy, transfer, until } 
  * none is started (setImmediate stays real: the helpers poll with it; the proposal test shows soon() is used).
  */
 
-/** A clock the test drives: `tick()` fires the driver's repeating tick, `runSoon()` its "soon" tasks. */
+/** A clock the test drives: its repeating tick, its "soon" tasks and its one-shot timers run when the test says. */
 function manualClock(startMs: number) {
   const state = {
     nowMs: startMs,
     onTick: null as (() => void) | null,
     soon: [] as (() => void)[],
     every: [] as number[],
+    timers: [] as { atMs: number; task: () => void; cancelled: boolean }[],
   };
   const clock: ConsensusClock = {
     nowMs: () => state.nowMs,
@@ -32,6 +33,13 @@ function manualClock(startMs: number) {
       };
     },
     soon: (task) => state.soon.push(task),
+    after: (delayMs, task) => {
+      const timer = { atMs: state.nowMs + delayMs, task, cancelled: false };
+      state.timers.push(timer);
+      return () => {
+        timer.cancelled = true;
+      };
+    },
   };
   return { clock, state };
 }
@@ -119,5 +127,40 @@ describe("ConsensusDriver: seams for clock and hard state", () => {
     await until(() => lone.chain.builds.length === 1, "the build");
     expect(lone.chain.builds[0]!.txs.map((t) => bytesToHex(t.hash))).toHaveLength(3);
     await lone.driver.stop();
+  });
+
+  it("waits for minBlockIntervalMs with one timer of the clock's, not until its next tick; stop cancels it", async () => {
+    const lone = rig(dir, keys[0]!, [keys[0]!], {
+      options: { minBlockIntervalMs: 100 },
+      seams: { clock: time.clock, hardStateStore: mem.store },
+    });
+    await lone.driver.start();
+    await settled(lone.driver);
+    lone.pool.add(transfer(1));
+    time.state.soon.shift()!(); // the first build does not wait
+    await until(() => lone.chain.heightNow === 1, "block 1");
+    await settled(lone.driver);
+    time.state.nowMs += 30;
+    lone.pool.add(transfer(2));
+    lone.pool.add(transfer(3));
+    for (let i = 0; i < 2; i++) {
+      time.state.soon.shift()?.(); // each arrival tries, and arms (or keeps) the one retry
+      await settled(lone.driver);
+    }
+    expect(lone.chain.builds).toHaveLength(1);
+    expect(time.state.timers.map((t) => [t.atMs, t.cancelled])).toEqual([[5_000_100, false]]);
+    time.state.nowMs = 5_000_100; // no tick in between: only the timer can make it build
+    time.state.timers.shift()!.task();
+    await until(() => lone.chain.heightNow === 2, "block 2 when the interval ends");
+    expect(lone.chain.builds[1]!.opts.nowMs).toBe(5_000_100);
+
+    await settled(lone.driver);
+    time.state.nowMs += 10;
+    lone.pool.add(transfer(4));
+    time.state.soon.shift()!();
+    await settled(lone.driver);
+    expect(time.state.timers.map((t) => [t.atMs, t.cancelled])).toEqual([[5_000_200, false]]);
+    await lone.driver.stop();
+    expect(time.state.timers[0]!.cancelled).toBe(true);
   });
 });

@@ -206,6 +206,17 @@ export class Cluster implements HostWorld, NetWorld {
     });
   }
 
+  after(nd: SimNode, delayTicks: number, task: () => void): () => void {
+    const epoch = nd.epoch;
+    let cancelled = false;
+    this.at(this.now + delayTicks, () => {
+      if (!cancelled && nd.epoch === epoch) task();
+    });
+    return () => {
+      cancelled = true;
+    };
+  }
+
   send(nd: SimNode, to: NodeId | null, data: Uint8Array): void {
     this.network.send(nd, to, data);
   }

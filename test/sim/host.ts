@@ -85,6 +85,8 @@ export interface HostWorld {
   chainWorld(nd: SimNode, host: SimHost): ChainWorld;
   /** Runs `task` after the current turn (the simulator's "setImmediate"). */
   soon(nd: SimNode, task: () => void): void;
+  /** Runs `task` at the start of tick `now + delayTicks` unless cancelled or this incarnation died (setTimeout). */
+  after(nd: SimNode, delayTicks: number, task: () => void): () => void;
   send(nd: SimNode, to: NodeId | null, data: Uint8Array): void;
   fetchBlocks(nd: SimNode, fromHeight: number, peers: NodeId[]): void;
   fatal(nd: SimNode, err: unknown): void;
@@ -162,6 +164,8 @@ export class SimHost {
         };
       },
       soon: (task) => world.soon(this.node, task),
+      // The simulator's time moves in ticks: a timer fires at the first tick at or after its delay.
+      after: (delayMs, task) => world.after(this.node, Math.max(1, Math.ceil(delayMs / SIM_TICK_MS)), task),
     };
   }
 
