@@ -5,9 +5,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { spawnNode, waitForRpc } from "../src/cli/dev.js";
+import { spawnNode, waitForNodes } from "../src/cli/dev.js";
 import { defaultTestnetOptions, devAccountKey, generateTestnet } from "../src/cli/testnet.js";
-import { freePortRun } from "../src/util/ports.js";
+import { freeTestnetPorts } from "../src/util/ports.js";
 import { signLegacyTx } from "./lib/ethTx.js";
 import { RpcCallError, RpcClient } from "./lib/rpc.js";
 import { spawnProfiledNode, stopChildren } from "./lib/targets.js";
@@ -158,9 +158,7 @@ async function startNode(flags: Flags, label: string): Promise<Node> {
     ...defaultTestnetOptions,
     outDir: dir,
     validators,
-    rpcPortBase: await freePortRun(validators),
-    p2pPortBase: await freePortRun(validators),
-    metricsPortBase: await freePortRun(validators),
+    ...(await freeTestnetPorts(validators)),
     devKeys: true,
     devAccounts: flags.senders,
   }).catch(async (err: unknown) => {
@@ -183,7 +181,7 @@ async function startNode(flags: Flags, label: string): Promise<Node> {
   }
   const stop = () => stopChildren([child], dir, flags.keep);
   try {
-    await waitForRpc([node.rpcUrl], 120_000);
+    await waitForNodes([{ ...node, child, logFile }], 120_000);
   } catch (err) {
     await stop();
     throw err;

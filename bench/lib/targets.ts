@@ -4,11 +4,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { compiledMain, spawnNode, waitForRpc } from "../../src/cli/dev.js";
+import { compiledMain, spawnNode, waitForNodes, waitForRpc } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, devAccountKey, generateTestnet } from "../../src/cli/testnet.js";
 import { privateKeyToAddress } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { freePort, freePortRun } from "../../src/util/ports.js";
+import { freePort, freeTestnetPorts } from "../../src/util/ports.js";
 import { RpcClient } from "./rpc.js";
 
 export { freePort };
@@ -124,17 +124,13 @@ export async function startTarget(name: TargetName, opts: StartOptions = {}): Pr
 }
 
 async function startConsort(name: TargetName, validators: number, dir: string, opts: StartOptions) {
-  const rpcBase = await freePortRun(validators);
-  const p2pBase = await freePortRun(validators);
   const testnet = await generateTestnet({
     ...defaultTestnetOptions,
     outDir: dir,
     validators,
-    rpcPortBase: rpcBase,
-    p2pPortBase: p2pBase,
+    ...(await freeTestnetPorts(validators)),
     // The load generator funds from the well-known dev keys (RPC stays on 127.0.0.1).
     devKeys: true,
-    metricsPortBase: await freePortRun(validators),
   });
   for (const node of testnet.nodes) {
     const cfg = JSON.parse(await readFile(node.configFile, "utf8")) as Record<
@@ -160,8 +156,8 @@ async function startConsort(name: TargetName, validators: number, dir: string, o
   );
   const stop = () => stopChildren(children, dir, opts.keepDir);
   try {
-    await waitForRpc(
-      testnet.nodes.map((n) => n.rpcUrl),
+    await waitForNodes(
+      testnet.nodes.map((n, i) => ({ ...n, child: children[i]!, logFile: path.join(n.dir, "node.log") })),
       opts.startTimeoutMs ?? 120_000,
     );
     if (validators > 1) await waitForFirstBlockPossible(testnet.nodes[0]!.rpcUrl);

@@ -1,7 +1,12 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { ConsortError, errorMessage } from "../util/errors.js";
 
-export type CliErrorCode = "CLI_USAGE" | "CLI_NOT_BUILT";
+export type CliErrorCode =
+  | "CLI_USAGE"
+  | "CLI_NOT_BUILT"
+  | "CLI_PORT_BUSY"
+  | "CLI_NODE_EXITED"
+  | "CLI_START_TIMEOUT";
 
 export class CliError extends ConsortError<CliErrorCode> {}
 

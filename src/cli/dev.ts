@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { portIsFree } from "../util/ports.js";
 import { CliError } from "./args.js";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "./testnet.js";
 
@@ -33,11 +35,20 @@ export function spawnNode(
   });
   if (logFile) {
     const out = createWriteStream(logFile, { flags: "a" });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+    // The file is complete once the child's output has ended and reached it (the start-up wait reads its end).
+    child.once("close", () => out.end());
+    logWritten.set(
+      child,
+      finished(out).catch(() => {}),
+    );
   }
   return child;
 }
+
+/** Per child spawned with a log file: settles once everything it wrote is in the file. */
+const logWritten = new WeakMap<ChildProcess, Promise<void>>();
 
 /** The compiled entry point; a clear error when the build is missing. */
 export function compiledMain(): string {
@@ -55,14 +66,15 @@ export async function runDevTestnet(dir: string): Promise<void> {
   const testnet = existsSync(path.join(dir, "testnet.json"))
     ? await loadTestnet(dir)
     : await generateTestnet({ ...defaultTestnetOptions, outDir: dir, validators: 4, devKeys: true });
+  await assertPortsFree(testnet);
   const children = testnet.nodes.map((n) =>
     spawnNode(n.configFile, path.join(n.dir, "node.log"), { FORCE_COLOR: "0" }),
   );
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping ${children.length} nodes…`);
+    console.log(`\n${why}: stopping ${children.length} nodes…`);
     for (const c of children) c.kill("SIGTERM");
   };
   process.on("SIGINT", () => stop("SIGINT"));
@@ -75,17 +87,96 @@ export async function runDevTestnet(dir: string): Promise<void> {
         );
     });
   });
-  await waitForRpc(
-    testnet.nodes.map((n) => n.rpcUrl),
-    60_000,
-  );
+  try {
+    await waitForNodes(
+      testnet.nodes.map((n, i) => ({ ...n, child: children[i]!, logFile: path.join(n.dir, "node.log") })),
+      60_000,
+    );
+  } catch (err) {
+    // No half-started testnet left behind: the other nodes stop too.
+    stop("start-up failed");
+    await Promise.all(children.map(exited));
+    throw err;
+  }
   printBanner(testnet);
-  await Promise.all(
-    children.map(
-      (c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on("exit", resolve))),
-    ),
-  );
+  await Promise.all(children.map(exited));
   console.log("all nodes stopped; `npm start` again resumes this chain.");
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve()),
+  );
+}
+
+/**
+ * Refuses to start a testnet whose ports another program holds (an anvil or Hardhat node on 8545, an earlier
+ * `npm start`): its node would fail to bind and exit, and the start-up wait could even take that program's JSON-RPC
+ * answer for the node's.
+ */
+export async function assertPortsFree(testnet: Pick<GeneratedTestnet, "nodes">): Promise<void> {
+  const busy: string[] = [];
+  for (const n of testnet.nodes) {
+    const rpc = new URL(n.rpcUrl);
+    const ports: [number, string][] = [
+      [Number(rpc.port), "JSON-RPC"],
+      [n.p2pPort, "P2P"],
+    ];
+    if (n.metricsUrl) ports.push([Number(new URL(n.metricsUrl).port), "metrics"]);
+    for (const [port, what] of ports) {
+      if (!(await portIsFree(port, rpc.hostname))) busy.push(`${rpc.hostname}:${port} (${n.name} ${what})`);
+    }
+  }
+  if (busy.length === 0) return;
+  throw new CliError(
+    "CLI_PORT_BUSY",
+    `another program is listening on ${busy.join(", ")}: stop it (an anvil or Hardhat node, an earlier \`npm start\`?), or give this chain other ports: \`consort testnet --out DIR --rpc-port N --p2p-port N --metrics-port N\`, then \`npm start -- --dir DIR\``,
+    { ports: busy },
+  );
+}
+
+/** A node being started: its name, its JSON-RPC URL, its process and where its output goes. */
+export interface StartingNode {
+  name: string;
+  rpcUrl: string;
+  child: ChildProcess;
+  logFile: string | null;
+}
+
+/**
+ * Resolves once every node's JSON-RPC answers. Rejects as soon as one of them exits first (with the end of its log:
+ * the reason), or after `timeoutMs`.
+ */
+export async function waitForNodes(nodes: StartingNode[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const waiting = new Set(nodes);
+  for (;;) {
+    for (const n of waiting) {
+      if (n.child.exitCode !== null || n.child.signalCode !== null) throw await nodeExited(n);
+      if (await rpcAnswers(n.rpcUrl)) waiting.delete(n);
+    }
+    if (waiting.size === 0) return;
+    if (Date.now() > deadline) {
+      const names = [...waiting].map((n) => `${n.name} (${n.rpcUrl})`).join(", ");
+      throw new CliError("CLI_START_TIMEOUT", `no JSON-RPC answer from ${names} within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const LOG_TAIL_LINES = 10;
+
+async function nodeExited(n: StartingNode): Promise<CliError> {
+  const status = n.child.signalCode ?? `code ${n.child.exitCode}`;
+  let tail = "";
+  if (n.logFile) {
+    await logWritten.get(n.child);
+    const lines = (await readFile(n.logFile, "utf8").catch(() => "")).trimEnd().split("\n");
+    tail = `; the end of ${n.logFile}:\n${lines.slice(-LOG_TAIL_LINES).join("\n")}`;
+  }
+  return new CliError("CLI_NODE_EXITED", `${n.name} exited (${status}) before its JSON-RPC answered${tail}`, {
+    node: n.name,
+  });
 }
 
 async function loadTestnet(dir: string): Promise<GeneratedTestnet> {

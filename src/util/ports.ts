@@ -14,7 +14,7 @@ export function freePort(): Promise<number> {
 }
 
 /** The first of `count` consecutive free ports on 127.0.0.1 (random search, bounded attempts). */
-export async function freePortRun(count: number): Promise<number> {
+async function freePortRun(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     // Below Linux's ephemeral range (32768+): outgoing connections cannot grab them between check and listen.
     const base = 10_000 + Math.floor(Math.random() * (22_000 - count));
@@ -24,10 +24,28 @@ export async function freePortRun(count: number): Promise<number> {
   throw new Error(`no run of ${count} free ports found on 127.0.0.1`);
 }
 
-export function portIsFree(port: number): Promise<boolean> {
+/**
+ * Port bases for a testnet of `nodes` nodes on 127.0.0.1: three runs of `nodes` free ports (JSON-RPC, P2P, metrics),
+ * no two overlapping (each run found free alone, two could share ports, and a node would then fail to bind one).
+ */
+export async function freeTestnetPorts(
+  nodes: number,
+): Promise<{ rpcPortBase: number; p2pPortBase: number; metricsPortBase: number }> {
+  const bases: number[] = [];
+  for (let attempt = 0; bases.length < 3; attempt++) {
+    if (attempt >= 50) throw new Error(`no three disjoint runs of ${nodes} free ports found on 127.0.0.1`);
+    const base = await freePortRun(nodes);
+    if (bases.every((b) => Math.abs(b - base) >= nodes)) bases.push(base);
+  }
+  const [rpcPortBase, p2pPortBase, metricsPortBase] = bases as [number, number, number];
+  return { rpcPortBase, p2pPortBase, metricsPortBase };
+}
+
+/** Whether `port` can be bound on `host` now (another program listening there, on any address, makes it false). */
+export function portIsFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }

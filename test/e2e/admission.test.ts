@@ -18,7 +18,7 @@ import {
   waitReceipts,
   wallets,
 } from "./chainUtil.js";
-import { freePortRun, ProcessTestnet, rpc, waitFor } from "./harness.js";
+import { freeTestnetPorts, ProcessTestnet, rpc, waitFor } from "./harness.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
@@ -54,8 +54,7 @@ describe("e2e: member-only admission", () => {
     );
     newcomerId = stdout.trim();
     expect(newcomerId).toMatch(/^0x[0-9a-f]{64}$/);
-    const rpcPort = await freePortRun(1);
-    const p2pPort = await freePortRun(1);
+    const { rpcPortBase: rpcPort, p2pPortBase: p2pPort } = await freeTestnetPorts(1);
     const config = {
       name: "newcomer",
       dataDir: path.join(newcomerDir, "data"),

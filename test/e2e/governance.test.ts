@@ -17,7 +17,7 @@ import {
   waitAllAtLeast,
   waitReceipts,
 } from "./chainUtil.js";
-import { freePortRun, ProcessTestnet, rpc, waitFor } from "./harness.js";
+import { freeTestnetPorts, ProcessTestnet, rpc, waitFor } from "./harness.js";
 
 /**
  * Acceptance of issue 12 on a real 4-validator testnet with 3 governors (weights 1/1/1): 2-of-3 proposals, expiry,
@@ -69,7 +69,7 @@ describe("e2e: committee governance and permissions", () => {
     const key = NodeKey.generate();
     await saveNodeKey(path.join(dir, "node.key"), key);
     newcomerId = bytesToHex(key.nodeId);
-    const [rpcPort, p2pPort] = [await freePortRun(1), await freePortRun(1)];
+    const { rpcPortBase: rpcPort, p2pPortBase: p2pPort } = await freeTestnetPorts(1);
     newcomerConfig = path.join(dir, "node.json");
     await writeFile(
       newcomerConfig,

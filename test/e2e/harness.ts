@@ -5,9 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import { spawnNode, waitForRpc } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "../../src/cli/testnet.js";
-import { freePort, freePortRun } from "../../src/util/ports.js";
+import { freePort, freeTestnetPorts } from "../../src/util/ports.js";
 
-export { freePort, freePortRun };
+export { freePort, freeTestnetPorts };
 
 export class NodeCrashedError extends Error {
   override name = "NodeCrashedError";
@@ -37,20 +37,12 @@ export class ProcessTestnet {
   }): Promise<ProcessTestnet> {
     const tmpDir = await mkdtemp(path.join(os.tmpdir(), "consort-e2e-"));
     const total = opts.validators + (opts.observers ?? 0);
-    const rpcPortBase = await freePortRun(total);
-    let p2pPortBase = await freePortRun(total);
-    while (Math.abs(p2pPortBase - rpcPortBase) < total) p2pPortBase = await freePortRun(total);
-    let metricsPortBase = await freePortRun(total);
-    while (Math.min(Math.abs(metricsPortBase - rpcPortBase), Math.abs(metricsPortBase - p2pPortBase)) < total)
-      metricsPortBase = await freePortRun(total);
     const testnet = await generateTestnet({
       ...defaultTestnetOptions,
       outDir: tmpDir,
       validators: opts.validators,
       observers: opts.observers ?? 0,
-      metricsPortBase,
-      rpcPortBase,
-      p2pPortBase,
+      ...(await freeTestnetPorts(total)),
       governorCount: opts.governors ?? 1,
     });
     // E2E_LOG_LEVEL=debug: more detail in each node's node.log (with KEEP_E2E=1 to keep the folder).

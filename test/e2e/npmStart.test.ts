@@ -1,11 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { portIsFree } from "../../src/util/ports.js";
 import { blockNumber, sendRaw, signTx, waitReceipts, wallets } from "./chainUtil.js";
 import { rpc, waitFor } from "./harness.js";
 
@@ -13,14 +13,6 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const RPC_PORTS = [8545, 8546, 8547, 8548];
 const P2P_PORTS = [30300, 30301, 30302, 30303];
 const METRICS_PORTS = [9545, 9546, 9547, 9548];
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
 
 interface DevRun {
   child: ChildProcess;

@@ -1,0 +1,67 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer, type Server } from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runDevTestnet, spawnNode, waitForNodes } from "../../src/cli/dev.js";
+import { defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
+import { freeTestnetPorts } from "../../src/util/ports.js";
+
+/**
+ * Starting a local testnet (`npm start` = `consort dev`) when something is in the way: a port another program holds
+ * (an anvil on 8545 answers JSON-RPC too), a node that exits during start-up.
+ */
+describe("consort dev: start-up failures", () => {
+  let dir: string;
+  const servers: Server[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "consort-dev-"));
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refuses to start when another program holds a node's port, naming it, before starting any node", async () => {
+    const ports = await freeTestnetPorts(4);
+    await generateTestnet({ ...defaultTestnetOptions, outDir: dir, validators: 4, devKeys: true, ...ports });
+    // A JSON-RPC server on node 2's port: a start-up wait that polled it would take its answer for the node's.
+    const busyPort = ports.rpcPortBase + 2;
+    const impostor = createHttpServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: 1, result: "0x0" }));
+    });
+    servers.push(impostor);
+    await new Promise<void>((resolve) => impostor.listen(busyPort, "127.0.0.1", resolve));
+
+    const started = performance.now();
+    const refused = await runDevTestnet(dir).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).toMatchObject({ code: "CLI_PORT_BUSY" });
+    expect((refused as Error).message).toContain(`127.0.0.1:${busyPort} (node2 JSON-RPC)`);
+    expect((refused as Error).message).not.toContain("node0");
+    // Refused up front: no node was spawned, so nothing waited for one.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it("stops waiting as soon as a node exits during start-up, with the end of its log as the reason", async () => {
+    const configFile = path.join(dir, "node.json");
+    await writeFile(configFile, '{"name": ');
+    const logFile = path.join(dir, "node.log");
+    const child = spawnNode(configFile, logFile);
+    const failed = await waitForNodes(
+      [{ name: "node7", rpcUrl: "http://127.0.0.1:9", child, logFile }],
+      120_000,
+    ).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(failed).toMatchObject({ code: "CLI_NODE_EXITED" });
+    const message = (failed as Error).message;
+    expect(message).toContain("node7 exited (code 1) before its JSON-RPC answered");
+    expect(message).toContain(`${configFile}: not valid JSON`);
+  });
+});
