@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
+import { listenFailureReason } from "../util/ports.js";
 import { MetricsError } from "./errors.js";
 import type { Readiness } from "./interface.js";
 import {
@@ -47,7 +48,7 @@ export class MetricsServer {
         reject(
           new MetricsError(
             "METRICS_LISTEN",
-            `metrics server cannot listen on ${this.opts.host}:${this.opts.port}`,
+            `metrics server cannot listen on ${this.opts.host}:${this.opts.port}: ${listenFailureReason(err)} (metrics.host, metrics.port in node.json)`,
             {
               err: errorMessage(err),
             },

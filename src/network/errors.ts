@@ -27,7 +27,9 @@ export type NetworkErrorCode =
   /** Bad option (multiaddr, bound, …); `meta.field` names it. */
   | "NETWORK_INVALID_OPTIONS"
   /** gossipsub refused to publish (e.g. duplicate). */
-  | "NETWORK_PUBLISH_FAILED";
+  | "NETWORK_PUBLISH_FAILED"
+  /** A listen address could not be bound (port in use, no permission). */
+  | "NETWORK_LISTEN";
 
 export class NetworkError extends ConsortError<NetworkErrorCode> {}
 

@@ -4,7 +4,9 @@ import type { NodeId } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { definedOnly } from "../util/objects.js";
+import { listenFailureReason } from "../util/ports.js";
 import { PeerAdmission } from "./admission.js";
+import { NetworkError } from "./errors.js";
 import { GossipService } from "./gossip.js";
 import { GossipStreamRepair } from "./gossipRepair.js";
 import type {
@@ -120,11 +122,28 @@ export class Libp2pTransport implements Transport {
   async start(): Promise<void> {
     if (this.node !== null) return;
     if (this.starting === null) {
-      this.starting = this.startNode().finally(() => {
-        this.starting = null;
-      });
+      this.starting = this.startNode()
+        .catch((err: unknown) => {
+          throw this.listenError(err);
+        })
+        .finally(() => {
+          this.starting = null;
+        });
     }
     await this.starting;
+  }
+
+  /** A listen address that could not be bound, in an operator's words; other start failures as they are. */
+  private listenError(err: unknown): unknown {
+    const text = `${err instanceof Error ? `${err.name} ${err.message}` : String(err)}`;
+    if (!/UnsupportedListenAddresses|EADDRINUSE|EACCES|EADDRNOTAVAIL/.test(text)) return err;
+    const addresses = this.listenResolved ?? this.opts.listenAddresses;
+    return new NetworkError(
+      "NETWORK_LISTEN",
+      `P2P cannot listen on ${addresses.join(", ")}: ${listenFailureReason(err)} (p2p.listen in node.json)`,
+      { addresses },
+      { cause: err },
+    );
   }
 
   private async startNode(): Promise<void> {

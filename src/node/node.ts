@@ -264,7 +264,20 @@ export class ConsortNode {
     }
   }
 
+  /** Starts every module; when one cannot start (a port in use…), stops those already started and rethrows. */
   async start(): Promise<void> {
+    try {
+      await this.startModules();
+    } catch (err) {
+      this.logger.error({ err: errorMessage(err) }, "the node could not start: stopping what had started");
+      await this.close().catch((closeErr: unknown) =>
+        this.logger.error({ err: errorMessage(closeErr) }, "stopping after a failed start failed"),
+      );
+      throw err;
+    }
+  }
+
+  private async startModules(): Promise<void> {
     // First: /health answers (and /ready says why not) while the node connects and catches up.
     if (this.metricsServer) await this.metricsServer.start();
     await this.transport.start();

@@ -56,6 +56,8 @@ export type RpcErrorCode =
   | "RPC_FORBIDDEN"
   /** The server's own settings are unusable (unsafe bind without auth, unreadable key file, …): never sent to clients. */
   | "RPC_CONFIG"
+  /** The server could not listen on its address (port in use, no permission): never sent to clients. */
+  | "RPC_LISTEN"
   /** A synchronous send (eth_sendRawTransactionSync, rpc.syncSend) waited past its timeout (EIP-7966 code 4). */
   | "RPC_TX_WAIT_TIMEOUT"
   /** rpc.syncSend: the transaction was committed and failed (`data` = its hash). */
@@ -83,6 +85,7 @@ const CODE_TO_JSONRPC: Record<RpcErrorCode, number> = {
   RPC_UNAUTHORIZED: JsonRpcCode.Unauthorized,
   RPC_FORBIDDEN: JsonRpcCode.Forbidden,
   RPC_CONFIG: JsonRpcCode.Internal,
+  RPC_LISTEN: JsonRpcCode.Internal,
   RPC_TX_WAIT_TIMEOUT: JsonRpcCode.TransactionWaitTimeout,
   RPC_TX_FAILED: JsonRpcCode.Server,
 };

@@ -10,6 +10,7 @@ import { consolePlugin } from "../console/index.js";
 import type { ConsortMetrics } from "../metrics/index.js";
 import { errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
+import { listenFailureReason } from "../util/ports.js";
 import { Authenticator } from "./auth.js";
 import { CallLimiter } from "./callLimit.js";
 import { type CallContext, type MethodDef, ReceiptWaiters } from "./context.js";
@@ -142,7 +143,15 @@ export class RpcServer {
     });
     this.app.server.maxConnections = this.opts.maxConnections;
     await this.setupRoutes(this.app);
-    await this.app.listen({ host: this.opts.host, port: this.opts.port });
+    try {
+      await this.app.listen({ host: this.opts.host, port: this.opts.port });
+    } catch (err) {
+      throw new RpcError(
+        "RPC_LISTEN",
+        `JSON-RPC cannot listen on ${this.opts.host}:${this.opts.port}: ${listenFailureReason(err)} (rpc.host, rpc.port in node.json)`,
+        { err: errorMessage(err) },
+      );
+    }
     this.unsubscribers.push(
       this.backend.onNewBlock((ev) => this.delivery.onBlock(ev)),
       this.backend.onPendingTransactions((hashes) => this.delivery.onPending(hashes)),

@@ -41,6 +41,19 @@ export async function freeTestnetPorts(
   return { rpcPortBase, p2pPortBase, metricsPortBase };
 }
 
+/**
+ * Why a server could not listen, in an operator's words: the system error's code (EADDRINUSE, EACCES,
+ * EADDRNOTAVAIL) found on the error, its cause or in its message (libp2p wraps the system error), else its message.
+ */
+export function listenFailureReason(err: unknown): string {
+  const text = `${(err as { code?: unknown })?.code ?? ""} ${err instanceof Error ? err.message : String(err)} ${(err as { cause?: unknown })?.cause ?? ""}`;
+  if (text.includes("EADDRINUSE"))
+    return "the port is in use by another program (another node, or an earlier run still going?)";
+  if (text.includes("EACCES")) return "permission denied (a port below 1024 needs privileges)";
+  if (text.includes("EADDRNOTAVAIL")) return "the address is not one of this machine's";
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Whether `port` can be bound on `host` now (another program listening there, on any address, makes it false). */
 export function portIsFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {

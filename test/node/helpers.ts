@@ -83,12 +83,7 @@ export class SingleNodeNet {
   async start(o: NodeOverrides = {}, logger: Logger = silentLogger()): Promise<ConsortNode> {
     const node = await ConsortNode.create(await this.config(o), { logger });
     trackCommits(node);
-    try {
-      await node.start();
-    } catch (err) {
-      await node.close();
-      throw err;
-    }
+    await node.start(); // a failed start stops what it had started
     return node;
   }
 
