@@ -60,8 +60,8 @@ export class Proposer {
   private lastProposalAtMs = Number.NEGATIVE_INFINITY;
   /** The height of the last block the driver is committing right now; null when no commit is in flight. */
   private committingUpTo: number | null = null;
-  /** The one retry armed for when the current wait ends (null: none). */
-  private retry: { atMs: number; cancel: () => void } | null = null;
+  /** Cancels the one retry armed for when the current wait ends (null: none armed). */
+  private cancelRetry: (() => void) | null = null;
 
   constructor(private readonly deps: ProposerDeps) {}
 
@@ -94,8 +94,8 @@ export class Proposer {
 
   /** The driver stops: no retry fires after it. */
   stop(): void {
-    this.retry?.cancel();
-    this.retry = null;
+    this.cancelRetry?.();
+    this.cancelRetry = null;
   }
 
   /** Try soon (txs arrived): coalesces bursts of arrivals into one attempt. */
@@ -122,7 +122,7 @@ export class Proposer {
         this.deps.minSealTimeMs - waitedMs(now, this.firstPendingAtMs),
         this.deps.minBlockIntervalMs - waitedMs(now, this.lastProposalAtMs),
       );
-      if (waitMs > 0) return this.retryIn(now, waitMs);
+      if (waitMs > 0) return this.retryIn(waitMs);
     }
     // Up to tx_count_limit candidates, whatever their gas limits: which ones fit block_gas_limit depends on the gas
     // they use (Ethereum's rule), so the build decides, and gives back the ones left over (dropRejected).
@@ -155,20 +155,15 @@ export class Proposer {
 
   /**
    * Tries again when the wait ends, not on the next tick: the last txs of a burst would otherwise wait up to a tick
-   * (100 ms) past the interval. An earlier retry already armed covers a later one (it waits again for the rest).
+   * (100 ms) past the interval. One retry at a time: a wait only ever ends later than it did (a newer proposal, a
+   * newer first pending tx), never sooner, so an armed retry is never late; if it fires early it arms the next.
    */
-  private retryIn(nowMs: number, waitMs: number): void {
-    const atMs = nowMs + waitMs;
-    if (this.retry && this.retry.atMs <= atMs) return;
-    this.retry?.cancel();
-    const retry = {
-      atMs,
-      cancel: this.deps.clock.after(waitMs, () => {
-        if (this.retry === retry) this.retry = null;
-        if (!this.deps.stopped()) void this.tryPropose();
-      }),
-    };
-    this.retry = retry;
+  private retryIn(waitMs: number): void {
+    if (this.cancelRetry) return;
+    this.cancelRetry = this.deps.clock.after(waitMs, () => {
+      this.cancelRetry = null;
+      void this.tryPropose();
+    });
   }
 
   /** Builds `candidates` for `request`; false when nothing is proposed (the request went away, or all were refused). */
