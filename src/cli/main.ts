@@ -192,8 +192,13 @@ async function start(configFile: string, rpcInsecure: boolean): Promise<void> {
   await started.start();
 }
 
+/** A system call's refusal (permission, missing path, full disk…): the operator's to fix, its message says it all. */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === "string";
+}
+
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConsortError) {
+  if (err instanceof ConsortError || isSystemError(err)) {
     console.error(`consort: ${err.message}`);
   } else {
     console.error(`consort: ${errorMessage(err)}`);

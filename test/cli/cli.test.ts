@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -58,6 +58,14 @@ describe("consort CLI", () => {
     await expect(consort("start", "--config", path.join(dir, "missing.json"))).rejects.toMatchObject({
       stderr: expect.stringContaining("missing.json: no such file"),
     });
+    // A system call's refusal (here: a file where a folder should be) is one line, not a stack trace.
+    const file = path.join(dir, "a-file");
+    await writeFile(file, "");
+    const refused = await consort("testnet", "--out", path.join(file, "net")).then(
+      () => null,
+      (err: { stderr: string }) => err.stderr,
+    );
+    expect(refused?.trim()).toMatch(/^consort: ENOTDIR: not a directory, mkdir '.*a-file\/net'$/);
   });
 
   describe("status against a running node", () => {
