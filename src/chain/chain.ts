@@ -1,4 +1,10 @@
-import { decodeCompactBlock, encodeCompactBlock, hashHeader, type SenderCache } from "../codec/index.js";
+import {
+  decodeCompactBlock,
+  encodeCompactBlock,
+  hashHeader,
+  type SenderCache,
+  type SenderRecoverer,
+} from "../codec/index.js";
 import type { GenesisConfig } from "../config/index.js";
 import { type CertificateCheck, verifyCertificate } from "../consensus/index.js";
 import { keccak256, verifyNodeSignature } from "../crypto/index.js";
@@ -61,6 +67,8 @@ export interface ChainDeps {
   fetchTxs?: (txHashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
   /** This node's recovered senders by tx hash, shared with the pool (see TxResolverDeps.senders). */
   senders?: SenderCache;
+  /** Where untrusted txs' senders are recovered (see TxResolverDeps.recoverer). */
+  recoverer?: () => SenderRecoverer | null;
 }
 
 export { TIMESTAMP_DRIFT_MS_MAX };
@@ -91,6 +99,7 @@ export class Chain {
       poolTx: deps.poolTx,
       fetchTxs: deps.fetchTxs,
       senders: deps.senders,
+      recoverer: deps.recoverer,
       executedTx: (hashHex) => this.executed.tx(hashHex),
     });
   }
@@ -268,8 +277,12 @@ export class Chain {
   }
 
   /** Replica / sync: a FULL block (encodeBlock bytes, as sync serves them), executed and compared. */
-  private verifyFullBlock(payload: Uint8Array, expectedHash: Hash, opts: { nowMs: number }): Promise<Block> {
-    const block = this.txs.decodeFull(payload);
+  private async verifyFullBlock(
+    payload: Uint8Array,
+    expectedHash: Hash,
+    opts: { nowMs: number },
+  ): Promise<Block> {
+    const block = await this.txs.decodeFull(payload);
     return this.verifyDecoded(block.header, expectedHash, opts, async () => block.transactions);
   }
 

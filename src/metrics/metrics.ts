@@ -254,7 +254,7 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
       recoveries: new Counter({
         ...reg,
         name: "consort_txpool_recoveries_total",
-        help: "Sender recoveries of admitted txs: where=thread (txpool.recoveryThreads) or inline (on the event loop: no usable thread, or the recovery queue full)",
+        help: "Sender recoveries on the pool's recovery threads (admitted txs; a proposal's fetched txs and synced blocks go there too): where=thread (txpool.recoveryThreads) or inline (on the event loop: no usable thread, or the recovery queue full)",
         labelNames: ["where"] as const,
         collect() {
           const r = src()?.txpool.stats().recoveries;

@@ -121,6 +121,7 @@ export class ConsortNode {
         poolTx: (hash) => pool?.get(hash),
         fetchTxs: (hashes, proposer) => txFetch?.fetch(hashes, proposer) ?? Promise.resolve([]),
         senders,
+        recoverer: () => pool?.senderRecoverer ?? null,
       });
       await chain.init();
       const accounts = new CommittedAccounts(chain);

@@ -1,4 +1,4 @@
-import { decodeTransaction, decodeTransactionAsync } from "../codec/index.js";
+import { decodeTransaction, decodeTransactionAsync, type SenderRecoverer } from "../codec/index.js";
 import { keccak256, RecoveryThreads } from "../crypto/index.js";
 import type { Address, EthereumTx, Hash, NativeTx, Transaction } from "../types/index.js";
 import { TxType } from "../types/index.js";
@@ -84,6 +84,11 @@ export class TxPool implements TxPoolInterface {
               ),
           })
         : null;
+  }
+
+  /** The recovery threads, for other untrusted txs of this node (a proposal's fetched txs, synced blocks); or null. */
+  get senderRecoverer(): SenderRecoverer | null {
+    return this.recovery;
   }
 
   /** Stops the recovery threads (admissions still running finish on the event loop). */

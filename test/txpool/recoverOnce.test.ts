@@ -6,7 +6,13 @@ import { Chain } from "../../src/chain/index.js";
 import { TxResolver } from "../../src/chain/txResolver.js";
 import { decodeTransaction, encodeBlock, encodeNativeTx, SenderCache } from "../../src/codec/index.js";
 import type { GenesisConfig } from "../../src/config/index.js";
-import { keccak256, NodeKey, privateKeyToAddress, secp256k1RecoveryCount } from "../../src/crypto/index.js";
+import {
+  keccak256,
+  NodeKey,
+  privateKeyToAddress,
+  RecoveryThreads,
+  secp256k1RecoveryCount,
+} from "../../src/crypto/index.js";
 import { Executor } from "../../src/execution/index.js";
 import { LevelLedger } from "../../src/ledger/index.js";
 import type { Hash, NodeId, Transaction } from "../../src/types/index.js";
@@ -99,7 +105,10 @@ describe("a tx is recovered once per node", () => {
     const ledgers: LevelLedger[] = [];
     const sealer = NodeKey.generate();
 
-    async function openChain(sub: string, extra: { senders?: SenderCache; fetchTxs?: FetchTxs } = {}) {
+    async function openChain(
+      sub: string,
+      extra: { senders?: SenderCache; fetchTxs?: FetchTxs; recoverer?: () => RecoveryThreads } = {},
+    ) {
       const ledger = await LevelLedger.open(
         { dataDir: path.join(dir, sub), chainId: CHAIN_ID, groupId: GROUP_ID },
         { logger: silentLogger() },
@@ -151,6 +160,36 @@ describe("a tx is recovered once per node", () => {
       expect(gossip.recoveries).toBe(0);
     });
 
+    it("a proposal's fetched txs and a full block's are recovered on the recovery threads, not the event loop", async () => {
+      const raws = nativeTransfers(6);
+      const leader = await openChain("leader");
+      const txs = raws.map((raw) => decodeTransaction(raw, { chainId: CHAIN_ID }));
+      const built = await leader.buildBlock(txs, { proposer: sealer.nodeId, view: 0, nowMs: Date.now() });
+      const threads = new RecoveryThreads({ threads: 1 });
+      try {
+        const replica = await openChain("replica", { fetchTxs: serveFrom(raws), recoverer: () => threads });
+        const verified = await replica.verifyBlock(leader.encodeProposal(built.block), built.hash, {
+          nowMs: Date.now(),
+        });
+        expect(verified.transactions.map((t) => t.sender)).toEqual(txs.map((t) => t.sender));
+        // One batch for the six (they are decoded together), none recovered inline.
+        expect(threads.stats()).toMatchObject({ inThreads: 6, inline: 0, batches: 1 });
+
+        const resolver = new TxResolver({
+          chainId: CHAIN_ID,
+          ledger: replica.ledger,
+          logger: silentLogger(),
+          executedTx: () => undefined,
+          recoverer: () => threads,
+        });
+        const full = await resolver.decodeFull(encodeBlock(built.block));
+        expect(full.transactions.map((t) => t.sender)).toEqual(txs.map((t) => t.sender));
+        expect(threads.stats()).toMatchObject({ inThreads: 12, inline: 0, batches: 2 });
+      } finally {
+        await threads.close();
+      }
+    });
+
     it("a replica whose pool holds the txs recovers nothing for the proposal nor for the full block", async () => {
       const raws = nativeTransfers(3);
       const leader = await openChain("leader");
@@ -184,7 +223,7 @@ describe("a tx is recovered once per node", () => {
         executedTx: () => undefined,
         senders,
       });
-      const full = await recoveriesDuring(async () => resolver.decodeFull(encodeBlock(built.block)));
+      const full = await recoveriesDuring(() => resolver.decodeFull(encodeBlock(built.block)));
       expect(full.result.transactions.map((t) => t.sender)).toEqual(txs.map((t) => t.sender));
       expect(full.recoveries).toBe(0);
     });
