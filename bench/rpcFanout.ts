@@ -18,11 +18,11 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { getCreateAddress, Wallet } from "ethers";
 import WebSocket from "ws";
-import { spawnNode, waitForRpc } from "../src/cli/dev.js";
+import { spawnNode, waitForNodes } from "../src/cli/dev.js";
 import { defaultTestnetOptions, generateTestnet } from "../src/cli/testnet.js";
 import { defaultRpcServerOptions } from "../src/rpc/options.js";
 import { bytesToHex, hexToBytes } from "../src/util/hex.js";
-import { freePort } from "../src/util/ports.js";
+import { freeTestnetPorts } from "../src/util/ports.js";
 import { keyOf, signLegacyFast } from "../test/node/helpers.js";
 
 const { values } = parseArgs({
@@ -125,21 +125,21 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "consort-fanout-"));
   let child: ChildProcess | null = null;
   try {
-    const port = await freePort();
     const net = await generateTestnet({
       ...defaultTestnetOptions,
       outDir: dir,
       validators: 1,
-      rpcPortBase: port,
-      p2pPortBase: await freePort(),
+      ...(await freeTestnetPorts(1)),
     });
     const cfgFile = net.nodes[0]!.configFile;
     const cfg = JSON.parse(await readFile(cfgFile, "utf8"));
     cfg.log = { level: "warn", pretty: false };
     await writeFile(cfgFile, JSON.stringify(cfg));
-    child = spawnNode(cfgFile, path.join(dir, "node.log"));
-    url = net.nodes[0]!.rpcUrl;
-    await waitForRpc([url], 60_000);
+    const node = net.nodes[0]!;
+    const logFile = path.join(dir, "node.log");
+    child = spawnNode(cfgFile, logFile);
+    url = node.rpcUrl;
+    await waitForNodes([{ ...node, child, logFile }], 60_000);
     const from = new Wallet(net.accounts[1]!.privateKey);
     const nonce = { n: 0n };
     const deploy = signLegacyFast(keyOf(from), {
@@ -162,8 +162,8 @@ async function main(): Promise<void> {
       // The filters would expire only after filterIdleTimeoutMs: restart the node for the next baseline.
       child.kill("SIGTERM");
       await new Promise((resolve) => child!.once("exit", resolve));
-      child = spawnNode(cfgFile, path.join(dir, "node.log"));
-      await waitForRpc([url], 60_000);
+      child = spawnNode(cfgFile, logFile);
+      await waitForNodes([{ ...node, child, logFile }], 60_000);
     }
     const row = (name: string, xs: number[]) =>
       `${name.padEnd(26)} n=${xs.length}  median ${percentile(xs, 50).toFixed(1)} ms  p90 ${percentile(xs, 90).toFixed(1)} ms  mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)} ms`;
