@@ -4,9 +4,11 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { privateKeyToAddress } from "../crypto/index.js";
+import { bytesToHex } from "../util/hex.js";
 import { portIsFree } from "../util/ports.js";
 import { CliError } from "./args.js";
-import { defaultTestnetOptions, type GeneratedTestnet, generateTestnet } from "./testnet.js";
+import { defaultTestnetOptions, devAccountKey, type GeneratedTestnet, generateTestnet } from "./testnet.js";
 
 // Compiled (dist/cli/dev.js: `npm start`, the `consort` bin, docker) the nodes run dist/cli/main.js on plain node;
 // from the sources (tsx, vitest) they run src/cli/main.ts through tsx, so one run never mixes the two.
@@ -98,7 +100,7 @@ export async function runDevTestnet(dir: string): Promise<void> {
     await Promise.all(children.map(exited));
     throw err;
   }
-  printBanner(testnet);
+  console.log(bannerText(testnet));
   await Promise.all(children.map(exited));
   console.log("all nodes stopped; `npm start` again resumes this chain.");
 }
@@ -230,7 +232,17 @@ async function rpcAnswers(url: string): Promise<boolean> {
   }
 }
 
-function printBanner(t: GeneratedTestnet): void {
+/** Whether the testnet's accounts are the well-known dev keys (`npm start`'s own), whose banner may print them. */
+function usesDevKeys(t: GeneratedTestnet): boolean {
+  const first = t.accounts[0];
+  return (
+    first !== undefined && first.address.toLowerCase() === bytesToHex(privateKeyToAddress(devAccountKey(0)))
+  );
+}
+
+/** What `npm start` prints once every node answers: endpoints, accounts, what to try. */
+export function bannerText(t: GeneratedTestnet): string {
+  const devKeys = usesDevKeys(t);
   const lines = [
     "",
     `Consort testnet is up (${t.nodes.length} validators, data in ${t.outDir})`,
@@ -240,9 +252,17 @@ function printBanner(t: GeneratedTestnet): void {
       (n) => `  ${n.name}  ${n.rpcUrl}   ws://${n.rpcUrl.slice("http://".length)}   logs: ${n.dir}/node.log`,
     ),
     "",
-    "Dev accounts (TEST-ONLY: these keys are PUBLIC; account 0 is the only governor, so anyone who reaches",
-    "this RPC can govern the chain; the nodes refuse to serve RPC beyond 127.0.0.1 with this genesis):",
-    ...t.accounts.slice(0, 5).map((a, i) => `  ${i}  ${a.address}  ${a.privateKey}`),
+    ...(devKeys
+      ? [
+          "Dev accounts (TEST-ONLY: these keys are PUBLIC; account 0 is the only governor, so anyone who reaches",
+          "this RPC can govern the chain; the nodes refuse to serve RPC beyond 127.0.0.1 with this genesis):",
+          ...t.accounts.slice(0, 5).map((a, i) => `  ${i}  ${a.address}  ${a.privateKey}`),
+        ]
+      : [
+          // A testnet from `consort testnet`: fresh keys, kept in files (0600), never printed here.
+          `Funded accounts (fresh keys in ${t.outDir}/accounts.json, mode 0600; the governors are genesis.json's):`,
+          ...t.accounts.slice(0, 5).map((a, i) => `  ${i}  ${a.address}`),
+        ]),
     `  … all ${t.accounts.length} in ${t.outDir}/accounts.json`,
     "",
     "Try:  curl -s -X POST -H 'content-type: application/json' \\",
@@ -252,5 +272,5 @@ function printBanner(t: GeneratedTestnet): void {
     "Ctrl-C stops all nodes; `npm start` again resumes the same chain.",
     "",
   ];
-  console.log(lines.join("\n"));
+  return lines.join("\n");
 }

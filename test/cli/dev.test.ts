@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runDevTestnet, spawnNode, waitForNodes } from "../../src/cli/dev.js";
+import { bannerText, runDevTestnet, spawnNode, waitForNodes } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
 import { freeTestnetPorts } from "../../src/util/ports.js";
 
@@ -63,5 +63,28 @@ describe("consort dev: start-up failures", () => {
     const message = (failed as Error).message;
     expect(message).toContain("node7 exited (code 1) before its JSON-RPC answered");
     expect(message).toContain(`${configFile}: not valid JSON`);
+  });
+
+  it("prints private keys in the banner only for the dev chain's public dev keys", async () => {
+    const dev = await generateTestnet({
+      ...defaultTestnetOptions,
+      outDir: path.join(dir, "dev"),
+      validators: 1,
+      devKeys: true,
+    });
+    const devBanner = bannerText(dev);
+    expect(devBanner).toContain("TEST-ONLY: these keys are PUBLIC");
+    expect(devBanner).toContain(dev.accounts[0]!.privateKey);
+
+    // A testnet from `consort testnet` (what the busy-port message suggests running with `npm start -- --dir`).
+    const fresh = await generateTestnet({
+      ...defaultTestnetOptions,
+      outDir: path.join(dir, "fresh"),
+      validators: 1,
+    });
+    const freshBanner = bannerText(fresh);
+    expect(freshBanner).not.toContain("PUBLIC");
+    expect(freshBanner).toContain(fresh.accounts[0]!.address);
+    for (const a of fresh.accounts) expect(freshBanner).not.toContain(a.privateKey.slice(2));
   });
 });
