@@ -80,6 +80,18 @@ describe("future-message buffer, bounded per sender", () => {
     expect(s.counters.futureDropped).toBe(0);
   });
 
+  it("a message a flooding peer relayed first stays buffered for the member who delivered it too", () => {
+    // Duplicates are per delivering peer: were they global, keys[0] relaying keys[1]'s message first would keep
+    // keys[1]'s own copy out of the buffer, then push it out by flooding its own quota.
+    const s = state(1024, 2);
+    const fromMember = prepare(keys[1]!, 7);
+    bufferFutureHeight(s, keys[0]!.nodeId, fromMember);
+    bufferFutureHeight(s, keys[1]!.nodeId, fromMember);
+    for (let n = 0; n < 5; n++) bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, n));
+    expect(buffered(s, keys[0]!)).toEqual([3, 4]);
+    expect(buffered(s, keys[1]!)).toEqual([7]);
+  });
+
   it("replayed messages leave the per-sender count: the sender's room comes back", () => {
     const s = state(1024, 2);
     bufferFutureHeight(s, keys[0]!.nodeId, prepare(keys[0]!, 1));
