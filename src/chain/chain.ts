@@ -1,10 +1,4 @@
-import {
-  decodeCompactBlock,
-  encodeCompactBlock,
-  hashHeader,
-  type SenderCache,
-  type SenderRecoverer,
-} from "../codec/index.js";
+import { decodeCompactBlock, encodeCompactBlock, hashHeader } from "../codec/index.js";
 import type { GenesisConfig } from "../config/index.js";
 import { type CertificateCheck, verifyCertificate } from "../consensus/index.js";
 import { keccak256, verifyNodeSignature } from "../crypto/index.js";
@@ -44,7 +38,7 @@ import { type ExecutedProposal, ExecutedProposals } from "./executedProposals.js
 import { genesisBlock } from "./genesisBlock.js";
 import { ParentView, resolveParent, unknownParent } from "./parentView.js";
 import { RunningVerifications } from "./runningVerifications.js";
-import { TxResolver } from "./txResolver.js";
+import { TxResolver, type TxResolverDeps } from "./txResolver.js";
 
 export interface CommittedBlock {
   block: Block;
@@ -57,18 +51,11 @@ export interface CommittedBlock {
 
 export type CommitListener = (committed: CommittedBlock) => void;
 
-export interface ChainDeps {
+/** The chain's own parts, and where the txs of proposals and synced blocks come from (TxResolverDeps). */
+export interface ChainDeps extends Pick<TxResolverDeps, "poolTx" | "fetchTxs" | "senders" | "recoverer"> {
   ledger: Ledger;
   executor: Executor;
   logger: Logger;
-  /** The pool's decoded tx for a hash, if any (sender already recovered on admission). */
-  poolTx?: (txHash: Hash) => Transaction | undefined;
-  /** Fetches txs a compact proposal lists but this node lacks (see TxResolverDeps.fetchTxs). */
-  fetchTxs?: (txHashes: Hash[], proposer: NodeId) => Promise<Uint8Array[]>;
-  /** This node's recovered senders by tx hash, shared with the pool (see TxResolverDeps.senders). */
-  senders?: SenderCache;
-  /** Where untrusted txs' senders are recovered (see TxResolverDeps.recoverer). */
-  recoverer?: () => SenderRecoverer | null;
 }
 
 export { TIMESTAMP_DRIFT_MS_MAX };
@@ -93,13 +80,8 @@ export class Chain {
     private readonly deps: ChainDeps,
   ) {
     this.txs = new TxResolver({
+      ...deps,
       chainId: genesis.chainId,
-      ledger: deps.ledger,
-      logger: deps.logger,
-      poolTx: deps.poolTx,
-      fetchTxs: deps.fetchTxs,
-      senders: deps.senders,
-      recoverer: deps.recoverer,
       executedTx: (hashHex) => this.executed.tx(hashHex),
     });
   }
