@@ -4,7 +4,7 @@ import type { NodeId } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { definedOnly } from "../util/objects.js";
-import { listenFailureReason } from "../util/ports.js";
+import { listenFailureCode, listenFailureReason } from "../util/ports.js";
 import { PeerAdmission } from "./admission.js";
 import { NetworkError } from "./errors.js";
 import { GossipService } from "./gossip.js";
@@ -135,8 +135,8 @@ export class Libp2pTransport implements Transport {
 
   /** A listen address that could not be bound, in an operator's words; other start failures as they are. */
   private listenError(err: unknown): unknown {
-    const text = `${err instanceof Error ? `${err.name} ${err.message}` : String(err)}`;
-    if (!/UnsupportedListenAddresses|EADDRINUSE|EACCES|EADDRNOTAVAIL/.test(text)) return err;
+    const unsupported = err instanceof Error && err.name === "UnsupportedListenAddressesError";
+    if (!unsupported && listenFailureCode(err) === null) return err;
     const addresses = this.listenResolved ?? this.opts.listenAddresses;
     return new NetworkError(
       "NETWORK_LISTEN",

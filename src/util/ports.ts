@@ -41,16 +41,24 @@ export async function freeTestnetPorts(
   return { rpcPortBase, p2pPortBase, metricsPortBase };
 }
 
-/**
- * Why a server could not listen, in an operator's words: the system error's code (EADDRINUSE, EACCES,
- * EADDRNOTAVAIL) found on the error, its cause or in its message (libp2p wraps the system error), else its message.
- */
+/** The system errors a listen fails with, in an operator's words. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: "the port is in use by another program (another node, or an earlier run still going?)",
+  EACCES: "permission denied (a port below 1024 needs privileges)",
+  EADDRNOTAVAIL: "the address is not one of this machine's",
+};
+
+/** The system error code of a failed listen, on the error, its cause or in its message (libp2p wraps it); or null. */
+export function listenFailureCode(err: unknown): string | null {
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  const text = `${e?.code ?? ""} ${e?.message ?? String(err)} ${e?.cause ?? ""}`;
+  return Object.keys(LISTEN_FAILURES).find((code) => text.includes(code)) ?? null;
+}
+
+/** Why a server could not listen, in an operator's words (else the error's own message). */
 export function listenFailureReason(err: unknown): string {
-  const text = `${(err as { code?: unknown })?.code ?? ""} ${err instanceof Error ? err.message : String(err)} ${(err as { cause?: unknown })?.cause ?? ""}`;
-  if (text.includes("EADDRINUSE"))
-    return "the port is in use by another program (another node, or an earlier run still going?)";
-  if (text.includes("EACCES")) return "permission denied (a port below 1024 needs privileges)";
-  if (text.includes("EADDRNOTAVAIL")) return "the address is not one of this machine's";
+  const code = listenFailureCode(err);
+  if (code !== null) return LISTEN_FAILURES[code]!;
   return err instanceof Error ? err.message : String(err);
 }
 
