@@ -1,4 +1,4 @@
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
@@ -12,6 +12,7 @@ import {
 import { DEFAULT_SYSTEM_CONFIG_VALUES } from "../execution/index.js";
 import { nodeIdToPeerId } from "../network/index.js";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
+import { makeDirs } from "../util/dirs.js";
 import { bytesToHex } from "../util/hex.js";
 
 export interface TestnetOptions {
@@ -126,7 +127,7 @@ async function makeGovernors(opts: TestnetOptions): Promise<GeneratedTestnet["go
 export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTestnet> {
   const total = opts.validators + opts.observers;
   const keys = Array.from({ length: total }, () => NodeKey.generate());
-  await mkdir(opts.outDir, { recursive: true });
+  await makeDirs(opts.outDir);
   const accounts = Array.from({ length: opts.devAccounts }, (_, i) => {
     const privateKey = opts.devKeys ? devAccountKey(i) : generatePrivateKey();
     return { address: bytesToHex(privateKeyToAddress(privateKey)), privateKey: bytesToHex(privateKey) };
@@ -172,7 +173,7 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
   for (let i = 0; i < total; i++) {
     const name = `node${i}`;
     const dir = path.join(opts.outDir, name);
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     await saveNodeKey(path.join(dir, "node.key"), keys[i]!);
     const rpcPort = opts.docker ? 8545 : opts.rpcPortBase + i;
     const p2pPort = opts.docker ? 30300 : opts.p2pPortBase + i;
@@ -230,7 +231,7 @@ const RPC_SECRET_FILE = "rpc-jwt.secret";
  */
 async function writeRpcTokens(outDir: string): Promise<{ secretFile: string }> {
   const dir = path.join(outDir, "rpc-tokens");
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const secretFile = path.join(dir, RPC_SECRET_FILE);
   await generateTokenKey("HS256", secretFile);
   const grants: Record<string, ("read" | "submit" | "admin")[]> = {

@@ -1,7 +1,7 @@
-import { mkdir } from "node:fs/promises";
 import { Level } from "level";
 import { decodeHeader, hashHeader } from "../codec/index.js";
 import type { Hash } from "../types/index.js";
+import { makeDirs } from "../util/dirs.js";
 import { errorMessage } from "../util/errors.js";
 import { bigintToBytes, bytesEqual, bytesToBigint } from "../util/hex.js";
 import { Bucket, HEAD_KEY, MetaKey, metaKey, numberKey, SCHEMA_VERSION } from "./buckets.js";
@@ -40,7 +40,7 @@ export async function openDb(opts: LedgerOptions): Promise<Db> {
     );
   }
   try {
-    await mkdir(dataDir, { recursive: true });
+    await makeDirs(dataDir);
   } catch (err) {
     throw new LedgerError(
       "LEDGER_OPEN_FAILED",

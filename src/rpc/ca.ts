@@ -6,10 +6,11 @@
 // @peculiar/x509 2.x resolves its parsers through tsyringe, which needs the Reflect metadata API loaded first.
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import path from "node:path";
 import * as x509 from "@peculiar/x509";
+import { makeDirs } from "../util/dirs.js";
 import { errorMessage } from "../util/errors.js";
 import { RpcError } from "./errors.js";
 
@@ -48,7 +49,7 @@ export async function initCa(dir: string, name: string, validDays = 3650): Promi
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const files = { certFile: path.join(dir, CA_CERT_FILE), keyFile: path.join(dir, CA_KEY_FILE) };
   await writeFile(files.keyFile, await privateKeyPem(keys.privateKey), { mode: 0o600 });
   await writeFile(files.certFile, cert.toString("pem"));
@@ -101,7 +102,7 @@ export async function issueCertificate(o: IssueOptions): Promise<IssuedFiles> {
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions,
   });
-  await mkdir(o.outDir, { recursive: true });
+  await makeDirs(o.outDir);
   const files = {
     certFile: path.join(o.outDir, `${o.name}.crt`),
     keyFile: path.join(o.outDir, `${o.name}.key`),
