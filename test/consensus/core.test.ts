@@ -6,6 +6,7 @@ import {
   type PbftMessage,
   verifyCertificate,
 } from "../../src/consensus/index.js";
+import { EVIDENCE_MAX } from "../../src/consensus/pbft/core/state.js";
 import type { CommitCertificate } from "../../src/types/index.js";
 import { type SimKey, sha256 } from "../sim/simCrypto.js";
 import {
@@ -14,8 +15,10 @@ import {
   deliver,
   GENESIS,
   hardState,
+  k0,
   k1,
   k2,
+  k3,
   keys,
   outsider,
   prePrepare,
@@ -24,6 +27,7 @@ import {
   signed,
   take,
   ticksUntilViewChange,
+  types,
   validators,
   vote,
 } from "./coreHelpers.js";
@@ -75,6 +79,72 @@ describe("PbftCore: normal case at a replica", () => {
     for (const k of [keys[0]!, keys[1]!, keys[3]!])
       core.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash, 3) });
     expect(take(core).commits[0]?.certificate.view).toBe(3);
+  });
+});
+
+describe("PbftCore: what a vote needs to count", () => {
+  const { blockHash } = block(1);
+  const forged = (type: "prepare" | "commit", k: SimKey) => ({
+    ...vote(type, k, blockHash),
+    signature: new Uint8Array(32).fill(5),
+  });
+
+  it("badly signed Prepares and Commits are refused and never counted, however many", () => {
+    const core = replica();
+    deliver(core, prePrepare(1, k1));
+    core.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    take(core);
+    for (const k of [k0, k1, k3]) {
+      const r = deliver(core, forged("prepare", k));
+      expect(reasons(r)).toEqual(["BAD_SIGNATURE"]);
+      expect(r.messages).toEqual([]); // no quorum of Prepares: no Commit
+    }
+    for (const k of [k0, k1, k3]) expect(deliver(core, forged("commit", k)).commits).toEqual([]);
+    expect(core.status().height).toBe(1);
+    // The genuine votes of the same validators still count.
+    deliver(core, vote("prepare", k0, blockHash));
+    expect(types(deliver(core, vote("prepare", k1, blockHash)))).toEqual(["commit"]);
+  });
+
+  it("a Prepare quorum before the block is executed does not prepare it: the Commit waits for the execution", () => {
+    const core = replica();
+    deliver(core, prePrepare(1, k1));
+    for (const k of [k0, k1, k3]) expect(deliver(core, vote("prepare", k, blockHash)).messages).toEqual([]);
+    core.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    expect(types(take(core))).toEqual(["prepare", "commit"]);
+  });
+
+  it("a Prepare quorum for a block executed invalid prepares nothing", () => {
+    const obs = coreOf(outsider); // an observer changes no view: its round keeps the refused block
+    deliver(obs, prePrepare(1, k1));
+    obs.step({ type: "blockExecuted", height: 1, blockHash, valid: false });
+    take(obs);
+    for (const k of [k0, k1, k3]) deliver(obs, vote("prepare", k, blockHash));
+    expect(obs.hardState().prepared).toBeNull();
+  });
+
+  it("once prepared, further Prepares change nothing: no second Commit, nothing to persist", () => {
+    const core = replica();
+    deliver(core, prePrepare(1, k1));
+    core.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    take(core);
+    deliver(core, vote("prepare", k0, blockHash));
+    expect(types(deliver(core, vote("prepare", k1, blockHash)))).toEqual(["commit"]);
+    const r = deliver(core, vote("prepare", k3, blockHash));
+    expect(r.messages).toEqual([]);
+    expect(r.persist).toBeNull();
+    expect(core.hardState().prepared?.prepares).toHaveLength(3);
+  });
+
+  it("restarted with its Prepare vote, it prepares and commits once the block it voted for is executed", () => {
+    const core = replica(hardState({ prepareVote: blockHash }));
+    expect(types(take(core))).toEqual(["prepare"]);
+    deliver(core, prePrepare(1, k1));
+    for (const k of [k0, k1]) expect(deliver(core, vote("prepare", k, blockHash)).messages).toEqual([]);
+    core.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    const r = take(core);
+    expect(types(r)).toEqual(["prepare", "commit"]);
+    expect(r.persist?.prepared?.blockHash).toEqual(blockHash);
   });
 });
 
@@ -152,9 +222,28 @@ describe("PbftCore: view change triggers", () => {
     deliver(core, prePrepare(1, k1));
     const r = deliver(core, prePrepare(2, k1));
     expect(r.evidence).toHaveLength(1);
+    expect(reasons(r)).toEqual(["EQUIVOCATION"]);
     expect(r.viewChangeStarted).toMatchObject({ toView: 1, cause: "equivocation" });
     expect(r.messages.map((m) => m.msg.type)).toEqual(["viewChange"]);
     expect(r.persist).toMatchObject({ view: 1, viewChanging: true });
+  });
+
+  it("an observer records an equivocating leader's PrePrepares as evidence (at most EVIDENCE_MAX a Ready), and never asks for a view change", () => {
+    const obs = coreOf(outsider);
+    take(obs);
+    expect(deliver(obs, prePrepare(1, k1)).execute).toHaveLength(1);
+    for (let n = 2; n <= EVIDENCE_MAX + 2; n++)
+      obs.step({ type: "message", from: k1.nodeId, msg: prePrepare(n, k1) });
+    const r = take(obs);
+    expect(reasons(r)).toEqual(Array(EVIDENCE_MAX + 1).fill("EQUIVOCATION"));
+    expect(r.evidence).toHaveLength(EVIDENCE_MAX);
+    expect(r.evidence[0]).toEqual([prePrepare(1, k1), prePrepare(2, k1)]);
+    expect(r.viewChangeStarted).toBeNull();
+    expect(r.messages).toEqual([]);
+    expect(obs.status()).toMatchObject({ view: 0, viewChanging: false });
+    // Nor on a block it found invalid.
+    obs.step({ type: "blockExecuted", height: 1, blockHash: block(1).blockHash, valid: false });
+    expect(take(obs).viewChangeStarted).toBeNull();
   });
 
   it("invalid block: view change at once", () => {
@@ -203,6 +292,7 @@ describe("PbftCore: restart from hard state", () => {
     take(core);
     const r = deliver(core, prePrepare(2, keys[3]!, 2)); // the leader of (1, 2) is node 3
     expect(r.rejections.map((x) => x.reason)).toEqual(["NEW_VIEW_MISMATCH"]);
+    expect(r.viewChangeStarted).toEqual({ height: 1, toView: 3, cause: "badProposal" });
     expect(r.execute).toHaveLength(0);
     expect(deliver(core, prePrepare(1, keys[3]!, 2)).execute).toHaveLength(0); // after the view change: view 3
   });
