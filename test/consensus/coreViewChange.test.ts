@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import type { NewView, PrePrepare, ViewChange } from "../../src/consensus/index.js";
+import {
+  defaultPbftConfig,
+  type NewView,
+  type PbftConfig,
+  PbftCore,
+  type PbftMessage,
+  type PrePrepare,
+  type ViewChange,
+} from "../../src/consensus/index.js";
+import { VERIFIED_CACHE_MAX } from "../../src/consensus/pbft/core/state.js";
+import type { SimKey } from "../sim/simCrypto.js";
 import {
   block,
   core,
@@ -15,11 +25,35 @@ import {
   preparedAtNode2,
   preparedCert,
   reasons,
+  reg,
+  signed,
   take,
   ticksUntilViewChange,
   types,
+  validators,
   viewChange,
+  vote,
 } from "./coreHelpers.js";
+
+/** A core at height 1 whose signature checks are counted (`verifies`). */
+function countingCore(me: SimKey, config: Partial<PbftConfig> = {}) {
+  const crypto = reg.cryptoFor(me);
+  const counted = { verifies: 0 };
+  const c = new PbftCore(
+    { ...defaultPbftConfig, nodeId: me.nodeId, viewTimeoutTicks: 10, resendTicks: 1000, ...config },
+    {
+      crypto: {
+        ...crypto,
+        verify: (id, digest, signature) => {
+          counted.verifies++;
+          return crypto.verify(id, digest, signature);
+        },
+      },
+    },
+    { committedHeight: 0, committedHash: GENESIS, validators, hardState: null },
+  );
+  return { c, counted };
+}
 
 describe("PbftCore view change: the new leader", () => {
   it("with a quorum of ViewChanges and nothing prepared: sends a NewView of those ViewChanges and asks for a proposal", () => {
@@ -191,6 +225,21 @@ describe("PbftCore view change: checking a NewView (at node 0, view 1, leader no
       "BAD_NEW_VIEW",
     ],
     [
+      "with more ViewChanges than validators, before any of them is checked",
+      () =>
+        newView(k2, 1, [
+          { ...viewChange(k1, 1), signature: new Uint8Array(64) },
+          ...vcs(),
+          viewChange(k1, 1),
+        ]),
+      "BAD_NEW_VIEW",
+    ],
+    [
+      "with a quorum of ViewChanges plus one of a non-validator",
+      () => newView(k2, 1, [...vcs(), viewChange(outsider, 1)]),
+      "BAD_NEW_VIEW",
+    ],
+    [
       "with a ViewChange of another height",
       () => newView(k2, 1, [viewChange(k0, 1), viewChange(k2, 1), { ...viewChange(k3, 1), height: 2 }]),
       "BAD_NEW_VIEW",
@@ -246,6 +295,130 @@ describe("PbftCore view change: checking a NewView (at node 0, view 1, leader no
     // It may now prepare a different block in view 2.
     const r2 = deliver(c, prePrepare(7, k3, 2));
     expect(r2.execute).toHaveLength(1);
+  });
+});
+
+describe("PbftCore view change: views only go up", () => {
+  const vcs1 = () => [viewChange(k0, 1), viewChange(k2, 1), viewChange(k3, 1)];
+  const vcs2 = () => [viewChange(k0, 2), viewChange(k1, 2), viewChange(k3, 2)];
+
+  it("a valid NewView of a view below the current one is refused: the node never goes back to an older view", () => {
+    const c = core(k0);
+    take(c);
+    const nv1 = newView(k2, 1, vcs1());
+    deliver(c, nv1);
+    expect(reasons(deliver(c, newView(k3, 2, vcs2())))).toEqual([]);
+    const r = deliver(c, nv1);
+    expect(reasons(r)).toEqual(["DUPLICATE"]);
+    expect(r.persist).toBeNull();
+    expect(c.status()).toMatchObject({ view: 2, viewChanging: false });
+  });
+
+  it("a ViewChange for a view below the current one is old: refused, and its sender gets the NewView", () => {
+    const c = core(k0);
+    take(c);
+    const nv2 = newView(k3, 2, vcs2());
+    deliver(c, nv2);
+    const r = deliver(c, viewChange(k1, 1));
+    expect(reasons(r)).toEqual(["OLD_VIEW"]);
+    expect(r.messages).toEqual([{ to: k1.nodeId, msg: nv2 }]);
+  });
+
+  it("a refused NewView steps nothing again: the messages waiting for the view stay buffered", () => {
+    const c = core(k0);
+    take(c);
+    ticksUntilViewChange(c, 50); // view 1, changing
+    expect(reasons(deliver(c, prePrepare(4, k2, 1)))).toEqual(["FUTURE_VIEW_BUFFERED"]);
+    const bad: [NewView, string][] = [
+      [newView(k3, 1, vcs1()), "WRONG_LEADER"],
+      [{ ...newView(k2, 1, vcs1()), signature: new Uint8Array(32) }, "BAD_SIGNATURE"],
+      [newView(k2, 1, vcs1().slice(0, 2)), "BAD_NEW_VIEW"],
+    ];
+    for (const [nv, reason] of bad) {
+      const r = deliver(c, nv);
+      expect(reasons(r)).toEqual([reason]);
+      expect(r.execute).toEqual([]);
+    }
+    expect(deliver(c, newView(k2, 1, vcs1())).execute).toEqual([
+      { height: 1, view: 1, parentHash: GENESIS, ...block(4) },
+    ]);
+  });
+});
+
+describe("PbftCore view change: Commits of older views still decide", () => {
+  const { blockHash } = block(1);
+
+  it("after it started a view change", () => {
+    const c = core(k2);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    take(c);
+    deliver(c, vote("commit", k0, blockHash));
+    deliver(c, vote("commit", k1, blockHash));
+    expect(ticksUntilViewChange(c, 50)).toBe(10);
+    const r = deliver(c, vote("commit", k3, blockHash));
+    expect(r.commits.map((x) => x.certificate.view)).toEqual([0]);
+  });
+
+  it("after it entered a NewView", () => {
+    const c = core(k0);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: true });
+    take(c);
+    deliver(c, vote("commit", k1, blockHash));
+    deliver(c, vote("commit", k3, blockHash));
+    deliver(c, newView(k2, 1, [viewChange(k1, 1), viewChange(k2, 1), viewChange(k3, 1)]));
+    expect(c.status().view).toBe(1);
+    const r = deliver(c, vote("commit", k2, blockHash));
+    expect(r.commits.map((x) => x.certificate.view)).toEqual([0]);
+  });
+});
+
+describe("PbftCore view change: the cache of checked ViewChanges", () => {
+  it("a NewView's ViewChanges that were checked on receipt are not verified again", () => {
+    const { c, counted } = countingCore(k0);
+    take(c);
+    deliver(c, viewChange(k1, 1));
+    deliver(c, viewChange(k3, 1)); // f + 1: joins view 1
+    expect(c.status()).toMatchObject({ view: 1, viewChanging: true });
+    counted.verifies = 0;
+    const r = deliver(c, newView(k2, 1, [viewChange(k1, 1), viewChange(k3, 1), viewChange(k2, 1)]));
+    expect(reasons(r)).toEqual([]);
+    expect(counted.verifies).toBe(2); // the NewView's signature and k2's ViewChange
+  });
+
+  it(`is emptied when it reaches VERIFIED_CACHE_MAX (${VERIFIED_CACHE_MAX}) entries`, () => {
+    const { c, counted } = countingCore(k0, { futureViewWindow: 2 * VERIFIED_CACHE_MAX });
+    take(c);
+    // One sender's ViewChanges for as many views: each one checked and cached (f + 1 is never reached).
+    for (let v = 1; v <= VERIFIED_CACHE_MAX + 1; v++)
+      c.step({ type: "message", from: k1.nodeId, msg: viewChange(k1, v) });
+    expect(reasons(take(c))).toEqual([]);
+    expect(counted.verifies).toBe(VERIFIED_CACHE_MAX + 1);
+    // The last one went into an emptied cache: the first one is checked again (its sender keeps only its
+    // highest views, so it is not a duplicate).
+    counted.verifies = 0;
+    deliver(c, viewChange(k1, 1));
+    expect(counted.verifies).toBe(1);
+  });
+});
+
+describe("PbftCore view change: ViewChanges are per height", () => {
+  it("ViewChanges of a decided height do not count towards joining a view at the next one", () => {
+    const c = core(k0);
+    take(c);
+    deliver(c, viewChange(k1, 3)); // f + 1 is two: not enough alone
+    c.step({
+      type: "synced",
+      height: 1,
+      blockHash: block(1).blockHash,
+      certificate: { height: 1, view: 0, blockHash: block(1).blockHash, signatures: [] },
+    });
+    take(c);
+    const atHeight2 = signed(k2, { type: "viewChange", height: 2, toView: 3, prepared: null } as never);
+    const r = deliver(c, atHeight2 as PbftMessage);
+    expect(r.viewChangeStarted).toBeNull();
+    expect(c.status()).toMatchObject({ height: 2, view: 0 });
   });
 });
 
