@@ -136,7 +136,7 @@ describe("PbftCore catch-up: helping a peer one height behind", () => {
     const c = core(k2);
     take(c);
     c.step({ type: "synced", height: 2, blockHash, certificate: emptyCert });
-    expect(reasons(take(c))).toEqual(["STALE_EVENT"]);
+    expect(take(c).rejections).toEqual([{ reason: "STALE_EVENT", type: "synced", height: 2, view: 0 }]);
     expect(c.status().height).toBe(1);
   });
 });
@@ -249,6 +249,37 @@ describe("PbftCore catch-up: fetching a decided block it lacks", () => {
     expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
   });
 
+  it("an observer whose execution refused the block fetches the quorum's copy", () => {
+    // An observer changes no view: its round still holds the refused block when the quorum commits it.
+    const c = core(outsider, { viewTimeoutTicks: 100 });
+    take(c);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 1, blockHash, valid: false });
+    take(c);
+    for (const k of [k0, k1, k3])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash) });
+    expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
+  });
+
+  it("after the fetch, a repeated, conflicting or minority Commit asks for no other fetch", () => {
+    const c = core(outsider, { fetchCooldownTicks: 1, viewTimeoutTicks: 100 });
+    take(c);
+    const missing = block(9).blockHash;
+    for (const k of [k0, k1, k3])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, missing) });
+    expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
+    tickN(c, 2); // past the cooldown
+    const again = [
+      vote("commit", k0, missing), // a duplicate
+      vote("commit", k1, block(8).blockHash), // conflicting with k1's own
+      vote("commit", k2, block(8).blockHash), // the last validator, for another block
+    ];
+    for (const msg of again) {
+      const r = deliver(c, msg);
+      expect(r.fetchBlocks).toBeNull();
+    }
+  });
+
   it("more commits in the same round add their senders to the request, once each", () => {
     const c = core(k2, { viewTimeoutTicks: 100 });
     take(c);
@@ -295,6 +326,68 @@ describe("PbftCore: events that do not fit the state", () => {
     take(replica);
     replica.step({ type: "proposal", height: 1, ...block(1) });
     expect(reasons(take(replica))).toEqual(["NOT_LEADER"]);
+  });
+
+  it("a proposal of a height neither current nor next, or arriving during a view change, is stale: nothing signed", () => {
+    const leader = core(k1);
+    take(leader);
+    for (const height of [0, 3]) {
+      leader.step({ type: "proposal", height, ...block(1) });
+      const r = take(leader);
+      expect(r.rejections).toEqual([{ reason: "STALE_EVENT", type: "proposal", height, view: 0 }]);
+      expect(r.messages).toEqual([]);
+    }
+    expect(ticksUntilViewChange(leader, 50)).toBe(10); // view 1 (led by node 2)
+    leader.step({ type: "proposal", height: 1, ...block(1) });
+    const r = take(leader);
+    expect(r.rejections).toEqual([{ reason: "STALE_EVENT", type: "proposal", height: 1, view: 1 }]);
+    expect(r.messages).toEqual([]);
+  });
+
+  it("a proposal built on another parent is stale: nothing signed, and the leader asks again on its parent", () => {
+    const leader = core(k1);
+    take(leader);
+    leader.step({ type: "proposal", height: 1, parentHash: block(7).blockHash, ...block(1) });
+    const r = take(leader);
+    expect(reasons(r)).toEqual(["STALE_EVENT"]);
+    expect(r.messages).toEqual([]);
+    expect(r.persist).toBeNull();
+    expect(r.requestProposal).toEqual({ height: 1, view: 0, parentHash: GENESIS });
+    // A leader that already proposed in this view (restarted) does not ask again.
+    const restarted = core(k1, {}, hardState({ prePrepareVote: blockHash }));
+    take(restarted);
+    restarted.step({ type: "proposal", height: 1, parentHash: block(7).blockHash, ...block(2) });
+    const r2 = take(restarted);
+    expect(reasons(r2)).toEqual(["STALE_EVENT"]);
+    expect(r2.requestProposal).toBeNull();
+  });
+
+  it("a leader that took a PrePrepare of its own for the view (relayed back) proposes nothing else there", () => {
+    const leader = core(k1);
+    take(leader);
+    expect(deliver(leader, prePrepare(1, k1), k3.nodeId).execute).toHaveLength(1);
+    leader.step({ type: "proposal", height: 1, ...block(2) });
+    const r = take(leader);
+    expect(reasons(r)).toEqual(["ALREADY_VOTED"]);
+    expect(r.messages).toEqual([]);
+  });
+
+  it("a leader restarted in a view whose NewView mandates a block proposes no other", () => {
+    const leader = core(k3, {}, hardState({ view: 2, newViewHash: blockHash })); // node 3 leads (1, 2)
+    take(leader);
+    leader.step({ type: "proposal", height: 1, ...block(2) });
+    const r = take(leader);
+    expect(reasons(r)).toEqual(["NEW_VIEW_MISMATCH"]);
+    expect(r.messages).toEqual([]);
+  });
+
+  it("blockExecuted of a height neither current nor next is stale, even for the block being executed", () => {
+    const c = core(k2);
+    deliver(c, prePrepare(1, k1));
+    c.step({ type: "blockExecuted", height: 3, blockHash, valid: true });
+    const r = take(c);
+    expect(r.rejections).toEqual([{ reason: "STALE_EVENT", type: "blockExecuted", height: 3, view: 0 }]);
+    expect(r.messages).toEqual([]);
   });
 
   it("blockExecuted: of another block is stale, a second one a duplicate", () => {

@@ -11,6 +11,7 @@ import {
   k3,
   keys,
   newView,
+  outsider,
   prePrepare,
   reasons,
   signed,
@@ -100,6 +101,7 @@ describe("PbftCore: hasReady", () => {
     expect(take(c).persist).toBeNull();
     for (const k of [k0, k1, k3])
       c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, block(9).blockHash) });
+    expect(c.hasReady()).toBe(true);
     const r = c.ready(); // a fetch request only (block 9 was never executed here)
     expect(r.fetchBlocks).not.toBeNull();
     expect(r.rejections).toEqual([]);
@@ -123,6 +125,14 @@ describe("PbftCore: hasReady", () => {
     const nvReady = take(entering);
     expect(nvReady.messages).toEqual([]);
     expect(nvReady.persist).not.toBeNull();
+    const observer = core(outsider, { rejectionsMax: 0 }); // evidence only: an observer changes no view
+    deliver(observer, prePrepare(1, k1));
+    observer.step({ type: "message", from: k1.nodeId, msg: prePrepare(2, k1) });
+    expect(observer.hasReady()).toBe(true);
+    expect(take(observer)).toMatchObject({
+      evidence: [[prePrepare(1, k1), prePrepare(2, k1)]],
+      persist: null,
+    });
   });
 
   it("ready() twice without advance(), or advance() without ready(), is a driver bug", () => {
