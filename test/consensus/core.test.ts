@@ -11,6 +11,7 @@ import type { CommitCertificate } from "../../src/types/index.js";
 import { type SimKey, sha256 } from "../sim/simCrypto.js";
 import {
   block,
+  coreAfter,
   core as coreOf,
   deliver,
   GENESIS,
@@ -301,6 +302,12 @@ describe("PbftCore: restart from hard state", () => {
     const hs = hardState({ height: 0, view: 5, viewChanging: true });
     expect(replica(hs).status().view).toBe(0);
     expect(() => replica({ ...hs, height: 3 })).toThrow(/hard state is ahead/);
+  });
+
+  it("a hard state several heights old (the last height this node voted at) is ignored", () => {
+    const c = coreAfter(k2, 5, block(5).blockHash, hardState({ height: 2, view: 3, viewChanging: true }));
+    expect(c.status()).toMatchObject({ height: 6, view: 0, viewChanging: false });
+    expect(take(c).messages).toEqual([]);
   });
 });
 

@@ -87,7 +87,9 @@ describe("PbftCore: messages of a later height", () => {
     take(c);
     deliver(c, prePrepareAt(2, 1, 6), k3.nodeId); // height 2, view 1: not yet
     c.step(synced(1));
-    expect(take(c).execute).toEqual([]);
+    const moved = take(c);
+    expect(moved.execute).toEqual([]);
+    expect(reasons(moved)).toEqual([]); // left in the buffer, not stepped (and buffered) again
     const vcs = [viewChange(k1, 1), viewChange(k2, 1), viewChange(k3, 1)].map((vc) => ({ ...vc, height: 2 }));
     const resigned = vcs.map((vc) => signed(keys.find((k) => k.nodeId === vc.sender)!, vc as never));
     const nv = signed(k3, { type: "newView", height: 2, view: 1, viewChanges: resigned } as never);
@@ -145,14 +147,31 @@ describe("PbftCore: buffered messages after the core moved on", () => {
     expect(take(c).persist).toMatchObject({ height: 2, view: 1, viewChanging: false });
   });
 
+  it("those of a height still ahead stay in the buffer when the core moves up one height", () => {
+    const c = core(k0, { pipeline: false, fetchCooldownTicks: 0 });
+    take(c);
+    for (const msg of [
+      prePrepareAt(3),
+      signed(k3, { type: "viewChange", height: 3, toView: 1, prepared: null } as never),
+    ])
+      expect(reasons(deliver(c, msg as PbftMessage, k3.nodeId))).toEqual(["FUTURE_HEIGHT_BUFFERED"]);
+    c.step(synced(1));
+    const r = take(c);
+    expect(reasons(r)).toEqual([]);
+    expect(r.fetchBlocks).toBeNull();
+    c.step(synced(2));
+    expect(take(c).execute).toEqual([{ height: 3, view: 0, parentHash: block(2).blockHash, ...block(5) }]);
+  });
+
   it("a message left behind by two heights is dropped, and frees its sender's room", () => {
-    const c = core(k0, { futurePerSenderMax: 1 });
+    // Without pipelining: with it, the PrePrepare of height 4 below would be taken early, not buffered.
+    const c = core(k0, { futurePerSenderMax: 1, pipeline: false });
     take(c);
     deliver(c, prePrepareAt(2, 1, 6), k3.nodeId); // waits for view 1 of height 2, which never comes
     c.step(synced(1));
     c.step(synced(2));
     take(c);
-    deliver(c, prePrepareAt(4), k3.nodeId);
+    expect(reasons(deliver(c, prePrepareAt(4), k3.nodeId))).toEqual(["FUTURE_HEIGHT_BUFFERED"]);
     expect(c.counters.futureDropped).toBe(0);
   });
 });

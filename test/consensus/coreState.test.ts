@@ -3,6 +3,7 @@ import { type HardState, isBlankHardState } from "../../src/consensus/pbft/core/
 import {
   block,
   core,
+  coreAfter,
   deliver,
   hardState,
   k0,
@@ -40,6 +41,18 @@ describe("PbftCore: what a fresh or restarted core asks for", () => {
     expect(take(core(k2, {}, hardState({ view: 1, viewChanging: true }))).requestProposal).toBeNull();
     expect(take(core(k3, {}, hardState({ view: 2, newViewHash: blockHash }))).requestProposal).toBeNull();
     expect(take(core(k3, {}, hardState({ view: 2 }))).requestProposal).toMatchObject({ height: 1, view: 2 });
+  });
+
+  it("restarted after committing the height its hard state is of, with no early proposal: the next leader asks", () => {
+    const c = coreAfter(
+      k2,
+      1,
+      blockHash,
+      hardState({ height: 1, prepareVote: blockHash, commitVote: blockHash }),
+    );
+    const r = take(c);
+    expect(r.requestProposal).toEqual({ height: 2, view: 0, parentHash: blockHash }); // node 2 leads (2, 0)
+    expect(r.persist).toBeNull();
   });
 
   it("restarted in a view change, its timer waits for a quorum of ViewChanges", () => {

@@ -72,6 +72,13 @@ describe("future-message buffer, bounded per sender", () => {
     expect(buffered(s, keys[3]!)).toEqual([30]);
   });
 
+  it("when full and every sender holds one message, the first one buffered goes", () => {
+    const s = state(2, 4);
+    for (const k of [keys[0]!, keys[1]!, keys[3]!]) bufferFutureHeight(s, k.nodeId, prepare(k, 1));
+    expect(s.future.map((b) => b.from)).toEqual([keys[1]!.nodeId, keys[3]!.nodeId]);
+    expect(s.counters.futureDropped).toBe(1);
+  });
+
   it("an exact duplicate (a resend) is buffered once", () => {
     const s = state(1024, 4);
     const msg = prepare(keys[1]!, 5);
