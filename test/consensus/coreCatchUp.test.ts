@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultPbftConfig, type PbftConfig, PbftCore, type PbftMessage } from "../../src/consensus/index.js";
+import { HELPED_MAX } from "../../src/consensus/pbft/core/state.js";
 import {
   block,
   core,
@@ -113,6 +114,18 @@ describe("PbftCore catch-up: helping a peer one height behind", () => {
     expect(deliver(c, older).messages).toHaveLength(0); // two heights behind: our Commit is of no use to it
   });
 
+  it(`answers at most HELPED_MAX (${HELPED_MAX}) peers until resendTicks pass (the sender of an old message is not checked)`, () => {
+    const c = decidedAtNode2({ resendTicks: 5, viewTimeoutTicks: 100 });
+    const claimed = (i: number) =>
+      ({ ...vote("prepare", k3, blockHash), sender: Uint8Array.of(9, i >> 8, i & 0xff) }) as PbftMessage;
+    for (let i = 0; i < HELPED_MAX + 10; i++) c.step({ type: "message", from: k3.nodeId, msg: claimed(i) });
+    const r = take(c);
+    expect(r.messages).toHaveLength(HELPED_MAX);
+    expect(new Set(r.messages.map((m) => m.to![2]! + 256 * m.to![1]!)).size).toBe(HELPED_MAX);
+    tickN(c, 5);
+    expect(deliver(c, claimed(HELPED_MAX + 20)).messages).toHaveLength(1);
+  });
+
   it("does not answer a Commit of the last height: that is the tail of the quorum, which gossip completes", () => {
     const c = decidedAtNode2({ resendTicks: 5, viewTimeoutTicks: 100 });
     const late = deliver(c, vote("commit", k3, blockHash));
@@ -158,6 +171,25 @@ describe("PbftCore catch-up: helping a peer in an older view", () => {
     expect(r.messages.every((m) => m.to === k3.nodeId)).toBe(true);
     expect(r.messages.map((m) => m.msg)).toEqual([nv, pp, prepare]);
     expect(deliver(c, viewChange(k3, 0 as never)).messages).toHaveLength(0);
+  });
+
+  it("each peer in the older view is helped, and gets this node's Commit of the view too", () => {
+    const c = core(k0);
+    take(c);
+    const nv = newView(k2, 1, vcs());
+    deliver(c, nv);
+    const pp = prePrepare(3, k2, 1);
+    deliver(c, pp);
+    const b3 = block(3).blockHash;
+    c.step({ type: "blockExecuted", height: 1, blockHash: b3, valid: true });
+    const prepare = take(c).messages[0]!.msg;
+    deliver(c, vote("prepare", k2, b3, 1));
+    const commit = deliver(c, vote("prepare", k3, b3, 1)).messages[0]!.msg;
+    expect(commit).toMatchObject({ type: "commit", view: 1 });
+    for (const k of [k3, k1]) {
+      const r = deliver(c, vote("prepare", k, blockHash, 0));
+      expect(r.messages).toEqual([nv, pp, prepare, commit].map((msg) => ({ to: k.nodeId, msg })));
+    }
   });
 
   it("an old-view ViewChange also gets the NewView", () => {
