@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { PbftCore, PbftMessage, Ready } from "../../src/consensus/index.js";
+import { EVIDENCE_MAX } from "../../src/consensus/pbft/core/state.js";
+import type { SimKey } from "../sim/simCrypto.js";
 import {
   block,
   core,
@@ -20,6 +22,7 @@ import {
   reasons,
   signed,
   take,
+  ticksUntilViewChange,
   types,
   viewChange,
   vote,
@@ -42,7 +45,7 @@ function executed2(c: PbftCore, valid: boolean, parentHash = b1.blockHash): void
 function expectStaleProposal(c: PbftCore, parentHash: Uint8Array): void {
   c.step({ type: "proposal", height: 2, parentHash, ...b2 });
   const r = take(c);
-  expect(reasons(r)).toEqual(["STALE_EVENT"]);
+  expect(r.rejections).toEqual([{ reason: "STALE_EVENT", type: "proposal", height: 2, view: 0 }]);
   expect(r.messages).toEqual([]);
   expect(r.persist).toBeNull();
 }
@@ -125,6 +128,46 @@ describe("PbftCore pipelining: the next leader", () => {
     const c = executedHeight1(k2);
     take(c);
     expectStaleProposal(c, GENESIS);
+    // That answered the request: the right one coming after it was not asked for.
+    expectStaleProposal(c, b1.blockHash);
+  });
+
+  it("refuses an early proposal naming no parent, or arriving once a view change started at h", () => {
+    const c = executedHeight1(k2);
+    take(c);
+    c.step({ type: "proposal", height: 2, ...b2 });
+    expect(reasons(take(c))).toEqual(["STALE_EVENT"]);
+    const changing = executedHeight1(k2);
+    take(changing);
+    expect(ticksUntilViewChange(changing, 50)).toBe(10);
+    expectStaleProposal(changing, b1.blockHash);
+  });
+
+  it("resends its early PrePrepare with its own messages", () => {
+    const c = executedHeight1(k2, { resendTicks: 2, viewTimeoutTicks: 100 });
+    take(c);
+    c.step({ type: "proposal", height: 2, parentHash: b1.blockHash, ...b2 });
+    const [early] = take(c).messages.map((m) => m.msg);
+    c.tick();
+    take(c);
+    c.tick();
+    expect(take(c).messages.map((m) => m.msg)).toContainEqual(early);
+  });
+
+  it("the validator set its early block names is in force after that block commits", () => {
+    const three = keys.slice(0, 3).map((k) => ({ nodeId: k.nodeId, weight: 1 }));
+    const c = executedHeight1(k2);
+    take(c);
+    c.step({ type: "proposal", height: 2, parentHash: b1.blockHash, ...b2, nextValidators: three });
+    take(c);
+    expect(commitQuorum(c).messages.map((m) => [m.msg.type, m.msg.height])).toContainEqual(["prepare", 2]);
+    const at2 = (type: "prepare" | "commit", k: SimKey) =>
+      signed(k, { type, height: 2, view: 0, blockHash: b2.blockHash } as never) as PbftMessage;
+    for (const k of [k0, k1]) deliver(c, at2("prepare", k));
+    deliver(c, at2("commit", k0));
+    const r = deliver(c, at2("commit", k1));
+    expect(r.commits.map((x) => [x.height, x.nextValidators])).toEqual([[2, three]]);
+    expect(c.status()).toMatchObject({ height: 3, validators: three });
   });
 
   it("after a restart it never proposes another block at (h + 1, 0)", () => {
@@ -216,6 +259,47 @@ describe("PbftCore pipelining: a replica", () => {
     expect(r.viewChangeStarted).toEqual({ height: 2, toView: 1, cause: "equivocation" });
   });
 
+  it("a synced block of h that names a validator set: the early proposal is stepped again, not adopted", () => {
+    const c = executedHeight1();
+    take(c);
+    deliver(c, prePrepare2());
+    executed2(c, true);
+    take(c);
+    c.step({
+      type: "synced",
+      height: 1,
+      blockHash: b1.blockHash,
+      certificate: { height: 1, view: 0, blockHash: b1.blockHash, signatures: [] },
+      nextValidators: keys.map((k) => ({ nodeId: k.nodeId, weight: 1 })),
+    });
+    const r = take(c);
+    expect(r.execute).toEqual([{ height: 2, view: 0, parentHash: b1.blockHash, ...b2 }]);
+    expect(r.messages).toEqual([]);
+    expect(c.counters).toMatchObject({ pipelined: 0, pipelineRestepped: 1 });
+  });
+
+  it("a Prepare or Commit of (h + 1, 0) from its leader is no proposal: buffered", () => {
+    const c = executedHeight1();
+    take(c);
+    for (const type of ["prepare", "commit"] as const) {
+      const r = deliver(c, signed(k2, { type, height: 2, view: 0, blockHash: b2.blockHash } as never));
+      expect(reasons(r)).toEqual(["FUTURE_HEIGHT_BUFFERED"]);
+      expect(r.execute).toEqual([]);
+    }
+  });
+
+  it(`its leader's repeated equivocation: at most EVIDENCE_MAX (${EVIDENCE_MAX}) pairs a Ready, each with the first PrePrepare`, () => {
+    const c = executedHeight1();
+    take(c);
+    deliver(c, prePrepare2());
+    for (let n = 3; n <= EVIDENCE_MAX + 3; n++)
+      c.step({ type: "message", from: k2.nodeId, msg: prePrepare2(block(n).blockHash, block(n).payload) });
+    const r = take(c);
+    expect(reasons(r)).toEqual(Array(EVIDENCE_MAX + 1).fill("EQUIVOCATION"));
+    expect(r.evidence).toHaveLength(EVIDENCE_MAX);
+    expect(r.evidence[1]).toEqual([prePrepare2(), prePrepare2(block(4).blockHash, block(4).payload)]);
+  });
+
   it("a PrePrepare of (h + 1, 0) from another node than its leader is buffered as before", () => {
     const c = executedHeight1();
     take(c);
@@ -280,7 +364,9 @@ describe("PbftCore pipelining: what is not taken early", () => {
     const none = executedHeight1();
     take(none);
     executed2(none, true);
-    expect(reasons(take(none))).toEqual(["STALE_EVENT"]);
+    expect(take(none).rejections).toEqual([
+      { reason: "STALE_EVENT", type: "blockExecuted", height: 2, view: 0 },
+    ]);
 
     const c = executedHeight1();
     take(c);

@@ -197,6 +197,22 @@ describe("PbftCore: validator changes", () => {
     expect(leader.status().validators).toEqual(three);
   });
 
+  it("a block that leaves no validator (nobody leads): no proposal asked for, messages refused without a throw", () => {
+    const c = core(k0);
+    take(c);
+    c.step({
+      type: "synced",
+      height: 1,
+      blockHash,
+      certificate: { height: 1, view: 0, blockHash, signatures: [] },
+      nextValidators: [],
+    });
+    expect(take(c).requestProposal).toBeNull();
+    expect(c.status()).toMatchObject({ height: 2, leader: null, validators: [] });
+    const next = signed(k3, { type: "prePrepare", height: 3, view: 0, ...block(3) } as never);
+    expect(reasons(deliver(c, next as never))).toEqual(["FUTURE_HEIGHT_BUFFERED"]);
+  });
+
   it("a replica takes the next validators from its execution; a synced block's from the event", () => {
     const c = core(k2);
     deliver(c, prePrepare(1, k1));
