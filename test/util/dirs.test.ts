@@ -23,11 +23,14 @@ describe("makeDirs", () => {
     expect((await stat(deep)).isDirectory()).toBe(true);
   });
 
-  it("refuses a path through a file with ENOTDIR, creating nothing", async () => {
+  it("refuses a file in the way as mkdir does (ENOTDIR, EEXIST)", async () => {
     const file = path.join(root, "file");
     await writeFile(file, "x");
-    await expect(makeDirs(file)).rejects.toMatchObject({ code: "ENOTDIR" });
-    await expect(makeDirs(path.join(file, "sub", "dir"))).rejects.toMatchObject({ code: "ENOTDIR" });
+    await expect(makeDirs(file)).rejects.toMatchObject({ code: "EEXIST", syscall: "mkdir" });
+    await expect(makeDirs(path.join(file, "sub", "dir"))).rejects.toMatchObject({
+      code: "ENOTDIR",
+      syscall: "mkdir",
+    });
   });
 
   it.runIf(process.platform === "linux" && existsSync("/proc/self"))(
