@@ -12,11 +12,23 @@ export class CliError extends ConsortError<CliErrorCode> {}
 
 type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
 
+/** `--help` or `-h` given to a command: main prints the usage it carries and exits 0. Not an error. */
+export class HelpRequested extends Error {
+  constructor(readonly usage: string) {
+    super("help requested");
+  }
+}
+
 /**
  * The one flag parser of every command: node:util parseArgs, strict (an unknown flag or a missing value is an
- * error), positionals allowed. Its errors become a CLI_USAGE error followed by the command's usage.
+ * error), positionals allowed. Its errors become a CLI_USAGE error followed by the command's usage; `--help` or
+ * `-h` anywhere before a `--` throws HelpRequested with the usage.
  */
 export function parseFlags<O extends FlagOptions>(argv: string[], options: O, usage: string) {
+  const end = argv.indexOf("--");
+  if ((end === -1 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
+    throw new HelpRequested(`usage:\n${usage}`);
+  }
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {

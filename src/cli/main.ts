@@ -6,7 +6,7 @@ import { ConsortNode, FATAL_EXIT_CODE } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { createLogger } from "../util/logger.js";
-import { CliError, parseFlags, requireFlag } from "./args.js";
+import { CliError, HelpRequested, parseFlags, requireFlag } from "./args.js";
 import { runDevTestnet } from "./dev.js";
 import { runGov } from "./gov.js";
 import { PROOF_USAGE, runProofCommand } from "./proof.js";
@@ -80,6 +80,7 @@ async function main(argv: string[]): Promise<void> {
     case undefined:
     case "help":
     case "--help":
+    case "-h":
       console.log(USAGE);
       return;
     default:
@@ -198,6 +199,10 @@ function isSystemError(err: unknown): err is NodeJS.ErrnoException {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof HelpRequested) {
+    console.log(err.usage);
+    process.exit(0);
+  }
   if (err instanceof ConsortError || isSystemError(err)) {
     console.error(`consort: ${err.message}`);
   } else {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CliError, parseFlags, requireFlag } from "../../src/cli/args.js";
+import { CliError, HelpRequested, parseFlags, requireFlag } from "../../src/cli/args.js";
 
 const USAGE = "  consort thing --out FILE [--count 3] [--dry-run]";
 const OPTIONS = {
@@ -32,6 +32,20 @@ describe("parseFlags: the one flag parser of every command", () => {
       expect((caught as CliError).code).toBe("CLI_USAGE");
       expect((caught as CliError).message).toContain(`usage:\n${USAGE}`);
     }
+  });
+
+  it("--help or -h, anywhere before a --, asks for the usage instead of running the command", () => {
+    for (const argv of [["--help"], ["issue", "-h"], ["--out", "a.key", "--help", "--bogus"]]) {
+      let caught: unknown;
+      try {
+        parseFlags(argv, OPTIONS, USAGE);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(HelpRequested);
+      expect((caught as HelpRequested).usage).toBe(`usage:\n${USAGE}`);
+    }
+    expect(parseFlags(["--", "--help"], OPTIONS, USAGE).positionals).toEqual(["--help"]);
   });
 
   it("requireFlag names the missing flag", () => {

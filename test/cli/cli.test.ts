@@ -68,6 +68,14 @@ describe("consort CLI", () => {
     expect(refused?.trim()).toMatch(/^consort: ENOTDIR: not a directory, mkdir '.*a-file\/net'$/);
   });
 
+  it("--help on any command prints its usage and exits 0", async () => {
+    const start = await consort("start", "--help");
+    expect(start.stdout).toMatch(/^usage:\n {2}consort start --config FILE/);
+    const testnet = await consort("testnet", "-h");
+    expect(testnet.stdout).toContain("consort testnet --out DIR");
+    expect((await consort("-h")).stdout).toContain("Usage:\n  consort start");
+  });
+
   describe("status against a running node", () => {
     let net: SingleNodeNet;
     let node: ConsortNode;
