@@ -32,6 +32,8 @@ describe("checkMessageShape", () => {
     expect(check({ ...prepare, blockHash: b(64), sender: b(64), signature: b(128) })).toBeNull();
     expect(check({ ...prepare, height: 0, blockHash: b(1), sender: b(1), signature: b(1) })).toBeNull();
     expect(check({ ...newView, viewChanges: Array.from({ length: 1024 }, () => vc) })).toBeNull();
+    const prepares1024 = Array.from({ length: 1024 }, () => prepared.prepares[0]);
+    expect(check({ ...vc, prepared: { ...prepared, prepares: prepares1024 } })).toBeNull();
   });
 
   it.each([
