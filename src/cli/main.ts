@@ -1,18 +1,14 @@
 import "../util/polyfill.js";
 import path from "node:path";
-import { loadNodeConfig } from "../config/index.js";
-import { NodeKey, saveNodeKey } from "../crypto/index.js";
-import { ConsortNode, FATAL_EXIT_CODE } from "../node/index.js";
+import type { ConsortNode } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
-import { bytesToHex } from "../util/hex.js";
-import { createLogger } from "../util/logger.js";
 import { CliError, HelpRequested, parseFlags, requireFlag } from "./args.js";
-import { runDevTestnet } from "./dev.js";
-import { runGov } from "./gov.js";
-import { PROOF_USAGE, runProofCommand } from "./proof.js";
-import { CA_USAGE, caCommand, TOKEN_USAGE, tokenCommand } from "./rpcAuth.js";
-import { STATUS_USAGE, statusCommand } from "./status.js";
-import { defaultTestnetOptions, generateTestnet, parseGovernorFlag } from "./testnet.js";
+import { PROOF_USAGE } from "./proof.js";
+import { CA_USAGE, TOKEN_USAGE } from "./rpcAuth.js";
+import { STATUS_USAGE } from "./status.js";
+
+// Each command imports what it runs when it runs: the node's modules (libp2p, the EVM, fastify) take ~1 s of CPU
+// to load, which `consort help`, `status` or a usage error need not wait for.
 
 const START_USAGE = `  consort start --config FILE [--rpc-insecure]
                                        run a node (sealer or observer, decided by the on-chain node list);
@@ -55,27 +51,29 @@ async function main(argv: string[]): Promise<void> {
       return start(requireFlag(values.config, "config"), values["rpc-insecure"]);
     }
     case "status":
-      return statusCommand(rest);
+      return (await import("./status.js")).statusCommand(rest);
     case "token":
-      return tokenCommand(rest);
+      return (await import("./rpcAuth.js")).tokenCommand(rest);
     case "ca":
-      return caCommand(rest);
+      return (await import("./rpcAuth.js")).caCommand(rest);
     case "testnet":
       return testnet(rest);
     case "gov":
-      return runGov(rest);
+      return (await import("./gov.js")).runGov(rest);
     case "keygen": {
       const { values } = parseFlags(rest, { out: { type: "string" } }, KEYGEN_USAGE);
+      const { NodeKey, saveNodeKey } = await import("../crypto/index.js");
+      const { bytesToHex } = await import("../util/hex.js");
       const key = NodeKey.generate();
       await saveNodeKey(requireFlag(values.out, "out"), key);
       console.log(bytesToHex(key.nodeId));
       return;
     }
     case "proof":
-      return runProofCommand(rest);
+      return (await import("./proof.js")).runProofCommand(rest);
     case "dev": {
       const { values } = parseFlags(rest, { dir: { type: "string", default: ".data/testnet" } }, DEV_USAGE);
-      return runDevTestnet(path.resolve(values.dir));
+      return (await import("./dev.js")).runDevTestnet(path.resolve(values.dir));
     }
     case undefined:
     case "help":
@@ -107,6 +105,7 @@ async function testnet(argv: string[]): Promise<void> {
     TESTNET_USAGE,
   );
   if (values.out === undefined) throw new CliError("CLI_USAGE", "missing --out DIR");
+  const { defaultTestnetOptions, generateTestnet, parseGovernorFlag } = await import("./testnet.js");
   const int = (name: string, v: string, min: number, max: number) => {
     const n = Number(v);
     if (!Number.isSafeInteger(n) || n < min || n > max) {
@@ -146,6 +145,11 @@ async function testnet(argv: string[]): Promise<void> {
 }
 
 async function start(configFile: string, rpcInsecure: boolean): Promise<void> {
+  const [{ loadNodeConfig }, { ConsortNode, FATAL_EXIT_CODE }, { createLogger }] = await Promise.all([
+    import("../config/index.js"),
+    import("../node/index.js"),
+    import("../util/logger.js"),
+  ]);
   const config = await loadNodeConfig(configFile);
   if (rpcInsecure) config.rpc.security.insecure = true;
   const logger = createLogger({
