@@ -1,5 +1,6 @@
-import { decodeEventLog, decodeFunctionResult, encodeFunctionData, type Hex, toFunctionSelector } from "viem";
+import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { decodeEventLog, decodeFunctionResult, encodeFunctionData, toFunctionSelector } from "viem/utils";
 import { loadAccountKey } from "../crypto/index.js";
 import { governance } from "../execution/index.js";
 import { bytesToHex, hexToBytes } from "../util/hex.js";

@@ -1,5 +1,6 @@
 import { EVMError, type ExecResult, type Message, type PrecompileFunc } from "@ethereumjs/evm";
-import { decodeFunctionData, encodeAbiParameters, encodeFunctionResult, type Hex, parseAbi } from "viem";
+import type { Hex } from "viem";
+import { decodeFunctionData, encodeAbiParameters, encodeFunctionResult, parseAbi } from "viem/utils";
 import type { Address, NodeId } from "../types/index.js";
 import { bytesToHex, hexToBytes } from "../util/hex.js";
 import type { ConsensusNodes, SystemConfig, SystemConfigEntry } from "./interface.js";

@@ -1,4 +1,5 @@
-import { decodeFunctionResult, encodeFunctionData, type Hex } from "viem";
+import type { Hex } from "viem";
+import { decodeFunctionResult, encodeFunctionData } from "viem/utils";
 import { governance } from "../execution/index.js";
 import { ReceiptStatus } from "../types/index.js";
 import { bytesToHex, hexToBytes } from "../util/hex.js";

@@ -1,4 +1,4 @@
-import { parseAbi } from "viem";
+import { parseAbi } from "viem/utils";
 import type { Address } from "../../types/index.js";
 import { hexToBytes } from "../../util/hex.js";
 

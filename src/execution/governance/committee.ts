@@ -1,11 +1,6 @@
 import type { ExecResult, PrecompileFunc } from "@ethereumjs/evm";
-import {
-  decodeFunctionData,
-  encodeAbiParameters,
-  encodeEventTopics,
-  encodeFunctionResult,
-  type Hex,
-} from "viem";
+import type { Hex } from "viem";
+import { decodeFunctionData, encodeAbiParameters, encodeEventTopics, encodeFunctionResult } from "viem/utils";
 import type { Address } from "../../types/index.js";
 import { bytesToHex, hexToBytes } from "../../util/hex.js";
 import {

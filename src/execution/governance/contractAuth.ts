@@ -1,11 +1,6 @@
 import type { PrecompileFunc } from "@ethereumjs/evm";
-import {
-  decodeFunctionData,
-  encodeAbiParameters,
-  encodeEventTopics,
-  encodeFunctionResult,
-  type Hex,
-} from "viem";
+import type { Hex } from "viem";
+import { decodeFunctionData, encodeAbiParameters, encodeEventTopics, encodeFunctionResult } from "viem/utils";
 import { bytesToHex, hexToBytes } from "../../util/hex.js";
 import {
   cappedGas,

@@ -1,5 +1,5 @@
 import type { Message } from "@ethereumjs/evm";
-import { encodeAbiParameters } from "viem";
+import { encodeAbiParameters } from "viem/utils";
 import type { Address } from "../../types/index.js";
 import { bytesToHex, concatBytes, hexToBytes } from "../../util/hex.js";
 import { aclRefusal, Status } from "./layout.js";
