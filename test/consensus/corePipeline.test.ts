@@ -180,6 +180,11 @@ describe("PbftCore pipelining: the next leader", () => {
     same.step({ type: "message", from: k1.nodeId, msg: prePrepare(1, k1) });
     same.step({ type: "blockExecuted", height: 1, blockHash: b1.blockHash, valid: true });
     expect(take(same).requestProposal).toBeNull();
+    // Nor once height 1 commits there (its early PrePrepare itself was lost with the crash).
+    const committed = commitQuorum(same);
+    expect(committed.commits.map((x) => x.height)).toEqual([1]);
+    expect(committed.requestProposal).toBeNull();
+    expect(committed.persist?.prePrepareVote).toEqual(b2.blockHash);
     // Restart after height 1 committed (the hard state still says height 1): (2, 0) is taken.
     const later = coreAfter(k2, 1, b1.blockHash, saved);
     const r = take(later);
