@@ -4,11 +4,12 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { devAccountKey } from "../config/index.js";
 import { privateKeyToAddress } from "../crypto/index.js";
 import { bytesToHex } from "../util/hex.js";
 import { portIsFree } from "../util/ports.js";
 import { CliError } from "./args.js";
-import { defaultTestnetOptions, devAccountKey, type GeneratedTestnet, generateTestnet } from "./testnet.js";
+import type { GeneratedTestnet } from "./testnet.js";
 
 // Compiled (dist/cli/dev.js: `npm start`, the `consort` bin, docker) the nodes run dist/cli/main.js on plain node;
 // from the sources (tsx, vitest) they run src/cli/main.ts through tsx, so one run never mixes the two.
@@ -65,9 +66,7 @@ export function compiledMain(): string {
  * Node i serves JSON-RPC on 127.0.0.1:8545+i (HTTP and WebSocket) and libp2p on 127.0.0.1:30300+i.
  */
 export async function runDevTestnet(dir: string): Promise<void> {
-  const testnet = existsSync(path.join(dir, "testnet.json"))
-    ? await loadTestnet(dir)
-    : await generateTestnet({ ...defaultTestnetOptions, outDir: dir, validators: 4, devKeys: true });
+  const testnet = existsSync(path.join(dir, "testnet.json")) ? await loadTestnet(dir) : await generate(dir);
   await assertPortsFree(testnet);
   const children = testnet.nodes.map((n) =>
     spawnNode(n.configFile, path.join(n.dir, "node.log"), { FORCE_COLOR: "0" }),
@@ -179,6 +178,12 @@ async function nodeExited(n: StartingNode): Promise<CliError> {
   return new CliError("CLI_NODE_EXITED", `${n.name} exited (${status}) before its JSON-RPC answered${tail}`, {
     node: n.name,
   });
+}
+
+/** The generator (and the libp2p and EVM modules it loads) only on the first run: later starts spawn sooner. */
+async function generate(dir: string): Promise<GeneratedTestnet> {
+  const { defaultTestnetOptions, generateTestnet } = await import("./testnet.js");
+  return generateTestnet({ ...defaultTestnetOptions, outDir: dir, validators: 4, devKeys: true });
 }
 
 async function loadTestnet(dir: string): Promise<GeneratedTestnet> {
