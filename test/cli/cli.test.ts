@@ -76,6 +76,24 @@ describe("consort CLI", () => {
     expect((await consort("-h")).stdout).toContain("Usage:\n  consort start");
   });
 
+  it("help, status's usage and a usage error load none of the node's packages (each command loads its own)", async () => {
+    const hook = path.join(import.meta.dirname, "fixtures/packagesLoaded.mjs");
+    const loaded = async (...args: string[]) => {
+      const r = await run(process.execPath, ["--import", hook, "--import", "tsx", MAIN, ...args], {
+        timeout: 60_000,
+      }).catch((err: { stderr: string }) => err);
+      return new Set(r.stderr.match(/^loaded \S+$/gm)?.map((l) => l.slice(7)));
+    };
+    const nodePackages = ["libp2p", "@libp2p/gossipsub", "@ethereumjs/evm", "fastify", "level", "viem"];
+    for (const args of [["help"], ["status", "--help"], ["start", "--conifg", "x"]]) {
+      const packages = await loaded(...args);
+      expect(packages.size, `${args.join(" ")}: the hook saw no package at all`).toBeGreaterThan(0);
+      for (const p of nodePackages) expect(packages.has(p), `${args.join(" ")} loaded ${p}`).toBe(false);
+    }
+    // The hook does see them when the node's modules load.
+    expect((await loaded("start", "--config", path.join(dir, "missing.json"))).has("libp2p")).toBe(true);
+  });
+
   describe("status against a running node", () => {
     let net: SingleNodeNet;
     let node: ConsortNode;
