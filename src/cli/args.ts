@@ -6,7 +6,8 @@ export type CliErrorCode =
   | "CLI_NOT_BUILT"
   | "CLI_PORT_BUSY"
   | "CLI_NODE_EXITED"
-  | "CLI_START_TIMEOUT";
+  | "CLI_START_TIMEOUT"
+  | "CLI_RPC";
 
 export class CliError extends ConsortError<CliErrorCode> {}
 

@@ -5,6 +5,7 @@ import { loadAccountKey } from "../crypto/index.js";
 import { governance } from "../execution/index.js";
 import { bytesToHex, hexToBytes } from "../util/hex.js";
 import { CliError, parseFlags } from "./args.js";
+import { type RpcEndpoint, rpcRequest } from "./rpcClient.js";
 
 const { COMMITTEE_ABI, CONTRACT_AUTH_ABI, PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES } = governance;
 const COMMITTEE = bytesToHex(governance.COMMITTEE_ADDRESS) as Hex;
@@ -28,10 +29,14 @@ export const GOV_USAGE = `consort gov — committee governance (signs with a key
   consort gov acl method-type CONTRACT FUNC open|allow|deny --key FILE   (the contract's ACL admin)
   consort gov acl open|close CONTRACT FUNC ACCOUNT --key FILE
         FUNC is a selector (0xa9059cbb) or a signature ("transfer(address,uint256)")
-Common flags: --rpc URL (default http://127.0.0.1:8545), --expiry BLOCKS (proposals; 0 = 10000), --json`;
+Common flags: --rpc URL (default http://127.0.0.1:8545), --token JWT (a node with rpc.auth),
+              --expiry BLOCKS (proposals; 0 = 10000), --json`;
+
+/** How long one JSON-RPC call of a gov command may take. */
+const RPC_TIMEOUT_MS = 15_000;
 
 interface Common {
-  rpc: string;
+  rpc: RpcEndpoint;
   key?: string;
   json: boolean;
   expiry: bigint;
@@ -40,20 +45,8 @@ interface Common {
   count: number;
 }
 
-async function rpcCall<T>(url: string, method: string, params: unknown[]): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const body = (await res.json()) as { result?: T; error?: { message: string } };
-  if (body.error) throw new CliError("CLI_USAGE", `${method}: ${body.error.message}`);
-  return body.result as T;
-}
-
 const view = async (c: Common, to: Hex, data: Hex) =>
-  rpcCall<Hex>(c.rpc, "eth_call", [{ to, data }, "latest"]);
+  rpcRequest<Hex>(c.rpc, "eth_call", [{ to, data }, "latest"]);
 
 /** Simulates, signs (legacy tx, key file), sends, waits for the receipt; returns it and the decoded events. */
 async function send(c: Common, to: Hex, data: Hex) {
@@ -61,14 +54,14 @@ async function send(c: Common, to: Hex, data: Hex) {
   const key = await loadAccountKey(c.key);
   const account = privateKeyToAccount(bytesToHex(key.privateKey) as Hex);
   // eth_call first: a refusal comes back with the rule's reason, and nothing is sent.
-  await rpcCall(c.rpc, "eth_call", [{ from: account.address, to, data }, "latest"]);
+  await rpcRequest(c.rpc, "eth_call", [{ from: account.address, to, data }, "latest"]);
   const estimate = BigInt(
-    await rpcCall<Hex>(c.rpc, "eth_estimateGas", [{ from: account.address, to, data }]),
+    await rpcRequest<Hex>(c.rpc, "eth_estimateGas", [{ from: account.address, to, data }]),
   );
   const [chainId, nonce, gasPrice] = await Promise.all([
-    rpcCall<Hex>(c.rpc, "eth_chainId", []),
-    rpcCall<Hex>(c.rpc, "eth_getTransactionCount", [account.address, "pending"]),
-    rpcCall<Hex>(c.rpc, "eth_gasPrice", []),
+    rpcRequest<Hex>(c.rpc, "eth_chainId", []),
+    rpcRequest<Hex>(c.rpc, "eth_getTransactionCount", [account.address, "pending"]),
+    rpcRequest<Hex>(c.rpc, "eth_gasPrice", []),
   ]);
   const raw = await account.signTransaction({
     type: "legacy",
@@ -79,10 +72,10 @@ async function send(c: Common, to: Hex, data: Hex) {
     gas: estimate + estimate / 4n,
     gasPrice: BigInt(gasPrice),
   });
-  const hash = await rpcCall<Hex>(c.rpc, "eth_sendRawTransaction", [raw]);
+  const hash = await rpcRequest<Hex>(c.rpc, "eth_sendRawTransaction", [raw]);
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const receipt = await rpcCall<{
+    const receipt = await rpcRequest<{
       status: Hex;
       blockNumber: Hex;
       logs: { address: Hex; topics: Hex[]; data: Hex }[];
@@ -202,7 +195,7 @@ async function proposalInfo(c: Common, id: bigint) {
     data: out,
   });
   if (kind === 0) throw new CliError("CLI_USAGE", `proposal ${id} does not exist`);
-  const head = Number(await rpcCall<Hex>(c.rpc, "eth_blockNumber", []));
+  const head = Number(await rpcRequest<Hex>(c.rpc, "eth_blockNumber", []));
   let state: string = PROPOSAL_STATUS_NAMES[status] ?? String(status);
   // Votes go into the next block: past expiresAt, an open proposal can never execute.
   if (state === "open" && head + 1 > Number(expiresAt)) state = "expired";
@@ -281,6 +274,7 @@ export async function runGov(argv: string[]): Promise<void> {
     argv,
     {
       rpc: { type: "string", default: "http://127.0.0.1:8545" },
+      token: { type: "string" },
       key: { type: "string" },
       json: { type: "boolean", default: false },
       expiry: { type: "string", default: "0" },
@@ -292,7 +286,11 @@ export async function runGov(argv: string[]): Promise<void> {
   );
   if (!/^[0-9]{1,9}$/.test(values.expiry)) throw new CliError("CLI_USAGE", "--expiry must be a block count");
   const c: Common = {
-    rpc: values.rpc,
+    rpc: {
+      url: values.rpc,
+      timeoutMs: RPC_TIMEOUT_MS,
+      ...(values.token === undefined ? {} : { token: values.token }),
+    },
     json: values.json,
     expiry: BigInt(values.expiry),
     contract: values.contract,

@@ -1,8 +1,9 @@
 import { type MerkleProof, verifyMerkleProof } from "../crypto/index.js";
 import { hexToBytes } from "../util/hex.js";
 import { CliError, parseFlags } from "./args.js";
+import { type RpcEndpoint, rpcRequest } from "./rpcClient.js";
 
-export const PROOF_USAGE = `consort proof verify <txHash> [--rpc http://127.0.0.1:8545] [--group group0]
+export const PROOF_USAGE = `consort proof verify <txHash> [--rpc http://127.0.0.1:8545] [--token JWT] [--group group0]
     fetches the transaction's receipt with its Merkle proofs (FISCO getTransactionReceipt, requireProof) and the
     block header from the node, and checks both proofs against the header's txsRoot and receiptsRoot`;
 
@@ -76,31 +77,29 @@ export function checkProofs(
   return checks;
 }
 
-async function rpcCall(url: string, method: string, params: unknown[]): Promise<unknown> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new CliError("CLI_USAGE", `${method}: ${body.error.message}`);
-  return body.result;
-}
+/** How long one JSON-RPC call of `proof verify` may take. */
+const RPC_TIMEOUT_MS = 10_000;
 
 /** Fetches the proofs of `txHash` and the header of its block from `rpc` and checks them. */
 export async function verifyTxProofs(
-  rpc: string,
+  rpc: RpcEndpoint,
   group: string,
   txHash: string,
 ): Promise<{ blockNumber: number; checks: ProofCheck[] }> {
-  const receipt = (await rpcCall(rpc, "getTransactionReceipt", [group, "", txHash, true])) as {
+  const receipt = (await rpcRequest(rpc, "getTransactionReceipt", [group, "", txHash, true])) as {
     blockNumber: number;
     txProof: ProofJson;
     receiptProof: ProofJson;
   } | null;
-  if (receipt === null) throw new CliError("CLI_USAGE", `transaction ${txHash} is not committed on ${rpc}`);
-  const header = (await rpcCall(rpc, "getBlockByNumber", [group, "", receipt.blockNumber, true, true])) as {
+  if (receipt === null)
+    throw new CliError("CLI_USAGE", `transaction ${txHash} is not committed on ${rpc.url}`);
+  const header = (await rpcRequest(rpc, "getBlockByNumber", [
+    group,
+    "",
+    receipt.blockNumber,
+    true,
+    true,
+  ])) as {
     number: number;
     hash: string;
     txsRoot: string;
@@ -112,12 +111,13 @@ export async function verifyTxProofs(
   };
 }
 
-/** `consort proof verify <txHash> [--rpc URL] [--group ID]`: prints each check; throws when one fails. */
+/** `consort proof verify <txHash> [--rpc URL] [--token JWT] [--group ID]`: prints each check; throws when one fails. */
 export async function runProofCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseFlags(
     argv,
     {
       rpc: { type: "string", default: "http://127.0.0.1:8545" },
+      token: { type: "string" },
       group: { type: "string", default: "group0" },
     },
     `  ${PROOF_USAGE}`,
@@ -126,7 +126,12 @@ export async function runProofCommand(argv: string[]): Promise<void> {
   if (verb !== "verify" || txHash === undefined || !HASH.test(txHash)) {
     throw new CliError("CLI_USAGE", `usage:\n  ${PROOF_USAGE}`);
   }
-  const { blockNumber, checks } = await verifyTxProofs(values.rpc, values.group, txHash);
+  const rpc: RpcEndpoint = {
+    url: values.rpc,
+    timeoutMs: RPC_TIMEOUT_MS,
+    ...(values.token === undefined ? {} : { token: values.token }),
+  };
+  const { blockNumber, checks } = await verifyTxProofs(rpc, values.group, txHash);
   for (const c of checks) console.log(`${c.ok ? "ok  " : "FAIL"} ${c.what}: ${c.detail}`);
   if (checks.some((c) => !c.ok)) throw new CliError("CLI_USAGE", "proof verification FAILED");
   console.log(`verified: ${txHash} and its receipt are in block ${blockNumber} under its header's roots`);

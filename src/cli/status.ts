@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { errorMessage } from "../util/errors.js";
 import { CliError, parseFlags } from "./args.js";
+import { rpcBatch } from "./rpcClient.js";
 
 export const STATUS_USAGE = `consort status [--dir DIR | --rpc URL[,URL…] [--metrics URL[,URL…]]] [--token JWT] [--watch [--interval-ms 2000]] [--json]
   One row per node: height, view, peers, pool size, age of the last block, ready (/ready on the metrics port).
@@ -128,13 +129,13 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
     ready: null,
   };
   const [rpcResult, ready] = await Promise.all([
-    rpcBatch(t.rpcUrl, t.token, [
+    rpcBatch({ url: t.rpcUrl, timeoutMs: REQUEST_TIMEOUT_MS, ...(t.token ? { token: t.token } : {}) }, [
       ["eth_blockNumber", []],
       ["getPbftView", ["group0", ""]],
       ["net_peerCount", []],
       ["getPendingTxSize", ["group0", ""]],
       ["eth_getBlockByNumber", ["latest", false]],
-    ]).catch((err: unknown) => new Error(errorMessage(err))),
+    ]).catch((err: unknown) => new Error(shortReason(err))),
     t.metricsUrl ? readiness(t.metricsUrl) : Promise.resolve(null),
   ]);
   row.ready = ready;
@@ -159,25 +160,10 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
   return row;
 }
 
-async function rpcBatch(
-  url: string,
-  token: string | undefined,
-  calls: [string, unknown[]][],
-): Promise<unknown[]> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(calls.map(([method, params], id) => ({ jsonrpc: "2.0", id, method, params }))),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const body = (await res.json()) as { id: number; result?: unknown; error?: { message: string } }[];
-  if (!Array.isArray(body)) throw new Error(`HTTP ${res.status}: not a JSON-RPC batch answer`);
-  const out: unknown[] = [];
-  for (const r of body) {
-    if (r.error) throw new Error(`${calls[r.id]?.[0]}: ${r.error.message}`);
-    out[r.id] = r.result;
-  }
-  return out;
+/** A table cell's worth: the client's few words (ECONNREFUSED, HTTP 401: …), else the message. */
+function shortReason(err: unknown): string {
+  const reason = err instanceof CliError ? err.meta.reason : undefined;
+  return typeof reason === "string" ? reason : errorMessage(err);
 }
 
 /** GET /ready: 200 → true, 503 → false, anything else (or no answer) → null. */
