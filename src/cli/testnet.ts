@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { copyFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +15,7 @@ import { nodeIdToPeerId } from "../network/index.js";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
 import { makeDirs } from "../util/dirs.js";
 import { bytesToHex } from "../util/hex.js";
+import { CliError } from "./args.js";
 
 export interface TestnetOptions {
   validators: number;
@@ -123,10 +125,29 @@ async function makeGovernors(opts: TestnetOptions): Promise<GeneratedTestnet["go
   return out;
 }
 
+/**
+ * A second run into the same folder would replace the node keys, the governor keys (the committee's only copies) and
+ * the genesis, and leave each node's data of the old chain beside a config of a new one: refused, as FISCO's
+ * build_chain.sh refuses an existing output folder.
+ */
+async function refuseExistingTestnet(outDir: string): Promise<void> {
+  for (const name of ["testnet.json", "genesis.json"]) {
+    const file = path.join(outDir, name);
+    if (existsSync(file)) {
+      throw new CliError(
+        "CLI_USAGE",
+        `${outDir} already holds a testnet (${name}): generating again would replace its node and governor keys and ` +
+          "its genesis. Give another --out, or remove that folder first.",
+      );
+    }
+  }
+}
+
 /** What FISCO's build_chain.sh gives: keys, a shared genesis, per-node configs, start scripts. */
 export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTestnet> {
   const total = opts.validators + opts.observers;
   const keys = Array.from({ length: total }, () => NodeKey.generate());
+  await refuseExistingTestnet(opts.outDir);
   await makeDirs(opts.outDir);
   const accounts = Array.from({ length: opts.devAccounts }, (_, i) => {
     const privateKey = opts.devKeys ? devAccountKey(i) : generatePrivateKey();

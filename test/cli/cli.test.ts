@@ -41,6 +41,13 @@ describe("consort CLI", () => {
     const node2 = JSON.parse(await readFile(path.join(out, "node2", "node.json"), "utf8"));
     expect(node2.rpc.port).toBe(18602);
     expect(node2.p2p.peers).toHaveLength(2);
+
+    // Again into the same folder: refused, nothing replaced (its keys are the chain's only copies).
+    const key = await readFile(path.join(out, "governor0.key"), "utf8");
+    await expect(consort("testnet", "--validators", "2", "--out", out)).rejects.toMatchObject({
+      stderr: expect.stringContaining(`${out} already holds a testnet (testnet.json)`),
+    });
+    expect(await readFile(path.join(out, "governor0.key"), "utf8")).toBe(key);
   });
 
   it("explains bad usage instead of crashing", async () => {
