@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { ConsortError, errorMessage } from "../util/errors.js";
 
@@ -41,4 +42,19 @@ export function parseFlags<O extends FlagOptions>(argv: string[], options: O, us
 export function requireFlag(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new CliError("CLI_USAGE", `missing --${name}`);
   return value;
+}
+
+/**
+ * Commands that create key material never replace a file: a key is an identity (a node's ID, the signer of every
+ * token, the chain's CA), and a new one in its place cannot be undone. `ssh-keygen` asks; these refuse.
+ */
+export function refuseToOverwrite(files: string[], what: string): void {
+  const existing = files.filter((f) => existsSync(f));
+  if (existing.length > 0) {
+    throw new CliError(
+      "CLI_USAGE",
+      `${existing.join(" and ")} already exist${existing.length === 1 ? "s" : ""}: ${what} would be replaced. ` +
+        "Give another path, or move the old one away first.",
+    );
+  }
 }

@@ -2,7 +2,7 @@ import "../util/polyfill.js";
 import path from "node:path";
 import type { ConsortNode } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
-import { CliError, HelpRequested, parseFlags, requireFlag } from "./args.js";
+import { CliError, HelpRequested, parseFlags, refuseToOverwrite, requireFlag } from "./args.js";
 import { PROOF_USAGE } from "./proof.js";
 import { CA_USAGE, TOKEN_USAGE } from "./rpcAuth.js";
 import { STATUS_USAGE } from "./status.js";
@@ -62,10 +62,12 @@ async function main(argv: string[]): Promise<void> {
       return (await import("./gov.js")).runGov(rest);
     case "keygen": {
       const { values } = parseFlags(rest, { out: { type: "string" } }, KEYGEN_USAGE);
+      const out = requireFlag(values.out, "out");
+      refuseToOverwrite([out], "a node key (the node's identity on the chain)");
       const { NodeKey, saveNodeKey } = await import("../crypto/index.js");
       const { bytesToHex } = await import("../util/hex.js");
       const key = NodeKey.generate();
-      await saveNodeKey(requireFlag(values.out, "out"), key);
+      await saveNodeKey(out, key);
       console.log(bytesToHex(key.nodeId));
       return;
     }

@@ -2,7 +2,7 @@ import path from "node:path";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
 import type { JwtAlgorithm } from "../rpc/options.js";
 import { isRight, type Right } from "../rpc/rights.js";
-import { CliError, parseFlags, requireFlag } from "./args.js";
+import { CliError, parseFlags, refuseToOverwrite, requireFlag } from "./args.js";
 
 export const TOKEN_USAGE = `  consort token keygen --out FILE [--alg HS256|ES256|EdDSA]
                                        HS256: a shared secret file; ES256/EdDSA: FILE.key (issuer) + FILE.pub (node)
@@ -59,7 +59,13 @@ export async function tokenCommand(argv: string[]): Promise<void> {
   );
   const sub = positionals[0];
   if (sub === "keygen") {
-    const files = await generateTokenKey(algorithm(values.alg), path.resolve(requireFlag(values.out, "out")));
+    const alg = algorithm(values.alg);
+    const base = path.resolve(requireFlag(values.out, "out"));
+    refuseToOverwrite(
+      alg === "HS256" ? [base] : [`${base}.key`, `${base}.pub`],
+      "a token signing key (every token signed with it would stop working)",
+    );
+    const files = await generateTokenKey(alg, base);
     console.log(`signing key (keep it with the issuer): ${files.signingKeyFile}`);
     console.log(`verification key (node.json rpc.auth.jwt.keyFile): ${files.verifyKeyFile}`);
     return;
@@ -97,8 +103,12 @@ export async function caCommand(argv: string[]): Promise<void> {
   if (sub !== "init" && sub !== "issue") throw new CliError("CLI_USAGE", `usage:\n${CA_USAGE}`);
   const dir = path.resolve(requireFlag(values.dir, "dir"));
   // Loaded here: the X.509 library takes seconds to load, which other commands (start) should not pay.
-  const { initCa, issueCertificate } = await import("../rpc/ca.js");
+  const { CA_CERT_FILE, CA_KEY_FILE, initCa, issueCertificate } = await import("../rpc/ca.js");
   if (sub === "init") {
+    refuseToOverwrite(
+      [path.join(dir, CA_KEY_FILE), path.join(dir, CA_CERT_FILE)],
+      "the chain's CA (no certificate it issued would verify)",
+    );
     const files = await initCa(dir, values.name);
     console.log(`CA certificate: ${files.certFile}\nCA private key (keep it offline): ${files.keyFile}`);
     return;

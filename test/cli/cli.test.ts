@@ -30,6 +30,11 @@ describe("consort CLI", () => {
     expect(stdout.trim()).toMatch(/^0x[0-9a-f]{64}$/);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, "utf8")).nodeId).toBe(stdout.trim());
+    // Never over an existing key: that node's identity would be gone.
+    await expect(consort("keygen", "--out", file)).rejects.toMatchObject({
+      stderr: expect.stringContaining(`${file} already exists: a node key`),
+    });
+    expect(JSON.parse(await readFile(file, "utf8")).nodeId).toBe(stdout.trim());
   });
 
   it("testnet writes genesis, accounts and one folder per node", async () => {

@@ -68,6 +68,17 @@ describe("consort token / ca / start with unsafe RPC settings", () => {
     const secret = path.join(dir, "jwt.secret");
     await cli(() => tokenCommand(["keygen", "--out", secret]));
     expect((await stat(secret)).mode & 0o777).toBe(0o600);
+    // A second keygen onto it would void every token it signed: refused, the secret unchanged.
+    const first = await readFile(secret, "utf8");
+    await expect(tokenCommand(["keygen", "--out", secret])).rejects.toThrow(
+      `${secret} already exists: a token signing key (every token signed with it would stop working) would be replaced`,
+    );
+    expect(await readFile(secret, "utf8")).toBe(first);
+    const es = path.join(dir, "issuer");
+    await cli(() => tokenCommand(["keygen", "--alg", "ES256", "--out", es]));
+    await expect(tokenCommand(["keygen", "--alg", "EdDSA", "--out", es])).rejects.toThrow(
+      `${es}.key and ${es}.pub already exist`,
+    );
     const stdout = await cli(() =>
       tokenCommand([
         "issue",
@@ -104,6 +115,11 @@ describe("consort token / ca / start with unsafe RPC settings", () => {
     const ca = path.join(dir, "ca");
     await cli(() => caCommand(["init", "--dir", ca]));
     expect((await stat(path.join(ca, "ca.key"))).mode & 0o777).toBe(0o600);
+    const caKey = await readFile(path.join(ca, "ca.key"), "utf8");
+    await expect(caCommand(["init", "--dir", ca])).rejects.toThrow(
+      "the chain's CA (no certificate it issued",
+    );
+    expect(await readFile(path.join(ca, "ca.key"), "utf8")).toBe(caKey);
     await cli(() => caCommand(["issue", "--dir", ca, "--node", "node0", "--hosts", "rpc.example,10.0.0.5"]));
     await cli(() => caCommand(["issue", "--dir", ca, "--client", "acme"]));
     const caCert = new X509Certificate(await readFile(path.join(ca, "ca.crt")));
