@@ -47,6 +47,11 @@ import { SubscriptionHub, type WsSession } from "./subscriptions.js";
 
 /** Messages a WebSocket client may have queued before the server closes it. */
 const WS_PENDING_MAX = 256;
+/**
+ * Bytes of those messages at most (or maxBodyBytes, if larger): each may be maxBodyBytes, and behind one slow request
+ * 256 messages of 5 MiB would hold 1.3 GB per connection.
+ */
+const WS_PENDING_BYTES_MAX = 16 * 1024 * 1024;
 const RECEIPT_WAITERS_MAX = 10_000;
 const WS_CLOSE_POLICY = 1008;
 const WS_CLOSE_TRY_AGAIN = 1013;
@@ -447,20 +452,29 @@ export class RpcServer {
     this.hub.add(session);
     const ctx = this.context(session, principal, session.quotaKey);
     let pending = 0;
+    let pendingBytes = 0;
+    const pendingBytesMax = Math.max(WS_PENDING_BYTES_MAX, this.opts.maxBodyBytes); // one message always fits
     let chain: Promise<void> = Promise.resolve();
     socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
-      if (pending >= WS_PENDING_MAX) {
-        socket.close(WS_CLOSE_POLICY, "too many pending requests");
+      const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+      if (pending >= WS_PENDING_MAX || pendingBytes + bytes > pendingBytesMax) {
+        socket.close(
+          WS_CLOSE_POLICY,
+          `too many pending requests (at most ${WS_PENDING_MAX} or ${pendingBytesMax} bytes unanswered)`,
+        );
         return;
       }
       pending++;
-      const text = Buffer.isBuffer(data)
-        ? data.toString("utf8")
-        : Array.isArray(data)
-          ? Buffer.concat(data).toString("utf8")
-          : Buffer.from(data).toString("utf8");
+      pendingBytes += bytes;
       chain = chain.then(async () => {
         try {
+          // Closed meanwhile: nobody reads the answer, and a queued eth_subscribe must not run.
+          if (socket.readyState !== socket.OPEN) return;
+          const text = Buffer.isBuffer(data)
+            ? data.toString("utf8")
+            : Array.isArray(data)
+              ? Buffer.concat(data).toString("utf8")
+              : Buffer.from(data).toString("utf8");
           let body: unknown;
           try {
             body = JSON.parse(text);
@@ -478,6 +492,7 @@ export class RpcServer {
           this.logger.error({ err: errorMessage(err) }, "websocket message failed");
         } finally {
           pending--;
+          pendingBytes -= bytes;
         }
       });
     });

@@ -54,6 +54,9 @@ export class SubscriptionHub {
   }
 
   subscribe(session: WsSession, sub: Subscription): string {
+    // A request queued or running when its connection closed: counting it would hold the principal's quota for good
+    // (remove() already subtracted what the session had).
+    if (!this.sessions.has(session)) throw new RpcError("RPC_NOT_FOUND", "the connection is closed");
     if (session.subscriptions.size >= this.maxPerSession) {
       throw new RpcError(
         "RPC_LIMIT_EXCEEDED",

@@ -144,3 +144,81 @@ describe("WebSocket", () => {
     }
   });
 });
+
+describe("WebSocket: requests of a closed connection", () => {
+  /** A sync send behind a nonce gap: it waits `waitMs` for a receipt, holding the requests queued behind it. */
+  const gapped = async (waitMs: number, nonce = 50) => {
+    const raw = await signEth({
+      type: 2,
+      nonce,
+      to: `0x${"11".repeat(20)}`,
+      gasLimit: 21_000n,
+      maxFeePerGas: 0n,
+      maxPriorityFeePerGas: 0n,
+    });
+    return {
+      jsonrpc: "2.0",
+      id: 100,
+      method: "eth_sendRawTransactionSync",
+      params: [bytesToHex(raw), waitMs],
+    };
+  };
+  const subscribe = (id: number) => ({ jsonrpc: "2.0", id, method: "eth_subscribe", params: ["newHeads"] });
+  const call = (id: number) => ({
+    jsonrpc: "2.0",
+    id,
+    method: "eth_call",
+    params: [{ to: `0x${"22".repeat(20)}`, data: "0x" }, "latest"],
+  });
+
+  it("subscriptions that complete after the close never count against the principal's quota", async () => {
+    const q = await startHarness({ quotas: { filtersPerPrincipal: 1000, subscriptionsPerPrincipal: 3 } });
+    try {
+      // Queued behind the waiting send (separate messages), and inside the same batch (one message).
+      for (const body of [
+        [await gapped(300), subscribe(1), subscribe(2), subscribe(3), call(4)].map((m) => JSON.stringify(m)),
+        [JSON.stringify([await gapped(300, 51), subscribe(1), subscribe(2), subscribe(3)])],
+      ]) {
+        const calls = q.backend.callCount;
+        const c = await WsClient.open(q.wsUrl);
+        for (const text of body) c.ws.send(text);
+        await new Promise((r) => setTimeout(r, 50));
+        await c.close();
+        await new Promise((r) => setTimeout(r, 500)); // the send's wait is over, and what followed it has run
+        expect(q.server.stats()).toMatchObject({ wsConnections: 0, subscriptions: 0 });
+        expect(q.backend.callCount).toBe(calls); // a message still queued at the close never runs
+      }
+      const fresh = await WsClient.open(q.wsUrl);
+      for (let i = 0; i < 3; i++)
+        expect((await fresh.call("eth_subscribe", ["newHeads"])).result).toMatch(/^0x/);
+      await fresh.close();
+    } finally {
+      await q.close();
+    }
+  });
+
+  it("messages queued behind a slow one are bounded in bytes, not only in count", async () => {
+    const q = await startHarness({ maxBodyBytes: 1024 * 1024 });
+    try {
+      const c = await WsClient.open(q.wsUrl);
+      const closed = new Promise<[number, string]>((resolve) =>
+        c.ws.on("close", (code, reason) => resolve([code, reason.toString()])),
+      );
+      c.ws.send(JSON.stringify(await gapped(5_000)));
+      // 17 messages of ~1 MiB: past 16 MiB unanswered, far below the 256-message count.
+      const big = JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "eth_chainId",
+        params: ["a".repeat(1_000_000)],
+      });
+      for (let i = 0; i < 17 && c.ws.readyState === WebSocket.OPEN; i++) c.ws.send(big);
+      const [code, reason] = await closed;
+      expect(code).toBe(1008);
+      expect(reason).toContain("too many pending requests");
+      expect(c.messages.filter((m) => m.id === 1)).toHaveLength(0); // nothing queued behind the send ran
+    } finally {
+      await q.close();
+    }
+  });
+});
