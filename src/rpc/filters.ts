@@ -22,6 +22,8 @@ interface Filter {
   lastPollMs: number;
   /** Block hashes, pending tx hashes (hex) or formatted logs since the last poll; bounded. */
   buffer: unknown[];
+  /** What `buffer` holds, as `approxBytes` counts it. */
+  bytes: number;
   logs: LogFilterSpec | null;
 }
 
@@ -31,19 +33,28 @@ export function newId(): string {
 }
 
 /**
+ * Bytes all filters' buffers hold at most. Counting items alone let 1,000 match-all log filters of one principal each
+ * hold their own copy of 10,000 logs, of up to hundreds of KiB of data each: gigabytes.
+ */
+export const FILTER_BUFFERS_BYTES_MAX = 256 * 1024 * 1024;
+
+/**
  * Installed polling filters (eth_newFilter & co). Filled from the backend's events, drained by eth_getFilterChanges.
- * Bounded: `maxFilters` filters over all clients and `maxPerOwner` per principal, `bufferMax` items each (oldest
- * dropped), removed after `idleTimeoutMs` without a poll.
+ * Bounded: `maxFilters` filters over all clients and `maxPerOwner` per principal, `bufferMax` items each and
+ * `bufferBytesMax` over all of them (the filter being filled drops its oldest), removed after `idleTimeoutMs`
+ * without a poll.
  */
 export class FilterManager {
   private readonly filters = new Map<string, Filter>();
   private readonly perOwner = new Map<string, number>();
+  private bufferedBytes = 0;
 
   constructor(
     private readonly opts: {
       maxFilters: number;
       maxPerOwner?: number;
       bufferMax: number;
+      bufferBytesMax?: number;
       idleTimeoutMs: number;
     },
     private readonly nowMs: () => number = () => Date.now(),
@@ -66,7 +77,7 @@ export class FilterManager {
       );
     }
     const id = newId();
-    this.filters.set(id, { kind, owner, lastPollMs: this.nowMs(), buffer: [], logs });
+    this.filters.set(id, { kind, owner, lastPollMs: this.nowMs(), buffer: [], bytes: 0, logs });
     this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     return id;
   }
@@ -75,6 +86,7 @@ export class FilterManager {
     const f = this.filters.get(id);
     if (!f) return false;
     this.filters.delete(id);
+    this.bufferedBytes -= f.bytes;
     const n = (this.perOwner.get(f.owner) ?? 1) - 1;
     if (n <= 0) this.perOwner.delete(f.owner);
     else this.perOwner.set(f.owner, n);
@@ -95,6 +107,8 @@ export class FilterManager {
     f.lastPollMs = this.nowMs();
     const out = f.buffer;
     f.buffer = [];
+    this.bufferedBytes -= f.bytes;
+    f.bytes = 0;
     return out;
   }
 
@@ -129,9 +143,41 @@ export class FilterManager {
     return f;
   }
 
-  private push(f: Filter, items: unknown[]): void {
-    for (const item of items) f.buffer.push(item);
-    const excess = f.buffer.length - this.opts.bufferMax;
-    if (excess > 0) f.buffer.splice(0, excess);
+  /** Bytes the filters' buffers hold (tests, metrics). */
+  get bytes(): number {
+    return this.bufferedBytes;
   }
+
+  private push(f: Filter, items: unknown[]): void {
+    for (const item of items) {
+      f.buffer.push(item);
+      const n = approxBytes(item);
+      f.bytes += n;
+      this.bufferedBytes += n;
+    }
+    const bytesMax = this.opts.bufferBytesMax ?? FILTER_BUFFERS_BYTES_MAX;
+    let drop = Math.max(0, f.buffer.length - this.opts.bufferMax);
+    let dropped = 0;
+    for (let i = 0; i < drop; i++) dropped += approxBytes(f.buffer[i]);
+    while (drop < f.buffer.length && this.bufferedBytes - dropped > bytesMax) {
+      dropped += approxBytes(f.buffer[drop]);
+      drop++;
+    }
+    if (drop === 0) return;
+    f.buffer.splice(0, drop);
+    f.bytes -= dropped;
+    this.bufferedBytes -= dropped;
+  }
+}
+
+/** What a buffered item (a hex string, or a formatted log of hex strings) holds, roughly: its strings' lengths. */
+function approxBytes(item: unknown): number {
+  if (typeof item === "string") return item.length + 16;
+  if (Array.isArray(item)) return item.reduce((n: number, v) => n + approxBytes(v), 16);
+  if (typeof item === "object" && item !== null) {
+    let n = 16;
+    for (const v of Object.values(item)) n += approxBytes(v);
+    return n;
+  }
+  return 8;
 }

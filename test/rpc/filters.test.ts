@@ -149,4 +149,46 @@ describe("FilterManager", () => {
     expect(fm.size).toBe(1);
     expect(() => fm.changes(b)).toThrow("filter not found");
   });
+
+  it("bounds the bytes of all buffers together: the filter being filled drops its oldest", async () => {
+    const fm = new FilterManager({
+      maxFilters: 10,
+      bufferMax: 1000,
+      bufferBytesMax: 10_000,
+      idleTimeoutMs: 1e9,
+    });
+    const big = fm.install("logs", {
+      criteria: { addresses: [], topics: [] },
+      fromBlock: null,
+      toBlock: null,
+    });
+    const small = fm.install("logs", {
+      criteria: { addresses: [], topics: [] },
+      fromBlock: null,
+      toBlock: null,
+    });
+    // A log with ~2 KB of data: five fill the budget.
+    const log = (i: number) => ({
+      logIndex: `0x${i.toString(16)}`,
+      data: `0x${"ab".repeat(1000)}`,
+      topics: [],
+    });
+    let i = 0;
+    for (let block = 0; block < 8; block++) {
+      await fm.onBlock(new Uint8Array(32).fill(block), () => [log(i++)], NO_PAUSE);
+    }
+    // Two filters × eight logs of ~2 KB would be ~32 KB; the budget keeps 10,000 bytes, the newest of each.
+    expect(fm.bytes).toBeLessThanOrEqual(10_000);
+    const kept = fm.changes(big) as { logIndex: string }[];
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.at(-1)?.logIndex).toBe("0xe"); // each block's log was made for one filter at a time: 0x0,0x1 …
+    const keptSmall = fm.changes(small) as { logIndex: string }[];
+    expect(keptSmall.at(-1)?.logIndex).toBe("0xf");
+    expect(fm.bytes).toBe(0); // drained
+    // Draining gave the budget back: a new block's log is buffered whole.
+    await fm.onBlock(new Uint8Array(32), () => [log(99)], NO_PAUSE);
+    expect(fm.changes(big)).toHaveLength(1);
+    fm.uninstall(small);
+    expect(fm.bytes).toBe(0);
+  });
 });
