@@ -220,6 +220,27 @@ describe("struct logger", () => {
   });
 });
 
+describe("struct logger bounds", () => {
+  it("a trace whose memory copies pass 64 MiB fails with TRACE_LIMIT, long before maxLogs steps", async () => {
+    // Init code: touch memory at 32 KiB (1,024 words), then loop; ~1,600 steps of gas, each log copying 80 KB of
+    // memory with enableMemory: ~130 MB without the byte bound, which stops it near 820 steps.
+    const loop = "0x617fe051505b600556"; // PUSH2 0x7fe0 MLOAD POP JUMPDEST PUSH1 5 JUMP
+    const r = await rpcRaw(url, "debug_traceCall", [
+      { from: wallet.address, data: loop, gas: "0xfca2" },
+      "latest",
+      { enableMemory: true },
+    ]);
+    expect(r.error?.message).toMatch(/^trace too large: more than 64 MiB of struct logs/);
+    // Without memory the same call is ~1,600 small logs: traced whole.
+    const small = await trace<{ structLogs: StructLog[] }>("debug_traceCall", [
+      { from: wallet.address, data: loop, gas: "0xfca2" },
+      "latest",
+      {},
+    ]);
+    expect(small.structLogs.length).toBeGreaterThan(1000);
+  });
+});
+
 describe("prestateTracer, block traces, access lists", () => {
   it("prestateTracer: the touched accounts as they were before the tx", async () => {
     const pre = await trace<Record<string, Record<string, unknown>>>("debug_traceTransaction", [

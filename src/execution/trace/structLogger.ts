@@ -21,11 +21,20 @@ const CALL_STIPEND = 2300n;
 type StructLog = Record<string, unknown>;
 
 /**
+ * Bytes of struct logs one trace may hold, roughly (their strings). maxLogs alone let a call with 64 KiB of memory,
+ * traced with enableMemory, copy ~180 KB per step: 100,000 steps would be 18 GB, far past the heap.
+ */
+export const STRUCT_LOGS_BYTES_MAX = 64 * 1024 * 1024;
+/** A log's fields besides its stack, memory and storage, and each string's own overhead, roughly. */
+const LOG_BASE_BYTES = 120;
+const STRING_OVERHEAD_BYTES = 16;
+
+/**
  * The struct (opcode) logger in geth's output format: `{gas, failed, returnValue, structLogs}`, each log
  * `{pc, op, gas, gasCost, depth, stack?, memory?, storage?, refund?, error?}`: stack as 0x-quantities, memory as
  * 32-byte words and storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) as 64-digit
- * hex without 0x. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs are kept: a
- * longer trace fails with TRACE_LIMIT (set `limit` to get a prefix instead).
+ * hex without 0x. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs, of about
+ * STRUCT_LOGS_BYTES_MAX in all, are kept: a longer trace fails with TRACE_LIMIT (set `limit` to get a prefix).
  */
 export class StructLogger implements ResultTracer {
   private readonly subs = new Subscriptions();
@@ -36,6 +45,7 @@ export class StructLogger implements ResultTracer {
   private readonly lastAtDepth: number[] = [];
   private outcome: TxOutcome | null = null;
   private overflow = false;
+  private bytes = 0;
 
   constructor(
     private readonly config: StructLoggerConfig,
@@ -73,10 +83,11 @@ export class StructLogger implements ResultTracer {
 
   private async onStep(env: BlockEnv, step: InterpreterStep): Promise<void> {
     if (this.config.limit > 0 && this.logs.length >= this.config.limit) return;
-    if (this.logs.length >= this.maxLogs) {
+    if (this.logs.length >= this.maxLogs || this.bytes > STRUCT_LOGS_BYTES_MAX) {
       this.overflow = true;
       return;
     }
+    let bytes = LOG_BASE_BYTES;
     const depth = step.depth + 1;
     const op = step.opcode.name;
     const log: StructLog = {
@@ -86,13 +97,18 @@ export class StructLogger implements ResultTracer {
       gasCost: Number(step.opcode.dynamicFee ?? BigInt(step.opcode.fee)),
       depth,
     };
-    if (!this.config.disableStack) log.stack = step.stack.map((v) => `0x${v.toString(16)}`);
+    if (!this.config.disableStack) {
+      const stack = step.stack.map((v) => `0x${v.toString(16)}`);
+      for (const v of stack) bytes += v.length + STRING_OVERHEAD_BYTES;
+      log.stack = stack;
+    }
     if (this.config.enableMemory) {
       const words: string[] = [];
       for (let i = 0; i + 32 <= step.memory.length; i += 32) {
         words.push(Buffer.from(step.memory.subarray(i, i + 32)).toString("hex"));
       }
       log.memory = words;
+      bytes += words.length * (64 + STRING_OVERHEAD_BYTES);
     }
     if (!this.config.disableStorage && (op === "SLOAD" || op === "SSTORE") && step.stack.length > 0) {
       const address = step.address.toString();
@@ -110,10 +126,12 @@ export class StructLogger implements ResultTracer {
         slots.set(word64(key), Buffer.from(value).toString("hex").padStart(64, "0"));
       }
       log.storage = Object.fromEntries(slots);
+      bytes += slots.size * 2 * (64 + STRING_OVERHEAD_BYTES);
     }
     if (step.gasRefund > 0n) log.refund = Number(step.gasRefund);
     this.lastAtDepth[depth] = this.logs.length;
     this.logs.push(log);
+    this.bytes += bytes;
   }
 
   finish(outcome: TxOutcome): void {
@@ -123,10 +141,14 @@ export class StructLogger implements ResultTracer {
 
   result(): unknown {
     if (this.overflow) {
+      const what =
+        this.logs.length >= this.maxLogs
+          ? `more than ${this.maxLogs} struct logs`
+          : `more than ${STRUCT_LOGS_BYTES_MAX / 1024 / 1024} MiB of struct logs (memory and storage copies count)`;
       throw new TraceError(
         "TRACE_LIMIT",
-        `trace too large: more than ${this.maxLogs} struct logs (set "limit", or use the callTracer)`,
-        { maxLogs: this.maxLogs },
+        `trace too large: ${what} (set "limit", disable memory or storage, or use the callTracer)`,
+        { maxLogs: this.maxLogs, maxBytes: STRUCT_LOGS_BYTES_MAX },
       );
     }
     const o = this.outcome;
