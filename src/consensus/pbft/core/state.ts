@@ -25,6 +25,8 @@ export interface Buffered {
   /** hex of `from`: the per-sender bound of the future buffer is kept by it. */
   fromKey: string;
   msg: PbftMessage;
+  /** What it holds, roughly (futureBuffer.ts messageBytes): the buffer is bounded in bytes too. */
+  bytes: number;
 }
 
 /** What this node signed at the current height and view (persisted in HardState). */
@@ -103,6 +105,9 @@ export interface CoreState {
   future: Buffered[];
   /** Messages in `future` per sender key. */
   readonly futureBySender: Map<string, number>;
+  /** Bytes of `future` per sender key, and in all. */
+  readonly futureBytesBySender: Map<string, number>;
+  futureBytes: number;
   lastCommit: Commit | null;
   /** Peers helped recently (cleared every resendTicks): bounds the replies to lagging peers. */
   readonly helped: Set<string>;
@@ -142,6 +147,8 @@ export function createState(config: PbftConfig, deps: PbftDeps, start: PbftStart
     lastFetchTick: Number.NEGATIVE_INFINITY,
     future: [],
     futureBySender: new Map<string, number>(),
+    futureBytesBySender: new Map<string, number>(),
+    futureBytes: 0,
     lastCommit: null,
     helped: new Set<string>(),
     verified: new Set<string>(),

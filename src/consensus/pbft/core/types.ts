@@ -269,6 +269,14 @@ export interface PbftConfig {
    * Commit, ViewChange, NewView) in several views each, from an honest member; one member cannot evict others'.
    */
   futurePerSenderMax: number;
+  /**
+   * Bytes of future messages per sender at most (a PrePrepare carries its block: up to the gossip message bound):
+   * counted alone, 128 messages of 4 MiB from a member, unsigned while their signer's validator set is unknown,
+   * would be 512 MiB. 32 MiB holds a PrePrepare of each of the 8 heights of futureHeightWindow at 4 MiB.
+   */
+  futurePerSenderBytesMax: number;
+  /** Bytes of the whole future buffer at most; beyond, the sender holding the most bytes loses its oldest message. */
+  futureBufferBytesMax: number;
   /** Ticks between re-broadcasts of this node's own messages of the current phase (lossy networks). */
   resendTicks: number;
   /** Minimum ticks between two fetchBlocks actions. */
@@ -291,6 +299,8 @@ export const defaultPbftConfig: Omit<PbftConfig, "nodeId"> = {
   futureViewWindow: 16,
   futureBufferMax: 1024,
   futurePerSenderMax: 128,
+  futurePerSenderBytesMax: 32 * 1024 * 1024,
+  futureBufferBytesMax: 128 * 1024 * 1024,
   resendTicks: 10,
   fetchCooldownTicks: 20,
   rejectionsMax: 64,
