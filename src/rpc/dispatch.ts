@@ -38,6 +38,11 @@ export function toErrorResponse(id: Id, err: unknown, ctx: CallContext, method: 
 /** Who is calling: the per-call context (its principal and quota key). */
 export interface Caller {
   ctx: CallContext;
+  /**
+   * Aborted when nobody will read the answer (the request timed out, the client went away): a batch stops starting
+   * its calls then, instead of running up to maxBatchSize of them (each a sync send of up to its wait) for nobody.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -64,6 +69,7 @@ export async function handleBody(
     const batchCaller: Caller = { ...caller, ctx: { ...ctx, batchHead: ctx.backend.headNumber() } };
     const out: JsonRpcResponse[] = [];
     for (const item of body) {
+      if (caller.signal?.aborted) break;
       const r = await handleCall(item, batchCaller, methods);
       if (r) out.push(r);
     }

@@ -410,8 +410,12 @@ export class RpcServer {
     }
     const principal = this.principalOf(req);
     const ctx = this.context(null, principal, quotaKey(principal, req.ip));
+    // The response closes once an answer is written (the timeout's too) or the client went away: from then on
+    // nobody reads what the rest of a batch would give.
+    const abandoned = new AbortController();
+    reply.raw.once("close", () => abandoned.abort());
     const response = await withTimeout(
-      handleBody(body, { ctx }, rpcMethods, this.limiter),
+      handleBody(body, { ctx, signal: abandoned.signal }, rpcMethods, this.limiter),
       this.opts.requestTimeoutMs,
     );
     if (response === undefined) return reply.code(200).send();
@@ -451,6 +455,7 @@ export class RpcServer {
     };
     this.hub.add(session);
     const ctx = this.context(session, principal, session.quotaKey);
+    const closed = new AbortController();
     let pending = 0;
     let pendingBytes = 0;
     const pendingBytesMax = Math.max(WS_PENDING_BYTES_MAX, this.opts.maxBodyBytes); // one message always fits
@@ -486,7 +491,7 @@ export class RpcServer {
             );
             return;
           }
-          const response = await handleBody(body, { ctx }, rpcMethods, this.limiter);
+          const response = await handleBody(body, { ctx, signal: closed.signal }, rpcMethods, this.limiter);
           if (response !== undefined) session.send(stringifyResponse(response, this.logger));
         } catch (err) {
           this.logger.error({ err: errorMessage(err) }, "websocket message failed");
@@ -497,6 +502,7 @@ export class RpcServer {
       });
     });
     const cleanup = () => {
+      closed.abort();
       this.hub.remove(session);
       this.sockets.delete(socket);
     };

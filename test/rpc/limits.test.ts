@@ -14,6 +14,49 @@ describe("server limits", () => {
     }
   });
 
+  it("a batch nobody will read stops: after its timeout, or when the client went away, no further call starts", async () => {
+    const h: Harness = await startHarness({ requestTimeoutMs: 200 });
+    try {
+      // The first call of each batch is slow (400 ms); the eth_calls behind it are counted by the backend.
+      h.backend.getBalance = () => new Promise((resolve) => setTimeout(() => resolve(0n), 400));
+      const batch = JSON.stringify([
+        { jsonrpc: "2.0", id: 1, method: "eth_getBalance", params: [`0x${"11".repeat(20)}`, "latest"] },
+        ...[2, 3].map((id) => ({
+          jsonrpc: "2.0",
+          id,
+          method: "eth_call",
+          params: [{ to: `0x${"22".repeat(20)}`, data: "0x" }, "latest"],
+        })),
+      ]);
+      const calls = h.backend.callCount;
+      const timedOut = await h.post(batch);
+      expect(timedOut.json).toMatchObject({
+        error: { code: -32000, message: "request timed out after 200 ms" },
+      });
+      // The client that gives up first: its connection closes at 50 ms.
+      await fetch(h.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: batch,
+        signal: AbortSignal.timeout(50),
+      }).catch(() => {});
+      await new Promise((r) => setTimeout(r, 700)); // both slow calls have ended
+      expect(h.backend.callCount).toBe(calls);
+      // A batch that is read runs whole.
+      const whole = await fetch(h.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: batch
+          .replace('"eth_getBalance"', '"eth_chainId"')
+          .replace(/"params":\["0x1{40}","latest"\]/, '"params":[]'),
+      });
+      expect(await whole.json()).toHaveLength(3);
+      expect(h.backend.callCount).toBe(calls + 2);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("caps open connections (HTTP and WebSocket): beyond maxConnections a new one is dropped", async () => {
     const h = await startHarness({ maxConnections: 2 });
     try {

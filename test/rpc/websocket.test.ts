@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { SubscriptionHub } from "../../src/rpc/subscriptions.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { decodeEthTx, signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
 import { eventually, type Harness, startHarness, WsClient } from "./helpers.js";
@@ -177,7 +178,7 @@ describe("WebSocket: requests of a closed connection", () => {
       // Queued behind the waiting send (separate messages), and inside the same batch (one message).
       for (const body of [
         [await gapped(300), subscribe(1), subscribe(2), subscribe(3), call(4)].map((m) => JSON.stringify(m)),
-        [JSON.stringify([await gapped(300, 51), subscribe(1), subscribe(2), subscribe(3)])],
+        [JSON.stringify([await gapped(300, 51), subscribe(1), subscribe(2), subscribe(3), call(4)])],
       ]) {
         const calls = q.backend.callCount;
         const c = await WsClient.open(q.wsUrl);
@@ -220,5 +221,21 @@ describe("WebSocket: requests of a closed connection", () => {
     } finally {
       await q.close();
     }
+  });
+});
+
+describe("SubscriptionHub", () => {
+  it("refuses a session it no longer holds (a request that outlived its connection), counting nothing", () => {
+    const hub = new SubscriptionHub(10, 2);
+    const session = { subscriptions: new Map(), quotaKey: "ip:1", send: () => {} };
+    hub.add(session);
+    hub.subscribe(session, { kind: "newHeads" });
+    hub.remove(session);
+    expect(() => hub.subscribe(session, { kind: "newHeads" })).toThrow("the connection is closed");
+    const next = { subscriptions: new Map(), quotaKey: "ip:1", send: () => {} };
+    hub.add(next);
+    hub.subscribe(next, { kind: "newHeads" });
+    hub.subscribe(next, { kind: "newHeads" }); // the quota of 2 is whole again
+    expect(hub.subscriptionCount).toBe(2);
   });
 });
