@@ -305,24 +305,45 @@ export interface WaitResult {
 interface Waiter {
   resolve: (r: WaitResult | null) => void;
   timer: NodeJS.Timeout;
+  /** The caller's quota key. */
+  owner: string;
 }
 
-/** Bounded set of callers waiting for a transaction's receipt (FISCO sendTransaction returns the receipt). */
+/**
+ * Bounded set of callers waiting for a transaction's receipt (FISCO sendTransaction returns the receipt): `max` in
+ * all and `perOwnerMax` per principal (anonymous: per IP), so that one client's sends behind a nonce gap cannot
+ * take every other client's synchronous sends down with theirs.
+ */
 export class ReceiptWaiters {
   private readonly waiters = new Map<string, Waiter[]>();
+  private readonly perOwner = new Map<string, number>();
   private count = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly perOwnerMax = max,
+  ) {}
 
   /** Resolve with the receipt when a block commits `hash`, or null after `timeoutMs` / on cancel(). */
-  wait(hash: Hash, timeoutMs: number): { promise: Promise<WaitResult | null>; cancel: () => void } {
+  wait(
+    hash: Hash,
+    timeoutMs: number,
+    owner = "anonymous",
+  ): { promise: Promise<WaitResult | null>; cancel: () => void } {
     if (this.count >= this.max) {
       throw new RpcError("RPC_LIMIT_EXCEEDED", `too many clients waiting for receipts (max ${this.max})`);
+    }
+    if ((this.perOwner.get(owner) ?? 0) >= this.perOwnerMax) {
+      throw new RpcError(
+        "RPC_LIMIT_EXCEEDED",
+        `too many transactions of this principal waiting for receipts (max ${this.perOwnerMax})`,
+      );
     }
     const key = bytesToHex(hash);
     let w!: Waiter;
     const promise = new Promise<WaitResult | null>((resolve) => {
       w = {
+        owner,
         resolve,
         timer: setTimeout(() => {
           this.drop(key, w);
@@ -334,6 +355,7 @@ export class ReceiptWaiters {
     list.push(w);
     this.waiters.set(key, list);
     this.count++;
+    this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     const cancel = () => {
       clearTimeout(w.timer);
       this.drop(key, w);
@@ -353,6 +375,7 @@ export class ReceiptWaiters {
       this.count -= list.length;
       for (const w of list) {
         clearTimeout(w.timer);
+        this.release(w.owner);
         w.resolve({ receipt, block, index });
       }
     });
@@ -367,6 +390,7 @@ export class ReceiptWaiters {
       }
     }
     this.waiters.clear();
+    this.perOwner.clear();
     this.count = 0;
   }
 
@@ -377,8 +401,15 @@ export class ReceiptWaiters {
     if (i >= 0) {
       list.splice(i, 1);
       this.count--;
+      this.release(w.owner);
     }
     if (list.length === 0) this.waiters.delete(key);
+  }
+
+  private release(owner: string): void {
+    const n = (this.perOwner.get(owner) ?? 1) - 1;
+    if (n > 0) this.perOwner.set(owner, n);
+    else this.perOwner.delete(owner);
   }
 }
 

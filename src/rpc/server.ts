@@ -53,6 +53,8 @@ const WS_PENDING_MAX = 256;
  */
 const WS_PENDING_BYTES_MAX = 16 * 1024 * 1024;
 const RECEIPT_WAITERS_MAX = 10_000;
+/** Of those, one principal's (anonymous: one IP's) at most. */
+const RECEIPT_WAITERS_PER_PRINCIPAL_MAX = 1_000;
 const WS_CLOSE_POLICY = 1008;
 const WS_CLOSE_TRY_AGAIN = 1013;
 /** An oversized HTTP body is read and dropped up to this many times maxBodyBytes, for at most OVERSIZED_DRAIN_MS. */
@@ -88,7 +90,7 @@ export class RpcServer {
   private auth: Authenticator | null = null;
   private readonly filters: FilterManager;
   private readonly hub: SubscriptionHub;
-  private readonly receipts = new ReceiptWaiters(RECEIPT_WAITERS_MAX);
+  private readonly receipts = new ReceiptWaiters(RECEIPT_WAITERS_MAX, RECEIPT_WAITERS_PER_PRINCIPAL_MAX);
   private readonly delivery: Delivery;
   private readonly limiter: RateLimiter | null;
   private readonly calls: CallLimiter;

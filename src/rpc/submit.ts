@@ -76,7 +76,7 @@ export async function submitAndWait(
   timeoutMs: number,
 ): Promise<{ hash: Hash; waited: WaitResult | null }> {
   const expected = keccak256(raw);
-  const wait = ctx.receipts.wait(expected, timeoutMs);
+  const wait = ctx.receipts.wait(expected, timeoutMs, ctx.quotaKey);
   let hash: Hash;
   try {
     hash = await submitRaw(ctx, raw);
