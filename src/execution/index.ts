@@ -45,6 +45,7 @@ export {
   gethErrorMessage,
   PrestateTracer,
   type ResultTracer,
+  type StructLogBudget,
   StructLogger,
   type StructLoggerConfig,
   TraceError,

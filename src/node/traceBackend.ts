@@ -11,6 +11,7 @@ import {
   readConsensusNodes,
   readSystemConfig,
   type StateReader,
+  type StructLogBudget,
   StructLogger,
 } from "../execution/index.js";
 import type { RpcAccessListResult, RpcCallRequest, RpcTracerSpec } from "../rpc/index.js";
@@ -20,10 +21,11 @@ import { bytesToHex } from "../util/hex.js";
 /** eth_createAccessList runs the call at most this often while the list grows (geth has no bound; lists converge fast). */
 const ACCESS_LIST_ROUNDS_MAX = 16;
 
-export function makeTracer(spec: RpcTracerSpec): ResultTracer {
+/** `budget`: shared by the tracers of one request (a block trace's transactions), bounding their struct logs together. */
+export function makeTracer(spec: RpcTracerSpec, budget: StructLogBudget = { usedBytes: 0 }): ResultTracer {
   switch (spec.tracer) {
     case "structLogger":
-      return new StructLogger(spec, spec.maxLogs);
+      return new StructLogger(spec, spec.maxLogs, budget);
     case "callTracer":
       return new CallTracer({ onlyTopCall: spec.onlyTopCall });
     case "prestateTracer":
@@ -103,8 +105,9 @@ export class TraceBackend {
       getBlockHash: (k) => (k < n ? this.ledger.getBlockHash(k) : Promise.resolve(null)),
       recentProposers: (count: number) => this.deps.chain.proposersBefore(n, count),
     };
+    const budget: StructLogBudget = { usedBytes: 0 };
     const results = await this.deps.executor.traceBlock(state, ctx, block.transactions, targets, () =>
-      makeTracer(spec),
+      makeTracer(spec, budget),
     );
     return results.map((result, i) => ({ txHash: block.transactions[targets[i]!]!.hash, result }));
   }

@@ -239,6 +239,50 @@ describe("struct logger bounds", () => {
     ]);
     expect(small.structLogs.length).toBeGreaterThan(1000);
   });
+
+  it("a block trace's transactions share the 64 MiB: two of ~40 MiB each trace alone, not together", async () => {
+    // ~500 loop steps each (80 KB of memory copied per step): two such failing creations in one block.
+    const loop = "0x617fe051505b600556";
+    let block: number | null = null;
+    const hashes: string[] = [];
+    for (let attempt = 0; attempt < 3 && block === null; attempt++) {
+      const nonce = await provider.getTransactionCount(wallet.address, "pending");
+      const raws = await Promise.all(
+        [0, 1].map((i) =>
+          wallet.signTransaction({
+            data: loop,
+            gasLimit: 0xeb72,
+            gasPrice: 0,
+            nonce: nonce + i,
+            chainId: 20200,
+          }),
+        ),
+      );
+      // Back to back: one block usually takes both (checked; otherwise tried again).
+      const sent = await rpcRaw(url, "eth_sendRawTransaction", [raws[0]]);
+      const sent2 = await rpcRaw(url, "eth_sendRawTransaction", [raws[1]]);
+      const receipts = await Promise.all(
+        [sent.result, sent2.result].map((h) => pollReceipt(provider, h as string)),
+      );
+      if (receipts[0]!.blockNumber === receipts[1]!.blockNumber) {
+        block = receipts[0]!.blockNumber;
+        hashes.push(...receipts.map((r) => r.hash));
+      }
+    }
+    expect(block, "the two transactions never landed in one block").not.toBeNull();
+    for (const hash of hashes) {
+      const one = await trace<{ structLogs: StructLog[] }>("debug_traceTransaction", [
+        hash,
+        { enableMemory: true },
+      ]);
+      expect(one.structLogs.length).toBeGreaterThan(400);
+    }
+    const all = await rpcRaw(url, "debug_traceBlockByNumber", [
+      `0x${block!.toString(16)}`,
+      { enableMemory: true },
+    ]);
+    expect(all.error?.message).toMatch(/^trace too large: more than 64 MiB of struct logs/);
+  });
 });
 
 describe("prestateTracer, block traces, access lists", () => {

@@ -4,5 +4,5 @@ export { TraceError, type TraceErrorCode } from "./errors.js";
 export { errorStringReason, gethErrorMessage } from "./gethWording.js";
 export { PrestateTracer } from "./prestateTracer.js";
 export { traceBlockTxs } from "./replay.js";
-export { StructLogger, type StructLoggerConfig } from "./structLogger.js";
+export { type StructLogBudget, StructLogger, type StructLoggerConfig } from "./structLogger.js";
 export type { EvmTracer, ResultTracer, TopCall } from "./tracer.js";

@@ -25,6 +25,11 @@ type StructLog = Record<string, unknown>;
  * traced with enableMemory, copy ~180 KB per step: 100,000 steps would be 18 GB, far past the heap.
  */
 export const STRUCT_LOGS_BYTES_MAX = 64 * 1024 * 1024;
+
+/** The struct-log bytes of one trace request, shared by the loggers of a block trace's transactions. */
+export interface StructLogBudget {
+  usedBytes: number;
+}
 /** A log's fields besides its stack, memory and storage, and each string's own overhead, roughly. */
 const LOG_BASE_BYTES = 120;
 const STRING_OVERHEAD_BYTES = 16;
@@ -34,7 +39,8 @@ const STRING_OVERHEAD_BYTES = 16;
  * `{pc, op, gas, gasCost, depth, stack?, memory?, storage?, refund?, error?}`: stack as 0x-quantities, memory as
  * 32-byte words and storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) as 64-digit
  * hex without 0x. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs, of about
- * STRUCT_LOGS_BYTES_MAX in all, are kept: a longer trace fails with TRACE_LIMIT (set `limit` to get a prefix).
+ * STRUCT_LOGS_BYTES_MAX in all (over a block trace's transactions when they share `budget`), are kept: a longer
+ * trace fails with TRACE_LIMIT (set `limit` to get a prefix).
  */
 export class StructLogger implements ResultTracer {
   private readonly subs = new Subscriptions();
@@ -45,11 +51,11 @@ export class StructLogger implements ResultTracer {
   private readonly lastAtDepth: number[] = [];
   private outcome: TxOutcome | null = null;
   private overflow = false;
-  private bytes = 0;
 
   constructor(
     private readonly config: StructLoggerConfig,
     private readonly maxLogs: number,
+    private readonly budget: StructLogBudget = { usedBytes: 0 },
   ) {}
 
   attach(env: BlockEnv): void {
@@ -83,7 +89,7 @@ export class StructLogger implements ResultTracer {
 
   private async onStep(env: BlockEnv, step: InterpreterStep): Promise<void> {
     if (this.config.limit > 0 && this.logs.length >= this.config.limit) return;
-    if (this.logs.length >= this.maxLogs || this.bytes > STRUCT_LOGS_BYTES_MAX) {
+    if (this.logs.length >= this.maxLogs || this.budget.usedBytes > STRUCT_LOGS_BYTES_MAX) {
       this.overflow = true;
       return;
     }
@@ -131,7 +137,7 @@ export class StructLogger implements ResultTracer {
     if (step.gasRefund > 0n) log.refund = Number(step.gasRefund);
     this.lastAtDepth[depth] = this.logs.length;
     this.logs.push(log);
-    this.bytes += bytes;
+    this.budget.usedBytes += bytes;
   }
 
   finish(outcome: TxOutcome): void {
