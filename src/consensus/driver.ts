@@ -11,7 +11,7 @@ import { systemClock } from "./clock.js";
 import { HardStateLog } from "./hardStateLog.js";
 import { HeldTxs } from "./heldTxs.js";
 import type { ConsensusChain, ConsensusClock, ConsensusPool, HardStateStore } from "./interface.js";
-import { type ConsensusDriverOptions, PIPELINE_DEFAULT } from "./options.js";
+import { type ConsensusDriverOptions, PIPELINE_DEFAULT, QUEUE_BYTES_MAX_DEFAULT } from "./options.js";
 import {
   type CommitBlockAction,
   defaultPbftConfig,
@@ -52,7 +52,8 @@ export interface ConsensusDriverDeps {
 /** The view clock pauses while this node executes a proposal, for at most this many view timeouts. */
 const EXECUTION_PAUSE_TIMEOUTS_MAX = 10;
 
-type QueueItem = { kind: "event"; event: PbftEvent } | { kind: "tick" };
+/** `bytes`: of the peer message an event came as (0 for the node's own events). */
+type QueueItem = { kind: "event"; event: PbftEvent; bytes?: number } | { kind: "tick" };
 
 /**
  * Runs the pure PBFT core against the real world: one serialized loop feeds it events (peer messages, timer ticks,
@@ -62,6 +63,8 @@ type QueueItem = { kind: "event"; event: PbftEvent } | { kind: "tick" };
 export class ConsensusDriver {
   private core: PbftCore | null = null;
   private readonly queue: QueueItem[] = [];
+  /** Bytes of the peer messages in `queue`. */
+  private queuedBytes = 0;
   private draining = false;
   private readonly proposer: Proposer;
   private stopped = false;
@@ -224,11 +227,13 @@ export class ConsensusDriver {
       return "reject";
     }
     this.counters.messagesIn++;
-    if (this.queue.length >= this.opts.queueMax) {
+    const bytesMax = this.opts.queueBytesMax ?? QUEUE_BYTES_MAX_DEFAULT;
+    if (this.queue.length >= this.opts.queueMax || this.queuedBytes + data.length > bytesMax) {
       this.counters.queueDropped++;
       return "ignore";
     }
-    this.enqueue({ kind: "event", event: { type: "message", from, msg } });
+    this.queuedBytes += data.length;
+    this.enqueue({ kind: "event", event: { type: "message", from, msg }, bytes: data.length });
     return "accept";
   }
 
@@ -277,6 +282,7 @@ export class ConsensusDriver {
     try {
       await this.handleReady(core);
       for (let item = this.queue.shift(); item && !this.stopped; item = this.queue.shift()) {
+        if (item.kind === "event") this.queuedBytes -= item.bytes ?? 0;
         if (item.kind === "tick") core.tick();
         else core.step(item.event);
         if (core.hasReady()) await this.handleReady(core);

@@ -28,6 +28,11 @@ export interface ConsensusDriverOptions {
   /** Bound of the inbound event queue; peer messages beyond it are dropped (and counted). */
   queueMax: number;
   /**
+   * The same in bytes of peer messages (a PrePrepare carries its block, up to the gossip bound): 10,000 of them
+   * would be tens of GB while the loop waits for a commit. Default QUEUE_BYTES_MAX_DEFAULT.
+   */
+  queueBytesMax?: number;
+  /**
    * Pipelined PBFT (a window of two heights, pbft/PROTOCOL.md): the next leader proposes h + 1 on its executed,
    * uncommitted block of h. Default PIPELINE_DEFAULT. Safe to mix across nodes (a node that does not pipeline
    * steps an early proposal once it gets to its height).
@@ -35,9 +40,12 @@ export interface ConsensusDriverOptions {
   pipeline?: boolean;
 }
 
-export type ConsensusTiming = Required<Omit<ConsensusDriverOptions, "stateFile" | "pipeline">>;
+export type ConsensusTiming = Required<
+  Omit<ConsensusDriverOptions, "stateFile" | "pipeline" | "queueBytesMax">
+>;
 
 export const PIPELINE_DEFAULT = true;
+export const QUEUE_BYTES_MAX_DEFAULT = 256 * 1024 * 1024;
 
 export const defaultConsensusDriverOptions: ConsensusTiming = {
   tickMs: 100,

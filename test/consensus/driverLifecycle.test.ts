@@ -3,7 +3,12 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type PrePrepare, type Prepare, readHardStateLog } from "../../src/consensus/index.js";
+import {
+  encodePbftMessage,
+  type PrePrepare,
+  type Prepare,
+  readHardStateLog,
+} from "../../src/consensus/index.js";
 import { keccak256, NodeKey } from "../../src/crypto/index.js";
 import type { ConsortMetrics } from "../../src/metrics/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
@@ -258,6 +263,18 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     const verdicts = keys.concat(keys[0]!).map((k) => r.net.deliver(k, prepareOf(k)));
     expect(verdicts).toEqual(["accept", "accept", "ignore", "ignore", "ignore"]);
     expect(r.driver.counters).toMatchObject({ queueDropped: 3, messagesIn: 5 });
+  });
+
+  it("bounds its inbound queue in bytes too: a message past queueBytesMax is dropped, room comes back as it drains", async () => {
+    const size = encodePbftMessage(prepareOf(keys[0]!)).length;
+    const r = make(keys[0]!, keys, { options: { queueMax: 1000, queueBytesMax: 2 * size + size / 2 } });
+    await r.driver.start();
+    await settled(r.driver);
+    const verdicts = keys.slice(0, 3).map((k) => r.net.deliver(k, prepareOf(k)));
+    expect(verdicts).toEqual(["accept", "accept", "ignore"]);
+    expect(r.driver.counters).toMatchObject({ queueDropped: 1, messagesIn: 3 });
+    await settled(r.driver);
+    expect(r.net.deliver(keys[2]!, prepareOf(keys[2]!))).toBe("accept");
   });
 
   it("a refused message is logged, and a Ready without hard state writes no file", async () => {
