@@ -6,11 +6,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CliError } from "../../src/cli/args.js";
 import { type RpcEndpoint, rpcBatch, rpcRequest } from "../../src/cli/rpcClient.js";
-import { ConsortNode } from "../../src/node/index.js";
-import { silentLogger } from "../../src/util/logger.js";
 import { freePort } from "../../src/util/ports.js";
-import { rpcUrl, SingleNodeNet } from "../node/helpers.js";
-import { TestTokens } from "../rpc/tokens.js";
+import { type TestTokens, TokenNode } from "../rpc/tokens.js";
 
 /** The CLI's JSON-RPC client (consort gov, status, proof) against a real node with bearer tokens, and what else
  * an operator's --rpc may point at: nothing, a silent port, a web server that is not a node. */
@@ -26,24 +23,17 @@ async function refusal(p: Promise<unknown>): Promise<CliError> {
 }
 
 describe("CLI JSON-RPC client against a node with rpc.auth", () => {
-  let net: SingleNodeNet;
-  let node: ConsortNode;
+  let chain: TokenNode;
   let tokens: TestTokens;
   let endpoint: RpcEndpoint;
 
   beforeAll(async () => {
-    net = await SingleNodeNet.create();
-    tokens = await TestTokens.create();
-    const cfg = await net.config();
-    cfg.rpc.security = { ...cfg.rpc.security, jwt: tokens.jwt };
-    node = await ConsortNode.create(cfg, { logger: silentLogger() });
-    await node.start();
-    endpoint = { url: rpcUrl(node), timeoutMs: 5_000 };
+    chain = await TokenNode.start();
+    tokens = chain.tokens;
+    endpoint = { url: chain.url, timeoutMs: 5_000 };
   });
   afterAll(async () => {
-    await node?.close();
-    await net?.remove();
-    await tokens?.remove();
+    await chain?.stop();
   });
 
   it("sends the token; without one, the refusal names the node's reason and how to give a token", async () => {

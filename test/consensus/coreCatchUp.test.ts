@@ -268,22 +268,14 @@ describe("PbftCore catch-up: fetching a decided block it lacks", () => {
     expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
   });
 
-  it("a commit quorum for the block its own execution refused fetches the quorum's copy", () => {
-    // Execution is no longer pending: nothing here would ever commit that block, the certified copy must come from
-    // a peer (this replica's execution disagrees with the quorum's).
-    const c = core(k2, { viewTimeoutTicks: 100 });
-    take(c);
-    deliver(c, prePrepare(1, k1));
-    c.step({ type: "blockExecuted", height: 1, blockHash, valid: false });
-    take(c);
-    for (const k of [k0, k1, k3])
-      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash) });
-    expect(take(c).fetchBlocks).toEqual({ fromHeight: 1, peers: [k0.nodeId] });
-  });
-
-  it("an observer whose execution refused the block fetches the quorum's copy", () => {
-    // An observer changes no view: its round still holds the refused block when the quorum commits it.
-    const c = core(outsider, { viewTimeoutTicks: 100 });
+  // Execution is no longer pending: nothing here would ever commit that block, the certified copy must come from a
+  // peer (this node's execution disagrees with the quorum's). An observer changes no view: its round still holds
+  // the refused block when the quorum commits it.
+  it.each([
+    ["a replica", k2],
+    ["an observer", outsider],
+  ])("%s whose execution refused the block fetches the quorum's copy on its commit quorum", (_who, key) => {
+    const c = core(key, { viewTimeoutTicks: 100 });
     take(c);
     deliver(c, prePrepare(1, k1));
     c.step({ type: "blockExecuted", height: 1, blockHash, valid: false });

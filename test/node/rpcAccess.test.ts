@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsortNode } from "../../src/node/index.js";
 import { initCa, issueCertificate } from "../../src/rpc/ca.js";
 import { silentLogger } from "../../src/util/logger.js";
-import { TestTokens } from "../rpc/tokens.js";
+import { type TestTokens, TokenNode } from "../rpc/tokens.js";
 import { CHAIN_ID, pollReceipt, rpcUrl, SingleNodeNet } from "./helpers.js";
 
 /**
@@ -54,24 +54,17 @@ function viemTransport(url: string, token?: string) {
 }
 
 describe("JSON-RPC with bearer tokens (real node)", () => {
+  let tokenNode: TokenNode;
   let net: SingleNodeNet;
-  let node: ConsortNode;
   let tokens: TestTokens;
   let url: string;
 
   beforeAll(async () => {
-    net = await SingleNodeNet.create();
-    tokens = await TestTokens.create();
-    const cfg = await net.config();
-    cfg.rpc.security = { ...cfg.rpc.security, jwt: tokens.jwt };
-    node = await ConsortNode.create(cfg, { logger: silentLogger() });
-    await node.start();
-    url = rpcUrl(node);
+    tokenNode = await TokenNode.start();
+    ({ net, tokens, url } = tokenNode);
   });
   afterAll(async () => {
-    await node?.close();
-    await net?.remove();
-    await tokens?.remove();
+    await tokenNode?.stop();
   });
 
   it("ethers v6: a submit token reads and sends; a read token reads but a send is refused (403)", async () => {
