@@ -8,7 +8,8 @@ export type CliErrorCode =
   | "CLI_PORT_BUSY"
   | "CLI_NODE_EXITED"
   | "CLI_START_TIMEOUT"
-  | "CLI_RPC";
+  | "CLI_RPC"
+  | "CLI_NODES_DOWN";
 
 export class CliError extends ConsortError<CliErrorCode> {}
 

@@ -12,7 +12,8 @@ export const STATUS_USAGE = `consort status [--dir DIR | --rpc URL[,URL…] [--m
   --rpc, --metrics   nodes by URL, comma-separated; the i-th metrics URL belongs to the i-th RPC URL
   --token JWT   bearer token sent to every node's JSON-RPC (nodes whose RPC requires auth)
   --watch       redraw every --interval-ms until Ctrl-C
-  --json        print the rows as JSON once`;
+  --json        print the rows as JSON once
+  Without --watch it exits 1 when a node does not answer (after printing the rows).`;
 
 export interface StatusTarget {
   name: string;
@@ -41,12 +42,10 @@ const REQUEST_TIMEOUT_MS = 5000;
 export async function statusCommand(argv: string[]): Promise<void> {
   const values = parseStatusArgs(argv);
   const targets = (await resolveTargets(values)).map((t) => ({ ...t, token: values.token }));
-  if (values.json) {
-    console.log(JSON.stringify(await collectStatus(targets), null, 2));
-    return;
-  }
-  if (!values.watch) {
-    console.log(formatStatusTable(await collectStatus(targets)));
+  if (values.json || !values.watch) {
+    const rows = await collectStatus(targets);
+    console.log(values.json ? JSON.stringify(rows, null, 2) : formatStatusTable(rows));
+    failIfDown(rows);
     return;
   }
   const intervalMs = Number(values["interval-ms"] ?? 2000);
@@ -110,6 +109,17 @@ export async function loadTestnetTargets(dir: string): Promise<StatusTarget[]> {
     throw new CliError("CLI_USAGE", `${file}: ${errorMessage(err)}`);
   }
   return meta.nodes.map((n) => ({ name: n.name, rpcUrl: n.rpcUrl, metricsUrl: n.metricsUrl ?? null }));
+}
+
+/** A script's `consort status && …` goes on only if every node answered: the rows are printed, then exit 1. */
+function failIfDown(rows: StatusRow[]): void {
+  const down = rows.filter((r) => !r.up).map((r) => r.node);
+  if (down.length > 0) {
+    throw new CliError(
+      "CLI_NODES_DOWN",
+      `${down.length} of ${rows.length} nodes did not answer: ${down.join(", ")}`,
+    );
+  }
 }
 
 export function collectStatus(targets: StatusTarget[], nowMs = Date.now()): Promise<StatusRow[]> {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsortNode } from "../../src/node/index.js";
-import { rpcUrl, SingleNodeNet } from "../node/helpers.js";
+import { freePort, rpcUrl, SingleNodeNet } from "../node/helpers.js";
 
 const run = promisify(execFile);
 const MAIN = path.join(import.meta.dirname, "../../src/cli/main.ts");
@@ -131,6 +131,15 @@ describe("consort CLI", () => {
       await expect(consort("status", "--bogus")).rejects.toMatchObject({
         stderr: expect.stringContaining("Unknown option '--bogus'"),
       });
+      // A node that does not answer: the rows are printed, and the exit code says so (`consort status && …`).
+      const nobody = `http://127.0.0.1:${await freePort()}`;
+      const failed = await consort("status", "--rpc", `${rpcUrl(node)},${nobody}`, "--json").then(
+        () => null,
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+      expect(failed?.code).toBe(1);
+      expect(JSON.parse(failed!.stdout).map((r: { up: boolean }) => r.up)).toEqual([true, false]);
+      expect(failed?.stderr).toContain("consort: 1 of 2 nodes did not answer: node1");
     });
   });
 });
