@@ -95,9 +95,11 @@ export class Delivery {
 
   private async deliverBlock(ev: RpcNewBlockEvent, slicer: Slicer): Promise<void> {
     this.deps.receipts.onBlock(ev.block, ev.receipts);
+    // Each log formatted once for all filters and subscriptions that match it (1,000 filters: one copy, not 1,000).
+    const formatted: Json[] = [];
     const logsFor = (c: LogCriteria): Json[] => {
       const out: Json[] = [];
-      blockLogs(c, ev.block, ev.receipts, out, Number.MAX_SAFE_INTEGER);
+      blockLogs(c, ev.block, ev.receipts, out, Number.MAX_SAFE_INTEGER, formatted);
       return out;
     };
     await this.deps.filters.onBlock(ev.block.hash, logsFor, slicer);

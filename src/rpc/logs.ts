@@ -96,13 +96,17 @@ export function bloomMayMatch(c: LogCriteria, bloom: Uint8Array): boolean {
   return true;
 }
 
-/** The matching logs of one block, formatted, with block-wide log indexes. */
+/**
+ * The matching logs of one block, formatted, with block-wide log indexes. `formatted`: a cache by log index for
+ * calls over the same block (each log is then one object, shared by every filter and subscription it matches).
+ */
 export function blockLogs(
   c: LogCriteria,
   block: RpcBlock,
   receipts: { logs: Log[] }[],
   out: Json[],
   maxResults: number,
+  formatted?: Json[],
 ): void {
   let logIndex = 0;
   for (let txIndex = 0; txIndex < receipts.length; txIndex++) {
@@ -111,7 +115,8 @@ export function blockLogs(
     for (const log of r.logs) {
       if (txHash && matchLog(c, log)) {
         if (out.length >= maxResults) return;
-        out.push(
+        const json =
+          formatted?.[logIndex] ??
           formatEthLog(log, {
             blockNumber: block.header.number,
             blockHash: block.hash,
@@ -119,8 +124,9 @@ export function blockLogs(
             txIndex,
             logIndex,
             blockTimestampMs: block.header.timestampMs,
-          }),
-        );
+          });
+        if (formatted !== undefined) formatted[logIndex] = json;
+        out.push(json);
       }
       logIndex++;
     }

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import type { Json } from "../../src/rpc/ethFormat.js";
 import { FilterManager } from "../../src/rpc/filters.js";
+import type { RpcBlock } from "../../src/rpc/interface.js";
+import { blockLogs } from "../../src/rpc/logs.js";
 import { NO_PAUSE } from "../../src/rpc/slicer.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { signEth, TOKEN_ADDRESS, TRANSFER_TOPIC } from "./fakeBackend.js";
@@ -190,5 +193,37 @@ describe("FilterManager", () => {
     expect(fm.changes(big)).toHaveLength(1);
     fm.uninstall(small);
     expect(fm.bytes).toBe(0);
+  });
+});
+
+describe("blockLogs", () => {
+  it("with a cache, a log matched by several criteria is formatted once: the same object for all of them", () => {
+    const block = {
+      header: { number: 7, timestampMs: 1_000 },
+      hash: new Uint8Array(32).fill(7),
+      transactionHashes: [new Uint8Array(32).fill(1)],
+    } as unknown as RpcBlock;
+    const receipts = [
+      {
+        logs: [
+          { address: TOKEN_ADDRESS, topics: [TRANSFER_TOPIC], data: new Uint8Array([1]) },
+          { address: TOKEN_ADDRESS, topics: [], data: new Uint8Array([2]) },
+        ],
+      },
+    ];
+    const byAddress = { addresses: [TOKEN_ADDRESS], topics: [] };
+    const byTopic = { addresses: [], topics: [[TRANSFER_TOPIC]] };
+    const formatted: Json[] = [];
+    const a: Json[] = [];
+    const b: Json[] = [];
+    blockLogs(byAddress, block, receipts, a, 100, formatted);
+    blockLogs(byTopic, block, receipts, b, 100, formatted);
+    expect(a).toHaveLength(2);
+    expect(b).toHaveLength(1);
+    expect(b[0]).toBe(a[0]);
+    const uncached: Json[] = [];
+    blockLogs(byAddress, block, receipts, uncached, 100);
+    expect(uncached).toEqual(a);
+    expect(uncached[0]).not.toBe(a[0]);
   });
 });
