@@ -24,7 +24,7 @@ import { fiscoGroupMethods } from "./fiscoGroupMethods.js";
 import { fiscoMethods } from "./fiscoMethods.js";
 import { governanceMethods } from "./governanceMethods.js";
 import { checkHostAndOrigin } from "./guard.js";
-import { drainRequest, sendJson, stringifyResponse, withTimeout } from "./http.js";
+import { drainRequest, sendJson, withTimeout } from "./http.js";
 import type { RpcBackend } from "./interface.js";
 import {
   authRequired,
@@ -44,18 +44,11 @@ import {
   withRights,
 } from "./rights.js";
 import { SubscriptionHub, type WsSession } from "./subscriptions.js";
+import { serveWebSocket } from "./wsConnection.js";
 
-/** Messages a WebSocket client may have queued before the server closes it. */
-const WS_PENDING_MAX = 256;
-/**
- * Bytes of those messages at most (or maxBodyBytes, if larger): each may be maxBodyBytes, and behind one slow request
- * 256 messages of 5 MiB would hold 1.3 GB per connection.
- */
-const WS_PENDING_BYTES_MAX = 16 * 1024 * 1024;
 const RECEIPT_WAITERS_MAX = 10_000;
 /** Of those, one principal's (anonymous: one IP's) at most. */
 const RECEIPT_WAITERS_PER_PRINCIPAL_MAX = 1_000;
-const WS_CLOSE_POLICY = 1008;
 const WS_CLOSE_TRY_AGAIN = 1013;
 /** An oversized HTTP body is read and dropped up to this many times maxBodyBytes, for at most OVERSIZED_DRAIN_MS. */
 const OVERSIZED_DRAIN_FACTOR = 4;
@@ -431,87 +424,15 @@ export class RpcServer {
     }
     const principal = this.principalOf(req);
     this.sockets.add(socket);
-    let queued = 0;
-    const session: WsSession = {
-      subscriptions: new Map(),
+    serveWebSocket(socket, {
+      hub: this.hub,
+      limits: this.opts,
       quotaKey: quotaKey(principal, req.ip),
-      send: (text) => {
-        if (socket.readyState !== socket.OPEN) return;
-        if (
-          queued >= this.opts.wsMaxQueuedNotifications ||
-          socket.bufferedAmount > this.opts.wsMaxBufferedBytes
-        ) {
-          // Over the bound: drop the client's subscriptions (closing tells it why) rather than buffer without end.
-          this.hub.remove(session);
-          socket.close(
-            WS_CLOSE_POLICY,
-            `client too slow: more than ${this.opts.wsMaxQueuedNotifications} messages or ${this.opts.wsMaxBufferedBytes} bytes unsent; subscriptions dropped`,
-          );
-          return;
-        }
-        queued++;
-        socket.send(text, () => {
-          queued--;
-        });
-      },
-    };
-    this.hub.add(session);
-    const ctx = this.context(session, principal, session.quotaKey);
-    const closed = new AbortController();
-    let pending = 0;
-    let pendingBytes = 0;
-    const pendingBytesMax = Math.max(WS_PENDING_BYTES_MAX, this.opts.maxBodyBytes); // one message always fits
-    let chain: Promise<void> = Promise.resolve();
-    socket.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
-      const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
-      if (pending >= WS_PENDING_MAX || pendingBytes + bytes > pendingBytesMax) {
-        socket.close(
-          WS_CLOSE_POLICY,
-          `too many pending requests (at most ${WS_PENDING_MAX} or ${pendingBytesMax} bytes unanswered)`,
-        );
-        return;
-      }
-      pending++;
-      pendingBytes += bytes;
-      chain = chain.then(async () => {
-        try {
-          // Closed meanwhile: nobody reads the answer, and a queued eth_subscribe must not run.
-          if (socket.readyState !== socket.OPEN) return;
-          const text = Buffer.isBuffer(data)
-            ? data.toString("utf8")
-            : Array.isArray(data)
-              ? Buffer.concat(data).toString("utf8")
-              : Buffer.from(data).toString("utf8");
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch (err) {
-            session.send(
-              JSON.stringify(
-                errorResponse(null, JsonRpcCode.ParseError, `parse error: ${errorMessage(err)}`),
-              ),
-            );
-            return;
-          }
-          const response = await handleBody(body, { ctx, signal: closed.signal }, rpcMethods, this.limiter);
-          if (response !== undefined) session.send(stringifyResponse(response, this.logger));
-        } catch (err) {
-          this.logger.error({ err: errorMessage(err) }, "websocket message failed");
-        } finally {
-          pending--;
-          pendingBytes -= bytes;
-        }
-      });
-    });
-    const cleanup = () => {
-      closed.abort();
-      this.hub.remove(session);
-      this.sockets.delete(socket);
-    };
-    socket.on("close", cleanup);
-    socket.on("error", (err) => {
-      this.logger.debug({ err: errorMessage(err) }, "websocket error");
-      cleanup();
+      context: (session) => this.context(session, principal, session.quotaKey),
+      methods: rpcMethods,
+      limiter: this.limiter,
+      logger: this.logger,
+      onClose: () => this.sockets.delete(socket),
     });
   }
 }
