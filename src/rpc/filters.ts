@@ -33,8 +33,9 @@ export function newId(): string {
 }
 
 /**
- * Bytes all filters' buffers hold at most. Counting items alone let 1,000 match-all log filters of one principal each
- * hold their own copy of 10,000 logs, of up to hundreds of KiB of data each: gigabytes.
+ * Bytes all filters' buffers hold at most, each filter's items counted in full (a log shared by several filters is
+ * counted by each: an upper bound). Counting items alone let 1,000 match-all log filters of one principal each hold
+ * 10,000 logs of up to hundreds of KiB of data: gigabytes.
  */
 export const FILTER_BUFFERS_BYTES_MAX = 256 * 1024 * 1024;
 

@@ -156,16 +156,22 @@ describe("PbftCore catch-up: helping a peer one height behind", () => {
 
 describe("PbftCore catch-up: helping a peer in an older view", () => {
   const vcs = () => [viewChange(k0, 1), viewChange(k2, 1), viewChange(k3, 1)];
-
-  it("sends it the NewView and its own votes of the new view, once", () => {
+  const b3 = block(3).blockHash;
+  /** k0 moved to view 1 by k2's NewView, executed k2's block 3 there and voted: what it would send a laggard. */
+  const inView1 = () => {
     const c = core(k0);
     take(c);
     const nv = newView(k2, 1, vcs());
     deliver(c, nv);
     const pp = prePrepare(3, k2, 1);
     deliver(c, pp);
-    c.step({ type: "blockExecuted", height: 1, blockHash: block(3).blockHash, valid: true });
+    c.step({ type: "blockExecuted", height: 1, blockHash: b3, valid: true });
     const prepare = take(c).messages[0]!.msg;
+    return { c, nv, pp, prepare };
+  };
+
+  it("sends it the NewView and its own votes of the new view, once", () => {
+    const { c, nv, pp, prepare } = inView1();
     const r = deliver(c, vote("prepare", k3, blockHash, 0));
     expect(reasons(r)).toEqual(["OLD_VIEW"]);
     expect(r.messages.every((m) => m.to === k3.nodeId)).toBe(true);
@@ -174,15 +180,7 @@ describe("PbftCore catch-up: helping a peer in an older view", () => {
   });
 
   it("each peer in the older view is helped, and gets this node's Commit of the view too", () => {
-    const c = core(k0);
-    take(c);
-    const nv = newView(k2, 1, vcs());
-    deliver(c, nv);
-    const pp = prePrepare(3, k2, 1);
-    deliver(c, pp);
-    const b3 = block(3).blockHash;
-    c.step({ type: "blockExecuted", height: 1, blockHash: b3, valid: true });
-    const prepare = take(c).messages[0]!.msg;
+    const { c, nv, pp, prepare } = inView1();
     deliver(c, vote("prepare", k2, b3, 1));
     const commit = deliver(c, vote("prepare", k3, b3, 1)).messages[0]!.msg;
     expect(commit).toMatchObject({ type: "commit", view: 1 });
