@@ -405,12 +405,13 @@ export class RpcServer {
     }
     const principal = this.principalOf(req);
     const ctx = this.context(null, principal, quotaKey(principal, req.ip));
-    // The response closes once an answer is written (the timeout's too) or the client went away: from then on
-    // nobody reads what the rest of a batch would give.
-    const abandoned = new AbortController();
-    reply.raw.once("close", () => abandoned.abort());
     const response = await withTimeout(
-      handleBody(body, { ctx, signal: abandoned.signal }, rpcMethods, this.limiter),
+      handleBody(
+        body,
+        { ctx, signal: Array.isArray(body) ? closeSignal(reply) : undefined },
+        rpcMethods,
+        this.limiter,
+      ),
       this.opts.requestTimeoutMs,
     );
     if (response === undefined) return reply.code(200).send();
@@ -435,6 +436,16 @@ export class RpcServer {
       onClose: () => this.sockets.delete(socket),
     });
   }
+}
+
+/**
+ * Aborted when the response closes: once an answer is written (the timeout's too) or the client went away, nobody
+ * reads what the rest of a batch would give. Batches only: a single call (a submission) pays no listener.
+ */
+function closeSignal(reply: FastifyReply): AbortSignal {
+  const abandoned = new AbortController();
+  reply.raw.once("close", () => abandoned.abort());
+  return abandoned.signal;
 }
 
 /** A GET of the web console's static files (/ui/…), not a WebSocket upgrade. */
