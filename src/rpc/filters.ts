@@ -94,11 +94,14 @@ export class FilterManager {
     return true;
   }
 
-  /** The filter's log spec (eth_getFilterLogs); throws "filter not found". */
+  /**
+   * The filter's log spec (eth_getFilterLogs); throws "filter not found". Not a poll: it leaves the buffer as it is,
+   * so it does not keep the filter alive either (as geth): a client that never drains a filter would otherwise hold
+   * its buffer forever.
+   */
   logSpec(id: string): LogFilterSpec {
     const f = this.get(id);
     if (!f.logs) throw new RpcError("RPC_NOT_FOUND", "filter not found");
-    f.lastPollMs = this.nowMs();
     return f.logs;
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Json } from "../../src/rpc/ethFormat.js";
-import { FilterManager } from "../../src/rpc/filters.js";
+import { FilterManager, type LogFilterSpec } from "../../src/rpc/filters.js";
 import type { RpcBlock } from "../../src/rpc/interface.js";
 import { blockLogs } from "../../src/rpc/logs.js";
 import { NO_PAUSE } from "../../src/rpc/slicer.js";
@@ -151,6 +151,25 @@ describe("FilterManager", () => {
     fm.expire();
     expect(fm.size).toBe(1);
     expect(() => fm.changes(b)).toThrow("filter not found");
+  });
+
+  it("eth_getFilterLogs does not keep a filter alive: only a poll that drains it does (as geth)", () => {
+    let now = 0;
+    const fm = new FilterManager({ maxFilters: 10, bufferMax: 3, idleTimeoutMs: 1000 }, () => now);
+    const spec: LogFilterSpec = {
+      criteria: { addresses: [], topics: [] },
+      fromBlock: "latest",
+      toBlock: "latest",
+    };
+    const polled = fm.install("logs", spec);
+    const readOnly = fm.install("logs", spec);
+    for (now = 400; now <= 1600; now += 400) {
+      fm.changes(polled);
+      expect(fm.logSpec(readOnly)).toBe(spec);
+    }
+    fm.expire();
+    expect(fm.logSpec(polled)).toBe(spec);
+    expect(() => fm.logSpec(readOnly)).toThrow("filter not found");
   });
 
   it("bounds the bytes of all buffers together: the filter being filled drops its oldest", async () => {
