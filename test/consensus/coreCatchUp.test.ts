@@ -366,15 +366,18 @@ describe("PbftCore: events that do not fit the state", () => {
     expect(r.messages).toEqual([]);
   });
 
-  it("a proposal built on another parent is stale: nothing signed, and the leader asks again on its parent", () => {
+  it("a proposal built on another parent is stale: nothing signed, nor asked twice", () => {
     const leader = core(k1);
-    take(leader);
+    expect(take(leader).requestProposal).toEqual({ height: 1, view: 0, parentHash: GENESIS });
     leader.step({ type: "proposal", height: 1, parentHash: block(7).blockHash, ...block(1) });
     const r = take(leader);
     expect(reasons(r)).toEqual(["STALE_EVENT"]);
     expect(r.messages).toEqual([]);
     expect(r.persist).toBeNull();
-    expect(r.requestProposal).toEqual({ height: 1, view: 0, parentHash: GENESIS });
+    // The request on its parent is still out: its answer is proposed.
+    expect(r.requestProposal).toBeNull();
+    leader.step({ type: "proposal", height: 1, parentHash: GENESIS, ...block(1) });
+    expect(take(leader).messages.map((m) => m.msg.type)).toEqual(["prePrepare", "prepare"]);
     // A leader that already proposed in this view (restarted) does not ask again.
     const restarted = core(k1, {}, hardState({ prePrepareVote: blockHash }));
     take(restarted);

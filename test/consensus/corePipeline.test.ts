@@ -421,5 +421,14 @@ describe("PbftCore pipelining: what is not taken early", () => {
     take(overtaken);
     const other = syncedOther(overtaken);
     expect(take(overtaken).requestProposal).toEqual({ height: 2, view: 0, parentHash: other });
+    // The early answer, built on b1, comes after: stale, and the request on the decided block stands (a second
+    // one would replace it in the driver and throw its build away).
+    overtaken.step({ type: "proposal", height: 2, parentHash: b1.blockHash, ...b2 });
+    const stale = take(overtaken);
+    expect(reasons(stale)).toEqual(["STALE_EVENT"]);
+    expect(stale.requestProposal).toBeNull();
+    expect(stale.messages).toEqual([]);
+    overtaken.step({ type: "proposal", height: 2, parentHash: other, ...block(10) });
+    expect(types(take(overtaken))).toEqual(["prePrepare", "prepare"]);
   });
 });

@@ -271,12 +271,10 @@ export class PbftCore {
       return;
     }
     if (ev.parentHash !== undefined && !equalBytes(ev.parentHash, this.s.parentHash)) {
-      // Built ahead of time on a block that was not decided: ask again, on the decided one.
+      // Built ahead of time (pipelining) on a block that was not decided. Not asked again here: entering this
+      // height already asked on the decided block (takeNext keeps no request on another parent), and a second
+      // request would replace that one in the driver and throw away its build if it had begun.
       rejectEvent(this.s, "STALE_EVENT", r);
-      if (this.s.votes.prePrepare === null) {
-        this.s.proposalRequested = false;
-        maybeRequestProposal(this.s);
-      }
       return;
     }
     if (!isLeader(this.s)) {
