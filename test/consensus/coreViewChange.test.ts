@@ -6,9 +6,10 @@ import {
   PbftCore,
   type PbftMessage,
   type PrePrepare,
+  type Ready,
   type ViewChange,
 } from "../../src/consensus/index.js";
-import { VERIFIED_CACHE_MAX } from "../../src/consensus/pbft/core/state.js";
+import { VALID_BLOCKS_MAX, VERIFIED_CACHE_MAX } from "../../src/consensus/pbft/core/state.js";
 import type { SimKey } from "../sim/simCrypto.js";
 import {
   block,
@@ -19,6 +20,7 @@ import {
   k1,
   k2,
   k3,
+  keys,
   newView,
   outsider,
   prePrepare,
@@ -442,5 +444,52 @@ describe("PbftCore view change: timer", () => {
       expect(r.messages).toHaveLength(0);
     }
     expect(c.status()).toMatchObject({ view: 0, viewChanging: false });
+  });
+});
+
+describe("PbftCore view change: the blocks executed valid at a height", () => {
+  /**
+   * An observer taken through views 1..last of height 1; in view v the leader proposes block(nonceOf(v)), which the
+   * observer executes valid.
+   */
+  function observerThroughViews(last: number, nonceOf = (view: number) => view): PbftCore {
+    const c = core(outsider);
+    take(c);
+    for (let v = 1; v <= last; v++) {
+      const leader = keys[(1 + v) % keys.length]!;
+      const vcs = keys.filter((k) => k !== leader).map((k) => viewChange(k, v));
+      expect(reasons(deliver(c, newView(leader, v, vcs)))).toEqual([]);
+      expect(deliver(c, prePrepare(nonceOf(v), leader, v)).execute).toHaveLength(1);
+      c.step({ type: "blockExecuted", height: 1, blockHash: block(nonceOf(v)).blockHash, valid: true });
+      take(c);
+    }
+    return c;
+  }
+
+  /** Commits of block(nonce) in `view` from three validators. */
+  function commitQuorum(c: PbftCore, nonce: number, view = nonce): Ready {
+    for (const k of [k0, k1, k2])
+      c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, block(nonce).blockHash, view) });
+    return take(c);
+  }
+
+  it(`keeps the latest ${VALID_BLOCKS_MAX}: the current view's block commits from memory, the oldest is fetched`, () => {
+    const views = VALID_BLOCKS_MAX + 1;
+    const latest = commitQuorum(observerThroughViews(views), views);
+    expect(latest.commits.map((x) => x.blockHash)).toEqual([block(views).blockHash]);
+    expect(latest.fetchBlocks).toBeNull();
+
+    const oldest = commitQuorum(observerThroughViews(views), 1);
+    expect(oldest.commits).toEqual([]);
+    expect(oldest.fetchBlocks).toMatchObject({ fromHeight: 1 });
+    // The second oldest is still there.
+    expect(commitQuorum(observerThroughViews(views), 2).commits).toHaveLength(1);
+  });
+
+  it("a block proposed again in a later view takes no second place: nothing is evicted for it", () => {
+    const full = VALID_BLOCKS_MAX;
+    // The last view re-proposes the block of the view before it.
+    const c = observerThroughViews(full + 1, (v) => (v === full + 1 ? full : v));
+    expect(commitQuorum(c, 1).commits.map((x) => x.blockHash)).toEqual([block(1).blockHash]);
   });
 });

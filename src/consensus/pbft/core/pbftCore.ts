@@ -45,6 +45,7 @@ import {
   type PbftCounters,
   reject,
   rejectEvent,
+  rememberValid,
   statusOf,
 } from "./state.js";
 import type {
@@ -330,7 +331,7 @@ export class PbftCore {
   private markValid(blockHash: Hash, payload: Uint8Array, nextValidators: ValidatorInfo[] | null): void {
     this.s.round.execution = "valid";
     this.s.round.nextValidators = nextValidators;
-    if (this.s.validBlocks.size < 64) this.s.validBlocks.set(toHex(blockHash), { payload, nextValidators });
+    rememberValid(this.s.validBlocks, toHex(blockHash), { payload, nextValidators });
     onCurrentBlockValid(this.s);
   }
 

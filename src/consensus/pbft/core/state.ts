@@ -69,6 +69,24 @@ export const VERIFIED_CACHE_MAX = 4096;
 export const OLD_VIEW_COMMITS_KEPT = 8;
 export const EVIDENCE_MAX = 16;
 export const HELPED_MAX = 256;
+/**
+ * Blocks executed valid at one height, kept for a commit quorum to apply (one per view the height went through;
+ * each holds a proposal's payload, up to 4 MiB).
+ */
+export const VALID_BLOCKS_MAX = 64;
+
+/**
+ * Keeps a block executed valid at this height. Past VALID_BLOCKS_MAX the oldest goes: a long run of view changes
+ * keeps the blocks of its latest views, the ones a quorum is still voting on (an evicted block that is decided
+ * after all is fetched).
+ */
+export function rememberValid(blocks: Map<string, ValidBlock>, hashHex: string, block: ValidBlock): void {
+  if (!blocks.has(hashHex) && blocks.size >= VALID_BLOCKS_MAX) {
+    const oldest = blocks.keys().next().value as string;
+    blocks.delete(oldest);
+  }
+  blocks.set(hashHex, block);
+}
 
 export interface CoreState {
   readonly cfg: PbftConfig;
