@@ -18,7 +18,9 @@ import {
   k2,
   k3,
   keys,
+  newView,
   prePrepare,
+  preparedCert,
   reasons,
   signed,
   take,
@@ -72,11 +74,11 @@ function syncedOther(c: PbftCore): Uint8Array {
 }
 
 /** Commits of height 1 from three validators: the block is decided. */
-function commitQuorum(c: PbftCore, blockHash = b1.blockHash): Ready {
+function commitQuorum(c: PbftCore, blockHash = b1.blockHash, view = 0): Ready {
   for (const k of [k1, k2, k3])
-    c.step({ type: "message", from: k.nodeId, msg: vote("prepare", k, blockHash) });
+    c.step({ type: "message", from: k.nodeId, msg: vote("prepare", k, blockHash, view) });
   for (const k of [k1, k2, k3])
-    c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash) });
+    c.step({ type: "message", from: k.nodeId, msg: vote("commit", k, blockHash, view) });
   return take(c);
 }
 
@@ -430,5 +432,44 @@ describe("PbftCore pipelining: what is not taken early", () => {
     expect(stale.messages).toEqual([]);
     overtaken.step({ type: "proposal", height: 2, parentHash: other, ...block(10) });
     expect(types(take(overtaken))).toEqual(["prePrepare", "prepare"]);
+  });
+});
+
+describe("PbftCore pipelining: block h executed valid again in a later view (re-proposed)", () => {
+  /** Views 0 → 2 of height 1: node 3 leads view 2 and, bound by the prepared certificate, re-proposes b1. */
+  function reproposedInView2(c: PbftCore): Ready {
+    const prepared = preparedCert(1, 0);
+    const vcs = [viewChange(k0, 2, prepared), viewChange(k1, 2), viewChange(k3, 2)];
+    expect(reasons(deliver(c, newView(k3, 2, vcs)))).toEqual([]);
+    expect(deliver(c, prePrepare(1, k3, 2)).execute).toEqual([
+      { height: 1, view: 2, parentHash: GENESIS, ...b1 },
+    ]);
+    c.step({ type: "blockExecuted", height: 1, parentHash: GENESIS, blockHash: b1.blockHash, valid: true });
+    return take(c);
+  }
+
+  it("the next leader's early request on b1 is still out: not asked again", () => {
+    const c = executedHeight1(k2);
+    expect(take(c).requestProposal).toEqual({ height: 2, view: 0, parentHash: b1.blockHash });
+    expect(reproposedInView2(c).requestProposal).toBeNull();
+    // Its answer is still taken.
+    c.step({ type: "proposal", height: 2, parentHash: b1.blockHash, ...b2 });
+    expect(types(take(c))).toEqual(["prePrepare"]);
+  });
+
+  it("a replica's early execution of h + 1 on b1 is not run again", () => {
+    const c = executedHeight1(k0);
+    take(c);
+    expect(deliver(c, prePrepare2()).execute).toEqual([
+      { height: 2, view: 0, parentHash: b1.blockHash, ...b2 },
+    ]);
+    expect(reproposedInView2(c).execute).toEqual([]);
+    // The answer of the first execution still counts: adopted valid once h commits in view 2.
+    executed2(c, true);
+    take(c);
+    expect(commitQuorum(c, b1.blockHash, 2).messages.map((m) => [m.msg.type, m.msg.height])).toContainEqual([
+      "prepare",
+      2,
+    ]);
   });
 });
