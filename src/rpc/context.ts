@@ -260,11 +260,17 @@ export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
   } else {
     const head = headNumber(ctx);
     const from = resolveBlockNumber(ctx, q.fromBlock);
-    const to = Math.min(resolveBlockNumber(ctx, q.toBlock), head);
-    if (from > to) {
-      if (from > head) return [];
-      throw new RpcError("RPC_INVALID_PARAMS", "invalid block range params: fromBlock is after toBlock");
+    const toAsked = resolveBlockNumber(ctx, q.toBlock);
+    // Two numbers the wrong way round are a client's mistake, whatever the head; a range that starts past the
+    // head (a poller asking for blocks after the last one it saw) has no logs yet.
+    if (from > toAsked && (typeof q.toBlock === "number" || from <= head)) {
+      throw new RpcError(
+        "RPC_INVALID_PARAMS",
+        `invalid block range params: fromBlock ${from} is after toBlock ${toAsked}`,
+      );
     }
+    const to = Math.min(toAsked, head);
+    if (from > to) return [];
     if (to - from + 1 > ctx.opts.getLogsMaxBlockRange) {
       throw new RpcError(
         "RPC_LIMIT_EXCEEDED",

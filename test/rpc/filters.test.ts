@@ -42,8 +42,19 @@ describe("eth_getLogs", () => {
     expect(both.error?.code).toBe(-32602);
     const future = await h.rpc("eth_getLogs", [{ fromBlock: "0x100", toBlock: "0x200" }]);
     expect(future.result).toEqual([]);
-    const reversed = await h.rpc("eth_getLogs", [{ fromBlock: "0x2", toBlock: "0x1" }]);
-    expect(reversed.error?.code).toBe(-32602);
+    const pastHead = await h.rpc("eth_getLogs", [{ fromBlock: "0x100", toBlock: "latest" }]);
+    expect(pastHead.result).toEqual([]);
+    for (const [fromBlock, toBlock] of [
+      ["0x2", "0x1"],
+      ["0x200", "0x100"], // both past the head: still the wrong way round
+      ["latest", "0x0"],
+    ]) {
+      const reversed = await h.rpc("eth_getLogs", [{ fromBlock, toBlock }]);
+      expect(reversed.error).toMatchObject({
+        code: -32602,
+        message: /^invalid block range params: fromBlock/,
+      });
+    }
   });
 
   it("refuses a block range above getLogsMaxBlockRange (no silent truncation) and too many results", async () => {
