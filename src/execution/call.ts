@@ -1,5 +1,6 @@
 import { Account, Address as EthAddress } from "@ethereumjs/util";
 import type { Address } from "../types/index.js";
+import { bytesToHex } from "../util/hex.js";
 import { CallWatchdog } from "./callWatchdog.js";
 import { ExecutionError } from "./errors.js";
 import { createEnv, type EvmConfig } from "./evmEnv.js";
@@ -79,6 +80,7 @@ export async function runCall(
   await tracer?.attach(env, message);
   const sender = new EthAddress(from);
   const account = (await env.sm.getAccount(sender)) ?? new Account();
+  checkValueCovered(from, account.balance, value);
   account.nonce += 1n;
   await env.sm.putAccount(sender, account);
   let outcome: TxOutcome;
@@ -99,6 +101,21 @@ export async function runCall(
   const { haltOpcode, ...result } = outcome;
   if (result.error === "invalid opcode") result.error = `invalid opcode: ${invalidOpcodeName(haltOpcode)}`;
   return result;
+}
+
+/**
+ * A call may not send more than its sender holds, as a transaction may not (geth checks it for eth_call and
+ * eth_estimateGas alike, in its words): a call that pretends otherwise would estimate a transfer the pool refuses.
+ * Fees are never charged, so the value is all a sender must cover.
+ */
+function checkValueCovered(from: Address, balance: bigint, value: bigint): void {
+  if (balance >= value) return;
+  const address = bytesToHex(from);
+  throw new ExecutionError(
+    "EXEC_INSUFFICIENT_FUNDS",
+    `insufficient funds for gas * price + value: address ${address} have ${balance} want ${value}`,
+    { address, balance: balance.toString(), value: value.toString() },
+  );
 }
 
 /**

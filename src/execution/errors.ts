@@ -11,6 +11,8 @@ export type ExecutionErrorCode =
   | "EXEC_INVALID_GENESIS"
   /** An eth_call / estimateGas request is malformed. */
   | "EXEC_INVALID_CALL"
+  /** An eth_call / estimateGas sends more value than its sender holds (meta: address, balance, value). */
+  | "EXEC_INSUFFICIENT_FUNDS"
   /** An eth_call / estimateGas run exceeded its wall-clock budget (meta: timeBudgetMs). Message in geth's wording. */
   | "EXEC_CALL_TIMEOUT"
   /** The EVM threw an internal error (not a revert): a bug in the EVM or in our state manager. */

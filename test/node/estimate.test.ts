@@ -120,3 +120,26 @@ describe("an endless loop ends out of gas, as on geth", () => {
     expect(small.error).toEqual({ code: -32000, message: "gas required exceeds allowance (200000)" });
   });
 });
+
+describe("value beyond the sender's balance, as on geth", () => {
+  it("eth_call, eth_estimateGas and debug_traceCall: -32000 insufficient funds; the whole balance is fine", async () => {
+    const poor = "0x00000000000000000000000000000000000000aa";
+    const to = "0x00000000000000000000000000000000000000bb";
+    for (const method of ["eth_call", "eth_estimateGas", "debug_traceCall"]) {
+      const r = await rpcRaw(url, method, [{ from: poor, to, value: "0x10" }, "latest"]);
+      expect(r.error, method).toEqual({
+        code: -32000,
+        message: `insufficient funds for gas * price + value: address ${poor} have 0 want 16`,
+      });
+    }
+    // No from: the zero address, which holds nothing either.
+    expect((await rpcRaw(url, "eth_call", [{ to, value: "0x1" }])).error?.message).toMatch(
+      /^insufficient funds/,
+    );
+    const balance = await provider.getBalance(wallet.address);
+    const all = { from: wallet.address, to, value: `0x${balance.toString(16)}` };
+    expect(await rpcRaw(url, "eth_estimateGas", [all])).toEqual({ jsonrpc: "2.0", id: 1, result: "0x5208" });
+    const more = { ...all, value: `0x${(balance + 1n).toString(16)}` };
+    expect((await rpcRaw(url, "eth_estimateGas", [more])).error?.message).toMatch(/have \d+ want \d+$/);
+  });
+});
