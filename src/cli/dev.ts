@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
@@ -9,6 +9,7 @@ import { privateKeyToAddress } from "../crypto/index.js";
 import { bytesToHex } from "../util/hex.js";
 import { portIsFree } from "../util/ports.js";
 import { CliError } from "./args.js";
+import { RotatingLogFile } from "./logFile.js";
 import type { GeneratedTestnet } from "./testnet.js";
 
 // Compiled (dist/cli/dev.js: `npm start`, the `consort` bin, docker) the nodes run dist/cli/main.js on plain node;
@@ -32,12 +33,13 @@ export function spawnNode(
   runtime: "same" | "compiled" = "same",
 ): ChildProcess {
   const args = runtime === "compiled" ? [compiledMain()] : NODE_ARGS;
+  // Opened first: a log file that cannot be opened leaves no child behind.
+  const out = logFile ? new RotatingLogFile(logFile) : null;
   const child = spawn(process.execPath, [...args, "start", "--config", configFile], {
-    stdio: ["ignore", logFile ? "pipe" : "inherit", logFile ? "pipe" : "inherit"],
+    stdio: ["ignore", out ? "pipe" : "inherit", out ? "pipe" : "inherit"],
     env: { ...process.env, ...extraEnv },
   });
-  if (logFile) {
-    const out = createWriteStream(logFile, { flags: "a" });
+  if (out) {
     child.stdout?.pipe(out, { end: false });
     child.stderr?.pipe(out, { end: false });
     // The file is complete once the child's output has ended and reached it (the start-up wait reads its end).
