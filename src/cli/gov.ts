@@ -2,14 +2,17 @@ import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { decodeEventLog, decodeFunctionResult, encodeFunctionData, toFunctionSelector } from "viem/utils";
 import { loadAccountKey } from "../crypto/index.js";
-import { governance } from "../execution/index.js";
+// The governance modules alone, not ../execution/index.js: that one loads the EVM (~0.5 s of a command's start).
+import * as abi from "../execution/governance/abi.js";
+import { PROPOSAL_STATUS_NAMES } from "../execution/governance/layout.js";
+import { decodeChange, describeChange } from "../execution/governance/proposals.js";
 import { bytesToHex, hexToBytes } from "../util/hex.js";
 import { CliError, parseFlags } from "./args.js";
 import { type RpcEndpoint, rpcRequest } from "./rpcClient.js";
 
-const { COMMITTEE_ABI, CONTRACT_AUTH_ABI, PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES } = governance;
-const COMMITTEE = bytesToHex(governance.COMMITTEE_ADDRESS) as Hex;
-const CONTRACT_AUTH = bytesToHex(governance.CONTRACT_AUTH_ADDRESS) as Hex;
+const { COMMITTEE_ABI, CONTRACT_AUTH_ABI, PROPOSAL_KIND_NAMES } = abi;
+const COMMITTEE = bytesToHex(abi.COMMITTEE_ADDRESS) as Hex;
+const CONTRACT_AUTH = bytesToHex(abi.CONTRACT_AUTH_ADDRESS) as Hex;
 
 export const GOV_USAGE = `consort gov — committee governance (signs with a key file, talks JSON-RPC to a node)
 
@@ -199,14 +202,14 @@ async function proposalInfo(c: Common, id: bigint) {
   let state: string = PROPOSAL_STATUS_NAMES[status] ?? String(status);
   // Votes go into the next block: past expiresAt, an open proposal can never execute.
   if (state === "open" && head + 1 > Number(expiresAt)) state = "expired";
-  const change = governance.decodeChange(
+  const change = decodeChange(
     kind,
     args.map((x) => hexToBytes(x)),
   );
   return {
     id: id.toString(),
     type: PROPOSAL_KIND_NAMES[kind] ?? String(kind),
-    change: governance.describeChange(change),
+    change: describeChange(change),
     status: state,
     proposer,
     createdAt: Number(createdAt),
