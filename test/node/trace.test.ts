@@ -258,9 +258,11 @@ describe("struct logger bounds", () => {
           }),
         ),
       );
-      // Back to back: one block usually takes both (checked; otherwise tried again).
-      const sent = await rpcRaw(url, "eth_sendRawTransaction", [raws[0]]);
+      // The second nonce first: it waits in the pool on the gap until the first arrives, and both become sealable
+      // at once, so one block takes both (checked; otherwise tried again). Sent back to back in nonce order, a
+      // loaded machine's leader sealed the first alone.
       const sent2 = await rpcRaw(url, "eth_sendRawTransaction", [raws[1]]);
+      const sent = await rpcRaw(url, "eth_sendRawTransaction", [raws[0]]);
       const receipts = await Promise.all(
         [sent.result, sent2.result].map((h) => pollReceipt(provider, h as string)),
       );
