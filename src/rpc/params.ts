@@ -54,7 +54,10 @@ export const p = {
   blockTag(name = "block tag"): ParamParser<BlockTag> {
     return { name, optional: false, parse: parseBlockTag };
   },
-  /** Block tag that defaults to "latest" when omitted (eth_call, eth_getBalance, …). Accepts EIP-1898 objects. */
+  /**
+   * Block tag that defaults to "latest" when omitted (eth_call, eth_getBalance, …). Accepts EIP-1898 objects and a
+   * block hash given as a plain 32-byte hex string.
+   */
   optBlockTag(name = "block tag"): ParamParser<BlockTag | Uint8Array> {
     return {
       name,
@@ -62,6 +65,8 @@ export const p = {
       parse: (v) => {
         if (v === undefined) return "latest";
         if (typeof v === "object" && v !== null && !Array.isArray(v)) return parseBlockSelector(v);
+        // 32 bytes of hex is a block hash, not a number (geth's BlockNumberOrHash; ethers sends hashes so).
+        if (typeof v === "string" && v.length === 66 && DATA_RE.test(v)) return hexToBytes(v);
         return parseBlockTag(v);
       },
     };
@@ -157,6 +162,9 @@ export function parseBlockTag(v: unknown): BlockTag {
 /** EIP-1898: { blockNumber } or { blockHash, requireCanonical? }. */
 function parseBlockSelector(v: object): BlockTag | Uint8Array {
   const o = v as Record<string, unknown>;
+  if (o.blockHash !== undefined && o.blockNumber !== undefined) {
+    fail("cannot specify both BlockHash and BlockNumber, choose one or the other");
+  }
   if (o.blockHash !== undefined) return parseFixedData(o.blockHash, 32);
   if (o.blockNumber !== undefined) return parseBlockTag(o.blockNumber);
   fail("expected a block tag, or an object with blockNumber or blockHash");

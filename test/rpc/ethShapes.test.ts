@@ -228,6 +228,41 @@ describe("eth_* shapes (raw JSON)", () => {
   });
 });
 
+describe("a block given by hash", () => {
+  it("as a plain 32-byte hex string selects that block, never a block number (geth; ethers sends hashes so)", async () => {
+    const hash1 = bytesToHex(h.backend.blocks[1]!.block.hash);
+    const atOne = (await h.rpc("eth_getBalance", [bytesToHex(SENDER), "0x1"])).result;
+    expect((await h.rpc("eth_getBalance", [bytesToHex(SENDER), hash1])).result).toBe(atOne);
+    const hash2 = bytesToHex(h.backend.blocks[2]!.block.hash);
+    expect((await h.rpc("eth_getBlockReceipts", [hash2])).result).toHaveLength(3);
+    // All but its last byte zero: as a number it would be block 1; as the hash it is, no block has it.
+    const zeros = `0x${"00".repeat(31)}01`;
+    expect((await h.rpc("eth_getBlockReceipts", [zeros])).result).toBeNull();
+    expect((await h.rpc("eth_getBalance", [bytesToHex(SENDER), zeros])).error).toMatchObject({
+      code: -32000,
+    });
+    // EIP-1898: one or the other.
+    const both = await h.rpc("eth_getBalance", [
+      bytesToHex(SENDER),
+      { blockHash: hash1, blockNumber: "0x1" },
+    ]);
+    expect(both.error).toEqual({
+      code: -32602,
+      message:
+        "invalid params: param 1 (block tag): cannot specify both BlockHash and BlockNumber, choose one or the other",
+    });
+    const provider = new JsonRpcProvider(h.url, Network.from(20200), {
+      staticNetwork: true,
+      cacheTimeout: -1,
+    });
+    try {
+      expect(await provider.getBalance(bytesToHex(SENDER), hash1)).toBe(BigInt(atOne));
+    } finally {
+      provider.destroy();
+    }
+  });
+});
+
 describe("real clients parse our objects", () => {
   it("ethers JsonRpcProvider: getBlock, getTransaction, getTransactionReceipt, getLogs, call revert", async () => {
     const provider = new JsonRpcProvider(h.url, Network.from(20200), {
