@@ -262,12 +262,17 @@ export async function getLogs(ctx: CallContext, q: LogQuery): Promise<Json[]> {
     const from = resolveBlockNumber(ctx, q.fromBlock);
     const toAsked = resolveBlockNumber(ctx, q.toBlock);
     // Two numbers the wrong way round are a client's mistake, whatever the head; a range that starts past the
-    // head (a poller asking for blocks after the last one it saw) has no logs yet.
+    // head and ends at a tag (a poller asking for blocks after the last one it saw) has no logs yet.
     if (from > toAsked && (typeof q.toBlock === "number" || from <= head)) {
       throw new RpcError(
         "RPC_INVALID_PARAMS",
         `invalid block range params: fromBlock ${from} is after toBlock ${toAsked}`,
       );
+    }
+    // A numbered end past the head would be answered without the blocks still to come, and a client moving its
+    // cursor to that end would never see them: refused as geth does. A tag ends at the head.
+    if (typeof q.toBlock === "number" && toAsked > head) {
+      throw new RpcError("RPC_INVALID_PARAMS", "block range extends beyond current head block");
     }
     const to = Math.min(toAsked, head);
     if (from > to) return [];
