@@ -142,11 +142,12 @@ export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
   if (data && data2 && bytesToHex(data) !== bytesToHex(data2)) {
     paramFail('both "data" and "input" are set and not equal');
   }
-  const gasPrice =
-    field(obj, "gasPrice", quantityField) ??
-    field(obj, "maxFeePerGas", quantityField) ??
-    field(obj, "maxPriorityFeePerGas", quantityField) ??
-    null;
+  const gasPrice = parseCallGasPrice(obj);
+  // An EIP-7702 list would be charged 25,000 gas per entry; this chain accepts no type-4 transaction, so an
+  // estimate that ignored the list would price a transaction that cannot be sent.
+  if (obj.authorizationList !== undefined && obj.authorizationList !== null) {
+    paramFail("authorizationList is not supported: this chain accepts no EIP-7702 (type 4) transactions");
+  }
   const accessList = field(obj, "accessList", parseAccessList);
   return {
     ...(accessList === undefined ? {} : { accessList }),
@@ -157,6 +158,20 @@ export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
     gasLimit: field(obj, "gas", quantityField) ?? null,
     gasPrice,
   };
+}
+
+/** The price a call runs at: gasPrice, or maxFeePerGas, or maxPriorityFeePerGas; refused as geth refuses a mix. */
+function parseCallGasPrice(obj: Record<string, unknown>): bigint | null {
+  const gasPrice = field(obj, "gasPrice", quantityField);
+  const maxFee = field(obj, "maxFeePerGas", quantityField);
+  const maxTip = field(obj, "maxPriorityFeePerGas", quantityField);
+  if (gasPrice !== undefined && (maxFee !== undefined || maxTip !== undefined)) {
+    paramFail("both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified");
+  }
+  if (maxFee !== undefined && maxTip !== undefined && maxFee < maxTip) {
+    paramFail(`maxFeePerGas (${maxFee}) < maxPriorityFeePerGas (${maxTip})`);
+  }
+  return gasPrice ?? maxFee ?? maxTip ?? null;
 }
 
 /**

@@ -115,7 +115,7 @@ function callRequest(obj: Record<string, unknown>) {
 }
 
 async function traceBlock(ctx: CallContext, n: number, spec: RpcTracerSpec) {
-  if (n === 0) throw new RpcError("RPC_INVALID_PARAMS", "genesis is not traceable");
+  if (n === 0) throw new RpcError("RPC_NOT_FOUND", "genesis is not traceable"); // geth: -32000
   const results = await ctx.calls.run(() => ctx.backend.traceBlock(n, spec));
   if (results === null) throw new RpcError("RPC_NOT_FOUND", `block #${n} not found`);
   return results.map((r) => ({ txHash: bytesToHex(r.txHash), result: r.result }));

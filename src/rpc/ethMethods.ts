@@ -1,5 +1,5 @@
 import { keccak256 } from "../crypto/index.js";
-import { bigintToBytes, bytesToHex, toQuantity } from "../util/hex.js";
+import { bytesToHex, toQuantity } from "../util/hex.js";
 import {
   type CallContext,
   callOrRevert,
@@ -157,11 +157,8 @@ export const ethMethods = {
     bytesToHex(await ctx.backend.getCode(addr, await resolveStateBlock(ctx, tag))),
   ),
   eth_getStorageAt: method(
-    [p.address(), p.quantity("storage slot"), p.optBlockTag()] as const,
-    async ([addr, slot, tag], ctx) => {
-      const key = new Uint8Array(32);
-      const b = bigintToBytes(slot);
-      key.set(b, 32 - b.length);
+    [p.address(), p.storageKey(), p.optBlockTag()] as const,
+    async ([addr, key, tag], ctx) => {
       const word = await ctx.backend.getStorageAt(addr, key, await resolveStateBlock(ctx, tag));
       const out = new Uint8Array(32);
       out.set(word.subarray(Math.max(0, word.length - 32)), 32 - Math.min(32, word.length));
@@ -188,7 +185,11 @@ export const ethMethods = {
     [p.uint("block count"), p.blockTag("newest block"), p.any("reward percentiles", true)] as const,
     async ([count, newestTag, percentiles], ctx) => {
       const pct = parsePercentiles(percentiles);
-      const newest = Math.min(resolveBlockNumber(ctx, newestTag), headNumber(ctx));
+      const head = headNumber(ctx);
+      const newest = resolveBlockNumber(ctx, newestTag);
+      if (newest > head) {
+        throw new RpcError("RPC_NOT_FOUND", `request beyond head block: requested ${newest}, head ${head}`);
+      }
       const blocks = Math.min(count, FEE_HISTORY_MAX_BLOCKS, newest + 1);
       const oldest = newest - blocks + 1;
       const gasLimit = ctx.backend.blockGasLimit();
@@ -366,8 +367,8 @@ function parsePercentiles(v: unknown): number[] | null {
     paramFailAt(2, "reward percentiles", "expected an array of at most 100 numbers");
   let prev = -1;
   for (const x of v) {
-    if (typeof x !== "number" || !(x >= 0 && x <= 100) || x < prev) {
-      paramFailAt(2, "reward percentiles", "expected increasing numbers between 0 and 100");
+    if (typeof x !== "number" || !(x >= 0 && x <= 100) || x <= prev) {
+      paramFailAt(2, "reward percentiles", "expected strictly increasing numbers between 0 and 100");
     }
     prev = x;
   }

@@ -71,6 +71,13 @@ export const p = {
       },
     };
   },
+  /**
+   * A storage slot as geth's decodeStorageKey takes it: hex of at most 32 bytes, with or without 0x, odd length
+   * allowed, left-padded to 32 bytes ("0x1", "0x00…01" and "1" are the same slot).
+   */
+  storageKey(name = "storage slot"): ParamParser<Uint8Array> {
+    return { name, optional: false, parse: parseStorageKey };
+  },
   hash(name: string): ParamParser<Uint8Array> {
     return { name, optional: false, parse: (v) => parseFixedData(v, 32) };
   },
@@ -157,6 +164,14 @@ export function parseBlockTag(v: unknown): BlockTag {
     return n;
   }
   fail("expected a hex quantity or one of latest|earliest|pending|safe|finalized");
+}
+
+function parseStorageKey(v: unknown): Uint8Array {
+  if (typeof v !== "string") fail(`expected a hex string, got ${typeName(v)}`);
+  const digits = v.startsWith("0x") || v.startsWith("0X") ? v.slice(2) : v;
+  if (!/^[0-9a-fA-F]*$/.test(digits)) fail(`invalid hex in storage key: ${JSON.stringify(v.slice(0, 80))}`);
+  if (digits.length > 64) fail("storage key too long (want at most 32 bytes)");
+  return hexToBytes(`0x${digits.padStart(64, "0")}`);
 }
 
 /** EIP-1898: { blockNumber } or { blockHash, requireCanonical? }. */

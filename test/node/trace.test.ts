@@ -300,6 +300,13 @@ describe("prestateTracer, block traces, access lists", () => {
     expect(pre[calleeAddress]!.storage).toEqual({ [`0x${"0".repeat(64)}`]: `0x${"0".repeat(64)}` });
   });
 
+  it("debug_traceBlockByNumber of genesis: -32000, as geth (execution-apis trace-genesis)", async () => {
+    expect((await rpcRaw(url, "debug_traceBlockByNumber", ["0x0"])).error).toEqual({
+      code: -32000,
+      message: "genesis is not traceable",
+    });
+  });
+
   it("debug_traceBlockByNumber: [{txHash, result}] for every tx of the block", async () => {
     const results = await trace<{ txHash: string; result: CallFrame }[]>("debug_traceBlockByNumber", [
       `0x${blockNumber.toString(16)}`,

@@ -172,7 +172,7 @@ describe("JSON-RPC envelope", () => {
       [
         "eth_getStorageAt",
         [`0x${"11".repeat(20)}`, `0x${"f".repeat(1000)}`],
-        /param 1 \(storage slot\): quantity too large/,
+        /param 1 \(storage slot\): storage key too long \(want at most 32 bytes\)/,
       ],
       ["eth_getTransactionByHash", [{}], /param 0 \(transaction hash\)/],
       ["eth_chainId", [1, 2], /too many arguments, want at most 0/],

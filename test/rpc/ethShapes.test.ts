@@ -3,7 +3,7 @@ import { createPublicClient, http } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Web3 } from "web3";
 import { EMPTY_UNCLES_HASH } from "../../src/rpc/ethFormat.js";
-import { bytesToHex } from "../../src/util/hex.js";
+import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import {
   CUSTOM_ERROR_ADDRESS,
   decodeEthTx,
@@ -225,6 +225,74 @@ describe("eth_* shapes (raw JSON)", () => {
     const future = await h.rpc("eth_getBalance", [bytesToHex(SENDER), "0x99"]);
     expect(future.error).toEqual({ code: -32000, message: "header not found" });
     expect((await h.rpc("eth_getBlockByNumber", ["0x99", false])).result).toBeNull();
+  });
+});
+
+describe("refused as geth refuses (execution-apis fixtures)", () => {
+  it("eth_feeHistory past the head; reward percentiles not strictly increasing", async () => {
+    const head = h.backend.headNumber();
+    const beyond = await h.rpc("eth_feeHistory", ["0x2", `0x${(head + 5).toString(16)}`, [50]]);
+    expect(beyond.error).toEqual({
+      code: -32000,
+      message: `request beyond head block: requested ${head + 5}, head ${head}`,
+    });
+    const atHead = await h.rpc("eth_feeHistory", ["0x2", `0x${head.toString(16)}`, [25, 50]]);
+    expect(atHead.result.gasUsedRatio).toHaveLength(2);
+    const equal = await h.rpc("eth_feeHistory", ["0x2", "latest", [50, 50]]);
+    expect(equal.error?.message).toMatch(/param 2 \(reward percentiles\): expected strictly increasing/);
+  });
+
+  it("eth_call and eth_estimateGas: gasPrice with 1559 fees, a tip above the fee cap, an EIP-7702 list", async () => {
+    const to = bytesToHex(TOKEN_ADDRESS);
+    for (const [fields, why] of [
+      [
+        { gasPrice: "0x1", maxFeePerGas: "0x2" },
+        "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified",
+      ],
+      [
+        { gasPrice: "0x1", maxPriorityFeePerGas: "0x1" },
+        "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified",
+      ],
+      [{ maxFeePerGas: "0x1", maxPriorityFeePerGas: "0x2" }, "maxFeePerGas (1) < maxPriorityFeePerGas (2)"],
+      [
+        { authorizationList: [] },
+        "authorizationList is not supported: this chain accepts no EIP-7702 (type 4) transactions",
+      ],
+    ] as const) {
+      for (const method of ["eth_call", "eth_estimateGas"]) {
+        const r = await h.rpc(method, [{ to, ...fields }, "latest"]);
+        expect(r.error, `${method} ${JSON.stringify(fields)}`).toEqual({
+          code: -32602,
+          message: `invalid params: param 0 (transaction): ${why}`,
+        });
+      }
+    }
+    // Each alone, or equal fee and tip, still runs.
+    for (const fields of [{ gasPrice: "0x1" }, { maxFeePerGas: "0x2", maxPriorityFeePerGas: "0x2" }]) {
+      expect((await h.rpc("eth_call", [{ to, ...fields }, "latest"])).error).toBeUndefined();
+    }
+  });
+
+  it("eth_getStorageAt takes a slot as geth does: hex of at most 32 bytes, 0x optional, odd length allowed", async () => {
+    const at = (slot: unknown) => h.rpc("eth_getStorageAt", [bytesToHex(TOKEN_ADDRESS), slot, "latest"]);
+    const zero = `0x${"00".repeat(32)}`;
+    for (const slot of ["0x0", "0x", "0", `0x${"0".repeat(64)}`, "0X00"])
+      expect((await at(slot)).result).toBe(zero);
+    // Slot 0x…0102 holds a word: every spelling of it reads that word.
+    const word = `0x${"ab".repeat(32)}`;
+    h.backend.storage.set(`${bytesToHex(TOKEN_ADDRESS)}:0x${"00".repeat(30)}0102`, hexToBytes(word));
+    for (const slot of ["0x102", "102", "0x0102", `0x${"0".repeat(61)}102`])
+      expect((await at(slot)).result).toBe(word);
+    expect((await at(`0x${"0".repeat(65)}`)).error).toEqual({
+      code: -32602,
+      message: "invalid params: param 1 (storage slot): storage key too long (want at most 32 bytes)",
+    });
+    expect((await at("0xasdf")).error?.message).toBe(
+      'invalid params: param 1 (storage slot): invalid hex in storage key: "0xasdf"',
+    );
+    expect((await at(1)).error?.message).toBe(
+      "invalid params: param 1 (storage slot): expected a hex string, got number",
+    );
   });
 });
 
