@@ -171,8 +171,8 @@ export class BlockReads {
     const rec = await this.loadTxIndex(hash);
     if (rec === null) return null;
     const tx = this.txOf(hash, rec);
-    const blockHash = (await this.loadHeader(rec.number)).hash;
-    return { tx, blockNumber: rec.number, blockHash, index: rec.index };
+    const { header, hash: blockHash } = await this.loadHeader(rec.number);
+    return { tx, blockNumber: rec.number, blockHash, timestampMs: header.timestampMs, index: rec.index };
   }
 
   async getReceipt(hash: Hash): Promise<ReceiptLookup | null> {
@@ -180,8 +180,15 @@ export class BlockReads {
     if (rec === null) return null;
     const receipt = this.receipts.get(rec.number)?.[rec.index] ?? (await this.loadReceipt(rec));
     const tx = this.txOf(hash, rec);
-    const blockHash = (await this.loadHeader(rec.number)).hash;
-    return { receipt, tx, blockNumber: rec.number, blockHash, index: rec.index };
+    const { header, hash: blockHash } = await this.loadHeader(rec.number);
+    return {
+      receipt,
+      tx,
+      blockNumber: rec.number,
+      blockHash,
+      timestampMs: header.timestampMs,
+      index: rec.index,
+    };
   }
 
   async getBlockReceipts(ref: BlockRef): Promise<Receipt[]> {

@@ -40,6 +40,8 @@ export interface TxLookup {
   tx: Transaction;
   blockNumber: number;
   blockHash: Hash;
+  /** The block's timestamp (ms). */
+  timestampMs: number;
   index: number;
 }
 

@@ -110,7 +110,12 @@ export class NodeRpcBackend implements RpcBackend {
     if (found) {
       return {
         tx: found.tx,
-        location: { blockNumber: found.blockNumber, blockHash: found.blockHash, index: found.index },
+        location: {
+          blockNumber: found.blockNumber,
+          blockHash: found.blockHash,
+          index: found.index,
+          timestampMs: found.timestampMs,
+        },
       };
     }
     const pending = this.deps.txpool.get(hash);
@@ -123,7 +128,12 @@ export class NodeRpcBackend implements RpcBackend {
     return {
       receipt: found.receipt,
       tx: found.tx,
-      location: { blockNumber: found.blockNumber, blockHash: found.blockHash, index: found.index },
+      location: {
+        blockNumber: found.blockNumber,
+        blockHash: found.blockHash,
+        index: found.index,
+        timestampMs: found.timestampMs,
+      },
     };
   }
 

@@ -48,7 +48,7 @@ export function txTypeQuantity(tx: Transaction): string {
 }
 
 /** Ethereum JSON of a transaction; `loc` null = pending (block fields null). */
-export function formatEthTx(tx: Transaction, loc: RpcTxLocation | null, blockTimestampMs?: number): Json {
+export function formatEthTx(tx: Transaction, loc: RpcTxLocation | null): Json {
   const out: Json = {
     blockHash: loc ? hex(loc.blockHash) : null,
     blockNumber: loc ? toQuantity(loc.blockNumber) : null,
@@ -62,8 +62,7 @@ export function formatEthTx(tx: Transaction, loc: RpcTxLocation | null, blockTim
     type: txTypeQuantity(tx),
     chainId: toQuantity(tx.chainId),
   };
-  if (loc && blockTimestampMs !== undefined)
-    out.blockTimestamp = toQuantity(Math.floor(blockTimestampMs / 1000));
+  if (loc?.timestampMs !== undefined) out.blockTimestamp = toQuantity(Math.floor(loc.timestampMs / 1000));
   switch (tx.type) {
     case TxType.Legacy:
       out.nonce = toQuantity(tx.nonce);
@@ -157,6 +156,7 @@ export function formatEthReceipt(
         txHash: tx.hash,
         txIndex: loc.index,
         logIndex: firstLogIndex + i,
+        blockTimestampMs: loc.timestampMs,
       }),
     ),
     logsBloom: hex(receipt.logsBloom),
@@ -197,7 +197,12 @@ export function formatEthBlock(b: RpcBlock, full: boolean, gasLimit: bigint): Js
   if (full && b.transactions) {
     const txs = b.transactions;
     out.transactions = txs.map((tx, index) =>
-      formatEthTx(tx, { blockNumber: b.header.number, blockHash: b.hash, index }, b.header.timestampMs),
+      formatEthTx(tx, {
+        blockNumber: b.header.number,
+        blockHash: b.hash,
+        index,
+        timestampMs: b.header.timestampMs,
+      }),
     );
   } else {
     out.transactions = b.transactionHashes.map(hex);

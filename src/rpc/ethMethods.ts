@@ -42,11 +42,12 @@ function txInBlock(block: RpcBlock | null, index: number): object | null {
   if (!block?.transactions) return null;
   const tx = block.transactions[index];
   if (!tx) return null;
-  return formatEthTx(
-    tx,
-    { blockNumber: block.header.number, blockHash: block.hash, index },
-    block.header.timestampMs,
-  );
+  return formatEthTx(tx, {
+    blockNumber: block.header.number,
+    blockHash: block.hash,
+    index,
+    timestampMs: block.header.timestampMs,
+  });
 }
 
 const noKeys = (name: string) =>
@@ -139,7 +140,7 @@ export const ethMethods = {
       const out = formatEthReceipt(
         r,
         b.transactions![index]!,
-        { blockNumber: b.header.number, blockHash: b.hash, index },
+        { blockNumber: b.header.number, blockHash: b.hash, index, timestampMs: b.header.timestampMs },
         base,
       );
       base += r.logs.length;
@@ -237,6 +238,7 @@ export const ethMethods = {
         blockNumber: waited.block.header.number,
         blockHash: waited.block.hash,
         index: waited.index,
+        timestampMs: waited.block.header.timestampMs,
       };
       return formatEthReceipt(waited.receipt, tx ?? found!.tx, location, base);
     },

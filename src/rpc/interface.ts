@@ -155,6 +155,8 @@ export interface RpcTxLocation {
   blockHash: Hash;
   /** Position of the transaction in its block. */
   index: number;
+  /** The block's timestamp (ms): the `blockTimestamp` of the transaction and of its receipt's logs. */
+  timestampMs?: number;
 }
 
 export interface RpcTxLookup {

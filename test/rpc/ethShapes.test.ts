@@ -133,6 +133,26 @@ describe("eth_* shapes (raw JSON)", () => {
     expect((await h.rpc("eth_getTransactionReceipt", [`0x${"ab".repeat(32)}`])).result).toBeNull();
   });
 
+  it("blockTimestamp: the block's timestamp on the transaction and its logs, by every path", async () => {
+    const block = (await h.rpc("eth_getBlockByNumber", ["0x1", true])).result;
+    const seen = [
+      (await h.rpc("eth_getTransactionByHash", [txHash(1, 0)])).result.blockTimestamp,
+      (await h.rpc("eth_getTransactionByBlockNumberAndIndex", ["0x1", "0x0"])).result.blockTimestamp,
+      block.transactions[0].blockTimestamp,
+      ...(await h.rpc("eth_getTransactionReceipt", [txHash(1, 0)])).result.logs.map(
+        (l: { blockTimestamp: string }) => l.blockTimestamp,
+      ),
+      ...(await h.rpc("eth_getBlockReceipts", ["0x1"])).result[0].logs.map(
+        (l: { blockTimestamp: string }) => l.blockTimestamp,
+      ),
+      ...(await h.rpc("eth_getLogs", [{ fromBlock: "0x1", toBlock: "0x1" }])).result.map(
+        (l: { blockTimestamp: string }) => l.blockTimestamp,
+      ),
+    ];
+    expect(seen).toHaveLength(9);
+    expect(new Set(seen)).toEqual(new Set([block.timestamp]));
+  });
+
   it("eth_getBlockReceipts numbers logs across the block", async () => {
     const rs = (await h.rpc("eth_getBlockReceipts", ["0x1"])).result;
     expect(rs).toHaveLength(2);

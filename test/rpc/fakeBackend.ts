@@ -373,7 +373,12 @@ export class FakeBackend implements RpcBackend {
       const { stored, index } = found;
       return {
         tx: stored.transactions[index]!,
-        location: { blockNumber: stored.block.header.number, blockHash: stored.block.hash, index },
+        location: {
+          blockNumber: stored.block.header.number,
+          blockHash: stored.block.hash,
+          index,
+          timestampMs: stored.block.header.timestampMs,
+        },
       };
     }
     const pending = this.pool.find((t) => bytesToHex(t.hash) === bytesToHex(hash));
@@ -387,7 +392,12 @@ export class FakeBackend implements RpcBackend {
     return {
       receipt: stored.receipts[index]!,
       tx: stored.transactions[index]!,
-      location: { blockNumber: stored.block.header.number, blockHash: stored.block.hash, index },
+      location: {
+        blockNumber: stored.block.header.number,
+        blockHash: stored.block.hash,
+        index,
+        timestampMs: stored.block.header.timestampMs,
+      },
     };
   }
 
