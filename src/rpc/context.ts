@@ -4,7 +4,7 @@ import { ReceiptStatus } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { backendCall, type CallLimiter, callFailure } from "./callLimit.js";
-import { RpcError } from "./errors.js";
+import { JsonRpcCode, JsonRpcError, RpcError } from "./errors.js";
 import type { Json } from "./ethFormat.js";
 import type { FilterManager } from "./filters.js";
 import type { RpcAccessListEntry, RpcBackend, RpcBlock, RpcCallRequest, RpcStateBlock } from "./interface.js";
@@ -136,7 +136,11 @@ function parseAccessList(v: unknown): RpcAccessListEntry[] {
 }
 
 /** Parse an eth_call / eth_estimateGas transaction object. */
-export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
+export function parseCallRequest(obj: Record<string, unknown>, chainId: bigint): RpcCallRequest {
+  const askedChainId = field(obj, "chainId", quantityField);
+  if (askedChainId !== undefined && askedChainId !== chainId) {
+    paramFail(`chainId does not match node's (have=${askedChainId}, want=${chainId})`);
+  }
   const data = field(obj, "input", (v) => parseData(v, CALL_DATA_MAX_BYTES));
   const data2 = field(obj, "data", (v) => parseData(v, CALL_DATA_MAX_BYTES));
   if (data && data2 && bytesToHex(data) !== bytesToHex(data2)) {
@@ -158,6 +162,21 @@ export function parseCallRequest(obj: Record<string, unknown>): RpcCallRequest {
     gasLimit: field(obj, "gas", quantityField) ?? null,
     gasPrice,
   };
+}
+
+/** The transaction object of eth_call & co. (param 0); a bad field is -32602 naming it. */
+export function parseCallParam(obj: Record<string, unknown>, chainId: bigint): RpcCallRequest {
+  try {
+    return parseCallRequest(obj, chainId);
+  } catch (err) {
+    if (err instanceof Error && !(err instanceof JsonRpcError) && !(err instanceof RpcError)) {
+      throw new JsonRpcError(
+        JsonRpcCode.InvalidParams,
+        `invalid params: param 0 (transaction): ${err.message}`,
+      );
+    }
+    throw err;
+  }
 }
 
 /** The price a call runs at: gasPrice, or maxFeePerGas, or maxPriorityFeePerGas; refused as geth refuses a mix. */

@@ -2,7 +2,7 @@ import { bytesToHex } from "../util/hex.js";
 import {
   type CallContext,
   method,
-  parseCallRequest,
+  parseCallParam,
   resolveBlockNumber,
   resolveStateBlock,
 } from "./context.js";
@@ -100,20 +100,6 @@ function structLogger(cfg: Record<string, unknown>, index: number, ctx: CallCont
   };
 }
 
-function callRequest(obj: Record<string, unknown>) {
-  try {
-    return parseCallRequest(obj);
-  } catch (err) {
-    if (err instanceof Error && !(err instanceof JsonRpcError) && !(err instanceof RpcError)) {
-      throw new JsonRpcError(
-        JsonRpcCode.InvalidParams,
-        `invalid params: param 0 (transaction): ${err.message}`,
-      );
-    }
-    throw err;
-  }
-}
-
 async function traceBlock(ctx: CallContext, n: number, spec: RpcTracerSpec) {
   if (n === 0) throw new RpcError("RPC_NOT_FOUND", "genesis is not traceable"); // geth: -32000
   const results = await ctx.calls.run(() => ctx.backend.traceBlock(n, spec));
@@ -135,7 +121,7 @@ export const debugMethods = {
     [p.object("transaction"), p.optBlockTag(), p.any("trace config", true)] as const,
     async ([obj, tag, config], ctx) => {
       const spec = parseTraceConfig(config, 2, ctx);
-      const req = callRequest(obj);
+      const req = parseCallParam(obj, ctx.backend.chainId);
       const block = await resolveStateBlock(ctx, tag);
       return ctx.calls.run(() => ctx.backend.traceCall(req, block, spec));
     },

@@ -9,7 +9,7 @@ import {
   headNumber,
   type MethodImpl,
   method,
-  parseCallRequest,
+  parseCallParam,
   parseLogQuery,
   resolveBlockNumber,
   resolveStateBlock,
@@ -170,14 +170,16 @@ export const ethMethods = {
     [p.object("transaction"), p.optBlockTag(), p.any("state overrides", true)] as const,
     async ([obj, tag, overrides], ctx) => {
       if (overrides !== undefined) paramFailAt(2, "state overrides", "state overrides are not supported");
-      return callOrRevert(ctx, parseCall(obj), await resolveStateBlock(ctx, tag));
+      return callOrRevert(ctx, parseCallParam(obj, ctx.backend.chainId), await resolveStateBlock(ctx, tag));
     },
   ),
   eth_estimateGas: method(
     [p.object("transaction"), p.optBlockTag(), p.any("state overrides", true)] as const,
     async ([obj, tag, overrides], ctx) => {
       if (overrides !== undefined) paramFailAt(2, "state overrides", "state overrides are not supported");
-      return toQuantity(await estimateGas(ctx, parseCall(obj), await resolveStateBlock(ctx, tag)));
+      return toQuantity(
+        await estimateGas(ctx, parseCallParam(obj, ctx.backend.chainId), await resolveStateBlock(ctx, tag)),
+      );
     },
   ),
   eth_gasPrice: method([] as const, (_a, ctx) => toQuantity(ctx.backend.gasPrice())),
@@ -246,7 +248,7 @@ export const ethMethods = {
   eth_createAccessList: method(
     [p.object("transaction"), p.optBlockTag()] as const,
     async ([obj, tag], ctx) => {
-      const req = parseCall(obj);
+      const req = parseCallParam(obj, ctx.backend.chainId);
       const block = await resolveStateBlock(ctx, tag);
       const res = await ctx.calls.run(() => ctx.backend.createAccessList(req, block));
       const out: Record<string, unknown> = {
@@ -343,10 +345,6 @@ function withParam<T>(index: number, name: string, f: () => T): T {
     }
     throw err;
   }
-}
-
-function parseCall(obj: Record<string, unknown>) {
-  return withParam(0, "transaction", () => parseCallRequest(obj));
 }
 
 function parseLog(obj: Record<string, unknown>) {

@@ -262,7 +262,7 @@ describe("refused as geth refuses (execution-apis fixtures)", () => {
     expect(equal.error?.message).toMatch(/param 2 \(reward percentiles\): expected strictly increasing/);
   });
 
-  it("eth_call and eth_estimateGas: gasPrice with 1559 fees, a tip above the fee cap, an EIP-7702 list", async () => {
+  it("eth_call and eth_estimateGas: gasPrice with 1559 fees, a tip above the fee cap, an EIP-7702 list, another chain", async () => {
     const to = bytesToHex(TOKEN_ADDRESS);
     for (const [fields, why] of [
       [
@@ -278,6 +278,7 @@ describe("refused as geth refuses (execution-apis fixtures)", () => {
         { authorizationList: [] },
         "authorizationList is not supported: this chain accepts no EIP-7702 (type 4) transactions",
       ],
+      [{ chainId: "0x1" }, "chainId does not match node's (have=1, want=20200)"],
     ] as const) {
       for (const method of ["eth_call", "eth_estimateGas"]) {
         const r = await h.rpc(method, [{ to, ...fields }, "latest"]);
@@ -288,7 +289,11 @@ describe("refused as geth refuses (execution-apis fixtures)", () => {
       }
     }
     // Each alone, or equal fee and tip, still runs.
-    for (const fields of [{ gasPrice: "0x1" }, { maxFeePerGas: "0x2", maxPriorityFeePerGas: "0x2" }]) {
+    for (const fields of [
+      { gasPrice: "0x1" },
+      { maxFeePerGas: "0x2", maxPriorityFeePerGas: "0x2" },
+      { chainId: "0x4ee8" },
+    ]) {
       expect((await h.rpc("eth_call", [{ to, ...fields }, "latest"])).error).toBeUndefined();
     }
   });
