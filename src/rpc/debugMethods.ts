@@ -87,12 +87,10 @@ function structLogger(cfg: Record<string, unknown>, index: number, ctx: CallCont
   if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
     fail(index, "limit must be a non-negative integer");
   }
-  if (bool(cfg, "enableReturnData", index)) {
-    throw new RpcError("RPC_UNSUPPORTED", "enableReturnData is not supported by this node's struct logger");
-  }
   return {
     tracer: "structLogger",
     enableMemory: bool(cfg, "enableMemory", index),
+    enableReturnData: bool(cfg, "enableReturnData", index),
     disableStack: bool(cfg, "disableStack", index),
     disableStorage: bool(cfg, "disableStorage", index),
     limit,

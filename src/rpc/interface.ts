@@ -109,6 +109,7 @@ export type RpcTracerSpec =
   | {
       tracer: "structLogger";
       enableMemory: boolean;
+      enableReturnData: boolean;
       disableStack: boolean;
       disableStorage: boolean;
       /** Steps logged at most (0 = no limit of its own). */

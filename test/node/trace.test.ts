@@ -145,6 +145,7 @@ interface StructLog {
   depth: number;
   stack?: string[];
   memory?: string[];
+  returnData?: string;
   storage?: Record<string, string>;
   refund?: number;
   error?: string;
@@ -173,6 +174,7 @@ describe("struct logger", () => {
     });
     for (const log of logs) {
       for (const key of Object.keys(log)) {
+        // No returnData unless asked for.
         expect(["pc", "op", "gas", "gasCost", "depth", "stack", "storage", "refund", "error"]).toContain(key);
       }
       expect(log.memory).toBeUndefined(); // enableMemory is off by default
@@ -205,6 +207,53 @@ describe("struct logger", () => {
     expect(calleeLogs[calleeLogs.length - 1]!.op).toBe("REVERT");
     expect(logs[logs.length - 1]).toMatchObject({ op: "REVERT", depth: 1 });
     expect(logs.some((l) => l.error !== undefined)).toBe(false); // reverts are not step errors in geth
+  });
+
+  it("enableReturnData: each step carries what the frame's last sub-call returned, as geth", async () => {
+    const r = await trace<{ structLogs: StructLog[] }>("debug_traceTransaction", [
+      txHash,
+      { enableReturnData: true },
+    ]);
+    const logs = r.structLogs;
+    const callAt = logs.findIndex((l) => l.op === "CALL" && l.depth === 1);
+    const back = logs.findIndex((l, i) => i > callAt && l.depth === 1);
+    // Nothing before the call, nor inside the callee (it made no call); after it, the callee's revert data.
+    expect(logs.slice(0, back).every((l) => l.returnData === undefined)).toBe(true);
+    const after = logs.slice(back);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((l) => l.returnData === REVERT_DATA)).toBe(true);
+
+    // Init code that CALLs the identity precompile (0x04) with one word, then CREATEs a contract (its init code
+    // returns one byte): after the call the steps carry the word; a successful creation leaves no return data.
+    const word = "ab".repeat(32);
+    const callIdentity = `7f${word}6000526020602060206000600060045af150`;
+    const create = "6460016000f36000526005601b6000f0";
+    const created = await trace<{ failed: boolean; structLogs: StructLog[] }>("debug_traceCall", [
+      { from: wallet.address, data: `0x${callIdentity}${create}5000`, gas: "0x30d40" },
+      "latest",
+      { enableReturnData: true },
+    ]);
+    expect(created.failed).toBe(false);
+    const w = `0x${word}`;
+    expect(created.structLogs.map((l) => `${l.depth} ${l.op} ${l.returnData ?? "-"}`)).toEqual([
+      "1 PUSH32 -",
+      "1 PUSH1 -",
+      "1 MSTORE -",
+      ...Array(6).fill("1 PUSH1 -"),
+      "1 GAS -",
+      "1 CALL -",
+      `1 POP ${w}`,
+      `1 PUSH5 ${w}`,
+      `1 PUSH1 ${w}`,
+      `1 MSTORE ${w}`,
+      ...Array(3).fill(`1 PUSH1 ${w}`),
+      `1 CREATE ${w}`,
+      "2 PUSH1 -",
+      "2 PUSH1 -",
+      "2 RETURN -",
+      "1 POP -",
+      "1 STOP -",
+    ]);
   });
 
   it("options: enableMemory adds 32-byte words, disableStack / disableStorage drop them, limit cuts", async () => {

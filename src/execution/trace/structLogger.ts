@@ -9,6 +9,8 @@ import { hex, type ResultTracer, Subscriptions, word64 } from "./tracer.js";
 /** geth's struct logger options (debug_trace* TraceConfig without a tracer). */
 export interface StructLoggerConfig {
   enableMemory: boolean;
+  /** Each step's `returnData`: what the frame's last sub-call returned (RETURNDATACOPY's source), when any. */
+  enableReturnData: boolean;
   disableStack: boolean;
   disableStorage: boolean;
   /** Stop logging after this many steps (0 = no limit of its own). */
@@ -19,6 +21,23 @@ const CALL_OPS = new Set(["CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"]);
 const CALL_STIPEND = 2300n;
 
 type StructLog = Record<string, unknown>;
+
+const EMPTY = new Uint8Array(0);
+
+interface AfterMessage {
+  createdAddress?: unknown;
+  execResult: { returnValue: Uint8Array; exceptionError?: { error: string } };
+}
+
+/**
+ * The return data a finished sub-call leaves its caller (EIP-211, as geth's interpreter keeps it): its output, or
+ * its revert data; nothing after another failure, nor after a successful creation (the code is no return data).
+ */
+function returnDataOf(r: AfterMessage): Uint8Array {
+  const err = r.execResult.exceptionError?.error;
+  if (err !== undefined) return err === "revert" ? r.execResult.returnValue : EMPTY;
+  return r.createdAddress === undefined ? r.execResult.returnValue : EMPTY;
+}
 
 /**
  * Bytes of struct logs one trace may hold, roughly (their strings). maxLogs alone let a call with 64 KiB of memory,
@@ -36,7 +55,7 @@ const STRING_OVERHEAD_BYTES = 16;
 
 /**
  * The struct (opcode) logger in geth's output format: `{gas, failed, returnValue, structLogs}`, each log
- * `{pc, op, gas, gasCost, depth, stack?, memory?, storage?, refund?, error?}`: stack as 0x-quantities, memory as
+ * `{pc, op, gas, gasCost, depth, stack?, memory?, returnData?, storage?, refund?, error?}`: stack as 0x-quantities, memory as
  * 32-byte words and storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) as 64-digit
  * hex without 0x. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs, of about
  * STRUCT_LOGS_BYTES_MAX in all (over a block trace's transactions when they share `budget`), are kept: a longer
@@ -49,6 +68,8 @@ export class StructLogger implements ResultTracer {
   private readonly storage = new Map<string, Map<string, string>>();
   /** Index of the last log at each depth (1-based depth). */
   private readonly lastAtDepth: number[] = [];
+  /** Per depth (1-based): what the frame's last sub-call returned (EIP-211 return data), empty before any. */
+  private readonly returnDataAt: Uint8Array[] = [];
   private outcome: TxOutcome | null = null;
   private overflow = false;
 
@@ -61,9 +82,10 @@ export class StructLogger implements ResultTracer {
   attach(env: BlockEnv): void {
     this.subs.on<InterpreterStep>(env, "step", (step) => this.onStep(env, step));
     this.subs.on<Message>(env, "beforeMessage", (m) => this.onMessage(m));
-    this.subs.on<{ execResult: { exceptionError?: { error: string } } }>(env, "afterMessage", (r) => {
+    this.subs.on<AfterMessage>(env, "afterMessage", (r) => {
       const err = r.execResult.exceptionError?.error;
       const depth = this.depthStack.pop() ?? 1;
+      if (depth > 1) this.returnDataAt[depth - 1] = returnDataOf(r);
       if (err === undefined || err === "revert") return;
       const at = this.lastAtDepth[depth];
       const log = at === undefined ? undefined : this.logs[at];
@@ -76,6 +98,7 @@ export class StructLogger implements ResultTracer {
   private onMessage(m: Message): void {
     const depth = m.depth + 1;
     this.depthStack.push(depth);
+    this.returnDataAt[depth] = EMPTY;
     if (depth === 1) return;
     // geth's gasCost of a CALL includes the gas it forwards (without the value stipend).
     const at = this.lastAtDepth[depth - 1];
@@ -115,6 +138,11 @@ export class StructLogger implements ResultTracer {
       }
       log.memory = words;
       bytes += words.length * (64 + STRING_OVERHEAD_BYTES);
+    }
+    const returnData = this.config.enableReturnData ? this.returnDataAt[depth] : undefined;
+    if (returnData !== undefined && returnData.length > 0) {
+      log.returnData = hex(returnData);
+      bytes += returnData.length * 2 + STRING_OVERHEAD_BYTES;
     }
     if (!this.config.disableStorage && (op === "SLOAD" || op === "SSTORE") && step.stack.length > 0) {
       const address = step.address.toString();
