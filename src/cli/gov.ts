@@ -2,10 +2,10 @@ import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { decodeEventLog, decodeFunctionResult, encodeFunctionData, toFunctionSelector } from "viem/utils";
 import { loadAccountKey } from "../crypto/index.js";
-// The governance modules alone, not ../execution/index.js: that one loads the EVM (~0.5 s of a command's start).
+// The governance modules that hold no state, not ../execution/index.js: that one loads the EVM (~0.5 s of CPU).
 import * as abi from "../execution/governance/abi.js";
+import { decodeChange, describeChange } from "../execution/governance/change.js";
 import { PROPOSAL_STATUS_NAMES } from "../execution/governance/layout.js";
-import { decodeChange, describeChange } from "../execution/governance/proposals.js";
 import { bytesToHex, hexToBytes } from "../util/hex.js";
 import { CliError, parseFlags } from "./args.js";
 import { type RpcEndpoint, rpcRequest } from "./rpcClient.js";

@@ -102,6 +102,11 @@ describe("consort CLI", () => {
       expect(packages.size, `${args.join(" ")}: the hook saw no package at all`).toBeGreaterThan(0);
       for (const p of nodePackages) expect(packages.has(p), `${args.join(" ")} loaded ${p}`).toBe(false);
     }
+    // gov signs and encodes with viem, and needs nothing of the node (the EVM came through the governance code).
+    const gov = await loaded("gov", "--help");
+    expect(gov.has("viem"), "gov --help loaded no viem: the hook saw nothing").toBe(true);
+    for (const p of nodePackages.filter((x) => x !== "viem"))
+      expect(gov.has(p), `gov --help loaded ${p}`).toBe(false);
     // The hook does see them when the node's modules load.
     expect((await loaded("start", "--config", path.join(dir, "missing.json"))).has("libp2p")).toBe(true);
   });
