@@ -133,4 +133,22 @@ export const modules: Record<string, MutationModule> = {
       "test/execution/yielder.test.ts",
     ],
   },
+  governance: {
+    // The governance system contracts: the committee and its proposals (votes, tally, expiry, the node-set safety
+    // checks), the permission checks of senders, deployments and calls, ContractAuth's method ACLs, and the state
+    // layout they read and write. abi.ts holds only the ABIs and constants, index.ts only re-exports: not mutated.
+    mutate: [
+      "src/execution/governance/**/*.ts",
+      "!src/execution/governance/index.ts",
+      "!src/execution/governance/abi.ts",
+    ],
+    tests: [
+      "test/execution/governance.test.ts",
+      "test/execution/systemContracts.test.ts",
+      "test/node/governance.test.ts",
+      "test/node/permissionCheck.test.ts",
+      "test/node/systemContracts.test.ts",
+      "test/node/fisco.test.ts",
+    ],
+  },
 };
