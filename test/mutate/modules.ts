@@ -151,4 +151,17 @@ export const modules: Record<string, MutationModule> = {
       "test/node/fisco.test.ts",
     ],
   },
+  "rpc-access": {
+    // Who may call the JSON-RPC and what: bearer tokens and client certificates to principals (auth.ts), each
+    // method's right (rights.ts), the Host and Origin guard (guard.ts), and the chain's CA for mTLS (ca.ts).
+    mutate: ["src/rpc/auth.ts", "src/rpc/rights.ts", "src/rpc/guard.ts", "src/rpc/ca.ts"],
+    tests: [
+      "test/rpc/auth.test.ts",
+      "test/rpc/rights.test.ts",
+      "test/rpc/config.test.ts",
+      "test/rpc/envelope.test.ts",
+      "test/node/rpcAccess.test.ts",
+      "test/cli/rpcAuth.test.ts",
+    ],
+  },
 };
