@@ -157,6 +157,7 @@ export const modules: Record<string, MutationModule> = {
     // Who may call the JSON-RPC and what: bearer tokens and client certificates to principals (auth.ts), each
     // method's right (rights.ts), the Host and Origin guard (guard.ts), and the chain's CA for mTLS (ca.ts).
     mutate: ["src/rpc/auth.ts", "src/rpc/rights.ts", "src/rpc/guard.ts", "src/rpc/ca.ts"],
+    isolate: false, // each file starts and closes its own servers and temp dirs
     tests: [
       "test/rpc/auth.test.ts",
       "test/rpc/rights.test.ts",
