@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../contracts/artifacts.js";
 import { NodeKey } from "../../src/crypto/index.js";
 import {
+  accountStatusKey,
   decodeCommittee,
   decodeProposal,
   decodeSmall,
@@ -27,6 +28,15 @@ import {
   quorumRefusal,
 } from "../../src/execution/governance/nodeSafety.js";
 import { type Change, encodeChangeArgs } from "../../src/execution/governance/proposals.js";
+import {
+  readAccountStatus,
+  readContractStatus,
+  readDeployAccess,
+  readDeployMode,
+  readMethodAccess,
+  readMethodMode,
+  readProposalCount,
+} from "../../src/execution/governance/store.js";
 import {
   type GenesisSpec,
   governance,
@@ -198,6 +208,9 @@ describe("committee: thresholds, expiry, revocation", () => {
 describe("committee: what a proposal may ask for", () => {
   it("each malformed or unsafe proposal is refused when created, naming the rule; the bounds themselves pass", async () => {
     const eoa = bob.address;
+    const fresh = "0x00000000000000000000000000000000000000f1"; // no account at all
+    const contract = (await one(send(alice, null, helloArtifact().bytecode as Hex, 2_000_000n)))
+      .contractAddress!;
     const refusals: [string, unknown[], string][] = [
       [
         "createUpdateGovernorProposal",
@@ -226,12 +239,19 @@ describe("committee: what a proposal may ask for", () => {
       ["createSetAccountStatusProposal", [eoa, 0], `account ${eoa.toLowerCase()} is already normal`],
       ["createSetContractStatusProposal", [eoa, 1], `${eoa.toLowerCase()} is not a contract`],
       ["createAddObserverProposal", ["0x1234"], "nodeId must be 0x + 64 hex digits (Ed25519 public key)"],
+      ["createAddSealerProposal", ["0x1234", 1n], "nodeId must be 0x + 64 hex digits (Ed25519 public key)"],
+      ["createResetAdminProposal", [alice.address, fresh], `${fresh} is not a contract`],
+      ["createSetContractStatusProposal", [hex(contract), 0], `contract ${hex(contract)} is already normal`],
+      [
+        "createRmNodeProposal",
+        [bytesToHex(new Uint8Array(32).fill(9))],
+        "the node is not in the consensus node list",
+      ],
     ];
     for (const [fn, args, why] of refusals) {
       const r = await one(propose(g1, fn, args));
-      expect(reason(r), fn).toBe(
-        fn === "createAddObserverProposal" ? `committee: ${why}` : `committee: refused: ${why}`,
-      );
+      if (why.startsWith("nodeId")) expect(reason(r), fn).toBe(`committee: ${why}`);
+      else expect(reason(r), fn).toBe(`committee: refused: ${why}`);
     }
     expect(
       reason(await one(propose(g1, "createSetSysConfigProposal", ["tx_count_limit", "7"], 1_000_001n))),
@@ -242,6 +262,8 @@ describe("committee: what a proposal may ask for", () => {
       ["createSetRateProposal", [100, 0], 0n],
       ["createSetRateProposal", [0, 100], 0n],
       ["createSetSysConfigProposal", ["tx_count_limit", "7"], 1_000_000n],
+      ["createSetDeployAuthTypeProposal", [0], 0n],
+      ["createSetWeightProposal", [bytesToHex(sealerKeys[0]!.nodeId), 1_000_000n], 0n],
     ];
     for (const [fn, args, interval] of created) {
       expect(events(await one(propose(g1, fn, args, interval))), fn).toEqual(["ProposalCreated"]);
@@ -289,6 +311,97 @@ describe("committee: what a proposal may ask for", () => {
     expect(reason(await one(propose(g3, "createSetAccountStatusProposal", [alice.address, 1])))).toBe(
       `committee: refused: account ${alice.address.toLowerCase()} is already frozen`,
     );
+  });
+
+  it("a proposal changes nothing until it passes", async () => {
+    const contract = hex(
+      (await one(send(alice, null, helloArtifact().bytecode as Hex, 2_000_000n))).contractAddress!,
+    );
+    const open: [string, unknown[]][] = [
+      ["createSetDeployAuthTypeProposal", [2]],
+      ["createModifyDeployAuthProposal", [bob.address, false]],
+      ["createResetAdminProposal", [alice.address, contract]],
+      ["createSetAccountStatusProposal", [bob.address, 1]],
+      ["createSetContractStatusProposal", [contract, 1]],
+      ["createUpdateGovernorProposal", [alice.address, 1n]],
+      ["createSetRateProposal", [10, 10]],
+      ["createAddObserverProposal", [bytesToHex(new Uint8Array(32).fill(7))]],
+    ];
+    for (const [fn, args] of open)
+      expect(events(await one(propose(g1, fn, args))), fn).toEqual(["ProposalCreated"]);
+    const get = async (k: string) => (await chain.state.getState(hexToBytes(k))) ?? null;
+    expect(await readDeployMode(get)).toBe(0);
+    expect(await readDeployAccess(get, addr(bob))).toBe(0);
+    expect(await readAccountStatus(get, addr(bob))).toBe(0);
+    expect(await readContractStatus(get, hexToBytes(contract))).toBe(0);
+    const call = (to: Uint8Array, abi: Abi, functionName: string, args: unknown[] = []) =>
+      chain.executor.call(
+        chain.state,
+        { to, data: hexToBytes(encodeFunctionData({ abi, functionName, args } as never)) },
+        chain.callCtx(),
+      );
+    const admin = await call(CONTRACT_AUTH_ADDRESS, CONTRACT_AUTH_ABI, "getAdmin", [contract]);
+    expect(hex(admin.output)).toBe(`0x${"0".repeat(64)}`);
+    const info = await call(COMMITTEE_ADDRESS, COMMITTEE_ABI, "getCommitteeInfo");
+    expect(
+      decodeFunctionResult({ abi: COMMITTEE_ABI, functionName: "getCommitteeInfo", data: hex(info.output) }),
+    ).toEqual([51, 51, governors.map((w) => w.address), [1n, 1n, 1n]]);
+    expect((await readConsensusNodes(chain.state, chain.number + 1)).observers).toHaveLength(0);
+  });
+
+  it("a governor votes once, whichever side it took; ids outside 1…2^63 are no proposal", async () => {
+    await one(propose(g1, "createSetSysConfigProposal", ["tx_count_limit", "7"]));
+    expect(events(await one(vote(g2, 1n, false)))).toEqual(["ProposalVoted"]);
+    const twice = (w: W) => `committee: ${w.address.toLowerCase()} already voted on proposal 1`;
+    expect(reason(await one(vote(g2, 1n)))).toBe(twice(g2));
+    expect(reason(await one(vote(g1, 1n, false)))).toBe(twice(g1));
+    for (const id of [0n, 2n ** 64n, 2n ** 64n + 1n]) {
+      expect(reason(await one(vote(g3, id))), String(id)).toBe(`committee: proposal ${id} does not exist`);
+    }
+  });
+
+  it("a committee of 100 is full: a new governor is refused, an existing one's weight may still change", async () => {
+    const many = wallets(100, 7);
+    const by = many[0]!;
+    chain = await TestChain.create(new MemoryState(), {
+      ...spec(),
+      committee: {
+        governors: many.map((w) => ({ address: addr(w), weight: 1 })),
+        participationRate: 0,
+        winRate: 0,
+      },
+      alloc: [...alloc, { address: addr(by), balance: 10n ** 20n }],
+    });
+    expect(reason(await one(propose(by, "createUpdateGovernorProposal", [alice.address, 1n])))).toBe(
+      "committee: refused: the committee is full (100)",
+    );
+    for (const [who, weight] of [
+      [many[99]!.address, 2n],
+      [many[99]!.address, 0n],
+      [alice.address, 1n],
+    ] as const) {
+      const r = await one(propose(by, "createUpdateGovernorProposal", [who, weight]));
+      expect(events(r), `${who} ${weight}`).toEqual(["ProposalCreated", "ProposalExecuted"]);
+    }
+  });
+
+  it("a contract that is a governor may still be frozen as a contract; a status back to normal is deleted", async () => {
+    const contract = hex(
+      (await one(send(alice, null, helloArtifact().bytecode as Hex, 2_000_000n))).contractAddress!,
+    );
+    await pass("createUpdateGovernorProposal", [contract, 1n]);
+    // 4 governors now: 3 votes pass.
+    const pass3 = async (fn: string, args: unknown[]) => {
+      const id = BigInt(hex((await one(propose(g1, fn, args))).logs[0]!.topics[1]!));
+      await one(vote(g2, id));
+      expect(events(await one(vote(g3, id))), fn).toContain("ProposalExecuted");
+    };
+    await pass3("createSetContractStatusProposal", [contract, 1]);
+    await pass3("createSetAccountStatusProposal", [alice.address, 1]);
+    const key = hexToBytes(accountStatusKey(addr(alice)));
+    expect(await chain.state.getState(key)).toBeDefined();
+    await pass3("createSetAccountStatusProposal", [alice.address, 0]);
+    expect(await chain.state.getState(key)).toBeUndefined();
   });
 
   it("a vote in the proposal's last block still counts; a proposal that passes but cannot execute reverts the vote", async () => {
@@ -395,6 +508,50 @@ describe("node safety rules over the stored node list", () => {
     expect(quorumRefusal([entry(1, { type: NodeType.Observer })], 0, hexes(1))).toBe(
       "the last sealer cannot be removed",
     );
+  });
+});
+
+describe("safe validator changes: which changes are checked, over which window", () => {
+  const ids = sealerKeys.map((k) => bytesToHex(k.nodeId));
+  const newcomer = bytesToHex(new Uint8Array(32).fill(7));
+
+  it("raising a silent sealer's weight is refused (the quorum it needs is not live); an observer comes and goes freely", async () => {
+    chain.recentProposers = sealerKeys.slice(0, 3).map((k) => k.nodeId);
+    expect(reason(await one(propose(g1, "createSetWeightProposal", [ids[3]!, 10n])))).toBe(
+      "committee: refused: quorum unreachable: after this change the sealers' total weight is 13 and a commit needs 9, but the sealers that proposed recent blocks hold only 3",
+    );
+    // Only 2 of 4 sealers live: no sealer change could pass, but observers are not sealers.
+    chain.recentProposers = sealerKeys.slice(0, 2).map((k) => k.nodeId);
+    await pass("createAddObserverProposal", [newcomer]);
+    expect(reason(await one(propose(g1, "createAddObserverProposal", [newcomer])))).toBe(
+      "committee: refused: the node is already an observer",
+    );
+    expect(reason(await one(propose(g1, "createAddObserverProposal", [ids[0]!])))).toBe(
+      `committee: refused: node ${ids[0]} is a sealer: demoting it is a remove-node proposal`,
+    );
+    await pass("createRmNodeProposal", [newcomer]);
+    expect((await readConsensusNodes(chain.state, chain.number + 1)).observers).toHaveLength(0);
+  });
+
+  it("the liveness window asked for is 4 blocks per current sealer (observers not counted)", async () => {
+    await pass("createAddObserverProposal", [newcomer]);
+    const asked: number[] = [];
+    const tx = await propose(g1, "createSetWeightProposal", [ids[0]!, 2n]);
+    const out = await chain.executor.executeBlock(
+      chain.state,
+      {
+        ...chain.ctx(),
+        recentProposers: async (count: number) => {
+          asked.push(count);
+          return sealerKeys.map((k) => k.nodeId);
+        },
+      },
+      [tx],
+      "build",
+    );
+    await chain.commit(out);
+    expect(out.receipts[0]!.status).toBe(1);
+    expect(asked).toEqual([16]);
   });
 });
 
@@ -755,6 +912,21 @@ describe("stored governance records: a corrupt one is refused, never misread", (
       ).toEqual(corrupt("proposal"));
   });
 
+  it("each stored small value names itself when corrupt", async () => {
+    const get = async () => RLP.encode([]);
+    const sel = new Uint8Array(4);
+    const reads: [string, () => Promise<unknown>][] = [
+      ["deploy mode", () => readDeployMode(get)],
+      ["deploy list", () => readDeployAccess(get, a)],
+      ["method ACL mode", () => readMethodMode(get, a, sel)],
+      ["method ACL list", () => readMethodAccess(get, a, sel, a)],
+      ["account status", () => readAccountStatus(get, a)],
+      ["contract status", () => readContractStatus(get, a)],
+      ["proposal count", () => readProposalCount(get)],
+    ];
+    for (const [what, read] of reads) await expect(read(), what).rejects.toEqual(corrupt(what));
+  });
+
   it("a small number: absent is 0; not RLP, a list or beyond 2^53 is refused, named", () => {
     expect(decodeSmall(null, "deploy mode")).toBe(0);
     expect(decodeSmall(encodeSmall(0), "deploy mode")).toBe(0);
@@ -908,6 +1080,130 @@ describe("permissions: the edges", () => {
       code: "ACCOUNT_NOT_NORMAL",
       reason: `account status: ${alice.address.toLowerCase()} is abolished, its transactions are refused`,
     });
+  });
+});
+
+describe("gas and results of the system contracts", () => {
+  /** Intrinsic gas of a call with this data (EIP-2028): the system contract gets the rest of the gas limit. */
+  const intrinsic = (data: Hex) =>
+    21_000n + [...hexToBytes(data)].reduce((g, b) => g + (b === 0 ? 4n : 16n), 0n);
+  const callWith = (to: Uint8Array, data: Hex, gas: bigint, from = addr(alice)) =>
+    chain.executor.call(
+      chain.state,
+      { from, to, data: hexToBytes(data), gasLimit: intrinsic(data) + gas },
+      chain.callCtx(),
+    );
+  const errorOf = (out: Uint8Array) => decodeErrorResult({ abi: [], data: hex(out) }).args[0];
+
+  it("a read needs 5000 gas, a write 50000: with one less each reverts 'out of gas'", async () => {
+    const count = encodeFunctionData({ abi: COMMITTEE_ABI, functionName: "proposalCount" });
+    const low = await callWith(COMMITTEE_ADDRESS, count, 4_999n);
+    expect([low.status, errorOf(low.output)]).toEqual([0, "out of gas"]);
+    expect((await callWith(COMMITTEE_ADDRESS, count, 5_000n)).status).toBe(1);
+    const status = encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName: "deployType" });
+    const lowAuth = await callWith(CONTRACT_AUTH_ADDRESS, status, 4_999n);
+    expect([lowAuth.status, errorOf(lowAuth.output)]).toEqual([0, "out of gas"]);
+    expect((await callWith(CONTRACT_AUTH_ADDRESS, status, 5_000n)).status).toBe(1);
+    // Writes: the gas check comes before the admin check, so enough gas gets the admin refusal instead.
+    const acl = encodeFunctionData({
+      abi: CONTRACT_AUTH_ABI,
+      functionName: "setMethodAuthType",
+      args: [bob.address, "0x12345678", 1],
+    });
+    expect(errorOf((await callWith(CONTRACT_AUTH_ADDRESS, acl, 49_999n)).output)).toBe("out of gas");
+    expect(errorOf((await callWith(CONTRACT_AUTH_ADDRESS, acl, 50_000n)).output)).toMatch(
+      /is not the admin of/,
+    );
+    const proposal = encodeFunctionData({
+      abi: COMMITTEE_ABI,
+      functionName: "createSetSysConfigProposal",
+      args: ["tx_count_limit", "7", 0n],
+    });
+    expect(errorOf((await callWith(COMMITTEE_ADDRESS, proposal, 49_999n, addr(g1))).output)).toBe(
+      "out of gas",
+    );
+    expect((await callWith(COMMITTEE_ADDRESS, proposal, 50_000n, addr(g1))).status).toBe(1);
+  });
+
+  it("a read sent as a transaction logs nothing; an unknown function reverts naming it", async () => {
+    const count = encodeFunctionData({ abi: COMMITTEE_ABI, functionName: "proposalCount" });
+    const r = await one(send(alice, COMMITTEE_ADDRESS, count));
+    expect([r.status, r.logs]).toEqual([1, []]);
+    const r2 = await one(
+      send(
+        alice,
+        CONTRACT_AUTH_ADDRESS,
+        encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName: "deployType" }),
+      ),
+    );
+    expect([r2.status, r2.logs]).toEqual([1, []]);
+    expect(reason(await one(send(alice, COMMITTEE_ADDRESS, "0x12345678")))).toBe(
+      "unknown function or bad arguments",
+    );
+    expect(reason(await one(send(alice, CONTRACT_AUTH_ADDRESS, "0x12345678")))).toBe(
+      "unknown function or bad arguments",
+    );
+  });
+});
+
+describe("ContractAuth: only the admin, only valid modes, per contract and selector", () => {
+  const hello = helloArtifact();
+  const acl = (from: W, functionName: string, args: unknown[]) =>
+    one(
+      send(
+        from,
+        CONTRACT_AUTH_ADDRESS,
+        encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName, args } as never),
+      ),
+    );
+  const read = async (functionName: string, args: unknown[]) => {
+    const r = await chain.executor.call(
+      chain.state,
+      {
+        to: CONTRACT_AUTH_ADDRESS,
+        data: hexToBytes(encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName, args } as never)),
+      },
+      chain.callCtx(),
+    );
+    return decodeFunctionResult({ abi: CONTRACT_AUTH_ABI, functionName, data: hex(r.output) } as never);
+  };
+
+  it("another account cannot change the ACL once an admin is set; authType 3 is refused; 0 (open) is a valid mode", async () => {
+    const a = hex((await one(send(alice, null, hello.bytecode as Hex, 2_000_000n))).contractAddress!);
+    const b = hex((await one(send(alice, null, hello.bytecode as Hex, 2_000_000n))).contractAddress!);
+    const setSel = toFunctionSelector("function set(string)");
+    const getSel = toFunctionSelector("function get()");
+    await pass("createResetAdminProposal", [alice.address, a]);
+    // The contract is named as the call gave it (viem checksums it).
+    expect(reason(await acl(bob, "setMethodAuthType", [a, setSel, 2])).toLowerCase()).toBe(
+      `method acl: ${bob.address.toLowerCase()} is not the admin of ${a} (the committee appoints it: set-admin proposal)`,
+    );
+    expect(reason(await acl(bob, "openMethodAuth", [a, setSel, bob.address]))).toMatch(/is not the admin of/);
+    expect(reason(await acl(alice, "setMethodAuthType", [a, setSel, 3]))).toBe(
+      "method ACL: authType must be 0 (open), 1 (allow-list) or 2 (deny-list)",
+    );
+    await acl(alice, "setMethodAuthType", [a, setSel, 1]);
+    // Per contract and per selector: b has no admin, a's get() stays open.
+    expect(await read("getAdmin", [b])).toBe("0x0000000000000000000000000000000000000000");
+    expect(await read("getMethodAuthType", [a, getSel])).toBe(0);
+    expect(await read("getMethodAuthType", [b, setSel])).toBe(0);
+    expect(await read("checkMethodAuth", [a, getSel, bob.address])).toBe(true);
+    expect(await read("checkMethodAuth", [a, setSel, bob.address])).toBe(false);
+    const open = await acl(alice, "setMethodAuthType", [a, setSel, 0]);
+    expect(open.status).toBe(1);
+    expect(
+      decodeEventLog({
+        abi: CONTRACT_AUTH_ABI,
+        topics: open.logs[0]!.topics.map(hex) as [Hex, ...Hex[]],
+        data: hex(open.logs[0]!.data),
+      }).args,
+    ).toMatchObject({ value: 0 });
+    expect(await read("checkMethodAuth", [a, setSel, bob.address])).toBe(true);
+    // A frozen contract does not freeze another.
+    await pass("createSetContractStatusProposal", [a, 1]);
+    const setData = encodeFunctionData({ abi: hello.abi as Abi, functionName: "set", args: ["x"] });
+    expect((await one(send(bob, hexToBytes(b), setData))).status).toBe(1);
+    expect(await read("getContractStatus", [b])).toBe(0);
   });
 });
 
