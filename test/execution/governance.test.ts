@@ -902,6 +902,7 @@ describe("stored governance records: a corrupt one is refused, never misread", (
       withField(5, n(4)), // status 4: no such status
       withField(5, []),
       withField(6, n(1)), // voters not a list
+      withField(7, n(0)), // voters an empty byte string, not an empty list
       withField(6, [n(1)]), // a voter not an address
       withField(7, [a, a.subarray(1)]),
     ];
@@ -1108,7 +1109,7 @@ describe("gas and results of the system contracts", () => {
     const acl = encodeFunctionData({
       abi: CONTRACT_AUTH_ABI,
       functionName: "setMethodAuthType",
-      args: [bob.address, "0x12345678", 1],
+      args: [bob.address as Hex, "0x12345678", 1],
     });
     expect(errorOf((await callWith(CONTRACT_AUTH_ADDRESS, acl, 49_999n)).output)).toBe("out of gas");
     expect(errorOf((await callWith(CONTRACT_AUTH_ADDRESS, acl, 50_000n)).output)).toMatch(

@@ -263,6 +263,15 @@ describe("the authenticator: what makes a token a principal", () => {
         expiresInS: 1,
       }),
     ).rejects.toThrow("the principal must have 1 to 128 characters");
+    const longest = "p".repeat(128);
+    const t = await issueToken({
+      algorithm: "HS256",
+      keyFile: tokens.secretFile,
+      principal: longest,
+      rights: [],
+      expiresInS: 60,
+    });
+    expect((await auth.authenticate(creds(`Bearer ${t}`))).id).toBe(longest);
     await expect(
       issueToken({
         algorithm: "HS256",
