@@ -360,6 +360,20 @@ describe("committee: what a proposal may ask for", () => {
     }
   });
 
+  it("a lone governor may change its own weight (only removing it is refused)", async () => {
+    chain = await TestChain.create(new MemoryState(), {
+      ...spec(),
+      committee: { governors: [{ address: addr(g1), weight: 1 }] },
+    });
+    expect(events(await one(propose(g1, "createUpdateGovernorProposal", [g1.address, 5n])))).toEqual([
+      "ProposalCreated",
+      "ProposalExecuted",
+    ]);
+    expect(reason(await one(propose(g1, "createUpdateGovernorProposal", [g1.address, 0n])))).toBe(
+      "committee: refused: the last governor cannot be removed",
+    );
+  });
+
   it("a committee of 100 is full: a new governor is refused, an existing one's weight may still change", async () => {
     const many = wallets(100, 7);
     const by = many[0]!;
