@@ -133,4 +133,42 @@ export const modules: Record<string, MutationModule> = {
       "test/execution/yielder.test.ts",
     ],
   },
+  governance: {
+    // The governance system contracts: the committee and its proposals (votes, tally, expiry, the node-set safety
+    // checks), the permission checks of senders, deployments and calls, ContractAuth's method ACLs, and the state
+    // layout they read and write. abi.ts holds only the ABIs and constants, index.ts only re-exports: not mutated.
+    mutate: [
+      "src/execution/governance/**/*.ts",
+      "!src/execution/governance/index.ts",
+      "!src/execution/governance/abi.ts",
+    ],
+    // One module graph per mutant run (the files keep no state between them), and of the node tests only the two
+    // that reach what the executor's tests cannot (the pool's permission check at admission): a node per test
+    // makes test/node/{systemContracts,fisco} seconds per mutant, for proposals the executor's tests make too.
+    isolate: false,
+    tests: [
+      "test/execution/governance.test.ts",
+      "test/execution/systemContracts.test.ts",
+      "test/node/governance.test.ts",
+      "test/node/permissionCheck.test.ts",
+    ],
+  },
+  "rpc-access": {
+    // Who may call the JSON-RPC and what: bearer tokens and client certificates to principals (auth.ts), each
+    // method's right (rights.ts), the Host and Origin guard (guard.ts), and the chain's CA for mTLS (ca.ts).
+    // rights.ts only up to withRights: its method tables are data that rights.test.ts checks entry by entry, and
+    // as module-level constants each of their ~100 mutants would run every test file (Stryker's static mutants).
+    mutate: ["src/rpc/auth.ts", "src/rpc/rights.ts:1-37", "src/rpc/guard.ts", "src/rpc/ca.ts"],
+    // One module graph per mutant run (each file starts and closes its own servers and temp dirs). Not run: the
+    // CLI's tests (test/cli/rpcAuth: it spawns `consort`, ~10 s, and ca.test.ts checks what it writes) and the
+    // envelope's (the guard is pinned by auth.test.ts, directly and through the server).
+    isolate: false,
+    tests: [
+      "test/rpc/auth.test.ts",
+      "test/rpc/rights.test.ts",
+      "test/rpc/ca.test.ts",
+      "test/rpc/config.test.ts",
+      "test/node/rpcAccess.test.ts",
+    ],
+  },
 };

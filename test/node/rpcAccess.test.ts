@@ -192,6 +192,41 @@ describe("JSON-RPC over HTTPS with client certificates (real node)", () => {
     expect(await provider.getBalance(TO)).toBeGreaterThanOrEqual(7n);
   });
 
+  it('a CN without its own entry gets the rights of "*": it reads, and a send is refused naming the principal', async () => {
+    const tls = path.join(net.dir, "tls");
+    const bob = await issueCertificate({ caDir: tls, kind: "client", name: "bob", outDir: tls });
+    const post = (method: string, params: unknown[]) =>
+      new Promise<{ status: number; body: { result?: unknown; error?: { message: string } } }>(
+        (resolve, reject) => {
+          const req = request(url, {
+            method: "POST",
+            ca,
+            cert: readFileSync(bob.certFile),
+            key: readFileSync(bob.keyFile),
+            headers: { "content-type": "application/json" },
+            agent: false,
+          });
+          req.on("response", (res) => {
+            let text = "";
+            res.on("data", (d) => {
+              text += d;
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          });
+          req.on("error", reject);
+          req.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }));
+        },
+      );
+    const read = await post("eth_blockNumber", []);
+    expect(read.status).toBe(200);
+    expect(read.body.result).toMatch(/^0x[0-9a-f]+$/);
+    const send = await post("eth_sendRawTransaction", ["0x00"]);
+    expect(send.status).toBe(403);
+    expect(send.body.error?.message).toBe(
+      'permission denied: eth_sendRawTransaction needs the "submit" right; principal "bob" holds read',
+    );
+  });
+
   it("a certificate from another CA is refused during the TLS handshake; the node keeps serving others", async () => {
     const other = path.join(net.dir, "other-ca");
     const outcome = await new Promise<string>((resolve) => {

@@ -1,8 +1,11 @@
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import path from "node:path";
+import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { generateTokenKey, issueToken } from "../../src/rpc/auth.js";
+import { Authenticator, type Credentials, generateTokenKey, issueToken } from "../../src/rpc/auth.js";
+import { checkHostAndOrigin, hostName } from "../../src/rpc/guard.js";
 import { RpcServer } from "../../src/rpc/server.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -114,6 +117,178 @@ describe("bearer tokens", () => {
   });
 });
 
+describe("the authenticator: what makes a token a principal", () => {
+  let auth: Authenticator;
+  let secret: Uint8Array;
+  const creds = (authorization?: string, queryToken?: string): Credentials => ({
+    authorization,
+    queryToken,
+    tlsSocket: null,
+  });
+  const nowS = () => Math.floor(Date.now() / 1000);
+  /** A token with exactly these claims, signed with the node's secret. */
+  const signed = (claims: Record<string, unknown>) =>
+    new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(secret);
+  const refusal = async (c: Credentials, a = auth) => {
+    try {
+      return await a.authenticate(c);
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  const rightsClaim = 'unauthorized: invalid token: the "rights" claim must list read, submit and/or admin';
+
+  beforeAll(async () => {
+    auth = await Authenticator.load(tokens.jwt, null);
+    secret = new TextEncoder().encode((await readFile(tokens.secretFile, "utf8")).trim());
+  });
+
+  it("sub names the principal (1 to 128 characters), rights must be known ones, exp is when it stops", async () => {
+    const exp = nowS() + 600;
+    expect(
+      await auth.authenticate(
+        creds(`Bearer ${await signed({ sub: "a".repeat(128), rights: ["admin"], exp })}`),
+      ),
+    ).toEqual({
+      id: "a".repeat(128),
+      rights: new Set(["admin"]),
+      via: "token",
+      expiresAtMs: exp * 1000,
+    });
+    expect(
+      (await auth.authenticate(creds(undefined, await signed({ sub: "b", rights: [], exp })))).rights,
+    ).toEqual(new Set());
+    const sub = "unauthorized: invalid token: sub must name the principal";
+    expect(await refusal(creds(`Bearer ${await signed({ sub: "", rights: [], exp })}`))).toBe(sub);
+    expect(await refusal(creds(`Bearer ${await signed({ sub: "a".repeat(129), rights: [], exp })}`))).toBe(
+      sub,
+    );
+    expect(await refusal(creds(`Bearer ${await signed({ sub: 7, rights: [], exp })}`))).toMatch(
+      /^unauthorized: invalid token: /,
+    );
+    expect(await refusal(creds(`Bearer ${await signed({ sub: "x", rights: ["read", "root"], exp })}`))).toBe(
+      rightsClaim,
+    );
+    expect(await refusal(creds(`Bearer ${await signed({ sub: "x", rights: "read", exp })}`))).toBe(
+      rightsClaim,
+    );
+    expect(await refusal(creds(`Bearer ${await signed({ sub: "x", exp })}`))).toBe(rightsClaim);
+    expect(await refusal(creds(`Bearer ${await signed({ rights: ["read"], exp })}`))).toBe(
+      'unauthorized: invalid token: missing required "sub" claim',
+    );
+    expect(await refusal(creds(`Bearer ${await signed({ sub: "x", rights: ["read"] })}`))).toBe(
+      'unauthorized: invalid token: missing required "exp" claim',
+    );
+  });
+
+  it("5 s of clock skew are tolerated; a token beyond 8192 characters is refused unread", async () => {
+    const t = (exp: number) => signed({ sub: "x", rights: ["read"], exp });
+    expect((await auth.authenticate(creds(`Bearer ${await t(nowS() - 3)}`))).id).toBe("x");
+    expect(await refusal(creds(`Bearer ${await t(nowS() - 8)}`))).toBe("unauthorized: token expired");
+    expect(await refusal(creds(`Bearer ${"a".repeat(8193)}`))).toBe("unauthorized: invalid token: too long");
+    expect(await refusal(creds(`Bearer ${"a".repeat(8192)}`))).toMatch(
+      /^unauthorized: invalid token: (?!too long)/,
+    );
+  });
+
+  it("the Authorization header: Bearer in any case, one token, spaces around; it wins over ?token=", async () => {
+    const good = await tokens.issue("header", ["read"]);
+    const other = await tokens.issue("query", ["read"]);
+    expect((await auth.authenticate(creds(`bearer   ${good}  `, other))).id).toBe("header");
+    expect((await auth.authenticate(creds(`BEARER ${good}`))).id).toBe("header");
+    expect((await auth.authenticate(creds(undefined, other))).id).toBe("query");
+    const malformed = 'unauthorized: malformed Authorization header: expected "Bearer <token>"';
+    for (const h of [`Bearer ${good} x`, `Bearer`, `xBearer ${good}`, `Basic ${good}`]) {
+      expect(await refusal(creds(h)), h).toBe(malformed);
+    }
+  });
+
+  it("without a token key or required client certificates: anyone is the anonymous principal", async () => {
+    const open = await Authenticator.load(null, null);
+    expect(open.required).toBe(false);
+    expect(await open.authenticate(creds(undefined, "anything"))).toMatchObject({
+      id: "anonymous",
+      via: "none",
+    });
+    const tlsOnly = await Authenticator.load(null, {
+      certFile: "",
+      keyFile: "",
+      caFile: null,
+      clientCerts: "off",
+      clientRights: {},
+    });
+    expect(tlsOnly.required).toBe(false);
+    const mtls = await Authenticator.load(null, {
+      certFile: "",
+      keyFile: "",
+      caFile: null,
+      clientCerts: "required",
+      clientRights: {},
+    });
+    expect(mtls.required).toBe(true);
+    expect(await refusal(creds(undefined, "t"), mtls)).toBe(
+      "unauthorized: bearer tokens are not enabled on this node (rpc.auth.jwt)",
+    );
+    expect(await refusal(creds(), mtls)).toBe(
+      "unauthorized: missing credentials: a client certificate from the chain's CA is required",
+    );
+  });
+
+  it("token keys: an HS256 secret under 32 bytes or an unreadable key file is a config error", async () => {
+    const short = path.join(tokens.dir, "short.secret");
+    await writeFile(short, `${"s".repeat(31)}\n`);
+    await expect(Authenticator.load({ algorithm: "HS256", keyFile: short }, null)).rejects.toThrow(
+      `${short}: an HS256 secret needs at least 32 bytes (consort token keygen makes one)`,
+    );
+    const ok = path.join(tokens.dir, "ok.secret");
+    await writeFile(ok, `  ${"s".repeat(32)}\n`);
+    const a = await Authenticator.load({ algorithm: "HS256", keyFile: ok }, null);
+    const token = await new SignJWT({ sub: "x", rights: [], exp: nowS() + 60 })
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode("s".repeat(32)));
+    expect((await a.authenticate(creds(`Bearer ${token}`))).id).toBe("x");
+    const missing = path.join(tokens.dir, "missing.pub");
+    await expect(Authenticator.load({ algorithm: "ES256", keyFile: missing }, null)).rejects.toThrow(
+      `cannot read the JWT public key file ${missing}: `,
+    );
+    await expect(Authenticator.load({ algorithm: "ES256", keyFile: ok }, null)).rejects.toThrow(
+      `${ok}: not a ES256 public key (SPKI PEM): `,
+    );
+    await expect(
+      issueToken({
+        algorithm: "HS256",
+        keyFile: tokens.secretFile,
+        principal: "",
+        rights: [],
+        expiresInS: 1,
+      }),
+    ).rejects.toThrow("the principal must have 1 to 128 characters");
+    const longest = "p".repeat(128);
+    const t = await issueToken({
+      algorithm: "HS256",
+      keyFile: tokens.secretFile,
+      principal: longest,
+      rights: [],
+      expiresInS: 60,
+    });
+    expect((await auth.authenticate(creds(`Bearer ${t}`))).id).toBe(longest);
+    await expect(
+      issueToken({
+        algorithm: "HS256",
+        keyFile: tokens.secretFile,
+        principal: "p".repeat(129),
+        rights: [],
+        expiresInS: 1,
+      }),
+    ).rejects.toThrow("the principal must have 1 to 128 characters");
+    await expect(
+      issueToken({ algorithm: "ES256", keyFile: missing, principal: "p", rights: [], expiresInS: 1 }),
+    ).rejects.toThrow(`cannot read the JWT private key file ${missing}`);
+    expect((await stat(tokens.secretFile)).mode & 0o777).toBe(0o600);
+    expect(await readFile(tokens.secretFile, "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
+  });
+});
+
 describe("the web console under auth", () => {
   it("its static files load without a token; its JSON-RPC calls still need one", async () => {
     for (const file of ["", "app.js", "style.css"]) {
@@ -220,6 +395,68 @@ describe("Host, Origin and content type", () => {
       body: call("eth_chainId"),
     });
     expect(app.headers.get("access-control-allow-origin")).toBe("https://app.example");
+  });
+});
+
+describe("the Host and Origin rules", () => {
+  it("hostName: the name without port or brackets, lower case; null for what is no host", () => {
+    const cases: [string, string | null][] = [
+      ["localhost", "localhost"],
+      [" Node0.Example:8545 ", "node0.example"],
+      ["127.0.0.1:8545", "127.0.0.1"],
+      ["[::1]:8545", "::1"],
+      ["[::1]", "::1"],
+      ["[]:8545", null],
+      ["[::1", null],
+      ["::1", null], // bare IPv6: a Host header brackets it
+      ["a:1:2", null],
+      [":8545", null],
+      ["", null],
+      ["a".repeat(253), "a".repeat(253)],
+      ["a".repeat(254), null],
+    ];
+    for (const [header, name] of cases) expect(hostName(header), header).toBe(name);
+  });
+
+  it("checkHostAndOrigin: the Host always, the Origin only of an upgrade; '*' allows any; same origin is allowed", () => {
+    const hosts = ["localhost"];
+    const origins = ["https://app.example"];
+    const forbidden = (message: string) => ({ status: 403, code: -40300, message });
+    expect(checkHostAndOrigin({ host: "localhost:8545" }, hosts, origins, false)).toBeNull();
+    expect(checkHostAndOrigin({ host: "evil.example" }, hosts, origins, false)).toEqual(
+      forbidden("forbidden: invalid host specified (evil.example); allowed: rpc.allowedHosts"),
+    );
+    expect(checkHostAndOrigin({}, hosts, origins, false)).toEqual(
+      forbidden("forbidden: invalid host specified (none); allowed: rpc.allowedHosts"),
+    );
+    expect(checkHostAndOrigin({ host: "::1" }, ["::1"], origins, false)?.status).toBe(403);
+    expect(checkHostAndOrigin({ host: `${"x".repeat(100)}.example` }, hosts, origins, false)?.message).toBe(
+      `forbidden: invalid host specified (${"x".repeat(80)}); allowed: rpc.allowedHosts`,
+    );
+    expect(checkHostAndOrigin({ host: "evil.example" }, ["*"], origins, false)).toBeNull();
+    expect(checkHostAndOrigin({}, ["*"], origins, false)).toBeNull();
+
+    const evil = { host: "localhost:8545", origin: "https://evil.example" };
+    expect(checkHostAndOrigin(evil, hosts, origins, false)).toBeNull(); // plain HTTP: CORS decides
+    expect(checkHostAndOrigin(evil, hosts, origins, true)).toEqual(
+      forbidden("forbidden: origin https://evil.example is not allowed (rpc.corsOrigins)"),
+    );
+    expect(
+      checkHostAndOrigin({ ...evil, origin: `https://${"e".repeat(100)}` }, hosts, origins, true)?.message,
+    ).toBe(`forbidden: origin https://${"e".repeat(72)} is not allowed (rpc.corsOrigins)`);
+    expect(checkHostAndOrigin(evil, hosts, ["*"], true)).toBeNull();
+    expect(checkHostAndOrigin({ ...evil, origin: "https://app.example" }, hosts, origins, true)).toBeNull();
+    expect(checkHostAndOrigin({ host: "localhost:8545" }, hosts, origins, true)).toBeNull(); // no Origin sent
+    for (const origin of ["http://localhost:8545", "HTTPS://LOCALHOST:8545"]) {
+      expect(checkHostAndOrigin({ host: "LocalHost:8545", origin }, hosts, origins, true), origin).toBeNull();
+    }
+    for (const origin of ["ws://localhost:8545", "http://localhost:8546", "http://localhost"]) {
+      expect(
+        checkHostAndOrigin({ host: "localhost:8545", origin }, hosts, origins, true)?.status,
+        origin,
+      ).toBe(403);
+    }
+    expect(checkHostAndOrigin({ origin: "http://localhost" }, ["*"], [], true)?.status).toBe(403);
   });
 });
 
