@@ -53,8 +53,9 @@ export class Authenticator {
   }
 
   async authenticate(c: Credentials): Promise<Principal> {
-    const token = bearer(c.authorization) ?? c.queryToken;
+    // A node that asks for no credentials ignores any (a client's Basic auth for a proxy in front of it included).
     if (!this.required) return ANONYMOUS;
+    const token = bearer(c.authorization) ?? c.queryToken;
     if (token !== undefined) {
       if (!this.jwt) throw unauthorized("bearer tokens are not enabled on this node (rpc.auth.jwt)");
       return this.verifyToken(token);

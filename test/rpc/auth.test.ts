@@ -210,6 +210,8 @@ describe("the authenticator: what makes a token a principal", () => {
       id: "anonymous",
       via: "none",
     });
+    // Credentials it does not ask for are ignored, whatever their form (Basic auth for a proxy in front of it).
+    expect(await open.authenticate(creds("Basic dXNlcjpwYXNz"))).toMatchObject({ id: "anonymous" });
     const tlsOnly = await Authenticator.load(null, {
       certFile: "",
       keyFile: "",
