@@ -219,3 +219,71 @@ describe("TxPool TTL", () => {
     expect(hashes(pool.pending(2))).toEqual(hashes(txs.slice(0, 2)));
   });
 });
+
+describe("TxPool.park, hasWork, drop", () => {
+  it("a parked tx is not sealed, nor work, until the next commit; its sender's later nonces wait behind it", async () => {
+    const { pool } = makePool();
+    const [a, b] = [wallet(0), wallet(1)];
+    const A0 = await pool.add(await signEth(a, { nonce: 0 }));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    const N = await pool.add(signNative(b, 10));
+    expect(pool.hasWork()).toBe(true);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A0, N, A1]));
+    // The executor refuses A0 and N for now: they leave "in flight" and are not sealed again; A1 waits behind A0.
+    pool.releaseSealed([A1.hash]);
+    pool.park([A0.hash, N.hash, new Uint8Array(32).fill(9)]); // an unknown hash is ignored
+    expect(pool.stats().inFlight).toBe(0);
+    expect(pool.hasWork()).toBe(false);
+    expect(pool.seal(10)).toEqual([]);
+    expect(pool.size()).toBe(3);
+    // A commit (of other txs) may have changed the state that refused them: sealable again.
+    pool.onBlockCommitted([], 11);
+    expect(pool.hasWork()).toBe(true);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A0, N, A1]));
+  });
+
+  it("a parked native tx alone is no work; an in-flight tx alone is", async () => {
+    const { pool } = makePool();
+    const N = await pool.add(signNative(wallet(0), 10));
+    pool.park([N.hash]);
+    expect(pool.hasWork()).toBe(false);
+    pool.onBlockCommitted([], 11);
+    expect(pool.hasWork()).toBe(true);
+    expect(hashes(pool.seal(1))).toEqual(hashes([N]));
+    expect(pool.hasWork()).toBe(true); // in flight: consensus has a proposal to finish
+  });
+
+  it("a held tx behind a nonce gap is work while it is in flight (another leader's proposal carries it)", async () => {
+    const { pool } = makePool();
+    const A1 = await pool.add(await signEth(wallet(0), { nonce: 1 })); // A0 never reached this pool
+    expect(pool.hasWork()).toBe(false);
+    pool.hold([A1.hash]);
+    expect(pool.hasWork()).toBe(true);
+    pool.releaseSealed();
+    expect(pool.hasWork()).toBe(false);
+  });
+
+  it("hasWork is false for a nonce gap and for native txs whose block limit has passed", async () => {
+    const { pool, chain } = makePool();
+    expect(pool.hasWork()).toBe(false);
+    await pool.add(await signEth(wallet(0), { nonce: 1 })); // waits for nonce 0
+    expect(pool.hasWork()).toBe(false);
+    await pool.add(signNative(wallet(1), 10, { blockLimit: 12 }));
+    expect(pool.hasWork()).toBe(true);
+    chain.currentHeight = 12; // blockLimit 12 is no longer ahead: seal skips it, so it is no work
+    expect(pool.hasWork()).toBe(false);
+    expect(pool.seal(10)).toEqual([]);
+  });
+
+  it("drop removes the given pooled txs for good and counts them; unknown hashes are ignored", async () => {
+    const { pool } = makePool();
+    const A0 = await pool.add(await signEth(wallet(0), { nonce: 0 }));
+    const N = await pool.add(signNative(wallet(1), 10));
+    const B0 = await pool.add(await signEth(wallet(2), { nonce: 0 }));
+    expect(pool.drop([A0.hash, N.hash, new Uint8Array(32).fill(9), A0.hash])).toBe(2);
+    expect(pool.get(A0.hash)).toBeUndefined();
+    expect(pool.get(N.hash)).toBeUndefined();
+    expect(hashes(pool.pending())).toEqual(hashes([B0]));
+    expect(pool.stats()).toMatchObject({ count: 1, senders: 1, nativeCount: 0, bytes: B0.raw.length });
+  });
+});
