@@ -90,7 +90,68 @@ describe("TxPool admission: accepted transactions", () => {
 describe("TxPool admission: every rejection with its code and geth wording", () => {
   it("oversized raw bytes are refused before decoding", async () => {
     const { pool } = makePool({ txBytesMax: 1024 });
-    await expectReject(pool, new Uint8Array(1025).fill(0xff), "TXPOOL_OVERSIZED", /^oversized data/);
+    const err = await expectReject(
+      pool,
+      new Uint8Array(1025).fill(0xff),
+      "TXPOOL_OVERSIZED",
+      /^oversized data/,
+    );
+    expect(err.meta).toMatchObject({ size: 1025 });
+    const raw = await signEth(wallet(0));
+    await makePool({ txBytesMax: raw.length }).pool.add(raw); // exactly at the bound: admitted
+  });
+
+  it("a tx the permission check refuses is TXPOOL_NOT_PERMITTED with its reason", async () => {
+    const refusedSender = wallet(1).address.toLowerCase();
+    const { pool } = makePool(
+      {},
+      { permissionCheck: async (tx) => (bytesToHex(tx.sender) === refusedSender ? "not on the list" : null) },
+    );
+    await pool.add(await signEth(wallet(0)));
+    await expectReject(pool, await signEth(wallet(1)), "TXPOOL_NOT_PERMITTED", /^not on the list$/);
+    expect(pool.size()).toBe(1);
+  });
+
+  it("the pool's own refusals come before the permission check and the state reads", async () => {
+    let checks = 0;
+    const { pool, state } = makePool(
+      { senderCountMax: 1 },
+      {
+        permissionCheck: async () => {
+          checks++;
+          return null;
+        },
+      },
+    );
+    const w = wallet(0);
+    const A0 = await pool.add(await signEth(w, { nonce: 0, gasPrice: 10n }));
+    const N = await pool.add(signNative(wallet(1), 10));
+    expect([checks, state.reads]).toEqual([2, 1]);
+    await expectReject(pool, await signEth(w, { nonce: 1 }), "TXPOOL_SENDER_LIMIT", /account limit/);
+    await expectReject(
+      pool,
+      await signEth(w, { nonce: 0, gasPrice: 10n, gasLimit: 30_000n }),
+      "TXPOOL_UNDERPRICED",
+      /underpriced/,
+    );
+    await expectReject(pool, signNative(wallet(1), 10), "TXPOOL_SENDER_LIMIT", /account limit/);
+    await expectReject(
+      pool,
+      signNative(wallet(2), 10, { nonce: (N as { nonce: Uint8Array }).nonce }),
+      "TXPOOL_NONCE_USED",
+      /nonce/,
+    );
+    expect([checks, state.reads]).toEqual([2, 1]);
+    expect(pool.get(A0.hash)).toBe(A0);
+  });
+
+  it("a failing state read is passed on, and not counted as a refusal", async () => {
+    const { pool, state } = makePool();
+    state.getAccountNonce = async () => {
+      throw new Error("disk on fire");
+    };
+    await expect(pool.add(await signEth(wallet(0)))).rejects.toThrow(/^disk on fire$/);
+    expect(pool.stats().rejected).toEqual({ local: {}, peer: {} });
   });
 
   it("undecodable bytes, a bad signature and another chain id are TXPOOL_INVALID wrapping the CodecError", async () => {
@@ -335,5 +396,7 @@ describe("TxPool.addBatch", () => {
       "TXPOOL_INSUFFICIENT_FUNDS",
     ]);
     expect(events).toEqual([{ n: 2, origin: "peer" }]);
+    await pool.addBatch([good, new Uint8Array([9])]); // nothing added: no event
+    expect(events).toHaveLength(1);
   });
 });
