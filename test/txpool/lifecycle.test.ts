@@ -390,6 +390,15 @@ describe("TxPool.park, hasWork, drop", () => {
     expect(hashes(pool.seal(10))).toEqual(hashes([A0, N, A1]));
   });
 
+  it("parking a hash the pool does not hold leaves that tx sealable when it arrives later", async () => {
+    const { pool } = makePool();
+    const raw = await signEth(wallet(0), { nonce: 0 });
+    const hash = (await makePool().pool.add(raw)).hash;
+    pool.park([hash]);
+    const tx = await pool.add(raw);
+    expect(hashes(pool.seal(10))).toEqual(hashes([tx]));
+  });
+
   it("a parked native tx alone is no work; an in-flight tx alone is", async () => {
     const { pool } = makePool();
     const N = await pool.add(signNative(wallet(0), 10));
