@@ -11,6 +11,7 @@ import { keccak256 } from "../../src/crypto/index.js";
 import { type TxPool, TxPoolError, type TxPoolErrorCode } from "../../src/txpool/index.js";
 import { TxType } from "../../src/types/index.js";
 import { bytesEqual, bytesToHex, hexToBytes } from "../../src/util/hex.js";
+import { captureLogger } from "../fixtures/logger.js";
 import {
   CHAIN_ID,
   makePool,
@@ -84,6 +85,50 @@ describe("TxPool admission: accepted transactions", () => {
     off();
     await pool.add(await signEth(wallet(0), { nonce: 1 }));
     expect(seen).toEqual(["1:local"]);
+  });
+
+  it("a listener that throws is logged; the add and the other listeners go on", async () => {
+    const logger = captureLogger();
+    const { pool } = makePool({}, { logger });
+    const seen: number[] = [];
+    pool.onAdded(() => {
+      throw new Error("listener bug");
+    });
+    pool.onAdded((txs) => seen.push(txs.length));
+    const tx = await pool.add(await signEth(wallet(0)));
+    expect(pool.get(tx.hash)).toBe(tx);
+    expect(seen).toEqual([1]);
+    expect(logger.find("txpool onAdded listener threw").map((e) => [e.level, e.obj])).toEqual([
+      ["error", { err: "listener bug" }],
+    ]);
+  });
+});
+
+describe("TxPool logs", () => {
+  it("a replaced tx, an eviction, expired txs and a refusal, each with what identifies it", async () => {
+    const logger = captureLogger();
+    const { pool, clock } = makePool({ countMax: 2, ttlMs: 1000 }, { logger });
+    const a = wallet(0);
+    const A0 = await pool.add(await signEth(a, { nonce: 0, gasPrice: 10n }));
+    const bumped = await pool.add(await signEth(a, { nonce: 0, gasPrice: 20n }));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    const hex = (h: Uint8Array) => bytesToHex(h);
+    expect(logger.find("tx replaced").map((e) => e.obj)).toEqual([
+      { hash: hex(A0.hash), by: hex(bumped.hash) },
+    ]);
+    await pool.add(await signEth(wallet(1))); // full: a's newest (A1) goes
+    expect(
+      logger.find("txpool full: evicted the newest tx of the sender holding the most").map((e) => e.obj),
+    ).toEqual([{ evicted: 1, sender: a.address.toLowerCase(), hash: hex(A1.hash) }]);
+    expect(pool.pruneExpired()).toBe(0);
+    expect(logger.find("expired txs dropped")).toEqual([]);
+    clock.ms += 1000;
+    expect(pool.pruneExpired()).toBe(2);
+    expect(logger.find("expired txs dropped").map((e) => e.obj)).toEqual([{ dropped: 2 }]);
+    await rejection(pool.add(new Uint8Array([1, 2, 3])));
+    expect(logger.find("tx rejected").map((e) => [e.level, e.obj.code, e.obj.origin])).toEqual([
+      ["trace", "TXPOOL_INVALID", "local"],
+    ]);
   });
 });
 
