@@ -213,6 +213,7 @@ describe("TxPool.onBlockCommitted", () => {
     expect(pool.get(shortLimit.hash)).toBeUndefined(); // blockLimit 11 <= height 11
     expect(pool.get(nonceTaken.hash)).toBeUndefined(); // its nonce is now used on chain
     expect(pool.stats().inFlight).toBe(1); // N remains in flight
+    expect(pool.stats().stale).toBe(2); // shortLimit and nonceTaken; the committed ones are not stale
     expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(3n);
     // A2 (nonce 2 == account nonce) is now sealable; N stays in flight until released
     expect(hashes(pool.seal(10))).toEqual(hashes([A2]));
@@ -424,6 +425,10 @@ describe("TxPool.park, hasWork, drop", () => {
     const { pool, chain } = makePool();
     expect(pool.hasWork()).toBe(false);
     await pool.add(await signEth(wallet(0), { nonce: 1 })); // waits for nonce 0
+    expect(pool.hasWork()).toBe(false);
+    const B0 = await pool.add(await signEth(wallet(2), { nonce: 0 }));
+    expect(pool.hasWork()).toBe(true); // an Ethereum tx at its sender's base
+    pool.drop([B0.hash]);
     expect(pool.hasWork()).toBe(false);
     await pool.add(signNative(wallet(1), 10, { blockLimit: 12 }));
     expect(pool.hasWork()).toBe(true);
