@@ -171,4 +171,28 @@ export const modules: Record<string, MutationModule> = {
       "test/node/rpcAccess.test.ts",
     ],
   },
+  "txpool-pool": {
+    // The pool's structure: per-sender pending lists and their indexes, nonce gaps, eviction when full, round-robin
+    // sealing, parking, in-flight and sealed bookkeeping, commits and expiry (admission.ts is txpool-admission).
+    mutate: ["src/txpool/txPool.ts", "src/txpool/pending.ts", "src/txpool/sealing.ts"],
+    tests: [
+      "test/txpool/admission.test.ts",
+      "test/txpool/admissionRules.test.ts",
+      "test/txpool/fairness.test.ts",
+      "test/txpool/lifecycle.test.ts",
+      "test/txpool/pipelined.test.ts",
+      "test/txpool/pending.test.ts",
+      "test/txpool/recoveryThreads.test.ts",
+    ],
+  },
+  "block-sync": {
+    // Catching up: which peers are asked (heads, blocks, proposal txs), what is blamed on a peer, what is skipped.
+    mutate: ["src/sync/blockSync.ts", "src/sync/txFetch.ts"],
+    tests: [
+      "test/sync/blockSync.test.ts",
+      "test/sync/blockSyncHostile.test.ts",
+      "test/sync/txFetch.test.ts",
+      "test/sync/txGossip.test.ts",
+    ],
+  },
 };

@@ -11,6 +11,7 @@ import { keccak256 } from "../../src/crypto/index.js";
 import { type TxPool, TxPoolError, type TxPoolErrorCode } from "../../src/txpool/index.js";
 import { TxType } from "../../src/types/index.js";
 import { bytesEqual, bytesToHex, hexToBytes } from "../../src/util/hex.js";
+import { captureLogger } from "../fixtures/logger.js";
 import {
   CHAIN_ID,
   makePool,
@@ -85,12 +86,117 @@ describe("TxPool admission: accepted transactions", () => {
     await pool.add(await signEth(wallet(0), { nonce: 1 }));
     expect(seen).toEqual(["1:local"]);
   });
+
+  it("a listener that throws is logged; the add and the other listeners go on", async () => {
+    const logger = captureLogger();
+    const { pool } = makePool({}, { logger });
+    const seen: number[] = [];
+    pool.onAdded(() => {
+      throw new Error("listener bug");
+    });
+    pool.onAdded((txs) => seen.push(txs.length));
+    const tx = await pool.add(await signEth(wallet(0)));
+    expect(pool.get(tx.hash)).toBe(tx);
+    expect(seen).toEqual([1]);
+    expect(logger.find("txpool onAdded listener threw").map((e) => [e.level, e.obj])).toEqual([
+      ["error", { err: "listener bug" }],
+    ]);
+  });
+});
+
+describe("TxPool logs", () => {
+  it("a replaced tx, an eviction, expired txs and a refusal, each with what identifies it", async () => {
+    const logger = captureLogger();
+    const { pool, clock } = makePool({ countMax: 2, ttlMs: 1000 }, { logger });
+    const a = wallet(0);
+    const A0 = await pool.add(await signEth(a, { nonce: 0, gasPrice: 10n }));
+    const bumped = await pool.add(await signEth(a, { nonce: 0, gasPrice: 20n }));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    const hex = (h: Uint8Array) => bytesToHex(h);
+    expect(logger.find("tx replaced").map((e) => e.obj)).toEqual([
+      { hash: hex(A0.hash), by: hex(bumped.hash) },
+    ]);
+    await pool.add(await signEth(wallet(1))); // full: a's newest (A1) goes
+    expect(
+      logger.find("txpool full: evicted the newest tx of the sender holding the most").map((e) => e.obj),
+    ).toEqual([{ evicted: 1, sender: a.address.toLowerCase(), hash: hex(A1.hash) }]);
+    expect(pool.pruneExpired()).toBe(0);
+    expect(logger.find("expired txs dropped")).toEqual([]);
+    clock.ms += 1000;
+    expect(pool.pruneExpired()).toBe(2);
+    expect(logger.find("expired txs dropped").map((e) => e.obj)).toEqual([{ dropped: 2 }]);
+    await rejection(pool.add(new Uint8Array([1, 2, 3])));
+    expect(logger.find("tx rejected").map((e) => [e.level, e.obj.code, e.obj.origin])).toEqual([
+      ["trace", "TXPOOL_INVALID", "local"],
+    ]);
+  });
 });
 
 describe("TxPool admission: every rejection with its code and geth wording", () => {
   it("oversized raw bytes are refused before decoding", async () => {
     const { pool } = makePool({ txBytesMax: 1024 });
-    await expectReject(pool, new Uint8Array(1025).fill(0xff), "TXPOOL_OVERSIZED", /^oversized data/);
+    const err = await expectReject(
+      pool,
+      new Uint8Array(1025).fill(0xff),
+      "TXPOOL_OVERSIZED",
+      /^oversized data/,
+    );
+    expect(err.meta).toMatchObject({ size: 1025 });
+    const raw = await signEth(wallet(0));
+    await makePool({ txBytesMax: raw.length }).pool.add(raw); // exactly at the bound: admitted
+  });
+
+  it("a tx the permission check refuses is TXPOOL_NOT_PERMITTED with its reason", async () => {
+    const refusedSender = wallet(1).address.toLowerCase();
+    const { pool } = makePool(
+      {},
+      { permissionCheck: async (tx) => (bytesToHex(tx.sender) === refusedSender ? "not on the list" : null) },
+    );
+    await pool.add(await signEth(wallet(0)));
+    await expectReject(pool, await signEth(wallet(1)), "TXPOOL_NOT_PERMITTED", /^not on the list$/);
+    expect(pool.size()).toBe(1);
+  });
+
+  it("the pool's own refusals come before the permission check and the state reads", async () => {
+    let checks = 0;
+    const { pool, state } = makePool(
+      { senderCountMax: 1 },
+      {
+        permissionCheck: async () => {
+          checks++;
+          return null;
+        },
+      },
+    );
+    const w = wallet(0);
+    const A0 = await pool.add(await signEth(w, { nonce: 0, gasPrice: 10n }));
+    const N = await pool.add(signNative(wallet(1), 10));
+    expect([checks, state.reads]).toEqual([2, 1]);
+    await expectReject(pool, await signEth(w, { nonce: 1 }), "TXPOOL_SENDER_LIMIT", /account limit/);
+    await expectReject(
+      pool,
+      await signEth(w, { nonce: 0, gasPrice: 10n, gasLimit: 30_000n }),
+      "TXPOOL_UNDERPRICED",
+      /underpriced/,
+    );
+    await expectReject(pool, signNative(wallet(1), 10), "TXPOOL_SENDER_LIMIT", /account limit/);
+    await expectReject(
+      pool,
+      signNative(wallet(2), 10, { nonce: (N as { nonce: Uint8Array }).nonce }),
+      "TXPOOL_NONCE_USED",
+      /nonce/,
+    );
+    expect([checks, state.reads]).toEqual([2, 1]);
+    expect(pool.get(A0.hash)).toBe(A0);
+  });
+
+  it("a failing state read is passed on, and not counted as a refusal", async () => {
+    const { pool, state } = makePool();
+    state.getAccountNonce = async () => {
+      throw new Error("disk on fire");
+    };
+    await expect(pool.add(await signEth(wallet(0)))).rejects.toThrow(/^disk on fire$/);
+    expect(pool.stats().rejected).toEqual({ local: {}, peer: {} });
   });
 
   it("undecodable bytes, a bad signature and another chain id are TXPOOL_INVALID wrapping the CodecError", async () => {
@@ -335,5 +441,7 @@ describe("TxPool.addBatch", () => {
       "TXPOOL_INSUFFICIENT_FUNDS",
     ]);
     expect(events).toEqual([{ n: 2, origin: "peer" }]);
+    await pool.addBatch([good, new Uint8Array([9])]); // nothing added: no event
+    expect(events).toHaveLength(1);
   });
 });

@@ -3,6 +3,10 @@ import { type TxPool, TxPoolError, type TxPoolErrorCode } from "../../src/txpool
 import { bytesToHex } from "../../src/util/hex.js";
 import { makePool, signEth, signNative, wallet } from "./helpers.js";
 
+function hashes(txs: { hash: Uint8Array }[]): string[] {
+  return txs.map((t) => bytesToHex(t.hash));
+}
+
 async function refusal(pool: TxPool, raw: Uint8Array, code: TxPoolErrorCode, message: RegExp) {
   let caught: unknown;
   await pool.add(raw).catch((err: unknown) => {
@@ -87,20 +91,28 @@ describe("TxPool per-sender share", () => {
     await pool.add(signNative(wallet(1), 10));
   });
 
-  it("a gossip batch of one sender's consecutive txs longer than nonceGapMax is admitted whole", async () => {
-    const { pool } = makePool({ nonceGapMax: 8 });
-    const w = wallet(0);
-    const raws = await Promise.all(Array.from({ length: 30 }, (_, n) => signEth(w, { nonce: n })));
-    const results = await pool.addBatch(raws);
-    expect(results.filter((r) => r.ok)).toHaveLength(30);
-    // the gap still applies to a tx beyond the next free nonce
-    await refusal(
-      pool,
-      await signEth(w, { nonce: 30 + 9 }),
-      "TXPOOL_NONCE_TOO_HIGH",
-      /next nonce 30, tx nonce 39/,
-    );
-  });
+  it.each([
+    ["in admission slices", 4],
+    ["all started at once (no slicer)", 0],
+  ])(
+    "a gossip batch of one sender's consecutive txs longer than nonceGapMax is admitted whole: %s",
+    async (_, admissionSliceMs) => {
+      const { pool } = makePool({ nonceGapMax: 8, admissionSliceMs });
+      const w = wallet(0);
+      const raws = await Promise.all(Array.from({ length: 30 }, (_, n) => signEth(w, { nonce: n })));
+      const results = await pool.addBatch(raws);
+      expect(results.filter((r) => r.ok)).toHaveLength(30);
+      if (admissionSliceMs === 0)
+        expect(pool.stats()).toMatchObject({ admissionsDeferred: 0, admissionsQueued: 0 });
+      // the gap still applies to a tx beyond the next free nonce
+      await refusal(
+        pool,
+        await signEth(w, { nonce: 30 + 9 }),
+        "TXPOOL_NONCE_TOO_HIGH",
+        /next nonce 30, tx nonce 39/,
+      );
+    },
+  );
 
   it("options: a share above its pool bound is refused; a defaulted share follows a small pool", () => {
     expect(() => makePool({ countMax: 10, senderCountMax: 11 })).toThrow(
@@ -134,6 +146,17 @@ describe("TxPool when full: the sender holding the most loses its newest tx", ()
     await refusal(pool, await signEth(a, { nonce: 1 }), "TXPOOL_FULL", /^txpool is full$/);
     expect(pool.size()).toBe(3);
     expect(pool.stats().evicted).toBe(2);
+  });
+
+  it("a same-nonce replacement in a pool full by bytes needs only its size difference: nothing is evicted", async () => {
+    const a0 = await signEth(wallet(0), { nonce: 0, gasPrice: 10n });
+    const b0 = await signEth(wallet(1), { nonce: 0 });
+    const { pool } = makePool({ bytesMax: a0.length + b0.length });
+    await pool.add(a0);
+    const B0 = await pool.add(b0);
+    const bumped = await pool.add(await signEth(wallet(0), { nonce: 0, gasPrice: 20n }));
+    expect(hashes(pool.pending())).toEqual(hashes([B0, bumped]));
+    expect(pool.stats().evicted).toBe(0);
   });
 
   it("evicts a native tx: the newest of the largest holder", async () => {

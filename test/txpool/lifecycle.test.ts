@@ -140,6 +140,51 @@ describe("TxPool.seal", () => {
     expect(hashes(pool.seal(100, 100_000n))).toContain(bytesToHex(A0.hash));
   });
 
+  it("a sender's native and Ethereum txs are sealed in arrival order; an in-flight native is not sealed again", async () => {
+    const { pool } = makePool();
+    const a = wallet(0);
+    const N1 = await pool.add(signNative(a, 10));
+    const A0 = await pool.add(await signEth(a, { nonce: 0 }));
+    const N2 = await pool.add(signNative(a, 10));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    expect(hashes(pool.seal(1))).toEqual(hashes([N1]));
+    expect(hashes(pool.seal(10))).toEqual(hashes([A0, N2, A1]));
+    pool.releaseSealed([A0.hash, A1.hash]);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A0, A1])); // N1, N2 still in flight
+  });
+
+  it("the count limit holds within a round; a sender with a gap takes no slot of the round", async () => {
+    const { pool } = makePool();
+    const [a, b, c] = [wallet(0), wallet(1), wallet(2)];
+    await pool.add(await signEth(c, { nonce: 1 })); // the oldest arrival, but held back by its gap
+    const A0 = await pool.add(await signEth(a, { nonce: 0 }));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    const B0 = await pool.add(await signEth(b, { nonce: 0 }));
+    const B1 = await pool.add(await signEth(b, { nonce: 1 }));
+    expect(hashes(pool.seal(2))).toEqual(hashes([A0, B0]));
+    expect(hashes(pool.seal(1))).toEqual(hashes([A1]));
+    pool.releaseSealed();
+    expect(hashes(pool.seal(3))).toEqual(hashes([A0, B0, A1]));
+    expect(hashes(pool.seal(3))).toEqual(hashes([B1]));
+  });
+
+  it("gasMax bounds the sum of the sealed txs' gas limits", async () => {
+    const { pool } = makePool();
+    const txs = [];
+    for (let i = 0; i < 3; i++) txs.push(await pool.add(await signEth(wallet(i), { nonce: 0 })));
+    expect(hashes(pool.seal(10, 50_000n))).toEqual(hashes(txs.slice(0, 2))); // 42000; a third would be 63000
+  });
+
+  it("a sender that leaves the rotation for gas makes room for the next sender in arrival order", async () => {
+    const { pool } = makePool();
+    const [a, b, c] = [wallet(0), wallet(1), wallet(2)];
+    await pool.add(await signEth(a, { nonce: 0, gasLimit: 100_000n }));
+    const B0 = await pool.add(await signEth(b, { nonce: 0 }));
+    const C0 = await pool.add(await signEth(c, { nonce: 0 }));
+    // 2 slots: a and b are in the first round; a's tx does not fit, so c comes in for the slot left
+    expect(hashes(pool.seal(2, 70_000n))).toEqual(hashes([B0, C0]));
+  });
+
   it("skips native txs whose block limit is no longer ahead of the height", async () => {
     const { pool, chain } = makePool();
     const stale = await pool.add(signNative(wallet(0), 10, { blockLimit: 12 }));
@@ -168,6 +213,7 @@ describe("TxPool.onBlockCommitted", () => {
     expect(pool.get(shortLimit.hash)).toBeUndefined(); // blockLimit 11 <= height 11
     expect(pool.get(nonceTaken.hash)).toBeUndefined(); // its nonce is now used on chain
     expect(pool.stats().inFlight).toBe(1); // N remains in flight
+    expect(pool.stats().stale).toBe(2); // shortLimit and nonceTaken; the committed ones are not stale
     expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(3n);
     // A2 (nonce 2 == account nonce) is now sealable; N stays in flight until released
     expect(hashes(pool.seal(10))).toEqual(hashes([A2]));
@@ -186,6 +232,109 @@ describe("TxPool.onBlockCommitted", () => {
     expect(pool.get(other.hash)).toBe(other);
     expect(pool.stats().stale).toBe(1);
     expect(await pool.pendingNonce(hexToBytes(w.address))).toBe(2n);
+  });
+});
+
+describe("TxPool.onBlockCommitted: what counts as stale", () => {
+  it("committed pooled txs are removed, none stale: a native one, and every tx of one sender", async () => {
+    const { pool } = makePool();
+    const a = wallet(0);
+    const N = await pool.add(signNative(wallet(1), 10));
+    const A0 = await pool.add(await signEth(a, { nonce: 0 }));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    pool.onBlockCommitted([N, A0, A1], 11);
+    expect(pool.size()).toBe(0);
+    expect(pool.stats()).toMatchObject({ stale: 0, senders: 0, nativeCount: 0, bytes: 0 });
+  });
+
+  it("native txs whose block limit the committed height reaches are stale, all of one block limit", async () => {
+    const { pool } = makePool();
+    await pool.add(signNative(wallet(0), 10, { blockLimit: 11 }));
+    await pool.add(signNative(wallet(1), 10, { blockLimit: 11 }));
+    const later = await pool.add(signNative(wallet(2), 10, { blockLimit: 12 }));
+    pool.onBlockCommitted([], 11);
+    expect(hashes(pool.pending())).toEqual(hashes([later]));
+    expect(pool.stats().stale).toBe(2);
+  });
+});
+
+describe("TxPool: the state an admission reads", () => {
+  it("reads the account nonce once, the balance only when the tx costs something, nothing for a free native tx", async () => {
+    const { pool, state } = makePool();
+    await pool.add(await signEth(wallet(0), { nonce: 0 }));
+    expect(state.reads).toBe(1);
+    await pool.add(signNative(wallet(1), 10));
+    expect(state.reads).toBe(1);
+    state.setBalance(wallet(2).address, 10n);
+    await pool.add(await signEth(wallet(2), { nonce: 0, value: 1n }));
+    expect(state.reads).toBe(3);
+  });
+
+  it("reads again while blocks commit meanwhile, at most 3 times", async () => {
+    const { pool, state } = makePool();
+    let commits = 0;
+    const commitDuringRead = () => {
+      commits++;
+      pool.onBlockCommitted([], 10 + commits);
+      state.afterNextNonceRead = commitDuringRead;
+    };
+    state.afterNextNonceRead = commitDuringRead;
+    const tx = await pool.add(await signEth(wallet(0), { nonce: 0 }));
+    state.afterNextNonceRead = undefined;
+    expect(commits).toBe(3);
+    expect(pool.get(tx.hash)).toBe(tx);
+  });
+});
+
+describe("TxPool: the pool's nonce base against the account nonce read", () => {
+  it("pendingNonce: the account nonce for a sender with nothing pooled; never below the account nonce", async () => {
+    const { pool, state } = makePool();
+    const a = wallet(0);
+    state.setNonce(a.address, 4n);
+    expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(4n);
+    state.setNonce(a.address, 0n);
+    await pool.add(await signEth(a, { nonce: 3 })); // a gap at 0..2
+    expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(0n);
+    state.setNonce(a.address, 2n); // a block with nonces 0, 1 committed; the pool is not told yet
+    expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(2n);
+    state.setNonce(a.address, 3n);
+    expect(await pool.pendingNonce(hexToBytes(a.address))).toBe(4n);
+  });
+
+  it("an account nonce read above the pool's base moves the base up and drops the txs below it as stale", async () => {
+    const { pool, state } = makePool();
+    const a = wallet(0);
+    const A0 = await pool.add(await signEth(a, { nonce: 0 }));
+    state.setNonce(a.address, 3n); // nonces 0..2 committed; the pool is not told yet
+    const A3 = await pool.add(await signEth(a, { nonce: 3 }));
+    expect(pool.get(A0.hash)).toBeUndefined();
+    expect(pool.stats().stale).toBe(1);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A3]));
+  });
+
+  it("a base the pool learned from a commit wins over an account nonce read that lags it", async () => {
+    const { pool, state } = makePool();
+    const a = wallet(0);
+    const A0 = await pool.add(await signEth(a, { nonce: 0, gasPrice: 1n }));
+    await pool.add(await signEth(a, { nonce: 1 }));
+    // Each of the 3 reads of a re-sent nonce 0 straddles a commit; the last one commits A0, after its read: the
+    // admission goes on with a stale account nonce 0 while the pool's base is 1.
+    let commits = 0;
+    const commitDuringRead = () => {
+      commits++;
+      if (commits < 3) {
+        pool.onBlockCommitted([], 10 + commits);
+        state.afterNextNonceRead = commitDuringRead;
+        return;
+      }
+      state.setNonce(a.address, 1n);
+      pool.onBlockCommitted([A0], 13);
+    };
+    state.afterNextNonceRead = commitDuringRead;
+    await expect(pool.add(await signEth(a, { nonce: 0, gasPrice: 2n }))).rejects.toMatchObject({
+      code: "TXPOOL_NONCE_TOO_LOW",
+    });
+    expect(commits).toBe(3);
   });
 });
 
@@ -217,5 +366,86 @@ describe("TxPool TTL", () => {
     for (let i = 0; i < 5; i++) txs.push(await pool.add(signNative(wallet(0), 10)));
     expect(hashes(pool.pending())).toEqual(hashes(txs.slice(0, 3)));
     expect(hashes(pool.pending(2))).toEqual(hashes(txs.slice(0, 2)));
+  });
+});
+
+describe("TxPool.park, hasWork, drop", () => {
+  it("a parked tx is not sealed, nor work, until the next commit; its sender's later nonces wait behind it", async () => {
+    const { pool } = makePool();
+    const [a, b] = [wallet(0), wallet(1)];
+    const A0 = await pool.add(await signEth(a, { nonce: 0 }));
+    const A1 = await pool.add(await signEth(a, { nonce: 1 }));
+    const N = await pool.add(signNative(b, 10));
+    expect(pool.hasWork()).toBe(true);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A0, N, A1]));
+    // The executor refuses A0 and N for now: they leave "in flight" and are not sealed again; A1 waits behind A0.
+    pool.releaseSealed([A1.hash]);
+    pool.park([A0.hash, N.hash, new Uint8Array(32).fill(9)]); // an unknown hash is ignored
+    expect(pool.stats().inFlight).toBe(0);
+    expect(pool.hasWork()).toBe(false);
+    expect(pool.seal(10)).toEqual([]);
+    expect(pool.size()).toBe(3);
+    // A commit (of other txs) may have changed the state that refused them: sealable again.
+    pool.onBlockCommitted([], 11);
+    expect(pool.hasWork()).toBe(true);
+    expect(hashes(pool.seal(10))).toEqual(hashes([A0, N, A1]));
+  });
+
+  it("parking a hash the pool does not hold leaves that tx sealable when it arrives later", async () => {
+    const { pool } = makePool();
+    const raw = await signEth(wallet(0), { nonce: 0 });
+    const hash = (await makePool().pool.add(raw)).hash;
+    pool.park([hash]);
+    const tx = await pool.add(raw);
+    expect(hashes(pool.seal(10))).toEqual(hashes([tx]));
+  });
+
+  it("a parked native tx alone is no work; an in-flight tx alone is", async () => {
+    const { pool } = makePool();
+    const N = await pool.add(signNative(wallet(0), 10));
+    pool.park([N.hash]);
+    expect(pool.hasWork()).toBe(false);
+    pool.onBlockCommitted([], 11);
+    expect(pool.hasWork()).toBe(true);
+    expect(hashes(pool.seal(1))).toEqual(hashes([N]));
+    expect(pool.hasWork()).toBe(true); // in flight: consensus has a proposal to finish
+  });
+
+  it("a held tx behind a nonce gap is work while it is in flight (another leader's proposal carries it)", async () => {
+    const { pool } = makePool();
+    const A1 = await pool.add(await signEth(wallet(0), { nonce: 1 })); // A0 never reached this pool
+    expect(pool.hasWork()).toBe(false);
+    pool.hold([A1.hash]);
+    expect(pool.hasWork()).toBe(true);
+    pool.releaseSealed();
+    expect(pool.hasWork()).toBe(false);
+  });
+
+  it("hasWork is false for a nonce gap and for native txs whose block limit has passed", async () => {
+    const { pool, chain } = makePool();
+    expect(pool.hasWork()).toBe(false);
+    await pool.add(await signEth(wallet(0), { nonce: 1 })); // waits for nonce 0
+    expect(pool.hasWork()).toBe(false);
+    const B0 = await pool.add(await signEth(wallet(2), { nonce: 0 }));
+    expect(pool.hasWork()).toBe(true); // an Ethereum tx at its sender's base
+    pool.drop([B0.hash]);
+    expect(pool.hasWork()).toBe(false);
+    await pool.add(signNative(wallet(1), 10, { blockLimit: 12 }));
+    expect(pool.hasWork()).toBe(true);
+    chain.currentHeight = 12; // blockLimit 12 is no longer ahead: seal skips it, so it is no work
+    expect(pool.hasWork()).toBe(false);
+    expect(pool.seal(10)).toEqual([]);
+  });
+
+  it("drop removes the given pooled txs for good and counts them; unknown hashes are ignored", async () => {
+    const { pool } = makePool();
+    const A0 = await pool.add(await signEth(wallet(0), { nonce: 0 }));
+    const N = await pool.add(signNative(wallet(1), 10));
+    const B0 = await pool.add(await signEth(wallet(2), { nonce: 0 }));
+    expect(pool.drop([A0.hash, N.hash, new Uint8Array(32).fill(9), A0.hash])).toBe(2);
+    expect(pool.get(A0.hash)).toBeUndefined();
+    expect(pool.get(N.hash)).toBeUndefined();
+    expect(hashes(pool.pending())).toEqual(hashes([B0]));
+    expect(pool.stats()).toMatchObject({ count: 1, senders: 1, nativeCount: 0, bytes: B0.raw.length });
   });
 });

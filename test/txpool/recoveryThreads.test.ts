@@ -69,6 +69,8 @@ describe("TxPool with recovery threads", () => {
     });
     expect(pools[1]!.stats().recoveries).toMatchObject({ inThreads: 1, inline: 0 });
     expect(pools[0]!.stats().recoveries).toBeNull();
+    expect(pools[0]!.senderRecoverer).toBeNull(); // other untrusted txs are recovered on the event loop too
+    expect(pools[1]!.senderRecoverer).not.toBeNull();
   });
 
   it("admits after close, recovering on the event loop", async () => {
