@@ -120,6 +120,17 @@ async function one(tx: Promise<Transaction>): Promise<Receipt> {
   return out.receipts[0]!;
 }
 
+/** A ContractAuth call (`functionName` with `args`) sent by `from`, in a block of its own. */
+function acl(from: W, functionName: string, args: unknown[]): Promise<Receipt> {
+  return one(
+    send(
+      from,
+      CONTRACT_AUTH_ADDRESS,
+      encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName, args } as never),
+    ),
+  );
+}
+
 /** Proposes with g1 and votes with g2: passes (2 of 3). */
 async function pass(functionName: string, args: unknown[]): Promise<void> {
   const created = await one(propose(g1, functionName, args));
@@ -1023,14 +1034,6 @@ describe("reads of the committee and ContractAuth", () => {
     expect(await auth("getContractStatus", [contract])).toBe(0);
 
     await pass("createResetAdminProposal", [alice.address, contract]);
-    const acl = (from: W, functionName: string, args: unknown[]) =>
-      one(
-        send(
-          from,
-          CONTRACT_AUTH_ADDRESS,
-          encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName, args } as never),
-        ),
-      );
     await acl(alice, "setMethodAuthType", [contract, setSel, 1]); // allow-list
     await acl(alice, "openMethodAuth", [contract, setSel, bob.address]);
     expect(await auth("getAdmin", [contract])).toBe(addressOf(alice));
@@ -1053,14 +1056,6 @@ describe("reads of the committee and ContractAuth", () => {
 
 describe("permissions: the edges", () => {
   const hello = helloArtifact();
-  const acl = (from: W, functionName: string, args: unknown[]) =>
-    one(
-      send(
-        from,
-        CONTRACT_AUTH_ADDRESS,
-        encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName, args } as never),
-      ),
-    );
 
   it("a call of just a selector (4 bytes) is checked; shorter input is not a method call", async () => {
     const contract = (await one(send(alice, null, hello.bytecode as Hex, 2_000_000n))).contractAddress!;
@@ -1163,14 +1158,6 @@ describe("gas and results of the system contracts", () => {
 
 describe("ContractAuth: only the admin, only valid modes, per contract and selector", () => {
   const hello = helloArtifact();
-  const acl = (from: W, functionName: string, args: unknown[]) =>
-    one(
-      send(
-        from,
-        CONTRACT_AUTH_ADDRESS,
-        encodeFunctionData({ abi: CONTRACT_AUTH_ABI, functionName, args } as never),
-      ),
-    );
   const read = async (functionName: string, args: unknown[]) => {
     const r = await chain.executor.call(
       chain.state,
