@@ -55,9 +55,9 @@ const STRING_OVERHEAD_BYTES = 16;
 
 /**
  * The struct (opcode) logger in geth's output format: `{gas, failed, returnValue, structLogs}`, each log
- * `{pc, op, gas, gasCost, depth, stack?, memory?, returnData?, storage?, refund?, error?}`: stack as 0x-quantities, memory as
- * 32-byte words and storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) as 64-digit
- * hex without 0x. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs, of about
+ * `{pc, op, gas, gasCost, depth, stack?, memory?, returnData?, storage?, refund?, error?}`: stack as 0x-quantities,
+ * memory as 32-byte words and storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) as
+ * 64-digit hex without 0x, return data as 0x-hex. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs, of about
  * STRUCT_LOGS_BYTES_MAX in all (over a block trace's transactions when they share `budget`), are kept: a longer
  * trace fails with TRACE_LIMIT (set `limit` to get a prefix).
  */
