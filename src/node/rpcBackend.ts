@@ -11,7 +11,7 @@ import {
   readStorage,
   type StateReader,
 } from "../execution/index.js";
-import { type LedgerBlock, LedgerError } from "../ledger/index.js";
+import { type LedgerBlock, LedgerError, type TxLookup } from "../ledger/index.js";
 import { nodeIdToPeerId, type Transport } from "../network/index.js";
 import {
   type RpcAccessListResult,
@@ -28,6 +28,7 @@ import {
   type RpcStateBlock,
   type RpcSyncStatus,
   type RpcTracerSpec,
+  type RpcTxLocation,
   type RpcTxLookup,
 } from "../rpc/index.js";
 import type { BlockSync } from "../sync/index.js";
@@ -110,12 +111,7 @@ export class NodeRpcBackend implements RpcBackend {
     if (found) {
       return {
         tx: found.tx,
-        location: {
-          blockNumber: found.blockNumber,
-          blockHash: found.blockHash,
-          index: found.index,
-          timestampMs: found.timestampMs,
-        },
+        location: locationOf(found),
       };
     }
     const pending = this.deps.txpool.get(hash);
@@ -128,12 +124,7 @@ export class NodeRpcBackend implements RpcBackend {
     return {
       receipt: found.receipt,
       tx: found.tx,
-      location: {
-        blockNumber: found.blockNumber,
-        blockHash: found.blockHash,
-        index: found.index,
-        timestampMs: found.timestampMs,
-      },
+      location: locationOf(found),
     };
   }
 
@@ -429,4 +420,10 @@ function toRpcBlock(
     sizeBytes,
     certificate,
   };
+}
+
+/** Where the ledger found a committed transaction, as the RPC layer names it. */
+function locationOf(found: TxLookup): RpcTxLocation {
+  const { blockNumber, blockHash, index, timestampMs } = found;
+  return { blockNumber, blockHash, index, timestampMs };
 }

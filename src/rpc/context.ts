@@ -164,19 +164,26 @@ export function parseCallRequest(obj: Record<string, unknown>, chainId: bigint):
   };
 }
 
-/** The transaction object of eth_call & co. (param 0); a bad field is -32602 naming it. */
-export function parseCallParam(obj: Record<string, unknown>, chainId: bigint): RpcCallRequest {
+/** -32602 naming param `index` (`name`) and why it is refused. */
+export function paramFailAt(index: number, name: string, why: string): never {
+  throw new JsonRpcError(JsonRpcCode.InvalidParams, `invalid params: param ${index} (${name}): ${why}`);
+}
+
+/** Runs a parser of param `index`: a plain error it throws becomes -32602 naming that param. */
+export function withParam<T>(index: number, name: string, f: () => T): T {
   try {
-    return parseCallRequest(obj, chainId);
+    return f();
   } catch (err) {
     if (err instanceof Error && !(err instanceof JsonRpcError) && !(err instanceof RpcError)) {
-      throw new JsonRpcError(
-        JsonRpcCode.InvalidParams,
-        `invalid params: param 0 (transaction): ${err.message}`,
-      );
+      paramFailAt(index, name, err.message);
     }
     throw err;
   }
+}
+
+/** The transaction object of eth_call & co. (param 0); a bad field is -32602 naming it. */
+export function parseCallParam(obj: Record<string, unknown>, chainId: bigint): RpcCallRequest {
+  return withParam(0, "transaction", () => parseCallRequest(obj, chainId));
 }
 
 /** The price a call runs at: gasPrice, or maxFeePerGas, or maxPriorityFeePerGas; refused as geth refuses a mix. */

@@ -2,11 +2,12 @@ import { bytesToHex } from "../util/hex.js";
 import {
   type CallContext,
   method,
+  paramFailAt,
   parseCallParam,
   resolveBlockNumber,
   resolveStateBlock,
 } from "./context.js";
-import { JsonRpcCode, JsonRpcError, RpcError } from "./errors.js";
+import { RpcError } from "./errors.js";
 import type { RpcTracerSpec } from "./interface.js";
 import { p } from "./params.js";
 
@@ -34,7 +35,7 @@ const STRUCT_LOGGER_KEYS = new Set([
 ]);
 
 function fail(index: number, why: string): never {
-  throw new JsonRpcError(JsonRpcCode.InvalidParams, `invalid params: param ${index} (trace config): ${why}`);
+  paramFailAt(index, "trace config", why);
 }
 
 function bool(cfg: Record<string, unknown>, key: string, index: number): boolean {

@@ -47,6 +47,11 @@ export function txTypeQuantity(tx: Transaction): string {
   return toQuantity(tx.type);
 }
 
+/** Where the `index`-th transaction of block `b` stands (with the block's timestamp, for `blockTimestamp`). */
+export function txLocation(b: RpcBlock, index: number): RpcTxLocation {
+  return { blockNumber: b.header.number, blockHash: b.hash, index, timestampMs: b.header.timestampMs };
+}
+
 /** Ethereum JSON of a transaction; `loc` null = pending (block fields null). */
 export function formatEthTx(tx: Transaction, loc: RpcTxLocation | null): Json {
   const out: Json = {
@@ -196,14 +201,7 @@ export function formatEthBlock(b: RpcBlock, full: boolean, gasLimit: bigint): Js
   const out = formatEthHeader(b, gasLimit);
   if (full && b.transactions) {
     const txs = b.transactions;
-    out.transactions = txs.map((tx, index) =>
-      formatEthTx(tx, {
-        blockNumber: b.header.number,
-        blockHash: b.hash,
-        index,
-        timestampMs: b.header.timestampMs,
-      }),
-    );
+    out.transactions = txs.map((tx, index) => formatEthTx(tx, txLocation(b, index)));
   } else {
     out.transactions = b.transactionHashes.map(hex);
   }

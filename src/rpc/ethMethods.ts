@@ -9,13 +9,15 @@ import {
   headNumber,
   type MethodImpl,
   method,
+  paramFailAt,
   parseCallParam,
   parseLogQuery,
   resolveBlockNumber,
   resolveStateBlock,
+  withParam,
 } from "./context.js";
 import { JsonRpcCode, JsonRpcError, RpcError } from "./errors.js";
-import { formatEthBlock, formatEthReceipt, formatEthTx } from "./ethFormat.js";
+import { formatEthBlock, formatEthReceipt, formatEthTx, txLocation } from "./ethFormat.js";
 import type { RpcBlock } from "./interface.js";
 import { logFilterParam, parseLogCriteria } from "./logs.js";
 import { type BlockTag, p, paramFail, parseBlockTag, parseFixedData } from "./params.js";
@@ -42,12 +44,7 @@ function txInBlock(block: RpcBlock | null, index: number): object | null {
   if (!block?.transactions) return null;
   const tx = block.transactions[index];
   if (!tx) return null;
-  return formatEthTx(tx, {
-    blockNumber: block.header.number,
-    blockHash: block.hash,
-    index,
-    timestampMs: block.header.timestampMs,
-  });
+  return formatEthTx(tx, txLocation(block, index));
 }
 
 const noKeys = (name: string) =>
@@ -137,12 +134,7 @@ export const ethMethods = {
     const receipts = await ctx.backend.getBlockReceipts(b.header.number);
     let base = 0;
     return receipts.map((r, index) => {
-      const out = formatEthReceipt(
-        r,
-        b.transactions![index]!,
-        { blockNumber: b.header.number, blockHash: b.hash, index, timestampMs: b.header.timestampMs },
-        base,
-      );
+      const out = formatEthReceipt(r, b.transactions![index]!, txLocation(b, index), base);
       base += r.logs.length;
       return out;
     });
@@ -236,13 +228,7 @@ export const ethMethods = {
       const base = await firstLogIndex(ctx, waited.block.header.number, waited.index);
       const tx = waited.block.transactions?.[waited.index];
       const found = tx === undefined ? await ctx.backend.getReceipt(hash) : null;
-      const location = {
-        blockNumber: waited.block.header.number,
-        blockHash: waited.block.hash,
-        index: waited.index,
-        timestampMs: waited.block.header.timestampMs,
-      };
-      return formatEthReceipt(waited.receipt, tx ?? found!.tx, location, base);
+      return formatEthReceipt(waited.receipt, tx ?? found!.tx, txLocation(waited.block, waited.index), base);
     },
   ),
   eth_createAccessList: method(
@@ -331,21 +317,6 @@ export const ethMethods = {
     return ctx.hub.unsubscribe(ctx.session, id);
   }),
 } satisfies Record<string, MethodImpl>;
-
-function paramFailAt(index: number, name: string, why: string): never {
-  throw new JsonRpcError(JsonRpcCode.InvalidParams, `invalid params: param ${index} (${name}): ${why}`);
-}
-
-function withParam<T>(index: number, name: string, f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof Error && !(err instanceof JsonRpcError) && !(err instanceof RpcError)) {
-      paramFailAt(index, name, err.message);
-    }
-    throw err;
-  }
-}
 
 function parseLog(obj: Record<string, unknown>) {
   return withParam(0, "filter", () => parseLogQuery(obj));

@@ -5,6 +5,7 @@ import { bigintToBytes, bytesEqual, bytesToHex } from "../util/hex.js";
 import { backendCall, isRevert } from "./callLimit.js";
 import { type CallContext, headNumber, type MethodImpl, method } from "./context.js";
 import { RpcError } from "./errors.js";
+import { txLocation } from "./ethFormat.js";
 import type { RpcBlock, RpcTxLocation } from "./interface.js";
 import { type ParamParser, p, paramFail, parseData, parseFixedData } from "./params.js";
 import { decodeRevertReason } from "./revert.js";
@@ -170,9 +171,7 @@ async function formatFiscoBlock(ctx: CallContext, b: RpcBlock, onlyHeader: boole
   if (!onlyHeader) {
     if (onlyTxHash || !b.transactions) out.transactions = b.transactionHashes.map(bytesToHex);
     else {
-      out.transactions = b.transactions.map((tx, index) =>
-        formatFiscoTx(tx, { blockNumber: h.number, blockHash: b.hash, index }),
-      );
+      out.transactions = b.transactions.map((tx, index) => formatFiscoTx(tx, txLocation(b, index)));
     }
   }
   return out;
