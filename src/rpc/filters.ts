@@ -174,14 +174,20 @@ export class FilterManager {
   }
 }
 
+/**
+ * Sizes of formatted logs already counted. A block's log is one object shared by every filter it matches
+ * (blockLogs), pushed into each and counted again when dropped: sized once, not once per filter.
+ */
+const objectBytes = new WeakMap<object, number>();
+
 /** What a buffered item (a hex string, or a formatted log of hex strings) holds, roughly: its strings' lengths. */
 function approxBytes(item: unknown): number {
   if (typeof item === "string") return item.length + 16;
-  if (Array.isArray(item)) return item.reduce((n: number, v) => n + approxBytes(v), 16);
-  if (typeof item === "object" && item !== null) {
-    let n = 16;
-    for (const v of Object.values(item)) n += approxBytes(v);
-    return n;
-  }
-  return 8;
+  if (typeof item !== "object" || item === null) return 8;
+  const known = objectBytes.get(item);
+  if (known !== undefined) return known;
+  let n = 16;
+  for (const v of Array.isArray(item) ? item : Object.values(item)) n += approxBytes(v);
+  objectBytes.set(item, n);
+  return n;
 }
