@@ -254,6 +254,30 @@ describe("struct logger", () => {
       "1 POP -",
       "1 STOP -",
     ]);
+
+    // A new frame starts with no return data, whatever an earlier frame at its depth saw: init code that creates
+    // the same child twice, the child calling the identity precompile before it stops (52 bytes, appended at 0x18).
+    const child = `7f${word}6000526020602060206000600060045af15000`;
+    const twice = `60346018600039${"603460006000f050".repeat(2)}00`; // CODECOPY the child; CREATE, POP; twice; STOP
+    const again = await trace<{ failed: boolean; structLogs: StructLog[] }>("debug_traceCall", [
+      { from: wallet.address, data: `0x${twice}${child}`, gas: "0x30d40" },
+      "latest",
+      { enableReturnData: true },
+    ]);
+    expect(again.failed).toBe(false);
+    const childSteps = again.structLogs.filter((l) => l.depth === 2);
+    const childLine = (l: StructLog) => `${l.op} ${l.returnData ?? "-"}`;
+    const oneChild = [
+      "PUSH32 -",
+      "PUSH1 -",
+      "MSTORE -",
+      ...Array(6).fill("PUSH1 -"),
+      "GAS -",
+      "CALL -",
+      `POP ${w}`,
+      `STOP ${w}`,
+    ];
+    expect(childSteps.map(childLine)).toEqual([...oneChild, ...oneChild]);
   });
 
   it("options: enableMemory adds 32-byte words, disableStack / disableStorage drop them, limit cuts", async () => {
