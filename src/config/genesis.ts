@@ -1,28 +1,18 @@
 import { readFile } from "node:fs/promises";
-import type { Address, NodeId } from "../types/index.js";
+import type { GenesisSpec } from "../execution/genesis.js";
+import type { NodeId } from "../types/index.js";
 import { hexToBytes } from "../util/hex.js";
 import { ConfigError } from "./errors.js";
 import { FieldReader } from "./validate.js";
 
-/** The chain's genesis: identical on every node of the consortium (its hash is the chain's identity). */
-export interface GenesisConfig {
-  chainId: bigint;
-  groupId: string;
+/**
+ * The chain's genesis: identical on every node of the consortium (its hash is the chain's identity). The fields
+ * are execution's (GenesisSpec: sealers, observers, the governance committee, alloc); the file fixes what
+ * execution leaves open.
+ */
+export interface GenesisConfig extends GenesisSpec {
   /** The genesis block's timestamp (ms). Fixed so every node derives the same genesis hash. */
   timestampMs: number;
-  sealers: { nodeId: NodeId; weight: number }[];
-  observers: NodeId[];
-  /**
-   * The governance committee: governors (accounts) with weights, and the participation and win rates (percent) a
-   * proposal needs. Every change of the system config, node list, ACLs and statuses is a committee proposal.
-   */
-  committee: {
-    governors: { address: Address; weight: number }[];
-    participationRate?: number;
-    winRate?: number;
-  };
-  /** Initial native balances (for value transfers and Ethereum tools). */
-  alloc: { address: Address; balance: bigint }[];
   /**
    * System config keys → values (strings, as FISCO stores them): only what the file sets. Execution owns the keys,
    * their rules and their defaults (`DEFAULT_SYSTEM_CONFIG_VALUES` in src/execution/systemContracts.ts) and fills

@@ -32,7 +32,7 @@ export const DEFAULT_PARTICIPATION_PCT = 51;
 export const DEFAULT_WIN_PCT = 51;
 
 /**
- * What the genesis state is built from (src/config's GenesisConfig is assignable to it).
+ * What the genesis state is built from (src/config's GenesisConfig extends it).
  * systemConfig values are decimal strings or numbers; missing known keys get their defaults
  * (DEFAULT_SYSTEM_CONFIG_VALUES: tx_count_limit, tx_gas_limit, block_gas_limit, consensus_leader_period,
  * min_gas_price); tx_gas_limit may not exceed block_gas_limit.
@@ -52,6 +52,7 @@ export interface GenesisSpec {
     participationRate?: number;
     winRate?: number;
   };
+  /** Initial native balances (for value transfers and Ethereum tools). */
   alloc: { address: Address; balance: bigint }[];
   systemConfig: Record<string, string | number | bigint>;
 }
