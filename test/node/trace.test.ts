@@ -15,7 +15,7 @@ const calleeIface = new Interface(callee.abi as never);
 const callerIface = new Interface(caller.abi as never);
 const HEX = /^0x[0-9a-f]*$/;
 const QUANTITY = /^0x(0|[1-9a-f][0-9a-f]*)$/;
-const WORD = /^[0-9a-f]{64}$/;
+const WORD = /^0x[0-9a-f]{64}$/;
 const GAS_LIMIT = 300_000n;
 /** Error("value too large"), as the contracts revert with it. */
 const REVERT_DATA = calleeIface.encodeErrorResult("Error", ["value too large"]).toLowerCase();
@@ -197,9 +197,9 @@ describe("struct logger", () => {
     expect(logs[back]!.gas).toBe(
       call.gas - call.gasCost + Number(BigInt(inner.gas as string) - BigInt(inner.gasUsed as string)),
     );
-    // SSTORE shows the contract's storage so far, geth-style (64-digit hex without 0x).
+    // SSTORE shows the contract's storage so far, as execution-apis and geth (0x-prefixed 32-byte words).
     const sstore = calleeLogs.find((l) => l.op === "SSTORE")!;
-    expect(sstore.storage).toEqual({ ["0".repeat(64)]: (150).toString(16).padStart(64, "0") });
+    expect(sstore.storage).toEqual({ [`0x${"0".repeat(64)}`]: `0x${(150).toString(16).padStart(64, "0")}` });
     for (const [k, v] of Object.entries(sstore.storage!)) {
       expect(k).toMatch(WORD);
       expect(v).toMatch(WORD);
@@ -290,6 +290,33 @@ describe("struct logger", () => {
     const withMemory = r.structLogs.filter((l) => (l.memory?.length ?? 0) > 0);
     expect(withMemory.length).toBeGreaterThan(0);
     for (const w of withMemory[0]!.memory!) expect(w).toMatch(WORD);
+
+    // execution-apis' format, as geth since go-ethereum#34093: no memory field while memory is empty; memory words
+    // and SLOAD's and SSTORE's storage as 0x-prefixed 32-byte words. Init code: SSTORE(7, 0x2a), SLOAD(7),
+    // SLOAD(8) (never written: zero), MSTORE(0, 1), STOP.
+    const code = "0x602a6007556007545060085450600160005200";
+    const steps = await trace<{ structLogs: StructLog[] }>("debug_traceCall", [
+      { from: wallet.address, data: code, gas: "0x30d40" },
+      "latest",
+      { enableMemory: true, disableStack: true },
+    ]);
+    const word = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
+    const shown = steps.structLogs.map((l) => ({ op: l.op, memory: l.memory, storage: l.storage }));
+    expect(shown).toEqual([
+      { op: "PUSH1" },
+      { op: "PUSH1" },
+      { op: "SSTORE", storage: { [word(7)]: word(0x2a) } },
+      { op: "PUSH1" },
+      { op: "SLOAD", storage: { [word(7)]: word(0x2a) } },
+      { op: "POP" },
+      { op: "PUSH1" },
+      { op: "SLOAD", storage: { [word(7)]: word(0x2a), [word(8)]: word(0) } },
+      { op: "POP" },
+      { op: "PUSH1" },
+      { op: "PUSH1" },
+      { op: "MSTORE" },
+      { op: "STOP", memory: [word(1)] },
+    ]);
   });
 });
 

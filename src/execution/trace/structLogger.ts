@@ -1,10 +1,11 @@
 import type { InterpreterStep, Message } from "@ethereumjs/evm";
-import { Address as EthAddress } from "@ethereumjs/util";
+import { bytesToBigInt, Address as EthAddress } from "@ethereumjs/util";
+import { hexToBytes } from "../../util/hex.js";
 import type { BlockEnv } from "../evmEnv.js";
 import type { TxOutcome } from "../runEvm.js";
 import { TraceError } from "./errors.js";
 import { gethErrorMessage } from "./gethWording.js";
-import { hex, type ResultTracer, Subscriptions, word64 } from "./tracer.js";
+import { hex, hexWord, type ResultTracer, Subscriptions } from "./tracer.js";
 
 /** geth's struct logger options (debug_trace* TraceConfig without a tracer). */
 export interface StructLoggerConfig {
@@ -54,12 +55,14 @@ const LOG_BASE_BYTES = 120;
 const STRING_OVERHEAD_BYTES = 16;
 
 /**
- * The struct (opcode) logger in geth's output format: `{gas, failed, returnValue, structLogs}`, each log
- * `{pc, op, gas, gasCost, depth, stack?, memory?, returnData?, storage?, refund?, error?}`: stack as 0x-quantities,
- * memory as 32-byte words and storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) as
- * 64-digit hex without 0x, return data as 0x-hex. A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs, of about
- * STRUCT_LOGS_BYTES_MAX in all (over a block trace's transactions when they share `budget`), are kept: a longer
- * trace fails with TRACE_LIMIT (set `limit` to get a prefix).
+ * The struct (opcode) logger in the format of execution-apis' OpcodeTransactionTrace, as geth writes it since
+ * go-ethereum#34093 (2026): `{gas, failed, returnValue, structLogs}`, each log `{pc, op, gas, gasCost, depth,
+ * stack?, memory?, returnData?, storage?, refund?, error?}`: stack as 0x-quantities; memory (when any) as 0x-prefixed
+ * 32-byte words; storage (SLOAD/SSTORE steps only: the slots of the running contract seen so far) with 0x-prefixed
+ * 32-byte keys and values; return data as 0x-hex. Before that change geth wrote memory words and storage without 0x.
+ * A CALL's gasCost includes the gas it forwards, as in geth. At most `maxLogs` logs, of about STRUCT_LOGS_BYTES_MAX
+ * in all (over a block trace's transactions when they share `budget`), are kept: a longer trace fails with
+ * TRACE_LIMIT (set `limit` to get a prefix).
  */
 export class StructLogger implements ResultTracer {
   private readonly subs = new Subscriptions();
@@ -131,13 +134,14 @@ export class StructLogger implements ResultTracer {
       for (const v of stack) bytes += v.length + STRING_OVERHEAD_BYTES;
       log.stack = stack;
     }
-    if (this.config.enableMemory) {
+    // Memory is word-sized in the EVM; none yet: no field (geth omits it when empty).
+    if (this.config.enableMemory && step.memory.length > 0) {
       const words: string[] = [];
       for (let i = 0; i + 32 <= step.memory.length; i += 32) {
-        words.push(Buffer.from(step.memory.subarray(i, i + 32)).toString("hex"));
+        words.push(hex(step.memory.subarray(i, i + 32)));
       }
       log.memory = words;
-      bytes += words.length * (64 + STRING_OVERHEAD_BYTES);
+      bytes += words.length * (66 + STRING_OVERHEAD_BYTES);
     }
     const returnData = this.config.enableReturnData ? this.returnDataAt[depth] : undefined;
     if (returnData !== undefined && returnData.length > 0) {
@@ -151,16 +155,15 @@ export class StructLogger implements ResultTracer {
         slots = new Map();
         this.storage.set(address, slots);
       }
-      const key = step.stack[step.stack.length - 1]!;
+      const key = hexWord(step.stack[step.stack.length - 1]!);
       if (op === "SSTORE") {
-        if (step.stack.length > 1) slots.set(word64(key), word64(step.stack[step.stack.length - 2]!));
+        if (step.stack.length > 1) slots.set(key, hexWord(step.stack[step.stack.length - 2]!));
       } else {
-        const keyBytes = Buffer.from(word64(key), "hex");
-        const value = await env.sm.getStorage(new EthAddress(step.address.bytes), keyBytes);
-        slots.set(word64(key), Buffer.from(value).toString("hex").padStart(64, "0"));
+        const value = await env.sm.getStorage(new EthAddress(step.address.bytes), hexToBytes(key));
+        slots.set(key, hexWord(bytesToBigInt(value)));
       }
       log.storage = Object.fromEntries(slots);
-      bytes += slots.size * 2 * (64 + STRING_OVERHEAD_BYTES);
+      bytes += slots.size * 2 * (66 + STRING_OVERHEAD_BYTES);
     }
     if (step.gasRefund > 0n) log.refund = Number(step.gasRefund);
     this.lastAtDepth[depth] = this.logs.length;

@@ -58,7 +58,7 @@ export function quantity(v: bigint | number): string {
   return `0x${v.toString(16)}`;
 }
 
-/** 64-digit hex without 0x (geth's struct-log memory words and storage). */
-export function word64(v: bigint): string {
-  return v.toString(16).padStart(64, "0");
+/** A 32-byte word as 0x and 64 hex digits (struct-log storage keys and values, as execution-apis' bytes32). */
+export function hexWord(v: bigint): string {
+  return `0x${v.toString(16).padStart(64, "0")}`;
 }
