@@ -4,8 +4,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { devAccountKey } from "../config/index.js";
-import { privateKeyToAddress } from "../crypto/index.js";
+import { DEV_GOVERNOR_KEY_FILE, devAccountKey } from "../config/index.js";
+import { privateKeyToAddress, saveAccountKey } from "../crypto/index.js";
 import { bytesToHex } from "../util/hex.js";
 import { portIsFree } from "../util/ports.js";
 import { CliError } from "./args.js";
@@ -69,6 +69,11 @@ export function compiledMain(): string {
  */
 export async function runDevTestnet(dir: string): Promise<void> {
   const testnet = existsSync(path.join(dir, "testnet.json")) ? await loadTestnet(dir) : await generate(dir);
+  // A dev chain generated before its governor got a key file: write it (the key is public anyway).
+  const governorKeyFile = path.join(dir, DEV_GOVERNOR_KEY_FILE);
+  if (usesDevKeys(testnet) && !existsSync(governorKeyFile)) {
+    await saveAccountKey(governorKeyFile, devAccountKey(0));
+  }
   await assertPortsFree(testnet);
   const children = testnet.nodes.map((n) =>
     spawnNode(n.configFile, path.join(n.dir, "node.log"), { FORCE_COLOR: "0" }),
@@ -77,7 +82,8 @@ export async function runDevTestnet(dir: string): Promise<void> {
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${why}: stopping ${children.length} nodes…`);
+    const running = children.filter((c) => c.exitCode === null && c.signalCode === null).length;
+    console.log(`\n${why}: stopping ${running} of ${children.length} nodes…`);
     for (const c of children) c.kill("SIGTERM");
   };
   process.on("SIGINT", () => stop("SIGINT"));
@@ -264,6 +270,7 @@ export function bannerText(t: GeneratedTestnet): string {
           "Dev accounts (TEST-ONLY: these keys are PUBLIC; account 0 is the only governor, so anyone who reaches",
           "this RPC can govern the chain; the nodes refuse to serve RPC beyond 127.0.0.1 with this genesis):",
           ...t.accounts.slice(0, 5).map((a, i) => `  ${i}  ${a.address}  ${a.privateKey}`),
+          `Govern (account 0's key file): npm run consort -- gov propose <change> --key ${path.join(t.outDir, DEV_GOVERNOR_KEY_FILE)}`,
         ]
       : [
           // A testnet from `consort testnet`: fresh keys, kept in files (0600), never printed here.

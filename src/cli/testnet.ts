@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { copyFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
+import { DEV_GOVERNOR_KEY_FILE, devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
 import {
   generatePrivateKey,
   NodeKey,
@@ -100,14 +100,12 @@ async function makeGovernors(opts: TestnetOptions): Promise<GeneratedTestnet["go
     }));
   }
   if (opts.devKeys) {
+    // The public dev key, in a key file too: `consort gov … --key DIR/governor0.key` works on `npm start`'s chain.
     const key = devAccountKey(0);
+    const keyFile = path.join(opts.outDir, DEV_GOVERNOR_KEY_FILE);
+    await saveAccountKey(keyFile, key);
     return [
-      {
-        address: bytesToHex(privateKeyToAddress(key)),
-        weight: 1,
-        keyFile: null,
-        privateKey: bytesToHex(key),
-      },
+      { address: bytesToHex(privateKeyToAddress(key)), weight: 1, keyFile, privateKey: bytesToHex(key) },
     ];
   }
   const out: GeneratedTestnet["governors"] = [];

@@ -13,6 +13,9 @@ export function devAccountKey(index: number): Uint8Array {
   return keccak256(new TextEncoder().encode(`consort dev account ${index}`));
 }
 
+/** The dev chain's one governor (dev account 0) as a key file in its testnet folder, for `consort gov --key`. */
+export const DEV_GOVERNOR_KEY_FILE = "governor0.key";
+
 /** Lower-case 0x addresses of the dev keys. */
 export function devAccountAddresses(): Set<string> {
   const out = new Set<string>();

@@ -1,4 +1,10 @@
-export { assertRpcSafeForGenesis, devAccountAddresses, devAccountKey, isLoopbackHost } from "./devKeys.js";
+export {
+  assertRpcSafeForGenesis,
+  DEV_GOVERNOR_KEY_FILE,
+  devAccountAddresses,
+  devAccountKey,
+  isLoopbackHost,
+} from "./devKeys.js";
 export { ConfigError, type ConfigErrorCode } from "./errors.js";
 export {
   type GenesisConfig,

@@ -9,6 +9,7 @@ import { privateKeyToAddress } from "./secp256k1.js";
  * Key files (JSON, mode 0600):
  *   node key:    { "type": "ed25519",   "seed": "0x…32 B",       "nodeId": "0x…32 B" }
  *   account key: { "type": "secp256k1", "privateKey": "0x…32 B", "address": "0x…20 B" }
+ *                (reading, `address` may be left out: it is derived from the key, and checked when present)
  * Written to a temporary file created with mode 0600, then renamed over `path` (atomic, never world-readable).
  */
 
@@ -144,7 +145,7 @@ export async function saveAccountKey(path: string, privateKey: Uint8Array): Prom
 export async function loadAccountKey(path: string): Promise<AccountKey> {
   const obj = await readKeyFile(path, "secp256k1");
   const privateKey = hexField(obj, "privateKey", 32, path);
-  const address = hexField(obj, "address", 20, path);
+  const address = obj.address === undefined ? null : hexField(obj, "address", 20, path);
   let derived: Uint8Array;
   try {
     derived = privateKeyToAddress(privateKey);
@@ -158,6 +159,7 @@ export async function loadAccountKey(path: string): Promise<AccountKey> {
       },
     );
   }
+  if (address === null) return { privateKey, address: derived };
   if (!bytesEqual(derived, address)) {
     throw new CryptoError(
       "CRYPTO_KEY_FILE_MISMATCH",

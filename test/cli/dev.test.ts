@@ -5,6 +5,9 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bannerText, runDevTestnet, spawnNode, waitForNodes } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
+import { devAccountKey } from "../../src/config/index.js";
+import { loadAccountKey } from "../../src/crypto/index.js";
+import { bytesToHex } from "../../src/util/hex.js";
 import { freeTestnetPorts } from "../../src/util/ports.js";
 
 /**
@@ -35,12 +38,16 @@ describe("consort dev: start-up failures", () => {
     servers.push(impostor);
     await new Promise<void>((resolve) => impostor.listen(busyPort, "127.0.0.1", resolve));
 
+    await rm(path.join(dir, "governor0.key")); // a dev chain generated before the file existed
     const started = performance.now();
     const refused = await runDevTestnet(dir).then(
       () => null,
       (err: unknown) => err,
     );
     expect(refused).toMatchObject({ code: "CLI_PORT_BUSY" });
+    // The governor's key file, written by the generator, is written again by a start that finds it missing.
+    const governor = await loadAccountKey(path.join(dir, "governor0.key"));
+    expect(governor.privateKey).toEqual(devAccountKey(0));
     expect((refused as Error).message).toContain(`127.0.0.1:${busyPort} (node2 JSON-RPC)`);
     expect((refused as Error).message).not.toContain("node0");
     // Refused up front: no node was spawned, so nothing waited for one.
@@ -75,6 +82,11 @@ describe("consort dev: start-up failures", () => {
     const devBanner = bannerText(dev);
     expect(devBanner).toContain("TEST-ONLY: these keys are PUBLIC");
     expect(devBanner).toContain(dev.accounts[0]!.privateKey);
+    // Its one governor, dev account 0, has a key file that `consort gov --key` reads; the banner names it.
+    const keyFile = path.join(dir, "dev", "governor0.key");
+    expect(dev.governors).toEqual([expect.objectContaining({ address: dev.accounts[0]!.address, keyFile })]);
+    expect(bytesToHex((await loadAccountKey(keyFile)).address)).toBe(dev.accounts[0]!.address);
+    expect(devBanner).toContain(`gov propose <change> --key ${keyFile}`);
 
     // A testnet from `consort testnet` (what the busy-port message suggests running with `npm start -- --dir`).
     const fresh = await generateTestnet({

@@ -104,4 +104,23 @@ describe("account key files", () => {
     await expectCode(loadAccountKey(bad), "CRYPTO_KEY_FILE_MISMATCH");
     await expectCode(loadAccountKey(join(dir, "node.json")), "CRYPTO_KEY_FILE_WRONG_TYPE");
   });
+
+  it("derives the address when the file leaves it out (a key written by hand), and checks what is there", async () => {
+    const privateKey = generatePrivateKey();
+    const bare = join(dir, "bare.json");
+    await writeFile(bare, JSON.stringify({ type: "secp256k1", privateKey: bytesToHex(privateKey) }));
+    expect((await loadAccountKey(bare)).address).toEqual(privateKeyToAddress(privateKey));
+    const notHex = join(dir, "address-not-hex.json");
+    await writeFile(
+      notHex,
+      JSON.stringify({ type: "secp256k1", privateKey: bytesToHex(privateKey), address: 7 }),
+    );
+    await expectCode(loadAccountKey(notHex), "CRYPTO_KEY_FILE_MALFORMED");
+    const noKey = join(dir, "no-private-key.json");
+    await writeFile(
+      noKey,
+      JSON.stringify({ type: "secp256k1", address: bytesToHex(privateKeyToAddress(privateKey)) }),
+    );
+    await expectCode(loadAccountKey(noKey), "CRYPTO_KEY_FILE_MALFORMED");
+  });
 });
