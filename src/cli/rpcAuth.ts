@@ -6,8 +6,9 @@ import { CliError, parseFlags, refuseToOverwrite, requireFlag } from "./args.js"
 
 export const TOKEN_USAGE = `  consort token keygen --out FILE [--alg HS256|ES256|EdDSA]
                                        HS256: a shared secret file; ES256/EdDSA: FILE.key (issuer) + FILE.pub (node)
-  consort token issue --key FILE --principal NAME --rights read,submit [--alg HS256] [--expires 30d]
-                                       print a JWT bearer token (rights: read, submit, admin)`;
+  consort token issue --key FILE --principal NAME --rights read,submit [--alg ALG] [--expires 30d]
+                                       print a JWT bearer token (rights: read, submit, admin; the
+                                       algorithm is the key file's: an HS256 secret or FILE.key)`;
 
 export const CA_USAGE = `  consort ca init --dir DIR [--name NAME]
                                        the chain's CA for JSON-RPC TLS: DIR/ca.crt, DIR/ca.key (keep it offline)
@@ -49,7 +50,7 @@ export async function tokenCommand(argv: string[]): Promise<void> {
     argv,
     {
       out: { type: "string" },
-      alg: { type: "string", default: "HS256" },
+      alg: { type: "string" },
       key: { type: "string" },
       principal: { type: "string" },
       rights: { type: "string" },
@@ -59,7 +60,7 @@ export async function tokenCommand(argv: string[]): Promise<void> {
   );
   const sub = positionals[0];
   if (sub === "keygen") {
-    const alg = algorithm(values.alg);
+    const alg = algorithm(values.alg ?? "HS256");
     const base = path.resolve(requireFlag(values.out, "out"));
     refuseToOverwrite(
       alg === "HS256" ? [base] : [`${base}.key`, `${base}.pub`],
@@ -72,7 +73,7 @@ export async function tokenCommand(argv: string[]): Promise<void> {
   }
   if (sub === "issue") {
     const token = await issueToken({
-      algorithm: algorithm(values.alg),
+      ...(values.alg === undefined ? {} : { algorithm: algorithm(values.alg) }),
       keyFile: path.resolve(requireFlag(values.key, "key")),
       principal: requireFlag(values.principal, "principal"),
       rights: parseRights(requireFlag(values.rights, "rights")),

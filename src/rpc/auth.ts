@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createPrivateKey, type KeyObject, randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import type { TLSSocket } from "node:tls";
 import {
@@ -162,7 +162,8 @@ function hmacSecret(text: string, file: string): Uint8Array {
 }
 
 export interface IssueTokenOptions {
-  algorithm: JwtAlgorithm;
+  /** Default: what the key file holds (signingAlgorithm); given, it must be that. */
+  algorithm?: JwtAlgorithm;
   /** HS256: the secret file; ES256/EdDSA: the private key (PKCS#8 PEM). */
   keyFile: string;
   principal: string;
@@ -171,19 +172,54 @@ export interface IssueTokenOptions {
   nowMs?: number;
 }
 
+/**
+ * What a token signing key file holds: a PEM private key (P-256: ES256, Ed25519: EdDSA, as `generateTokenKey`
+ * writes them) or, anything else, an HS256 secret.
+ */
+export function signingAlgorithm(text: string, keyFile: string): JwtAlgorithm {
+  if (!text.includes("-----BEGIN")) return "HS256";
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(text);
+  } catch {
+    throw new RpcError(
+      "RPC_CONFIG",
+      `${keyFile} is PEM but not a private key: tokens are signed with FILE.key of \`consort token keygen\` (FILE.pub is the node's)`,
+    );
+  }
+  if (key.asymmetricKeyType === "ed25519") return "EdDSA";
+  if (key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1") return "ES256";
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  throw new RpcError(
+    "RPC_CONFIG",
+    `${keyFile} holds a ${key.asymmetricKeyType}${curve === undefined ? "" : ` (${curve})`} key: token keys are HS256 secrets, P-256 (ES256) or Ed25519 (EdDSA) private keys`,
+  );
+}
+
 /** Sign a bearer token for `principal` with `rights`, valid for expiresInS seconds. */
 export async function issueToken(o: IssueTokenOptions): Promise<string> {
   if (o.principal.length === 0 || o.principal.length > PRINCIPAL_MAX_CHARS) {
     throw new RpcError("RPC_CONFIG", `the principal must have 1 to ${PRINCIPAL_MAX_CHARS} characters`);
   }
-  const text = await readKeyFile(
-    o.keyFile,
-    o.algorithm === "HS256" ? "JWT secret file" : "JWT private key file",
-  );
-  const key = o.algorithm === "HS256" ? hmacSecret(text, o.keyFile) : await importPKCS8(text, o.algorithm);
+  const what =
+    o.algorithm === undefined
+      ? "JWT signing key file"
+      : o.algorithm === "HS256"
+        ? "JWT secret file"
+        : "JWT private key file";
+  const text = await readKeyFile(o.keyFile, what);
+  const algorithm = signingAlgorithm(text, o.keyFile);
+  if (o.algorithm !== undefined && o.algorithm !== algorithm) {
+    // A PEM file taken as an HS256 secret would sign tokens no node accepts, without a word.
+    throw new RpcError(
+      "RPC_CONFIG",
+      `${o.keyFile} holds ${algorithm === "HS256" ? "an HS256 secret" : `an ${algorithm} private key`}, not ${o.algorithm === "HS256" ? "an HS256 secret" : `an ${o.algorithm} private key`}: leave the algorithm out, or give the key file made for it`,
+    );
+  }
+  const key = algorithm === "HS256" ? hmacSecret(text, o.keyFile) : await importPKCS8(text, algorithm);
   const nowS = Math.floor((o.nowMs ?? Date.now()) / 1000);
   return new SignJWT({ rights: o.rights })
-    .setProtectedHeader({ alg: o.algorithm, typ: "JWT" })
+    .setProtectedHeader({ alg: algorithm, typ: "JWT" })
     .setSubject(o.principal)
     .setIssuedAt(nowS)
     .setExpirationTime(nowS + o.expiresInS)

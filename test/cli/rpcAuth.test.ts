@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { decodeJwt } from "jose";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { caCommand, tokenCommand } from "../../src/cli/rpcAuth.js";
 import { defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
@@ -109,6 +109,43 @@ describe("consort token / ca / start with unsafe RPC settings", () => {
     expect((bad as { stderr: string }).stderr).toMatch(
       /--rights: a comma-separated list of read, submit, admin/,
     );
+  });
+
+  it("token issue takes the algorithm from the key file, and refuses a key of another kind", async () => {
+    const issue = (key: string, ...alg: string[]) =>
+      cli(() => tokenCommand(["issue", "--key", key, "--principal", "p", "--rights", "read", ...alg]));
+    const algOf = (token: string) => decodeProtectedHeader(token.trim()).alg;
+    const secret = path.join(dir, "infer.secret");
+    await cli(() => tokenCommand(["keygen", "--out", secret]));
+    for (const alg of ["ES256", "EdDSA"]) {
+      const base = path.join(dir, `infer-${alg}`);
+      await cli(() => tokenCommand(["keygen", "--alg", alg, "--out", base]));
+      // Without --alg a PEM key used to sign HS256 with its text as the secret: no node would accept the token.
+      expect(algOf(await issue(`${base}.key`))).toBe(alg);
+      expect(algOf(await issue(`${base}.key`, "--alg", alg))).toBe(alg);
+      await expect(issue(`${base}.key`, "--alg", "HS256")).rejects.toMatchObject({
+        code: "RPC_CONFIG",
+        message: `${base}.key holds an ${alg} private key, not an HS256 secret: leave the algorithm out, or give the key file made for it`,
+      });
+      await expect(issue(`${base}.pub`)).rejects.toMatchObject({
+        code: "RPC_CONFIG",
+        message: expect.stringContaining(`${base}.pub is PEM but not a private key`),
+      });
+    }
+    expect(algOf(await issue(secret))).toBe("HS256");
+    // An HS256 secret given as ES256 was a raw jose TypeError ("pkcs8" must be PKCS#8 formatted string).
+    await expect(issue(secret, "--alg", "ES256")).rejects.toMatchObject({
+      code: "RPC_CONFIG",
+      message: `${secret} holds an HS256 secret, not an ES256 private key: leave the algorithm out, or give the key file made for it`,
+    });
+    // A private key of a kind tokens do not use (P-384) is named.
+    const p384 = path.join(dir, "p384.key");
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+    await writeFile(p384, privateKey.export({ type: "pkcs8", format: "pem" }));
+    await expect(issue(p384)).rejects.toMatchObject({
+      code: "RPC_CONFIG",
+      message: `${p384} holds a ec (secp384r1) key: token keys are HS256 secrets, P-256 (ES256) or Ed25519 (EdDSA) private keys`,
+    });
   });
 
   it("ca init + issue: node and client certificates signed by the chain's CA", async () => {
