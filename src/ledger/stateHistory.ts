@@ -193,8 +193,8 @@ export class StateHistory {
       const window = this.window;
       throw new LedgerError(
         "LEDGER_STATE_PRUNED",
-        `the state of block ${blockNumber} is no longer kept: the ledger keeps the state of the last ${window} ` +
-          `blocks before the head (stateHistoryBlocks = ${window}); available now: blocks ${oldest}..${head.number}`,
+        `the state of block ${blockNumber} is no longer kept: the ledger keeps the state of the head and the ` +
+          `${window} blocks before it (stateHistoryBlocks = ${window}); available now: blocks ${oldest}..${head.number}`,
         { number: blockNumber, oldest, head: head.number, stateHistoryBlocks: window },
       );
     }

@@ -162,7 +162,7 @@ describe("LevelLedger state history", () => {
       if (n % 5 === 0) await chain.verify(ledger, oldest);
     }
     const err = await expectLedgerError(ledger.getStateAt(KEYS[0]!, 20 - window - 1), "LEDGER_STATE_PRUNED");
-    expect(err.message).toContain(`last ${window} blocks`);
+    expect(err.message).toContain(`the head and the ${window} blocks before it`);
     expect(err.message).toContain(`blocks ${20 - window}..20`);
     expect(() => ledger.stateReaderAt(3)).toThrow(LedgerError);
     await expectLedgerError(ledger.getStateAt(KEYS[0]!, 21), "LEDGER_STATE_UNKNOWN_BLOCK");
