@@ -27,7 +27,7 @@ const USAGE = `consort — a permissioned consortium blockchain node (PBFT, Leve
 Usage:
 ${START_USAGE}
 ${TESTNET_USAGE}
-  consort gov <propose|vote|revoke|list|show|acl|status> …
+  consort gov <propose|vote|revoke|freeze|unfreeze|abolish|list|show|committee|status|acl> …
                                        committee governance, ACLs and freezes (consort gov help)
 ${KEYGEN_USAGE}
 ${TOKEN_USAGE}

@@ -97,7 +97,16 @@ async function resolveTargets(v: ReturnType<typeof parseStatusArgs>): Promise<St
   if (metrics.length > 0 && metrics.length !== rpcs.length) {
     throw new CliError("CLI_USAGE", `--metrics lists ${metrics.length} URLs for ${rpcs.length} --rpc URLs`);
   }
-  return rpcs.map((rpcUrl, i) => ({ name: `node${i}`, rpcUrl, metricsUrl: metrics[i] ?? null }));
+  // Named by their address: "node0" for a URL given by hand named a node the operator may know as node4.
+  return rpcs.map((rpcUrl, i) => ({ name: hostOf(rpcUrl), rpcUrl, metricsUrl: metrics[i] ?? null }));
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    throw new CliError("CLI_USAGE", `--rpc: not a URL: ${url}`);
+  }
 }
 
 export async function loadTestnetTargets(dir: string): Promise<StatusTarget[]> {

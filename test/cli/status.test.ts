@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { collectStatus, formatStatusTable, type StatusRow } from "../../src/cli/status.js";
+import { describe, expect, it, vi } from "vitest";
+import { collectStatus, formatStatusTable, type StatusRow, statusCommand } from "../../src/cli/status.js";
 import { freePort } from "../../src/util/ports.js";
 
 describe("consort status table", () => {
@@ -26,5 +26,26 @@ describe("consort status table", () => {
     expect(lines[2]).toMatch(
       new RegExp(`^node3    down     -      -     -           -      \\?  http://127.0.0.1:${closed} \\(`),
     );
+  });
+
+  it("names nodes given by --rpc by their address, and refuses what is not a URL", async () => {
+    const closed = await freePort();
+    const printed: string[] = [];
+    const log = vi
+      .spyOn(console, "log")
+      .mockImplementation((...a: unknown[]) => void printed.push(a.join(" ")));
+    try {
+      await expect(statusCommand(["--rpc", `http://127.0.0.1:${closed}`])).rejects.toMatchObject({
+        code: "CLI_NODES_DOWN",
+        message: `1 of 1 nodes did not answer: 127.0.0.1:${closed}`,
+      });
+    } finally {
+      log.mockRestore();
+    }
+    expect(printed.join("\n")).toMatch(new RegExp(`^127\\.0\\.0\\.1:${closed} +down`, "m"));
+    await expect(statusCommand(["--rpc", "8549"])).rejects.toMatchObject({
+      code: "CLI_USAGE",
+      message: "--rpc: not a URL: 8549",
+    });
   });
 });
