@@ -42,6 +42,8 @@ export interface RecoveryThreadsStats {
   inline: number;
   /** Messages sent to the workers (each up to BATCH_ITEMS_MAX recoveries). */
   batches: number;
+  /** Workers running now (loaded and not failed or stopped). */
+  online: number;
 }
 
 interface Waiting {
@@ -57,6 +59,8 @@ interface Slot {
   /** Batches sent and not answered, by message id. */
   batches: Map<number, Waiting[]>;
   inFlight: number;
+  /** The worker has loaded its script (its 'online' event). */
+  online: boolean;
   dead: boolean;
 }
 
@@ -67,7 +71,7 @@ interface Slot {
  * least-loaded one; while every worker holds BATCHES_IN_FLIGHT_MAX unanswered, they wait for the next answer),
  * answered in order; the caller's promise gets the address or a CRYPTO_INVALID_SIGNATURE error,
  * as `recoverAddress` would give. Same binding, same checks in both places: a sender never depends on where it
- * was recovered. Workers start on first use and never keep the process alive on their own. When a worker fails,
+ * was recovered. Workers start on first use, or at `start`, and never keep the process alive on their own. When a worker fails,
  * its unanswered requests and every later one are recovered inline; so are requests past `pendingMax`, and after
  * `close`.
  */
@@ -132,8 +136,28 @@ export class RecoveryThreads {
     });
   }
 
+  /**
+   * Starts the workers now instead of at the first recovery (a node calls it at start-up: loading a worker and its
+   * native binding took ~1 s of the first transaction's admission on a busy machine). Resolves once each worker's
+   * thread runs or has exited; a script that fails to load after that is reported as any failure (work goes inline).
+   */
+  async start(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all(
+      this.workerSlots().map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            if (slot.online || slot.dead) return resolve();
+            slot.worker.once("online", () => resolve());
+            slot.worker.once("exit", () => resolve());
+          }),
+      ),
+    );
+  }
+
   stats(): RecoveryThreadsStats {
-    return { threads: this.threads, ...this.counts };
+    const online = (this.slots ?? []).filter((slot) => slot.online && !slot.dead).length;
+    return { threads: this.threads, ...this.counts, online };
   }
 
   /** Stops the workers; what they had not answered, and every later request, is recovered inline. */
@@ -166,11 +190,11 @@ export class RecoveryThreads {
 
   /** Every worker slot, dead ones included (started on first use). */
   private workerSlots(): Slot[] {
-    if (this.slots === null) this.slots = this.start();
+    if (this.slots === null) this.slots = this.spawnWorkers();
     return this.slots;
   }
 
-  private start(): Slot[] {
+  private spawnWorkers(): Slot[] {
     const slots: Slot[] = [];
     for (let i = 0; i < this.threads; i++) {
       let worker: Worker;
@@ -181,7 +205,10 @@ export class RecoveryThreads {
         break;
       }
       worker.unref();
-      const slot: Slot = { worker, batches: new Map(), inFlight: 0, dead: false };
+      const slot: Slot = { worker, batches: new Map(), inFlight: 0, online: false, dead: false };
+      worker.once("online", () => {
+        slot.online = true;
+      });
       worker.on("message", (answer: { id: number; answers: Uint8Array }) => this.onAnswer(slot, answer));
       worker.on("error", (err) => this.onDeath(slot, err));
       worker.on("exit", (code) => this.onDeath(slot, new Error(`recovery worker exited (code ${code})`)));

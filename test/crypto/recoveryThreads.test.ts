@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   keccak256,
   privateKeyToAddress,
@@ -99,6 +99,38 @@ describe("RecoveryThreads", () => {
     });
     expect(hex((results[2] as PromiseFulfilledResult<Address>).value)).toBe(hex(good[1]!.address));
     expect(t.stats()).toMatchObject({ inThreads: 4, inline: 0 });
+  });
+
+  it("start() loads the workers before any recovery (a node's first tx does not wait for one); close() stops them", async () => {
+    const t = threads({ threads: 2 });
+    expect(t.stats().online).toBe(0); // lazily: nothing until the first recovery or start()
+    await t.start();
+    expect(t.stats()).toMatchObject({ online: 2, batches: 0, inThreads: 0, inline: 0 });
+    await t.start(); // again: the same workers
+    expect(t.stats().online).toBe(2);
+    const [s] = signed(1, "started");
+    expect(hex(await t.recoverAddress(s!.msgHash, s!.signature, s!.recovery))).toBe(hex(s!.address));
+    expect(t.stats()).toMatchObject({ online: 2, inThreads: 1, batches: 1 });
+    await t.close();
+    expect(t.stats().online).toBe(0);
+    await t.start(); // after close nothing starts
+    expect(t.stats().online).toBe(0);
+  });
+
+  it("start() resolves when a worker cannot load: reported once, its work inline", async () => {
+    const failures: Error[] = [];
+    const t = threads({
+      threads: 1,
+      workerUrl: new URL("./fixtures/missing.mjs", import.meta.url),
+      onWorkerFailure: (err) => failures.push(err),
+    });
+    await t.start(); // the thread came up; its script fails to load right after
+    await vi.waitFor(() => expect(failures).toHaveLength(1));
+    expect(failures[0]!.message).toMatch(/Cannot find module/);
+    expect(t.stats().online).toBe(0);
+    const [s] = signed(1, "start failed");
+    expect(hex(await t.recoverAddress(s!.msgHash, s!.signature, s!.recovery))).toBe(hex(s!.address));
+    expect(t.stats()).toMatchObject({ inThreads: 0, inline: 1, batches: 0 });
   });
 
   it("refuses malformed input before it reaches a thread", async () => {

@@ -46,6 +46,19 @@ describe("TxPool with recovery threads", () => {
     expect(pool.stats().recoveries!.batches).toBeLessThan(20);
   });
 
+  it("start() has the threads running before the first tx (the node calls it at start-up)", async () => {
+    const pool = threadedPool(2);
+    expect(pool.stats().recoveries).toMatchObject({ online: 0 });
+    await pool.start();
+    expect(pool.stats().recoveries).toMatchObject({ threads: 2, online: 2, inThreads: 0 });
+    await pool.add(await signEth(wallet(4)));
+    expect(pool.stats().recoveries).toMatchObject({ online: 2, inThreads: 1, inline: 0 });
+    const { pool: without } = makePool({ recoveryThreads: 0 });
+    pools.push(without);
+    await without.start(); // no threads: nothing to start
+    expect(without.stats().recoveries).toBeNull();
+  });
+
   it("refuses a signature no key recovers from as the event-loop path does", async () => {
     const raw = unrecoverable(await signEth(wallet(3)));
     const refusals = [];
