@@ -6,11 +6,12 @@ import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { DEV_GOVERNOR_KEY_FILE, devAccountKey } from "../config/index.js";
 import { privateKeyToAddress, saveAccountKey } from "../crypto/index.js";
+import { errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { portIsFree } from "../util/ports.js";
 import { CliError } from "./args.js";
 import { RotatingLogFile } from "./logFile.js";
-import type { GeneratedTestnet } from "./testnet.js";
+import type { GeneratedNode, GeneratedTestnet } from "./testnet.js";
 
 // Compiled (dist/cli/dev.js: `npm start`, the `consort` bin, docker) the nodes run dist/cli/main.js on plain node;
 // from the sources (tsx, vitest) they run src/cli/main.ts through tsx, so one run never mixes the two.
@@ -107,7 +108,16 @@ export async function runDevTestnet(dir: string): Promise<void> {
     await Promise.all(children.map(exited));
     throw err;
   }
+  // RPC answers seconds before the nodes have connected: a transaction sent then waited for the mesh. The banner
+  // comes once each node's /ready says it reaches a quorum of validators and is in sync (or after READY_WAIT_MS).
+  const notReady = await waitForReady(testnet.nodes, READY_WAIT_MS, () => stopping);
+  if (stopping) return void (await Promise.all(children.map(exited)));
   console.log(bannerText(testnet));
+  if (notReady.length > 0) {
+    console.log(
+      `Not ready yet (transactions wait until a quorum of validators is connected):\n  ${notReady.join("\n  ")}`,
+    );
+  }
   await Promise.all(children.map(exited));
   console.log("all nodes stopped; `npm start` again resumes this chain.");
 }
@@ -218,6 +228,45 @@ async function loadTestnet(dir: string): Promise<GeneratedTestnet> {
     accounts: accounts.accounts,
     governors: [],
   };
+}
+
+/** How long `npm start` waits for every node's /ready once their JSON-RPC answers. */
+const READY_WAIT_MS = 30_000;
+
+/**
+ * Polls each node's /ready (metrics server) until all answer 200, `timeoutMs` passes or `stopped()`; returns the
+ * nodes still not ready, each with its reasons ("node2: validators reachable: weight 1 of 4, …").
+ */
+export async function waitForReady(
+  nodes: Pick<GeneratedNode, "name" | "metricsUrl">[],
+  timeoutMs: number,
+  stopped: () => boolean = () => false,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let waiting = nodes.filter((n) => n.metricsUrl !== null);
+  for (;;) {
+    const answers = await Promise.all(
+      waiting.map(async (n) => ({ n, why: await notReadyReason(n.metricsUrl!) })),
+    );
+    const still = answers.filter((a) => a.why !== null);
+    waiting = still.map((a) => a.n);
+    if (waiting.length === 0 || stopped() || Date.now() > deadline) {
+      return still.map((a) => `${a.n.name}: ${a.why}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** null when `${metricsUrl}/ready` answers 200; else why not (its reasons, or the failure to ask). */
+async function notReadyReason(metricsUrl: string): Promise<string | null> {
+  try {
+    const res = await fetch(`${metricsUrl}/ready`, { signal: AbortSignal.timeout(1000) });
+    if (res.ok) return null;
+    const body = (await res.json().catch(() => null)) as { reasons?: string[] } | null;
+    return body?.reasons?.join("; ") ?? `/ready answered ${res.status}`;
+  } catch (err) {
+    return `/ready did not answer (${errorMessage(err)})`;
+  }
 }
 
 export async function waitForRpc(urls: string[], timeoutMs: number): Promise<void> {

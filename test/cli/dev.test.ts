@@ -3,12 +3,12 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bannerText, runDevTestnet, spawnNode, waitForNodes } from "../../src/cli/dev.js";
+import { bannerText, runDevTestnet, spawnNode, waitForNodes, waitForReady } from "../../src/cli/dev.js";
 import { defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
 import { devAccountKey } from "../../src/config/index.js";
 import { loadAccountKey } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { freeTestnetPorts } from "../../src/util/ports.js";
+import { freePort, freeTestnetPorts } from "../../src/util/ports.js";
 
 /**
  * Starting a local testnet (`npm start` = `consort dev`) when something is in the way: a port another program holds
@@ -98,5 +98,50 @@ describe("consort dev: start-up failures", () => {
     expect(freshBanner).not.toContain("PUBLIC");
     expect(freshBanner).toContain(fresh.accounts[0]!.address);
     for (const a of fresh.accounts) expect(freshBanner).not.toContain(a.privateKey.slice(2));
+  });
+
+  it("waitForReady waits for every node's /ready, and names those still not ready with their reasons", async () => {
+    let readyAfter = Date.now() + 600; // node0 becomes ready during the wait; node1 never does
+    const serve = (answer: () => [number, unknown]) => {
+      const server = createHttpServer((req, res) => {
+        const [status, body] = req.url === "/ready" ? answer() : [404, {}];
+        res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      });
+      servers.push(server);
+      return new Promise<string>((resolve) =>
+        server.listen(0, "127.0.0.1", () =>
+          resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`),
+        ),
+      );
+    };
+    const flipping = await serve(() =>
+      Date.now() >= readyAfter
+        ? [200, { ready: true }]
+        : [503, { ready: false, reasons: ["no peer has reported its head yet"] }],
+    );
+    const never = await serve(() => [
+      503,
+      { ready: false, reasons: ["validators reachable: weight 1 of 4, a quorum needs 3", "x"] },
+    ]);
+    const nodes = [
+      { name: "node0", metricsUrl: flipping },
+      { name: "node1", metricsUrl: never },
+      { name: "node2", metricsUrl: null }, // no metrics server: not waited for
+    ];
+    expect(await waitForReady(nodes.slice(0, 1), 20_000)).toEqual([]);
+    expect(Date.now()).toBeGreaterThanOrEqual(readyAfter); // it waited for the flip
+    readyAfter = Date.now() + 60_000;
+    expect(await waitForReady(nodes, 500)).toEqual([
+      "node0: no peer has reported its head yet",
+      "node1: validators reachable: weight 1 of 4, a quorum needs 3; x",
+    ]);
+    // Ctrl-C during the wait: it returns at once instead of polling out its time.
+    const started = Date.now();
+    await waitForReady(nodes, 60_000, () => true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    expect(await waitForReady([{ name: "node3", metricsUrl: closed }], 300)).toEqual([
+      expect.stringMatching(/^node3: \/ready did not answer \(/),
+    ]);
   });
 });

@@ -150,6 +150,11 @@ describe("e2e: npm start as a new user", () => {
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(await metrics.text()).toMatch(/^ethereum_blockchain_height \d+$/m);
     }
+    // The banner comes once the nodes reach each other: every /ready answers 200 already (a first transaction
+    // commits at once instead of waiting for the mesh), and nothing is reported not ready.
+    const ready = await Promise.all(METRICS_PORTS.map((port) => fetch(`http://127.0.0.1:${port}/ready`)));
+    expect(ready.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(out).not.toContain("Not ready yet");
 
     // What the banner tells a new user to try: curl to 127.0.0.1:8545 (fetch when curl is not installed).
     const request = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] });
