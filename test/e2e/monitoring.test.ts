@@ -3,14 +3,22 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { getCreateAddress, Interface } from "ethers";
+import { getCreateAddress, Interface, Wallet } from "ethers";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Readiness } from "../../src/metrics/index.js";
 import { hasMetric, metricNamesInPromQL, type PromText, parsePromText } from "../metrics/promText.js";
 import { launchChromium } from "./browser.js";
-import { blockNumber, sendRaw, signTx, waitAllAtLeast, waitReceipts, wallets } from "./chainUtil.js";
-import { ProcessTestnet, waitFor } from "./harness.js";
+import {
+  blockNumber,
+  COMMITTEE,
+  sendRaw,
+  signTx,
+  waitAllAtLeast,
+  waitReceipts,
+  wallets,
+} from "./chainUtil.js";
+import { ProcessTestnet, rpc, waitFor } from "./harness.js";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const DASHBOARD = path.join(ROOT, "docker/monitoring/grafana/dashboards/consort.json");
@@ -255,12 +263,22 @@ describe("e2e: metrics, readiness, dashboard and web console on 4 validators", (
     await page.locator(`a[href="#/tx/${sent[sent.length - 2]!.hash}"]`).waitFor();
     await page.screenshot({ path: path.join(shotsDir, "address.png"), fullPage: true });
 
+    // One proposal by the chain's only governor (it executes at once): the page lists it from getProposalList.
+    const governor = new Wallet(net.testnet.governors[0]!.privateKey!);
+    const data = new Interface([
+      "function createSetSysConfigProposal(string key, string value, uint256 blockNumberInterval)",
+    ]).encodeFunctionData("createSetSysConfigProposal", ["tx_count_limit", "999", 0n]);
+    const nonce = Number(await rpc<string>(url0, "eth_getTransactionCount", [governor.address, "pending"]));
+    const proposal = await sendRaw(
+      url0,
+      await signTx(governor, { nonce, to: COMMITTEE, data, gasLimit: 500_000n }),
+    );
+    expect((await waitReceipts(url0, [proposal], 120_000))[0]!.status).toBe("0x1");
     await page.goto(`${ui}#/governance`);
-    // Until committee governance is wired in, the node has no proposals method and the page says so.
-    await page
-      .locator("[data-testid=governance-unavailable], [data-testid=proposals-table], main p")
-      .first()
-      .waitFor();
+    const proposals = page.locator("[data-testid=proposals-table]");
+    await proposals.waitFor();
+    expect(await proposals.locator("tbody tr").count()).toBe(1);
+    expect(await proposals.locator("tbody").textContent()).toContain("tx_count_limit");
     await page.screenshot({ path: path.join(shotsDir, "governance.png"), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
