@@ -4,12 +4,13 @@
  * The node under test is the real BlockSync on a real chain (LevelDB); the peers answer through an in-memory
  * "blocks" protocol (test/sync/helpers.ts): the hostile one is a stub, it is the attacker, not the part under test.
  */
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Chain } from "../../src/chain/index.js";
 import { encodeBlock } from "../../src/codec/index.js";
 import { keccak256, NodeKey } from "../../src/crypto/index.js";
 import { NetworkError } from "../../src/network/index.js";
 import { serveBlocks } from "../../src/sync/blockServe.js";
+import { validateBlockSyncOptions } from "../../src/sync/blockSync.js";
 import { BlockSync, type BlockSyncOptions, defaultBlockSyncOptions } from "../../src/sync/index.js";
 import {
   decodeSyncRequest,
@@ -21,7 +22,15 @@ import {
 import type { Block } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { captureLogger, type LogEntry } from "../fixtures/logger.js";
-import { ChainFactory, certify, FakeNetwork, growChain, makeGenesis, storedBlock } from "./helpers.js";
+import {
+  ChainFactory,
+  certify,
+  copyBlocks,
+  FakeNetwork,
+  growChain,
+  makeGenesis,
+  storedBlock,
+} from "./helpers.js";
 
 const sealers = Array.from({ length: 4 }, () => NodeKey.generate());
 const strangers = Array.from({ length: 4 }, () => NodeKey.generate());
@@ -222,5 +231,290 @@ describe("BlockSync with hostile peers", () => {
     await s.fetch(1, [hostileId, NodeKey.generate().nodeId]); // a timeout, then a peer not connected
     expect(net.penalties).toEqual([]);
     expect(node.height()).toBe(0);
+  });
+});
+
+/**
+ * Peers that misreport their head, stall, or answer with garbage, and the node's own limits: what is asked of whom,
+ * what is blamed (and what is not), with the real BlockSync on real LevelDB chains behind the in-memory protocol.
+ */
+describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () => {
+  let factory: ChainFactory;
+  let source: Chain;
+  let node: Chain;
+  let net: FakeNetwork;
+  let s: BlockSync | null = null;
+  let logs: LogEntry[];
+  let synced: number[];
+  let storageFailures: unknown[];
+  const NO_POLL: BlockSyncOptions = { ...defaultBlockSyncOptions, pollIntervalMs: 3_600_000 };
+
+  function startSync(opts: BlockSyncOptions): BlockSync {
+    s = new BlockSync(opts, {
+      chain: node,
+      transport: net.transport(),
+      logger: captureLogger(logs),
+      onSynced: (height) => synced.push(height),
+      onStorageFailure: (err) => storageFailures.push(err),
+    });
+    s.start();
+    return s;
+  }
+  /** An honest peer serving `chain`, at most `bytesMax` bytes a response (1: one block per response). */
+  const honest =
+    (chain: Chain, bytesMax = defaultBlockSyncOptions.responseBytesMax) =>
+    (_from: Uint8Array, req: Uint8Array) =>
+      serveBlocks(chain, req, bytesMax);
+  /** The kinds of the requests sent to `id`, in order ("head" or "blocks@<from>"). */
+  const asked = (id: Uint8Array) =>
+    net.requests
+      .filter((r) => r.peer === bytesToHex(id))
+      .map((r) => {
+        const q = decodeSyncRequest(r.bytes);
+        return q.kind === "head" ? "head" : `blocks@${q.fromHeight}`;
+      });
+
+  beforeEach(async () => {
+    factory = await ChainFactory.create(makeGenesis(sealers));
+    source = await factory.open("source");
+    node = await factory.open("node");
+    await growChain(source, sealers, 3);
+    net = new FakeNetwork(NodeKey.generate().nodeId);
+    logs = [];
+    synced = [];
+    storageFailures = [];
+  });
+
+  afterEach(async () => {
+    s?.stop();
+    net.closeAll();
+    await s?.idle();
+    s = null;
+    vi.useRealTimers();
+    await factory.close();
+  });
+
+  it("options: each must be a positive safe integer", () => {
+    expect(validateBlockSyncOptions({ ...defaultBlockSyncOptions })).toEqual(defaultBlockSyncOptions);
+    const ones: BlockSyncOptions = {
+      pollIntervalMs: 1,
+      requestTimeoutMs: 1,
+      headTimeoutMs: 1,
+      responseBytesMax: 1,
+      behindWarnMs: 1,
+    };
+    expect(validateBlockSyncOptions(ones)).toEqual(ones);
+    for (const field of Object.keys(defaultBlockSyncOptions) as (keyof BlockSyncOptions)[]) {
+      for (const v of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
+        const bad = { ...defaultBlockSyncOptions, [field]: v };
+        let thrown: unknown;
+        try {
+          validateBlockSyncOptions(bad);
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown, `${field} ${v}`).toMatchObject({
+          code: "SYNC_INVALID_OPTIONS",
+          message: `sync option ${field} must be a positive integer, got ${v}`,
+          meta: { field },
+        });
+      }
+    }
+    expect(
+      () =>
+        new BlockSync(
+          { ...defaultBlockSyncOptions, requestTimeoutMs: 0 },
+          {
+            chain: node,
+            transport: net.transport(),
+            logger: captureLogger(),
+            onSynced: () => undefined,
+            onStorageFailure: () => undefined,
+          },
+        ),
+    ).toThrow("sync option requestTimeoutMs must be a positive integer, got 0");
+  });
+
+  it("a peer with nothing newer ends the fetch; one claiming blocks it does not serve is passed over, unblamed", async () => {
+    const behind = await factory.open("behind"); // head 0: nothing newer
+    const behindId = NodeKey.generate().nodeId;
+    net.connect(behindId, honest(behind));
+    net.connect(honestId, honest(source));
+    const sync = startSync(NO_POLL);
+    await sync.fetch(1, [behindId]);
+    expect(asked(behindId)).toEqual(["blocks@1"]);
+    expect(asked(honestId)).toEqual([]); // nothing newer there: the poll covers the other peers
+    expect(node.height()).toBe(0);
+
+    // A liar claims a head of 1 (exactly the next block) and serves nothing: the next peer is asked.
+    net.connect(hostileId, async () =>
+      encodeSyncResponse({ headHeight: 1, headHash: source.head().hash, blocks: [] }),
+    );
+    await sync.fetch(1, [hostileId, honestId]);
+    expect(asked(hostileId)).toEqual(["blocks@1"]);
+    expect(node.height()).toBe(3);
+    expect(asked(honestId)).toEqual(["blocks@1"]);
+    expect(net.penalties).toEqual([]);
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 3, highestBlock: 3 });
+  });
+
+  it("fetches round after round from a peer that serves one block per response, asking each peer once", async () => {
+    net.connect(hostileId, async () => {
+      throw new NetworkError("NETWORK_REMOTE_ERROR", "stream reset");
+    });
+    net.connect(honestId, honest(source, 1));
+    const sync = startSync(NO_POLL);
+    // The hint repeats a peer that is connected too: each is asked once, the hint first.
+    await sync.fetch(1, [hostileId, hostileId, honestId]);
+    expect(asked(hostileId)).toEqual(["blocks@1"]);
+    expect(asked(honestId)).toEqual(["blocks@1", "blocks@2", "blocks@3"]); // none after the head
+    expect(node.height()).toBe(3);
+    expect(synced).toEqual([1, 2, 3]);
+    expect(sync.counters.blocksFetched).toBe(3);
+    expect(net.penalties).toEqual([]); // a failed stream is not the peer's lie
+  });
+
+  it("blames a peer that serves a forged block at a height committed meanwhile; keeps ours", async () => {
+    const alt = await factory.open("alt");
+    await growChain(alt, sealers, 1, 1000);
+    const theirs = await storedBlock(alt, 1);
+    const forged = encodeBlock({ ...theirs.block, certificate: certify(strangers, 1, 0, theirs.hash) });
+    net.connect(hostileId, async () => {
+      if (node.height() === 0) await copyBlocks(source, node, 1); // consensus commits 1 meanwhile
+      return encodeSyncResponse({ headHeight: 1, headHash: theirs.hash, blocks: [forged] });
+    });
+    const sync = startSync(NO_POLL);
+    await sync.fetch(1, [hostileId]);
+    expect(node.height()).toBe(1);
+    expect(node.head().hash).toEqual((await storedBlock(source, 1)).hash);
+    expect(sync.counters.conflicts).toBe(0);
+    expect(logs.filter((l) => /SAFETY VIOLATION/.test(l.msg ?? ""))).toEqual([]);
+    const penalties = net.penaltiesOf(hostileId);
+    expect(penalties).toHaveLength(1);
+    expect(penalties[0]!.reason).toMatch(/^bad block in sync: block 1: certificate NOT_VALIDATOR/);
+    expect(sync.counters.staleSkipped).toBe(0);
+  });
+
+  it("a full disk while storing a synced block stops the node and blames no peer", async () => {
+    net.connect(honestId, honest(source));
+    const full = Object.assign(new Error("write failed: no space left on device"), { code: "ENOSPC" });
+    // The one stand-in of this file: a disk cannot be filled here; the chain's commit fails as LevelDB's would.
+    node.commit = async () => {
+      throw full;
+    };
+    const sync = startSync(NO_POLL);
+    await sync.fetch(1, [honestId]);
+    expect(storageFailures).toEqual([full]);
+    expect(net.penalties).toEqual([]);
+    expect(sync.counters.badPeers).toBe(0);
+    expect(synced).toEqual([]);
+  });
+
+  it("stop() during a fetch: the round in flight ends it, no next round, no next peer, no blame", async () => {
+    const otherId = NodeKey.generate().nodeId;
+    net.connect(otherId, honest(source));
+    const sync = startSync(NO_POLL);
+    net.connect(hostileId, async (from, req) => {
+      sync.stop();
+      return honest(source, 1)(from, req);
+    });
+    await sync.fetch(1, [hostileId, otherId]);
+    expect(asked(hostileId)).toEqual(["blocks@1"]);
+    expect(asked(otherId)).toEqual([]);
+    expect(node.height()).toBe(1);
+    expect(net.penalties).toEqual([]);
+    // Stopped: a new fetch asks no one.
+    await sync.fetch(2, [otherId]);
+    expect(asked(otherId)).toEqual([]);
+
+    // Started again; stopped while a request fails: the next peer is not asked either.
+    sync.start();
+    const failingId = NodeKey.generate().nodeId;
+    net.connect(failingId, async () => {
+      sync.stop();
+      throw new NetworkError("NETWORK_REMOTE_ERROR", "stream reset");
+    });
+    await sync.fetch(2, [failingId, otherId]);
+    expect(asked(failingId)).toEqual(["blocks@2"]);
+    expect(asked(otherId)).toEqual([]);
+    expect(node.height()).toBe(1);
+    expect(net.penalties).toEqual([]);
+  });
+
+  it("a consensus fetch asked while one runs joins it; status says syncing meanwhile", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    net.connect(honestId, async (from, req) => {
+      await gate;
+      return honest(source)(from, req);
+    });
+    const sync = startSync(NO_POLL);
+    const first = sync.fetch(1, [honestId]);
+    const second = sync.fetch(1, [honestId]);
+    expect(second).toBe(first);
+    expect(sync.status().syncing).toBe(true);
+    release();
+    await first;
+    expect(sync.status().syncing).toBe(false);
+    expect(asked(honestId)).toEqual(["blocks@1"]);
+    expect(node.height()).toBe(3);
+  });
+
+  it("the poll: ahead by one waits a poll (consensus may be finishing it), by two fetches at once, highest peer first", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const oneAhead = await factory.open("one");
+    await copyBlocks(source, oneAhead, 1);
+    const oneId = NodeKey.generate().nodeId;
+    net.connect(oneId, honest(oneAhead));
+    const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
+    const poll = async () => {
+      await vi.advanceTimersByTimeAsync(50);
+      await sync.idle();
+    };
+    await poll();
+    expect(asked(oneId)).toEqual(["head"]); // one behind: wait
+    expect(node.height()).toBe(0);
+    await poll();
+    expect(asked(oneId)).toEqual(["head", "head", "blocks@1"]); // still one behind at the same height: fetch
+    expect(node.height()).toBe(1);
+
+    // Two peers ahead, by one and by two: the highest is asked first and brings the node to its head at once.
+    const twoAhead = await factory.open("two");
+    await copyBlocks(source, twoAhead, 2);
+    const twoId = NodeKey.generate().nodeId;
+    await copyBlocks(source, oneAhead, 2); // head 2: one ahead of the node
+    net.connect(twoId, honest(source)); // head 3: two ahead
+    net.connect(honestId, honest(twoAhead)); // head 2
+    await poll(); // skipped: the node progressed since the last poll
+    await poll();
+    expect(node.height()).toBe(3);
+    expect(asked(twoId)).toEqual(["head", "blocks@2"]);
+    expect(asked(honestId)).toEqual(["head"]);
+    expect(synced).toEqual([1, 2, 3]);
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 3, highestBlock: 3 });
+  });
+
+  it("the poll asks at most 32 peers; a garbage head answer is blamed, a stalled one is not", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const empty = await factory.open("empty");
+    const ids = Array.from({ length: 34 }, () => NodeKey.generate().nodeId);
+    net.connect(ids[0]!, async () => new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]));
+    net.connect(ids[1]!, "hang");
+    for (const id of ids.slice(2)) net.connect(id, honest(empty));
+    const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50, headTimeoutMs: 100 });
+    await vi.advanceTimersByTimeAsync(50);
+    await vi.advanceTimersByTimeAsync(100); // the stalled peer's head request times out
+    await sync.idle();
+    expect(net.requests).toHaveLength(32);
+    expect(ids.slice(0, 32).map((id) => asked(id).length)).toEqual(Array(32).fill(1));
+    expect(asked(ids[33]!)).toEqual([]);
+    expect(net.penalties).toHaveLength(1);
+    expect(net.penaltiesOf(ids[0]!)[0]).toMatchObject({
+      points: 50,
+      reason: expect.stringMatching(/^bad head response: malformed sync response/),
+    });
+    expect(sync.counters).toMatchObject({ badPeers: 1, headsHeard: 30 });
   });
 });
