@@ -246,6 +246,8 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
   let s: BlockSync | null = null;
   let logs: LogEntry[];
   let synced: number[];
+  /** What onSynced was given besides the height: the hash, the certificate, the next validators. */
+  let reported: { hash: string; certificate: unknown; next: unknown }[];
   let storageFailures: unknown[];
   const NO_POLL: BlockSyncOptions = { ...defaultBlockSyncOptions, pollIntervalMs: 3_600_000 };
 
@@ -254,7 +256,10 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
       chain: node,
       transport: net.transport(),
       logger: captureLogger(logs),
-      onSynced: (height) => synced.push(height),
+      onSynced: (height, hash, certificate, next) => {
+        synced.push(height);
+        reported.push({ hash: bytesToHex(hash), certificate, next });
+      },
       onStorageFailure: (err) => storageFailures.push(err),
     });
     s.start();
@@ -282,6 +287,7 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     net = new FakeNetwork(NodeKey.generate().nodeId);
     logs = [];
     synced = [];
+    reported = [];
     storageFailures = [];
   });
 
@@ -370,7 +376,17 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     expect(asked(honestId)).toEqual(["blocks@1", "blocks@2", "blocks@3"]); // none after the head
     expect(node.height()).toBe(3);
     expect(synced).toEqual([1, 2, 3]);
+    // Consensus is told each block's hash and certificate; no validator change in these blocks.
+    const stored = await Promise.all([1, 2, 3].map((h) => storedBlock(source, h)));
+    expect(reported).toEqual(
+      stored.map((b) => ({ hash: bytesToHex(b.hash), certificate: b.certificate, next: undefined })),
+    );
     expect(sync.counters.blocksFetched).toBe(3);
+    expect(logs.filter((l) => l.msg === "block synced").map((l) => l.obj)).toEqual([
+      { height: 1, txs: 2 },
+      { height: 2, txs: 2 },
+      { height: 3, txs: 2 },
+    ]);
     expect(net.penalties).toEqual([]); // a failed stream is not the peer's lie
   });
 
@@ -516,5 +532,77 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
       reason: expect.stringMatching(/^bad head response: malformed sync response/),
     });
     expect(sync.counters).toMatchObject({ badPeers: 1, headsHeard: 30 });
+  });
+
+  it("warns while behind, again every behindWarnMs, naming what it does; says when it caught up", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const t0 = Date.now();
+    // A peer that claims a head it never serves: the node stays behind it.
+    let claimed = 3;
+    const liar = async () =>
+      encodeSyncResponse({ headHeight: claimed, headHash: source.head().hash, blocks: [] });
+    net.connect(hostileId, liar);
+    const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50, behindWarnMs: 100 });
+    const poll = async () => {
+      await vi.advanceTimersByTimeAsync(50);
+      await sync.idle();
+    };
+    const warnings = () => logs.filter((l) => l.msg === "behind peers");
+    await poll(); // t0 + 50: behind from now on
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 3 });
+    await poll();
+    expect(warnings()).toEqual([]);
+    await poll(); // t0 + 150: behind for behindWarnMs
+    const first = {
+      height: 0,
+      peerHead: 3,
+      behindMs: 100,
+      peersAsked: 1,
+      peersAnswered: 1,
+      action: "fetching",
+    };
+    expect(warnings()).toEqual([{ level: "warn", msg: "behind peers", obj: first }]);
+    await poll(); // 50 ms after the warning: not again yet
+    expect(warnings()).toHaveLength(1);
+    await copyBlocks(source, node, 2); // consensus commits two blocks: still behind the claimed head
+    await poll(); // skipped: the node progressed
+    await poll(); // t0 + 300: one behind at a new height, it waits one poll; still the same episode
+    expect(warnings().map((l) => l.obj)).toEqual([
+      first,
+      { ...first, height: 2, behindMs: 250, action: "waiting one poll for consensus" },
+    ]);
+    expect(logs.filter((l) => l.msg === "caught up with peers")).toEqual([]);
+
+    // Consensus reaches the episode's target (3) while the peer now claims 5: a new episode, no warning yet.
+    await copyBlocks(source, node, 3);
+    claimed = 5;
+    await poll(); // skipped
+    await poll(); // t0 + 400: the new episode starts
+    await poll();
+    expect(warnings()).toHaveLength(2);
+    await poll(); // t0 + 500: behind for behindWarnMs in this episode
+    await poll();
+    await poll(); // t0 + 600: exactly behindWarnMs after the last warning: again
+    const third = { ...first, height: 3, peerHead: 5, behindMs: 100 };
+    expect(warnings().map((l) => l.obj)).toEqual([
+      first,
+      { ...first, height: 2, behindMs: 250, action: "waiting one poll for consensus" },
+      third,
+      { ...third, behindMs: 200 },
+    ]);
+    expect(logs.filter((l) => l.msg === "caught up with peers")).toEqual([]);
+
+    net.disconnect(hostileId);
+    await poll(); // t0 + 650: nobody ahead
+    const caughtUp = { level: "info", msg: "caught up with peers", obj: { height: 3, behindMs: 250 } };
+    expect(logs.filter((l) => l.msg === "caught up with peers")).toEqual([caughtUp]);
+    // A short episode with no warning ends without a notice.
+    net.connect(hostileId, liar);
+    await poll();
+    net.disconnect(hostileId);
+    await poll();
+    expect(logs.filter((l) => l.msg === "caught up with peers")).toEqual([caughtUp]);
+    expect(warnings()).toHaveLength(4);
+    expect(Date.now() - t0).toBe(750);
   });
 });
