@@ -605,4 +605,166 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     expect(warnings()).toHaveLength(4);
     expect(Date.now() - t0).toBe(750);
   });
+
+  it("the response byte bound: one block above it is taken (it always goes first), blocks summing to it are taken", async () => {
+    net.connect(honestId, honest(source, 1)); // one block per response
+    const sync = startSync({ ...NO_POLL, responseBytesMax: 1 });
+    await sync.fetch(1, [honestId]);
+    expect(node.height()).toBe(3);
+    expect(net.penalties).toEqual([]);
+
+    // Three blocks in one response, exactly at the bound: taken.
+    const other = await factory.open("other");
+    const sizes = await Promise.all([1, 2, 3].map(async (h) => (await storedBlock(source, h)).bytes.length));
+    const net2 = new FakeNetwork(NodeKey.generate().nodeId);
+    net2.connect(honestId, honest(source));
+    const exact = new BlockSync(
+      { ...NO_POLL, responseBytesMax: sizes[0]! + sizes[1]! + sizes[2]! },
+      {
+        chain: other,
+        transport: net2.transport(),
+        logger: captureLogger(),
+        onSynced: () => undefined,
+        onStorageFailure: () => undefined,
+      },
+    );
+    await exact.fetch(1, [honestId]);
+    expect(other.height()).toBe(3);
+    expect(net2.requests).toHaveLength(1);
+    expect(net2.penalties).toEqual([]);
+  });
+
+  it("a block consensus commits meanwhile is skipped unblamed; a conflicting certified one is logged as evidence", async () => {
+    // The same block, committed before the answer arrives: skipped, no conflict, no evidence.
+    net.connect(honestId, async (from, req) => {
+      if (node.height() === 0) await copyBlocks(source, node, 1);
+      return honest(source)(from, req);
+    });
+    const sync = startSync(NO_POLL);
+    await sync.fetch(1, [honestId]);
+    expect(node.height()).toBe(3);
+    expect(sync.counters).toMatchObject({ staleSkipped: 1, conflicts: 0, badPeers: 0 });
+    expect(logs.filter((l) => l.level === "error")).toEqual([]);
+
+    // Consensus's commit of block 4 is queued at the chain before the fetched block's: the same block is skipped.
+    await growChain(source, sealers, 2);
+    const b4 = await storedBlock(source, 4);
+    net.disconnect(honestId);
+    net.connect(honestId, async (from, req) => {
+      if (node.height() === 3) void node.commit(b4.hash, b4.certificate, b4.bytes);
+      return honest(source)(from, req);
+    });
+    await sync.fetch(4, [honestId]);
+    expect(node.height()).toBe(5);
+    expect(synced).toEqual([2, 3, 5]); // 1 and 4 came from consensus
+    expect(sync.counters).toMatchObject({ staleSkipped: 2, conflicts: 0, badPeers: 0, blocksFetched: 3 });
+
+    // A second certified block 6 (equivocating validators) relayed while consensus's own block 6 is queued: evidence.
+    const alt = await factory.open("alt");
+    await copyBlocks(source, alt, 5);
+    await growChain(alt, sealers, 1, 1000);
+    await growChain(source, sealers, 1);
+    const ours = await storedBlock(source, 6);
+    const theirs = await storedBlock(alt, 6);
+    net.disconnect(honestId);
+    net.connect(hostileId, async (from, req) => {
+      if (node.height() === 5) void node.commit(ours.hash, ours.certificate, ours.bytes);
+      return honest(alt)(from, req);
+    });
+    await sync.fetch(6, [hostileId]);
+    expect(node.height()).toBe(6);
+    expect(node.head().hash).toEqual(ours.hash);
+    expect(net.penalties).toEqual([]);
+    expect(sync.counters).toMatchObject({ staleSkipped: 3, conflicts: 1, badPeers: 0 });
+    const evidence = logs.filter((l) => l.level === "error");
+    expect(evidence).toEqual([
+      {
+        level: "error",
+        msg: "SAFETY VIOLATION evidence: a second certified block at a committed height (kept ours)",
+        obj: {
+          peer: bytesToHex(hostileId),
+          height: 6,
+          ourHash: bytesToHex(ours.hash),
+          theirHash: bytesToHex(theirs.hash),
+          view: 0,
+          signers: sealers.map((k) => bytesToHex(k.nodeId)),
+        },
+      },
+    ]);
+  });
+
+  it("a certificate of the right validators for the block's hash at another height is refused and blamed", async () => {
+    const b1 = await storedBlock(source, 1);
+    net.connect(hostileId, async () =>
+      encodeSyncResponse({
+        headHeight: 1,
+        headHash: b1.hash,
+        blocks: [encodeBlock({ ...b1.block, certificate: certify(sealers, 2, 0, b1.hash) })],
+      }),
+    );
+    const sync = startSync(NO_POLL);
+    await sync.fetch(1, [hostileId]);
+    expect(node.height()).toBe(0);
+    expect(net.penaltiesOf(hostileId).map((p) => p.reason)).toEqual([
+      "bad block in sync: block 1 has no certificate for its hash",
+    ]);
+    expect(logs.find((l) => l.msg === "peer served an invalid block")).toMatchObject({
+      level: "warn",
+      obj: { peer: bytesToHex(hostileId), height: 1, err: "block 1 has no certificate for its hash" },
+    });
+  });
+
+  it("status, idle and stop: one poll fetch at a time, idle waits for it, no poll after stop", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const flush = async (rounds = 50) => {
+      for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+    };
+    const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50, headTimeoutMs: 100 });
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
+    await vi.advanceTimersByTimeAsync(50); // a poll with no peer: no head heard
+    await sync.idle();
+    await copyBlocks(source, node, 1); // consensus commits: progressed, but no head was ever heard, so it asks
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    net.connect(honestId, async (from, req) => {
+      if (decodeSyncRequest(req).kind === "blocks") await gate;
+      return honest(source)(from, req);
+    });
+    await vi.advanceTimersByTimeAsync(50);
+    await flush();
+    expect(asked(honestId)).toEqual(["head", "blocks@2"]);
+    expect(sync.status()).toMatchObject({ syncing: true, currentBlock: 1, highestBlock: 3 });
+    await vi.advanceTimersByTimeAsync(50); // the next poll: the fetch still runs, no second one
+    await flush();
+    expect(asked(honestId)).toEqual(["head", "blocks@2", "head"]);
+    let idled = false;
+    void sync.idle().then(() => {
+      idled = true;
+    });
+    await flush();
+    expect(idled).toBe(false);
+    release();
+    await sync.idle();
+    expect(idled).toBe(true);
+    expect(node.height()).toBe(3);
+    expect(sync.status().syncing).toBe(false);
+
+    // Stopped with a poll pending: it never runs.
+    sync.stop();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(net.requests).toHaveLength(3);
+    // Stopped while a poll waits on a stalled peer: the poll ends, none follows.
+    sync.start();
+    net.connect(hostileId, "hang");
+    await vi.advanceTimersByTimeAsync(50); // skipped: the node progressed since the last poll
+    await sync.idle();
+    await vi.advanceTimersByTimeAsync(50); // asks both; the stalled one holds the poll
+    sync.stop();
+    await vi.advanceTimersByTimeAsync(100);
+    await sync.idle();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(net.requests).toHaveLength(5);
+  });
 });

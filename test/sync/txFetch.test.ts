@@ -230,4 +230,28 @@ describe("TxFetch: whom it asks, and what it keeps of what peers send", () => {
     // The other peer is asked for the TX_FETCH_HASHES_MAX + 1 still missing: its first chunk failed, so not the second.
     expect(askedOf(net, other)).toBe(1);
   });
+
+  it("serving: the byte bound counts 8 bytes a tx, exactly; each request is counted", async () => {
+    const net = new FakeNetwork(makeKey().nodeId);
+    const cost = (t: Transaction) => t.raw.length + 8;
+    const bound = txs.slice(0, 6).reduce((n, t) => n + cost(t), 0) - 1; // the sixth does not fit, by one byte
+    const server = new TxFetch(
+      { ...defaultTxFetchOptions, responseBytesMax: bound },
+      { transport: net.transport(), lookup: store(txs), logger: silentLogger() },
+    );
+    const served = decodeTxBatch(await server.serve(encodeTxFetchRequest(txs.map((t) => t.hash))));
+    expect(served).toHaveLength(5);
+    expect(server.counters).toEqual({ requestsServed: 1, txsServed: 5, requestsSent: 0, txsFetched: 0 });
+  });
+
+  it(`exactly ${TX_FETCH_HASHES_MAX} hashes: one request, no empty one after it`, async () => {
+    const net = new FakeNetwork(makeKey().nodeId);
+    const proposer = makeKey().nodeId;
+    net.connect(proposer, async () => encodeTxBatch([]));
+    const wanted = Array.from({ length: TX_FETCH_HASHES_MAX }, (_, i) =>
+      keccak256(new Uint8Array([i >> 8, i & 0xff, 9])),
+    );
+    expect(await client(net).fetch(wanted, proposer)).toEqual([]);
+    expect(net.requests.map((r) => decodeTxFetchRequest(r.bytes).length)).toEqual([TX_FETCH_HASHES_MAX]);
+  });
 });
