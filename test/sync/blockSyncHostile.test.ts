@@ -767,4 +767,50 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     await vi.advanceTimersByTimeAsync(500);
     expect(net.requests).toHaveLength(5);
   });
+
+  it("a peer that brought the node to its head ends the fetch; a block failing while the node stops blames no one", async () => {
+    const otherId = NodeKey.generate().nodeId;
+    net.connect(honestId, honest(source));
+    net.connect(otherId, honest(source));
+    const sync = startSync(NO_POLL);
+    await sync.fetch(1, [honestId, otherId]);
+    expect(node.height()).toBe(3);
+    expect(asked(otherId)).toEqual([]);
+
+    // The ledger closes under a commit while the node stops: not the peer's fault.
+    await growChain(source, sealers, 1);
+    node.commit = async () => {
+      sync.stop();
+      throw new Error("ledger closed");
+    };
+    await sync.fetch(4, [honestId]);
+    expect(net.penalties).toEqual([]);
+    expect(sync.counters.badPeers).toBe(0);
+  });
+
+  it("the behind warning says when a fetch is already in flight", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    net.connect(honestId, async (from, req) => {
+      if (decodeSyncRequest(req).kind === "blocks") await gate;
+      return honest(source)(from, req);
+    });
+    const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50, behindWarnMs: 1 });
+    const flush = async () => {
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    };
+    await vi.advanceTimersByTimeAsync(50); // behind by 3: fetches (held at the gate)
+    await flush();
+    await vi.advanceTimersByTimeAsync(50);
+    await flush();
+    expect(logs.filter((l) => l.msg === "behind peers").map((l) => l.obj.action)).toEqual([
+      "a fetch is in flight",
+    ]);
+    release();
+    await sync.idle();
+    expect(node.height()).toBe(3);
+  });
 });
