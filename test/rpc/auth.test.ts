@@ -1,11 +1,18 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import "reflect-metadata";
+import { createPrivateKey, createPublicKey, webcrypto, X509Certificate } from "node:crypto";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { request } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { SignJWT } from "jose";
+import tls from "node:tls";
+import * as x509 from "@peculiar/x509";
+import { decodeProtectedHeader, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Authenticator, type Credentials, generateTokenKey, issueToken } from "../../src/rpc/auth.js";
+import { CA_CERT_FILE, CA_KEY_FILE, initCa, issueCertificate } from "../../src/rpc/ca.js";
 import { checkHostAndOrigin, hostName } from "../../src/rpc/guard.js";
+import type { Principal } from "../../src/rpc/principal.js";
 import { RpcServer } from "../../src/rpc/server.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -553,5 +560,182 @@ describe("safe defaults", () => {
     expect(() => new RpcServer({ host: "0.0.0.0", jwt: tokens.jwt }, deps)).not.toThrow();
     expect(() => new RpcServer({ host: "127.0.0.2" }, deps)).not.toThrow();
     expect(() => new RpcServer({ host: "::1" }, deps)).not.toThrow();
+  });
+});
+
+describe("client certificates to principals (a real TLS connection)", () => {
+  let caDir: string;
+  let server: tls.Server;
+  let port: number;
+  let auth: Authenticator;
+  const sockets: tls.TLSSocket[] = [];
+
+  /** A client certificate the chain's CA signs with this subject (ca.ts always writes a CN; another tool may not). */
+  async function clientCert(subject: string): Promise<{ cert: string; key: string }> {
+    const caCert = new x509.X509Certificate(await readFile(path.join(caDir, CA_CERT_FILE), "utf8"));
+    const caPem = await readFile(path.join(caDir, CA_KEY_FILE), "utf8");
+    const alg = { name: "ECDSA", namedCurve: "P-256" };
+    const caKey = await webcrypto.subtle.importKey(
+      "pkcs8",
+      Buffer.from(caPem.replace(/-----[A-Z ]+-----|\s/g, ""), "base64"),
+      alg,
+      false,
+      ["sign"],
+    );
+    const keys = (await webcrypto.subtle.generateKey(alg, true, [
+      "sign",
+      "verify",
+    ])) as webcrypto.CryptoKeyPair;
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: "01",
+      subject,
+      issuer: caCert.subject,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      publicKey: keys.publicKey,
+      signingKey: caKey,
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+      extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
+    });
+    const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)).toString("base64");
+    return {
+      cert: cert.toString("pem"),
+      key: `-----BEGIN PRIVATE KEY-----\n${der}\n-----END PRIVATE KEY-----\n`,
+    };
+  }
+
+  /** Connects with this client certificate; the server side authenticates its socket. */
+  function principalOf(client: { cert: string; key: string }): Promise<Principal | string> {
+    return new Promise((resolve, reject) => {
+      server.once("secureConnection", (socket: tls.TLSSocket) => {
+        sockets.push(socket);
+        auth
+          .authenticate({ authorization: undefined, queryToken: undefined, tlsSocket: socket })
+          .then(resolve, (err: Error) => resolve(err.message));
+      });
+      const c = tls.connect({ port, host: "127.0.0.1", servername: "localhost", ca: caPem, ...client });
+      c.on("error", reject);
+      c.on("secureConnect", () => c.end());
+    });
+  }
+  let caPem: string;
+
+  beforeAll(async () => {
+    caDir = path.join(tokens.dir, "tls-ca");
+    await initCa(caDir, "chain-ca");
+    caPem = await readFile(path.join(caDir, CA_CERT_FILE), "utf8");
+    const node = await issueCertificate({ caDir, kind: "node", name: "node0", outDir: caDir });
+    const opts = {
+      certFile: node.certFile,
+      keyFile: node.keyFile,
+      caFile: path.join(caDir, CA_CERT_FILE),
+      clientCerts: "required" as const,
+      clientRights: { acme: ["read" as const, "submit" as const] },
+    };
+    auth = await Authenticator.load(null, opts);
+    server = tls.createServer({
+      cert: await readFile(node.certFile),
+      key: await readFile(node.keyFile),
+      ca: caPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('the CN is the principal with its rights, or none (no "*" entry); a certificate without a CN is refused', async () => {
+    const acme = await issueCertificate({ caDir, kind: "client", name: "acme", outDir: caDir, validDays: 5 });
+    const acmeCert = await readFile(acme.certFile, "utf8");
+    expect(await principalOf({ cert: acmeCert, key: await readFile(acme.keyFile, "utf8") })).toEqual({
+      id: "acme",
+      rights: new Set(["read", "submit"]),
+      via: "certificate",
+      expiresAtMs: Date.parse(new X509Certificate(acmeCert).validTo),
+    });
+    const bob = await issueCertificate({ caDir, kind: "client", name: "bob", outDir: caDir });
+    expect(
+      await principalOf({
+        cert: await readFile(bob.certFile, "utf8"),
+        key: await readFile(bob.keyFile, "utf8"),
+      }),
+    ).toMatchObject({ id: "bob", rights: new Set(), via: "certificate" });
+    expect(await principalOf(await clientCert("O=acme"))).toBe(
+      "unauthorized: missing credentials: a client certificate from the chain's CA is required",
+    );
+    expect(await principalOf(await clientCert("CN=acme, O=other"))).toMatchObject({ id: "acme" });
+  });
+});
+
+describe("token key files, issued tokens and config errors", () => {
+  it("keygen: secret and private keys 0600, the right curves; issued tokens are typed JWT; RPC_CONFIG errors", async () => {
+    const dir = path.join(tokens.dir, "keygen");
+    await mkdir(dir);
+    const hs = await generateTokenKey("HS256", path.join(dir, "hs.secret"));
+    expect(hs).toEqual({
+      signingKeyFile: path.join(dir, "hs.secret"),
+      verifyKeyFile: path.join(dir, "hs.secret"),
+    });
+    expect((await stat(hs.signingKeyFile)).mode & 0o777).toBe(0o600);
+    expect(await readFile(hs.signingKeyFile, "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
+    for (const [alg, type, curve] of [
+      ["ES256", "ec", "prime256v1"],
+      ["EdDSA", "ed25519", undefined],
+    ] as const) {
+      const files = await generateTokenKey(alg, path.join(dir, alg));
+      expect(files).toEqual({
+        signingKeyFile: path.join(dir, `${alg}.key`),
+        verifyKeyFile: path.join(dir, `${alg}.pub`),
+      });
+      expect((await stat(files.signingKeyFile)).mode & 0o777, alg).toBe(0o600);
+      const pub = createPublicKey(await readFile(files.verifyKeyFile, "utf8"));
+      expect(pub.asymmetricKeyType, alg).toBe(type);
+      expect(pub.asymmetricKeyDetails?.namedCurve, alg).toBe(curve);
+      const priv = createPrivateKey(await readFile(files.signingKeyFile, "utf8"));
+      expect(priv.asymmetricKeyType, alg).toBe(type);
+    }
+    const token = await issueToken({
+      algorithm: "HS256",
+      keyFile: hs.signingKeyFile,
+      principal: "p",
+      rights: ["read"],
+      expiresInS: 60,
+    });
+    expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" });
+
+    const missing = path.join(dir, "missing.secret");
+    const config = (message: string) => expect.objectContaining({ code: "RPC_CONFIG", message });
+    await expect(Authenticator.load({ algorithm: "HS256", keyFile: missing }, null)).rejects.toEqual(
+      config(expect.stringContaining(`cannot read the JWT secret file ${missing}: `)),
+    );
+    await expect(
+      issueToken({ algorithm: "HS256", keyFile: missing, principal: "p", rights: [], expiresInS: 1 }),
+    ).rejects.toEqual(config(expect.stringContaining(`cannot read the JWT secret file ${missing}: `)));
+    await expect(
+      issueToken({ algorithm: "ES256", keyFile: missing, principal: "p", rights: [], expiresInS: 1 }),
+    ).rejects.toEqual(config(expect.stringContaining(`cannot read the JWT private key file ${missing}: `)));
+    await expect(
+      issueToken({
+        algorithm: "HS256",
+        keyFile: hs.signingKeyFile,
+        principal: "",
+        rights: [],
+        expiresInS: 1,
+      }),
+    ).rejects.toEqual(config("the principal must have 1 to 128 characters"));
+    const short = path.join(dir, "short.secret");
+    await writeFile(short, "s".repeat(31));
+    await expect(Authenticator.load({ algorithm: "HS256", keyFile: short }, null)).rejects.toEqual(
+      config(`${short}: an HS256 secret needs at least 32 bytes (consort token keygen makes one)`),
+    );
+    await expect(
+      Authenticator.load({ algorithm: "ES256", keyFile: hs.signingKeyFile }, null),
+    ).rejects.toEqual(
+      config(expect.stringContaining(`${hs.signingKeyFile}: not a ES256 public key (SPKI PEM): `)),
+    );
   });
 });

@@ -128,3 +128,44 @@ describe("the chain's CA", () => {
     });
   });
 });
+
+describe("the chain's CA: what the certificates say", () => {
+  const ext = <T extends x509.Extension>(pem: string, type: new (raw: ArrayBuffer) => T) =>
+    new x509.X509Certificate(pem).getExtension(type);
+
+  it("the critical flags, CA:false on issued ones, and a node certificate without extra hosts", async () => {
+    const ca = path.join(dir, "ca4");
+    const caFiles = await initCa(ca, "chain-ca");
+    const caPem = await readFile(caFiles.certFile, "utf8");
+    expect(ext(caPem, x509.BasicConstraintsExtension)).toMatchObject({
+      ca: true,
+      pathLength: 0,
+      critical: true,
+    });
+    expect(ext(caPem, x509.KeyUsagesExtension)?.critical).toBe(true);
+
+    const node = await issueCertificate({
+      caDir: ca,
+      kind: "node",
+      name: "n1",
+      outDir: path.join(dir, "issued4"),
+    });
+    const pem = await readFile(node.certFile, "utf8");
+    expect(new X509Certificate(pem).subjectAltName).toBe(
+      "DNS:n1, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1",
+    );
+    const basic = ext(pem, x509.BasicConstraintsExtension);
+    expect(basic?.ca).toBe(false);
+    expect(basic?.critical).toBe(true);
+    expect(ext(pem, x509.KeyUsagesExtension)?.critical).toBe(true);
+    expect(ext(pem, x509.ExtendedKeyUsageExtension)?.critical).toBe(false);
+    expect(ext(pem, x509.SubjectAlternativeNameExtension)?.critical).toBe(false);
+  });
+
+  it("a bad name or a broken CA is a config error (RPC_CONFIG)", async () => {
+    await expect(initCa(path.join(dir, "bad2"), "-x")).rejects.toMatchObject({ code: "RPC_CONFIG" });
+    await expect(
+      issueCertificate({ caDir: path.join(dir, "no-ca-2"), kind: "client", name: "x", outDir: dir }),
+    ).rejects.toMatchObject({ code: "RPC_CONFIG" });
+  });
+});
