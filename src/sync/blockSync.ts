@@ -104,7 +104,12 @@ export class BlockSync {
    */
   private readonly fetching: Record<FetchTrigger, Promise<void> | null> = { consensus: null, poll: null };
   private polling: Promise<void> | null = null;
-  private highestSeen = 0;
+  /**
+   * Each peer's last claimed head (hex node id → height): the best known height (status, /ready, eth_syncing) is the
+   * highest claim of a connected peer that has not been caught lying, not a running maximum that one member's false
+   * claim would pin forever. Peers no longer connected leave it at each poll.
+   */
+  private readonly peerHeads = new Map<string, number>();
   /** The local height at which the last polls saw a peer ahead, and how many polls in a row saw it. */
   private behindAt = { height: -1, polls: 0 };
   /**
@@ -160,7 +165,7 @@ export class BlockSync {
     return {
       syncing: this.fetching.consensus !== null || this.fetching.poll !== null,
       currentBlock: current,
-      highestBlock: Math.max(current, this.highestSeen),
+      highestBlock: Math.max(current, ...this.peerHeads.values()),
     };
   }
 
@@ -194,6 +199,8 @@ export class BlockSync {
       return;
     }
     const peers = this.deps.transport.connectedPeers().slice(0, HEAD_POLL_PEERS_MAX);
+    const connected = new Set(peers.map(bytesToHex));
+    for (const key of this.peerHeads.keys()) if (!connected.has(key)) this.peerHeads.delete(key);
     const heads = (await Promise.all(peers.map((p) => this.askHead(p)))).filter(
       (h): h is PeerHead => h !== null,
     );
@@ -230,7 +237,7 @@ export class BlockSync {
           { timeoutMs: this.opts.headTimeoutMs },
         ),
       );
-      this.noteHead(res.headHeight);
+      this.noteHead(peer, res.headHeight);
       return { peer, headHeight: res.headHeight };
     } catch (err) {
       this.blameIfPeerFault(peer, err, "bad head response");
@@ -239,8 +246,8 @@ export class BlockSync {
     }
   }
 
-  private noteHead(headHeight: number): void {
-    this.highestSeen = Math.max(this.highestSeen, headHeight);
+  private noteHead(peer: NodeId, headHeight: number): void {
+    this.peerHeads.set(bytesToHex(peer), headHeight);
     this.counters.headsHeard++;
   }
 
@@ -336,9 +343,20 @@ export class BlockSync {
           );
         return false;
       }
-      this.noteHead(res.headHeight);
-      // Nothing served although the peer claims blocks we lack: let another peer serve them.
-      if (res.blocks.length === 0) return res.headHeight < from;
+      this.noteHead(peer, res.headHeight);
+      if (res.blocks.length === 0) {
+        if (res.headHeight < from) return true; // nothing newer there
+        // It claims blocks we lack and serves none (a peer's blocks up to its head are in its store, and the first
+        // block always goes whatever its size): a false head, which would keep every node that believed it "behind"
+        // (/ready 503, eth_syncing) for as long as it repeats it. Blamed, its claim dropped; another peer serves.
+        this.peerHeads.delete(bytesToHex(peer));
+        this.blame(peer, `claims head ${res.headHeight} but served no block from ${from}`);
+        this.deps.logger.warn(
+          { peer: bytesToHex(peer), claimedHead: res.headHeight, from },
+          "peer claims a head it does not serve",
+        );
+        return false;
+      }
       for (let i = 0; i < res.blocks.length; i++) {
         if (!(await this.applyFrom(peer, res.blocks[i]!, from + i))) return false;
       }

@@ -341,7 +341,7 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     ).toThrow("sync option requestTimeoutMs must be a positive integer, got 0");
   });
 
-  it("a peer with nothing newer ends the fetch; one claiming blocks it does not serve is passed over, unblamed", async () => {
+  it("a peer with nothing newer ends the fetch; one claiming blocks it does not serve is blamed, its claim dropped", async () => {
     const behind = await factory.open("behind"); // head 0: nothing newer
     const behindId = NodeKey.generate().nodeId;
     net.connect(behindId, honest(behind));
@@ -360,7 +360,13 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     expect(asked(hostileId)).toEqual(["blocks@1"]);
     expect(node.height()).toBe(3);
     expect(asked(honestId)).toEqual(["blocks@1"]);
-    expect(net.penalties).toEqual([]);
+    expect(net.penaltiesOf(hostileId)).toMatchObject([
+      { points: 50, reason: "claims head 1 but served no block from 1" },
+    ]);
+    expect(net.penalties).toHaveLength(1);
+    expect(logs.filter((l) => l.msg === "peer claims a head it does not serve").map((l) => l.obj)).toEqual([
+      { peer: bytesToHex(hostileId), claimedHead: 1, from: 1 },
+    ]);
     expect(sync.status()).toEqual({ syncing: false, currentBlock: 3, highestBlock: 3 });
   });
 
@@ -534,6 +540,31 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     expect(sync.counters).toMatchObject({ badPeers: 1, headsHeard: 30 });
   });
 
+  it("the best known height is the connected peers' latest claims: a peer that left, or lowered its claim, no longer counts", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    let claimed = 1; // one ahead: the node waits one poll for consensus, no fetch yet
+    net.connect(hostileId, async () =>
+      encodeSyncResponse({ headHeight: claimed, headHash: source.head().hash, blocks: [] }),
+    );
+    const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
+    const poll = async () => {
+      await vi.advanceTimersByTimeAsync(50);
+      await sync.idle();
+    };
+    await poll();
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 1 });
+    claimed = 0; // it says it is not ahead after all (a running maximum kept 1)
+    await poll();
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
+    claimed = 1;
+    await poll();
+    expect(sync.status().highestBlock).toBe(1);
+    net.disconnect(hostileId);
+    await poll(); // nobody connected claims anything
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
+    expect(net.penalties).toEqual([]);
+  });
+
   it("warns while behind, again every behindWarnMs, naming what it does; says when it caught up", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     const t0 = Date.now();
@@ -549,7 +580,11 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     };
     const warnings = () => logs.filter((l) => l.msg === "behind peers");
     await poll(); // t0 + 50: behind from now on
-    expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 3 });
+    // Asked for the blocks, it served none: caught, its claim no longer counts as the best known height.
+    expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
+    expect(net.penaltiesOf(hostileId)).toMatchObject([
+      { points: 50, reason: "claims head 3 but served no block from 1" },
+    ]);
     await poll();
     expect(warnings()).toEqual([]);
     await poll(); // t0 + 150: behind for behindWarnMs
