@@ -9,8 +9,12 @@ import {
   decodeTxFetchResponse,
   encodeTxBatch,
   encodeTxFetchRequest,
+  SyncError,
   TX_FETCH_HASHES_MAX,
 } from "./wire.js";
+
+/** Points for a peer whose txs answer is malformed or holds txs not asked for (as BlockSync's bad response). */
+const BAD_RESPONSE_PENALTY = 50;
 
 export interface TxFetchOptions {
   /** One request's timeout. */
@@ -92,13 +96,20 @@ export class TxFetch {
           const response = await this.deps.transport.request(peer, "txs", encodeTxFetchRequest(chunk), {
             timeoutMs: this.opts.requestTimeoutMs,
           });
+          let unasked = 0;
           for (const raw of decodeTxFetchResponse(response, chunk.length)) {
             const key = bytesToHex(keccak256(raw));
-            if (!remaining.delete(key)) continue;
+            if (!remaining.delete(key)) {
+              unasked++; // a server answers each asked hash it has once: this is not one of them
+              continue;
+            }
             got.push(raw);
             this.counters.txsFetched++;
           }
+          if (unasked > 0) this.blame(peer, `sent ${unasked} txs it was not asked for`);
         } catch (err) {
+          // A malformed answer is the peer's fault; a timeout or a dropped stream may not be.
+          if (err instanceof SyncError) this.blame(peer, `bad txs response: ${errorMessage(err)}`);
           this.deps.logger.debug(
             { peer: bytesToHex(peer).slice(0, 18), err: errorMessage(err) },
             "tx fetch failed",
@@ -114,5 +125,10 @@ export class TxFetch {
       );
     }
     return got;
+  }
+
+  private blame(peer: NodeId, reason: string): void {
+    this.deps.transport.penalize(peer, reason, BAD_RESPONSE_PENALTY);
+    this.deps.logger.warn({ peer: bytesToHex(peer), reason }, "bad tx fetch answer");
   }
 }

@@ -174,7 +174,7 @@ describe("TxFetch: whom it asks, and what it keeps of what peers send", () => {
     expect(askedOf(net3, proposer)).toBe(1);
   });
 
-  it("keeps only txs it asked for, once each; a peer's garbage or failure moves on to the next peer", async () => {
+  it("keeps only txs it asked for, once each; a peer's garbage (blamed) or failure moves on to the next peer", async () => {
     const net = new FakeNetwork(makeKey().nodeId);
     const liar = makeKey().nodeId;
     const broken = makeKey().nodeId;
@@ -191,6 +191,12 @@ describe("TxFetch: whom it asks, and what it keeps of what peers send", () => {
     );
     expect(hexes(got)).toEqual(hexes(txs.slice(0, 3).map((t) => t.raw)));
     expect(got).toHaveLength(3);
+    // Both are the peer's fault, as for a bad block: the duplicate and the stranger, the undecodable answer.
+    expect(net.penaltiesOf(liar)).toMatchObject([{ points: 50, reason: "sent 2 txs it was not asked for" }]);
+    expect(net.penaltiesOf(broken)).toMatchObject([
+      { points: 50, reason: expect.stringMatching(/^bad txs response: /) },
+    ]);
+    expect(net.penaltiesOf(good)).toEqual([]);
     expect(c.counters).toMatchObject({ requestsSent: 3, txsFetched: 3 });
     // What was still missing after the liar, not everything: tx 0 came from it.
     const goodReq = net.requests.find((r) => r.peer === bytesToHex(good))!;
