@@ -11,9 +11,7 @@ import {
   ResponseStatus,
   readFrame,
 } from "../../src/network/framing.js";
-import { nodeIdToPeerId } from "../../src/network/peerId.js";
-import type { TransportNode } from "../../src/network/transportContext.js";
-import { connectAll, startNodes, type TestNode, waitFor } from "./helpers.js";
+import { connectAll, libp2pOf, openRawStream, startNodes, type TestNode, waitFor } from "./helpers.js";
 
 describe("framing", () => {
   it("frames decode with it-length-prefixed (same varint prefix), including bodies over 4 MiB", () => {
@@ -64,8 +62,6 @@ describe("readFrame on a libp2p stream", () => {
     nodes = [];
   });
 
-  const libp2pOf = (n: TestNode) => (n.transport as unknown as { node: TransportNode }).node;
-
   /** Starts a and b; b answers each stream of PROTOCOL with what readFrame(stream, bytesMax) gave. */
   async function serve(
     bytesMax: number,
@@ -94,9 +90,7 @@ describe("readFrame on a libp2p stream", () => {
     };
   }
 
-  async function open(a: TestNode, b: TestNode): Promise<Stream> {
-    return libp2pOf(a).dialProtocol(nodeIdToPeerId(b.key.nodeId), PROTOCOL);
-  }
+  const open = (a: TestNode, b: TestNode): Promise<Stream> => openRawStream(a, b, PROTOCOL);
 
   it("reads a frame at the bound, split over several messages, and ignores bytes after it", async () => {
     const { a, b, read } = await serve(300);
