@@ -50,6 +50,52 @@ describe("framing", () => {
   });
 });
 
+describe("decodeResponse: what a responder's status byte means", () => {
+  const fail = (frame: Uint8Array, meta: Record<string, unknown>): NetworkError => {
+    try {
+      decodeResponse(frame, meta);
+    } catch (e) {
+      return e as NetworkError;
+    }
+    throw new Error("expected a NetworkError");
+  };
+
+  it("each error status gives its code, text and the remote's message with the caller's meta", () => {
+    const meta = { protocol: "blocks", nodeId: "ab" };
+    const body = new TextEncoder().encode("déjà vu");
+    const cases = [
+      [ResponseStatus.Error, "NETWORK_REMOTE_ERROR", "remote handler failed"],
+      [ResponseStatus.Oversize, "NETWORK_OVERSIZE", "the remote refused an oversized request"],
+      [ResponseStatus.Busy, "NETWORK_REMOTE_BUSY", "the remote is busy"],
+    ] as const;
+    for (const [status, code, text] of cases) {
+      const err = fail(Uint8Array.of(status, ...body), meta);
+      expect([err.code, err.message]).toEqual([code, `${text}: déjà vu`]);
+      expect(err.meta).toEqual({ ...meta, remote: true, remoteMessage: "déjà vu" });
+    }
+    // Bytes that are not UTF-8 do not throw: replaced.
+    expect(fail(Uint8Array.of(ResponseStatus.Error, 0xff), {}).meta.remoteMessage).toBe("\ufffd");
+    const unknown = fail(Uint8Array.of(4, 1, 2), meta);
+    expect([unknown.code, unknown.message, unknown.meta]).toEqual([
+      "NETWORK_STREAM_ERROR",
+      "unknown response status",
+      { ...meta, status: 4 },
+    ]);
+    const empty = fail(new Uint8Array(0), meta);
+    expect([empty.code, empty.message, empty.meta]).toEqual([
+      "NETWORK_STREAM_ERROR",
+      "empty response frame",
+      meta,
+    ]);
+    expect([...decodeResponse(Uint8Array.of(ResponseStatus.Ok), meta)]).toEqual([]);
+  });
+
+  it("an error message is cut to 512 bytes, not characters", () => {
+    const frame = encodeErrorResponse(ResponseStatus.Error, "é".repeat(300)).subarray();
+    expect(frame.length).toBe(2 + 1 + 512); // a two-byte prefix, the status, 512 bytes of 600
+  });
+});
+
 /**
  * readFrame on real libp2p streams over loopback: `b` serves a test protocol whose handler reads one frame with
  * the bound of the case, and `a` writes whatever bytes the case needs (a well-formed frame or not).
