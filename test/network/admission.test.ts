@@ -1,5 +1,7 @@
+import type { PeerId } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { PeerAdmission } from "../../src/network/admission.js";
 import { Libp2pTransport, nodeIdToPeerId } from "../../src/network/index.js";
 import {
   CHAIN_ID,
@@ -248,5 +250,48 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     a.transport.setAllowedNodes([b.key.nodeId]);
     await waitFor("b back", () => a.transport.peerCount() === 1);
     expect(events).toEqual(["up:b", "down:b"]);
+  });
+});
+
+describe("the connection gate's refusal log", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("logs a peer and reason at info again after a minute, and remembers at most 1024 of them", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = 1_000_000;
+    vi.setSystemTime(t0);
+    const member = makeKey().nodeId;
+    const log = captureLogger();
+    const t = new Libp2pTransport(
+      { ...FAST, chainId: CHAIN_ID, key: makeKey(), allowedNodes: [member] },
+      { logger: log },
+    );
+    // The gate libp2p calls for each encrypted inbound connection (the transport is not started: no node needed).
+    const gate = (t as unknown as { admission: PeerAdmission }).admission.gater();
+    const refuse = (p: PeerId) => gate.denyInboundEncryptedConnection!(p);
+    const infos = (p: PeerId) =>
+      log.find("peer refused").filter((e) => e.level === "info" && e.obj.peer === p.toString()).length;
+    expect(refuse(nodeIdToPeerId(member))).toBe(false);
+
+    const strangers = Array.from({ length: 1025 }, () => nodeIdToPeerId(makeKey().nodeId));
+    const [first, second] = strangers as [PeerId, PeerId];
+    expect(refuse(first)).toBe(true);
+    vi.setSystemTime(t0 + 30_000);
+    for (const p of strangers.slice(1, 1024)) expect(refuse(p)).toBe(true);
+    refuse(first); // 1024 remembered, first among them: debug
+    expect(infos(first)).toBe(1);
+    vi.setSystemTime(t0 + 59_999);
+    refuse(first);
+    expect(infos(first)).toBe(1);
+    vi.setSystemTime(t0 + 60_000);
+    refuse(first); // a minute later: info again, and first is now the newest entry
+    expect(infos(first)).toBe(2);
+    refuse(strangers[1024]!); // the 1025th: the oldest (second, 30 s ago) is forgotten
+    refuse(second); // so at info again within its minute
+    refuse(first); // still remembered: debug
+    expect([infos(first), infos(second)]).toEqual([2, 2]);
+    expect(t.stats().refusedInbound).toBe(1024 + 6);
   });
 });
