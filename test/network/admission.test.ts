@@ -270,7 +270,8 @@ describe("the connection gate's refusal log", () => {
     );
     // The gate libp2p calls for each encrypted inbound connection (the transport is not started: no node needed).
     const gate = (t as unknown as { admission: PeerAdmission }).admission.gater();
-    const refuse = (p: PeerId) => gate.denyInboundEncryptedConnection!(p);
+    // (Our gate reads the peer only; libp2p also passes the raw connection.)
+    const refuse = gate.denyInboundEncryptedConnection as (p: PeerId) => boolean;
     const infos = (p: PeerId) =>
       log.find("peer refused").filter((e) => e.level === "info" && e.obj.peer === p.toString()).length;
     expect(refuse(nodeIdToPeerId(member))).toBe(false);
