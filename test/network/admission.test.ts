@@ -212,6 +212,13 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
       ["debug", cPeer, "outbound", "not-allowed"],
     ]);
     expect(a!.transport.peerCount()).toBe(1);
+
+    // A member removed while not connected (a key no node runs): nothing to hang up, nothing logged, no throw.
+    const absent = makeKey().nodeId;
+    a!.transport.setAllowedNodes([b!.key.nodeId, absent]);
+    a!.transport.setAllowedNodes([b!.key.nodeId]);
+    expect(a!.log.find("peer removed from the allowed list: disconnecting")).toEqual([]);
+    expect(a!.transport.peerCount()).toBe(1);
   });
 
   it("one 'connected' per peer however many connections, 'disconnected' with the last; a throwing handler is contained", async () => {
@@ -250,6 +257,12 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     a.transport.setAllowedNodes([b.key.nodeId]);
     await waitFor("b back", () => a.transport.peerCount() === 1);
     expect(events).toEqual(["up:b", "down:b"]);
+
+    // Stopping: every admitted peer is reported disconnected.
+    const atStop: boolean[] = [];
+    a.transport.onPeerChange((_id, connected) => atStop.push(connected));
+    await a.transport.stop();
+    expect(atStop).toEqual([false]);
   });
 });
 

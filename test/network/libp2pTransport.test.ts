@@ -367,6 +367,14 @@ describe("Libp2pTransport: inbound frames on the stream protocols", () => {
     await waitFor("oversized direct frame penalized", () => b.transport.penaltyPoints(a.key.nodeId) > 59);
     expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(60, 6);
     expect(got.sort()).toEqual(["consensus:1", "txs:1000"]);
+
+    // A well-formed direct message its handler rejects costs what rejected gossip costs, with its reason.
+    b.transport.subscribe("consensus", () => "reject");
+    await a.transport.sendDirect(b.key.nodeId, "consensus", Uint8Array.of(2), { timeoutMs: 2000 });
+    await waitFor("rejected direct message penalized", () => b.transport.penaltyPoints(a.key.nodeId) > 69);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(70, 6);
+    const reasons = b.log.find("gossip message rejected").map((e) => e.obj.reason);
+    expect(reasons).toEqual(["direct: rejected by a handler"]);
   });
 
   it("responses: each side keeps its own bound, and a handler's typed error travels with its code", async () => {
