@@ -161,6 +161,10 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     const points = [member, self.nodeId, stranger].map((id) => Math.round(t.penaltyPoints(id) * 1e6) / 1e6);
     expect(points).toEqual([30, 0, 0]);
     expect(t.stats().bans).toBe(0);
+    // Each penalty of a member is logged (debug) with its reason, points and the total.
+    expect(log.find("peer penalized").map((e) => [e.obj.reason, e.obj.points, e.obj.total])).toEqual([
+      ["bad block", 30, 30],
+    ]);
     t.penalize(member, "worse block", 71);
     expect(t.isBanned(member)).toBe(true);
     expect(t.stats().bans).toBe(1);
@@ -249,6 +253,9 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     // Removed from a's list: not a connected peer from that moment, and "down" once its connection is gone.
     a.transport.setAllowedNodes([]);
     expect(a.transport.connectedPeers()).toEqual([]);
+    expect(a.log.find("peer removed from the allowed list: disconnecting").map((e) => e.obj)).toEqual([
+      { peer: bPeer.toString() },
+    ]);
     await waitFor("b disconnected at a", () => events.length === 2);
     expect(events).toEqual(["up:b", "down:b"]);
 
