@@ -225,6 +225,18 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     expect(a!.transport.peerCount()).toBe(1);
   });
 
+  it("a peer with a single connection is reported connected on both sides", async () => {
+    nodes = await startNodes(2);
+    const [a, b] = nodes as [TestNode, TestNode];
+    const events: string[] = [];
+    a.transport.onPeerChange((_id, connected) => events.push(`a:${connected}`));
+    b.transport.onPeerChange((_id, connected) => events.push(`b:${connected}`));
+    a.transport.setStaticPeers(b.transport.listenAddresses()); // only a dials: one connection
+    await waitFor("both report the other", () => events.length === 2);
+    expect(libp2pOf(a).getConnections().length).toBe(1);
+    expect(events.sort()).toEqual(["a:true", "b:true"]);
+  });
+
   it("one 'connected' per peer however many connections, 'disconnected' with the last; a throwing handler is contained", async () => {
     nodes = await startNodes(2);
     const [a, b] = nodes as [TestNode, TestNode];
