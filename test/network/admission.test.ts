@@ -1,4 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
+import type { PeerId } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { PeerAdmission } from "../../src/network/admission.js";
 import { Libp2pTransport, nodeIdToPeerId } from "../../src/network/index.js";
 import {
   CHAIN_ID,
@@ -6,6 +9,7 @@ import {
   connectAll,
   FAST,
   hasNode,
+  libp2pOf,
   makeKey,
   startNodes,
   type TestNode,
@@ -118,5 +122,209 @@ describe("Libp2pTransport admission", () => {
     await waitFor("a refused b", () => a!.transport.stats().refusedInbound >= 1);
     expect(a!.transport.peerCount()).toBe(0);
     expect(b!.transport.peerCount()).toBe(0);
+  });
+});
+
+describe("PeerAdmission: the member list, bans and peer events", () => {
+  it("skips invalid IDs and our own; only members collect points; a ban is counted and logged", () => {
+    const self = makeKey();
+    const member = makeKey().nodeId;
+    const stranger = makeKey().nodeId;
+    const log = captureLogger();
+    // Not started: the list and the penalties work without a node.
+    const t = new Libp2pTransport(
+      {
+        ...FAST,
+        chainId: CHAIN_ID,
+        key: self,
+        allowedNodes: [],
+        penaltyThreshold: 100,
+        penaltyHalfLifeMs: 1e12,
+      },
+      { logger: log },
+    );
+    t.setAllowedNodes([new Uint8Array(31), self.nodeId, member]);
+    expect(log.find("allowed node list: skipped an invalid node ID").map((e) => e.obj)).toEqual([
+      { length: 31 },
+    ]);
+    expect(log.find("allowed nodes updated").map((e) => e.obj)).toEqual([
+      { allowed: 1, added: 1, removed: 0 },
+    ]);
+    t.setAllowedNodes([member]); // no change: not logged again
+    expect(log.find("allowed nodes updated").length).toBe(1);
+
+    t.penalize(member, "bad block", 30);
+    t.penalize(self.nodeId, "bad block", 30);
+    t.penalize(stranger, "bad block", 30);
+    t.penalize(new Uint8Array(5), "bad block", 30); // not a node ID: ignored, no throw
+    // (A half-life of 1e12 ms: the few ms the test takes decay 30 points by ~1e-10.)
+    const points = [member, self.nodeId, stranger].map((id) => Math.round(t.penaltyPoints(id) * 1e6) / 1e6);
+    expect(points).toEqual([30, 0, 0]);
+    expect(t.stats().bans).toBe(0);
+    // Each penalty of a member is logged (debug) with its reason, points and the total.
+    expect(log.find("peer penalized").map((e) => [e.obj.reason, e.obj.points, e.obj.total])).toEqual([
+      ["bad block", 30, 30],
+    ]);
+    t.penalize(member, "worse block", 71);
+    expect(t.isBanned(member)).toBe(true);
+    expect(t.stats().bans).toBe(1);
+    const peer = nodeIdToPeerId(member).toString();
+    expect(log.find("peer banned: disconnecting").map((e) => [e.level, e.obj.peer, e.obj.reason])).toEqual([
+      ["warn", peer, "worse block"],
+    ]);
+
+    // Removed, then allowed again: both logged with their counts; a member's points outlive the change.
+    t.setAllowedNodes([]);
+    t.setAllowedNodes([member, stranger]);
+    expect(log.find("allowed nodes updated").map((e) => e.obj)).toEqual([
+      { allowed: 1, added: 1, removed: 0 },
+      { allowed: 0, added: 0, removed: 1 },
+      { allowed: 2, added: 2, removed: 0 },
+    ]);
+  });
+
+  it("refusals: counted per direction, each peer and reason logged at info once a minute; our own dials gated too", async () => {
+    const [a, b, c] = await startNodes(3);
+    nodes = [a!, b!, c!];
+    a!.transport.setAllowedNodes([b!.key.nodeId]); // c is not a member for a; b and c allow everyone
+    await connectAll([a!, b!]);
+    const cPeer = nodeIdToPeerId(c!.key.nodeId).toString();
+
+    // c dials a again and again (a static peer of c): refused inbound by a each time, logged at info once.
+    c!.transport.setStaticPeers(a!.transport.listenAddresses());
+    await waitFor("a refused c three times", () => a!.transport.stats().refusedInbound >= 3);
+    const refusals = a!.log.find("peer refused").filter((e) => e.obj.peer === cPeer);
+    expect(refusals.filter((e) => e.level === "info").map((e) => e.obj)).toEqual([
+      { peer: cPeer, direction: "inbound", reason: "not-allowed" },
+    ]);
+    expect(refusals.filter((e) => e.level === "debug").length).toBeGreaterThanOrEqual(2);
+    expect(a!.transport.stats().refusedOutbound).toBe(0);
+    expect(a!.transport.stats().refusedDials).toBe(0);
+
+    // a's own libp2p node dials non-members: one by its peer ID (a key no node runs, never refused before),
+    // refused before dialling; c by address alone, refused once the encrypted connection names it. Neither is
+    // logged at info: they are a's own dials.
+    const strangerPeer = nodeIdToPeerId(makeKey().nodeId);
+    await expect(libp2pOf(a!).dial(strangerPeer)).rejects.toThrow();
+    expect(a!.transport.stats().refusedDials).toBe(1);
+    const cAddr = c!.transport.listenAddresses()[0]!;
+    await expect(libp2pOf(a!).dial(multiaddr(cAddr.slice(0, cAddr.indexOf("/p2p/"))))).rejects.toThrow();
+    expect(a!.transport.stats().refusedOutbound).toBe(1);
+    const ours = a!.log.find("peer refused").filter((e) => e.obj.direction !== "inbound");
+    expect(ours.map((e) => [e.level, e.obj.peer, e.obj.direction, e.obj.reason])).toEqual([
+      ["debug", strangerPeer.toString(), "dial", "not-allowed"],
+      ["debug", cPeer, "outbound", "not-allowed"],
+    ]);
+    expect(a!.transport.peerCount()).toBe(1);
+
+    // A member removed while not connected (a key no node runs): nothing to hang up, nothing logged, no throw.
+    const absent = makeKey().nodeId;
+    a!.transport.setAllowedNodes([b!.key.nodeId, absent]);
+    a!.transport.setAllowedNodes([b!.key.nodeId]);
+    expect(a!.log.find("peer removed from the allowed list: disconnecting")).toEqual([]);
+    expect(a!.transport.peerCount()).toBe(1);
+  });
+
+  it("a peer with a single connection is reported connected on both sides", async () => {
+    nodes = await startNodes(2);
+    const [a, b] = nodes as [TestNode, TestNode];
+    const events: string[] = [];
+    a.transport.onPeerChange((_id, connected) => events.push(`a:${connected}`));
+    b.transport.onPeerChange((_id, connected) => events.push(`b:${connected}`));
+    a.transport.setStaticPeers(b.transport.listenAddresses()); // only a dials: one connection
+    await waitFor("both report the other", () => events.length === 2);
+    expect(libp2pOf(a).getConnections().length).toBe(1);
+    expect(events.sort()).toEqual(["a:true", "b:true"]);
+  });
+
+  it("one 'connected' per peer however many connections, 'disconnected' with the last; a throwing handler is contained", async () => {
+    nodes = await startNodes(2);
+    const [a, b] = nodes as [TestNode, TestNode];
+    const events: string[] = [];
+    a.transport.onPeerChange(() => {
+      throw new Error("handler bug");
+    });
+    const off = a.transport.onPeerChange((id, connected) =>
+      events.push(`${connected ? "up" : "down"}:${id[0] === b.key.nodeId[0] ? "b" : "?"}`),
+    );
+    await connectAll(nodes);
+    await waitFor("b connected at a", () => events.length === 1);
+    expect(a.log.find("peer change handler failed").length).toBe(1);
+
+    // Both sides dialled (static peers): two connections, each admitted (identify, and again once settled after
+    // 2 s), and still a single "up". Closing one of them: b is still connected.
+    const bPeer = nodeIdToPeerId(b.key.nodeId);
+    if (libp2pOf(a).getConnections(bPeer).length < 2) await libp2pOf(a).dial(bPeer, { force: true });
+    await new Promise((resolve) => setTimeout(resolve, 2_300));
+    expect(libp2pOf(a).getConnections(bPeer).length).toBeGreaterThanOrEqual(2);
+    await libp2pOf(a).getConnections(bPeer)[0]!.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(events).toEqual(["up:b"]);
+    expect(a.transport.peerCount()).toBe(1);
+
+    // Removed from a's list: not a connected peer from that moment, and "down" once its connection is gone.
+    a.transport.setAllowedNodes([]);
+    expect(a.transport.connectedPeers()).toEqual([]);
+    expect(a.log.find("peer removed from the allowed list: disconnecting").map((e) => e.obj)).toEqual([
+      { peer: bPeer.toString() },
+    ]);
+    await waitFor("b disconnected at a", () => events.length === 2);
+    expect(events).toEqual(["up:b", "down:b"]);
+
+    // Unsubscribed: no more events.
+    off();
+    a.transport.setAllowedNodes([b.key.nodeId]);
+    await waitFor("b back", () => a.transport.peerCount() === 1);
+    expect(events).toEqual(["up:b", "down:b"]);
+
+    // Stopping: every admitted peer is reported disconnected.
+    const atStop: boolean[] = [];
+    a.transport.onPeerChange((_id, connected) => atStop.push(connected));
+    await a.transport.stop();
+    expect(atStop).toEqual([false]);
+  });
+});
+
+describe("the connection gate's refusal log", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("logs a peer and reason at info again after a minute, and remembers at most 1024 of them", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = 1_000_000;
+    vi.setSystemTime(t0);
+    const member = makeKey().nodeId;
+    const log = captureLogger();
+    const t = new Libp2pTransport(
+      { ...FAST, chainId: CHAIN_ID, key: makeKey(), allowedNodes: [member] },
+      { logger: log },
+    );
+    // The gate libp2p calls for each encrypted inbound connection (the transport is not started: no node needed).
+    const gate = (t as unknown as { admission: PeerAdmission }).admission.gater();
+    // (Our gate reads the peer only; libp2p also passes the raw connection.)
+    const refuse = gate.denyInboundEncryptedConnection as (p: PeerId) => boolean;
+    const infos = (p: PeerId) =>
+      log.find("peer refused").filter((e) => e.level === "info" && e.obj.peer === p.toString()).length;
+    expect(refuse(nodeIdToPeerId(member))).toBe(false);
+
+    const strangers = Array.from({ length: 1025 }, () => nodeIdToPeerId(makeKey().nodeId));
+    const [first, second] = strangers as [PeerId, PeerId];
+    expect(refuse(first)).toBe(true);
+    vi.setSystemTime(t0 + 30_000);
+    for (const p of strangers.slice(1, 1024)) expect(refuse(p)).toBe(true);
+    refuse(first); // 1024 remembered, first among them: debug
+    expect(infos(first)).toBe(1);
+    vi.setSystemTime(t0 + 59_999);
+    refuse(first);
+    expect(infos(first)).toBe(1);
+    vi.setSystemTime(t0 + 60_000);
+    refuse(first); // a minute later: info again, and first is now the newest entry
+    expect(infos(first)).toBe(2);
+    refuse(strangers[1024]!); // the 1025th: the oldest (second, 30 s ago) is forgotten
+    refuse(second); // so at info again within its minute
+    refuse(first); // still remembered: debug
+    expect([infos(first), infos(second)]).toEqual([2, 2]);
+    expect(t.stats().refusedInbound).toBe(1024 + 6);
   });
 });

@@ -1,4 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  encodeGossipFrame,
+  GOSSIP_HEADER_BYTES_MAX,
+  type GossipFrame,
+  parseGossipFrame,
+  RECIPIENTS_MAX,
+  recipientTag,
+} from "../../src/network/gossipFrame.js";
 import { topicId } from "../../src/network/names.js";
 import { nodeIdToPeerId } from "../../src/network/peerId.js";
 import type { TransportNode } from "../../src/network/transportContext.js";
@@ -197,5 +205,52 @@ describe("gossip relay: forward only to members the publisher did not reach", ()
     await waitFor("rejected", () => b.transport.stats().gossipRejected === 1);
     expect(got.get(b)).toEqual([]);
     expect(b.transport.penaltyPoints(a.key.nodeId)).toBeGreaterThan(0);
+  });
+});
+
+describe("gossip frames: what a peer's frame may name and carry", () => {
+  const ids = Array.from({ length: 70 }, (_, i) => {
+    const id = new Uint8Array(32).fill(i + 1);
+    id[0] = 0x80 | i; // each tag distinct, and over 2^63 as a number
+    return id;
+  });
+
+  it("names at most RECIPIENTS_MAX recipients, each by its node ID's first 8 bytes, and round-trips", () => {
+    const payload = Uint8Array.of(1, 2, 3);
+    const frame = encodeGossipFrame(2n ** 64n + 5n, ids, payload); // the sequence wraps to 5
+    expect(frame.length).toBe(GOSSIP_HEADER_BYTES_MAX + 3);
+    expect([...frame.subarray(0, 9)]).toEqual([0, 0, 0, 0, 0, 0, 0, 5, RECIPIENTS_MAX]);
+    const parsed = parseGossipFrame(frame) as GossipFrame;
+    expect(parsed.recipients).toEqual(ids.slice(0, RECIPIENTS_MAX).map(recipientTag));
+    expect(parsed.recipients[0]).toBe(0x8001010101010101n);
+    expect([...parsed.payload]).toEqual([1, 2, 3]);
+    // A node ID inside a larger buffer (as decoded from a message) gives the same tag.
+    const inner = new Uint8Array(40);
+    inner.set(ids[3]!, 8);
+    expect(recipientTag(inner.subarray(8))).toBe(recipientTag(ids[3]!));
+    // Parsed from a frame that sits inside a larger buffer (gossipsub hands out subarrays).
+    const outer = new Uint8Array(frame.length + 16);
+    outer.set(frame, 16);
+    const parsedInner = parseGossipFrame(outer.subarray(16)) as GossipFrame;
+    expect(parsedInner.recipients).toEqual(parsed.recipients);
+    expect([...parsedInner.payload]).toEqual([1, 2, 3]);
+  });
+
+  it("refuses a frame without its header, with a missing tag or more than RECIPIENTS_MAX; accepts the edges", () => {
+    const header = (count: number, tags: number) =>
+      Uint8Array.of(...new Uint8Array(8), count, ...new Uint8Array(tags * 8));
+    expect(parseGossipFrame(new Uint8Array(8))).toBe("truncated");
+    expect(parseGossipFrame(new Uint8Array(0))).toBe("truncated");
+    expect(parseGossipFrame(header(0, 0))).toEqual({ payload: new Uint8Array(0), recipients: [] });
+    expect(parseGossipFrame(header(2, 1))).toBe("truncated");
+    expect(parseGossipFrame(Uint8Array.of(...header(2, 1), 1, 2, 3, 4, 5, 6, 7))).toBe("truncated");
+    expect(parseGossipFrame(header(2, 2))).toEqual({ payload: new Uint8Array(0), recipients: [0n, 0n] });
+    expect(parseGossipFrame(header(RECIPIENTS_MAX + 1, RECIPIENTS_MAX + 1))).toBe("too many recipients");
+    expect(parseGossipFrame(header(255, 0))).toBe("too many recipients");
+    expect((parseGossipFrame(header(RECIPIENTS_MAX, RECIPIENTS_MAX)) as GossipFrame).recipients.length).toBe(
+      RECIPIENTS_MAX,
+    );
+    // An empty recipient list and an empty payload: the shortest valid frame.
+    expect(encodeGossipFrame(0n, [], new Uint8Array(0))).toEqual(new Uint8Array(9));
   });
 });

@@ -1,5 +1,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { Libp2pTransport, type Libp2pTransportInit, type NetworkKey } from "../../src/network/index.js";
+import { nodeIdToPeerId } from "../../src/network/peerId.js";
+import type { TransportNode } from "../../src/network/transportContext.js";
 import type { NodeId } from "../../src/types/index.js";
 import { captureLogger, type LogEntry } from "../fixtures/logger.js";
 
@@ -72,4 +74,14 @@ export async function connectAll(nodes: TestNode[]): Promise<void> {
 
 export function hasNode(list: NodeId[], nodeId: NodeId): boolean {
   return list.some((x) => x.length === nodeId.length && x.every((b, i) => b === nodeId[i]));
+}
+
+/** The libp2p node under a started transport (to open raw streams, as a peer that misbehaves would). */
+export function libp2pOf(n: TestNode): TransportNode {
+  return (n.transport as unknown as { node: TransportNode }).node;
+}
+
+/** A raw stream from `from` to `to` on `protocol`, over their existing connection. */
+export function openRawStream(from: TestNode, to: TestNode, protocol: string) {
+  return libp2pOf(from).dialProtocol(nodeIdToPeerId(to.key.nodeId), protocol);
 }

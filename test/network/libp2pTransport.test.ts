@@ -1,8 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { decodeResponse, encodeFrame, readFrame } from "../../src/network/framing.js";
 import { GossipValidationError, NetworkError, TOPIC_NAMES } from "../../src/network/index.js";
+import { directProtocolId, protocolId } from "../../src/network/names.js";
 import type { NodeId } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
-import { connectAll, hasNode, startNodes, type TestNode, waitFor } from "./helpers.js";
+import {
+  CHAIN_ID,
+  connectAll,
+  hasNode,
+  openRawStream,
+  startNodes,
+  type TestNode,
+  waitFor,
+} from "./helpers.js";
 
 let nodes: TestNode[] = [];
 
@@ -265,5 +275,143 @@ describe("Libp2pTransport: 4 nodes over loopback", () => {
     await waitFor("second copy", () => got.length === 2);
     expect(got).toEqual([3, 3]);
     expect(b.transport.stats().gossipRejected).toBe(0);
+  });
+});
+
+/**
+ * What a peer's frames on the stream protocols cost it: raw streams from a's libp2p node (as a peer that does not
+ * run our code would open them) to b's request and direct-message handlers.
+ */
+describe("Libp2pTransport: inbound frames on the stream protocols", () => {
+  const NO_DECAY = { penaltyHalfLifeMs: 1e12 }; // points stay exact during a test
+
+  /** b's log entries for frames it judged (counted to know b is done with a stream). */
+  const badFrames = (n: TestNode) => n.log.entries.filter((e) => e.msg === "bad inbound frame").length;
+
+  it("a request at the bound is served; over it or malformed costs the sender points; an early end costs none", async () => {
+    nodes = await startNodes(2, { ...NO_DECAY, requestBytesMax: 1024, malformedFramePoints: 20 });
+    const [a, b] = nodes as [TestNode, TestNode];
+    const served: number[] = [];
+    b.transport.handle("blocks", async (_from, req) => {
+      served.push(req.length);
+      return Uint8Array.of(1);
+    });
+    await connectAll(nodes);
+    const ok = await a.transport.request(b.key.nodeId, "blocks", new Uint8Array(1024), { timeoutMs: 2000 });
+    expect([...ok]).toEqual([1]);
+    expect(served).toEqual([1024]);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBe(0);
+
+    // One byte over b's bound (a's own check would never send it): answered Oversize, 20 points.
+    const id = protocolId(CHAIN_ID, "blocks");
+    let s = await openRawStream(a, b, id);
+    s.send(encodeFrame(new Uint8Array(1025)).subarray());
+    const answer = await readFrame(s, 1024);
+    let err: unknown;
+    try {
+      decodeResponse(answer, {});
+    } catch (e) {
+      err = e;
+    }
+    expect((err as NetworkError).code).toBe("NETWORK_OVERSIZE");
+    expect((err as NetworkError).meta.remoteMessage).toBe("request over 1024 bytes");
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(20, 6);
+
+    // A length prefix of 8 bytes: malformed, 20 more.
+    s = await openRawStream(a, b, id);
+    s.send(new Uint8Array(8).fill(0x80));
+    await waitFor("malformed frame judged", () => badFrames(b) === 2);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(40, 6);
+
+    // A stream that ends before its frame (a peer that crashed, a cut link): no blame.
+    s = await openRawStream(a, b, id);
+    s.send(Uint8Array.of(10, 1, 2));
+    await s.close();
+    await waitFor("early end judged", () => badFrames(b) === 3);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(40, 6);
+    expect(served).toEqual([1024]);
+    expect(b.transport.stats().requestsInFlight).toBe(0);
+  });
+
+  it("direct frames: an unknown or missing topic byte, or a body over the bound, costs points and is not delivered", async () => {
+    nodes = await startNodes(2, { ...NO_DECAY, gossipMessageBytesMax: 1000, malformedFramePoints: 20 });
+    const [a, b] = nodes as [TestNode, TestNode];
+    const got: string[] = [];
+    for (const topic of TOPIC_NAMES) {
+      b.transport.subscribe(topic, (_from, data) => {
+        got.push(`${topic}:${data.length}`);
+        return "accept";
+      });
+    }
+    await connectAll(nodes);
+    // At the bound, on each topic: delivered, no blame.
+    await a.transport.sendDirect(b.key.nodeId, "txs", new Uint8Array(1000), { timeoutMs: 2000 });
+    await a.transport.sendDirect(b.key.nodeId, "consensus", Uint8Array.of(1), { timeoutMs: 2000 });
+    await waitFor("both delivered", () => got.length === 2);
+    expect(got.sort()).toEqual(["consensus:1", "txs:1000"]);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBe(0);
+
+    const direct = directProtocolId(CHAIN_ID);
+    const sendRaw = async (frame: Uint8Array) => {
+      const s = await openRawStream(a, b, direct);
+      s.send(frame);
+      await s.close().catch(() => undefined);
+    };
+    await sendRaw(encodeFrame(Uint8Array.of(TOPIC_NAMES.length), Uint8Array.of(1)).subarray()); // no such topic
+    await waitFor("unknown topic penalized", () => b.transport.penaltyPoints(a.key.nodeId) > 19);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(20, 6);
+    await sendRaw(encodeFrame().subarray()); // an empty frame: no topic byte at all
+    await waitFor("empty frame penalized", () => b.transport.penaltyPoints(a.key.nodeId) > 39);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(40, 6);
+    await sendRaw(encodeFrame(Uint8Array.of(1), new Uint8Array(1001)).subarray()); // one byte over
+    await waitFor("oversized direct frame penalized", () => b.transport.penaltyPoints(a.key.nodeId) > 59);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(60, 6);
+    expect(got.sort()).toEqual(["consensus:1", "txs:1000"]);
+
+    // A well-formed direct message its handler rejects costs what rejected gossip costs, with its reason.
+    b.transport.subscribe("consensus", () => "reject");
+    await a.transport.sendDirect(b.key.nodeId, "consensus", Uint8Array.of(2), { timeoutMs: 2000 });
+    await waitFor("rejected direct message penalized", () => b.transport.penaltyPoints(a.key.nodeId) > 69);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(70, 6);
+    const reasons = b.log.find("gossip message rejected").map((e) => e.obj.reason);
+    expect(reasons).toEqual(["direct: rejected by a handler"]);
+  });
+
+  it("responses: each side keeps its own bound, and a handler's typed error travels with its code", async () => {
+    const small = await startNodes(1, { responseBytesMax: 1000 });
+    const large = await startNodes(1, { responseBytesMax: 2000 }, undefined, []);
+    nodes = [...small, ...large];
+    const [a, b] = nodes as [TestNode, TestNode];
+    a.transport.setAllowedNodes([b.key.nodeId]);
+    b.transport.setAllowedNodes([a.key.nodeId]);
+    // Answers as many bytes as the request's two bytes say; a request of one byte fails with a typed error.
+    for (const n of nodes) {
+      n.transport.handle("blocks", async (_from, req) => {
+        if (req.length === 1) throw new NetworkError("NETWORK_TIMEOUT", "slow disk");
+        return new Uint8Array(req[0]! * 256 + req[1]!).fill(5);
+      });
+    }
+    await connectAll(nodes);
+    const ask = (from: TestNode, to: TestNode, size: number) =>
+      from.transport.request(to.key.nodeId, "blocks", Uint8Array.of(size >> 8, size & 0xff), {
+        timeoutMs: 3000,
+      });
+    // a reads at most 1000 bytes: b's 1001 are refused on a's side (not the remote's doing).
+    expect((await ask(a, b, 1000)).length).toBe(1000);
+    const over = await expectNetworkError(ask(a, b, 1001), "NETWORK_OVERSIZE");
+    expect(over.meta.remote).toBeUndefined();
+    // a sends at most 1000: asked for 1001, it answers an error instead, which b reads.
+    expect((await ask(b, a, 1000)).length).toBe(1000);
+    const refused = await expectNetworkError(ask(b, a, 1001), "NETWORK_REMOTE_ERROR");
+    expect(refused.meta.remoteMessage).toBe("response over the size bound");
+    const typed = await expectNetworkError(
+      a.transport.request(b.key.nodeId, "blocks", Uint8Array.of(0), { timeoutMs: 3000 }),
+      "NETWORK_REMOTE_ERROR",
+    );
+    expect(typed.meta.remoteMessage).toBe("NETWORK_TIMEOUT: slow disk");
+    expect([a, b].map((n) => n.transport.stats().requestsInFlight)).toEqual([0, 0]);
+    expect(
+      [a, b].map((n) => n.transport.penaltyPoints(nodes[0] === n ? b.key.nodeId : a.key.nodeId)),
+    ).toEqual([0, 0]);
   });
 });

@@ -52,3 +52,66 @@ describe("PeerPenalties", () => {
     expect(p.bannedCount()).toBeLessThanOrEqual(3);
   });
 });
+
+describe("PeerPenalties at the edges", () => {
+  const opts = { threshold: 100, halfLifeMs: 10_000, banDurationMs: 60_000, entriesMax: 3 };
+
+  it("keeps exactly entriesMax entries, evicting the one with the fewest points after decay", () => {
+    const c = clock();
+    const p = new PeerPenalties(opts, c.now);
+    p.add("a", 50);
+    c.advance(20_000); // a decays to 12.5
+    p.add("b", 20);
+    p.add("c", 30);
+    expect([p.points("a"), p.points("b"), p.points("c")]).toEqual([12.5, 20, 30]); // 3 entries: none evicted
+    p.add("d", 40);
+    // a had 50 points, but 12.5 now: the fewest.
+    expect([p.points("a"), p.points("b"), p.points("c"), p.points("d")]).toEqual([0, 20, 30, 40]);
+  });
+
+  it("a clock that steps back does not grow points; a ban ends exactly at its end", () => {
+    const c = clock();
+    const p = new PeerPenalties(opts, c.now);
+    p.add("a", 40);
+    c.advance(-5_000);
+    expect(p.points("a")).toBe(40);
+    expect(p.add("a", 59)).toEqual({ points: 99, banned: false });
+
+    p.add("b", 100);
+    expect(p.banRemainingMs("b")).toBe(60_000);
+    c.advance(59_000);
+    expect(p.banRemainingMs("b")).toBe(1_000);
+    expect(p.bannedCount()).toBe(1);
+    c.advance(1_000);
+    expect(p.bannedCount()).toBe(0); // dropped at its end, before anyone asked isBanned
+    expect(p.banRemainingMs("b")).toBe(0);
+    expect(p.add("b", 10)).toEqual({ points: 10, banned: false }); // a fresh start
+  });
+
+  it("a peer's points are its own, and a banned peer's new points are not counted", () => {
+    const c = clock();
+    const p = new PeerPenalties(opts, c.now);
+    p.add("a", 30);
+    p.add("b", 80);
+    expect(p.add("b", 30)).toEqual({ points: 110, banned: true });
+    expect(p.points("a")).toBe(30);
+    expect(p.add("b", 30)).toEqual({ points: 0, banned: false });
+    expect(p.isBanned("a")).toBe(false);
+  });
+
+  it("over entriesMax bans, the ones ending soonest go first; forget clears points and ban", () => {
+    const c = clock();
+    const p = new PeerPenalties(opts, c.now);
+    for (const key of ["v", "w", "x", "y"]) {
+      p.add(key, 100);
+      c.advance(1_000);
+    }
+    // v's ban ends first: dropped to keep 3.
+    expect(["v", "w", "x", "y"].map((k) => p.isBanned(k))).toEqual([false, true, true, true]);
+    expect(p.bannedCount()).toBe(3);
+    p.add("z", 60);
+    p.forget("w");
+    p.forget("z");
+    expect([p.isBanned("w"), p.points("z"), p.bannedCount()]).toEqual([false, 0, 2]);
+  });
+});
