@@ -176,7 +176,7 @@ export interface IssueTokenOptions {
  * What a token signing key file holds: a PEM private key (P-256: ES256, Ed25519: EdDSA, as `generateTokenKey`
  * writes them) or, anything else, an HS256 secret.
  */
-export function signingAlgorithm(text: string, keyFile: string): JwtAlgorithm {
+function signingAlgorithm(text: string, keyFile: string): JwtAlgorithm {
   if (!text.includes("-----BEGIN")) return "HS256";
   let key: KeyObject;
   try {
@@ -196,24 +196,22 @@ export function signingAlgorithm(text: string, keyFile: string): JwtAlgorithm {
   );
 }
 
+function keyKind(algorithm: JwtAlgorithm): string {
+  return algorithm === "HS256" ? "an HS256 secret" : `an ${algorithm} private key`;
+}
+
 /** Sign a bearer token for `principal` with `rights`, valid for expiresInS seconds. */
 export async function issueToken(o: IssueTokenOptions): Promise<string> {
   if (o.principal.length === 0 || o.principal.length > PRINCIPAL_MAX_CHARS) {
     throw new RpcError("RPC_CONFIG", `the principal must have 1 to ${PRINCIPAL_MAX_CHARS} characters`);
   }
-  const what =
-    o.algorithm === undefined
-      ? "JWT signing key file"
-      : o.algorithm === "HS256"
-        ? "JWT secret file"
-        : "JWT private key file";
-  const text = await readKeyFile(o.keyFile, what);
+  const text = await readKeyFile(o.keyFile, "JWT signing key file");
   const algorithm = signingAlgorithm(text, o.keyFile);
   if (o.algorithm !== undefined && o.algorithm !== algorithm) {
     // A PEM file taken as an HS256 secret would sign tokens no node accepts, without a word.
     throw new RpcError(
       "RPC_CONFIG",
-      `${o.keyFile} holds ${algorithm === "HS256" ? "an HS256 secret" : `an ${algorithm} private key`}, not ${o.algorithm === "HS256" ? "an HS256 secret" : `an ${o.algorithm} private key`}: leave the algorithm out, or give the key file made for it`,
+      `${o.keyFile} holds ${keyKind(algorithm)}, not ${keyKind(o.algorithm)}: leave the algorithm out, or give the key file made for it`,
     );
   }
   const key = algorithm === "HS256" ? hmacSecret(text, o.keyFile) : await importPKCS8(text, algorithm);

@@ -292,7 +292,7 @@ describe("the authenticator: what makes a token a principal", () => {
     ).rejects.toThrow("the principal must have 1 to 128 characters");
     await expect(
       issueToken({ algorithm: "ES256", keyFile: missing, principal: "p", rights: [], expiresInS: 1 }),
-    ).rejects.toThrow(`cannot read the JWT private key file ${missing}`);
+    ).rejects.toThrow(`cannot read the JWT signing key file ${missing}`);
     expect((await stat(tokens.secretFile)).mode & 0o777).toBe(0o600);
     expect(await readFile(tokens.secretFile, "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
   });
@@ -714,10 +714,10 @@ describe("token key files, issued tokens and config errors", () => {
     );
     await expect(
       issueToken({ algorithm: "HS256", keyFile: missing, principal: "p", rights: [], expiresInS: 1 }),
-    ).rejects.toEqual(config(expect.stringContaining(`cannot read the JWT secret file ${missing}: `)));
+    ).rejects.toEqual(config(expect.stringContaining(`cannot read the JWT signing key file ${missing}: `)));
     await expect(
       issueToken({ algorithm: "ES256", keyFile: missing, principal: "p", rights: [], expiresInS: 1 }),
-    ).rejects.toEqual(config(expect.stringContaining(`cannot read the JWT private key file ${missing}: `)));
+    ).rejects.toEqual(config(expect.stringContaining(`cannot read the JWT signing key file ${missing}: `)));
     await expect(
       issueToken({
         algorithm: "HS256",
