@@ -7,6 +7,7 @@ import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { serveBlocks } from "./blockServe.js";
 import {
+  BAD_RESPONSE_PENALTY,
   decodeSyncResponse,
   encodeSyncRequest,
   SYNC_BLOCKS_PER_RESPONSE_MAX,
@@ -45,8 +46,6 @@ export const defaultBlockSyncOptions: BlockSyncOptions = {
 const HEAD_POLL_PEERS_MAX = 32;
 /** Rounds of one fetch from one peer (each up to SYNC_BLOCKS_PER_RESPONSE_MAX blocks). */
 const FETCH_ROUNDS_MAX = 10_000;
-/** Points for a peer that served an invalid block or response (two in a row ban it, see network penalties). */
-const BAD_BLOCK_PENALTY = 50;
 
 export function validateBlockSyncOptions(o: BlockSyncOptions): BlockSyncOptions {
   for (const field of Object.keys(defaultBlockSyncOptions) as (keyof BlockSyncOptions)[]) {
@@ -349,10 +348,11 @@ export class BlockSync {
         // It claims blocks we lack and serves none (a peer's blocks up to its head are in its store, and the first
         // block always goes whatever its size): a false head, which would keep every node that believed it "behind"
         // (/ready 503, eth_syncing) for as long as it repeats it. Blamed, its claim dropped; another peer serves.
-        this.peerHeads.delete(bytesToHex(peer));
+        const key = bytesToHex(peer);
+        this.peerHeads.delete(key);
         this.blame(peer, `claims head ${res.headHeight} but served no block from ${from}`);
         this.deps.logger.warn(
-          { peer: bytesToHex(peer), claimedHead: res.headHeight, from },
+          { peer: key, claimedHead: res.headHeight, from },
           "peer claims a head it does not serve",
         );
         return false;
@@ -486,6 +486,6 @@ export class BlockSync {
 
   private blame(peer: NodeId, reason: string): void {
     this.counters.badPeers++;
-    this.deps.transport.penalize(peer, reason, BAD_BLOCK_PENALTY);
+    this.deps.transport.penalize(peer, reason, BAD_RESPONSE_PENALTY);
   }
 }

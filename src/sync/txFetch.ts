@@ -5,6 +5,7 @@ import { errorMessage } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import {
+  BAD_RESPONSE_PENALTY,
   decodeTxFetchRequest,
   decodeTxFetchResponse,
   encodeTxBatch,
@@ -12,9 +13,6 @@ import {
   SyncError,
   TX_FETCH_HASHES_MAX,
 } from "./wire.js";
-
-/** Points for a peer whose txs answer is malformed or holds txs not asked for (as BlockSync's bad response). */
-const BAD_RESPONSE_PENALTY = 50;
 
 export interface TxFetchOptions {
   /** One request's timeout. */

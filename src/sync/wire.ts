@@ -38,6 +38,11 @@ const TxBatchPb = root.lookupType("TxBatch");
 const TxFetchRequestPb = root.lookupType("TxFetchRequest");
 
 export const SYNC_BLOCKS_PER_RESPONSE_MAX = 64;
+/**
+ * Points for a peer whose answer on a sync protocol is invalid (a bad block, a malformed response, txs not asked
+ * for, a head it does not serve): two in a row ban it (see network penalties).
+ */
+export const BAD_RESPONSE_PENALTY = 50;
 export const TX_BATCH_TXS_MAX = 2048;
 
 export interface SyncRequest {
