@@ -138,21 +138,11 @@ export class RecoveryThreads {
 
   /**
    * Starts the workers now instead of at the first recovery (a node calls it at start-up: loading a worker and its
-   * native binding took ~1 s of the first transaction's admission on a busy machine). Resolves once each worker's
-   * thread runs or has exited; a script that fails to load after that is reported as any failure (work goes inline).
+   * native binding took ~1 s of the first transaction's admission on a busy machine). They load in their own
+   * threads; `stats().online` counts those running.
    */
-  async start(): Promise<void> {
-    if (this.closed) return;
-    await Promise.all(
-      this.workerSlots().map(
-        (slot) =>
-          new Promise<void>((resolve) => {
-            if (slot.online || slot.dead) return resolve();
-            slot.worker.once("online", () => resolve());
-            slot.worker.once("exit", () => resolve());
-          }),
-      ),
-    );
+  start(): void {
+    if (!this.closed) this.workerSlots();
   }
 
   stats(): RecoveryThreadsStats {

@@ -280,7 +280,7 @@ export class ConsortNode {
 
   private async startModules(): Promise<void> {
     // The pool's recovery threads load beside the rest of the start-up (seconds): ready for the first transaction.
-    void this.txpool.start();
+    this.txpool.start();
     // First: /health answers (and /ready says why not) while the node connects and catches up.
     if (this.metricsServer) await this.metricsServer.start();
     await this.transport.start();

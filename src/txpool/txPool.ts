@@ -93,10 +93,10 @@ export class TxPool implements TxPoolInterface {
 
   /**
    * Starts the recovery threads now, so that the first admitted tx does not wait for one to load (the node calls it
-   * at start-up; a pool never started starts them at its first admission). Resolves once they run.
+   * at start-up; a pool never started starts them at its first admission).
    */
-  async start(): Promise<void> {
-    await this.recovery?.start();
+  start(): void {
+    this.recovery?.start();
   }
 
   /** Stops the recovery threads (admissions still running finish on the event loop). */

@@ -1,5 +1,5 @@
 import { RLP } from "@ethereumjs/rlp";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { TxPool } from "../../src/txpool/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { unrecoverableSignature } from "../crypto/signatures.js";
@@ -49,13 +49,15 @@ describe("TxPool with recovery threads", () => {
   it("start() has the threads running before the first tx (the node calls it at start-up)", async () => {
     const pool = threadedPool(2);
     expect(pool.stats().recoveries).toMatchObject({ online: 0 });
-    await pool.start();
-    expect(pool.stats().recoveries).toMatchObject({ threads: 2, online: 2, inThreads: 0 });
+    pool.start();
+    await vi.waitFor(() =>
+      expect(pool.stats().recoveries).toMatchObject({ threads: 2, online: 2, inThreads: 0 }),
+    );
     await pool.add(await signEth(wallet(4)));
     expect(pool.stats().recoveries).toMatchObject({ online: 2, inThreads: 1, inline: 0 });
     const { pool: without } = makePool({ recoveryThreads: 0 });
     pools.push(without);
-    await without.start(); // no threads: nothing to start
+    without.start(); // no threads: nothing to start
     expect(without.stats().recoveries).toBeNull();
   });
 
