@@ -170,25 +170,21 @@ export class BlockReads {
   async getTransaction(hash: Hash): Promise<TxLookup | null> {
     const rec = await this.loadTxIndex(hash);
     if (rec === null) return null;
-    const tx = this.txOf(hash, rec);
-    const { header, hash: blockHash } = await this.loadHeader(rec.number);
-    return { tx, blockNumber: rec.number, blockHash, timestampMs: header.timestampMs, index: rec.index };
+    return this.lookupOf(hash, rec);
   }
 
   async getReceipt(hash: Hash): Promise<ReceiptLookup | null> {
     const rec = await this.loadTxIndex(hash);
     if (rec === null) return null;
     const receipt = this.receipts.get(rec.number)?.[rec.index] ?? (await this.loadReceipt(rec));
-    const tx = this.txOf(hash, rec);
+    return { receipt, ...(await this.lookupOf(hash, rec)) };
+  }
+
+  /** A committed tx and where it stands (its block's hash and timestamp), from its index record. */
+  private async lookupOf(hash: Hash, rec: TxIndexRecord): Promise<TxLookup> {
+    const tx = this.txOf(hash, rec); // first: a corrupt tx record is named as such, whatever its header holds
     const { header, hash: blockHash } = await this.loadHeader(rec.number);
-    return {
-      receipt,
-      tx,
-      blockNumber: rec.number,
-      blockHash,
-      timestampMs: header.timestampMs,
-      index: rec.index,
-    };
+    return { tx, blockNumber: rec.number, blockHash, timestampMs: header.timestampMs, index: rec.index };
   }
 
   async getBlockReceipts(ref: BlockRef): Promise<Receipt[]> {
