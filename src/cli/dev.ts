@@ -111,9 +111,8 @@ export async function runDevTestnet(dir: string): Promise<void> {
   // RPC answers seconds before the nodes have connected: a transaction sent then waited for the mesh. The banner
   // comes once each node's /ready says it reaches a quorum of validators and is in sync (or after READY_WAIT_MS).
   const notReady = await waitForReady(testnet.nodes, READY_WAIT_MS, () => stopping);
-  if (stopping) return void (await Promise.all(children.map(exited)));
-  console.log(bannerText(testnet));
-  if (notReady.length > 0) {
+  if (!stopping) console.log(bannerText(testnet));
+  if (!stopping && notReady.length > 0) {
     console.log(
       `Not ready yet (transactions wait until a quorum of validators is connected):\n  ${notReady.join("\n  ")}`,
     );
