@@ -301,12 +301,25 @@ function usesDevKeys(t: GeneratedTestnet): boolean {
   );
 }
 
+/** "4 validators", or "4 validators, 1 added node" with nodes of `consort testnet add-node` (the chain decides their roles). */
+function nodeCounts(nodes: Pick<GeneratedNode, "role">[]): string {
+  const count = (role: GeneratedNode["role"], word: string) => {
+    const n = nodes.filter((x) => x.role === role).length;
+    return n === 0 ? [] : [`${n} ${word}${n === 1 ? "" : "s"}`];
+  };
+  return [
+    ...count("sealer", "validator"),
+    ...count("observer", "observer"),
+    ...count("added", "added node"),
+  ].join(", ");
+}
+
 /** What `npm start` prints once every node answers: endpoints, accounts, what to try. */
 export function bannerText(t: GeneratedTestnet): string {
   const devKeys = usesDevKeys(t);
   const lines = [
     "",
-    `Consort testnet is up (${t.nodes.length} validators, data in ${t.outDir})`,
+    `Consort testnet is up (${nodeCounts(t.nodes)}, data in ${t.outDir})`,
     "",
     "JSON-RPC endpoints (HTTP and WebSocket; chain id 20200):",
     ...t.nodes.map(

@@ -1,4 +1,5 @@
 import "../util/polyfill.js";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { ConsortNode } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
@@ -17,7 +18,10 @@ const TESTNET_USAGE = `  consort testnet --out DIR [--validators 4] [--observers
                   [--rpc-port 8545] [--p2p-port 30300] [--metrics-port 9545]
                   [--governor ADDRESS[:weight]]... [--governors 1]
                                        generate keys, genesis, per-node configs and start scripts; the
-                                       governors are the given addresses, or fresh keys (governor<i>.key, 0600)`;
+                                       governors are the given addresses, or fresh keys (governor<i>.key, 0600)
+  consort testnet add-node --dir DIR [--name nodeN] [--rpc-port N] [--p2p-port N] [--metrics-port N]
+                                       one more node for that testnet (its key, config, start script): the
+                                       committee admits it with gov propose add-observer / add-sealer`;
 const KEYGEN_USAGE =
   "  consort keygen --out FILE            write a new Ed25519 node key (mode 0600) and print its node ID";
 const DEV_USAGE = "  consort dev [--dir .data/testnet]    what `npm start` runs: a local 4-validator testnet";
@@ -89,6 +93,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function testnet(argv: string[]): Promise<void> {
+  if (argv[0] === "add-node") return addNode(argv.slice(1));
   const { values } = parseFlags(
     argv,
     {
@@ -108,13 +113,6 @@ async function testnet(argv: string[]): Promise<void> {
   );
   if (values.out === undefined) throw new CliError("CLI_USAGE", "missing --out DIR");
   const { defaultTestnetOptions, generateTestnet, parseGovernorFlag } = await import("./testnet.js");
-  const int = (name: string, v: string, min: number, max: number) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new CliError("CLI_USAGE", `--${name} must be an integer from ${min} to ${max}, got ${v}`);
-    }
-    return n;
-  };
   const governors = values.governor.map((g) => {
     const parsed = parseGovernorFlag(g);
     if (parsed === null)
@@ -125,16 +123,16 @@ async function testnet(argv: string[]): Promise<void> {
   const result = await generateTestnet({
     ...defaultTestnetOptions,
     outDir: out,
-    validators: int("validators", values.validators, 1, 100),
-    observers: int("observers", values.observers, 0, 100),
+    validators: intFlag("validators", values.validators, 1, 100),
+    observers: intFlag("observers", values.observers, 0, 100),
     docker: values.docker,
     tls: values.tls,
-    chainId: BigInt(int("chain-id", values["chain-id"], 1, 2 ** 31)),
-    rpcPortBase: int("rpc-port", values["rpc-port"], 1, 65000),
-    p2pPortBase: int("p2p-port", values["p2p-port"], 1, 65000),
-    metricsPortBase: int("metrics-port", values["metrics-port"], 1, 65000),
+    chainId: BigInt(intFlag("chain-id", values["chain-id"], 1, 2 ** 31)),
+    rpcPortBase: intFlag("rpc-port", values["rpc-port"], 1, 65000),
+    p2pPortBase: intFlag("p2p-port", values["p2p-port"], 1, 65000),
+    metricsPortBase: intFlag("metrics-port", values["metrics-port"], 1, 65000),
     governors,
-    governorCount: int("governors", values.governors, 1, 100),
+    governorCount: intFlag("governors", values.governors, 1, 100),
   });
   console.log(`testnet written to ${out}`);
   for (const n of result.nodes) console.log(`  ${n.name} (${n.role}) ${n.nodeId}  config: ${n.configFile}`);
@@ -144,6 +142,53 @@ async function testnet(argv: string[]): Promise<void> {
       `  ${g.address} weight ${g.weight}${g.keyFile ? `  key: ${g.keyFile} (0600, shown only here)` : ""}`,
     );
   }
+}
+
+/** A flag's integer value in [min, max]. */
+function intFlag(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError("CLI_USAGE", `--${name} must be an integer from ${min} to ${max}, got ${v}`);
+  }
+  return n;
+}
+
+async function addNode(argv: string[]): Promise<void> {
+  const { values } = parseFlags(
+    argv,
+    {
+      dir: { type: "string" },
+      name: { type: "string" },
+      "rpc-port": { type: "string" },
+      "p2p-port": { type: "string" },
+      "metrics-port": { type: "string" },
+    },
+    TESTNET_USAGE,
+  );
+  const port = (flag: "rpc-port" | "p2p-port" | "metrics-port") =>
+    values[flag] === undefined ? undefined : intFlag(flag, values[flag], 1, 65535);
+  const { addTestnetNode } = await import("./testnet.js");
+  const node = await addTestnetNode({
+    dir: requireFlag(values.dir, "dir"),
+    name: values.name,
+    rpcPort: port("rpc-port"),
+    p2pPort: port("p2p-port"),
+    metricsPort: port("metrics-port"),
+  });
+  const dir = path.dirname(node.dir);
+  // npm start's chain and `consort testnet` without --governor keep governor keys beside testnet.json.
+  const governorKey = existsSync(path.join(dir, "governor0.key"))
+    ? path.join(dir, "governor0.key")
+    : "GOVERNOR_KEY";
+  console.log(`${node.name} written to ${node.dir}; the chain does not know it yet.
+  node ID  ${node.nodeId}
+  RPC ${node.rpcUrl}   P2P port ${node.p2pPort}   metrics ${node.metricsUrl}   (it dials every node of ${dir})
+Next:
+  1. the committee admits it:  npm run consort -- gov propose add-observer ${node.nodeId} --key ${governorKey}
+     (with more than one governor, the others vote: npm run consort -- gov vote ID for --key …)
+  2. start it:                 ${path.join(node.dir, "start.sh")}     (it syncs the chain from its peers)
+  3. to make it a validator:   npm run consort -- gov propose add-sealer ${node.nodeId} 1 --key ${governorKey}
+     (docs/governance.md: the chain must show enough live sealers first)`);
 }
 
 async function start(configFile: string, rpcInsecure: boolean): Promise<void> {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { copyFile, writeFile } from "node:fs/promises";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEV_GOVERNOR_KEY_FILE, devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
@@ -14,7 +14,8 @@ import { DEFAULT_SYSTEM_CONFIG_VALUES } from "../execution/index.js";
 import { nodeIdToPeerId } from "../network/index.js";
 import { generateTokenKey, issueToken } from "../rpc/auth.js";
 import { makeDirs } from "../util/dirs.js";
-import { bytesToHex } from "../util/hex.js";
+import { errorMessage } from "../util/errors.js";
+import { bytesToHex, hexToBytes } from "../util/hex.js";
 import { CliError } from "./args.js";
 
 export interface TestnetOptions {
@@ -73,7 +74,11 @@ export interface GeneratedNode {
   dir: string;
   configFile: string;
   nodeId: string;
-  role: "sealer" | "observer";
+  /**
+   * Its role in the genesis; "added": made later by `consort testnet add-node`, not in the genesis: the governance
+   * committee admits it (add-observer, add-sealer), the chain's node list decides what it is.
+   */
+  role: "sealer" | "observer" | "added";
   rpcUrl: string;
   p2pPort: number;
   /** null with --docker: the metrics port is not published on the host (the containers' healthchecks use it). */
@@ -190,54 +195,231 @@ export async function generateTestnet(opts: TestnetOptions): Promise<GeneratedTe
   if (tlsDir) await writeRpcClientTls(tlsDir);
   const nodes: GeneratedNode[] = [];
   for (let i = 0; i < total; i++) {
-    const name = `node${i}`;
-    const dir = path.join(opts.outDir, name);
-    await makeDirs(dir);
-    await saveNodeKey(path.join(dir, "node.key"), keys[i]!);
-    const rpcPort = opts.docker ? 8545 : opts.rpcPortBase + i;
-    const p2pPort = opts.docker ? 30300 : opts.p2pPortBase + i;
-    const host = opts.docker ? "0.0.0.0" : opts.host;
-    const config = {
-      name,
-      dataDir: opts.docker ? "/data" : "data",
-      nodeKeyFile: "node.key",
-      genesisFile: opts.docker ? "genesis.json" : "../genesis.json",
-      rpc: {
-        host,
-        port: rpcPort,
-        ...(tokens ? await nodeTokenConfig(tokens, dir, name) : {}),
-        ...(tlsDir ? await nodeTlsConfig(tlsDir, dir, name) : {}),
-      },
-      p2p: {
-        listen: [`/ip4/${host}/tcp/${p2pPort}`],
-        peers: Array.from({ length: total }, (_, j) => j)
-          .filter((j) => j !== i)
-          .map(peerAddr),
-      },
-      log: { level: "info", pretty: !opts.docker },
-      metrics: { host, port: opts.docker ? 9545 : opts.metricsPortBase + i },
-    };
-    const configFile = path.join(dir, "node.json");
-    await writeJson(configFile, config);
-    if (opts.docker) await writeJson(path.join(dir, "genesis.json"), genesisToJson(genesis));
-    await writeFile(
-      path.join(dir, "start.sh"),
-      `#!/bin/sh\n# Starts ${name}. Logs go to stdout; Ctrl-C stops it.\ncd "$(dirname "$0")" && exec node ${JSON.stringify(CONSORT_BIN)} start --config node.json\n`,
-      { mode: 0o755 },
-    );
-    nodes.push({
-      name,
-      dir,
-      configFile,
-      nodeId: bytesToHex(keys[i]!.nodeId),
+    const node = await writeNodeFolder({
+      name: `node${i}`,
+      dir: path.join(opts.outDir, `node${i}`),
+      key: keys[i]!,
       role: i < opts.validators ? "sealer" : "observer",
+      host: opts.docker ? "0.0.0.0" : opts.host,
+      rpcPort: opts.docker ? 8545 : opts.rpcPortBase + i,
+      p2pPort: opts.docker ? 30300 : opts.p2pPortBase + i,
+      metricsPort: opts.docker ? 9545 : opts.metricsPortBase + i,
+      peers: keys.flatMap((_, j) => (j === i ? [] : [peerAddr(j)])),
+      docker: opts.docker ? { genesis, tokens: tokens! } : null,
+      tlsDir,
+    });
+    nodes.push({
+      ...node,
       rpcUrl: `${tlsDir ? "https" : "http"}://${opts.docker ? "127.0.0.1" : opts.host}:${opts.rpcPortBase + i}`,
-      p2pPort,
       metricsUrl: opts.docker ? null : `http://${opts.host}:${opts.metricsPortBase + i}`,
     });
   }
   await writeJson(path.join(opts.outDir, "testnet.json"), { nodes, genesisFile: "genesis.json" });
   return { outDir: opts.outDir, genesisFile, nodes, accounts, governors };
+}
+
+interface NodeFolderSpec {
+  name: string;
+  dir: string;
+  key: NodeKey;
+  role: GeneratedNode["role"];
+  /** The address its RPC, P2P and metrics servers listen on (0.0.0.0 in a container). */
+  host: string;
+  rpcPort: number;
+  p2pPort: number;
+  metricsPort: number;
+  /** The multiaddrs (with /p2p/<peerId>) it dials. */
+  peers: string[];
+  /** A docker testnet's node: its own copy of the genesis (the container sees only its folder), bearer tokens. */
+  docker: { genesis: GenesisConfig; tokens: { secretFile: string } } | null;
+  /** The chain CA's folder (`--tls`): the node gets a server certificate of it. */
+  tlsDir: string | null;
+}
+
+/** One node's folder: its key, node.json and start.sh (and, by the spec, TLS files, tokens, a genesis copy). */
+async function writeNodeFolder(spec: NodeFolderSpec): Promise<Omit<GeneratedNode, "rpcUrl" | "metricsUrl">> {
+  const { name, dir, docker } = spec;
+  await makeDirs(dir);
+  await saveNodeKey(path.join(dir, "node.key"), spec.key);
+  const config = {
+    name,
+    dataDir: docker ? "/data" : "data",
+    nodeKeyFile: "node.key",
+    genesisFile: docker ? "genesis.json" : "../genesis.json",
+    rpc: {
+      host: spec.host,
+      port: spec.rpcPort,
+      ...(docker ? await nodeTokenConfig(docker.tokens, dir, name) : {}),
+      ...(spec.tlsDir ? await nodeTlsConfig(spec.tlsDir, dir, name) : {}),
+    },
+    p2p: { listen: [`/ip4/${spec.host}/tcp/${spec.p2pPort}`], peers: spec.peers },
+    log: { level: "info", pretty: !docker },
+    metrics: { host: spec.host, port: spec.metricsPort },
+  };
+  const configFile = path.join(dir, "node.json");
+  await writeJson(configFile, config);
+  if (docker) await writeJson(path.join(dir, "genesis.json"), genesisToJson(docker.genesis));
+  await writeFile(
+    path.join(dir, "start.sh"),
+    `#!/bin/sh\n# Starts ${name}. Logs go to stdout; Ctrl-C stops it.\ncd "$(dirname "$0")" && exec node ${JSON.stringify(CONSORT_BIN)} start --config node.json\n`,
+    { mode: 0o755 },
+  );
+  return {
+    name,
+    dir,
+    configFile,
+    nodeId: bytesToHex(spec.key.nodeId),
+    role: spec.role,
+    p2pPort: spec.p2pPort,
+  };
+}
+
+export interface AddNodeOptions {
+  /** The testnet's folder (its testnet.json). */
+  dir: string;
+  /** Default: node<N>, N the first index no node of the testnet has. */
+  name?: string;
+  /** Defaults: one above the highest port of the testnet's nodes, each. */
+  rpcPort?: number;
+  p2pPort?: number;
+  metricsPort?: number;
+}
+
+/**
+ * A new node for a running process testnet, as FISCO's `build_chain.sh -C expand` makes one: a fresh key, a folder
+ * beside the others with a node.json that dials every node of the testnet and uses its genesis, a start script and
+ * (`--tls` testnets) a certificate of the chain's CA; testnet.json lists it. The chain does not know it yet: the
+ * validators refuse its connections until the committee adds it to the node list. Existing nodes' files are not
+ * touched (it dials them; they accept it once it is a member).
+ */
+export async function addTestnetNode(opts: AddNodeOptions): Promise<GeneratedNode> {
+  const dir = path.resolve(opts.dir);
+  const meta = await readTestnetMeta(dir);
+  if (meta.nodes.some((n) => n.metricsUrl === null)) {
+    throw new CliError(
+      "CLI_USAGE",
+      `${dir} is a docker testnet: its nodes are services of docker/docker-compose.yml, which add-node does not write`,
+    );
+  }
+  const name = opts.name ?? freeNodeName(meta.nodes);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    throw new CliError(
+      "CLI_USAGE",
+      `--name must be 1-64 letters, digits, - or _, got ${JSON.stringify(name)}`,
+    );
+  }
+  const nodeDir = path.join(dir, name);
+  if (meta.nodes.some((n) => n.name === name) || existsSync(nodeDir)) {
+    throw new CliError("CLI_USAGE", `${nodeDir} already exists: give another --name`);
+  }
+  const ports = await newNodePorts(dir, meta.nodes, opts);
+  const first = await readNodeConfig(dir, meta.nodes[0]!.name);
+  const host = first.rpc.host;
+  const tls = first.rpc.tls !== undefined;
+  const key = NodeKey.generate();
+  const peers = await Promise.all(
+    meta.nodes.map(async (n) => {
+      const listen = (await readNodeConfig(dir, n.name)).p2p.listen[0];
+      return `${listen}/p2p/${nodeIdToPeerId(hexToBytes(n.nodeId))}`;
+    }),
+  );
+  const node = await writeNodeFolder({
+    name,
+    dir: nodeDir,
+    key,
+    role: "added",
+    host,
+    ...ports,
+    peers,
+    docker: null,
+    tlsDir: tls ? path.join(dir, "tls") : null,
+  });
+  const added: GeneratedNode = {
+    ...node,
+    rpcUrl: `${tls ? "https" : "http"}://${host}:${ports.rpcPort}`,
+    metricsUrl: `http://${host}:${ports.metricsPort}`,
+  };
+  await writeJson(path.join(dir, "testnet.json"), { ...meta, nodes: [...meta.nodes, added] });
+  return added;
+}
+
+interface TestnetMeta {
+  nodes: GeneratedNode[];
+  genesisFile: string;
+}
+
+async function readTestnetMeta(dir: string): Promise<TestnetMeta> {
+  const file = path.join(dir, "testnet.json");
+  if (!existsSync(file)) {
+    throw new CliError(
+      "CLI_USAGE",
+      `${dir} holds no testnet (no testnet.json): make one with \`consort testnet --out DIR\` (npm start's is .data/testnet)`,
+    );
+  }
+  const meta = JSON.parse(await readFile(file, "utf8")) as TestnetMeta;
+  if (!Array.isArray(meta.nodes) || meta.nodes.length === 0) {
+    throw new CliError("CLI_USAGE", `${file} lists no nodes`);
+  }
+  return meta;
+}
+
+/** The fields of a generated node.json that add-node reads. */
+interface GeneratedNodeConfig {
+  rpc: { host: string; port: number; tls?: unknown };
+  p2p: { listen: string[] };
+  metrics?: { port: number };
+}
+
+async function readNodeConfig(dir: string, name: string): Promise<GeneratedNodeConfig> {
+  const file = path.join(dir, name, "node.json");
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as GeneratedNodeConfig;
+  } catch (err) {
+    throw new CliError("CLI_USAGE", `${file}: ${errorMessage(err)}`);
+  }
+}
+
+function freeNodeName(nodes: GeneratedNode[]): string {
+  const names = new Set(nodes.map((n) => n.name));
+  let i = nodes.length;
+  while (names.has(`node${i}`)) i++;
+  return `node${i}`;
+}
+
+/** The ports given, or each one above the highest its kind has among the nodes' configs; none may be taken. */
+async function newNodePorts(
+  dir: string,
+  nodes: GeneratedNode[],
+  opts: AddNodeOptions,
+): Promise<{ rpcPort: number; p2pPort: number; metricsPort: number }> {
+  const taken = await Promise.all(
+    nodes.map(async (n) => {
+      const c = await readNodeConfig(dir, n.name);
+      const p2p = Number(/\/tcp\/(\d+)/.exec(c.p2p.listen[0] ?? "")?.[1] ?? n.p2pPort);
+      return { name: n.name, rpc: c.rpc.port, p2p, metrics: c.metrics?.port ?? 0 };
+    }),
+  );
+  const above = (kind: "rpc" | "p2p" | "metrics") => Math.max(...taken.map((t) => t[kind])) + 1;
+  const ports = {
+    rpcPort: opts.rpcPort ?? above("rpc"),
+    p2pPort: opts.p2pPort ?? above("p2p"),
+    metricsPort: opts.metricsPort ?? above("metrics"),
+  };
+  for (const port of Object.values(ports)) {
+    if (!Number.isSafeInteger(port) || port < 1 || port > 65535) {
+      throw new CliError("CLI_USAGE", `port ${port} is not a TCP port (1-65535): give the ports by flag`);
+    }
+    const holder = taken.find((t) => t.rpc === port || t.p2p === port || t.metrics === port);
+    if (holder !== undefined)
+      throw new CliError("CLI_USAGE", `port ${port} is ${holder.name}'s: give another`);
+  }
+  if (new Set(Object.values(ports)).size < 3) {
+    throw new CliError(
+      "CLI_USAGE",
+      `the new node's RPC, P2P and metrics ports must differ, got ${Object.values(ports).join(", ")}`,
+    );
+  }
+  return ports;
 }
 
 /** Validity of the tokens a generated testnet writes (a test network; issue real ones with `consort token issue`). */

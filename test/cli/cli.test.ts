@@ -1,10 +1,17 @@
 import { execFile } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AddNodeOptions, addTestnetNode } from "../../src/cli/testnet.js";
+import { loadNodeConfig } from "../../src/config/index.js";
+import { loadNodeKey } from "../../src/crypto/index.js";
+import { nodeIdToPeerId } from "../../src/network/index.js";
 import type { ConsortNode } from "../../src/node/index.js";
+import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { freePort, rpcUrl, SingleNodeNet } from "../node/helpers.js";
 
 const run = promisify(execFile);
@@ -53,6 +60,117 @@ describe("consort CLI", () => {
       stderr: expect.stringContaining(`${out} already holds a testnet (testnet.json)`),
     });
     expect(await readFile(path.join(out, "governor0.key"), "utf8")).toBe(key);
+  });
+
+  it("testnet add-node writes one more node that dials every node of the testnet, and refuses what it cannot do", async () => {
+    const out = path.join(dir, "grow");
+    await consort(
+      "testnet",
+      "--validators",
+      "3",
+      "--out",
+      out,
+      "--rpc-port",
+      "18620",
+      "--p2p-port",
+      "18630",
+      "--metrics-port",
+      "18640",
+    );
+    const { stdout } = await consort("testnet", "add-node", "--dir", out);
+    const nodeId = /node ID {2}(0x[0-9a-f]{64})/.exec(stdout)?.[1];
+    expect(nodeId).toBeDefined();
+    // The printed ID is the key's, and the next steps name it and the testnet's governor key.
+    expect(bytesToHex((await loadNodeKey(path.join(out, "node3", "node.key"))).nodeId)).toBe(nodeId);
+    expect((await stat(path.join(out, "node3", "node.key"))).mode & 0o777).toBe(0o600);
+    expect(stdout).toContain(`gov propose add-observer ${nodeId} --key ${path.join(out, "governor0.key")}`);
+    expect(stdout).toContain(path.join(out, "node3", "start.sh"));
+
+    // A config the node accepts: the testnet's genesis, the next ports, every node's address with its peer ID.
+    const config = await loadNodeConfig(path.join(out, "node3", "node.json"));
+    expect(config.genesisFile).toBe(path.join(out, "genesis.json"));
+    expect([config.rpc.port, config.metrics?.port]).toEqual([18623, 18643]);
+    expect(config.p2p.listen).toEqual(["/ip4/127.0.0.1/tcp/18633"]);
+    const meta = JSON.parse(await readFile(path.join(out, "testnet.json"), "utf8"));
+    expect(config.p2p.peers).toEqual(
+      meta.nodes
+        .slice(0, 3)
+        .map(
+          (n: { nodeId: string; p2pPort: number }) =>
+            `/ip4/127.0.0.1/tcp/${n.p2pPort}/p2p/${nodeIdToPeerId(hexToBytes(n.nodeId))}`,
+        ),
+    );
+    // testnet.json lists it (status --dir and npm start --dir see it), not as a genesis role.
+    expect(meta.nodes[3]).toMatchObject({ name: "node3", nodeId, role: "added", p2pPort: 18633 });
+    expect(meta.nodes[3].rpcUrl).toBe("http://127.0.0.1:18623");
+    expect(meta.nodes[3].metricsUrl).toBe("http://127.0.0.1:18643");
+    const genesis = JSON.parse(await readFile(path.join(out, "genesis.json"), "utf8"));
+    expect(genesis.sealers).toHaveLength(3);
+
+    // The next one: node4, ports above node3's, dialing node3 too; or ports and a name given.
+    await consort("testnet", "add-node", "--dir", out);
+    const node4 = await loadNodeConfig(path.join(out, "node4", "node.json"));
+    expect(node4.rpc.port).toBe(18624);
+    expect(node4.p2p.peers).toHaveLength(4);
+    await consort(
+      "testnet",
+      "add-node",
+      "--dir",
+      out,
+      "--name",
+      "east",
+      "--rpc-port",
+      "18700",
+      "--p2p-port",
+      "18701",
+      "--metrics-port",
+      "18702",
+    );
+    const east = await loadNodeConfig(path.join(out, "east", "node.json"));
+    expect([east.name, east.rpc.port, east.p2p.listen[0], east.metrics?.port]).toEqual([
+      "east",
+      18700,
+      "/ip4/127.0.0.1/tcp/18701",
+      18702,
+    ]);
+
+    // Refusals (in-process: the CLI's own flag checks are the last two).
+    const refused = (opts: Partial<AddNodeOptions>, text: string) =>
+      expect(addTestnetNode({ dir: out, ...opts })).rejects.toThrow(text);
+    await refused({ name: "east" }, `${path.join(out, "east")} already exists`);
+    await refused({ rpcPort: 18631 }, "port 18631 is node1's");
+    await refused({ rpcPort: 18800, p2pPort: 18800 }, "ports must differ");
+    await refused({ name: "../x" }, "--name must be 1-64 letters");
+    await refused({ dir: path.join(dir, "nothing") }, "holds no testnet (no testnet.json)");
+    await expect(consort("testnet", "add-node", "--dir", out, "--rpc-port", "70000")).rejects.toMatchObject({
+      stderr: expect.stringContaining("--rpc-port must be an integer from 1 to 65535"),
+    });
+    await expect(consort("testnet", "add-node")).rejects.toMatchObject({
+      stderr: expect.stringContaining("missing --dir"),
+    });
+    expect(JSON.parse(await readFile(path.join(out, "testnet.json"), "utf8")).nodes).toHaveLength(6);
+  });
+
+  it("testnet add-node gives a --tls testnet's node a certificate of the chain's CA; a docker testnet is refused", async () => {
+    const tls = path.join(dir, "grow-tls");
+    await consort("testnet", "--validators", "1", "--tls", "--out", tls, "--rpc-port", "18650");
+    await consort("testnet", "add-node", "--dir", tls);
+    const config = await loadNodeConfig(path.join(tls, "node1", "node.json"));
+    expect(config.rpc.security.tls?.certFile).toBe(path.join(tls, "node1", "tls", "node1.crt"));
+    const cert = new X509Certificate(await readFile(path.join(tls, "node1", "tls", "node1.crt")));
+    const ca = new X509Certificate(await readFile(path.join(tls, "tls", "ca.crt")));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkIP("127.0.0.1")).toBe("127.0.0.1");
+    expect(JSON.parse(await readFile(path.join(tls, "testnet.json"), "utf8")).nodes[1].rpcUrl).toBe(
+      "https://127.0.0.1:18651",
+    );
+
+    const docker = path.join(dir, "grow-docker");
+    await consort("testnet", "--validators", "1", "--docker", "--out", docker);
+    await expect(consort("testnet", "add-node", "--dir", docker)).rejects.toMatchObject({
+      stderr: expect.stringContaining("is a docker testnet"),
+    });
+    expect(existsSync(path.join(docker, "node1"))).toBe(false);
   });
 
   it("explains bad usage instead of crashing", async () => {

@@ -1,13 +1,12 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Contract, ContractFactory, Interface, JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../contracts/artifacts.js";
 import { spawnNode } from "../../src/cli/dev.js";
-import { NodeKey, saveNodeKey } from "../../src/crypto/index.js";
+import { addTestnetNode } from "../../src/cli/testnet.js";
+import { NodeKey } from "../../src/crypto/index.js";
 import { governance } from "../../src/execution/index.js";
-import { nodeIdToPeerId } from "../../src/network/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import {
   assertSameChain,
@@ -63,33 +62,19 @@ describe("e2e: committee governance and permissions", () => {
     urls = net.nodes.map((n) => n.rpcUrl);
     governors = net.testnet.governors.map((g) => new Wallet(g.privateKey!));
     users = net.testnet.accounts.map((a) => new Wallet(a.privateKey));
-    // The fifth node: a fresh key; it dials the validators and is refused until it is on the node list.
-    const dir = path.join(net.testnet.outDir, "node4");
-    await mkdir(dir, { recursive: true });
-    const key = NodeKey.generate();
-    await saveNodeKey(path.join(dir, "node.key"), key);
-    newcomerId = bytesToHex(key.nodeId);
-    const { rpcPortBase: rpcPort, p2pPortBase: p2pPort } = await freeTestnetPorts(1);
-    newcomerConfig = path.join(dir, "node.json");
-    await writeFile(
-      newcomerConfig,
-      JSON.stringify({
-        name: "node4",
-        dataDir: "data",
-        nodeKeyFile: "node.key",
-        genesisFile: net.testnet.genesisFile,
-        rpc: { host: "127.0.0.1", port: rpcPort },
-        p2p: {
-          listen: [`/ip4/127.0.0.1/tcp/${p2pPort}`],
-          peers: net.nodes.map(
-            (n) =>
-              `/ip4/127.0.0.1/tcp/${n.p2pPort}/p2p/${nodeIdToPeerId(Buffer.from(n.nodeId.slice(2), "hex"))}`,
-          ),
-        },
-        log: { level: "info", pretty: false },
-      }),
-    );
-    newcomerUrl = `http://127.0.0.1:${rpcPort}`;
+    // The fifth node, as an operator makes one (`consort testnet add-node`): a fresh key, a config that dials the
+    // validators; they refuse it until it is on the node list.
+    const ports = await freeTestnetPorts(1);
+    const added = await addTestnetNode({
+      dir: net.testnet.outDir,
+      rpcPort: ports.rpcPortBase,
+      p2pPort: ports.p2pPortBase,
+      metricsPort: ports.metricsPortBase,
+    });
+    expect(added.name).toBe("node4");
+    newcomerId = added.nodeId;
+    newcomerConfig = added.configFile;
+    newcomerUrl = added.rpcUrl;
     await net.startAll(120_000);
     startNewcomer();
     provider = new JsonRpcProvider(urls[0], undefined, { cacheTimeout: -1, staticNetwork: true });
