@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bannerText, runDevTestnet, spawnNode, waitForNodes, waitForReady } from "../../src/cli/dev.js";
-import { defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
+import { addTestnetNode, defaultTestnetOptions, generateTestnet } from "../../src/cli/testnet.js";
 import { devAccountKey } from "../../src/config/index.js";
 import { loadAccountKey } from "../../src/crypto/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
@@ -98,6 +98,13 @@ describe("consort dev: start-up failures", () => {
     expect(freshBanner).not.toContain("PUBLIC");
     expect(freshBanner).toContain(fresh.accounts[0]!.address);
     for (const a of fresh.accounts) expect(freshBanner).not.toContain(a.privateKey.slice(2));
+    expect(freshBanner).toContain("Consort testnet is up (1 validator, data in");
+    // A node of `consort testnet add-node` is counted apart: the chain, not the genesis, decides what it is.
+    await addTestnetNode({ dir: fresh.outDir });
+    const meta = JSON.parse(await readFile(path.join(fresh.outDir, "testnet.json"), "utf8"));
+    expect(bannerText({ ...fresh, nodes: meta.nodes })).toContain(
+      "Consort testnet is up (1 validator, 1 added node, data in",
+    );
   });
 
   it("waitForReady waits for every node's /ready, and names those still not ready with their reasons", async () => {
