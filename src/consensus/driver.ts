@@ -8,7 +8,7 @@ import { assert, errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { systemClock } from "./clock.js";
-import { HardStateLog } from "./hardStateLog.js";
+import { HardStateLog, HardStateLogError } from "./hardStateLog.js";
 import { HeldTxs } from "./heldTxs.js";
 import type { ConsensusChain, ConsensusClock, ConsensusPool, HardStateStore } from "./interface.js";
 import { type ConsensusDriverOptions, PIPELINE_DEFAULT, QUEUE_BYTES_MAX_DEFAULT } from "./options.js";
@@ -107,6 +107,7 @@ export class ConsensusDriver {
 
   async start(): Promise<void> {
     const hardState = await this.hardStateStore.load();
+    this.refuseVotesAheadOfLedger(hardState);
     this.core = this.createCore(hardState);
     this.unsubscribe.push(
       this.deps.transport.subscribe("consensus", (from, data) => this.onMessage(from, data)),
@@ -120,6 +121,24 @@ export class ConsensusDriver {
       "consensus started",
     );
     this.kick();
+  }
+
+  /**
+   * Votes saved for a height above the one after the head mean the ledger lost blocks this node had committed (a
+   * data directory restored from an older copy, or its ledger deleted alone): the block of each height is durable
+   * before the votes of the next are saved. Starting would let this validator sign again where it signed before.
+   */
+  private refuseVotesAheadOfLedger(hardState: HardState | null): void {
+    const head = this.deps.chain.head().number;
+    if (hardState === null || hardState.height <= head + 1) return;
+    throw new HardStateLogError(
+      "HARD_STATE_AHEAD",
+      `${this.opts.stateFile}: this node's votes reach height ${hardState.height}, but its ledger ends at block ${head}: ` +
+        "the ledger lost blocks the node had committed (restored from an older copy, or deleted without the votes). " +
+        "Starting could make it sign again where it has signed. Rebuild it from its peers: stop it, delete the whole " +
+        `data directory (${dirname(this.opts.stateFile)}), start it (docs/operations.md).`,
+      { stateFile: this.opts.stateFile, votesHeight: hardState.height, ledgerHead: head },
+    );
   }
 
   /** A core at the head: the committed block, its validator set and leader period, and the persisted votes. */

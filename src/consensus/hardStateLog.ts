@@ -17,7 +17,7 @@ import { parseWithBytes, stringifyWithBytes } from "../util/jsonBytes.js";
 import type { HardStateStore } from "./interface.js";
 import type { HardState } from "./pbft/core/index.js";
 
-export type HardStateLogErrorCode = "HARD_STATE_CORRUPT";
+export type HardStateLogErrorCode = "HARD_STATE_CORRUPT" | "HARD_STATE_AHEAD";
 export class HardStateLogError extends ConsortError<HardStateLogErrorCode> {}
 
 /** The file the hard state lived in before this log (one JSON document): imported once, then removed. */

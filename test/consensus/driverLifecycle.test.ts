@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   encodePbftMessage,
+  HardStateLog,
   type PrePrepare,
   type Prepare,
   readHardStateLog,
@@ -152,6 +153,38 @@ describe("ConsensusDriver: start, stop, hard state, halt, inputs", () => {
     const fresh = make(keys[0]!, keys, { options: { stateFile: path.join(dir, "none.wal") } });
     await fresh.driver.start();
     expect(fresh.driver.status()).toMatchObject({ height: 1, view: 0 });
+  });
+
+  it("votes saved above the height after the ledger's head fail start: the ledger lost blocks it had committed", async () => {
+    // The votes of height 1 restored on a chain at genesis (head 0) start; those of height 3 mean blocks 1 and 2
+    // were committed and are gone from the ledger (an old copy of the data directory, or its ledger deleted alone).
+    const votes = (height: number) => ({
+      height,
+      view: 0,
+      viewChanging: false,
+      prePrepareVote: null,
+      prepareVote: bytesToHex(keccak256(Buffer.from("block"))),
+      commitVote: null,
+      prepared: null,
+      newViewHash: null,
+    });
+    const okFile = path.join(dir, "next.wal");
+    await new HardStateLog(okFile).save(votes(1) as never);
+    const ok = make(keys[0]!, keys, { options: { stateFile: okFile } });
+    await ok.driver.start();
+    expect(ok.driver.status()).toMatchObject({ height: 1, view: 0 });
+    await ok.driver.stop();
+
+    const aheadFile = path.join(dir, "ahead.wal");
+    await new HardStateLog(aheadFile).save(votes(3) as never);
+    const ahead = make(keys[0]!, keys, { options: { stateFile: aheadFile } });
+    const failed = await ahead.driver.start().catch((err: unknown) => err);
+    expect(failed).toMatchObject({
+      code: "HARD_STATE_AHEAD",
+      meta: { stateFile: aheadFile, votesHeight: 3, ledgerHead: 0 },
+    });
+    expect((failed as Error).message).toContain(`votes reach height 3, but its ledger ends at block 0`);
+    expect((failed as Error).message).toContain(`delete the whole data directory (${dir})`);
   });
 
   it("writes no blank hard state (view 0, no vote): restarting from the previous one restores the same", async () => {
