@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { copyFile, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEV_GOVERNOR_KEY_FILE, devAccountKey, type GenesisConfig, genesisToJson } from "../config/index.js";
@@ -312,28 +312,30 @@ export async function addTestnetNode(opts: AddNodeOptions): Promise<GeneratedNod
   if (meta.nodes.some((n) => n.name === name) || existsSync(nodeDir)) {
     throw new CliError("CLI_USAGE", `${nodeDir} already exists: give another --name`);
   }
-  const ports = await newNodePorts(dir, meta.nodes, opts);
-  const first = await readNodeConfig(dir, meta.nodes[0]!.name);
-  const host = first.rpc.host;
-  const tls = first.rpc.tls !== undefined;
-  const key = NodeKey.generate();
-  const peers = await Promise.all(
-    meta.nodes.map(async (n) => {
-      const listen = (await readNodeConfig(dir, n.name)).p2p.listen[0];
-      return `${listen}/p2p/${nodeIdToPeerId(hexToBytes(n.nodeId))}`;
-    }),
+  const configs = await Promise.all(meta.nodes.map((n) => readNodeConfig(dir, n.name)));
+  const ports = newNodePorts(meta.nodes, configs, opts);
+  const host = configs[0]!.rpc.host;
+  const tls = configs[0]!.rpc.tls !== undefined;
+  const peers = meta.nodes.map(
+    (n, i) => `${configs[i]!.p2p.listen[0]}/p2p/${nodeIdToPeerId(hexToBytes(n.nodeId))}`,
   );
-  const node = await writeNodeFolder({
-    name,
-    dir: nodeDir,
-    key,
-    role: "added",
-    host,
-    ...ports,
-    peers,
-    docker: null,
-    tlsDir: tls ? path.join(dir, "tls") : null,
-  });
+  let node: Awaited<ReturnType<typeof writeNodeFolder>>;
+  try {
+    node = await writeNodeFolder({
+      name,
+      dir: nodeDir,
+      key: NodeKey.generate(),
+      role: "added",
+      host,
+      ...ports,
+      peers,
+      docker: null,
+      tlsDir: tls ? path.join(dir, "tls") : null,
+    });
+  } catch (err) {
+    await rm(nodeDir, { recursive: true, force: true }); // no half-made folder in the way of the next attempt
+    throw err;
+  }
   const added: GeneratedNode = {
     ...node,
     rpcUrl: `${tls ? "https" : "http"}://${host}:${ports.rpcPort}`,
@@ -387,18 +389,16 @@ function freeNodeName(nodes: GeneratedNode[]): string {
 }
 
 /** The ports given, or each one above the highest its kind has among the nodes' configs; none may be taken. */
-async function newNodePorts(
-  dir: string,
+function newNodePorts(
   nodes: GeneratedNode[],
+  configs: GeneratedNodeConfig[],
   opts: AddNodeOptions,
-): Promise<{ rpcPort: number; p2pPort: number; metricsPort: number }> {
-  const taken = await Promise.all(
-    nodes.map(async (n) => {
-      const c = await readNodeConfig(dir, n.name);
-      const p2p = Number(/\/tcp\/(\d+)/.exec(c.p2p.listen[0] ?? "")?.[1] ?? n.p2pPort);
-      return { name: n.name, rpc: c.rpc.port, p2p, metrics: c.metrics?.port ?? 0 };
-    }),
-  );
+): { rpcPort: number; p2pPort: number; metricsPort: number } {
+  const taken = nodes.map((n, i) => {
+    const c = configs[i]!;
+    const p2p = Number(/\/tcp\/(\d+)/.exec(c.p2p.listen[0] ?? "")?.[1] ?? n.p2pPort);
+    return { name: n.name, rpc: c.rpc.port, p2p, metrics: c.metrics?.port ?? 0 };
+  });
   const above = (kind: "rpc" | "p2p" | "metrics") => Math.max(...taken.map((t) => t[kind])) + 1;
   const ports = {
     rpcPort: opts.rpcPort ?? above("rpc"),

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -164,6 +164,12 @@ describe("consort CLI", () => {
     expect(JSON.parse(await readFile(path.join(tls, "testnet.json"), "utf8")).nodes[1].rpcUrl).toBe(
       "https://127.0.0.1:18651",
     );
+
+    // The CA's key gone: refused, and no half-made folder left in the way of the next attempt.
+    await rename(path.join(tls, "tls", "ca.key"), path.join(tls, "ca.key.away"));
+    await expect(addTestnetNode({ dir: tls })).rejects.toThrow();
+    expect(existsSync(path.join(tls, "node2"))).toBe(false);
+    expect(JSON.parse(await readFile(path.join(tls, "testnet.json"), "utf8")).nodes).toHaveLength(2);
 
     const docker = path.join(dir, "grow-docker");
     await consort("testnet", "--validators", "1", "--docker", "--out", docker);
