@@ -26,6 +26,7 @@ import {
 } from "./pbft/core/index.js";
 import { decodePbftMessage, encodePbftMessage } from "./pbft/wire.js";
 import { Proposer } from "./proposer.js";
+import { SignedCommits } from "./signerWatch.js";
 
 /** The part of the transport consensus uses: the "consensus" topic, broadcast and direct. */
 export type ConsensusTransport = Pick<Transport, "subscribe" | "publish" | "sendDirect">;
@@ -76,6 +77,7 @@ export class ConsensusDriver {
   private readonly held: HeldTxs;
   private readonly clock: ConsensusClock;
   private readonly hardStateStore: HardStateStore;
+  private readonly signedCommits = new SignedCommits();
   /** Cancels the repeating tick (null: not started, or stopped). */
   private cancelTick: (() => void) | null = null;
   /** The drain in progress (stop() waits for it). */
@@ -103,6 +105,14 @@ export class ConsensusDriver {
       },
       stopped: () => this.stopped,
     });
+  }
+
+  /**
+   * Whether this process signed a commit vote for (height, view, blockHash): a certificate that carries this node's
+   * signature for a vote it did not make was signed by another process holding its key (SignerWatch).
+   */
+  signedCommit(height: number, view: number, blockHash: Hash): boolean {
+    return this.signedCommits.has(height, view, blockHash);
   }
 
   async start(): Promise<void> {
@@ -343,6 +353,8 @@ export class ConsensusDriver {
     if (!core.hasReady()) return;
     const ready = core.ready();
     this.phases?.onReady(ready);
+    // Before the commits below: a certificate completed by our own vote holds a signature sent in this Ready.
+    for (const m of ready.messages) if (m.msg.type === "commit") this.signedCommits.remember(m.msg);
     try {
       if (ready.requestProposal) this.proposer.request(ready.requestProposal);
       if (ready.commits.length > 0) {

@@ -12,6 +12,8 @@ export interface MetricsSources {
   consensus: {
     status(): { height: number; view: number } | null;
     validators(): { total: number; reachable: number };
+    /** Committed certificates carrying this node's signature on a vote this process did not make (SignerWatch). */
+    keyConflicts(): number;
   };
   txpool: {
     stats(): {

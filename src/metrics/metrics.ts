@@ -171,6 +171,15 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
           if (s) this.set(s.consensus.validators().reachable);
         },
       }),
+      keyConflicts: new Counter({
+        ...reg,
+        name: "consort_consensus_key_conflicts_total",
+        help: "Committed blocks whose certificate carries this node's signature on a vote this process did not make: another process holds its key",
+        collect() {
+          const s = src();
+          if (s) counterSync.sync(this, "consensus_key_conflicts", {}, s.consensus.keyConflicts());
+        },
+      }),
     },
 
     // ------------------------------------------------------------ txpool

@@ -9,6 +9,7 @@ import {
 } from "../config/index.js";
 import { ConsensusDriver } from "../consensus/driver.js";
 import { consensusGossipCheck, defaultPbftConfig, resolveConsensusTiming } from "../consensus/index.js";
+import { SignerWatch } from "../consensus/signerWatch.js";
 import { keccak256, loadNodeKey, type NodeKey, verifyNodeSignature } from "../crypto/index.js";
 import { type AccountState, Executor, readAccount } from "../execution/index.js";
 import { LevelLedger } from "../ledger/index.js";
@@ -73,6 +74,7 @@ export class ConsortNode {
     readonly gossip: TxGossip,
     readonly txFetch: TxFetch,
     readonly rpc: RpcServer | null,
+    readonly signerWatch: SignerWatch,
     private readonly logger: Logger,
     readonly metrics: ConsortMetrics,
   ) {
@@ -200,6 +202,14 @@ export class ConsortNode {
           onFatal: fatal("consensus"),
         },
       );
+      // A copy of this node's key signing elsewhere (a copied folder started beside this one) shows in certificates.
+      const signerWatch = new SignerWatch({
+        self: nodeKey.nodeId,
+        startedAtMs: Date.now(),
+        signedCommit: (height, view, blockHash) => consensus.signedCommit(height, view, blockHash),
+        logger: log.child({ module: "consensus" }),
+      });
+      chain.onCommit((c) => signerWatch.check(c.block));
       blockSync = new BlockSync(defaultBlockSyncOptions, {
         chain,
         transport,
@@ -254,6 +264,7 @@ export class ConsortNode {
         gossip,
         txFetch,
         rpc,
+        signerWatch,
         log,
         metrics,
       );

@@ -3,6 +3,7 @@ import type { Chain } from "../chain/index.js";
 import type { NodeConfig } from "../config/index.js";
 import type { ConsensusDriver } from "../consensus/driver.js";
 import { quorumWeight } from "../consensus/index.js";
+import type { SignerWatch } from "../consensus/signerWatch.js";
 import type { LevelLedger } from "../ledger/index.js";
 import {
   type ConsortMetrics,
@@ -38,6 +39,7 @@ export interface MonitoredParts {
   gossip: TxGossip;
   txFetch: TxFetch;
   rpc: RpcServer | null;
+  signerWatch: SignerWatch;
 }
 
 /**
@@ -118,6 +120,7 @@ export function bindNodeMetrics(
     },
     consensus: {
       status: () => consensus.status(),
+      keyConflicts: () => parts.signerWatch.conflictCount(),
       validators: () => {
         const w = validatorWeights();
         return { total: w.count, reachable: w.reachableCount };

@@ -7,6 +7,7 @@ import { ConsensusDriver } from "../../src/consensus/driver.js";
 import { type HardState, readHardStateLog } from "../../src/consensus/index.js";
 import { commitDigest, prePrepareDigest, prepareDigest } from "../../src/consensus/pbft/core/digest.js";
 import { decodePbftMessage, encodePbftMessage } from "../../src/consensus/pbft/wire.js";
+import { SignerWatch, type SignerWatchDeps } from "../../src/consensus/signerWatch.js";
 import { keccak256, type NodeKey } from "../../src/crypto/index.js";
 import { Executor } from "../../src/execution/index.js";
 import { LevelLedger } from "../../src/ledger/index.js";
@@ -14,6 +15,7 @@ import type { Transport } from "../../src/network/index.js";
 import type { Transaction } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
+import { captureLogger } from "../fixtures/logger.js";
 import { fakePool, genesisOf, keys, transfer } from "./driverHelpers.js";
 
 /**
@@ -153,11 +155,28 @@ describe("ConsensusDriver: hard state before messages", () => {
       d: Uint8Array,
     ) => recordAndVote(d);
     driver = driverWith(leader, [transfer(1), transfer(2)]);
+    // Two watches of the committed certificate (which carries the leader's own commit vote): one asks this driver
+    // what it signed; the other a driver that signed nothing, as a second process holding the same key would be.
+    const watchLog = captureLogger();
+    const watchOf = (signedCommit: SignerWatchDeps["signedCommit"]) =>
+      new SignerWatch({ self: leader.nodeId, startedAtMs: 0, signedCommit, logger: watchLog });
+    const own = watchOf((h, v, hash) => driver!.signedCommit(h, v, hash));
+    const twin = watchOf(() => false);
+    chain.onCommit((c) => {
+      own.check(c.block);
+      twin.check(c.block);
+    });
     await driver.start();
     const deadline = Date.now() + 20_000;
     while (chain.height() < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(chain.height()).toBe(1);
     expect(fatal).toEqual([]);
+    const certificate = (await ledger.getBlock(1))!.certificate!;
+    expect(driver.signedCommit(1, certificate.view, certificate.blockHash)).toBe(true);
+    expect(driver.signedCommit(1, certificate.view + 1, certificate.blockHash)).toBe(false);
+    expect(driver.signedCommit(2, certificate.view, certificate.blockHash)).toBe(false);
+    expect([own.conflictCount(), twin.conflictCount()]).toEqual([0, 1]);
+    expect(watchLog.entries.map((e) => [e.level, e.obj.height])).toEqual([["error", 1]]);
 
     const votes = sent.filter((s) => s.type === "prePrepare" || s.type === "prepare" || s.type === "commit");
     expect(votes.map((v) => v.type)).toEqual(expect.arrayContaining(["prePrepare", "prepare", "commit"]));

@@ -216,4 +216,80 @@ describe("e2e: member-only admission", () => {
     );
     expect(removals.length, "a member logged the newcomer's removal").toBeGreaterThan(0);
   }, 600_000);
+
+  it("a second process started with a validator's key (a copied node folder) is reported", async () => {
+    // node3's folder copied as an operator might to make a new node: same key, its own data and ports. The chain
+    // sees one validator (same node ID, same peer ID) and accepts both; the pair's votes show in certificates.
+    const twinDir = path.join(net.testnet.outDir, "node3-copy");
+    await mkdir(twinDir, { recursive: true });
+    const ports = await freeTestnetPorts(1);
+    const configFile = path.join(twinDir, "node.json");
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        name: "node3-copy",
+        dataDir: path.join(twinDir, "data"),
+        nodeKeyFile: path.join(net.nodes[3]!.dir, "node.key"),
+        genesisFile: net.testnet.genesisFile,
+        rpc: { host: "127.0.0.1", port: ports.rpcPortBase },
+        p2p: {
+          listen: [`/ip4/127.0.0.1/tcp/${ports.p2pPortBase}`],
+          peers: net.nodes
+            .slice(0, 3)
+            .map(
+              (n) => `/ip4/127.0.0.1/tcp/${n.p2pPort}/p2p/${nodeIdToPeerId(hexToBytes(n.nodeId)).toString()}`,
+            ),
+        },
+        metrics: { host: "127.0.0.1", port: ports.metricsPortBase },
+        log: { level: "info", pretty: false },
+      }),
+    );
+    const twin = spawnNode(configFile, path.join(twinDir, "node.log"), { FORCE_COLOR: "0" });
+    const urls = net.nodes.map((n) => n.rpcUrl);
+    const ws = wallets(net.testnet.accounts);
+    let nonce = 0;
+    const reported = async () => {
+      const logs = await Promise.all([readLog(twinDir), ...net.nodes.map((n) => readLog(n.dir))]);
+      return logs.some((l) => l.includes("another process signs with this node's key"));
+    };
+    const conflicts = async (metricsUrl: string) => {
+      const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+      return Number(/^consort_consensus_key_conflicts_total (\d+)/m.exec(text)?.[1]);
+    };
+    try {
+      // Blocks keep coming; those proposed 20 s after the copy started carry votes one of the two never made.
+      await waitFor(
+        "node3 or its copy to report the other's votes",
+        async () => {
+          const hash = await sendRaw(
+            urls[nonce % 3]!,
+            await signTx(ws[5]!, { nonce: nonce++, to: ws[6]!.address, value: 1n }),
+          );
+          await waitReceipts(urls[0]!, [hash], 60_000);
+          return reported();
+        },
+        180_000,
+      );
+      // Counted where it was logged; node0, whose key no one copied, counts nothing.
+      const counts = await Promise.all(
+        [
+          `http://127.0.0.1:${ports.metricsPortBase}`,
+          net.nodes[3]!.metricsUrl!,
+          net.nodes[0]!.metricsUrl!,
+        ].map(conflicts),
+      );
+      expect(counts[0]! + counts[1]!).toBeGreaterThan(0);
+      expect(counts[2]).toBe(0);
+    } finally {
+      const exited = new Promise((r) => twin.once("exit", r));
+      twin.kill("SIGTERM");
+      await exited;
+    }
+    // The chain goes on without the copy.
+    const after = await sendRaw(
+      urls[0]!,
+      await signTx(ws[5]!, { nonce: nonce++, to: ws[6]!.address, value: 1n }),
+    );
+    expect((await waitReceipts(urls[0]!, [after], 120_000))[0]!.status).toBe("0x1");
+  }, 400_000);
 });

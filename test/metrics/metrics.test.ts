@@ -20,6 +20,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     height: 7,
     rejected: over.rejected ?? { local: {}, peer: {} },
     bans: over.bans ?? 0,
+    keyConflicts: 0,
     ready: over.ready ?? true,
     gossip: { batchesIn: 0, batchesQueued: 0, batchesDropped: 0, batchesRejected: 0 },
     recoveries: { inThreads: 40, inline: 2 } as { inThreads: number; inline: number } | null,
@@ -34,6 +35,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     consensus: {
       status: () => ({ height: state.height + 1, view: 3 }),
       validators: () => ({ total: 4, reachable: 3 }),
+      keyConflicts: () => state.keyConflicts,
     },
     txpool: {
       stats: () => ({
@@ -128,6 +130,7 @@ describe("createConsortMetrics", () => {
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "local")).toBe(2);
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);
     expect(text.value("consort_p2p_bans_total")).toBe(1);
+    expect(text.value("consort_consensus_key_conflicts_total")).toBe(0);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "forwarded" })).toBe(3);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "skipped" })).toBe(7);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "republished" })).toBe(1);
@@ -138,6 +141,7 @@ describe("createConsortMetrics", () => {
       peer: { TXPOOL_NONCE_TOO_LOW: 6 },
     };
     state.bans = 1;
+    state.keyConflicts = 2;
     state.gossip = { batchesIn: 9, batchesQueued: 4, batchesDropped: 2, batchesRejected: 1 };
     text = parsePromText(await metrics.register.metrics());
     expect(text.value("consort_txgossip_batches_total", { result: "admitted" })).toBe(9);
@@ -159,6 +163,7 @@ describe("createConsortMetrics", () => {
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);
     expect(refusals("TXPOOL_FULL", "peer")).toBeUndefined();
     expect(text.value("consort_p2p_bans_total")).toBe(1);
+    expect(text.value("consort_consensus_key_conflicts_total")).toBe(2);
   });
 
   it("records RPC calls by method and status", async () => {
