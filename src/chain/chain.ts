@@ -90,6 +90,13 @@ export class Chain {
     return this.deps.ledger;
   }
 
+  /** The hash of this chain's block 0 (after init). */
+  genesisHash(): Hash {
+    const hash = this.deps.ledger.genesisHash();
+    assert(hash !== null, "chain used before init()");
+    return hash;
+  }
+
   /** Commits the genesis block on an empty store, or checks the stored one is this genesis. */
   async init(): Promise<void> {
     const genesis = genesisBlock(this.genesis);

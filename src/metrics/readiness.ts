@@ -15,6 +15,8 @@ export interface ReadinessInput {
   quorumWeight: number;
   /** Lag tolerated while the chain moves (a peer may be one commit ahead for a moment). */
   lagBlocksMax: number;
+  /** Answers from peers whose genesis is not this node's (block sync ignores them); 0 when absent. */
+  otherGenesisAnswers?: number;
 }
 
 /**
@@ -24,7 +26,13 @@ export interface ReadinessInput {
  */
 export function computeReadiness(i: ReadinessInput): Readiness {
   const reasons: string[] = [];
-  if (i.hasOtherMembers && !i.peerHeadKnown) reasons.push("no peer has reported its head yet");
+  if (i.hasOtherMembers && !i.peerHeadKnown) {
+    reasons.push(
+      (i.otherGenesisAnswers ?? 0) > 0
+        ? "no peer on this chain has reported its head yet: peers answered with another genesis (see the log)"
+        : "no peer has reported its head yet",
+    );
+  }
   const lag = i.bestKnownHeight - i.height;
   if (lag > i.lagBlocksMax) {
     reasons.push(

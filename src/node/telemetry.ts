@@ -101,6 +101,7 @@ export function bindNodeMetrics(
       height: chain.height(),
       bestKnownHeight: s.highestBlock,
       peerHeadKnown: sync.counters.headsHeard > 0,
+      otherGenesisAnswers: sync.counters.otherGenesis,
       hasOtherMembers: members().size > 0,
       validatorWeightTotal: w.total,
       reachableValidatorWeight: w.reachable,

@@ -28,5 +28,10 @@ export async function serveBlocks(
       blocks.push(block);
     }
   }
-  return encodeSyncResponse({ headHeight: head.number, headHash: head.hash, blocks });
+  return encodeSyncResponse({
+    headHeight: head.number,
+    headHash: head.hash,
+    blocks,
+    genesisHash: chain.genesisHash(),
+  });
 }

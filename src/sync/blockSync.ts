@@ -44,6 +44,8 @@ export const defaultBlockSyncOptions: BlockSyncOptions = {
 
 /** Head polls ask at most this many peers at once (consortia are small; this bounds the fan-out). */
 const HEAD_POLL_PEERS_MAX = 32;
+/** Peers reported as running another genesis at most (each once). */
+const OTHER_GENESIS_PEERS_MAX = 256;
 /** Rounds of one fetch from one peer (each up to SYNC_BLOCKS_PER_RESPONSE_MAX blocks). */
 const FETCH_ROUNDS_MAX = 10_000;
 
@@ -127,7 +129,11 @@ export class BlockSync {
     conflicts: 0,
     /** Head polls skipped because blocks were committed since the previous one. */
     pollsSkipped: 0,
+    /** Answers from peers whose genesis is not ours (ignored). */
+    otherGenesis: 0,
   };
+  /** Peers already reported as running another genesis (bounded: a consortium is small). */
+  private readonly otherGenesisPeers = new Set<string>();
   /** The local height at the last poll (null before the first). */
   private heightAtLastPoll: number | null = null;
   private readonly opts: BlockSyncOptions;
@@ -236,6 +242,7 @@ export class BlockSync {
           { timeoutMs: this.opts.headTimeoutMs },
         ),
       );
+      if (!this.onOurChain(peer, res)) return null;
       this.noteHead(peer, res.headHeight);
       return { peer, headHeight: res.headHeight };
     } catch (err) {
@@ -243,6 +250,30 @@ export class BlockSync {
       this.deps.logger.debug({ peer: bytesToHex(peer), err: errorMessage(err) }, "head request failed");
       return null;
     }
+  }
+
+  /**
+   * Whether the peer's genesis (sent with every answer; empty from a node that does not send it) is ours. A member
+   * given another genesis.json serves a chain whose every block fails here: without this check each node blamed and
+   * banned the others for "invalid blocks" and no log said why. It is not misbehaviour, and its head and blocks
+   * are not ours to follow: ignored, no penalty, and the operator told once per peer which genesis each side has.
+   */
+  private onOurChain(peer: NodeId, res: SyncResponse): boolean {
+    if (res.genesisHash.length === 0) return true;
+    const ours = this.deps.chain.genesisHash();
+    if (bytesEqual(res.genesisHash, ours)) return true;
+    const key = bytesToHex(peer);
+    this.peerHeads.delete(key);
+    this.counters.otherGenesis++;
+    if (this.otherGenesisPeers.size < OTHER_GENESIS_PEERS_MAX && !this.otherGenesisPeers.has(key)) {
+      this.otherGenesisPeers.add(key);
+      this.deps.logger.error(
+        { peer: key, peerGenesis: bytesToHex(res.genesisHash), ourGenesis: bytesToHex(ours) },
+        "peer runs a chain with another genesis: one of the two nodes was given the wrong genesis.json " +
+          "(if every peer differs, it is this node's: replace it and delete the data directory); ignoring its blocks",
+      );
+    }
+    return false;
   }
 
   private noteHead(peer: NodeId, headHeight: number): void {
@@ -342,6 +373,7 @@ export class BlockSync {
           );
         return false;
       }
+      if (!this.onOurChain(peer, res)) return false;
       this.noteHead(peer, res.headHeight);
       if (res.blocks.length === 0) {
         if (res.headHeight < from) return true; // nothing newer there

@@ -22,6 +22,7 @@ message SyncResponse {
   uint64 headHeight = 1;
   bytes headHash = 2;
   repeated bytes blocks = 3;  // encodeBlock bytes, with certificates, consecutive from fromHeight
+  bytes genesisHash = 4;      // the server's block 0: a peer on another chain is told apart from a bad one
 }
 message TxBatch {
   repeated bytes txs = 1;
@@ -55,6 +56,8 @@ export interface SyncResponse {
   headHeight: number;
   headHash: Uint8Array;
   blocks: Uint8Array[];
+  /** The server's genesis block hash (empty from a node that does not send it). */
+  genesisHash: Uint8Array;
 }
 
 function decodeWith<T>(type: protobuf.Type, bytes: Uint8Array, what: string): T {

@@ -191,7 +191,14 @@ const cases: Case[] = [
   {
     name: "sync response",
     canonical: false,
-    samples: () => [encodeSyncResponse({ headHeight: 9, headHash: b(32, 1), blocks: [b(10, 2), b(3, 3)] })],
+    samples: () => [
+      encodeSyncResponse({
+        headHeight: 9,
+        headHash: b(32, 1),
+        blocks: [b(10, 2), b(3, 3)],
+        genesisHash: b(32, 4),
+      }),
+    ],
     decode: decodeSyncResponse,
     encode: (v) => encodeSyncResponse(v as never),
   },

@@ -226,6 +226,13 @@ describe("computeReadiness", () => {
     ["within the lag tolerance", { bestKnownHeight: 12 }, true],
     ["behind", { bestKnownHeight: 13 }, false, "behind"],
     ["no peer head yet", { peerHeadKnown: false }, false, "no peer has reported"],
+    [
+      "no peer head yet, peers on another genesis",
+      { peerHeadKnown: false, otherGenesisAnswers: 3 },
+      false,
+      "no peer on this chain has reported its head yet: peers answered with another genesis",
+    ],
+    ["a peer on another genesis beside one on ours", { otherGenesisAnswers: 3 }, true],
     ["a lone validator needs no peer head", { peerHeadKnown: false, hasOtherMembers: false }, true],
     ["exactly a quorum reachable", { reachableValidatorWeight: 3 }, true],
     ["below a quorum", { reachableValidatorWeight: 2 }, false, "validators reachable"],

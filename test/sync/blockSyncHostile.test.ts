@@ -50,7 +50,13 @@ function withBlock(b: Stored, change: Partial<Block>): Uint8Array {
 }
 
 function response(fx: Fixture, blocks: Uint8Array[]): Uint8Array {
-  return encodeSyncResponse({ headHeight: 2, headHash: fx.b2.hash, blocks });
+  // A liar on our chain: block 1's parent is the genesis.
+  return encodeSyncResponse({
+    headHeight: 2,
+    headHash: fx.b2.hash,
+    blocks,
+    genesisHash: fx.b1.block.header.parentHash,
+  });
 }
 
 /** Each case: what the hostile peer answers to "blocks from 1", and the penalty reason it must earn. */
@@ -354,7 +360,12 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
 
     // A liar claims a head of 1 (exactly the next block) and serves nothing: the next peer is asked.
     net.connect(hostileId, async () =>
-      encodeSyncResponse({ headHeight: 1, headHash: source.head().hash, blocks: [] }),
+      encodeSyncResponse({
+        headHeight: 1,
+        headHash: source.head().hash,
+        blocks: [],
+        genesisHash: source.genesisHash(),
+      }),
     );
     await sync.fetch(1, [hostileId, honestId]);
     expect(asked(hostileId)).toEqual(["blocks@1"]);
@@ -403,7 +414,12 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     const forged = encodeBlock({ ...theirs.block, certificate: certify(strangers, 1, 0, theirs.hash) });
     net.connect(hostileId, async () => {
       if (node.height() === 0) await copyBlocks(source, node, 1); // consensus commits 1 meanwhile
-      return encodeSyncResponse({ headHeight: 1, headHash: theirs.hash, blocks: [forged] });
+      return encodeSyncResponse({
+        headHeight: 1,
+        headHash: theirs.hash,
+        blocks: [forged],
+        genesisHash: alt.genesisHash(),
+      });
     });
     const sync = startSync(NO_POLL);
     await sync.fetch(1, [hostileId]);
@@ -518,6 +534,64 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     expect(sync.status()).toEqual({ syncing: false, currentBlock: 3, highestBlock: 3 });
   });
 
+  it("a peer on a chain with another genesis is ignored, not blamed, and named once; peers on ours serve", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    // A member given another genesis.json (one field differs): its chain is valid, but not ours.
+    const elsewhere = await ChainFactory.create({ ...makeGenesis(sealers), timestampMs: 1_700_000_000_001 });
+    try {
+      const other = await elsewhere.open("other");
+      await growChain(other, sealers, 5);
+      const otherId = NodeKey.generate().nodeId;
+      net.connect(otherId, honest(other));
+      const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
+      const poll = async () => {
+        await vi.advanceTimersByTimeAsync(50);
+        await sync.idle();
+      };
+      for (let i = 0; i < 3; i++) await poll();
+      expect(asked(otherId)).toEqual(["head", "head", "head"]); // its head of 5 is never fetched
+      expect(node.height()).toBe(0);
+      expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
+      expect(sync.counters.headsHeard).toBe(0); // /ready does not count it as a peer that reported a head
+      expect(sync.counters.otherGenesis).toBe(3);
+      expect(net.penalties).toEqual([]);
+      const named = logs.filter((e) => e.msg?.startsWith("peer runs a chain with another genesis"));
+      expect(named.map((e) => [e.level, e.obj])).toEqual([
+        [
+          "error",
+          {
+            peer: bytesToHex(otherId),
+            peerGenesis: bytesToHex(other.genesisHash()),
+            ourGenesis: bytesToHex(node.genesisHash()),
+          },
+        ],
+      ]);
+      // A consensus-asked fetch skips it too, and a peer on our chain brings the node to its head.
+      await sync.fetch(1, [otherId]);
+      expect(node.height()).toBe(0);
+      net.connect(honestId, honest(source));
+      await sync.fetch(1, [otherId, honestId]);
+      expect(node.height()).toBe(3);
+      expect(asked(otherId).filter((k) => k !== "head")).toEqual(["blocks@1", "blocks@1"]);
+      expect(net.penalties).toEqual([]);
+      expect(logs.filter((e) => e.msg?.startsWith("peer runs a chain with another genesis"))).toHaveLength(1);
+      // A node that sends no genesis hash (an older version) is served as before.
+      await growChain(source, sealers, 1, 100);
+      net.disconnect(honestId);
+      const olderId = NodeKey.generate().nodeId;
+      net.connect(olderId, async (from, req) => {
+        const res = decodeSyncResponse(
+          await serveBlocks(source, req, defaultBlockSyncOptions.responseBytesMax),
+        );
+        return encodeSyncResponse({ ...res, genesisHash: new Uint8Array(0) });
+      });
+      await sync.fetch(4, [olderId]);
+      expect(node.height()).toBe(4);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it("the poll asks at most 32 peers; a garbage head answer is blamed, a stalled one is not", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const empty = await factory.open("empty");
@@ -544,7 +618,12 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     let claimed = 1; // one ahead: the node waits one poll for consensus, no fetch yet
     net.connect(hostileId, async () =>
-      encodeSyncResponse({ headHeight: claimed, headHash: source.head().hash, blocks: [] }),
+      encodeSyncResponse({
+        headHeight: claimed,
+        headHash: source.head().hash,
+        blocks: [],
+        genesisHash: source.genesisHash(),
+      }),
     );
     const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
     const poll = async () => {
@@ -571,7 +650,12 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     // A peer that claims a head it never serves: the node stays behind it.
     let claimed = 3;
     const liar = async () =>
-      encodeSyncResponse({ headHeight: claimed, headHash: source.head().hash, blocks: [] });
+      encodeSyncResponse({
+        headHeight: claimed,
+        headHash: source.head().hash,
+        blocks: [],
+        genesisHash: source.genesisHash(),
+      });
     net.connect(hostileId, liar);
     const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50, behindWarnMs: 100 });
     const poll = async () => {
@@ -735,6 +819,7 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
         headHeight: 1,
         headHash: b1.hash,
         blocks: [encodeBlock({ ...b1.block, certificate: certify(sealers, 2, 0, b1.hash) })],
+        genesisHash: source.genesisHash(),
       }),
     );
     const sync = startSync(NO_POLL);
