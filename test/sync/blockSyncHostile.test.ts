@@ -579,7 +579,7 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
       await growChain(source, sealers, 1, 100);
       net.disconnect(honestId);
       const olderId = NodeKey.generate().nodeId;
-      net.connect(olderId, async (from, req) => {
+      net.connect(olderId, async (_from, req) => {
         const res = decodeSyncResponse(
           await serveBlocks(source, req, defaultBlockSyncOptions.responseBytesMax),
         );
