@@ -7,6 +7,9 @@ import { NetworkError } from "./errors.js";
 import { nodeIdToPeerId, peerIdStringToNodeId } from "./peerId.js";
 import type { TransportContext } from "./transportContext.js";
 
+/** Failed dials in a row to one static peer before an operator is warned, and how often after. */
+const DIAL_FAILURES_WARN_FIRST = 5;
+const DIAL_FAILURES_WARN_EVERY = 10;
 /** A connection still open after this long was admitted by the remote even if identify did not report. */
 const ADMISSION_SETTLE_MS = 2_000;
 
@@ -100,13 +103,34 @@ export class StaticPeerDialer {
       node
         .dial(sp.addr, { signal: AbortSignal.timeout(this.ctx.opts.dialTimeoutMs) })
         .then(() => this.ctx.log.debug({ peer: sp.key, attempt: sp.attempts }, "dialed static peer"))
-        .catch((err: unknown) =>
-          this.ctx.log.debug({ peer: sp.key, attempt: sp.attempts, err: errorMessage(err) }, "dial failed"),
-        )
+        .catch((err: unknown) => this.onDialFailed(sp, err))
         .finally(() => {
           sp.dialing = false;
         });
     }
+  }
+
+  /**
+   * A dial that keeps failing is the operator's to see (a wrong address or peer ID in p2p.peers, a member's node
+   * down, a firewall): warned at the fifth failed attempt in a row (~8 s with the default backoff: a restart stays
+   * quiet) and every tenth after, with the last error; the others at debug. A peer we refuse (not a member, banned)
+   * is not dialed at all.
+   */
+  private onDialFailed(sp: StaticPeer, err: unknown): void {
+    const fields = {
+      peer: sp.key,
+      address: sp.addr.toString(),
+      attempt: sp.attempts,
+      err: errorMessage(err),
+    };
+    if (sp.attempts === DIAL_FAILURES_WARN_FIRST || sp.attempts % DIAL_FAILURES_WARN_EVERY === 0) {
+      this.ctx.log.warn(
+        fields,
+        "static peer unreachable: check its address and peer ID in p2p.peers, and that its node runs",
+      );
+      return;
+    }
+    this.ctx.log.debug(fields, "dial failed");
   }
 
   private backoffMs(attempts: number): number {
