@@ -21,13 +21,18 @@ export function checkExtends(
       `block ${header.number} does not follow its parent ${parent.number}`,
     );
   }
-  if (
-    header.timestampMs <= parent.header.timestampMs ||
-    header.timestampMs > nowMs + TIMESTAMP_DRIFT_MS_MAX
-  ) {
+  if (header.timestampMs <= parent.header.timestampMs) {
     throw new ChainError(
       "CHAIN_BAD_TIMESTAMP",
-      `block ${header.number} timestamp ${header.timestampMs} is out of range`,
+      `block ${header.number} timestamp ${header.timestampMs} is out of range: not after its parent's (${parent.header.timestampMs})`,
+    );
+  }
+  if (header.timestampMs > nowMs + TIMESTAMP_DRIFT_MS_MAX) {
+    // Every such refusal says the proposer's clock and this node's disagree: name it, the operator must fix one.
+    throw new ChainError(
+      "CHAIN_BAD_TIMESTAMP",
+      `block ${header.number} timestamp ${header.timestampMs} is out of range: ${header.timestampMs - nowMs} ms ` +
+        `ahead of this node's clock (at most ${TIMESTAMP_DRIFT_MS_MAX}): the proposer's clock or this node's is wrong (NTP?)`,
     );
   }
   if (!isSealer(header.proposer)) {

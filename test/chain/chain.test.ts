@@ -141,12 +141,17 @@ describe("Chain", () => {
       ],
       ["chain id", { ...h, chainId: 1n }, "CHAIN_BAD_PARENT", /another chain or group/],
       ["group", { ...h, groupId: "group9" }, "CHAIN_BAD_PARENT", /another chain or group/],
-      ["timestamp = parent's", { ...h, timestampMs: genesisTs }, "CHAIN_BAD_TIMESTAMP", /out of range/],
+      [
+        "timestamp = parent's",
+        { ...h, timestampMs: genesisTs },
+        "CHAIN_BAD_TIMESTAMP",
+        new RegExp(`out of range: not after its parent's \\(${genesisTs}\\)`),
+      ],
       [
         "timestamp past the drift",
         { ...h, timestampMs: nowMs + 15_001 },
         "CHAIN_BAD_TIMESTAMP",
-        /out of range/,
+        /out of range: 15001 ms ahead of this node's clock \(at most 15000\): the proposer's clock or this node's is wrong/,
       ],
       [
         "state root",
