@@ -31,7 +31,7 @@ import {
 } from "../sync/index.js";
 import { TxPool } from "../txpool/index.js";
 import { ConsortError, errorMessage, isDiskFull } from "../util/errors.js";
-import { bytesToHex } from "../util/hex.js";
+import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { definedOnly } from "../util/objects.js";
 import { permissionCheck } from "./permissionCheck.js";
@@ -300,12 +300,22 @@ export class ConsortNode {
     await this.consensus.start();
     if (this.rpc) await this.rpc.start();
     const head = this.chain.head();
+    const self = this.nodeKey.nodeId;
+    const role = this.chain.isSealer(self)
+      ? "sealer"
+      : this.chain.observers().some((id) => bytesEqual(id, self))
+        ? "observer"
+        : "not on the node list";
     this.logger.info(
       {
         height: head.number,
-        role: this.chain.isSealer(this.nodeKey.nodeId) ? "sealer" : "observer",
+        role,
         p2p: this.transport.listenAddresses(),
         rpc: this.rpc?.url ?? null,
+        // A new node's usual first start: say what it waits for (the list is read at this node's head).
+        ...(role === "not on the node list" && {
+          hint: `members refuse this node until the committee adds it: consort gov propose add-observer ${bytesToHex(self)}; added after block ${head.number}, it syncs once they accept it`,
+        }),
       },
       "node started",
     );

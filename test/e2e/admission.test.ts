@@ -120,6 +120,10 @@ describe("e2e: member-only admission", () => {
       },
       60_000,
     );
+    // Its own log says what it waits for.
+    const started = (await readLog(newcomerDir)).split("\n").find((l) => l.includes("node started"));
+    expect(started).toContain("not on the node list");
+    expect(started).toContain(`consort gov propose add-observer ${newcomerId}`);
     const early = [await transfer(urls[0]!), await transfer(urls[1]!)];
     await waitReceipts(urls[0]!, early, 120_000);
     expect(await blockNumber(urls[0]!)).toBeGreaterThan(0);
