@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Chain } from "../chain/index.js";
 import { SenderCache } from "../codec/index.js";
@@ -90,6 +91,7 @@ export class ConsortNode {
     const genesis = await loadGenesis(config.genesisFile);
     if (config.rpc.enabled) assertRpcSafeForGenesis(genesis, config.rpc.host, config.genesisFile);
     const nodeKey = await loadNodeKey(config.nodeKeyFile);
+    await warnIfKeyReadableByOthers(config.nodeKeyFile, log);
     log.info(
       { nodeId: bytesToHex(nodeKey.nodeId), chainId: genesis.chainId.toString(), dataDir: config.dataDir },
       "starting",
@@ -368,6 +370,20 @@ export class ConsortNode {
     if (this.metricsServer) await this.metricsServer.stop();
     this.logger.info({}, "node stopped");
   }
+}
+
+/**
+ * The node key is the member's identity (its votes, its place in the node list): a copy is a second validator (see
+ * SignerWatch). Written 0600 by keygen and testnet; a key that group or others can read (copied with another
+ * umask, edited by hand) is worth a warning at every start, as ssh refuses such keys.
+ */
+async function warnIfKeyReadableByOthers(file: string, log: Logger): Promise<void> {
+  const mode = (await stat(file)).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  log.warn(
+    { file, mode: `0${mode.toString(8)}` },
+    "the node key file is readable by other users: chmod 600 it (whoever copies it can sign as this node)",
+  );
 }
 
 /**

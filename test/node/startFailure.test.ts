@@ -1,8 +1,10 @@
+import { chmod } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { NodeConfig } from "../../src/config/index.js";
 import { ConsortNode } from "../../src/node/index.js";
 import { silentLogger } from "../../src/util/logger.js";
+import { captureLogger } from "../fixtures/logger.js";
 import { freePort, SingleNodeNet } from "./helpers.js";
 
 /**
@@ -60,4 +62,32 @@ describe("a node that cannot bind its ports", () => {
       await again.close();
     });
   }
+});
+
+describe("a node key file readable by other users", () => {
+  let net: SingleNodeNet;
+  beforeAll(async () => {
+    net = await SingleNodeNet.create();
+  });
+  afterAll(async () => {
+    await net.remove();
+  });
+
+  it("is a warning at every start, naming the file and its mode; a 0600 key is not", async () => {
+    const config = await net.config();
+    const warnings = async () => {
+      const log = captureLogger();
+      const node = await ConsortNode.create(config, { logger: log });
+      await node.close();
+      return log.entries
+        .filter(
+          (e) => e.level === "warn" && e.msg?.startsWith("the node key file is readable by other users"),
+        )
+        .map((e) => e.obj);
+    };
+    await chmod(config.nodeKeyFile, 0o640);
+    expect(await warnings()).toEqual([{ file: config.nodeKeyFile, mode: "0640" }]);
+    await chmod(config.nodeKeyFile, 0o600);
+    expect(await warnings()).toEqual([]);
+  });
 });
