@@ -6,7 +6,8 @@ import { CliError, parseFlags } from "./args.js";
 import { rpcBatch } from "./rpcClient.js";
 
 export const STATUS_USAGE = `consort status [--dir DIR | --rpc URL[,URL…] [--metrics URL[,URL…]]] [--token JWT] [--watch [--interval-ms 2000]] [--json]
-  One row per node: height, view, peers, pool size, age of the last block, ready (/ready on the metrics port).
+  One row per node: role (sealer, observer, none: not on the node list), height, view, peers, pool size, age of
+  the last block, ready (/ready on the metrics port).
   --dir DIR     every node of a testnet written by \`consort testnet\` (its testnet.json); the default is
                 .data/testnet (what \`npm start\` runs) when it exists, else --rpc http://127.0.0.1:8545
   --rpc, --metrics   nodes by URL, comma-separated; the i-th metrics URL belongs to the i-th RPC URL
@@ -27,6 +28,8 @@ export interface StatusRow {
   node: string;
   rpc: string;
   up: boolean;
+  /** The node's place in the node list at its head: "none" when it is on neither list (not yet admitted). */
+  role: "sealer" | "observer" | "none" | null;
   height: number | null;
   view: number | null;
   peers: number | null;
@@ -140,6 +143,7 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
     node: t.name,
     rpc: t.rpcUrl,
     up: false,
+    role: null,
     height: null,
     view: null,
     peers: null,
@@ -150,10 +154,11 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
   const [rpcResult, ready] = await Promise.all([
     rpcBatch({ url: t.rpcUrl, timeoutMs: REQUEST_TIMEOUT_MS, ...(t.token ? { token: t.token } : {}) }, [
       ["eth_blockNumber", []],
-      ["getPbftView", ["group0", ""]],
+      ["getConsensusStatus", ["group0", ""]],
       ["net_peerCount", []],
       ["getPendingTxSize", ["group0", ""]],
       ["eth_getBlockByNumber", ["latest", false]],
+      ["getObserverList", ["group0", ""]],
     ]).catch((err: unknown) => new Error(shortReason(err))),
     t.metricsUrl ? readiness(t.metricsUrl) : Promise.resolve(null),
   ]);
@@ -162,16 +167,18 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
     row.error = rpcResult.message;
     return row;
   }
-  const [height, view, peers, pool, block] = rpcResult as [
+  const [height, consensus, peers, pool, block, observers] = rpcResult as [
     string,
-    number,
+    { nodeID: string; index: number; view: number },
     string,
     number,
     { timestamp: string },
+    string[],
   ];
   row.up = true;
+  row.role = consensus.index >= 0 ? "sealer" : observers.includes(consensus.nodeID) ? "observer" : "none";
   row.height = Number(height);
-  row.view = Number(view);
+  row.view = Number(consensus.view);
   row.peers = Number(peers);
   row.pool = Number(pool);
   if (block?.timestamp)
@@ -199,10 +206,11 @@ async function readiness(metricsUrl: string): Promise<boolean | null> {
 }
 
 export function formatStatusTable(rows: StatusRow[]): string {
-  const header = ["node", "height", "view", "peers", "pool", "last block", "ready", "rpc"];
+  const header = ["node", "role", "height", "view", "peers", "pool", "last block", "ready", "rpc"];
   const cell = (v: number | null, suffix = "") => (v === null ? "-" : `${v}${suffix}`);
   const lines = rows.map((r) => [
     r.node,
+    r.role ?? "-",
     r.up ? cell(r.height) : "down",
     cell(r.view),
     cell(r.peers),

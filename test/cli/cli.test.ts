@@ -251,14 +251,22 @@ describe("consort CLI", () => {
       const metricsUrl = node.metricsServer!.url;
       const { stdout } = await consort("status", "--rpc", rpcUrl(node), "--metrics", metricsUrl, "--json");
       const [row] = JSON.parse(stdout);
-      expect(row).toMatchObject({ up: true, height: 0, view: 0, peers: 0, pool: 0, ready: true });
+      expect(row).toMatchObject({
+        up: true,
+        role: "sealer",
+        height: 0,
+        view: 0,
+        peers: 0,
+        pool: 0,
+        ready: true,
+      });
       const table = (await consort("status", "--rpc", rpcUrl(node), "--metrics", metricsUrl)).stdout;
       expect(table.split("\n")[0]).toMatch(
-        /^node\s+height\s+view\s+peers\s+pool\s+last block\s+ready\s+rpc$/,
+        /^node\s+role\s+height\s+view\s+peers\s+pool\s+last block\s+ready\s+rpc$/,
       );
       const host = new URL(rpcUrl(node)).host; // a node given by URL is named by its address
       expect(table.split("\n")[1]).toMatch(
-        new RegExp(`^${host}\\s+0\\s+0\\s+0\\s+0\\s+\\d+s ago\\s+yes\\s+http`),
+        new RegExp(`^${host}\\s+sealer\\s+0\\s+0\\s+0\\s+0\\s+\\d+s ago\\s+yes\\s+http`),
       );
       await expect(consort("status", "--bogus")).rejects.toMatchObject({
         stderr: expect.stringContaining("Unknown option '--bogus'"),

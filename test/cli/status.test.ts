@@ -8,11 +8,12 @@ describe("consort status table", () => {
     const [down] = await collectStatus([
       { name: "node3", rpcUrl: `http://127.0.0.1:${closed}`, metricsUrl: `http://127.0.0.1:${closed}` },
     ]);
-    expect(down).toMatchObject({ node: "node3", up: false, height: null, ready: null });
+    expect(down).toMatchObject({ node: "node3", up: false, role: null, height: null, ready: null });
     const up: StatusRow = {
       node: "node0",
       rpc: "http://127.0.0.1:8545",
       up: true,
+      role: "sealer",
       height: 1234,
       view: 2,
       peers: 3,
@@ -21,10 +22,14 @@ describe("consort status table", () => {
       ready: false,
     };
     const lines = formatStatusTable([up, down!]).split("\n");
-    expect(lines[0]).toBe("node   height  view  peers  pool  last block  ready  rpc");
-    expect(lines[1]).toBe("node0    1234     2      3    17      4s ago     no  http://127.0.0.1:8545");
+    expect(lines[0]).toBe("node     role  height  view  peers  pool  last block  ready  rpc");
+    expect(lines[1]).toBe(
+      "node0  sealer    1234     2      3    17      4s ago     no  http://127.0.0.1:8545",
+    );
     expect(lines[2]).toMatch(
-      new RegExp(`^node3    down     -      -     -           -      \\?  http://127.0.0.1:${closed} \\(`),
+      new RegExp(
+        `^node3       -    down     -      -     -           -      \\?  http://127.0.0.1:${closed} \\(`,
+      ),
     );
   });
 
@@ -42,7 +47,7 @@ describe("consort status table", () => {
     } finally {
       log.mockRestore();
     }
-    expect(printed.join("\n")).toMatch(new RegExp(`^127\\.0\\.0\\.1:${closed} +down`, "m"));
+    expect(printed.join("\n")).toMatch(new RegExp(`^127\\.0\\.0\\.1:${closed} +- +down`, "m"));
     await expect(statusCommand(["--rpc", "8549"])).rejects.toMatchObject({
       code: "CLI_USAGE",
       message: "--rpc: not a URL: 8549",

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnNode } from "../../src/cli/dev.js";
+import { collectStatus } from "../../src/cli/status.js";
 import { nodeIdToPeerId } from "../../src/network/index.js";
 import { hexToBytes } from "../../src/util/hex.js";
 import {
@@ -124,6 +125,14 @@ describe("e2e: member-only admission", () => {
     const started = (await readLog(newcomerDir)).split("\n").find((l) => l.includes("node started"));
     expect(started).toContain("not on the node list");
     expect(started).toContain(`consort gov propose add-observer ${newcomerId}`);
+    const roles = async () =>
+      (
+        await collectStatus([
+          { name: "newcomer", rpcUrl: newcomerUrl, metricsUrl: null },
+          { name: "node0", rpcUrl: urls[0]!, metricsUrl: null },
+        ])
+      ).map((r) => r.role);
+    expect(await roles()).toEqual(["none", "sealer"]);
     const early = [await transfer(urls[0]!), await transfer(urls[1]!)];
     await waitReceipts(urls[0]!, early, 120_000);
     expect(await blockNumber(urls[0]!)).toBeGreaterThan(0);
@@ -176,6 +185,7 @@ describe("e2e: member-only admission", () => {
       ]);
       expect(b, `height ${h}`).toEqual(expect.objectContaining({ hash: a.hash, stateRoot: a.stateRoot }));
     }
+    expect(await roles()).toEqual(["observer", "sealer"]);
     // As an observer it now relays client transactions to the sealers.
     const viaObserver = await transfer(newcomerUrl);
     await waitReceipts(urls[0]!, [viaObserver], 120_000);
