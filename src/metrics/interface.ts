@@ -33,6 +33,8 @@ export interface MetricsSources {
   network: {
     peerCount(): number;
     peerLimit(): number;
+    /** Peers under a ban now. */
+    bannedPeerCount(): number;
     stats(): {
       bans: number;
       refusedInbound: number;

@@ -324,6 +324,15 @@ export function createConsortMetrics(register: Registry, opts: { processMetrics?
         name: "consort_p2p_penalty_points_total",
         help: "Sum of the misbehaviour points of those penalties",
       }),
+      banned: new Gauge({
+        ...reg,
+        name: "consort_p2p_banned_peers",
+        help: "Peers refused now because of a ban (a member's node among them stays cut off until the ban ends)",
+        collect() {
+          const s = src();
+          if (s) this.set(s.network.bannedPeerCount());
+        },
+      }),
       bans: new Counter({
         ...reg,
         name: "consort_p2p_bans_total",

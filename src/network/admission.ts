@@ -60,6 +60,11 @@ export class PeerAdmission {
     return this.penalties.isBanned(key);
   }
 
+  /** Peers under a ban now (expired bans leave at this call). */
+  bannedCount(): number {
+    return this.penalties.bannedCount();
+  }
+
   penaltyPoints(key: string): number {
     return this.penalties.points(key);
   }

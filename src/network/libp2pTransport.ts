@@ -290,6 +290,11 @@ export class Libp2pTransport implements Transport {
     return this.admission.isBanned(nodeIdToPeerId(nodeId).toString());
   }
 
+  /** Peers refused now for a ban (the bans counter in stats() counts bans ever given). */
+  bannedPeerCount(): number {
+    return this.admission.bannedCount();
+  }
+
   connectedPeers(): NodeId[] {
     return this.admission.connectedPeers();
   }

@@ -131,6 +131,7 @@ export function bindNodeMetrics(
     network: {
       peerCount: () => transport.peerCount(),
       peerLimit: () => members().size,
+      bannedPeerCount: () => transport.bannedPeerCount(),
       stats: () => transport.stats(),
     },
     sync: { status: () => sync.status() },

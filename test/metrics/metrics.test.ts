@@ -21,6 +21,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     rejected: over.rejected ?? { local: {}, peer: {} },
     bans: over.bans ?? 0,
     keyConflicts: 0,
+    banned: 0,
     ready: over.ready ?? true,
     gossip: { batchesIn: 0, batchesQueued: 0, batchesDropped: 0, batchesRejected: 0 },
     recoveries: { inThreads: 40, inline: 2 } as { inThreads: number; inline: number } | null,
@@ -53,6 +54,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     network: {
       peerCount: () => 2,
       peerLimit: () => 3,
+      bannedPeerCount: () => state.banned,
       stats: () => ({
         bans: state.bans,
         refusedInbound: 0,
@@ -131,6 +133,7 @@ describe("createConsortMetrics", () => {
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);
     expect(text.value("consort_p2p_bans_total")).toBe(1);
     expect(text.value("consort_consensus_key_conflicts_total")).toBe(0);
+    expect(text.value("consort_p2p_banned_peers")).toBe(0);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "forwarded" })).toBe(3);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "skipped" })).toBe(7);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "republished" })).toBe(1);
@@ -142,6 +145,7 @@ describe("createConsortMetrics", () => {
     };
     state.bans = 1;
     state.keyConflicts = 2;
+    state.banned = 1;
     state.gossip = { batchesIn: 9, batchesQueued: 4, batchesDropped: 2, batchesRejected: 1 };
     text = parsePromText(await metrics.register.metrics());
     expect(text.value("consort_txgossip_batches_total", { result: "admitted" })).toBe(9);
@@ -164,6 +168,7 @@ describe("createConsortMetrics", () => {
     expect(refusals("TXPOOL_FULL", "peer")).toBeUndefined();
     expect(text.value("consort_p2p_bans_total")).toBe(1);
     expect(text.value("consort_consensus_key_conflicts_total")).toBe(2);
+    expect(text.value("consort_p2p_banned_peers")).toBe(1);
   });
 
   it("records RPC calls by method and status", async () => {

@@ -52,6 +52,7 @@ describe("Libp2pTransport penalties", () => {
       () => !hasNode(honest.transport.connectedPeers(), spammer.key.nodeId),
     );
     expect(honest.transport.stats().bans).toBe(1);
+    expect(honest.transport.bannedPeerCount()).toBe(1);
     expect(honest.transport.stats().gossipRejected).toBe(5);
     const peer = nodeIdToPeerId(spammer.key.nodeId).toString();
     expect(
@@ -71,6 +72,8 @@ describe("Libp2pTransport penalties", () => {
       hasNode(honest.transport.connectedPeers(), spammer.key.nodeId),
     );
     expect(honest.transport.isBanned(spammer.key.nodeId)).toBe(false);
+    expect(honest.transport.bannedPeerCount()).toBe(0);
+    expect(honest.transport.stats().bans).toBe(1); // bans ever given
   });
 
   it("penalize() from a module: explicit points, decay below the threshold, ban above it", async () => {
