@@ -17,6 +17,8 @@ export interface ReadinessInput {
   lagBlocksMax: number;
   /** Answers from peers whose genesis is not this node's (block sync ignores them); 0 when absent. */
   otherGenesisAnswers?: number;
+  /** This node is a sealer or an observer at its head (absent: yes). Members refuse a node that is neither. */
+  onNodeList?: boolean;
 }
 
 /**
@@ -26,6 +28,11 @@ export interface ReadinessInput {
  */
 export function computeReadiness(i: ReadinessInput): Readiness {
   const reasons: string[] = [];
+  if (i.onNodeList === false) {
+    reasons.push(
+      `not on the node list at block ${i.height}: members refuse this node until the committee adds it (add-observer)`,
+    );
+  }
   if (i.hasOtherMembers && !i.peerHeadKnown) {
     reasons.push(
       (i.otherGenesisAnswers ?? 0) > 0

@@ -102,6 +102,8 @@ export function bindNodeMetrics(
       bestKnownHeight: s.highestBlock,
       peerHeadKnown: sync.counters.headsHeard > 0,
       otherGenesisAnswers: sync.counters.otherGenesis,
+      onNodeList:
+        chain.isSealer(parts.nodeKey.nodeId) || chain.observers().some((id) => bytesToHex(id) === self),
       hasOtherMembers: members().size > 0,
       validatorWeightTotal: w.total,
       reachableValidatorWeight: w.reachable,

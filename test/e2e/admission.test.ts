@@ -34,6 +34,7 @@ describe("e2e: member-only admission", () => {
   let newcomerUrl = "";
   let newcomerId = "";
   let newcomerDir = "";
+  let newcomerMetricsUrl = "";
 
   const peerCount = async (url: string) => Number(await rpc<string>(url, "net_peerCount"));
   const headHash = async (url: string) =>
@@ -55,7 +56,12 @@ describe("e2e: member-only admission", () => {
     );
     newcomerId = stdout.trim();
     expect(newcomerId).toMatch(/^0x[0-9a-f]{64}$/);
-    const { rpcPortBase: rpcPort, p2pPortBase: p2pPort } = await freeTestnetPorts(1);
+    const {
+      rpcPortBase: rpcPort,
+      p2pPortBase: p2pPort,
+      metricsPortBase: metricsPort,
+    } = await freeTestnetPorts(1);
+    newcomerMetricsUrl = `http://127.0.0.1:${metricsPort}`;
     const config = {
       name: "newcomer",
       dataDir: path.join(newcomerDir, "data"),
@@ -69,6 +75,7 @@ describe("e2e: member-only admission", () => {
         ),
       },
       log: { level: "info", pretty: true },
+      metrics: { host: "127.0.0.1", port: metricsPort },
     };
     const configFile = path.join(newcomerDir, "node.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
@@ -133,6 +140,8 @@ describe("e2e: member-only admission", () => {
         ])
       ).map((r) => r.role);
     expect(await roles()).toEqual(["none", "sealer"]);
+    const ready = (await (await fetch(`${newcomerMetricsUrl}/ready`)).json()) as { reasons: string[] };
+    expect(ready.reasons[0]).toMatch(/^not on the node list at block 0: members refuse this node/);
     const early = [await transfer(urls[0]!), await transfer(urls[1]!)];
     await waitReceipts(urls[0]!, early, 120_000);
     expect(await blockNumber(urls[0]!)).toBeGreaterThan(0);

@@ -238,6 +238,13 @@ describe("computeReadiness", () => {
       "no peer on this chain has reported its head yet: peers answered with another genesis",
     ],
     ["a peer on another genesis beside one on ours", { otherGenesisAnswers: 3 }, true],
+    [
+      "not on the node list",
+      { onNodeList: false, peerHeadKnown: false, height: 0, bestKnownHeight: 0 },
+      false,
+      "not on the node list at block 0: members refuse this node until the committee adds it",
+    ],
+    ["on the node list", { onNodeList: true }, true],
     ["a lone validator needs no peer head", { peerHeadKnown: false, hasOtherMembers: false }, true],
     ["exactly a quorum reachable", { reachableValidatorWeight: 3 }, true],
     ["below a quorum", { reachableValidatorWeight: 2 }, false, "validators reachable"],
