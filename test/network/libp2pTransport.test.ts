@@ -361,6 +361,37 @@ describe("Libp2pTransport: inbound frames on the stream protocols", () => {
     ]);
   });
 
+  it("a requester that resets before the answer costs nothing and is not an error on the responder's side", async () => {
+    nodes = await startNodes(2, NO_DECAY);
+    const [a, b] = nodes as [TestNode, TestNode];
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let asked = 0;
+    b.transport.handle("blocks", async () => {
+      asked++;
+      await held;
+      return Uint8Array.of(1);
+    });
+    await connectAll(nodes);
+    const s = await openRawStream(a, b, protocolId(CHAIN_ID, "blocks"));
+    s.send(encodeFrame(Uint8Array.of(7)).subarray());
+    await waitFor("request handed to b's handler", () => asked === 1);
+    s.abort(new Error("requester gone"));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the reset reaches b
+    release?.();
+    await waitFor("b gave up the answer", () => b.log.find("could not send a response").length === 1);
+    const [gaveUp] = b.log.find("could not send a response");
+    expect([gaveUp!.level, gaveUp!.obj]).toEqual([
+      "debug",
+      { err: expect.stringContaining("Cannot write to a stream") },
+    ]);
+    expect(b.log.find("serving an inbound stream failed")).toEqual([]);
+    expect(b.transport.stats().requestsInFlight).toBe(0);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBe(0);
+  });
+
   it("direct frames: an unknown or missing topic byte, or a body over the bound, costs points and is not delivered", async () => {
     nodes = await startNodes(2, { ...NO_DECAY, gossipMessageBytesMax: 1000, malformedFramePoints: 20 });
     const [a, b] = nodes as [TestNode, TestNode];
