@@ -3,6 +3,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PeerAdmission } from "../../src/network/admission.js";
 import { Libp2pTransport, nodeIdToPeerId } from "../../src/network/index.js";
+import { bytesToHex } from "../../src/util/hex.js";
 import {
   CHAIN_ID,
   captureLogger,
@@ -235,6 +236,16 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     await waitFor("both report the other", () => events.length === 2);
     expect(libp2pOf(a).getConnections().length).toBe(1);
     expect(events.sort()).toEqual(["a:true", "b:true"]);
+    // Each side logs the other once, with the connection's direction seen from its side (identify ran over it
+    // at once; the settle pass would come 2 s later).
+    const connected = (n: TestNode) => n.log.find("peer connected").map((e) => [e.level, e.obj]);
+    const peerOf = (n: TestNode) => nodeIdToPeerId(n.key.nodeId).toString();
+    expect(connected(a)).toEqual([
+      ["info", { nodeId: bytesToHex(b.key.nodeId), peer: peerOf(b), direction: "outbound", via: "identify" }],
+    ]);
+    expect(connected(b)).toEqual([
+      ["info", { nodeId: bytesToHex(a.key.nodeId), peer: peerOf(a), direction: "inbound", via: "identify" }],
+    ]);
   });
 
   it("one 'connected' per peer however many connections, 'disconnected' with the last; a throwing handler is contained", async () => {
@@ -249,7 +260,9 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     );
     await connectAll(nodes);
     await waitFor("b connected at a", () => events.length === 1);
-    expect(a.log.find("peer change handler failed").length).toBe(1);
+    expect(a.log.find("peer change handler failed").map((e) => [e.level, e.obj])).toEqual([
+      ["error", { err: "handler bug" }],
+    ]);
 
     // Both sides dialled (static peers): two connections, each admitted (identify, and again once settled after
     // 2 s), and still a single "up". Closing one of them: b is still connected.
@@ -270,6 +283,10 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
     ]);
     await waitFor("b disconnected at a", () => events.length === 2);
     expect(events).toEqual(["up:b", "down:b"]);
+    // Logged with b's node ID although b is no longer in the list (read back from its peer ID).
+    expect(a.log.find("peer disconnected").map((e) => [e.level, e.obj])).toEqual([
+      ["info", { nodeId: bytesToHex(b.key.nodeId), peer: bPeer.toString() }],
+    ]);
 
     // Unsubscribed: no more events.
     off();

@@ -158,6 +158,17 @@ describe("readFrame on a libp2p stream", () => {
     s.abort(new Error("done"));
   });
 
+  it("stops listening once it has the frame: trailing bytes fill the stream's read buffer, which resets it", async () => {
+    const { a, b, read } = await serve(64);
+    const s = await open(a, b);
+    s.send(encodeFrame(Uint8Array.of(1, 2, 3)).subarray());
+    expect(await read()).toEqual(Uint8Array.of(1, 2, 3));
+    // 5 MiB more that nobody reads: over libp2p's 4 MiB read buffer bound, b's stream is aborted (a peer cannot
+    // make a finished read hold its bytes).
+    for (let i = 0; i < 5; i++) s.send(new Uint8Array(1024 * 1024));
+    await waitFor("the sender's stream reset by b", () => s.status === "reset", 5_000);
+  });
+
   it("refuses a frame one byte over the bound as soon as its prefix is in, without its body", async () => {
     const { a, b, read } = await serve(300);
     const s = await open(a, b);

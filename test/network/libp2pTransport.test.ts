@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeResponse, encodeFrame, readFrame } from "../../src/network/framing.js";
-import { GossipValidationError, NetworkError, TOPIC_NAMES } from "../../src/network/index.js";
+import { GossipValidationError, NetworkError, nodeIdToPeerId, TOPIC_NAMES } from "../../src/network/index.js";
 import { directProtocolId, protocolId } from "../../src/network/names.js";
 import type { NodeId } from "../../src/types/index.js";
 import { bytesToHex } from "../../src/util/hex.js";
@@ -119,13 +119,19 @@ describe("Libp2pTransport: 4 nodes over loopback", () => {
       a.transport.request(b.key.nodeId, "blocks", Uint8Array.of(1), { timeoutMs: 2000 }),
       "NETWORK_REMOTE_ERROR",
     );
-    expect(remote.meta.remoteMessage).toBe("no such block");
+    // The caller's meta names the node and protocol asked.
+    const meta = { nodeId: bytesToHex(b.key.nodeId), protocol: "blocks" };
+    expect(remote.meta).toEqual({ ...meta, remote: true, remoteMessage: "no such block" });
 
-    // Local bound: never sent.
-    await expectNetworkError(
+    // Local bound: never sent; the error says how far over.
+    const local = await expectNetworkError(
       a.transport.request(b.key.nodeId, "blocks", new Uint8Array(64 * 1024 + 1), { timeoutMs: 2000 }),
       "NETWORK_OVERSIZE",
     );
+    expect([local.message, local.meta]).toEqual([
+      "request over the size bound",
+      { ...meta, bytes: 64 * 1024 + 1, bytesMax: 64 * 1024 },
+    ]);
 
     await expectNetworkError(
       a.transport.request(b.key.nodeId, "blocks", Uint8Array.of(2), { timeoutMs: 300 }),
@@ -164,11 +170,15 @@ describe("Libp2pTransport: 4 nodes over loopback", () => {
     await connectAll(nodes);
     const first = a.transport.request(b.key.nodeId, "txs", Uint8Array.of(0), { timeoutMs: 5000 });
     await waitFor("first request in flight", () => b.transport.stats().requestsInFlight === 1);
-    await expectNetworkError(
+    const busy = await expectNetworkError(
       a.transport.request(b.key.nodeId, "txs", Uint8Array.of(0), { timeoutMs: 5000 }),
       "NETWORK_REMOTE_BUSY",
     );
+    expect(busy.meta.remoteMessage).toBe("busy");
     expect(b.transport.stats().requestsDropped).toBe(1);
+    expect(b.log.find("inbound request queue full").map((e) => [e.level, e.obj])).toEqual([
+      ["debug", { protocol: "txs", dropped: 1 }],
+    ]);
     release?.();
     expect([...(await first)]).toEqual([1]);
   });
@@ -317,11 +327,17 @@ describe("Libp2pTransport: inbound frames on the stream protocols", () => {
     expect((err as NetworkError).meta.remoteMessage).toBe("request over 1024 bytes");
     expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(20, 6);
 
-    // A length prefix of 8 bytes: malformed, 20 more.
+    // A length prefix of 8 bytes: malformed, 20 more, and the stream is reset (no Oversize answer: the bound was
+    // not what was wrong).
     s = await openRawStream(a, b, id);
+    const reply = readFrame(s, 1024).then(
+      () => "answered",
+      (e: NetworkError) => e.code,
+    );
     s.send(new Uint8Array(8).fill(0x80));
     await waitFor("malformed frame judged", () => badFrames(b) === 2);
     expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(40, 6);
+    expect(await reply).toBe("NETWORK_STREAM_ERROR");
 
     // A stream that ends before its frame (a peer that crashed, a cut link): no blame.
     s = await openRawStream(a, b, id);
@@ -331,6 +347,49 @@ describe("Libp2pTransport: inbound frames on the stream protocols", () => {
     expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(40, 6);
     expect(served).toEqual([1024]);
     expect(b.transport.stats().requestsInFlight).toBe(0);
+    // Each bad frame is logged with the protocol, the sender and what was wrong; the two malformed ones cost
+    // points under the protocol's name.
+    const aHex = bytesToHex(a.key.nodeId);
+    expect(b.log.find("bad inbound frame").map((e) => [e.level, e.obj])).toEqual([
+      ["debug", { what: "blocks", nodeId: aHex, err: "frame over the size bound" }],
+      ["debug", { what: "blocks", nodeId: aHex, err: "malformed frame length prefix" }],
+      ["debug", { what: "blocks", nodeId: aHex, err: "stream ended before a full frame" }],
+    ]);
+    expect(b.log.find("peer penalized").map((e) => [e.obj.reason, e.obj.points])).toEqual([
+      ["blocks: malformed frame", 20],
+      ["blocks: malformed frame", 20],
+    ]);
+  });
+
+  it("a requester that resets before the answer costs nothing and is not an error on the responder's side", async () => {
+    nodes = await startNodes(2, NO_DECAY);
+    const [a, b] = nodes as [TestNode, TestNode];
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let asked = 0;
+    b.transport.handle("blocks", async () => {
+      asked++;
+      await held;
+      return Uint8Array.of(1);
+    });
+    await connectAll(nodes);
+    const s = await openRawStream(a, b, protocolId(CHAIN_ID, "blocks"));
+    s.send(encodeFrame(Uint8Array.of(7)).subarray());
+    await waitFor("request handed to b's handler", () => asked === 1);
+    s.abort(new Error("requester gone"));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the reset reaches b
+    release?.();
+    await waitFor("b gave up the answer", () => b.log.find("could not send a response").length === 1);
+    const [gaveUp] = b.log.find("could not send a response");
+    expect([gaveUp!.level, gaveUp!.obj]).toEqual([
+      "debug",
+      { err: expect.stringContaining("Cannot write to a stream") },
+    ]);
+    expect(b.log.find("serving an inbound stream failed")).toEqual([]);
+    expect(b.transport.stats().requestsInFlight).toBe(0);
+    expect(b.transport.penaltyPoints(a.key.nodeId)).toBe(0);
   });
 
   it("direct frames: an unknown or missing topic byte, or a body over the bound, costs points and is not delivered", async () => {
@@ -375,6 +434,15 @@ describe("Libp2pTransport: inbound frames on the stream protocols", () => {
     expect(b.transport.penaltyPoints(a.key.nodeId)).toBeCloseTo(70, 6);
     const reasons = b.log.find("gossip message rejected").map((e) => e.obj.reason);
     expect(reasons).toEqual(["direct: rejected by a handler"]);
+    expect(b.log.find("peer penalized").map((e) => e.obj.reason)).toEqual([
+      "direct: unknown topic",
+      "direct: unknown topic",
+      "direct: malformed frame",
+      "consensus: direct: rejected by a handler",
+    ]);
+    expect(b.log.find("bad inbound frame").map((e) => [e.obj.what, e.obj.err])).toEqual([
+      ["direct", "frame over the size bound"],
+    ]);
   });
 
   it("responses: each side keeps its own bound, and a handler's typed error travels with its code", async () => {
@@ -409,6 +477,14 @@ describe("Libp2pTransport: inbound frames on the stream protocols", () => {
       "NETWORK_REMOTE_ERROR",
     );
     expect(typed.meta.remoteMessage).toBe("NETWORK_TIMEOUT: slow disk");
+    // The responder logs what failed and what it would not send.
+    const aPeer = nodeIdToPeerId(a.key.nodeId).toString();
+    expect(b.log.find("request failed").map((e) => [e.level, e.obj])).toEqual([
+      ["debug", { protocol: "blocks", peer: aPeer, err: "NETWORK_TIMEOUT: slow disk" }],
+    ]);
+    expect(a.log.find("response over the size bound: not sent").map((e) => [e.level, e.obj])).toEqual([
+      ["warn", { protocol: "blocks", bytes: 1001 }],
+    ]);
     expect([a, b].map((n) => n.transport.stats().requestsInFlight)).toEqual([0, 0]);
     expect(
       [a, b].map((n) => n.transport.penaltyPoints(nodes[0] === n ? b.key.nodeId : a.key.nodeId)),

@@ -99,6 +99,15 @@ describe("PeerPenalties at the edges", () => {
     expect(p.isBanned("a")).toBe(false);
   });
 
+  it("on a tie the oldest goes: a peer penalized or banned in the same millisecond as others keeps its entry", () => {
+    const c = clock();
+    const p = new PeerPenalties(opts, c.now);
+    for (const key of ["a", "b", "c", "d"]) p.add(key, 10); // the clock does not move: equal points
+    expect(["a", "b", "c", "d"].map((k) => p.points(k))).toEqual([0, 10, 10, 10]);
+    for (const key of ["v", "w", "x", "y"]) p.add(key, 100); // equal ends
+    expect(["v", "w", "x", "y"].map((k) => p.isBanned(k))).toEqual([false, true, true, true]);
+  });
+
   it("over entriesMax bans, the ones ending soonest go first; forget clears points and ban", () => {
     const c = clock();
     const p = new PeerPenalties(opts, c.now);
