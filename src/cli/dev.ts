@@ -6,6 +6,7 @@ import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { DEV_GOVERNOR_KEY_FILE, devAccountKey } from "../config/index.js";
 import { privateKeyToAddress, saveAccountKey } from "../crypto/index.js";
+import { NOT_ON_NODE_LIST_REASON } from "../metrics/readiness.js";
 import { errorMessage } from "../util/errors.js";
 import { bytesToHex } from "../util/hex.js";
 import { portIsFree } from "../util/ports.js";
@@ -234,7 +235,9 @@ const READY_WAIT_MS = 30_000;
 
 /**
  * Polls each node's /ready (metrics server) until all answer 200, `timeoutMs` passes or `stopped()`; returns the
- * nodes still not ready, each with its reasons ("node2: validators reachable: weight 1 of 4, …").
+ * nodes still not ready, each with its reasons ("node2: validators reachable: weight 1 of 4, …"). A node that is on
+ * no list of the chain (added by `consort testnet add-node`, not yet admitted) is not waited for: only the
+ * committee's vote makes it ready.
  */
 export async function waitForReady(
   nodes: Pick<GeneratedNode, "name" | "metricsUrl">[],
@@ -242,15 +245,21 @@ export async function waitForReady(
   stopped: () => boolean = () => false,
 ): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
+  const notReady = new Map<string, string>();
   let waiting = nodes.filter((n) => n.metricsUrl !== null);
   for (;;) {
     const answers = await Promise.all(
       waiting.map(async (n) => ({ n, why: await notReadyReason(n.metricsUrl!) })),
     );
-    const still = answers.filter((a) => a.why !== null);
-    waiting = still.map((a) => a.n);
+    waiting = [];
+    for (const { n, why } of answers) {
+      notReady.delete(n.name);
+      if (why === null) continue;
+      notReady.set(n.name, why);
+      if (!why.startsWith(NOT_ON_NODE_LIST_REASON)) waiting.push(n);
+    }
     if (waiting.length === 0 || stopped() || Date.now() > deadline) {
-      return still.map((a) => `${a.n.name}: ${a.why}`);
+      return nodes.filter((n) => notReady.has(n.name)).map((n) => `${n.name}: ${notReady.get(n.name)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }

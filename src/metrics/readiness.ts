@@ -1,5 +1,8 @@
 import type { Readiness } from "./interface.js";
 
+/** How /ready's reason for a node on neither list begins (`npm start` stops waiting for such a node). */
+export const NOT_ON_NODE_LIST_REASON = "not on the node list";
+
 export interface ReadinessInput {
   height: number;
   /** Highest head any peer reported (0 if none yet). */
@@ -30,7 +33,7 @@ export function computeReadiness(i: ReadinessInput): Readiness {
   const reasons: string[] = [];
   if (i.onNodeList === false) {
     reasons.push(
-      `not on the node list at block ${i.height}: members refuse this node until the committee adds it (add-observer)`,
+      `${NOT_ON_NODE_LIST_REASON} at block ${i.height}: members refuse this node until the committee adds it (add-observer)`,
     );
   }
   if (i.hasOtherMembers && !i.peerHeadKnown) {

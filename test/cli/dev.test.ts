@@ -150,5 +150,15 @@ describe("consort dev: start-up failures", () => {
     expect(await waitForReady([{ name: "node3", metricsUrl: closed }], 300)).toEqual([
       expect.stringMatching(/^node3: \/ready did not answer \(/),
     ]);
+    // A node on no list of the chain (testnet add-node, not yet admitted) is named at once, not waited for.
+    const outsider = await serve(() => [
+      503,
+      { ready: false, reasons: ["not on the node list at block 0: members refuse this node until …"] },
+    ]);
+    const before = Date.now();
+    expect(await waitForReady([{ name: "node4", metricsUrl: outsider }], 60_000)).toEqual([
+      "node4: not on the node list at block 0: members refuse this node until …",
+    ]);
+    expect(Date.now() - before).toBeLessThan(10_000);
   });
 });
