@@ -173,6 +173,12 @@ export class Chain {
     return this.validators().some((v) => bytesEqual(v.nodeId, nodeId));
   }
 
+  /** A node's place in the node list at the head: "none" when it is on neither list (members refuse it). */
+  roleOf(nodeId: NodeId): "sealer" | "observer" | "none" {
+    if (this.isSealer(nodeId)) return "sealer";
+    return this.observers().some((id) => bytesEqual(id, nodeId)) ? "observer" : "none";
+  }
+
   onCommit(listener: CommitListener): void {
     this.listeners.push(listener);
   }

@@ -154,11 +154,11 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
   const [rpcResult, ready] = await Promise.all([
     rpcBatch({ url: t.rpcUrl, timeoutMs: REQUEST_TIMEOUT_MS, ...(t.token ? { token: t.token } : {}) }, [
       ["eth_blockNumber", []],
-      ["getConsensusStatus", ["group0", ""]],
+      ["getPbftView", ["group0", ""]],
       ["net_peerCount", []],
       ["getPendingTxSize", ["group0", ""]],
       ["eth_getBlockByNumber", ["latest", false]],
-      ["getObserverList", ["group0", ""]],
+      ["getNodeInfo", ["group0", ""]],
     ]).catch((err: unknown) => new Error(shortReason(err))),
     t.metricsUrl ? readiness(t.metricsUrl) : Promise.resolve(null),
   ]);
@@ -167,18 +167,18 @@ async function nodeStatus(t: StatusTarget, nowMs: number): Promise<StatusRow> {
     row.error = rpcResult.message;
     return row;
   }
-  const [height, consensus, peers, pool, block, observers] = rpcResult as [
+  const [height, view, peers, pool, block, info] = rpcResult as [
     string,
-    { nodeID: string; index: number; view: number },
+    number,
     string,
     number,
     { timestamp: string },
-    string[],
+    { type: StatusRow["role"] },
   ];
   row.up = true;
-  row.role = consensus.index >= 0 ? "sealer" : observers.includes(consensus.nodeID) ? "observer" : "none";
+  row.role = info.type;
   row.height = Number(height);
-  row.view = Number(consensus.view);
+  row.view = Number(view);
   row.peers = Number(peers);
   row.pool = Number(pool);
   if (block?.timestamp)

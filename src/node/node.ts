@@ -32,7 +32,7 @@ import {
 } from "../sync/index.js";
 import { TxPool } from "../txpool/index.js";
 import { ConsortError, errorMessage, isDiskFull } from "../util/errors.js";
-import { bytesEqual, bytesToHex } from "../util/hex.js";
+import { bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { definedOnly } from "../util/objects.js";
 import { permissionCheck } from "./permissionCheck.js";
@@ -303,19 +303,15 @@ export class ConsortNode {
     if (this.rpc) await this.rpc.start();
     const head = this.chain.head();
     const self = this.nodeKey.nodeId;
-    const role = this.chain.isSealer(self)
-      ? "sealer"
-      : this.chain.observers().some((id) => bytesEqual(id, self))
-        ? "observer"
-        : "not on the node list";
+    const role = this.chain.roleOf(self);
     this.logger.info(
       {
         height: head.number,
-        role,
+        role: role === "none" ? "not on the node list" : role,
         p2p: this.transport.listenAddresses(),
         rpc: this.rpc?.url ?? null,
         // A new node's usual first start: say what it waits for (the list is read at this node's head).
-        ...(role === "not on the node list" && {
+        ...(role === "none" && {
           hint: `members refuse this node until the committee adds it: consort gov propose add-observer ${bytesToHex(self)}; added after block ${head.number}, it syncs once they accept it`,
         }),
       },

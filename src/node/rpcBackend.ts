@@ -350,11 +350,9 @@ export class NodeRpcBackend implements RpcBackend {
   }
 
   nodeInfo(): RpcNodeInfo {
-    const isSealer = this.deps.chain.isSealer(this.deps.nodeId);
-    const isObserver = this.deps.chain.observers().some((o) => bytesEqual(o, this.deps.nodeId));
     return {
       nodeId: this.deps.nodeId,
-      role: isSealer ? "sealer" : isObserver ? "observer" : "none",
+      role: this.deps.chain.roleOf(this.deps.nodeId),
       version: CLIENT_VERSION,
     };
   }

@@ -102,8 +102,7 @@ export function bindNodeMetrics(
       bestKnownHeight: s.highestBlock,
       peerHeadKnown: sync.counters.headsHeard > 0,
       otherGenesisAnswers: sync.counters.otherGenesis,
-      onNodeList:
-        chain.isSealer(parts.nodeKey.nodeId) || chain.observers().some((id) => bytesToHex(id) === self),
+      onNodeList: chain.roleOf(parts.nodeKey.nodeId) !== "none",
       hasOtherMembers: members().size > 0,
       validatorWeightTotal: w.total,
       reachableValidatorWeight: w.reachable,
