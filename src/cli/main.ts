@@ -167,7 +167,7 @@ async function addNode(argv: string[]): Promise<void> {
   );
   const port = (flag: "rpc-port" | "p2p-port" | "metrics-port") =>
     values[flag] === undefined ? undefined : intFlag(flag, values[flag], 1, 65535);
-  const { addTestnetNode } = await import("./testnet.js");
+  const { addTestnetNode } = await import("./addNode.js");
   const node = await addTestnetNode({
     dir: requireFlag(values.dir, "dir"),
     name: values.name,

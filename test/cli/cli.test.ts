@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AddNodeOptions, addTestnetNode } from "../../src/cli/testnet.js";
+import { type AddNodeOptions, addTestnetNode } from "../../src/cli/addNode.js";
 import { loadNodeConfig } from "../../src/config/index.js";
 import { loadNodeKey } from "../../src/crypto/index.js";
 import { nodeIdToPeerId } from "../../src/network/index.js";
