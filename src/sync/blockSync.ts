@@ -5,7 +5,9 @@ import type { Block, CommitCertificate, Hash, NodeId, ValidatorInfo } from "../t
 import { ConsortError, errorMessage, isDiskFull } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
+import { BehindReport } from "./behindReport.js";
 import { serveBlocks } from "./blockServe.js";
+import { OtherGenesisPeers } from "./otherGenesis.js";
 import {
   BAD_RESPONSE_PENALTY,
   decodeSyncResponse,
@@ -44,8 +46,6 @@ export const defaultBlockSyncOptions: BlockSyncOptions = {
 
 /** Head polls ask at most this many peers at once (consortia are small; this bounds the fan-out). */
 const HEAD_POLL_PEERS_MAX = 32;
-/** Peers reported as running another genesis at most (each once). */
-const OTHER_GENESIS_PEERS_MAX = 256;
 /** Rounds of one fetch from one peer (each up to SYNC_BLOCKS_PER_RESPONSE_MAX blocks). */
 const FETCH_ROUNDS_MAX = 10_000;
 
@@ -113,13 +113,6 @@ export class BlockSync {
   private readonly peerHeads = new Map<string, number>();
   /** The local height at which the last polls saw a peer ahead, and how many polls in a row saw it. */
   private behindAt = { height: -1, polls: 0 };
-  /**
-   * The current "behind" episode: since when peers have been ahead, and the peer head we then had to reach. Under load
-   * a node often trails its peers by one block for a few ms; reaching the target starts a new episode, so only a node
-   * that stops making progress toward its peers (stuck, or falling further behind) is warned about.
-   */
-  private behind: { sinceMs: number; target: number } | null = null;
-  private behindWarnedAtMs: number | null = null;
   /** headsHeard: peer heads learned since start (/ready waits for one before it can call this node in sync). */
   readonly counters = {
     blocksFetched: 0,
@@ -132,17 +125,19 @@ export class BlockSync {
     /** Answers from peers whose genesis is not ours (ignored). */
     otherGenesis: 0,
   };
-  /** Peers already reported as running another genesis (bounded: a consortium is small). */
-  private readonly otherGenesisPeers = new Set<string>();
   /** The local height at the last poll (null before the first). */
   private heightAtLastPoll: number | null = null;
   private readonly opts: BlockSyncOptions;
+  private readonly otherGenesis: OtherGenesisPeers;
+  private readonly behindReport: BehindReport;
 
   constructor(
     opts: BlockSyncOptions,
     private readonly deps: BlockSyncDeps,
   ) {
     this.opts = validateBlockSyncOptions({ ...opts });
+    this.otherGenesis = new OtherGenesisPeers(() => deps.chain.genesisHash(), deps.logger);
+    this.behindReport = new BehindReport(this.opts.behindWarnMs, deps.logger);
   }
 
   start(): void {
@@ -216,7 +211,7 @@ export class BlockSync {
     const best = ahead[0];
     if (!best) {
       this.behindAt = { height: -1, polls: 0 };
-      this.noteCaughtUp(local);
+      this.behindReport.caughtUp(local);
       return;
     }
     this.behindAt =
@@ -224,7 +219,17 @@ export class BlockSync {
         ? { height: local, polls: this.behindAt.polls + 1 }
         : { height: local, polls: 1 };
     const fetchNow = best.headHeight >= local + 2 || this.behindAt.polls >= 2;
-    this.noteBehind(local, best.headHeight, peers.length, heads.length, fetchNow);
+    this.behindReport.behind({
+      height: local,
+      peerHead: best.headHeight,
+      peersAsked: peers.length,
+      peersAnswered: heads.length,
+      action: this.fetching.poll
+        ? "a fetch is in flight"
+        : fetchNow
+          ? "fetching"
+          : "waiting one poll for consensus",
+    });
     if (fetchNow)
       void this.startFetch(
         "poll",
@@ -252,75 +257,18 @@ export class BlockSync {
     }
   }
 
-  /**
-   * Whether the peer's genesis (sent with every answer; empty from a node that does not send it) is ours. A member
-   * given another genesis.json serves a chain whose every block fails here: without this check each node blamed and
-   * banned the others for "invalid blocks" and no log said why. It is not misbehaviour, and its head and blocks
-   * are not ours to follow: ignored, no penalty, and the operator told once per peer which genesis each side has.
-   */
+  /** Whether the answer comes from a peer on our chain; one on another genesis is ignored, unblamed (OtherGenesisPeers). */
   private onOurChain(peer: NodeId, res: SyncResponse): boolean {
-    if (res.genesisHash.length === 0) return true;
-    const ours = this.deps.chain.genesisHash();
-    if (bytesEqual(res.genesisHash, ours)) return true;
     const key = bytesToHex(peer);
+    if (this.otherGenesis.onOurChain(key, res.genesisHash)) return true;
     this.peerHeads.delete(key);
     this.counters.otherGenesis++;
-    if (this.otherGenesisPeers.size < OTHER_GENESIS_PEERS_MAX && !this.otherGenesisPeers.has(key)) {
-      this.otherGenesisPeers.add(key);
-      this.deps.logger.error(
-        { peer: key, peerGenesis: bytesToHex(res.genesisHash), ourGenesis: bytesToHex(ours) },
-        "peer runs a chain with another genesis: one of the two nodes was given the wrong genesis.json " +
-          "(if every peer differs, it is this node's: replace it and delete the data directory); ignoring its blocks",
-      );
-    }
     return false;
   }
 
   private noteHead(peer: NodeId, headHeight: number): void {
     this.peerHeads.set(bytesToHex(peer), headHeight);
     this.counters.headsHeard++;
-  }
-
-  /** An operator must see a node that stays behind its peers, and what it does about it. */
-  private noteBehind(
-    local: number,
-    peerHead: number,
-    asked: number,
-    answered: number,
-    fetchNow: boolean,
-  ): void {
-    const now = Date.now();
-    if (this.behind === null || local >= this.behind.target) this.behind = { sinceMs: now, target: peerHead };
-    const behindMs = now - this.behind.sinceMs;
-    if (behindMs < this.opts.behindWarnMs) return;
-    if (this.behindWarnedAtMs !== null && now - this.behindWarnedAtMs < this.opts.behindWarnMs) return;
-    this.behindWarnedAtMs = now;
-    this.deps.logger.warn(
-      {
-        height: local,
-        peerHead,
-        behindMs,
-        peersAsked: asked,
-        peersAnswered: answered,
-        action: this.fetching.poll
-          ? "a fetch is in flight"
-          : fetchNow
-            ? "fetching"
-            : "waiting one poll for consensus",
-      },
-      "behind peers",
-    );
-  }
-
-  private noteCaughtUp(local: number): void {
-    if (this.behind === null) return;
-    if (this.behindWarnedAtMs !== null)
-      this.deps.logger.info(
-        { height: local, behindMs: Date.now() - this.behind.sinceMs },
-        "caught up with peers",
-      );
-    this.behind = null;
-    this.behindWarnedAtMs = null;
   }
 
   /**

@@ -187,7 +187,12 @@ export const modules: Record<string, MutationModule> = {
   },
   "block-sync": {
     // Catching up: which peers are asked (heads, blocks, proposal txs), what is blamed on a peer, what is skipped.
-    mutate: ["src/sync/blockSync.ts", "src/sync/txFetch.ts"],
+    mutate: [
+      "src/sync/blockSync.ts",
+      "src/sync/behindReport.ts",
+      "src/sync/otherGenesis.ts",
+      "src/sync/txFetch.ts",
+    ],
     tests: [
       "test/sync/blockSync.test.ts",
       "test/sync/blockSyncHostile.test.ts",

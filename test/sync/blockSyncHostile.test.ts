@@ -271,6 +271,11 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     s.start();
     return s;
   }
+  /** One poll of a BlockSync started with `pollIntervalMs: 50` under fake timers, and its fetches finished. */
+  const pollOnce = async (sync: BlockSync) => {
+    await vi.advanceTimersByTimeAsync(50);
+    await sync.idle();
+  };
   /** An honest peer serving `chain`, at most `bytesMax` bytes a response (1: one block per response). */
   const honest =
     (chain: Chain, bytesMax = defaultBlockSyncOptions.responseBytesMax) =>
@@ -507,14 +512,10 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     const oneId = NodeKey.generate().nodeId;
     net.connect(oneId, honest(oneAhead));
     const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
-    const poll = async () => {
-      await vi.advanceTimersByTimeAsync(50);
-      await sync.idle();
-    };
-    await poll();
+    await pollOnce(sync);
     expect(asked(oneId)).toEqual(["head"]); // one behind: wait
     expect(node.height()).toBe(0);
-    await poll();
+    await pollOnce(sync);
     expect(asked(oneId)).toEqual(["head", "head", "blocks@1"]); // still one behind at the same height: fetch
     expect(node.height()).toBe(1);
 
@@ -525,8 +526,8 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     await copyBlocks(source, oneAhead, 2); // head 2: one ahead of the node
     net.connect(twoId, honest(source)); // head 3: two ahead
     net.connect(honestId, honest(twoAhead)); // head 2
-    await poll(); // skipped: the node progressed since the last poll
-    await poll();
+    await pollOnce(sync); // skipped: the node progressed since the last poll
+    await pollOnce(sync);
     expect(node.height()).toBe(3);
     expect(asked(twoId)).toEqual(["head", "blocks@2"]);
     expect(asked(honestId)).toEqual(["head"]);
@@ -544,11 +545,7 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
       const otherId = NodeKey.generate().nodeId;
       net.connect(otherId, honest(other));
       const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
-      const poll = async () => {
-        await vi.advanceTimersByTimeAsync(50);
-        await sync.idle();
-      };
-      for (let i = 0; i < 3; i++) await poll();
+      for (let i = 0; i < 3; i++) await pollOnce(sync);
       expect(asked(otherId)).toEqual(["head", "head", "head"]); // its head of 5 is never fetched
       expect(node.height()).toBe(0);
       expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
@@ -626,20 +623,16 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
       }),
     );
     const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50 });
-    const poll = async () => {
-      await vi.advanceTimersByTimeAsync(50);
-      await sync.idle();
-    };
-    await poll();
+    await pollOnce(sync);
     expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 1 });
     claimed = 0; // it says it is not ahead after all (a running maximum kept 1)
-    await poll();
+    await pollOnce(sync);
     expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
     claimed = 1;
-    await poll();
+    await pollOnce(sync);
     expect(sync.status().highestBlock).toBe(1);
     net.disconnect(hostileId);
-    await poll(); // nobody connected claims anything
+    await pollOnce(sync); // nobody connected claims anything
     expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
     expect(net.penalties).toEqual([]);
   });
@@ -658,20 +651,16 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
       });
     net.connect(hostileId, liar);
     const sync = startSync({ ...defaultBlockSyncOptions, pollIntervalMs: 50, behindWarnMs: 100 });
-    const poll = async () => {
-      await vi.advanceTimersByTimeAsync(50);
-      await sync.idle();
-    };
     const warnings = () => logs.filter((l) => l.msg === "behind peers");
-    await poll(); // t0 + 50: behind from now on
+    await pollOnce(sync); // t0 + 50: behind from now on
     // Asked for the blocks, it served none: caught, its claim no longer counts as the best known height.
     expect(sync.status()).toEqual({ syncing: false, currentBlock: 0, highestBlock: 0 });
     expect(net.penaltiesOf(hostileId)).toMatchObject([
       { points: 50, reason: "claims head 3 but served no block from 1" },
     ]);
-    await poll();
+    await pollOnce(sync);
     expect(warnings()).toEqual([]);
-    await poll(); // t0 + 150: behind for behindWarnMs
+    await pollOnce(sync); // t0 + 150: behind for behindWarnMs
     const first = {
       height: 0,
       peerHead: 3,
@@ -681,11 +670,11 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
       action: "fetching",
     };
     expect(warnings()).toEqual([{ level: "warn", msg: "behind peers", obj: first }]);
-    await poll(); // 50 ms after the warning: not again yet
+    await pollOnce(sync); // 50 ms after the warning: not again yet
     expect(warnings()).toHaveLength(1);
     await copyBlocks(source, node, 2); // consensus commits two blocks: still behind the claimed head
-    await poll(); // skipped: the node progressed
-    await poll(); // t0 + 300: one behind at a new height, it waits one poll; still the same episode
+    await pollOnce(sync); // skipped: the node progressed
+    await pollOnce(sync); // t0 + 300: one behind at a new height, it waits one poll; still the same episode
     expect(warnings().map((l) => l.obj)).toEqual([
       first,
       { ...first, height: 2, behindMs: 250, action: "waiting one poll for consensus" },
@@ -695,13 +684,13 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     // Consensus reaches the episode's target (3) while the peer now claims 5: a new episode, no warning yet.
     await copyBlocks(source, node, 3);
     claimed = 5;
-    await poll(); // skipped
-    await poll(); // t0 + 400: the new episode starts
-    await poll();
+    await pollOnce(sync); // skipped
+    await pollOnce(sync); // t0 + 400: the new episode starts
+    await pollOnce(sync);
     expect(warnings()).toHaveLength(2);
-    await poll(); // t0 + 500: behind for behindWarnMs in this episode
-    await poll();
-    await poll(); // t0 + 600: exactly behindWarnMs after the last warning: again
+    await pollOnce(sync); // t0 + 500: behind for behindWarnMs in this episode
+    await pollOnce(sync);
+    await pollOnce(sync); // t0 + 600: exactly behindWarnMs after the last warning: again
     const third = { ...first, height: 3, peerHead: 5, behindMs: 100 };
     expect(warnings().map((l) => l.obj)).toEqual([
       first,
@@ -712,14 +701,14 @@ describe("BlockSync: lying, stalling and garbage peers, and its own bounds", () 
     expect(logs.filter((l) => l.msg === "caught up with peers")).toEqual([]);
 
     net.disconnect(hostileId);
-    await poll(); // t0 + 650: nobody ahead
+    await pollOnce(sync); // t0 + 650: nobody ahead
     const caughtUp = { level: "info", msg: "caught up with peers", obj: { height: 3, behindMs: 250 } };
     expect(logs.filter((l) => l.msg === "caught up with peers")).toEqual([caughtUp]);
     // A short episode with no warning ends without a notice.
     net.connect(hostileId, liar);
-    await poll();
+    await pollOnce(sync);
     net.disconnect(hostileId);
-    await poll();
+    await pollOnce(sync);
     expect(logs.filter((l) => l.msg === "caught up with peers")).toEqual([caughtUp]);
     expect(warnings()).toHaveLength(4);
     expect(Date.now() - t0).toBe(750);
