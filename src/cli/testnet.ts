@@ -49,6 +49,8 @@ export interface TestnetOptions {
 
 /** The `consort` command of this checkout (bin/consort.js), for the generated start scripts. */
 const CONSORT_BIN = fileURLToPath(new URL("../../bin/consort.js", import.meta.url));
+/** The install's pinned Node.js (package.json optionalDependencies), absent on platforms without one. */
+const PINNED_NODE = fileURLToPath(new URL("../../node_modules/.bin/node", import.meta.url));
 
 export const defaultTestnetOptions: Omit<TestnetOptions, "outDir"> = {
   validators: 4,
@@ -262,7 +264,14 @@ export async function writeNodeFolder(
   if (docker) await writeJson(path.join(dir, "genesis.json"), genesisToJson(docker.genesis));
   await writeFile(
     path.join(dir, "start.sh"),
-    `#!/bin/sh\n# Starts ${name}. Logs go to stdout; Ctrl-C stops it.\ncd "$(dirname "$0")" && exec node ${JSON.stringify(CONSORT_BIN)} start --config node.json\n`,
+    [
+      "#!/bin/sh",
+      `# Starts ${name}. Logs go to stdout; Ctrl-C stops it.`,
+      "# On the Consort install's pinned Node.js (node_modules/.bin/node) where it has one, else on the node in PATH.",
+      `node=${JSON.stringify(PINNED_NODE)}; [ -x "$node" ] || node=node`,
+      `cd "$(dirname "$0")" && exec "$node" ${JSON.stringify(CONSORT_BIN)} start --config node.json`,
+      "",
+    ].join("\n"),
     { mode: 0o755 },
   );
   return {

@@ -310,6 +310,8 @@ export class ConsortNode {
         role: role === "none" ? "not on the node list" : role,
         p2p: this.transport.listenAddresses(),
         rpc: this.rpc?.url ?? null,
+        // Which Node.js runs it: npm scripts use the pinned one (node_modules/.bin/node), a service may not.
+        runtime: `node ${process.version}`,
         // A new node's usual first start: say what it waits for (the list is read at this node's head).
         ...(role === "none" && {
           hint: `members refuse this node until the committee adds it: consort gov propose add-observer ${bytesToHex(self)}; added after block ${head.number}, it syncs once they accept it`,

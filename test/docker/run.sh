@@ -111,7 +111,7 @@ else
 fi
 
 # ---- 3. images ------------------------------------------------------------------------------------------------------
-step "3/8 base image (host node + libraries)"
+step "3/8 base image (the pinned node + libraries)"
 BASE=$("$ROOT/test/docker/make-base.sh" | tail -n 1)
 
 step "4/8 consort image ($IMAGE from docker/Dockerfile.local)"
