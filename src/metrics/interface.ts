@@ -37,6 +37,7 @@ export interface MetricsSources {
     bannedPeerCount(): number;
     stats(): {
       bans: number;
+      peerKeyConflicts: number;
       refusedInbound: number;
       refusedOutbound: number;
       refusedDials: number;

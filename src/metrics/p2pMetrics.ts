@@ -49,6 +49,17 @@ export function p2pMetrics(
         if (s) counterSync.sync(this, "p2p_bans", {}, s.network.stats().bans);
       },
     }),
+    peerKeyConflicts: new Counter({
+      ...reg,
+      name: "consort_p2p_peer_key_conflicts_total",
+      help:
+        "Connections of a member announcing other listen addresses than its open one: that member's key runs in " +
+        "two processes (a copied node folder); a validator's two can sign different blocks at one height",
+      collect() {
+        const s = src();
+        if (s) counterSync.sync(this, "p2p_peer_key_conflicts", {}, s.network.stats().peerKeyConflicts);
+      },
+    }),
     refused: new Counter({
       ...reg,
       name: "consort_p2p_refused_total",

@@ -11,6 +11,8 @@ import type { TransportContext } from "./transportContext.js";
 const REFUSAL_LOG_PERIOD_MS = 60_000;
 const REFUSAL_LOG_ENTRIES_MAX = 1024;
 const PENALTY_ENTRIES_MAX = 1024;
+/** A member seen connecting from two processes is logged at most once per this period (per member). */
+const TWIN_LOG_PERIOD_MS = 10 * 60_000;
 
 /**
  * Who may talk to us: the consortium member list, penalties and bans, the connection gate that enforces them, and
@@ -28,6 +30,13 @@ export class PeerAdmission {
   private readonly penalties: PeerPenalties;
   private readonly peerChangeHandlers = new Set<PeerChangeHandler>();
   private readonly refusalLoggedAt = new Map<string, number>();
+  /**
+   * connection ID → the listen addresses its remote announced in identify (sorted), for the open admitted
+   * connections. One process announces the same set on each of its connections (two may exist: dials crossing);
+   * two sets at once for one peer ID are two processes holding one member's key.
+   */
+  private readonly announced = new Map<string, string>();
+  private readonly twinLoggedAt = new Map<string, number>();
 
   constructor(
     private readonly ctx: TransportContext,
@@ -182,8 +191,15 @@ export class PeerAdmission {
     };
   }
 
-  /** Counts a connection as admitted (identify ran over it, or it settled); first one → "peer connected". */
-  admit(conn: Connection, via: "identify" | "settled"): void {
+  /**
+   * Counts a connection as admitted (identify ran over it, or it settled); first one → "peer connected".
+   * `listenAddrs`: what the remote announced in identify over this connection.
+   */
+  admit(
+    conn: Connection,
+    via: "identify" | "settled",
+    listenAddrs?: readonly { toString(): string }[],
+  ): void {
     // Not `ctx.node()`: peers connect while node.start() is still running.
     if (conn.status !== "open") return;
     const key = conn.remotePeer.toString();
@@ -194,6 +210,7 @@ export class PeerAdmission {
       ids = new Set();
       this.admitted.set(key, ids);
     }
+    if (listenAddrs !== undefined) this.checkOneProcess(key, nodeId, conn.id, ids, listenAddrs);
     if (ids.has(conn.id)) return;
     ids.add(conn.id);
     if (ids.size > 1) return;
@@ -205,7 +222,40 @@ export class PeerAdmission {
     this.emitPeerChange(nodeId, true);
   }
 
+  /**
+   * Records what a connection's remote announced and compares it with the peer's other open connections: a member
+   * whose key runs in two processes (a copied node folder, a standby started beside the primary) connects twice
+   * with different listen addresses. Each twin signs as the member; a validator's pair can sign two blocks at
+   * one height. The node that notices cannot stop it: it tells the operator, whose consortium can.
+   */
+  private checkOneProcess(
+    key: string,
+    nodeId: NodeId,
+    connId: string,
+    connIds: ReadonlySet<string>,
+    listenAddrs: readonly { toString(): string }[],
+  ): void {
+    const addresses = listenAddrs.map(String).sort().join(" ");
+    this.announced.set(connId, addresses);
+    for (const other of connIds) {
+      const otherAddresses = this.announced.get(other);
+      if (other === connId || otherAddresses === undefined || otherAddresses === addresses) continue;
+      this.ctx.counters.peerKeyConflicts++;
+      const now = Date.now();
+      if (now - (this.twinLoggedAt.get(key) ?? Number.NEGATIVE_INFINITY) < TWIN_LOG_PERIOD_MS) return;
+      if (this.twinLoggedAt.size >= REFUSAL_LOG_ENTRIES_MAX) this.twinLoggedAt.clear();
+      this.twinLoggedAt.set(key, now);
+      this.ctx.log.warn(
+        { nodeId: bytesToHex(nodeId), peer: key, listening: [otherAddresses, addresses] },
+        "one member's key connects from two processes at once (listening at both addresses): two nodes run with " +
+          "that node's key; a validator's two can sign different blocks at one height. Its operator must stop one",
+      );
+      return;
+    }
+  }
+
   onConnectionClose(conn: Connection): void {
+    this.announced.delete(conn.id);
     const key = conn.remotePeer.toString();
     const ids = this.admitted.get(key);
     if (ids === undefined || !ids.delete(conn.id) || ids.size > 0) return;

@@ -76,6 +76,7 @@ export class Libp2pTransport implements Transport {
     gossipDropped: 0,
     requestsDropped: 0,
     bans: 0,
+    peerKeyConflicts: 0,
     gossipStreamsRepaired: 0,
     gossipForwards: 0,
     gossipForwardsSkipped: 0,
@@ -154,7 +155,9 @@ export class Libp2pTransport implements Transport {
       connectionGater: this.admission.gater(),
       windowUpdateCounters: this.counters,
     });
-    node.addEventListener("peer:identify", (evt) => this.admission.admit(evt.detail.connection, "identify"));
+    node.addEventListener("peer:identify", (evt) =>
+      this.admission.admit(evt.detail.connection, "identify", evt.detail.listenAddrs),
+    );
     node.addEventListener("connection:close", (evt) => this.admission.onConnectionClose(evt.detail));
     await this.streams.registerProtocols(node);
     try {

@@ -22,6 +22,8 @@ export interface TransportStats {
   gossipDropped: number;
   requestsDropped: number;
   bans: number;
+  /** Connections of a member that announced other listen addresses than its open one (its key in two processes). */
+  peerKeyConflicts: number;
   /** Stale gossipsub outbound streams re-opened (see gossipRepair.ts). */
   gossipStreamsRepaired: number;
   /** Copies of accepted gossip forwarded on to mesh peers (GossipRelay). */

@@ -303,6 +303,16 @@ describe("e2e: member-only admission", () => {
       );
       expect(counts[0]! + counts[1]!).toBeGreaterThan(0);
       expect(counts[2]).toBe(0);
+      // The members saw node3's key connect from two processes at once, named at connection time, before any vote.
+      for (const n of net.nodes.slice(0, 3)) {
+        expect(await readLog(n.dir), `${n.name}'s log`).toContain(
+          "one member's key connects from two processes",
+        );
+      }
+      const peerConflicts = /^consort_p2p_peer_key_conflicts_total (\d+)/m.exec(
+        await (await fetch(`${net.nodes[0]!.metricsUrl!}/metrics`)).text(),
+      );
+      expect(Number(peerConflicts?.[1])).toBeGreaterThan(0);
     } finally {
       const exited = new Promise((r) => twin.once("exit", r));
       twin.kill("SIGTERM");

@@ -21,6 +21,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
     rejected: over.rejected ?? { local: {}, peer: {} },
     bans: over.bans ?? 0,
     keyConflicts: 0,
+    peerKeyConflicts: 0,
     banned: 0,
     ready: over.ready ?? true,
     gossip: { batchesIn: 0, batchesQueued: 0, batchesDropped: 0, batchesRejected: 0 },
@@ -57,6 +58,7 @@ function fakeSources(over: { rejected?: Rejected; bans?: number; ready?: boolean
       bannedPeerCount: () => state.banned,
       stats: () => ({
         bans: state.bans,
+        peerKeyConflicts: state.peerKeyConflicts,
         refusedInbound: 0,
         refusedOutbound: 0,
         refusedDials: 4,
@@ -133,6 +135,7 @@ describe("createConsortMetrics", () => {
     expect(refusals("TXPOOL_NONCE_TOO_LOW", "peer")).toBe(6);
     expect(text.value("consort_p2p_bans_total")).toBe(1);
     expect(text.value("consort_consensus_key_conflicts_total")).toBe(0);
+    expect(text.value("consort_p2p_peer_key_conflicts_total")).toBe(0);
     expect(text.value("consort_p2p_banned_peers")).toBe(0);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "forwarded" })).toBe(3);
     expect(text.value("consort_p2p_gossip_relay_total", { result: "skipped" })).toBe(7);
@@ -145,6 +148,7 @@ describe("createConsortMetrics", () => {
     };
     state.bans = 1;
     state.keyConflicts = 2;
+    state.peerKeyConflicts = 3;
     state.banned = 1;
     state.gossip = { batchesIn: 9, batchesQueued: 4, batchesDropped: 2, batchesRejected: 1 };
     text = parsePromText(await metrics.register.metrics());
@@ -168,6 +172,7 @@ describe("createConsortMetrics", () => {
     expect(refusals("TXPOOL_FULL", "peer")).toBeUndefined();
     expect(text.value("consort_p2p_bans_total")).toBe(1);
     expect(text.value("consort_consensus_key_conflicts_total")).toBe(2);
+    expect(text.value("consort_p2p_peer_key_conflicts_total")).toBe(3);
     expect(text.value("consort_p2p_banned_peers")).toBe(1);
   });
 

@@ -302,6 +302,48 @@ describe("PeerAdmission: the member list, bans and peer events", () => {
   });
 });
 
+describe("PeerAdmission: one member's key in two processes", () => {
+  const twinLines = (n: TestNode) =>
+    n.log.entries.filter((e) => e.msg?.startsWith("one member's key connects"));
+
+  it("is named once when the key connects again listening elsewhere; one process's crossing dials are not", async () => {
+    const shared = makeKey();
+    nodes = await startNodes(3, {}, [makeKey(), shared, shared]);
+    const [a, b, twin] = nodes as [TestNode, TestNode, TestNode];
+    const peer = nodeIdToPeerId(shared.nodeId);
+
+    // b alone, with two connections to a (its dial and a forced second one): one process, nothing to say.
+    b.transport.setStaticPeers(a.transport.listenAddresses());
+    await waitFor("b connected at a", () => a.transport.peerCount() === 1);
+    await libp2pOf(b).dial(nodeIdToPeerId(a.key.nodeId), { force: true });
+    await waitFor("b's second connection", () => libp2pOf(a).getConnections(peer).length >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // identify over the second connection
+    expect(twinLines(a)).toEqual([]);
+    expect(a.transport.stats().peerKeyConflicts).toBe(0);
+
+    // A second process with b's key, listening elsewhere, dials a too.
+    twin.transport.setStaticPeers(a.transport.listenAddresses());
+    await waitFor("the twin's connection at a", () => a.transport.stats().peerKeyConflicts > 0);
+    const lines = twinLines(a);
+    expect(lines.map((e) => [e.level, e.obj.nodeId, e.obj.peer])).toEqual([
+      ["warn", bytesToHex(shared.nodeId), peer.toString()],
+    ]);
+    const listening = (lines[0]!.obj.listening as string[]).toSorted();
+    const announced = (n: TestNode) =>
+      n.transport
+        .listenAddresses()
+        .map((m) => m.split("/p2p/")[0])
+        .join(" ");
+    expect(listening).toEqual([announced(b), announced(twin)].toSorted());
+
+    // Again (the twin reconnects): counted, not logged again within ten minutes.
+    const before = a.transport.stats().peerKeyConflicts;
+    for (const conn of libp2pOf(twin).getConnections(nodeIdToPeerId(a.key.nodeId))) await conn.close();
+    await waitFor("the twin back and compared", () => a.transport.stats().peerKeyConflicts > before, 15_000);
+    expect(twinLines(a).length).toBe(1);
+  }, 30_000);
+});
+
 describe("the connection gate's refusal log", () => {
   afterEach(() => {
     vi.useRealTimers();
