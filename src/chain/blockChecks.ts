@@ -1,5 +1,5 @@
 import { type ExecutedBlock, ExecutionError } from "../execution/index.js";
-import type { BlockHeader, NodeId, Transaction } from "../types/index.js";
+import type { BlockHeader, Hash, NodeId, Transaction } from "../types/index.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import { ChainError } from "./errors.js";
@@ -88,4 +88,25 @@ export function checkRoots(header: BlockHeader, executed: ExecutedBlock): void {
       `block ${header.number}: ${mismatches.join(", ")} differ from local execution`,
     );
   }
+}
+
+/**
+ * A block commits on the head only: its parent committed (not merely executed, `parentExecuted`), and not replaced
+ * by another.
+ */
+export function checkCommitsOnHead(
+  proposal: { hash: Hash; block: { header: BlockHeader } },
+  head: { number: number; hash: Hash },
+  parentExecuted: boolean,
+): void {
+  const header = proposal.block.header;
+  if (header.number === head.number + 1 && bytesEqual(header.parentHash, head.hash)) return;
+  const parentState = parentExecuted
+    ? "is executed here but not committed: commit it first"
+    : "is not on this chain (replaced by a committed block, or unknown)";
+  throw new ChainError(
+    "CHAIN_PARENT_NOT_HEAD",
+    `block ${header.number} (${bytesToHex(proposal.hash)}) cannot commit on head ${head.number} (${bytesToHex(head.hash)}): its parent ${bytesToHex(header.parentHash)} ${parentState}`,
+    { number: header.number, headNumber: head.number },
+  );
 }

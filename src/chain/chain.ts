@@ -27,6 +27,7 @@ import { assert } from "../util/errors.js";
 import { bytesEqual, bytesToHex } from "../util/hex.js";
 import type { Logger } from "../util/logger.js";
 import {
+  checkCommitsOnHead,
   checkExtends,
   checkNotInParent,
   checkRoots,
@@ -408,7 +409,11 @@ export class Chain {
       proposal = this.executed.get(blockHash);
       assert(proposal !== undefined, "verified block not cached");
     }
-    this.checkParentIsHead(proposal);
+    checkCommitsOnHead(
+      proposal,
+      this.head(),
+      this.executed.get(proposal.block.header.parentHash) !== undefined,
+    );
     const block: Block = { ...proposal.block, certificate };
     // Read the node list and config in force after this block BEFORE the write, and swap them in right after
     // it: nobody sees the new height with the old sealers or system config.
@@ -468,21 +473,6 @@ export class Chain {
     const pending = this.executed.lineage(blockHash, head) ?? [proposal];
     const view = new ParentView(this.deps.ledger, head, proposal.block.header, pending);
     return { height: proposal.block.header.number, state: view.state() };
-  }
-
-  /** A block commits on the head only: its parent committed (not merely executed), and not replaced by another. */
-  private checkParentIsHead(proposal: ExecutedProposal): void {
-    const head = this.head();
-    const header = proposal.block.header;
-    if (header.number === head.number + 1 && bytesEqual(header.parentHash, head.hash)) return;
-    const parentState = this.executed.get(header.parentHash)
-      ? "is executed here but not committed: commit it first"
-      : "is not on this chain (replaced by a committed block, or unknown)";
-    throw new ChainError(
-      "CHAIN_PARENT_NOT_HEAD",
-      `block ${header.number} (${bytesToHex(proposal.hash)}) cannot commit on head ${head.number} (${bytesToHex(head.hash)}): its parent ${bytesToHex(header.parentHash)} ${parentState}`,
-      { number: header.number, headNumber: head.number },
-    );
   }
 
   /** What sync serves: the committed block as stored (with its certificate). */
