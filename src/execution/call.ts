@@ -1,9 +1,9 @@
 import { Account, Address as EthAddress } from "@ethereumjs/util";
-import type { Address } from "../types/index.js";
+import type { AccessListItem, Address } from "../types/index.js";
 import { bytesToHex } from "../util/hex.js";
 import { CallWatchdog } from "./callWatchdog.js";
 import { ExecutionError } from "./errors.js";
-import { createEnv, type EvmConfig } from "./evmEnv.js";
+import { type BlockEnv, createEnv, type EvmConfig } from "./evmEnv.js";
 import type { BlockContext, CallRequest, CallResult, StateReader } from "./interface.js";
 import { intrinsicGasOf } from "./intrinsicGas.js";
 import type { ExecutorOptions } from "./options.js";
@@ -62,7 +62,29 @@ export async function runCall(
     );
   }
   const overlay = new StateOverlay(state);
-  const env = await createEnv(config, overlay, ctx, watchdog);
+  // A tracer adds listeners to the EVM: it gets an EVM of its own, never one that goes back to the pool.
+  const env = await createEnv(config, overlay, ctx, watchdog, tracer === undefined ? "pooled" : "fresh");
+  try {
+    return await runMessage(env, req, tracer, { gasLimit, intrinsic, data, value, accessList });
+  } finally {
+    env.release();
+  }
+}
+
+async function runMessage(
+  env: BlockEnv,
+  req: CallRequest,
+  tracer: EvmTracer | undefined,
+  checked: {
+    gasLimit: bigint;
+    intrinsic: bigint;
+    data: Uint8Array;
+    value: bigint;
+    accessList: AccessListItem[];
+  },
+): Promise<CallResult> {
+  const { overlay } = env;
+  const { gasLimit, intrinsic, data, value, accessList } = checked;
   overlay.checkpoint();
   const from = req.from ?? ZERO_ADDRESS;
   const message = {

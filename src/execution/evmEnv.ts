@@ -3,12 +3,14 @@ import { createEVM, type EVM, type Message } from "@ethereumjs/evm";
 import { Address as EthAddress } from "@ethereumjs/util";
 import { keccak256, secp256k1Recover } from "../crypto/index.js";
 import type { Address, NodeId } from "../types/index.js";
+import { assert } from "../util/errors.js";
 import { concatBytes } from "../util/hex.js";
 import { fastEipLookup } from "./evmHotPaths.js"; // also patches runInterpreter and MSTORE (see there)
 import { consortEvmParams, SCHEDULE_EIPS } from "./gasSchedule.js";
 import { governancePrecompiles, permissionHook, revertCode } from "./governance/index.js";
 import type { BlockContext } from "./interface.js";
-import "./jumpAnalysisCache.js"; // patches the interpreter's per-call code analysis into a per-(EVM, code) one
+// Patches the interpreter's per-call code analysis into a per-(EVM, code) one.
+import { forgetJumpAnalyses } from "./jumpAnalysisCache.js";
 import type { ExecutorOptions } from "./options.js";
 import type { StateOverlay } from "./overlay.js";
 import { offloadedPrecompiles } from "./precompileOffload.js";
@@ -17,6 +19,7 @@ import {
   CONSENSUS_NODES_ADDRESS,
   consensusNodesPrecompile,
   SYSTEM_CONFIG_ADDRESS,
+  type SystemPrecompileContext,
   systemConfigPrecompile,
 } from "./systemContracts.js";
 import type { EvmTicker } from "./yielder.js";
@@ -39,9 +42,13 @@ export interface BlockEnv {
   evmBlock: EvmBlock;
   precompileAddresses: string[];
   coinbase: EthAddress;
+  /** Gives the EVM back to its pool; nothing may use this env afterwards. Idempotent. */
+  release(): void;
 }
 
 type EvmBlock = NonNullable<Parameters<EVM["runCall"]>[0]["block"]>;
+type CustomOpcode = ReturnType<EvmTicker["opcodes"]>[number];
+type AddedOpcode = Extract<CustomOpcode, { logicFunction: unknown }>;
 
 /** Consort's gas schedule (gasSchedule.ts), built once: part of consensus, the same for every EVM. */
 const SCHEDULE_PARAMS = consortEvmParams();
@@ -64,6 +71,58 @@ export function evmConfigOf(opts: ExecutorOptions): EvmConfig {
 }
 
 /**
+ * What a pooled EVM's hooks (system precompiles, BLOCKHASH, permission checks, the ticker's opcodes) read: set for
+ * each use, cleared when the EVM goes back to the pool.
+ */
+interface Binding {
+  overlay: StateOverlay | null;
+  blockNumber: number;
+  recentProposers: BlockContext["recentProposers"];
+  getBlockHash: BlockContext["getBlockHash"];
+  ticker: EvmTicker | undefined;
+  /** The ticker's own custom opcodes, which the EVM's (built once) call. */
+  tickerOpcodes: CustomOpcode[];
+  messages: Message[];
+}
+
+interface PooledEvm {
+  evm: EVM;
+  sm: FlatStateManager;
+  binding: Binding;
+  precompileAddresses: string[];
+  /** Its chain id and custom opcodes (opcodeShape): only a use with the same ones may take it. */
+  key: string;
+}
+
+/**
+ * Building an EVM (its Common, opcode table, precompiles) took ~0.4 ms of CPU warm and ~1.2 ms in a node, where it
+ * ran once per block and per eth_call and never got hot: most of what an eth_call to a small contract cost. An EVM
+ * keeps nothing of one use that the next could see (runEvm resets the journal and transient storage before every
+ * tx, as within a block), so EVMs are kept for reuse: per EvmConfig and custom-opcode shape, at most this many idle.
+ * A use takes one out, so concurrent calls and a block never share one.
+ */
+export const IDLE_EVMS_MAX = 4;
+const idleEvms = new WeakMap<EvmConfig, Map<string, PooledEvm[]>>();
+const evmCounts = { built: 0, reused: 0 };
+
+/** Since the process started: EVMs built, and uses that took an idle one instead. */
+export function evmPoolStats(): { built: number; reused: number } {
+  return { ...evmCounts };
+}
+
+function opcodeShape(watchdog: EvmTicker | undefined): string {
+  if (watchdog === undefined) return "";
+  return watchdog
+    .opcodes()
+    .map((op) =>
+      "logicFunction" in op ? `${op.opcode}:${op.baseFee}:${op.gasFunction ? "g" : ""}` : `-${op.opcode}`,
+    )
+    .join(",");
+}
+
+/**
+ * The EVM for one block or call over `overlay`: a pooled one (`release` gives it back), or with `use: "fresh"`
+ * one of its own (tracers attach listeners to it; `release` only detaches it).
  * `watchdog`: ticked on every JUMPDEST and before every message: a CallWatchdog for calls (deadline + yields), an
  * EvmYielder for blocks (yields only: no deadline, results never depend on time).
  */
@@ -72,30 +131,119 @@ export async function createEnv(
   overlay: StateOverlay,
   ctx: BlockContext,
   watchdog?: EvmTicker,
+  use: "pooled" | "fresh" = "pooled",
 ): Promise<BlockEnv> {
-  const sm = new FlatStateManager(overlay);
-  const messages: Message[] = [];
   const chainId =
     ctx.chainId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ctx.chainId) : ctx.chainId.toString();
+  const key = `${chainId}|${opcodeShape(watchdog)}`;
+  const idle = use === "pooled" ? idleEvms.get(config)?.get(key)?.pop() : undefined;
+  if (idle !== undefined) evmCounts.reused++;
+  const pooled = idle ?? (await buildEvm(config, chainId, watchdog, key));
+  const coinbase = new EthAddress(ctx.coinbase);
+  bind(pooled, overlay, ctx, watchdog);
+  let released = false;
+  return {
+    overlay,
+    sm: pooled.sm,
+    evm: pooled.evm,
+    messages: pooled.binding.messages,
+    evmBlock: evmBlockOf(ctx, coinbase),
+    precompileAddresses: pooled.precompileAddresses,
+    coinbase,
+    release: () => {
+      if (released) return;
+      released = true;
+      unbind(pooled);
+      if (use === "pooled") giveBack(config, pooled);
+    },
+  };
+}
+
+function bind(pooled: PooledEvm, overlay: StateOverlay, ctx: BlockContext, watchdog?: EvmTicker): void {
+  const b = pooled.binding;
+  b.overlay = overlay;
+  b.blockNumber = ctx.number;
+  b.recentProposers = ctx.recentProposers;
+  b.getBlockHash = ctx.getBlockHash;
+  b.ticker = watchdog;
+  b.tickerOpcodes = watchdog?.opcodes() ?? [];
+  b.messages.length = 0;
+  pooled.sm.rebind(overlay);
+  forgetJumpAnalyses(pooled.evm);
+}
+
+/** Drops every reference to the last use's state, so an idle EVM holds no block's overlay. */
+function unbind(pooled: PooledEvm): void {
+  const b = pooled.binding;
+  b.overlay = null;
+  b.recentProposers = undefined;
+  b.getBlockHash = undefined;
+  b.ticker = undefined;
+  b.tickerOpcodes = [];
+  b.messages.length = 0;
+  pooled.sm.rebind(null);
+}
+
+function giveBack(config: EvmConfig, pooled: PooledEvm): void {
+  let byKey = idleEvms.get(config);
+  if (byKey === undefined) {
+    byKey = new Map();
+    idleEvms.set(config, byKey);
+  }
+  let idle = byKey.get(pooled.key);
+  if (idle === undefined) {
+    idle = [];
+    byKey.set(pooled.key, idle);
+  }
+  if (idle.length < IDLE_EVMS_MAX) idle.push(pooled);
+}
+
+function liveOverlay(b: Binding): StateOverlay {
+  assert(b.overlay !== null, "a pooled EVM's hook ran while the EVM was back in the pool");
+  return b.overlay;
+}
+
+async function buildEvm(
+  config: EvmConfig,
+  chainId: number | string,
+  watchdog: EvmTicker | undefined,
+  key: string,
+): Promise<PooledEvm> {
+  const binding: Binding = {
+    overlay: null,
+    blockNumber: 0,
+    recentProposers: undefined,
+    getBlockHash: undefined,
+    ticker: undefined,
+    tickerOpcodes: [],
+    messages: [],
+  };
+  const sm = new FlatStateManager(null);
   const common = createCustomCommon({ chainId }, Mainnet, {
     hardfork: config.hardfork,
     customCrypto: config.customCrypto,
     eips: [...SCHEDULE_EIPS],
   });
   fastEipLookup(common);
-  const precompileCtx = {
-    overlay,
-    blockNumber: ctx.number,
-    currentMessage: () => messages[messages.length - 1],
-    recentProposers: ctx.recentProposers,
+  const precompileCtx: SystemPrecompileContext = {
+    get overlay() {
+      return liveOverlay(binding);
+    },
+    get blockNumber() {
+      return binding.blockNumber;
+    },
+    get recentProposers() {
+      return binding.recentProposers;
+    },
+    currentMessage: () => binding.messages[binding.messages.length - 1],
   };
-  const getBlockHash = ctx.getBlockHash;
   const evm = await createEVM({
     common,
     params: SCHEDULE_PARAMS,
     stateManager: sm,
     blockchain: {
       getBlock: async (n: number) => {
+        const getBlockHash = binding.getBlockHash;
         const hash = getBlockHash === undefined ? null : await getBlockHash(n);
         const h = hash ?? new Uint8Array(32);
         return { hash: () => h };
@@ -114,14 +262,37 @@ export async function createEnv(
       },
       ...governancePrecompiles(precompileCtx),
     ],
-    ...(watchdog === undefined ? {} : { customOpcodes: watchdog.opcodes() }),
+    ...(watchdog === undefined ? {} : { customOpcodes: delegatingOpcodes(watchdog, binding) }),
   });
+  addMessageHooks(evm, binding, watchdog !== undefined);
+  evmCounts.built++;
+  return { evm, sm, binding, precompileAddresses: [...evm.precompiles.keys()], key };
+}
+
+/** The ticker's opcodes, each calling the same opcode of whichever ticker the EVM is bound to at the time. */
+function delegatingOpcodes(template: EvmTicker, binding: Binding): CustomOpcode[] {
+  const current = (i: number) => binding.tickerOpcodes[i] as AddedOpcode;
+  return template.opcodes().map((op, i): CustomOpcode => {
+    if (!("logicFunction" in op)) return op;
+    const delegating: AddedOpcode = {
+      ...op,
+      logicFunction: (runState, common) => current(i).logicFunction(runState, common),
+    };
+    if (op.gasFunction !== undefined) {
+      delegating.gasFunction = ((runState, gas, common) =>
+        current(i).gasFunction!(runState, gas, common)) as AddedOpcode["gasFunction"];
+    }
+    return delegating;
+  });
+}
+
+function addMessageHooks(evm: EVM, binding: Binding, ticking: boolean): void {
   evm.events.on("beforeMessage", (m: Message) => {
-    messages.push(m);
+    binding.messages.push(m);
   });
   // Deploy / method ACLs and contract status (governance/permissions.ts): a refused message reverts with the rule.
   const checkPermissions = permissionHook(
-    (k) => overlay.get(k),
+    (k) => liveOverlay(binding).get(k),
     (a) => evm.getPrecompile(new EthAddress(a)) !== undefined,
   );
   evm.events.on("beforeMessage", (m: Message, resolve?: (result?: unknown) => void) => {
@@ -135,19 +306,21 @@ export async function createEnv(
       },
     );
   });
-  if (watchdog !== undefined) {
+  if (ticking) {
     // Two parameters: the EVM awaits `resolve` (and a synchronous throw rejects the message).
     evm.events.on("beforeMessage", (_m: Message, resolve?: (result?: unknown) => void) => {
-      const wait = watchdog.tick();
+      const wait = binding.ticker?.tick();
       if (wait === undefined) resolve?.();
       else void wait.then(() => resolve?.());
     });
   }
   evm.events.on("afterMessage", () => {
-    messages.pop();
+    binding.messages.pop();
   });
-  const coinbase = new EthAddress(ctx.coinbase);
-  const evmBlock: EvmBlock = {
+}
+
+function evmBlockOf(ctx: BlockContext, coinbase: EthAddress): EvmBlock {
+  return {
     header: {
       number: BigInt(ctx.number),
       coinbase,
@@ -158,15 +331,6 @@ export async function createEnv(
       baseFeePerGas: BASE_FEE,
       getBlobGasPrice: () => 0n,
     },
-  };
-  return {
-    overlay,
-    sm,
-    evm,
-    messages,
-    evmBlock,
-    precompileAddresses: [...evm.precompiles.keys()],
-    coinbase,
   };
 }
 

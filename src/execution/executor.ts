@@ -7,7 +7,7 @@ import { applyTx } from "./applyTx.js";
 import { logsBloom } from "./bloom.js";
 import { callGasCap, runCall, searchGas } from "./call.js";
 import { ExecutionError, RETRYABLE_REJECT_CODES } from "./errors.js";
-import { createEnv, type EvmConfig, evmConfigOf } from "./evmEnv.js";
+import { type BlockEnv, createEnv, type EvmConfig, evmConfigOf } from "./evmEnv.js";
 import type {
   BlockContext,
   CallRequest,
@@ -15,6 +15,7 @@ import type {
   ExecutedBlock,
   RejectedTx,
   StateReader,
+  SystemConfig,
 } from "./interface.js";
 import { defaultExecutorOptions, type ExecutorOptions } from "./options.js";
 import { StateOverlay } from "./overlay.js";
@@ -34,6 +35,14 @@ import { readSystemConfigFrom } from "./systemContracts.js";
 import { type EvmTracer, type ResultTracer, traceBlockTxs } from "./trace/index.js";
 import { type CheckState, checkTx, nativeNoncesSeenBefore, reject } from "./txChecks.js";
 import { EvmYielder } from "./yielder.js";
+
+/** What running a block's txs gave (Executor.runTxs). */
+interface BlockRun {
+  kept: Transaction[];
+  rejected: RejectedTx[];
+  receipts: Receipt[];
+  block: CheckState;
+}
 
 /** Executed blocks the state cache remembers, to follow the chain from a parent to its child (pipelining). */
 const STATE_CACHE_BLOCKS = 8;
@@ -83,8 +92,63 @@ export class Executor {
     const yielder =
       this.opts.blockYieldIntervalMs === null ? undefined : new EvmYielder(this.opts.blockYieldIntervalMs);
     const env = await createEnv(this.evmConfig, overlay, ctx, yielder);
-    await this.prefetch(overlay, txs);
+    let run: BlockRun;
+    try {
+      await this.prefetch(overlay, txs);
+      run = await this.runTxs(env, ctx, cfg, txs, mode, yielder);
+    } finally {
+      env.release();
+    }
+    const { kept, rejected, receipts, block } = run;
 
+    const stateChanges = await overlay.changes();
+    const stateRoot = computeStateRoot(ctx.parentStateRoot, stateChanges);
+    this.stateCache.recordExecuted(ctx.parentStateRoot, stateRoot, stateChanges);
+    let validatorsChanged = false;
+    let configChanged = false;
+    for (const [key] of stateChanges) {
+      if (key[0] === KEY_PREFIX.systemConfig) configChanged = true;
+      else if (key.length === 1 && key[0] === Number.parseInt(CONSENSUS_NODES_KEY, 16))
+        validatorsChanged = true;
+    }
+    this.log.debug(
+      {
+        number: ctx.number,
+        mode,
+        txs: kept.length,
+        rejected: rejected.length,
+        gasUsed: block.cumulativeGas.toString(),
+        changes: stateChanges.length,
+        ms: Math.round(performance.now() - startedMs),
+        yields: yielder?.yields,
+        longestRunMs: yielder === undefined ? undefined : Math.round(yielder.longestRunMs),
+        yieldedMs: yielder === undefined ? undefined : Math.round(yielder.awayMs),
+      },
+      "block executed",
+    );
+    return {
+      transactions: kept,
+      rejected,
+      receipts,
+      stateRoot,
+      gasUsed: block.cumulativeGas,
+      stateChanges,
+      txRoot: txRootOf(kept),
+      receiptRoot: receiptRootOf(receipts),
+      validatorsChanged,
+      configChanged,
+    };
+  }
+
+  /** The block's txs in order on `env`: checked, applied, a receipt each (build mode drops invalid ones). */
+  private async runTxs(
+    env: BlockEnv,
+    ctx: BlockContext,
+    cfg: SystemConfig,
+    txs: Transaction[],
+    mode: "build" | "verify",
+    yielder: EvmYielder | undefined,
+  ): Promise<BlockRun> {
     const kept: Transaction[] = [];
     const rejected: RejectedTx[] = [];
     const receipts: Receipt[] = [];
@@ -148,44 +212,7 @@ export class Executor {
         logsBloom: logsBloom(outcome.logs),
       });
     }
-
-    const stateChanges = await overlay.changes();
-    const stateRoot = computeStateRoot(ctx.parentStateRoot, stateChanges);
-    this.stateCache.recordExecuted(ctx.parentStateRoot, stateRoot, stateChanges);
-    let validatorsChanged = false;
-    let configChanged = false;
-    for (const [key] of stateChanges) {
-      if (key[0] === KEY_PREFIX.systemConfig) configChanged = true;
-      else if (key.length === 1 && key[0] === Number.parseInt(CONSENSUS_NODES_KEY, 16))
-        validatorsChanged = true;
-    }
-    this.log.debug(
-      {
-        number: ctx.number,
-        mode,
-        txs: kept.length,
-        rejected: rejected.length,
-        gasUsed: block.cumulativeGas.toString(),
-        changes: stateChanges.length,
-        ms: Math.round(performance.now() - startedMs),
-        yields: yielder?.yields,
-        longestRunMs: yielder === undefined ? undefined : Math.round(yielder.longestRunMs),
-        yieldedMs: yielder === undefined ? undefined : Math.round(yielder.awayMs),
-      },
-      "block executed",
-    );
-    return {
-      transactions: kept,
-      rejected,
-      receipts,
-      stateRoot,
-      gasUsed: block.cumulativeGas,
-      stateChanges,
-      txRoot: txRootOf(kept),
-      receiptRoot: receiptRootOf(receipts),
-      validatorsChanged,
-      configChanged,
-    };
+    return { kept, rejected, receipts, block };
   }
 
   /**

@@ -49,10 +49,32 @@ export class FlatStateManager implements StateManagerInterface {
    * @param storageWritten storage key prefixes (one per contract) written in this block: clearStorage scans
    *   only those (shared with shallow copies).
    */
+  private current: StateOverlay | null;
+
   constructor(
-    readonly overlay: StateOverlay,
+    overlay: StateOverlay | null,
     private readonly storageWritten = new Set<string>(),
-  ) {}
+  ) {
+    this.current = overlay;
+  }
+
+  /** The overlay this manager reads and writes; asserts it has one (a pooled EVM's is taken away between uses). */
+  get overlay(): StateOverlay {
+    if (this.current === null) {
+      throw new ExecutionError("EXEC_INTERNAL", "state manager used while its EVM is back in the pool");
+    }
+    return this.current;
+  }
+
+  /**
+   * Points this manager at another block's (or call's) overlay, or at none (null), forgetting what it kept of the
+   * last one: a pooled EVM (evmEnv.ts) keeps its manager from use to use.
+   */
+  rebind(overlay: StateOverlay | null): void {
+    this.current = overlay;
+    this.txOriginals.clear();
+    this.storageWritten.clear();
+  }
 
   private decode(raw: Uint8Array) {
     let a = this.accountMemo.get(raw);

@@ -42,6 +42,7 @@ async function ethereumEnv(state: MemoryState, chainId: bigint): Promise<BlockEn
     sm,
     evm,
     messages: [] as Message[],
+    release: () => {},
     evmBlock: {
       header: {
         number: 1n,

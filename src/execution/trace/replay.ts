@@ -1,7 +1,7 @@
 import type { Transaction } from "../../types/index.js";
 import { applyTx } from "../applyTx.js";
 import { CallWatchdog } from "../callWatchdog.js";
-import { createEnv, type EvmConfig } from "../evmEnv.js";
+import { type BlockEnv, createEnv, type EvmConfig } from "../evmEnv.js";
 import type { BlockContext, StateReader } from "../interface.js";
 import type { ExecutorOptions } from "../options.js";
 import { StateOverlay } from "../overlay.js";
@@ -25,7 +25,21 @@ export async function traceBlockTxs(
 ): Promise<unknown[]> {
   const watchdog = new CallWatchdog(budgetMs, opts.callYieldIntervalMs);
   const overlay = new StateOverlay(parentState);
-  const env = await createEnv(config, overlay, ctx, watchdog);
+  // Tracers add listeners to the EVM: an EVM of its own, never one that goes back to the pool.
+  const env = await createEnv(config, overlay, ctx, watchdog, "fresh");
+  try {
+    return await replayUpTo(env, txs, targets, makeTracer);
+  } finally {
+    env.release();
+  }
+}
+
+async function replayUpTo(
+  env: BlockEnv,
+  txs: readonly Transaction[],
+  targets: readonly number[],
+  makeTracer: () => ResultTracer,
+): Promise<unknown[]> {
   const results: unknown[] = [];
   const last = targets[targets.length - 1] ?? -1;
   const wanted = new Set(targets);
