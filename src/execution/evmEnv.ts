@@ -169,7 +169,6 @@ function bind(pooled: PooledEvm, overlay: StateOverlay, ctx: BlockContext, watch
   b.tickerOpcodes = watchdog?.opcodes() ?? [];
   b.messages.length = 0;
   pooled.sm.rebind(overlay);
-  forgetJumpAnalyses(pooled.evm);
 }
 
 /** Drops every reference to the last use's state, so an idle EVM holds no block's overlay. */
@@ -182,6 +181,7 @@ function unbind(pooled: PooledEvm): void {
   b.tickerOpcodes = [];
   b.messages.length = 0;
   pooled.sm.rebind(null);
+  forgetJumpAnalyses(pooled.evm); // up to ~40× a block's code bytes: not kept while idle
 }
 
 function giveBack(config: EvmConfig, pooled: PooledEvm): void {

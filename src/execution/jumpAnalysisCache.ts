@@ -7,7 +7,8 @@ import { importEvmFile } from "./evmInternals.js";
  * ~6 % of a node's main thread and much of its garbage (an array and a bigint per PUSH, per call), and a block calls
  * the same few contracts again and again. The result depends only on the code and on the EVM (its opcode table and
  * its active EIPs), and the interpreter only reads it, so it is remembered per (EVM, code object): an EVM serves
- * one block or call at a time and forgets its analyses between them (evmEnv.ts), and the state gives the same code object for a code hash throughout it.
+ * one block or call at a time and forgets its analyses between them (evmEnv.ts), and the state gives the same code
+ * object for a code hash throughout one.
  *
  * Bounded per EVM by the bytes of code it remembers (CODE_BYTES_CACHED_MAX): an analysis takes up to ~40× its code
  * (a pointer per byte, a bigint per PUSH), and a block that calls thousands of distinct large contracts (a cold CALL
