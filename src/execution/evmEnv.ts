@@ -98,10 +98,11 @@ interface PooledEvm {
  * Building an EVM (its Common, opcode table, precompiles) took ~0.4 ms of CPU warm and ~1.2 ms in a node, where it
  * ran once per block and per eth_call and never got hot: most of what an eth_call to a small contract cost. An EVM
  * keeps nothing of one use that the next could see (runEvm resets the journal and transient storage before every
- * tx, as within a block), so EVMs are kept for reuse: per EvmConfig and custom-opcode shape, at most this many idle.
- * A use takes one out, so concurrent calls and a block never share one.
+ * tx, as within a block), so EVMs are kept for reuse: per EvmConfig, chain id and custom-opcode shape, at most this
+ * many idle (~80 KiB of heap each). A use takes one out, so concurrent calls and a block never share one. Eight
+ * covers what runs at once by default: rpc.maxConcurrentCalls (4) calls and estimates, and the blocks in flight.
  */
-export const IDLE_EVMS_MAX = 4;
+export const IDLE_EVMS_MAX = 8;
 const idleEvms = new WeakMap<EvmConfig, Map<string, PooledEvm[]>>();
 const evmCounts = { built: 0, reused: 0 };
 
