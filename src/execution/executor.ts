@@ -50,8 +50,9 @@ const STATE_CACHE_BLOCKS = 8;
 /**
  * Executes blocks of transactions on the flat state (see stateLayout.ts) with @ethereumjs/evm's runCall:
  * one overlay per block, one state root per block, no fees. Instances hold no per-block state: blocks, calls
- * and estimates may run concurrently, each on its own overlay and EVM. What they share is a cache of the committed
- * state (stateCache.ts), keyed by state root, so it never answers for another state than the one a block runs on.
+ * and estimates may run concurrently, each on its own overlay and EVM (taken from a pool of idle ones for as long as
+ * it runs: evmEnv.ts). What they share is a cache of the committed state (stateCache.ts), keyed by state root, so it
+ * never answers for another state than the one a block runs on.
  *
  * Per transaction: checks (txChecks.ts: chain, nonce or native replay fields, gas limits, balance ≥ value), then
  * applyTx.ts: the sender's nonce increment (Ethereum txs only: native txs use no account nonce), then either the
