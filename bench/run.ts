@@ -11,6 +11,7 @@ import {
   runBench,
   runOverload,
 } from "./lib/bench.js";
+import { type Calibration, calibrate } from "./lib/calibration.js";
 import { renderReport } from "./lib/report.js";
 import { renderSvg } from "./lib/svg.js";
 import { expandTargets, SUBMIT_TO, type SubmitTo, stopAllTargets } from "./lib/targets.js";
@@ -98,8 +99,10 @@ async function main(argv: string[]): Promise<void> {
     );
   }
   const machine = machineInfo();
+  const calibration: { start: Calibration; end?: Calibration } = { start: calibrate() };
   console.log(
-    `machine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${process.version}, load ${machine.loadAvg.join(" ")}`,
+    `machine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${process.version}, load ${machine.loadAvg.join(" ")}, ` +
+      `calibration ${calibration.start.usPerTx} µs/tx (a transfer decoded and recovered: lower is a faster hour)`,
   );
 
   if (flags.overload !== undefined) {
@@ -124,7 +127,8 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     const file = path.join(outDir, `overload-${stamp}.json`);
-    await writeFile(file, `${JSON.stringify({ machine, results }, null, 2)}\n`);
+    calibration.end = calibrate();
+    await writeFile(file, `${JSON.stringify({ machine, calibration, results }, null, 2)}\n`);
     for (const r of results) {
       const svg = renderSvg(
         `Consort ${r.target} under sustained overload (${Math.round(durationMs / 1000)} s, native txs)`,
@@ -181,7 +185,8 @@ async function main(argv: string[]): Promise<void> {
     machine,
   });
   const file = path.join(outDir, `bench-${stamp}.json`);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  calibration.end = calibrate();
+  await writeFile(file, `${JSON.stringify({ ...report, calibration }, null, 2)}\n`);
   for (const w of workloads) {
     const runs = report.runs.filter((r) => r.workload === w && r.repeat === 0 && r.result);
     if (runs.length === 0) continue;
@@ -190,6 +195,10 @@ async function main(argv: string[]): Promise<void> {
     if (plotsTo) await writeFile(path.join(plotsTo, `bench-${w}.svg`), svg);
   }
   console.log(`\n${renderReport(report)}`);
+  console.log(
+    `\ncalibration: ${calibration.start.usPerTx} µs/tx before the runs, ${calibration.end.usPerTx} after ` +
+      "(bench/lib/calibration.ts: the machine's speed this hour; compare runs only at like figures)",
+  );
   console.log(`\nresult: ${path.relative(ROOT, file)} (plots beside it)`);
 }
 

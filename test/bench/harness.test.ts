@@ -1,6 +1,7 @@
 import { Transaction as EthTx } from "ethers";
 import { describe, expect, it } from "vitest";
 import { machineInfo, runBench } from "../../bench/lib/bench.js";
+import { calibrate } from "../../bench/lib/calibration.js";
 import { readCpuMs } from "../../bench/lib/cpu.js";
 import { assetDeployData, benchSender, erc20TransferData, signLegacyTx } from "../../bench/lib/ethTx.js";
 import { renderReport } from "../../bench/lib/report.js";
@@ -9,6 +10,14 @@ import { renderSvg } from "../../bench/lib/svg.js";
 import { submitUrlsFor } from "../../bench/lib/targets.js";
 
 describe("bench helpers", () => {
+  it("calibrates the machine on decoding and recovering signed transfers", () => {
+    const c = calibrate(20);
+    expect(c).toMatchObject({ txs: 20, rounds: 5 });
+    expect(c.usPerTx).toBeGreaterThan(0);
+    expect(Number.isFinite(c.usPerTx)).toBe(true);
+    expect(() => calibrate(0)).toThrow(RangeError);
+  });
+
   it("percentile and median", () => {
     const xs = Array.from({ length: 100 }, (_, i) => i + 1);
     expect(percentile(xs, 50)).toBe(50);
