@@ -45,12 +45,13 @@ export class FlatStateManager implements StateManagerInterface {
     },
   };
 
+  /** The overlay in use; null while the manager's EVM is back in the pool (evmEnv.ts). */
+  private current: StateOverlay | null;
+
   /**
    * @param storageWritten storage key prefixes (one per contract) written in this block: clearStorage scans
    *   only those (shared with shallow copies).
    */
-  private current: StateOverlay | null;
-
   constructor(
     overlay: StateOverlay | null,
     private readonly storageWritten = new Set<string>(),
