@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   keccak256,
@@ -291,6 +292,45 @@ describe("RecoveryThreads", () => {
     expect(t.stats()).toMatchObject({ inThreads: 0, inline: 2 });
   });
 
+  it("close lets each worker end by itself: none is terminated (that could abort the process on Node 24)", async () => {
+    const terminate = vi.spyOn(Worker.prototype, "terminate");
+    const emit = vi.spyOn(Worker.prototype, "emit");
+    try {
+      const t = threads({ threads: 2 });
+      t.start();
+      await vi.waitFor(() => expect(t.stats().online).toBe(2));
+      const items = signed(40, "ends by itself");
+      const got = await Promise.all(items.map((s) => t.recoverAddress(s.msgHash, s.signature, s.recovery)));
+      expect(got.map(hex)).toEqual(items.map((s) => hex(s.address)));
+      await t.close();
+      expect(t.stats().online).toBe(0);
+      expect(terminate).not.toHaveBeenCalled();
+      const exitCodes = emit.mock.calls.filter(([event]) => event === "exit").map(([, code]) => code);
+      expect(exitCodes).toEqual([0, 0]); // ended normally, not by an error
+    } finally {
+      terminate.mockRestore();
+      emit.mockRestore();
+    }
+  });
+
+  it("close terminates a worker that does not end by itself within exitWaitMs", async () => {
+    const terminate = vi.spyOn(Worker.prototype, "terminate");
+    try {
+      const t = threads({
+        threads: 1,
+        workerUrl: STAND_IN,
+        workerData: { mode: "ignoreClose" },
+        exitWaitMs: 100,
+      });
+      const [s] = signed(1, "ignores close");
+      expect(hex(await t.recoverAddress(s!.msgHash, s!.signature, s!.recovery))).toBe(hex(s!.address));
+      await t.close();
+      expect(terminate).toHaveBeenCalledTimes(1);
+    } finally {
+      terminate.mockRestore();
+    }
+  });
+
   it("an awaited recovery keeps the process alive; idle workers do not (a process ends on its own)", () => {
     // Top-level await on a thread's answer, nothing else pending: the process must wait for it, then exit by itself
     // although the worker is still running (idle workers are unreferenced). On Node 20 a message in flight to a
@@ -335,6 +375,14 @@ describe("RecoveryThreads", () => {
           message: `pendingMax must be a positive integer, got ${bad}`,
           meta: { pendingMax: bad },
         }),
+      );
+    }
+  });
+
+  it("refuses an exitWaitMs that is negative or not a number", () => {
+    for (const bad of [-1, Number.NaN]) {
+      expect(() => new RecoveryThreads({ threads: 1, exitWaitMs: bad })).toThrowError(
+        expect.objectContaining({ code: "CRYPTO_INVALID_INPUT", meta: { exitWaitMs: bad } }),
       );
     }
   });
