@@ -119,7 +119,8 @@ describe("an EVM reused by eth_call", () => {
       }
     };
     // First use: a budget never reached (the loop ends when its gas does).
-    expect(await run(600_000, 100_000n)).toMatchObject({ status: 0, error: "out of gas" });
+    const first = await run(600_000, 100_000n);
+    expect(first).toMatchObject({ status: 0, error: "out of gas" });
     // The same EVM, a 50 ms budget and gas for tens of seconds: its own watchdog stops it, at a JUMPDEST in the
     // loop, and before a message in the loop-free call tree.
     for (const to of [endless!, selfCalls!]) {
@@ -133,5 +134,9 @@ describe("an EVM reused by eth_call", () => {
       expect(evmPoolStats().reused).toBe(before.reused + 1);
       expect((err as ExecutionError).code).toBe("EXEC_CALL_TIMEOUT");
     }
+    // An EVM whose runs were aborted mid-frame serves the next use as the first did.
+    const reused = evmPoolStats().reused;
+    expect(await run(600_000, 100_000n)).toEqual(first);
+    expect(evmPoolStats().reused).toBe(reused + 1);
   });
 });
