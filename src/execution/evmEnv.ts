@@ -111,10 +111,8 @@ export function evmPoolStats(): { built: number; reused: number } {
   return { ...evmCounts };
 }
 
-function opcodeShape(watchdog: EvmTicker | undefined): string {
-  if (watchdog === undefined) return "";
-  return watchdog
-    .opcodes()
+function opcodeShape(opcodes: CustomOpcode[]): string {
+  return opcodes
     .map((op) =>
       "logicFunction" in op ? `${op.opcode}:${op.baseFee}:${op.gasFunction ? "g" : ""}` : `-${op.opcode}`,
     )
@@ -136,12 +134,14 @@ export async function createEnv(
 ): Promise<BlockEnv> {
   const chainId =
     ctx.chainId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ctx.chainId) : ctx.chainId.toString();
-  const key = `${chainId}|${opcodeShape(watchdog)}`;
+  // The ticker's own opcodes, made once per use: they key the pool and the bound EVM's opcodes call them.
+  const opcodes = watchdog?.opcodes() ?? [];
+  const key = `${chainId}|${watchdog === undefined ? "" : opcodeShape(opcodes)}`;
   const idle = use === "pooled" ? idleEvms.get(config)?.get(key)?.pop() : undefined;
   if (idle !== undefined) evmCounts.reused++;
-  const pooled = idle ?? (await buildEvm(config, chainId, watchdog, key));
+  const pooled = idle ?? (await buildEvm(config, chainId, watchdog === undefined ? null : opcodes, key));
   const coinbase = new EthAddress(ctx.coinbase);
-  bind(pooled, overlay, ctx, watchdog);
+  bind(pooled, overlay, ctx, watchdog, opcodes);
   let released = false;
   return {
     overlay,
@@ -160,14 +160,20 @@ export async function createEnv(
   };
 }
 
-function bind(pooled: PooledEvm, overlay: StateOverlay, ctx: BlockContext, watchdog?: EvmTicker): void {
+function bind(
+  pooled: PooledEvm,
+  overlay: StateOverlay,
+  ctx: BlockContext,
+  watchdog: EvmTicker | undefined,
+  opcodes: CustomOpcode[],
+): void {
   const b = pooled.binding;
   b.overlay = overlay;
   b.blockNumber = ctx.number;
   b.recentProposers = ctx.recentProposers;
   b.getBlockHash = ctx.getBlockHash;
   b.ticker = watchdog;
-  b.tickerOpcodes = watchdog?.opcodes() ?? [];
+  b.tickerOpcodes = opcodes;
   b.messages.length = 0;
   pooled.sm.rebind(overlay);
 }
@@ -207,7 +213,8 @@ function liveOverlay(b: Binding): StateOverlay {
 async function buildEvm(
   config: EvmConfig,
   chainId: number | string,
-  watchdog: EvmTicker | undefined,
+  /** The first ticker's opcodes (the shape every later one has), or null: an EVM without a ticker. */
+  tickerOpcodes: CustomOpcode[] | null,
   key: string,
 ): Promise<PooledEvm> {
   const binding: Binding = {
@@ -263,17 +270,17 @@ async function buildEvm(
       },
       ...governancePrecompiles(precompileCtx),
     ],
-    ...(watchdog === undefined ? {} : { customOpcodes: delegatingOpcodes(watchdog, binding) }),
+    ...(tickerOpcodes === null ? {} : { customOpcodes: delegatingOpcodes(tickerOpcodes, binding) }),
   });
-  addMessageHooks(evm, binding, watchdog !== undefined);
+  addMessageHooks(evm, binding, tickerOpcodes !== null);
   evmCounts.built++;
   return { evm, sm, binding, precompileAddresses: [...evm.precompiles.keys()], key };
 }
 
 /** The ticker's opcodes, each calling the same opcode of whichever ticker the EVM is bound to at the time. */
-function delegatingOpcodes(template: EvmTicker, binding: Binding): CustomOpcode[] {
+function delegatingOpcodes(template: CustomOpcode[], binding: Binding): CustomOpcode[] {
   const current = (i: number) => binding.tickerOpcodes[i] as AddedOpcode;
-  return template.opcodes().map((op, i): CustomOpcode => {
+  return template.map((op, i): CustomOpcode => {
     if (!("logicFunction" in op)) return op;
     const delegating: AddedOpcode = {
       ...op,
