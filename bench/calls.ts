@@ -18,12 +18,13 @@ import { assetBytecode } from "./lib/asset.js";
 import { machineInfo } from "./lib/bench.js";
 import { CpuMeter } from "./lib/cpu.js";
 import { assetDeployData, signLegacyTx } from "./lib/ethTx.js";
-import { RpcClient } from "./lib/rpc.js";
-import { expandTargets, type RunningTarget, sleep, startTarget, stopAllTargets } from "./lib/targets.js";
+import { RpcClient, waitForReceipt } from "./lib/rpc.js";
+import { expandTargets, type RunningTarget, startTarget, stopAllTargets } from "./lib/targets.js";
 
 const USAGE =
   "npm run bench:calls -- [--targets consort1,anvil-1s] [--count 4000] [--concurrency 16] [--rounds 2]";
 const RECEIPT_TIMEOUT_MS = 60_000;
+const RECEIPT_POLL_MS = 20;
 const SYSTEM_CONFIG = "0x0000000000000000000000000000000000001000";
 
 interface Read {
@@ -48,20 +49,15 @@ async function deployAsset(target: RunningTarget, rpc: RpcClient): Promise<strin
     target.funderKey,
   );
   await rpc.call("eth_sendRawTransaction", [tx.raw]);
-  const deadline = performance.now() + RECEIPT_TIMEOUT_MS;
-  for (;;) {
-    const receipt = await rpc.call<{ contractAddress: string; status: string } | null>(
-      "eth_getTransactionReceipt",
-      [tx.hash],
-    );
-    if (receipt !== null) {
-      if (receipt.status !== "0x1")
-        throw new Error(`Asset deployment failed on ${target.name}: ${JSON.stringify(receipt)}`);
-      return receipt.contractAddress;
-    }
-    if (performance.now() > deadline) throw new Error(`no deployment receipt on ${target.name}`);
-    await sleep(20);
-  }
+  const receipt = await waitForReceipt<{ contractAddress: string; status: string }>(
+    rpc,
+    tx.hash,
+    RECEIPT_POLL_MS,
+    RECEIPT_TIMEOUT_MS,
+  );
+  if (receipt.status !== "0x1")
+    throw new Error(`Asset deployment failed on ${target.name}: ${JSON.stringify(receipt)}`);
+  return receipt.contractAddress;
 }
 
 async function readsFor(target: RunningTarget, rpc: RpcClient): Promise<Read[]> {

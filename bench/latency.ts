@@ -17,7 +17,7 @@ import { bytesToHex } from "../src/util/hex.js";
 import { machineInfo } from "./lib/bench.js";
 import { CpuMeter } from "./lib/cpu.js";
 import { randomAddress, signLegacyTx } from "./lib/ethTx.js";
-import { RpcClient } from "./lib/rpc.js";
+import { RpcClient, waitForReceipt } from "./lib/rpc.js";
 import { percentile } from "./lib/stats.js";
 import { expandTargets, sleep, startTarget, stopAllTargets } from "./lib/targets.js";
 
@@ -25,15 +25,6 @@ const USAGE = `npm run bench:latency -- [--target consort4] [--count 20] [--paus
 const RECEIPT_POLL_MS = 5;
 const SAMPLE_TIMEOUT_MS = 60_000;
 const IDLE_MEASURE_MS = 5_000;
-
-async function waitReceipt(rpc: RpcClient, hash: string): Promise<void> {
-  const deadline = performance.now() + SAMPLE_TIMEOUT_MS;
-  while ((await rpc.call("eth_getTransactionReceipt", [hash])) === null) {
-    if (performance.now() > deadline)
-      throw new Error(`no receipt for ${hash} within ${SAMPLE_TIMEOUT_MS} ms`);
-    await sleep(RECEIPT_POLL_MS);
-  }
-}
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -87,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
       }
       const t0 = performance.now();
       await rpc.call("eth_sendRawTransaction", [tx.raw]);
-      await waitReceipt(rpc, tx.hash);
+      await waitForReceipt(rpc, tx.hash, RECEIPT_POLL_MS, SAMPLE_TIMEOUT_MS);
       // The first one warms up the node's code paths (JIT, connections): not a sample.
       if (i > 0) samplesMs.push(performance.now() - t0);
     }

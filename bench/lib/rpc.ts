@@ -113,3 +113,19 @@ export class RpcClient {
 }
 
 export const hexToNumber = (q: string): number => Number.parseInt(q, 16);
+
+/** The receipt of `hash`, polled every `pollMs` until it exists; throws after `timeoutMs`. */
+export async function waitForReceipt<R = unknown>(
+  rpc: RpcClient,
+  hash: string,
+  pollMs: number,
+  timeoutMs: number,
+): Promise<R> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const receipt = await rpc.call<R | null>("eth_getTransactionReceipt", [hash]);
+    if (receipt !== null) return receipt;
+    if (performance.now() > deadline) throw new Error(`no receipt for ${hash} within ${timeoutMs} ms`);
+    await new Promise<void>((resolve) => setTimeout(resolve, pollMs));
+  }
+}
