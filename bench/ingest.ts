@@ -9,6 +9,7 @@ import { spawnNode, waitForNodes } from "../src/cli/dev.js";
 import { defaultTestnetOptions, devAccountKey, generateTestnet } from "../src/cli/testnet.js";
 import { freeTestnetPorts } from "../src/util/ports.js";
 import { signLegacyTx } from "./lib/ethTx.js";
+import { monotonicUs, recordLoadWindow } from "./lib/loadWindows.js";
 import { RpcCallError, RpcClient } from "./lib/rpc.js";
 import { spawnProfiledNode, stopChildren } from "./lib/targets.js";
 
@@ -33,7 +34,7 @@ const USAGE = `npm run bench:ingest -- [options]
   --batch 32             batch mode: calls per batch (senders/batch batches in flight)
   --validators idle      idle (4-validator genesis, node0 alone: consensus idle) or 1 (a committing chain)
   --repeat 1             runs per mode (fresh node each), alternating modes
-  --profile DIR          node --cpu-prof of the node into DIR/<mode>-<run> (summarize: npx tsx bench/profile.ts DIR/...)
+  --profile DIR          node --cpu-prof of the node into DIR/<mode>-<run> (summarize: npx tsx bench/profile.ts DIR)
   --keep                 keep the node's temp folder (log, data)`;
 
 interface Flags {
@@ -254,6 +255,7 @@ async function runOnce(flags: Flags, mode: Mode, run: number, txs: string[][]): 
     const load1 = os.loadavg()[0] ?? 0;
     const cpuBefore = cpuTimeMs(node.pid);
     const started = performance.now();
+    const loadStartUs = monotonicUs();
     const work =
       mode === "single" ? runSingle(node.url, txs, flags.concurrency) : runBatch(node.url, txs, flags.batch);
     let timer: NodeJS.Timeout | undefined;
@@ -262,6 +264,10 @@ async function runOnce(flags: Flags, mode: Mode, run: number, txs: string[][]): 
     });
     const { admitted, errors } = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
     const elapsedMs = performance.now() - started;
+    if (flags.profileDir) {
+      const window = { target: `${mode}-${run}`, workload: mode, round: run };
+      recordLoadWindow(flags.profileDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
+    }
     const nodeCpuMs = cpuTimeMs(node.pid) - cpuBefore;
     const sent = txs.reduce((n, t) => n + t.length, 0);
     return {

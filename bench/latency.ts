@@ -17,6 +17,7 @@ import { bytesToHex } from "../src/util/hex.js";
 import { machineInfo } from "./lib/bench.js";
 import { CpuMeter } from "./lib/cpu.js";
 import { randomAddress, signLegacyTx } from "./lib/ethTx.js";
+import { monotonicUs, recordLoadWindow } from "./lib/loadWindows.js";
 import { RpcClient, waitForReceipt } from "./lib/rpc.js";
 import { percentile } from "./lib/stats.js";
 import { expandTargets, sleep, startTarget, stopAllTargets } from "./lib/targets.js";
@@ -57,6 +58,7 @@ async function main(argv: string[]): Promise<void> {
     const samplesMs: number[] = [];
     let meter: CpuMeter | null = null;
     let meterStartMs = 0;
+    let loadStartUs = 0;
     const idleMsPerS = await idleCpuMsPerS(target.pids);
     for (let i = 0; i <= count; i++) {
       const tx = signLegacyTx(
@@ -75,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
       if (i === 1) {
         meter = new CpuMeter(target.pids);
         meterStartMs = performance.now();
+        loadStartUs = monotonicUs();
       }
       const t0 = performance.now();
       await rpc.call("eth_sendRawTransaction", [tx.raw]);
@@ -83,6 +86,10 @@ async function main(argv: string[]): Promise<void> {
       if (i > 0) samplesMs.push(performance.now() - t0);
     }
     const elapsedS = (performance.now() - meterStartMs) / 1000;
+    if (values.profile !== undefined) {
+      const window = { target: name!, workload: "lone-transfer", round: 1, startUs: loadStartUs };
+      recordLoadWindow(path.resolve(values.profile), { ...window, endUs: monotonicUs() });
+    }
     const chainMs = sumKnown(meter!.stop().perProcessMs);
     const blockCpuMs = (chainMs - idleMsPerS * elapsedS) / count;
     samplesMs.sort((a, b) => a - b);

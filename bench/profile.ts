@@ -1,11 +1,13 @@
 /**
  * Summarizes V8 .cpuprofile files (from `node --cpu-prof`, or `npm run bench -- --profile DIR`): top functions by
  * self time, and self time grouped by area (RPC, codec, crypto, txpool, consensus, EVM, storage, network, GC, idle).
- *   npx tsx bench/profile.ts DIR_OR_FILES… [--top 30]
+ *   npx tsx bench/profile.ts DIR_OR_FILES… [--top 30] [--workload NAME] [--whole]
+ * A folder written by a benchmark's --profile is summarized over its load windows only (bench/lib/loadWindows.ts).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { CliError, parseFlags } from "../src/cli/args.js";
+import { LOAD_WINDOWS_FILE, type LoadWindow, readLoadWindows } from "./lib/loadWindows.js";
 
 interface CpuProfileNode {
   id: number;
@@ -85,15 +87,29 @@ const AREAS: [string, RegExp][] = [
   ["node internals (streams, net, timers)", /^node:|internal\//],
 ];
 
-export function summarizeProfile(file: string, topN = 30): ProfileSummary {
+/**
+ * Self time by function and area. With `windows`, only the samples taken inside them count (a sample is stamped
+ * startTime + the deltas up to it, and stands for the delta before it); without, the profile's whole life.
+ */
+export function summarizeProfile(
+  file: string,
+  topN = 30,
+  windows: readonly Pick<LoadWindow, "startUs" | "endUs">[] | null = null,
+): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
+  let atUs = prof.startTime;
+  let countedUs = 0;
   for (let i = 0; i < prof.samples.length; i++) {
+    const deltaUs = prof.timeDeltas[i] ?? 0;
+    atUs += deltaUs;
+    if (windows !== null && !windows.some((w) => atUs >= w.startUs && atUs <= w.endUs)) continue;
     const id = prof.samples[i]!;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+    selfUs.set(id, (selfUs.get(id) ?? 0) + deltaUs);
+    countedUs += deltaUs;
   }
-  const totalUs = prof.endTime - prof.startTime;
+  const totalUs = windows === null ? prof.endTime - prof.startTime : countedUs;
   const byFn = new Map<string, { name: string; where: string; area: string; us: number }>();
   const byArea = new Map<string, number>();
   let idleUs = 0;
@@ -154,30 +170,59 @@ function mainThreadProfiles(dir: string): string[] {
   return out;
 }
 
-const USAGE = "npx tsx bench/profile.ts DIR_OR_FILES… [--top 30]";
+const USAGE = `npx tsx bench/profile.ts DIR_OR_FILES… [--top 30] [--workload NAME] [--whole]
+
+  A folder from \`npm run bench -- --profile DIR\` lists its load windows (${LOAD_WINDOWS_FILE}): each profile is then
+  summarized over the load only (--workload: one workload's windows), not the node's start-up and setup.
+  --whole    the profiles' whole life`;
+
+/** The windows that count for `files` given in `dir`, or null (the whole profile). */
+function windowsFor(dir: string | null, workload: string | undefined, whole: boolean): LoadWindow[] | null {
+  if (whole || dir === null) return null;
+  const windows = readLoadWindows(dir);
+  if (windows === null) return null;
+  const chosen = workload === undefined ? windows : windows.filter((w) => w.workload === workload);
+  if (chosen.length === 0) {
+    const known = [...new Set(windows.map((w) => w.workload))].join(", ");
+    throw new CliError("CLI_USAGE", `no load window of workload ${workload} in ${dir} (it has: ${known})`);
+  }
+  return chosen;
+}
+
+function describeWindows(windows: readonly LoadWindow[] | null): string {
+  if (windows === null) return "whole profile";
+  const seconds = windows.reduce((s, w) => s + (w.endUs - w.startUs) / 1e6, 0);
+  const names = [...new Set(windows.map((w) => `${w.target}/${w.workload}`))].join(", ");
+  return `load windows only: ${windows.length} (${names}), ${seconds.toFixed(1)} s`;
+}
 
 function main(argv: string[]): void {
-  const { values, positionals } = parseFlags(argv, { top: { type: "string", default: "30" } }, USAGE);
+  const { values, positionals } = parseFlags(
+    argv,
+    { top: { type: "string", default: "30" }, workload: { type: "string" }, whole: { type: "boolean" } },
+    USAGE,
+  );
   const topN = Number(values.top);
   if (!Number.isSafeInteger(topN) || topN < 1)
     throw new CliError("CLI_USAGE", "--top must be an integer >= 1");
   if (positionals.length === 0) throw new CliError("CLI_USAGE", `no profile given\n\nusage:\n${USAGE}`);
-  const files: string[] = [];
   for (const p of positionals) {
-    if (statSync(p).isDirectory()) files.push(...mainThreadProfiles(p));
-    else files.push(p);
+    const isDir = statSync(p).isDirectory();
+    const windows = windowsFor(isDir ? p : null, values.workload, values.whole === true);
+    console.log(`\n# ${p}: ${describeWindows(windows)}`);
+    for (const f of isDir ? mainThreadProfiles(p) : [p]) printSummary(f, summarizeProfile(f, topN, windows));
   }
-  for (const f of files) {
-    const s = summarizeProfile(f, topN);
-    console.log(
-      `\n## ${path.relative(process.cwd(), f)}: ${s.totalMs} ms profiled, ${s.busyMs} ms busy (not idle)\n`,
-    );
-    console.log("| area | self ms | % of busy |\n|---|---|---|");
-    for (const a of s.areas) console.log(`| ${a.area} | ${a.selfMs} | ${a.pctOfBusy.toFixed(1)} |`);
-    console.log("\n| function | where | area | self ms | % of busy |\n|---|---|---|---|---|");
-    for (const t of s.top)
-      console.log(`| ${t.name} | ${t.where} | ${t.area} | ${t.selfMs} | ${t.pct.toFixed(1)} |`);
-  }
+}
+
+function printSummary(f: string, s: ProfileSummary): void {
+  console.log(
+    `\n## ${path.relative(process.cwd(), f)}: ${s.totalMs} ms profiled, ${s.busyMs} ms busy (not idle)\n`,
+  );
+  console.log("| area | self ms | % of busy |\n|---|---|---|");
+  for (const a of s.areas) console.log(`| ${a.area} | ${a.selfMs} | ${a.pctOfBusy.toFixed(1)} |`);
+  console.log("\n| function | where | area | self ms | % of busy |\n|---|---|---|---|---|");
+  for (const t of s.top)
+    console.log(`| ${t.name} | ${t.where} | ${t.area} | ${t.selfMs} | ${t.pct.toFixed(1)} |`);
 }
 
 if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {

@@ -2,6 +2,7 @@ import os from "node:os";
 import { CpuMeter } from "./cpu.js";
 import { randomAddress, signNativeTx } from "./ethTx.js";
 import { BlockWatcher, type LoadResult, normalizeError, runLoad } from "./load.js";
+import { monotonicUs, recordLoadWindow } from "./loadWindows.js";
 import { RpcClient } from "./rpc.js";
 import { RssSampler } from "./rss.js";
 import { type RunningTarget, type SubmitTo, startTarget, type TargetName } from "./targets.js";
@@ -123,6 +124,7 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
           try {
             const txs = await session.prepare(workload, cfg.n);
             const cpu = new CpuMeter(target.pids);
+            const loadStartUs = monotonicUs();
             rec.result = await runLoad({
               label: `${targetName}/${workload}`,
               submitUrls: target.submitUrls,
@@ -133,6 +135,10 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
               kick: target.kick,
             });
             rec.cpuMsPerTx = cpuPerTx(cpu.stop(), rec.result.committed);
+            if (cfg.cpuProfileDir) {
+              const window = { target: targetName, workload, round: repeat + 1 };
+              recordLoadWindow(cfg.cpuProfileDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
+            }
           } catch (err) {
             rec.error = normalizeError(err);
             log(`  ${targetName}/${workload} failed: ${rec.error}`);
