@@ -48,6 +48,8 @@ import { makeTracer, TraceBackend } from "./traceBackend.js";
 export const CLIENT_VERSION = `consort/v0.1.0/${process.platform}-${process.arch}/node${process.versions.node}`;
 
 const EMPTY_BLOOM = new Uint8Array(256);
+/** COINBASE of an eth_call (no proposer: the all-zero node ID's), hashed once rather than per call. */
+const CALL_COINBASE = proposerCoinbase(new Uint8Array(32));
 
 export interface NodeRpcBackendDeps {
   chain: Chain;
@@ -217,7 +219,7 @@ export class NodeRpcBackend implements RpcBackend {
     const ctx: BlockContext = {
       number: number + 1,
       timestampMs: next?.timestampMs ?? Math.max(Date.now(), (header?.timestampMs ?? 0) + 1),
-      coinbase: proposerCoinbase(new Uint8Array(32)),
+      coinbase: CALL_COINBASE,
       chainId: this.chainId,
       groupId: this.groupId,
       gasLimit: this.blockGasLimit(),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Chain, CommittedBlock } from "../../src/chain/index.js";
+import { keccak256 } from "../../src/crypto/index.js";
 import type { ConsortNode } from "../../src/node/index.js";
 import { NodeRpcBackend, type NodeRpcBackendDeps } from "../../src/node/rpcBackend.js";
 import { WsClient } from "../rpc/helpers.js";
@@ -79,6 +80,16 @@ describe("NodeRpcBackend new-block events", () => {
         offKept();
         await ws.close();
       }
+    });
+
+    it("eth_call's COINBASE is the no-proposer address, keccak256 of the all-zero node ID, on every call", async () => {
+      // Init code run by a call without `to`: COINBASE, PUSH1 0, MSTORE, PUSH1 32, PUSH1 0, RETURN.
+      const data = "0x4160005260206000f3";
+      const expected = `0x${bytesToHex(keccak256(new Uint8Array(32)).subarray(12))
+        .slice(2)
+        .padStart(64, "0")}`;
+      for (let i = 0; i < 2; i++)
+        expect(await rpc<string>(rpcUrl(node), "eth_call", [{ data }, "latest"])).toBe(expected);
     });
 
     it("newHeads carries the block's real size, as eth_getBlockByNumber reports it", async () => {
