@@ -87,7 +87,13 @@ async function main(argv: string[]): Promise<void> {
     }
     const elapsedS = (performance.now() - meterStartMs) / 1000;
     if (values.profile !== undefined) {
-      const window = { target: name!, workload: "lone-transfer", round: 1, startUs: loadStartUs };
+      const window = {
+        target: name!,
+        workload: "lone-transfer",
+        round: 1,
+        pids: target.pids,
+        startUs: loadStartUs,
+      };
       recordLoadWindow(path.resolve(values.profile), { ...window, endUs: monotonicUs() });
     }
     const chainMs = sumKnown(meter!.stop().perProcessMs);

@@ -31,7 +31,8 @@ const USAGE = `npm run bench -- [options]
                                               (0: a freshly started node, as the issue measures; e.g. 4000: warm JIT)
   --overload 300s                             instead: sustained overload of Consort targets, RSS sampled
   --txpool-count-max N                        Consort txpool.countMax for the run (default: the node's default)
-  --profile DIR                               write V8 CPU profiles of the Consort nodes into DIR
+  --profile DIR                               write V8 CPU profiles of the Consort nodes into DIR, and the load windows
+  --windows-to DIR                            write the load windows only (windows.json: for bench/perfReport.ts)
   --out bench/results                         where the JSON result and SVG plots go
   --plots-to DIR                              also write the SVG plots there (e.g. docs/benchmarks)
   --no-pipeline                               Consort nodes with consensus.pipeline false (one height at a time)
@@ -54,6 +55,7 @@ const FLAGS = {
   warmup: { type: "string" },
   "txpool-count-max": { type: "string" },
   profile: { type: "string" },
+  "windows-to": { type: "string" },
   out: { type: "string", default: "bench/results" },
   "plots-to": { type: "string" },
   keep: { type: "boolean", default: false },
@@ -178,6 +180,7 @@ async function main(argv: string[]): Promise<void> {
     repeat: int(flags.repeat, "repeat", 1),
     warmup: int(flags.warmup, "warmup", 0, 0),
     cpuProfileDir: profileDir,
+    loadWindowsDir: flags["windows-to"] ? path.resolve(ROOT, flags["windows-to"]) : profileDir,
     keepDir: flags.keep,
     pipeline: !flags["no-pipeline"],
     submitTo,

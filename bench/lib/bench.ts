@@ -46,6 +46,8 @@ export interface BenchConfig {
   erc20GasLimit?: number | "estimate";
   repeat: number;
   cpuProfileDir?: string | undefined;
+  /** Where to record each run's load window (bench/lib/loadWindows.ts): the profile folder, or any. */
+  loadWindowsDir?: string | undefined;
   keepDir?: boolean;
   /** Consort's consensus.pipeline (default: the node's default, on). */
   pipeline?: boolean;
@@ -62,7 +64,7 @@ export interface BenchConfig {
 
 export interface BenchReport {
   machine: MachineInfo;
-  config: Omit<BenchConfig, "progress" | "keepDir" | "cpuProfileDir">;
+  config: Omit<BenchConfig, "progress" | "keepDir" | "cpuProfileDir" | "loadWindowsDir">;
   runs: RunRecord[];
 }
 
@@ -135,9 +137,9 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
               kick: target.kick,
             });
             rec.cpuMsPerTx = cpuPerTx(cpu.stop(), rec.result.committed);
-            if (cfg.cpuProfileDir) {
-              const window = { target: targetName, workload, round: repeat + 1 };
-              recordLoadWindow(cfg.cpuProfileDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
+            if (cfg.loadWindowsDir) {
+              const window = { target: targetName, workload, round: repeat + 1, pids: target.pids };
+              recordLoadWindow(cfg.loadWindowsDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
             }
           } catch (err) {
             rec.error = normalizeError(err);
@@ -172,7 +174,7 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
       }
     }
   }
-  const { progress: _p, keepDir: _k, cpuProfileDir: _c, machine, ...config } = cfg;
+  const { progress: _p, keepDir: _k, cpuProfileDir: _c, loadWindowsDir: _w, machine, ...config } = cfg;
   return { machine, config, runs };
 }
 
@@ -242,6 +244,8 @@ export async function runOverload(opts: {
   txpoolCountMax?: number | undefined;
   submitTo?: SubmitTo | undefined;
   cpuProfileDir?: string | undefined;
+  /** Where to record each run's load window (bench/lib/loadWindows.ts): the profile folder, or any. */
+  loadWindowsDir?: string | undefined;
   keepDir?: boolean;
   progress?: boolean;
 }): Promise<OverloadResult> {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /**
@@ -11,6 +11,8 @@ export interface LoadWindow {
   target: string;
   workload: string;
   round: number;
+  /** The chain's processes (the nodes; not the benchmark's own client). */
+  pids: number[];
   /** CLOCK_MONOTONIC in µs, as `process.hrtime` and V8's `.cpuprofile` startTime/endTime count (one per machine). */
   startUs: number;
   endUs: number;
@@ -24,11 +26,12 @@ export function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-/** Appends a window to `dir`'s list (one benchmark process writes it, one run at a time). */
+/** Appends a window to `dir`'s list, made if missing (one benchmark process writes it, one run at a time). */
 export function recordLoadWindow(dir: string, window: LoadWindow): void {
   if (!(window.endUs > window.startUs)) {
     throw new RangeError(`load window ends (${window.endUs}) before it starts (${window.startUs})`);
   }
+  mkdirSync(dir, { recursive: true });
   const windows = readLoadWindows(dir) ?? [];
   windows.push(window);
   writeFileSync(path.join(dir, LOAD_WINDOWS_FILE), `${JSON.stringify(windows, null, 2)}\n`);
@@ -40,7 +43,7 @@ export function readLoadWindows(dir: string): LoadWindow[] | null {
   if (!existsSync(file)) return null;
   const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
   if (!Array.isArray(parsed) || !parsed.every(isLoadWindow)) {
-    throw new Error(`${file}: not a list of load windows {target, workload, round, startUs, endUs}`);
+    throw new Error(`${file}: not a list of load windows {target, workload, round, pids, startUs, endUs}`);
   }
   return parsed;
 }
@@ -53,6 +56,8 @@ function isLoadWindow(w: unknown): w is LoadWindow {
     typeof o.target === "string" &&
     typeof o.workload === "string" &&
     Number.isSafeInteger(o.round) &&
+    Array.isArray(o.pids) &&
+    o.pids.every((pid) => Number.isSafeInteger(pid)) &&
     Number.isFinite(o.startUs) &&
     Number.isFinite(o.endUs) &&
     (o.endUs as number) > (o.startUs as number)

@@ -89,14 +89,28 @@ describe("bench/profile: load windows", () => {
 
   it("keeps the windows a benchmark records beside its profiles, and refuses a malformed list", async () => {
     expect(readLoadWindows(dir)).toBeNull();
-    recordLoadWindow(dir, { target: "consort4", workload: "transfer", round: 1, startUs: 5, endUs: 9 });
-    recordLoadWindow(dir, { target: "consort4", workload: "erc20", round: 1, startUs: 12, endUs: 20 });
+    recordLoadWindow(dir, {
+      target: "consort4",
+      workload: "transfer",
+      round: 1,
+      pids: [7],
+      startUs: 5,
+      endUs: 9,
+    });
+    recordLoadWindow(dir, {
+      target: "consort4",
+      workload: "erc20",
+      round: 1,
+      pids: [7],
+      startUs: 12,
+      endUs: 20,
+    });
     expect(readLoadWindows(dir)?.map((w) => [w.workload, w.startUs, w.endUs])).toEqual([
       ["transfer", 5, 9],
       ["erc20", 12, 20],
     ]);
     expect(() =>
-      recordLoadWindow(dir, { target: "consort4", workload: "x", round: 1, startUs: 9, endUs: 9 }),
+      recordLoadWindow(dir, { target: "consort4", workload: "x", round: 1, pids: [7], startUs: 9, endUs: 9 }),
     ).toThrow(RangeError);
     await writeFile(path.join(dir, LOAD_WINDOWS_FILE), JSON.stringify([{ target: "consort4", startUs: 1 }]));
     expect(() => readLoadWindows(dir)).toThrow(/not a list of load windows/);
