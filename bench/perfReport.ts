@@ -13,12 +13,16 @@
  * Threads are shared out over everything the machine ran in the windows (idle too; threads of processes other than
  * the windows' nodes are marked), the JS table is the nodes' own.
  *
+ * perf is Debian's `linux-perf`; `-a` needs root (or kernel.perf_event_paranoid ≤ 0).
  * `-k mono` stamps samples with CLOCK_MONOTONIC, the clock of the load windows the benchmark writes (windows.json).
+ * JS frames are named from the /tmp/perf-PID.map files the nodes write: a few may carry a stale name where V8 put
+ * new code at a freed address (a frame named `ownMember node:internal/webidl` above runMicrotasks is one).
  */
 import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
 import path from "node:path";
 import { CliError, parseFlags } from "../src/cli/args.js";
+import { errorMessage } from "../src/util/errors.js";
 import { type LoadWindow, readLoadWindows } from "./lib/loadWindows.js";
 
 /** One sample of `perf script -F comm,pid,time,ip,sym`: the thread's name, process, when, frames from the leaf up. */
@@ -136,11 +140,19 @@ function main(argv: string[]): void {
     );
     if (windows.length === 0) throw new CliError("CLI_USAGE", `no load window (of that workload) in ${dir}`);
   }
-  const text = execFileSync("perf", ["script", "-i", file, "-F", "comm,pid,time,ip,sym"], {
-    encoding: "utf8",
-    maxBuffer: 2 * 1024 ** 3,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
+  let text: string;
+  try {
+    text = execFileSync("perf", ["script", "-i", file, "-F", "comm,pid,time,ip,sym"], {
+      encoding: "utf8",
+      maxBuffer: 2 * 1024 ** 3,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch (err) {
+    const e = err as { code?: string; stderr?: string };
+    const why =
+      e.code === "ENOENT" ? "perf is not installed (Debian: apt install linux-perf)" : e.stderr?.trim();
+    throw new CliError("CLI_USAGE", `perf script -i ${file} failed: ${why ?? errorMessage(err)}`);
+  }
   const s = summarizePerf(parsePerfScript(text), windows, topN);
   console.log(`${s.samples} samples ${windows === null ? "(the whole recording)" : "in the load windows"}\n`);
   console.log("| thread | % of samples |\n|---|---|");
