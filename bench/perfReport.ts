@@ -24,6 +24,7 @@ import path from "node:path";
 import { CliError, parseFlags } from "../src/cli/args.js";
 import { errorMessage } from "../src/util/errors.js";
 import { type LoadWindow, readLoadWindows } from "./lib/loadWindows.js";
+import { runIfScript } from "./lib/script.js";
 
 /** One sample of `perf script -F comm,pid,time,ip,sym`: the thread's name, process, when, frames from the leaf up. */
 export interface PerfSample {
@@ -161,11 +162,4 @@ function main(argv: string[]): void {
   for (const f of s.mainThreadJs) console.log(`| ${f.fn} | ${f.pct.toFixed(1)} |`);
 }
 
-if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
-  try {
-    main(process.argv.slice(2));
-  } catch (err) {
-    console.error(err instanceof CliError ? err.message : err);
-    process.exitCode = err instanceof CliError ? 2 : 1;
-  }
-}
+runIfScript(import.meta.url, main);

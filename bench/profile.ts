@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { CliError, parseFlags } from "../src/cli/args.js";
 import { LOAD_WINDOWS_FILE, type LoadWindow, readLoadWindows } from "./lib/loadWindows.js";
+import { runIfScript } from "./lib/script.js";
 
 interface CpuProfileNode {
   id: number;
@@ -225,11 +226,4 @@ function printSummary(f: string, s: ProfileSummary): void {
     console.log(`| ${t.name} | ${t.where} | ${t.area} | ${t.selfMs} | ${t.pct.toFixed(1)} |`);
 }
 
-if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
-  try {
-    main(process.argv.slice(2));
-  } catch (err) {
-    console.error(err instanceof CliError ? err.message : err);
-    process.exitCode = err instanceof CliError ? 2 : 1;
-  }
-}
+runIfScript(import.meta.url, main);
