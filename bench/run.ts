@@ -93,6 +93,7 @@ async function main(argv: string[]): Promise<void> {
   if (plotsTo) await mkdir(plotsTo, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const profileDir = flags.profile ? path.resolve(ROOT, flags.profile) : undefined;
+  const windowsDir = flags["windows-to"] ? path.resolve(ROOT, flags["windows-to"]) : profileDir;
   const submitTo = flags["submit-to"] as SubmitTo;
   if (!SUBMIT_TO.includes(submitTo)) {
     throw new CliError(
@@ -123,6 +124,7 @@ async function main(argv: string[]): Promise<void> {
               : undefined,
           submitTo,
           cpuProfileDir: profileDir,
+          loadWindowsDir: windowsDir,
           keepDir: flags.keep,
           progress: !flags["no-progress"],
         }),
@@ -180,7 +182,7 @@ async function main(argv: string[]): Promise<void> {
     repeat: int(flags.repeat, "repeat", 1),
     warmup: int(flags.warmup, "warmup", 0, 0),
     cpuProfileDir: profileDir,
-    loadWindowsDir: flags["windows-to"] ? path.resolve(ROOT, flags["windows-to"]) : profileDir,
+    loadWindowsDir: windowsDir,
     keepDir: flags.keep,
     pipeline: !flags["no-pipeline"],
     submitTo,

@@ -244,7 +244,7 @@ export async function runOverload(opts: {
   txpoolCountMax?: number | undefined;
   submitTo?: SubmitTo | undefined;
   cpuProfileDir?: string | undefined;
-  /** Where to record each run's load window (bench/lib/loadWindows.ts): the profile folder, or any. */
+  /** Where to record the submissions' window (bench/lib/loadWindows.ts): the profile folder, or any. */
   loadWindowsDir?: string | undefined;
   keepDir?: boolean;
   progress?: boolean;
@@ -276,6 +276,7 @@ export async function runOverload(opts: {
       committed += b.txHashes.length;
     });
     const t0 = performance.now();
+    const loadStartUs = monotonicUs();
     const deadline = t0 + opts.durationMs;
     let lastCommitted = 0;
     let lastT = t0;
@@ -342,6 +343,10 @@ export async function runOverload(opts: {
     };
     await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
     clearInterval(sampler);
+    if (opts.loadWindowsDir) {
+      const window = { target: opts.target, workload: "overload", round: 1, pids: target.pids };
+      recordLoadWindow(opts.loadWindowsDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
+    }
     const elapsed = performance.now() - t0;
     rss.stop();
     return {
