@@ -10,8 +10,8 @@
  * Targets alternate within each round (A B A B), so the machine's neighbours weigh on them alike.
  */
 import "../src/util/polyfill.js";
-import { parseArgs } from "node:util";
 import { encodeFunctionData, parseAbi } from "viem/utils";
+import { intFlag, parseFlags } from "../src/cli/args.js";
 import { privateKeyToAddress } from "../src/crypto/index.js";
 import { bytesToHex } from "../src/util/hex.js";
 import { assetBytecode } from "./lib/asset.js";
@@ -19,6 +19,7 @@ import { machineInfo } from "./lib/bench.js";
 import { CpuMeter } from "./lib/cpu.js";
 import { assetDeployData, signLegacyTx } from "./lib/ethTx.js";
 import { RpcClient, waitForReceipt } from "./lib/rpc.js";
+import { runScript } from "./lib/script.js";
 import { expandTargets, type RunningTarget, startTarget, stopAllTargets } from "./lib/targets.js";
 
 const USAGE =
@@ -118,26 +119,19 @@ async function measure(
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
+  const { values } = parseFlags(
+    argv,
+    {
       targets: { type: "string", default: "consort1,anvil-1s" },
       count: { type: "string", default: "4000" },
       concurrency: { type: "string", default: "16" },
       rounds: { type: "string", default: "2" },
-      help: { type: "boolean", default: false },
     },
-  });
-  if (values.help) return console.log(USAGE);
-  const count = Number(values.count);
-  const concurrency = Number(values.concurrency);
-  const rounds = Number(values.rounds);
-  if (!Number.isSafeInteger(count) || count < 1 || count > 1_000_000)
-    throw new Error("--count: 1 to 1000000");
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 256)
-    throw new Error("--concurrency: 1 to 256");
-  if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > 10) throw new Error("--rounds: 1 to 10");
+    USAGE,
+  );
+  const count = intFlag("count", values.count, 1, 1_000_000);
+  const concurrency = intFlag("concurrency", values.concurrency, 1, 256);
+  const rounds = intFlag("rounds", values.rounds, 1, 10);
   const names = expandTargets(values.targets.split(","));
   const rows: string[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -167,8 +161,4 @@ async function main(argv: string[]): Promise<void> {
   for (const row of rows) console.log(row);
 }
 
-main(process.argv.slice(2)).catch(async (err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  await stopAllTargets();
-  process.exit(1);
-});
+runScript(main, stopAllTargets);

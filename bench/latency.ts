@@ -11,7 +11,7 @@
  */
 import "../src/util/polyfill.js";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { intFlag, parseFlags } from "../src/cli/args.js";
 import { privateKeyToAddress } from "../src/crypto/index.js";
 import { bytesToHex } from "../src/util/hex.js";
 import { machineInfo } from "./lib/bench.js";
@@ -19,6 +19,7 @@ import { CpuMeter } from "./lib/cpu.js";
 import { randomAddress, signLegacyTx } from "./lib/ethTx.js";
 import { monotonicUs, recordLoadWindow } from "./lib/loadWindows.js";
 import { RpcClient, waitForReceipt } from "./lib/rpc.js";
+import { runScript } from "./lib/script.js";
 import { percentile } from "./lib/stats.js";
 import { expandTargets, sleep, startTarget, stopAllTargets } from "./lib/targets.js";
 
@@ -28,23 +29,18 @@ const SAMPLE_TIMEOUT_MS = 60_000;
 const IDLE_MEASURE_MS = 5_000;
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
+  const { values } = parseFlags(
+    argv,
+    {
       target: { type: "string", default: "consort4" },
       count: { type: "string", default: "20" },
       "pause-ms": { type: "string", default: "500" },
       profile: { type: "string" },
-      help: { type: "boolean", default: false },
     },
-  });
-  if (values.help) return console.log(USAGE);
-  const count = Number(values.count);
-  const pauseMs = Number(values["pause-ms"]);
-  if (!Number.isSafeInteger(count) || count < 1 || count > 1000) throw new Error("--count: 1 to 1000");
-  if (!Number.isSafeInteger(pauseMs) || pauseMs < 0 || pauseMs > 60_000)
-    throw new Error("--pause-ms: 0 to 60000");
+    USAGE,
+  );
+  const count = intFlag("count", values.count, 1, 1000);
+  const pauseMs = intFlag("pause-ms", values["pause-ms"], 0, 60_000);
   const [name] = expandTargets([values.target]);
   const target = await startTarget(name!, {
     cpuProfileDir: values.profile === undefined ? undefined : path.resolve(values.profile),
@@ -123,8 +119,4 @@ function sumKnown(values: (number | null)[]): number {
   return values.reduce<number>((sum, v) => sum + (v ?? 0), 0);
 }
 
-main(process.argv.slice(2)).catch(async (err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  await stopAllTargets();
-  process.exit(1);
-});
+runScript(main, stopAllTargets);

@@ -21,7 +21,7 @@
 import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
 import path from "node:path";
-import { CliError, parseFlags } from "../src/cli/args.js";
+import { CliError, intFlag, parseFlags } from "../src/cli/args.js";
 import { errorMessage } from "../src/util/errors.js";
 import { type LoadWindow, readLoadWindows } from "./lib/loadWindows.js";
 import { runIfScript } from "./lib/script.js";
@@ -130,9 +130,7 @@ function main(argv: string[]): void {
   );
   const [file] = positionals;
   if (file === undefined || positionals.length > 1) throw new CliError("CLI_USAGE", `usage:\n${USAGE}`);
-  const topN = Number(values.top);
-  if (!Number.isSafeInteger(topN) || topN < 1)
-    throw new CliError("CLI_USAGE", "--top must be an integer >= 1");
+  const topN = intFlag("top", values.top, 1, 10_000);
   let windows: LoadWindow[] | null = null;
   if (values.windows !== undefined) {
     const dir = statSync(values.windows).isDirectory() ? values.windows : path.dirname(values.windows);

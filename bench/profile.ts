@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { CliError, parseFlags } from "../src/cli/args.js";
+import { CliError, intFlag, parseFlags } from "../src/cli/args.js";
 import { LOAD_WINDOWS_FILE, type LoadWindow, readLoadWindows } from "./lib/loadWindows.js";
 import { runIfScript } from "./lib/script.js";
 
@@ -203,9 +203,7 @@ function main(argv: string[]): void {
     { top: { type: "string", default: "30" }, workload: { type: "string" }, whole: { type: "boolean" } },
     USAGE,
   );
-  const topN = Number(values.top);
-  if (!Number.isSafeInteger(topN) || topN < 1)
-    throw new CliError("CLI_USAGE", "--top must be an integer >= 1");
+  const topN = intFlag("top", values.top, 1, 10_000);
   if (positionals.length === 0) throw new CliError("CLI_USAGE", `no profile given\n\nusage:\n${USAGE}`);
   for (const p of positionals) {
     const isDir = statSync(p).isDirectory();

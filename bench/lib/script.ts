@@ -2,19 +2,30 @@ import path from "node:path";
 import { CliError, HelpRequested } from "../../src/cli/args.js";
 
 /**
- * Runs `main` when the module at `moduleUrl` is the script node was started with (`npx tsx bench/X.ts …`), not when a
- * test imports it. --help prints the usage; a usage error prints its message and exits 2, anything else 1.
+ * Runs a bench script's `main` on the process's arguments: `--help` (HelpRequested) prints the usage; otherwise an
+ * error is printed (a usage error by its message), `cleanup` runs (the targets a script started), and the process
+ * exits 2 for a usage error, 1 for any other.
  */
-export function runIfScript(moduleUrl: string, main: (argv: string[]) => void): void {
-  if (!process.argv[1] || !moduleUrl.endsWith(path.basename(process.argv[1]))) return;
-  try {
-    main(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      console.log(err.usage);
-      return;
+export function runScript(
+  main: (argv: string[]) => void | Promise<void>,
+  cleanup: () => Promise<void> = async () => {},
+): void {
+  void (async () => {
+    try {
+      await main(process.argv.slice(2));
+    } catch (err) {
+      if (err instanceof HelpRequested) {
+        console.log(err.usage);
+        return;
+      }
+      console.error(err instanceof CliError ? err.message : err);
+      await cleanup().catch(() => {});
+      process.exit(err instanceof CliError ? 2 : 1);
     }
-    console.error(err instanceof CliError ? err.message : err);
-    process.exitCode = err instanceof CliError ? 2 : 1;
-  }
+  })();
+}
+
+/** runScript when the module at `moduleUrl` is the script node was started with, not when a test imports it. */
+export function runIfScript(moduleUrl: string, main: (argv: string[]) => void): void {
+  if (process.argv[1] && moduleUrl.endsWith(path.basename(process.argv[1]))) runScript(main);
 }

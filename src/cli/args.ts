@@ -39,6 +39,15 @@ export function parseFlags<O extends FlagOptions>(argv: string[], options: O, us
   }
 }
 
+/** A flag's integer value in [min, max]. */
+export function intFlag(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError("CLI_USAGE", `--${name} must be an integer from ${min} to ${max}, got ${v}`);
+  }
+  return n;
+}
+
 /** A string flag the command cannot do without. */
 export function requireFlag(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new CliError("CLI_USAGE", `missing --${name}`);

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { ConsortNode } from "../node/index.js";
 import { ConsortError, errorMessage } from "../util/errors.js";
-import { CliError, HelpRequested, parseFlags, refuseToOverwrite, requireFlag } from "./args.js";
+import { CliError, HelpRequested, intFlag, parseFlags, refuseToOverwrite, requireFlag } from "./args.js";
 import { PROOF_USAGE } from "./proof.js";
 import { CA_USAGE, TOKEN_USAGE } from "./rpcAuth.js";
 import { STATUS_USAGE } from "./status.js";
@@ -142,15 +142,6 @@ async function testnet(argv: string[]): Promise<void> {
       `  ${g.address} weight ${g.weight}${g.keyFile ? `  key: ${g.keyFile} (0600, shown only here)` : ""}`,
     );
   }
-}
-
-/** A flag's integer value in [min, max]. */
-function intFlag(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new CliError("CLI_USAGE", `--${name} must be an integer from ${min} to ${max}, got ${v}`);
-  }
-  return n;
 }
 
 async function addNode(argv: string[]): Promise<void> {
