@@ -25,15 +25,15 @@ function profileOf(frames: { fn: string; url: string; ms: number }[], startUs = 
   };
 }
 
-describe("bench/profile: areas", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), "consort-profile-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "consort-profile-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
+describe("bench/profile: areas", () => {
   it("counts our modules whether the node runs the sources or the compiled dist/, and no dependency's dist/", async () => {
     const file = path.join(dir, "CPU.cpuprofile");
     const profile = profileOf([
@@ -56,14 +56,6 @@ describe("bench/profile: areas", () => {
 });
 
 describe("bench/profile: load windows", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), "consort-profile-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   // Samples are stamped at the end of their delta: start-up ends at 1,010 ms, the load at 1,017, shutdown at 1,018.
   const life = [
     { fn: "compileSourceTextModule", url: "node:internal/modules/esm/utils", ms: 10 },
