@@ -23,33 +23,16 @@ function gasPriceOf(tx: Transaction): bigint {
  * non-ExecutionError failures are wrapped as EXEC_INTERNAL.
  */
 export async function applyTx(env: BlockEnv, tx: Transaction): Promise<TxOutcome> {
-  const { overlay, sm } = env;
+  const { overlay } = env;
   overlay.checkpoint();
   try {
     const sender = new EthAddress(tx.sender);
     const intrinsic = intrinsicGas(tx);
-    if (tx.type !== TxType.Native) {
-      const account = (await sm.getAccount(sender)) ?? new Account();
-      account.nonce += 1n;
-      await sm.putAccount(sender, account);
-    }
-    let outcome: TxOutcome;
-    if (tx.to !== null && (await isPlainAccount(env, tx.to))) {
-      outcome = await transfer(env, sender, new EthAddress(tx.to), tx.value, intrinsic);
-    } else {
-      outcome = await runEvm(env, {
-        from: tx.sender,
-        to: tx.to,
-        value: tx.value,
-        input: tx.input,
-        gasLimit: tx.gasLimit,
-        intrinsic,
-        gasPrice: gasPriceOf(tx),
-        salt: tx.type === TxType.Native && tx.to === null ? tx.hash : undefined,
-        accessList: tx.type === TxType.AccessList || tx.type === TxType.FeeMarket ? tx.accessList : [],
-        skipBalance: false,
-      });
-    }
+    const recipient = tx.to === null ? null : await plainRecipient(env, tx.to);
+    const outcome =
+      recipient !== null
+        ? await transfer(env, tx, sender, recipient, intrinsic)
+        : await callEvm(env, tx, sender, intrinsic);
     overlay.commit();
     return outcome;
   } catch (err) {
@@ -66,29 +49,66 @@ export async function applyTx(env: BlockEnv, tx: Transaction): Promise<TxOutcome
   }
 }
 
-/** A recipient that is neither a precompile nor a contract: a value transfer needs no EVM. */
-async function isPlainAccount(env: BlockEnv, to: Address): Promise<boolean> {
-  if (env.evm.getPrecompile(new EthAddress(to)) !== undefined) return false;
-  const account = await env.sm.getAccount(new EthAddress(to));
-  return account === undefined || !account.isContract();
+/** The recipient's address and account when it is neither a precompile nor a contract (no EVM needed), else null. */
+async function plainRecipient(
+  env: BlockEnv,
+  to: Address,
+): Promise<{ address: EthAddress; account: Account | undefined } | null> {
+  const address = new EthAddress(to);
+  if (env.evm.getPrecompile(address) !== undefined) return null;
+  const account = await env.sm.getAccount(address);
+  return account === undefined || !account.isContract() ? { address, account } : null;
 }
 
-/** The fast path: moves `value` and charges the intrinsic gas only. */
-async function transfer(
+async function callEvm(
   env: BlockEnv,
-  from: EthAddress,
-  to: EthAddress,
-  value: bigint,
+  tx: Transaction,
+  sender: EthAddress,
   intrinsic: bigint,
 ): Promise<TxOutcome> {
-  // Zero-value transfers change nothing (EIP-161: no empty account is created).
-  if (value > 0n) {
+  if (tx.type !== TxType.Native) {
+    const account = (await env.sm.getAccount(sender)) ?? new Account();
+    account.nonce += 1n;
+    await env.sm.putAccount(sender, account);
+  }
+  return runEvm(env, {
+    from: tx.sender,
+    to: tx.to,
+    value: tx.value,
+    input: tx.input,
+    gasLimit: tx.gasLimit,
+    intrinsic,
+    gasPrice: gasPriceOf(tx),
+    salt: tx.type === TxType.Native && tx.to === null ? tx.hash : undefined,
+    accessList: tx.type === TxType.AccessList || tx.type === TxType.FeeMarket ? tx.accessList : [],
+    skipBalance: false,
+  });
+}
+
+/**
+ * The fast path: the sender's nonce and `value` moved, the intrinsic gas charged; each account read and written
+ * once (a transfer is most of a busy chain's txs, and each read decodes and each write encodes an account).
+ */
+async function transfer(
+  env: BlockEnv,
+  tx: Transaction,
+  from: EthAddress,
+  to: { address: EthAddress; account: Account | undefined },
+  intrinsic: bigint,
+): Promise<TxOutcome> {
+  const bumpsNonce = tx.type !== TxType.Native;
+  // Zero-value transfers move nothing (EIP-161: no empty account is created).
+  const moves = tx.value > 0n && !from.equals(to.address);
+  if (bumpsNonce || moves) {
     const sender = (await env.sm.getAccount(from)) ?? new Account();
-    sender.balance -= value;
+    if (bumpsNonce) sender.nonce += 1n;
+    if (moves) sender.balance -= tx.value;
     await env.sm.putAccount(from, sender);
-    const recipient = (await env.sm.getAccount(to)) ?? new Account();
-    recipient.balance += value;
-    await env.sm.putAccount(to, recipient);
+  }
+  if (moves) {
+    const recipient = to.account ?? new Account();
+    recipient.balance += tx.value;
+    await env.sm.putAccount(to.address, recipient);
   }
   return {
     status: 1,

@@ -10,7 +10,7 @@ import {
   toHex,
   keccak256 as viemKeccak,
 } from "viem";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { keccak256 } from "../../src/crypto/index.js";
 import {
   bloomContains,
@@ -21,6 +21,7 @@ import {
   readCode,
   readStorage,
 } from "../../src/execution/index.js";
+import { FlatStateManager } from "../../src/execution/stateManager.js";
 import { ReceiptStatus, type Transaction } from "../../src/types/index.js";
 import { bytesToHex, hexToBytes } from "../../src/util/hex.js";
 import { silentLogger } from "../../src/util/logger.js";
@@ -140,6 +141,45 @@ describe("value transfers", () => {
       expect(a.nonce).toBe(3n);
       expect(a.balance).toBe(1000n * ETH - sent + received);
     }
+  });
+
+  it("a value transfer writes each account once: the sender's nonce and value together", async () => {
+    const chain = await newChain();
+    const carol = users[3]!;
+    const puts = vi.spyOn(FlatStateManager.prototype, "putAccount");
+    try {
+      const out = await chain.block([await signEth(alice, { to: addr(carol), nonce: 0, value: 5n })]);
+      expect(out.receipts[0]!.status).toBe(ReceiptStatus.Success);
+      expect(puts.mock.calls.map(([address]) => address.toString())).toEqual([
+        bytesToHex(addr(alice)),
+        bytesToHex(addr(carol)),
+      ]);
+    } finally {
+      puts.mockRestore();
+    }
+    const a = await readAccount(chain.state, addr(alice));
+    expect([a.nonce, a.balance]).toEqual([1n, 1000n * ETH - 5n]);
+    expect((await readAccount(chain.state, addr(carol))).balance).toBe(1000n * ETH + 5n);
+  });
+
+  it("transfers to oneself and of zero value: the nonce moves, balances do not, no empty account appears", async () => {
+    const chain = await newChain();
+    const nobody = new Uint8Array(20).fill(0x77);
+    const out = await chain.block([
+      await signEth(alice, { to: addr(alice), nonce: 0, value: 7n * ETH }),
+      await signEth(alice, { to: nobody, nonce: 1, value: 0n }),
+      signNative(bob, { to: addr(bob), value: 3n * ETH }),
+      signNative(bob, { to: nobody, value: 0n }),
+    ]);
+    expect(out.receipts.map((r) => r.status)).toEqual([1, 1, 1, 1]);
+    const a = await readAccount(chain.state, addr(alice));
+    expect([a.nonce, a.balance]).toEqual([2n, 1000n * ETH]);
+    const b = await readAccount(chain.state, addr(bob));
+    expect([b.nonce, b.balance]).toEqual([0n, 1000n * ETH]);
+    // Only alice's nonce changed: bob's self-transfer and the zero-value ones write nothing to the state.
+    expect(out.stateChanges.map(([key]) => bytesToHex(key))).toEqual([
+      `0x01${bytesToHex(addr(alice)).slice(2)}`,
+    ]);
   });
 
   it("build mode drops nonce-too-low / insufficient-balance txs; verify mode throws on them", async () => {
