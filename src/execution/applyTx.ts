@@ -60,6 +60,7 @@ async function plainRecipient(
   return account === undefined || !account.isContract() ? { address, account } : null;
 }
 
+/** A call or create: the sender's nonce bumped (Ethereum txs), then the EVM runs the message. */
 async function callEvm(
   env: BlockEnv,
   tx: Transaction,
