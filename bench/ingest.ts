@@ -265,8 +265,14 @@ async function runOnce(flags: Flags, mode: Mode, run: number, txs: string[][]): 
     const { admitted, errors } = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
     const elapsedMs = performance.now() - started;
     if (flags.profileDir) {
-      const window = { target: `${mode}-${run}`, workload: mode, round: run, pids: [node.pid] };
-      recordLoadWindow(flags.profileDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
+      recordLoadWindow(flags.profileDir, {
+        target: `${mode}-${run}`,
+        workload: mode,
+        round: run,
+        pids: [node.pid],
+        startUs: loadStartUs,
+        endUs: monotonicUs(),
+      });
     }
     const nodeCpuMs = cpuTimeMs(node.pid) - cpuBefore;
     const sent = txs.reduce((n, t) => n + t.length, 0);

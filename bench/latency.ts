@@ -83,14 +83,14 @@ async function main(argv: string[]): Promise<void> {
     }
     const elapsedS = (performance.now() - meterStartMs) / 1000;
     if (values.profile !== undefined) {
-      const window = {
+      recordLoadWindow(path.resolve(values.profile), {
         target: name!,
         workload: "lone-transfer",
         round: 1,
         pids: target.pids,
         startUs: loadStartUs,
-      };
-      recordLoadWindow(path.resolve(values.profile), { ...window, endUs: monotonicUs() });
+        endUs: monotonicUs(),
+      });
     }
     const chainMs = sumKnown(meter!.stop().perProcessMs);
     const blockCpuMs = (chainMs - idleMsPerS * elapsedS) / count;

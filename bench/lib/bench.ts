@@ -138,8 +138,14 @@ export async function runBench(cfg: BenchConfig & { machine: MachineInfo }): Pro
             });
             rec.cpuMsPerTx = cpuPerTx(cpu.stop(), rec.result.committed);
             if (cfg.loadWindowsDir) {
-              const window = { target: targetName, workload, round: repeat + 1, pids: target.pids };
-              recordLoadWindow(cfg.loadWindowsDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
+              recordLoadWindow(cfg.loadWindowsDir, {
+                target: targetName,
+                workload,
+                round: repeat + 1,
+                pids: target.pids,
+                startUs: loadStartUs,
+                endUs: monotonicUs(),
+              });
             }
           } catch (err) {
             rec.error = normalizeError(err);
@@ -344,8 +350,14 @@ export async function runOverload(opts: {
     await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
     clearInterval(sampler);
     if (opts.loadWindowsDir) {
-      const window = { target: opts.target, workload: "overload", round: 1, pids: target.pids };
-      recordLoadWindow(opts.loadWindowsDir, { ...window, startUs: loadStartUs, endUs: monotonicUs() });
+      recordLoadWindow(opts.loadWindowsDir, {
+        target: opts.target,
+        workload: "overload",
+        round: 1,
+        pids: target.pids,
+        startUs: loadStartUs,
+        endUs: monotonicUs(),
+      });
     }
     const elapsed = performance.now() - t0;
     rss.stop();

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { CliError, HelpRequested } from "../../src/cli/args.js";
 
 /**
@@ -27,5 +28,6 @@ export function runScript(
 
 /** runScript when the module at `moduleUrl` is the script node was started with, not when a test imports it. */
 export function runIfScript(moduleUrl: string, main: (argv: string[]) => void): void {
-  if (process.argv[1] && moduleUrl.endsWith(path.basename(process.argv[1]))) runScript(main);
+  const script = process.argv[1];
+  if (script !== undefined && pathToFileURL(path.resolve(script)).href === moduleUrl) runScript(main);
 }
