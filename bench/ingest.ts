@@ -4,13 +4,14 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { CliError, intFlag, parseFlags } from "../src/cli/args.js";
 import { spawnNode, waitForNodes } from "../src/cli/dev.js";
 import { defaultTestnetOptions, devAccountKey, generateTestnet } from "../src/cli/testnet.js";
 import { freeTestnetPorts } from "../src/util/ports.js";
 import { signLegacyTx } from "./lib/ethTx.js";
 import { monotonicUs, recordLoadWindow } from "./lib/loadWindows.js";
 import { RpcCallError, RpcClient } from "./lib/rpc.js";
+import { runScript } from "./lib/script.js";
 import { spawnProfiledNode, stopChildren } from "./lib/targets.js";
 
 /**
@@ -68,10 +69,10 @@ interface RunResult {
 /** Hard bound of one run (the node admits thousands per second: a run takes seconds). */
 const RUN_TIMEOUT_MS = 300_000;
 
-function parseFlags(argv: string[]): Flags | null {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+function ingestFlags(argv: string[]): Flags {
+  const { values } = parseFlags(
+    argv,
+    {
       n: { type: "string", default: "20000" },
       senders: { type: "string", default: "256" },
       mode: { type: "string", default: "single,batch" },
@@ -81,29 +82,25 @@ function parseFlags(argv: string[]): Flags | null {
       repeat: { type: "string", default: "1" },
       profile: { type: "string" },
       keep: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
     },
-  });
-  if (values.help) return null;
-  const int = (name: string, v: string, min: number, max: number) => {
-    const x = Number(v);
-    if (!Number.isSafeInteger(x) || x < min || x > max)
-      throw new Error(`--${name} must be in ${min}..${max}`);
-    return x;
-  };
+    USAGE,
+  );
   const modes = values.mode.split(",").map((m) => {
-    if (m !== "single" && m !== "batch") throw new Error(`--mode: unknown "${m}" (single, batch)`);
+    if (m !== "single" && m !== "batch")
+      throw new CliError("CLI_USAGE", `--mode: unknown "${m}" (single, batch)`);
     return m as Mode;
   });
-  if (values.validators !== "idle" && values.validators !== "1") throw new Error("--validators: idle or 1");
+  if (values.validators !== "idle" && values.validators !== "1") {
+    throw new CliError("CLI_USAGE", "--validators: idle or 1");
+  }
   return {
-    n: int("n", values.n, 1, 200_000),
-    senders: int("senders", values.senders, 1, 4096),
+    n: intFlag("n", values.n, 1, 200_000),
+    senders: intFlag("senders", values.senders, 1, 4096),
     modes,
-    concurrency: int("concurrency", values.concurrency, 1, 1024),
-    batch: int("batch", values.batch, 1, 1000),
+    concurrency: intFlag("concurrency", values.concurrency, 1, 1024),
+    batch: intFlag("batch", values.batch, 1, 1000),
     validators: values.validators,
-    repeat: int("repeat", values.repeat, 1, 20),
+    repeat: intFlag("repeat", values.repeat, 1, 20),
     profileDir: values.profile === undefined ? null : path.resolve(values.profile),
     keep: values.keep,
   };
@@ -294,11 +291,7 @@ async function runOnce(flags: Flags, mode: Mode, run: number, txs: string[][]): 
 }
 
 async function main(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv);
-  if (flags === null) {
-    console.log(USAGE);
-    return;
-  }
+  const flags = ingestFlags(argv);
   const signStart = performance.now();
   const txs = presign(flags, defaultTestnetOptions.chainId);
   const signMs = performance.now() - signStart;
@@ -329,7 +322,4 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});
+runScript(main);
